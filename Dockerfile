@@ -1,0 +1,33 @@
+# One image for every service (broker, gateway, later sandbox). docker-compose.yml
+# picks the service with `command:`; the default below runs the gateway.
+#
+#   docker build -t secutils-secrets .
+#   docker run ... secutils-secrets node --import tsx broker/main.ts
+#
+# Works with the classic builder and BuildKit alike (no BuildKit-only syntax).
+FROM node:20-bookworm-slim
+
+ENV NODE_ENV=production \
+    NPM_CONFIG_UPDATE_NOTIFIER=false
+WORKDIR /app
+
+# Dependencies first so that source edits do not invalidate this layer.
+# tsx (the TypeScript runtime) is a production dependency, so --omit=dev suffices.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund \
+    && npm cache clean --force
+
+# The source. .dockerignore keeps node_modules, local data, generated keys and
+# certificates, and .env files out of the build context.
+COPY . .
+
+# Code and dependencies stay owned by root and read-only for the runtime user.
+# Make the source readable even when it was checked out under umask 077.
+RUN find /app -path /app/node_modules -prune -o -exec chmod a+rX,go-w {} +
+
+USER node
+
+# gateway (HTTP), broker (gRPC, mTLS), sandbox (gRPC, mTLS)
+EXPOSE 7070 7071 7072
+
+CMD ["node", "--import", "tsx", "gateway/main.ts"]

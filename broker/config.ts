@@ -1,0 +1,43 @@
+import path from "node:path";
+import { z } from "zod";
+import { logLevel, parseEnv, port, positiveInt, postgresUrl } from "../common/config.js";
+import type { DbTarget } from "../common/db.js";
+import type { TlsFiles } from "../common/tls.js";
+
+const schema = z.object({
+  DATA_DIR: z.string().default(".data"),
+  BROKER_HOST: z.string().default("127.0.0.1"),
+  BROKER_PORT: port(7071),
+  BROKER_DATABASE_URL: postgresUrl,
+  BROKER_TLS_CA: z.string().optional(),
+  BROKER_TLS_CERT: z.string().optional(),
+  BROKER_TLS_KEY: z.string().optional(),
+  BROKER_MAX_SECRETS_PER_USER: positiveInt(100),
+  LOG_LEVEL: logLevel,
+});
+
+export interface BrokerConfig {
+  host: string;
+  port: number;
+  db: DbTarget;
+  tls: TlsFiles;
+  maxSecretsPerUser: number;
+  logLevel: string;
+}
+
+export function loadBrokerConfig(env: NodeJS.ProcessEnv = process.env): BrokerConfig {
+  const e = parseEnv(schema, env);
+  const pki = path.join(e.DATA_DIR, "pki");
+  return {
+    host: e.BROKER_HOST,
+    port: e.BROKER_PORT,
+    db: e.BROKER_DATABASE_URL ? { url: e.BROKER_DATABASE_URL } : { pgliteDir: path.join(e.DATA_DIR, "broker", "db") },
+    tls: {
+      ca: e.BROKER_TLS_CA ?? path.join(pki, "ca.crt"),
+      cert: e.BROKER_TLS_CERT ?? path.join(pki, "broker.crt"),
+      key: e.BROKER_TLS_KEY ?? path.join(pki, "broker.key"),
+    },
+    maxSecretsPerUser: e.BROKER_MAX_SECRETS_PER_USER,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,66 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConfigError } from "../common/config.js";
+import { describeTarget, openDb } from "../common/db.js";
+import { createLogger } from "../common/log.js";
+import { migrate } from "../common/migrate.js";
+import { loadBrokerConfig } from "./config.js";
+import { checkKeyRing } from "./keyring/key-checks.js";
+import { keyRingFromEnv, KeyRingError } from "./keyring/keyring.js";
+import { startBroker } from "./server.js";
+
+const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
+const MIGRATION_LOCK = 0x5ec0b0;
+
+function fail(message: string): never {
+  process.stderr.write(`broker: cannot start: ${message}\n`);
+  process.exit(1);
+}
+
+async function main() {
+  let config, ring;
+  try {
+    config = loadBrokerConfig();
+    ring = keyRingFromEnv(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof KeyRingError) fail(err.message);
+    throw err;
+  }
+  const log = createLogger("broker", config.logLevel);
+  const db = await openDb(config.db);
+  await migrate(db, MIGRATIONS, MIGRATION_LOCK);
+  let orphanKeys: string[];
+  try {
+    orphanKeys = await checkKeyRing(db, ring);
+  } catch (err) {
+    await db.close();
+    if (err instanceof KeyRingError) fail(err.message);
+    throw err;
+  }
+  if (orphanKeys.length > 0) {
+    log.error({ missingKeyIds: orphanKeys }, "some secrets are wrapped under master keys missing from the key ring");
+  }
+  const broker = await startBroker(
+    { db, ring, log, tls: config.tls, maxSecretsPerUser: config.maxSecretsPerUser },
+    config.host,
+    config.port,
+  );
+  log.info(
+    { port: broker.port, db: describeTarget(config.db), activeKeyId: ring.activeId, keyIds: ring.ids() },
+    "broker listening",
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "broker stopping");
+    await broker.stop();
+    await db.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

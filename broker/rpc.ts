@@ -1,0 +1,57 @@
+import * as grpc from "@grpc/grpc-js";
+import type { Db } from "../common/db.js";
+import { DomainError, type ErrorKind } from "../common/errors.js";
+import type { Logger } from "../common/log.js";
+import { peerIdentity } from "../common/tls.js";
+import { appendAudit } from "./audit/store.js";
+import { allowed, type Rpc } from "./auth/policy.js";
+
+const STATUS: Record<ErrorKind, grpc.status> = {
+  invalid: grpc.status.INVALID_ARGUMENT,
+  not_found: grpc.status.NOT_FOUND,
+  conflict: grpc.status.ALREADY_EXISTS,
+  limit: grpc.status.FAILED_PRECONDITION,
+  unauthenticated: grpc.status.UNAUTHENTICATED,
+  forbidden: grpc.status.PERMISSION_DENIED,
+  unavailable: grpc.status.UNAVAILABLE,
+  data_loss: grpc.status.DATA_LOSS,
+};
+
+export interface CallContext {
+  identity: string;
+}
+
+type Impl<Req, Res> = (req: Req, ctx: CallContext) => Promise<Res>;
+
+/**
+ * Wraps one RPC implementation: authorises the caller's certificate identity
+ * (refusals are audited), then maps domain errors to gRPC statuses. Anything
+ * unexpected becomes INTERNAL with a fixed message; the detail goes only to
+ * the log, which never receives request values.
+ */
+export function makeGuard(db: Db, log: Logger) {
+  return function guard<Req, Res>(rpc: Rpc, impl: Impl<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      const identity = peerIdentity(call);
+      if (!allowed(identity, rpc)) {
+        log.warn({ rpc, caller: identity ?? "(none)" }, "refused call from an identity not allowed this rpc");
+        appendAudit(db, { caller: identity ?? "(none)", rpc, outcome: "refused", reason: "identity not allowed" })
+          .catch((err: unknown) => log.error({ err, rpc }, "could not write audit event"))
+          .finally(() =>
+            callback({ code: grpc.status.PERMISSION_DENIED, details: `identity ${identity ?? "(none)"} may not call ${rpc}` }),
+          );
+        return;
+      }
+      impl(call.request, { identity: identity! }).then(
+        (res) => callback(null, res),
+        (err: unknown) => {
+          if (err instanceof DomainError) return callback({ code: STATUS[err.kind], details: err.message });
+          log.error({ err, rpc }, "rpc failed");
+          callback({ code: grpc.status.INTERNAL, details: "internal error" });
+        },
+      );
+    };
+  };
+}
+
+export type Guard = ReturnType<typeof makeGuard>;

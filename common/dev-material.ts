@@ -1,0 +1,58 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { ensureDevPki, writePrivate } from "./pki.js";
+
+/** Where `npm start` keeps its generated development keys under DATA_DIR. */
+export interface DevPaths {
+  dataDir: string;
+  pkiDir: string;
+  masterKeysFile: string;
+  operatorTokenFile: string;
+}
+
+export function devPaths(dataDir: string): DevPaths {
+  const dir = path.resolve(dataDir);
+  return {
+    dataDir: dir,
+    pkiDir: path.join(dir, "pki"),
+    masterKeysFile: path.join(dir, "broker", "master-keys.json"),
+    operatorTokenFile: path.join(dir, "operator-token"),
+  };
+}
+
+/**
+ * Creates, once, everything a development run needs: a CA with one
+ * certificate per service identity, a master key ring with one key, and an
+ * operator token. All files 0600, folders 0700. Existing files are kept.
+ */
+export async function ensureDevMaterial(dataDir: string): Promise<DevPaths> {
+  const p = devPaths(dataDir);
+  fs.mkdirSync(p.dataDir, { recursive: true, mode: 0o700 });
+  await ensureDevPki(p.pkiDir);
+  if (!fs.existsSync(p.masterKeysFile)) {
+    const ring = { active: "dev-1", keys: { "dev-1": crypto.randomBytes(32).toString("base64") } };
+    writePrivate(p.masterKeysFile, JSON.stringify(ring, null, 2) + "\n");
+  }
+  if (!fs.existsSync(p.operatorTokenFile)) {
+    writePrivate(p.operatorTokenFile, `su_op_${crypto.randomBytes(32).toString("hex")}\n`);
+  }
+  return p;
+}
+
+/** Environment for the services that points them at the development material. */
+export function devServiceEnv(p: DevPaths, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const tls = (id: string, prefix: string) => ({
+    [`${prefix}_TLS_CA`]: env[`${prefix}_TLS_CA`] ?? path.join(p.pkiDir, "ca.crt"),
+    [`${prefix}_TLS_CERT`]: env[`${prefix}_TLS_CERT`] ?? path.join(p.pkiDir, `${id}.crt`),
+    [`${prefix}_TLS_KEY`]: env[`${prefix}_TLS_KEY`] ?? path.join(p.pkiDir, `${id}.key`),
+  });
+  return {
+    ...env,
+    DATA_DIR: p.dataDir,
+    ...(env.BROKER_MASTER_KEYS ? {} : { BROKER_MASTER_KEYS_FILE: env.BROKER_MASTER_KEYS_FILE ?? p.masterKeysFile }),
+    ...(env.OPERATOR_TOKEN ? {} : { OPERATOR_TOKEN_FILE: env.OPERATOR_TOKEN_FILE ?? p.operatorTokenFile }),
+    ...tls("broker", "BROKER"),
+    ...tls("gateway", "GATEWAY"),
+  };
+}

@@ -1,0 +1,26 @@
+// Domain errors shared by the services. Logic throws these; each transport
+// maps the kind to its own status (HTTP in the gateway, gRPC in the broker).
+// Messages must never contain a secret value or a token.
+export type ErrorKind =
+  | "invalid"
+  | "not_found"
+  | "conflict"
+  | "limit"
+  | "unauthenticated"
+  | "forbidden"
+  | "unavailable"
+  | "data_loss";
+
+export class DomainError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = "DomainError";
+  }
+}
+
+export const invalid = (message: string) => new DomainError("invalid", message);
+export const notFound = (message: string) => new DomainError("not_found", message);
+export const conflict = (message: string) => new DomainError("conflict", message);

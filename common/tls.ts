@@ -1,0 +1,48 @@
+import fs from "node:fs";
+import * as grpc from "@grpc/grpc-js";
+import type { PeerCertificate } from "node:tls";
+
+export interface TlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+interface TlsMaterial {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+export function readTls(files: TlsFiles): TlsMaterial {
+  const read = (what: string, file: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch {
+      throw new Error(`cannot read TLS ${what} file ${file}`);
+    }
+  };
+  return { ca: read("CA", files.ca), cert: read("certificate", files.cert), key: read("key", files.key) };
+}
+
+/** Server side of mutual TLS: clients must present a certificate signed by our CA. */
+export function serverCredentials(files: TlsFiles): grpc.ServerCredentials {
+  const m = readTls(files);
+  return grpc.ServerCredentials.createSsl(m.ca, [{ cert_chain: m.cert, private_key: m.key }], true);
+}
+
+export function clientCredentials(files: TlsFiles): grpc.ChannelCredentials {
+  const m = readTls(files);
+  return grpc.credentials.createSsl(m.ca, m.key, m.cert);
+}
+
+/**
+ * The caller's service identity: the common name of the verified client
+ * certificate, or undefined when there is none.
+ */
+export function peerIdentity(call: {
+  getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null;
+}): string | undefined {
+  const cn = call.getAuthContext()?.sslPeerCertificate?.subject?.CN;
+  return typeof cn === "string" && cn.length > 0 ? cn : undefined;
+}

@@ -1,0 +1,75 @@
+import crypto from "node:crypto";
+import type { Db } from "../../common/db.js";
+import { pgErrorCode, UNIQUE_VIOLATION } from "../../common/db.js";
+import { conflict, DomainError, invalid, notFound } from "../../common/errors.js";
+import { hashToken, newApiKeyToken } from "../auth/tokens.js";
+import * as store from "./store.js";
+import type { ApiKeyMeta, KeyOwner } from "./store.js";
+
+export type ApiKeyWithToken = ApiKeyMeta & { token: string };
+
+const NOT_FOUND = "API key not found";
+
+function duplicateName(err: unknown): never {
+  if (pgErrorCode(err) === UNIQUE_VIOLATION) throw conflict("an API key with this name already exists");
+  throw err;
+}
+
+function checkExpiry(expiresAt: number | null | undefined): void {
+  if (typeof expiresAt === "number" && expiresAt <= Date.now() / 1000) throw invalid("expiresAt must be in the future");
+}
+
+export class ApiKeysService {
+  constructor(
+    private readonly db: Db,
+    private readonly maxPerUser: number,
+  ) {}
+
+  async create(userId: string, name: string, expiresAt?: number): Promise<ApiKeyWithToken> {
+    checkExpiry(expiresAt);
+    const token = newApiKeyToken();
+    const meta = await this.db
+      .tx(async (q) => {
+        await store.lockUserKeys(q, userId);
+        if ((await store.countForUser(q, userId)) >= this.maxPerUser) {
+          throw new DomainError("limit", `a user can have at most ${this.maxPerUser} API keys`);
+        }
+        return store.insert(q, { id: crypto.randomUUID(), userId, name, tokenHash: hashToken(token), expiresAt });
+      })
+      .catch(duplicateName);
+    return { ...meta, token };
+  }
+
+  list(userId: string): Promise<ApiKeyMeta[]> {
+    return store.list(this.db, userId);
+  }
+
+  async update(userId: string, id: string, change: { name?: string; expiresAt?: number | null }): Promise<ApiKeyMeta> {
+    if (change.name === undefined && change.expiresAt === undefined) {
+      throw invalid("nothing to update: send name, expiresAt or both");
+    }
+    checkExpiry(change.expiresAt);
+    const meta = await store.update(this.db, userId, id, change).catch(duplicateName);
+    if (!meta) throw notFound(NOT_FOUND);
+    return meta;
+  }
+
+  /** Issues a new token for the key; the old token stops working at once. */
+  async regenerate(userId: string, id: string): Promise<ApiKeyWithToken> {
+    const token = newApiKeyToken();
+    const meta = await store.replaceToken(this.db, userId, id, hashToken(token));
+    if (!meta) throw notFound(NOT_FOUND);
+    return { ...meta, token };
+  }
+
+  async delete(userId: string, id: string): Promise<void> {
+    if (!(await store.remove(this.db, userId, id))) throw notFound(NOT_FOUND);
+  }
+
+  /** The key a token belongs to, if valid; refreshes lastUsedAt at most once a minute. */
+  async authenticate(token: string): Promise<KeyOwner | undefined> {
+    const owner = await store.findByHash(this.db, hashToken(token));
+    if (owner?.stale) await store.touch(this.db, owner.id);
+    return owner;
+  }
+}

@@ -1,0 +1,105 @@
+import type { Queryable } from "../../common/db.js";
+
+export interface ApiKeyMeta {
+  id: string;
+  name: string;
+  createdAt: number;
+  updatedAt: number;
+  expiresAt?: number;
+  lastUsedAt?: number;
+}
+
+interface Row {
+  id: string;
+  name: string;
+  created_at: number;
+  updated_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+}
+
+const epoch = (col: string) => `floor(extract(epoch FROM ${col}))::float8 AS ${col}`;
+const COLS = ["id", "name", epoch("created_at"), epoch("updated_at"), epoch("expires_at"), epoch("last_used_at")].join(", ");
+
+const toMeta = (r: Row): ApiKeyMeta => ({
+  id: r.id,
+  name: r.name,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  ...(r.expires_at === null ? {} : { expiresAt: r.expires_at }),
+  ...(r.last_used_at === null ? {} : { lastUsedAt: r.last_used_at }),
+});
+
+export async function lockUserKeys(q: Queryable, userId: string): Promise<void> {
+  await q.query("SELECT pg_advisory_xact_lock(2, hashtext($1))", [userId]);
+}
+
+export async function countForUser(q: Queryable, userId: string): Promise<number> {
+  const [row] = await q.query<{ n: number }>("SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1", [userId]);
+  return row?.n ?? 0;
+}
+
+export async function insert(
+  q: Queryable,
+  k: { id: string; userId: string; name: string; tokenHash: Buffer; expiresAt?: number },
+): Promise<ApiKeyMeta> {
+  const [row] = await q.query<Row>(
+    `INSERT INTO api_keys (id, user_id, name, token_hash, expires_at) VALUES ($1, $2, $3, $4, to_timestamp($5)) RETURNING ${COLS}`,
+    [k.id, k.userId, k.name, k.tokenHash, k.expiresAt ?? null],
+  );
+  return toMeta(row!);
+}
+
+export async function list(q: Queryable, userId: string): Promise<ApiKeyMeta[]> {
+  const rows = await q.query<Row>(`SELECT ${COLS} FROM api_keys WHERE user_id = $1 ORDER BY created_at, name`, [userId]);
+  return rows.map(toMeta);
+}
+
+export async function update(
+  q: Queryable,
+  userId: string,
+  id: string,
+  change: { name?: string; expiresAt?: number | null },
+): Promise<ApiKeyMeta | undefined> {
+  const [row] = await q.query<Row>(
+    `UPDATE api_keys SET
+       name = COALESCE($3, name),
+       expires_at = CASE WHEN $4::boolean THEN to_timestamp($5) ELSE expires_at END,
+       updated_at = now()
+     WHERE id = $1 AND user_id = $2 RETURNING ${COLS}`,
+    [id, userId, change.name ?? null, change.expiresAt !== undefined, change.expiresAt ?? null],
+  );
+  return row && toMeta(row);
+}
+
+export async function replaceToken(q: Queryable, userId: string, id: string, tokenHash: Buffer): Promise<ApiKeyMeta | undefined> {
+  const [row] = await q.query<Row>(
+    `UPDATE api_keys SET token_hash = $3, updated_at = now() WHERE id = $1 AND user_id = $2 RETURNING ${COLS}`,
+    [id, userId, tokenHash],
+  );
+  return row && toMeta(row);
+}
+
+export async function remove(q: Queryable, userId: string, id: string): Promise<boolean> {
+  return (await q.query("DELETE FROM api_keys WHERE id = $1 AND user_id = $2 RETURNING id", [id, userId])).length > 0;
+}
+
+export interface KeyOwner {
+  id: string;
+  userId: string;
+  stale: boolean;
+}
+
+/** The unexpired key with this token hash; `stale` when lastUsedAt is due a refresh. */
+export async function findByHash(q: Queryable, tokenHash: Buffer): Promise<KeyOwner | undefined> {
+  const [row] = await q.query<{ id: string; user_id: string; stale: boolean }>(
+    `SELECT id, user_id, (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds') AS stale
+     FROM api_keys WHERE token_hash = $1 AND (expires_at IS NULL OR expires_at > now())`,
+    [tokenHash],
+  );
+  return row && { id: row.id, userId: row.user_id, stale: row.stale };
+}
+
+export async function touch(q: Queryable, id: string): Promise<void> {
+  await q.query("UPDATE api_keys SET last_used_at = now() WHERE id = $1", [id]);
+}

@@ -1,0 +1,70 @@
+import swagger from "@fastify/swagger";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import Fastify, { type FastifyBaseLogger } from "fastify";
+import type { Db } from "../common/db.js";
+import type { Logger } from "../common/log.js";
+import type { SecretBrokerClient } from "../proto/gen/secutils/broker/v1/broker.js";
+import { apiKeysRoutes } from "./api-keys/routes.js";
+import { ApiKey, ApiKeyWithToken } from "./api-keys/schemas.js";
+import { ApiKeysService } from "./api-keys/service.js";
+import type { AuthDeps } from "./auth/authenticate.js";
+import type { App } from "./http/app-type.js";
+import { installErrorHandling } from "./http/errors.js";
+import { ErrorBody } from "./http/schemas.js";
+import { secretsRoutes } from "./secrets/routes.js";
+import { Secret } from "./secrets/schemas.js";
+import { SecretsService } from "./secrets/service.js";
+import { statusRoutes } from "./status/routes.js";
+import { usersRoutes } from "./users/routes.js";
+import { UsersService } from "./users/service.js";
+
+export interface GatewayDeps {
+  db: Db;
+  log: Logger;
+  broker: SecretBrokerClient;
+  brokerHealthy: () => Promise<boolean>;
+  operatorToken?: string;
+  kratosUrl?: string;
+  apiKeysPerUser: number;
+}
+
+export async function buildApp(deps: GatewayDeps): Promise<App> {
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+    // A string field must arrive as a string: "value": 123 is an error, not "123".
+    ajv: { customOptions: { coerceTypes: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  installErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: {
+        title: "secutils-secrets",
+        version: "1",
+        description: "Write-only user secrets, API keys and operator bootstrap endpoints.",
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: "http", scheme: "bearer", description: "su_ak_ + 64 hex" },
+          session: { type: "apiKey", in: "cookie", name: "ory_kratos_session" },
+          operator: { type: "http", scheme: "bearer", description: "the operator token" },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  for (const schema of [ErrorBody, Secret, ApiKey, ApiKeyWithToken]) app.addSchema(schema);
+
+  const users = new UsersService(deps.db);
+  const apiKeys = new ApiKeysService(deps.db, deps.apiKeysPerUser);
+  const auth: AuthDeps = { apiKeys, users, operatorToken: deps.operatorToken, kratosUrl: deps.kratosUrl };
+
+  await app.register(statusRoutes, { db: deps.db, brokerHealthy: deps.brokerHealthy });
+  await app.register(secretsRoutes, { auth, secrets: new SecretsService(deps.broker) });
+  await app.register(apiKeysRoutes, { auth, apiKeys });
+  await app.register(usersRoutes, { auth, users, apiKeys });
+  app.get("/api-docs/openapi.json", { schema: { hide: true } }, () => app.swagger());
+  return app;
+}

@@ -1,0 +1,80 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { DomainError } from "../../common/errors.js";
+import type { ApiKeysService } from "../api-keys/service.js";
+import type { UsersService } from "../users/service.js";
+import { whoami } from "./kratos.js";
+import { isApiKeyToken, sameSecret } from "./tokens.js";
+
+export type Principal =
+  | { kind: "user"; userId: string; via: "api_key"; apiKeyId: string }
+  | { kind: "user"; userId: string; via: "session" }
+  | { kind: "operator" };
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export interface AuthDeps {
+  apiKeys: ApiKeysService;
+  users: UsersService;
+  operatorToken?: string;
+  kratosUrl?: string;
+}
+
+const unauthenticated = (message: string) => new DomainError("unauthenticated", message);
+
+/**
+ * Resolves who is calling: a bearer API key, the operator token, or a Kratos
+ * session cookie. Answers 401 when none holds. Unknown, malformed and expired
+ * API keys all get the same answer.
+ */
+export async function resolvePrincipal(request: FastifyRequest, deps: AuthDeps): Promise<Principal> {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) throw unauthenticated("malformed Authorization header: use Bearer <token>");
+    const token = match[1]!;
+    if (isApiKeyToken(token)) {
+      const key = await deps.apiKeys.authenticate(token);
+      if (key) return { kind: "user", userId: key.userId, via: "api_key", apiKeyId: key.id };
+    } else if (deps.operatorToken && sameSecret(token, deps.operatorToken)) {
+      return { kind: "operator" };
+    }
+    throw unauthenticated("invalid or expired credentials");
+  }
+  const cookie = request.headers.cookie;
+  if (cookie && deps.kratosUrl) {
+    const identity = await whoami(deps.kratosUrl, cookie);
+    if (identity) {
+      const user = await deps.users.forKratosIdentity(identity);
+      return { kind: "user", userId: user.id, via: "session" };
+    }
+    throw unauthenticated("the session is not valid");
+  }
+  throw unauthenticated("authentication required: send Authorization: Bearer <API key> or a session cookie");
+}
+
+type Need = "user" | "session-user" | "operator";
+
+/** A preHandler that admits only the given kind of caller. */
+export function requireAuth(deps: AuthDeps, need: Need) {
+  return async (request: FastifyRequest, _reply: FastifyReply) => {
+    const principal = await resolvePrincipal(request, deps);
+    if (need === "operator") {
+      if (principal.kind !== "operator") throw new DomainError("forbidden", "this endpoint needs the operator token");
+    } else if (principal.kind !== "user") {
+      throw new DomainError("forbidden", "the operator token cannot act as a user");
+    } else if (need === "session-user" && principal.via !== "session") {
+      throw new DomainError("forbidden", "API keys cannot manage API keys: sign in with a session");
+    }
+    request.principal = principal;
+  };
+}
+
+export function userIdOf(request: FastifyRequest): string {
+  const p = request.principal;
+  if (p?.kind !== "user") throw new Error("route is missing its user auth preHandler");
+  return p.userId;
+}

@@ -1,0 +1,77 @@
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { ConfigError, logLevel, parseEnv, port, positiveInt, postgresUrl } from "../common/config.js";
+import type { DbTarget } from "../common/db.js";
+import type { TlsFiles } from "../common/tls.js";
+
+const schema = z.object({
+  DATA_DIR: z.string().default(".data"),
+  HOST: z.string().default("127.0.0.1"),
+  PORT: port(7070),
+  GATEWAY_DATABASE_URL: postgresUrl,
+  BROKER_PORT: port(7071),
+  BROKER_URL: z
+    .string()
+    .regex(/^[^\s/:]+:\d{1,5}$/, "must be host:port")
+    .optional(),
+  GATEWAY_TLS_CA: z.string().optional(),
+  GATEWAY_TLS_CERT: z.string().optional(),
+  GATEWAY_TLS_KEY: z.string().optional(),
+  OPERATOR_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
+  OPERATOR_TOKEN_FILE: z.string().optional(),
+  KRATOS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  WEBHOOKS_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, "must be a DNS name")
+    .default("webhooks.localhost"),
+  API_KEYS_PER_USER: positiveInt(30),
+  LOG_LEVEL: logLevel,
+});
+
+export interface GatewayConfig {
+  host: string;
+  port: number;
+  db: DbTarget;
+  brokerUrl: string;
+  tls: TlsFiles;
+  operatorToken?: string;
+  kratosUrl?: string;
+  webhooksDomain: string;
+  apiKeysPerUser: number;
+  logLevel: string;
+}
+
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const e = parseEnv(schema, env);
+  const pki = path.join(e.DATA_DIR, "pki");
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    db: e.GATEWAY_DATABASE_URL ? { url: e.GATEWAY_DATABASE_URL } : { pgliteDir: path.join(e.DATA_DIR, "gateway", "db") },
+    brokerUrl: e.BROKER_URL ?? `127.0.0.1:${e.BROKER_PORT}`,
+    tls: {
+      ca: e.GATEWAY_TLS_CA ?? path.join(pki, "ca.crt"),
+      cert: e.GATEWAY_TLS_CERT ?? path.join(pki, "gateway.crt"),
+      key: e.GATEWAY_TLS_KEY ?? path.join(pki, "gateway.key"),
+    },
+    operatorToken: operatorToken(e.OPERATOR_TOKEN, e.OPERATOR_TOKEN_FILE),
+    kratosUrl: e.KRATOS_URL?.replace(/\/+$/, ""),
+    webhooksDomain: e.WEBHOOKS_DOMAIN,
+    apiKeysPerUser: e.API_KEYS_PER_USER,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+function operatorToken(inline: string | undefined, file: string | undefined): string | undefined {
+  if (inline && file) throw new ConfigError(["set only one of OPERATOR_TOKEN and OPERATOR_TOKEN_FILE"]);
+  if (!file) return inline;
+  let token: string;
+  try {
+    token = fs.readFileSync(file, "utf8").trim();
+  } catch {
+    throw new ConfigError([`OPERATOR_TOKEN_FILE: cannot read ${file}`]);
+  }
+  if (token.length < 32) throw new ConfigError(["OPERATOR_TOKEN_FILE: the token must be at least 32 characters"]);
+  return token;
+}

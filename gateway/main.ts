@@ -1,0 +1,59 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConfigError } from "../common/config.js";
+import { describeTarget, openDb } from "../common/db.js";
+import { createLogger } from "../common/log.js";
+import { migrate } from "../common/migrate.js";
+import { buildApp } from "./app.js";
+import { brokerHealthy, connectBroker } from "./broker/client.js";
+import { loadGatewayConfig } from "./config.js";
+
+const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
+const MIGRATION_LOCK = 0x6a7e;
+
+function fail(message: string): never {
+  process.stderr.write(`gateway: cannot start: ${message}\n`);
+  process.exit(1);
+}
+
+async function main() {
+  let config;
+  try {
+    config = loadGatewayConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  const log = createLogger("gateway", config.logLevel);
+  const db = await openDb(config.db);
+  await migrate(db, MIGRATIONS, MIGRATION_LOCK);
+  const { client } = connectBroker(config.brokerUrl, config.tls);
+  const app = await buildApp({
+    db,
+    log,
+    broker: client,
+    brokerHealthy: brokerHealthy(config.brokerUrl, config.tls),
+    operatorToken: config.operatorToken,
+    kratosUrl: config.kratosUrl,
+    apiKeysPerUser: config.apiKeysPerUser,
+  });
+  if (!config.operatorToken) log.warn("no operator token configured: the operator endpoints are disabled");
+  await app.listen({ host: config.host, port: config.port });
+  log.info({ db: describeTarget(config.db), broker: config.brokerUrl, kratos: config.kratosUrl ?? null }, "gateway ready");
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "gateway stopping");
+    // close() lets in-flight requests finish before the listener goes away.
+    await app.close();
+    client.close();
+    await db.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

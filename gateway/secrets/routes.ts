@@ -1,0 +1,44 @@
+import { Type } from "@sinclair/typebox";
+import { requireAuth, userIdOf, type AuthDeps } from "../auth/authenticate.js";
+import type { App } from "../http/app-type.js";
+import { errors, NoContent } from "../http/schemas.js";
+import { CreateSecret, Secret, SecretParams, UpdateSecret } from "./schemas.js";
+import type { SecretsService } from "./service.js";
+
+const tags = ["user"];
+const security: Record<string, string[]>[] = [{ apiKey: [] }, { session: [] }];
+
+export async function secretsRoutes(app: App, opts: { auth: AuthDeps; secrets: SecretsService }) {
+  const { secrets } = opts;
+  const preHandler = requireAuth(opts.auth, "user");
+
+  app.get(
+    "/api/user/secrets",
+    { preHandler, schema: { tags, security, response: { 200: Type.Array(Type.Ref(Secret)), ...errors(401, 503) } } },
+    (req) => secrets.list(userIdOf(req)),
+  );
+
+  app.post(
+    "/api/user/secrets",
+    { preHandler, schema: { tags, security, body: CreateSecret, response: { 201: Type.Ref(Secret), ...errors(400, 401, 409, 503) } } },
+    async (req, reply) => reply.status(201).send(await secrets.create(userIdOf(req), req.body.name, req.body.value)),
+  );
+
+  app.put(
+    "/api/user/secrets/:secret_id",
+    {
+      preHandler,
+      schema: { tags, security, params: SecretParams, body: UpdateSecret, response: { 200: Type.Ref(Secret), ...errors(400, 401, 404, 409, 503) } },
+    },
+    (req) => secrets.update(userIdOf(req), req.params.secret_id, req.body),
+  );
+
+  app.delete(
+    "/api/user/secrets/:secret_id",
+    { preHandler, schema: { tags, security, params: SecretParams, response: { 204: NoContent, ...errors(400, 401, 404, 503) } } },
+    async (req, reply) => {
+      await secrets.delete(userIdOf(req), req.params.secret_id);
+      return reply.status(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,37 @@
+import type { Client } from "@grpc/grpc-js";
+import type { SecretBrokerClient, SecretMetadata } from "../../proto/gen/secutils/broker/v1/broker.js";
+import { invalid } from "../../common/errors.js";
+import { callBroker } from "../broker/client.js";
+
+/** User secrets, kept by the broker; the gateway never holds a stored value. */
+export class SecretsService {
+  constructor(private readonly broker: SecretBrokerClient) {}
+
+  private call<Req, Res>(fn: Parameters<typeof callBroker<Req, Res>>[0], req: Req): Promise<Res> {
+    return callBroker(fn, this.broker as unknown as Client, req);
+  }
+
+  async list(userId: string): Promise<SecretMetadata[]> {
+    return (await this.call(this.broker.listSecrets, { userId })).secrets;
+  }
+
+  create(userId: string, name: string, value: string): Promise<SecretMetadata> {
+    checkEncodable(value);
+    return this.call(this.broker.createSecret, { userId, name, value });
+  }
+
+  update(userId: string, id: string, change: { name?: string; value?: string }): Promise<SecretMetadata> {
+    if (change.value !== undefined) checkEncodable(change.value);
+    return this.call(this.broker.updateSecret, { userId, id, ...change });
+  }
+
+  async delete(userId: string, id: string): Promise<void> {
+    await this.call(this.broker.deleteSecret, { userId, id });
+  }
+}
+
+// JSON can carry a lone surrogate ("\ud800") that UTF-8, and so protobuf, would
+// silently replace; refuse it here, where the text still exists as sent.
+function checkEncodable(value: string): void {
+  if (!value.isWellFormed()) throw invalid("value must be valid Unicode text");
+}

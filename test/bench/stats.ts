@@ -1,0 +1,74 @@
+/** Nearest-rank percentile of an ascending array (no interpolation: every value is one that was observed). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) throw new Error("percentile of no samples");
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+export const median = (xs: readonly number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+
+export interface Latency {
+  p50: number;
+  p99: number;
+}
+
+/** Sequential calls, one in flight at a time; milliseconds. */
+export async function latency(call: (i: number) => Promise<unknown>, warmup: number, samples: number): Promise<Latency> {
+  for (let i = 0; i < warmup; i++) await call(i);
+  const ms: number[] = [];
+  for (let i = warmup; i < warmup + samples; i++) {
+    const t0 = performance.now();
+    await call(i);
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  return { p50: percentile(ms, 50), p99: percentile(ms, 99) };
+}
+
+/** Calls per second for `total` calls with `concurrency` in flight, after a short burst at the same concurrency. */
+export async function throughput(
+  call: (i: number) => Promise<unknown>,
+  total: number,
+  concurrency: number,
+  offset = 0,
+): Promise<number> {
+  // The burst opens whatever the server opens lazily under load (pool connections, HTTP/2 streams).
+  const warmup = concurrency * 4;
+  await burst(call, offset, warmup, concurrency);
+  const t0 = performance.now();
+  await burst(call, offset + warmup, total, concurrency);
+  return total / ((performance.now() - t0) / 1000);
+}
+
+async function burst(call: (i: number) => Promise<unknown>, from: number, count: number, concurrency: number) {
+  let next = from;
+  const end = from + count;
+  const worker = async () => {
+    while (next < end) await call(next++);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/** Microseconds per call of a synchronous function over one batch. */
+export function usPerOp(fn: () => void, ops: number): number {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < ops; i++) fn();
+  return Number(process.hrtime.bigint() - t0) / 1000 / ops;
+}
+
+/** How many calls make a batch of about `targetMs`; also serves as the JIT warm-up. */
+export function calibrate(fn: () => void, targetMs: number): number {
+  let ops = 16;
+  for (;;) {
+    const us = usPerOp(fn, ops) * ops;
+    if (us >= targetMs * 250) return Math.max(1, Math.round((ops * targetMs * 1000) / us));
+    ops *= 2;
+  }
+}
+
+export const fmt = {
+  ms: (x: number) => `${x.toPrecision(3)} ms`,
+  us: (x: number) => `${x.toPrecision(3)} µs/op`,
+  rate: (x: number) => `${Math.round(x).toLocaleString("en-US")} calls/s`,
+  ratio: (x: number) => `${x.toFixed(2)}×`,
+};

@@ -1,0 +1,58 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** A service process whose whole output (stdout and stderr) is kept for inspection. */
+export class ServiceProcess {
+  readonly child: ChildProcess;
+  output = "";
+  private listeners: (() => void)[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(entry: string, env: NodeJS.ProcessEnv, args: string[] = []) {
+    this.child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, entry), ...args], {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const collect = (chunk: Buffer) => {
+      this.output += chunk.toString("utf8");
+      for (const l of this.listeners) l();
+    };
+    this.child.stdout!.on("data", collect);
+    this.child.stderr!.on("data", collect);
+    this.exited = new Promise((resolve) => this.child.once("close", (code, signal) => resolve({ code, signal })));
+  }
+
+  /** Resolves with the first match of re in the output; rejects if the process exits first. */
+  waitFor(re: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error(`timed out waiting for ${re} in:\n${this.output.slice(-2000)}`)), timeoutMs);
+      const check = () => {
+        const m = this.output.match(re);
+        if (m) done(undefined, m);
+      };
+      const onExit = () => {
+        check();
+        done(new Error(`process exited before ${re}:\n${this.output.slice(-2000)}`));
+      };
+      const done = (err?: Error, m?: RegExpMatchArray) => {
+        clearTimeout(timer);
+        this.listeners = this.listeners.filter((l) => l !== check);
+        this.child.off("close", onExit);
+        if (m) resolve(m);
+        else reject(err);
+      };
+      this.listeners.push(check);
+      this.child.once("close", onExit);
+      check();
+    });
+  }
+
+  async stop(signal: NodeJS.Signals = "SIGTERM") {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}

@@ -1,0 +1,121 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { devServiceEnv, ensureDevMaterial, type DevPaths } from "../../common/dev-material.js";
+import { openDb, type Db, type DbTarget } from "../../common/db.js";
+import { BACKEND, createDatabase, dropDatabase } from "./databases.js";
+import { ServiceProcess } from "./process.js";
+
+export interface StackOptions {
+  /** Extra environment for both services. */
+  env?: Record<string, string>;
+  brokerEnv?: Record<string, string>;
+  gatewayEnv?: Record<string, string>;
+}
+
+/**
+ * The real system as `npm start` runs it: the broker and the gateway as their
+ * own processes, development keys generated under a fresh DATA_DIR, each
+ * service on its own database (PGlite folders, or throwaway databases on the
+ * real Postgres when TEST_DATABASE_URL is set). Ports are chosen by the OS.
+ */
+export class Stack {
+  broker!: ServiceProcess;
+  gateway!: ServiceProcess;
+  url = "";
+  brokerAddr = "";
+  /** Output of processes that have already been replaced. */
+  private pastOutput = "";
+
+  private constructor(
+    readonly dev: DevPaths,
+    readonly operatorToken: string,
+    readonly brokerDb: DbTarget,
+    readonly gatewayDb: DbTarget,
+    private readonly options: StackOptions,
+  ) {}
+
+  static async start(options: StackOptions = {}): Promise<Stack> {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "secutils-test-"));
+    const dev = await ensureDevMaterial(dataDir);
+    const [brokerDb, gatewayDb]: DbTarget[] =
+      BACKEND === "postgres"
+        ? [{ url: await createDatabase("broker") }, { url: await createDatabase("gateway") }]
+        : [{ pgliteDir: path.join(dataDir, "broker", "db") }, { pgliteDir: path.join(dataDir, "gateway", "db") }];
+    const token = fs.readFileSync(dev.operatorTokenFile, "utf8").trim();
+    const stack = new Stack(dev, token, brokerDb!, gatewayDb!, options);
+    await stack.startBroker();
+    await stack.startGateway();
+    return stack;
+  }
+
+  private env(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+    const base: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      LOG_LEVEL: "info",
+      ...this.options.env,
+      ...extra,
+    };
+    return devServiceEnv(this.dev, base);
+  }
+
+  async startBroker(extra: Record<string, string> = {}): Promise<void> {
+    const db: Record<string, string> = "url" in this.brokerDb ? { BROKER_DATABASE_URL: this.brokerDb.url } : {};
+    this.broker = new ServiceProcess(
+      "broker/main.ts",
+      this.env({ BROKER_PORT: this.brokerAddr ? this.brokerAddr.split(":")[1]! : "0", ...db, ...this.options.brokerEnv, ...extra }),
+    );
+    const m = await this.broker.waitFor(/"port":(\d+),.*"msg":"broker listening"/);
+    this.brokerAddr = `127.0.0.1:${m[1]}`;
+  }
+
+  async stopBroker(): Promise<void> {
+    await this.broker.stop();
+    this.pastOutput += this.broker.output;
+    this.broker.output = "";
+  }
+
+  async restartBroker(extra: Record<string, string> = {}): Promise<void> {
+    await this.stopBroker();
+    await this.startBroker(extra);
+  }
+
+  private async startGateway(): Promise<void> {
+    const db: Record<string, string> = "url" in this.gatewayDb ? { GATEWAY_DATABASE_URL: this.gatewayDb.url } : {};
+    this.gateway = new ServiceProcess(
+      "gateway/main.ts",
+      this.env({ PORT: "0", BROKER_URL: this.brokerAddr, ...db, ...this.options.gatewayEnv }),
+    );
+    const m = await this.gateway.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/);
+    this.url = m[1]!;
+  }
+
+  /** Everything every process of this stack has printed so far. */
+  output(): string {
+    return this.pastOutput + this.broker.output + this.gateway.output;
+  }
+
+  /**
+   * Direct access to the broker's database, as an attacker with disk or SQL
+   * access would have. An embedded PGlite folder has one owner at a time, so
+   * the broker is stopped meanwhile and started again afterwards.
+   */
+  async withBrokerDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    const embedded = "pgliteDir" in this.brokerDb;
+    if (embedded) await this.stopBroker();
+    const db = await openDb(this.brokerDb, { poolSize: 2 });
+    try {
+      return await fn(db);
+    } finally {
+      await db.close();
+      if (embedded) await this.startBroker();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.gateway?.stop(), this.broker?.stop()]);
+    for (const target of [this.brokerDb, this.gatewayDb]) if ("url" in target) await dropDatabase(target.url);
+    fs.rmSync(this.dev.dataDir, { recursive: true, force: true });
+  }
+}
