@@ -1,4 +1,4 @@
-import { pino, type Logger } from "pino";
+import { pino, type DestinationStream, type Logger } from "pino";
 
 // Paths pino censors wherever they appear in a logged object. Secret values
 // travel in `value`; tokens, grants and credentials under the other names.
@@ -19,13 +19,9 @@ export const REDACT_PATHS = [
   "headers.cookie",
 ];
 
-export function createLogger(service: string, level: string): Logger {
-  return pino({
-    name: service,
-    level,
-    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
-    base: { service },
-  });
+export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
+  const options = { name: service, level, redact: { paths: REDACT_PATHS, censor: "[redacted]" }, base: { service } };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export type { Logger };

@@ -148,7 +148,7 @@ async function main() {
   await rpc("CreateSecret (32 B value)", create, SAMPLES.create, TOTAL.create);
   await rpc(`ListSecrets (${LIST_SIZE} secrets)`, list, SAMPLES.list, TOTAL.list);
 
-  console.log("\nEnvelope crypto in-process (median of interleaved batches); baseline: one AES-256-GCM seal of the same bytes");
+  console.log("\nEnvelope crypto in-process (fastest of interleaved batches); baseline: one AES-256-GCM seal of the same bytes");
   for (const size of SIZES) {
     const r = benchEnvelope(size);
     const label = size >= 1024 ? `${size / 1024} KB` : `${size} B`;

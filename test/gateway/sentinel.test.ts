@@ -1,0 +1,112 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openDb, type DbTarget } from "../../common/db.js";
+import { call, newUser, type Answer, type TestUser } from "../helpers/http.js";
+import { Stack } from "../helpers/stack.js";
+
+// A value planted as a secret must never come back out: not in a response
+// (body or header), an error, a log line of any process, nor in plaintext in
+// either database.
+const SENTINEL = `SENTINEL${crypto.randomBytes(12).toString("hex")}`;
+const ROTATED = `${SENTINEL}ROTATED`;
+const forms = (s: string) => [s, Buffer.from(s).toString("hex"), Buffer.from(s).toString("base64").slice(0, 24)];
+
+let stack: Stack;
+let user: TestUser;
+const answers: Answer[] = [];
+
+beforeAll(async () => {
+  stack = await Stack.start({ env: { LOG_LEVEL: "trace" } });
+  user = await newUser(stack);
+});
+afterAll(() => stack?.stop());
+
+async function record(method: string, p: string, opts: Parameters<typeof call>[3] = {}) {
+  const a = await call(stack, method, p, opts);
+  answers.push(a);
+  return a;
+}
+
+describe("a planted sentinel value", () => {
+  it("is accepted and used through every endpoint and error path", async () => {
+    const auth = user.auth;
+    const created = await record("POST", "/api/user/secrets", { auth, json: { name: "PLANTED", value: SENTINEL } });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    expect((await record("GET", "/api/user/secrets", { auth })).status).toBe(200);
+    expect((await record("PUT", `/api/user/secrets/${id}`, { auth, json: { name: "RENAMED" } })).status).toBe(200);
+    expect((await record("PUT", `/api/user/secrets/${id}`, { auth, json: { value: ROTATED } })).status).toBe(200);
+    // Error paths that carry the value.
+    expect((await record("POST", "/api/user/secrets", { auth, json: { name: "RENAMED", value: SENTINEL } })).status).toBe(409);
+    expect((await record("POST", "/api/user/secrets", { auth, json: { name: "LONG", value: SENTINEL.repeat(400) } })).status).toBe(400);
+    expect((await record("POST", "/api/user/secrets", { auth, json: { name: "1bad", value: SENTINEL } })).status).toBe(400);
+    expect((await record("POST", "/api/user/secrets", { auth, json: { name: "ARR", value: [SENTINEL] } })).status).toBe(400);
+    expect((await record("POST", "/api/user/secrets", { auth, raw: `{"name":"BROKEN","value":"${SENTINEL}` })).status).toBe(400);
+    expect((await record("POST", "/api/user/secrets", { auth, raw: `{"name":"BROKEN","value":"${SENTINEL}"}}` })).status).toBe(400);
+    // JSON.parse quotes the text around an unexpected token in its message.
+    expect((await record("POST", "/api/user/secrets", { auth, raw: `{"value":${SENTINEL}}` })).status).toBe(400);
+    expect((await record("POST", "/api/user/secrets", { auth, raw: SENTINEL })).status).toBe(400);
+    expect((await record("POST", "/api/user/secrets", { auth, raw: SENTINEL, headers: { "content-type": "text/plain" } })).status).toBe(400);
+    expect((await record("POST", "/api/user/secrets", { auth, raw: SENTINEL, headers: { "content-type": "application/xml" } })).status).toBe(415);
+    expect((await record("POST", "/api/user/secrets", { auth, json: { name: "HUGE", value: SENTINEL.repeat(3000) } })).status).toBe(413);
+    expect((await record("PUT", `/api/user/secrets/${crypto.randomUUID()}`, { auth, json: { value: SENTINEL } })).status).toBe(404);
+    expect((await record("PUT", `/api/user/secrets/not-a-uuid`, { auth, json: { value: SENTINEL } })).status).toBe(400);
+    expect((await record("POST", "/api/user/secrets", { json: { name: "NOAUTH", value: SENTINEL } })).status).toBe(401);
+    expect((await record("POST", "/api/user/secrets", { auth: { bearer: SENTINEL }, json: { name: "X", value: "v" } })).status).toBe(401);
+    expect((await record("GET", "/api-docs/openapi.json")).status).toBe(200);
+  });
+
+  it("appears in no response body or header", () => {
+    for (const a of answers) {
+      const headers = JSON.stringify([...a.headers.entries()]);
+      for (const f of forms(SENTINEL)) {
+        expect(a.text).not.toContain(f);
+        expect(headers).not.toContain(f);
+      }
+    }
+    // Every error was JSON with a message.
+    for (const a of answers.filter((x) => x.status >= 400)) expect(typeof (a.body as { message?: unknown }).message).toBe("string");
+  });
+
+  it("appears in no log line of any process, even at trace level", async () => {
+    await stack.gateway.stop();
+    await stack.stopBroker();
+    const output = stack.output();
+    expect(output).toContain("incoming request");
+    for (const f of forms(SENTINEL)) expect(output).not.toContain(f);
+  });
+
+  it("is not stored in plaintext in either database", async () => {
+    for (const target of [stack.brokerDb, stack.gatewayDb] as DbTarget[]) {
+      const db = await openDb(target, { poolSize: 1 });
+      try {
+        const tables = await db.query<{ table_name: string }>(
+          "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+        );
+        expect(tables.length).toBeGreaterThan(0);
+        for (const { table_name } of tables) {
+          const rows = await db.query<{ r: string }>(`SELECT row_to_json(t)::text AS r FROM "${table_name}" t`);
+          const dump = rows.map((x) => x.r).join("\n");
+          for (const f of [...forms(SENTINEL), ...forms(ROTATED)]) expect(dump, table_name).not.toContain(f);
+        }
+      } finally {
+        await db.close();
+      }
+      if ("pgliteDir" in target) expect(grepFiles(target.pgliteDir, SENTINEL)).toEqual([]);
+    }
+  });
+});
+
+/** Files under dir whose raw bytes contain needle (for embedded database folders). */
+function grepFiles(dir: string, needle: string): string[] {
+  const hits: string[] = [];
+  const bytes = Buffer.from(needle);
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    if (fs.readFileSync(file).includes(bytes)) hits.push(file);
+  }
+  return hits;
+}
