@@ -1,0 +1,122 @@
+import { execFile, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT } from "../helpers/process.js";
+
+const run = promisify(execFile);
+
+// `npm start` exactly as a new user runs it: default ports, embedded
+// databases, generated development keys. It needs ports 7070 and 7071 free,
+// which only this test file uses. With TEST_DATABASE_URL set the suite is
+// about the real Postgres, and vitest.config.ts leaves this file out of that
+// run: npm start's embedded default is what it checks.
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "npm-start-"));
+let out = "";
+let child: ReturnType<typeof spawn>;
+let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+function waitForOutput(re: RegExp, timeoutMs = 90_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}:\n${out.slice(-3000)}`)), timeoutMs);
+    const check = () => {
+      if (re.test(out)) {
+        clearTimeout(timer);
+        child.stdout!.off("data", check);
+        child.stderr!.off("data", check);
+        resolve();
+      }
+    };
+    child.stdout!.on("data", check);
+    child.stderr!.on("data", check);
+    check();
+  });
+}
+
+describe("npm start", () => {
+  beforeAll(async () => {
+    const env = { ...process.env, DATA_DIR: dataDir };
+    for (const k of ["PORT", "BROKER_PORT", "GATEWAY_DATABASE_URL", "BROKER_DATABASE_URL", "OPERATOR_TOKEN", "BROKER_MASTER_KEYS"]) delete env[k];
+    // Its own process group, so a Ctrl-C can be sent to the whole tree like a terminal does.
+    child = spawn("npm", ["start"], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    exited = new Promise((resolve) => child.once("close", (code, signal) => resolve({ code, signal })));
+    await waitForOutput(/"msg":"gateway ready"/);
+    await waitForOutput(/"msg":"broker listening"/);
+  });
+
+  afterAll(async () => {
+    if (child.exitCode === null) {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("reports every component up", async () => {
+    const res = await fetch("http://127.0.0.1:7070/api/status");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok" });
+    // The launcher, the broker and the gateway (and npm's own processes).
+    expect(processesWith(`DATA_DIR=${dataDir}`).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("generates development keys once, readable only by the owner", () => {
+    const files = ["operator-token", "broker/master-keys.json", "pki/ca.crt", "pki/ca.key", ...["broker", "gateway", "sandbox", "internal"].flatMap((id) => [`pki/${id}.crt`, `pki/${id}.key`])];
+    for (const f of files) {
+      const stat = fs.statSync(path.join(dataDir, f));
+      expect((stat.mode & 0o777).toString(8), f).toBe("600");
+    }
+    expect(fs.existsSync(path.join(dataDir, "broker/db"))).toBe(true);
+    expect(fs.existsSync(path.join(dataDir, "gateway/db"))).toBe(true);
+  });
+
+  it("runs the seed's first step verbatim after `npm run admin -- create-user`", async () => {
+    const admin = await run("npm", ["run", "--silent", "admin", "--", "create-user", "--email", "seed@example.test"], {
+      cwd: ROOT,
+      env: { ...process.env, DATA_DIR: dataDir },
+    });
+    const created = JSON.parse(admin.stdout) as { user: { id: string; email: string; handle: string }; token: string };
+    expect(created.user).toMatchObject({ email: "seed@example.test", handle: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(created.token).toMatch(/^su_ak_[0-9a-f]{64}$/);
+
+    const seed = `curl -sX POST http://127.0.0.1:7070/api/user/secrets -H "Authorization: Bearer $KEY" -H "content-type: application/json" -d '{"name":"THIRD_PARTY_API_KEY","value":"sk-prod-..."}' | jq -r .id`;
+    const { stdout } = await run("bash", ["-c", seed], { env: { ...process.env, KEY: created.token } });
+    expect(stdout.trim()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+
+    const list = await fetch("http://127.0.0.1:7070/api/user/secrets", { headers: { authorization: `Bearer ${created.token}` } });
+    expect(await list.json()).toEqual([expect.objectContaining({ id: stdout.trim(), name: "THIRD_PARTY_API_KEY" })]);
+  });
+
+  it("stops every process cleanly on Ctrl-C", async () => {
+    process.kill(-child.pid!, "SIGINT");
+    const { code, signal } = await exited;
+    // npm itself may die of the SIGINT it received; what matters is that it ended and took everything with it.
+    expect(code === 0 || code === 130 || signal === "SIGINT").toBe(true);
+    expect(out).toMatch(/"msg":"broker stopping"/);
+    expect(out).toMatch(/"msg":"gateway stopping"/);
+    // Nothing is left listening.
+    await expect(fetch("http://127.0.0.1:7070/api/status")).rejects.toThrow();
+    expect(processesWith(`DATA_DIR=${dataDir}`)).toEqual([]);
+  });
+});
+
+/** Pids of live processes whose environment contains the given entry. */
+function processesWith(entry: string): number[] {
+  const pids: number[] = [];
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${name}/environ`, "utf8").split("\0").includes(entry)) pids.push(Number(name));
+    } catch {
+      // exited meanwhile, or not ours to read
+    }
+  }
+  return pids;
+}
