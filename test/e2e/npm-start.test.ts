@@ -37,7 +37,7 @@ function waitForOutput(re: RegExp, timeoutMs = 90_000): Promise<void> {
 
 describe("npm start", () => {
   beforeAll(async () => {
-    const env = { ...process.env, DATA_DIR: dataDir };
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir };
     for (const k of ["PORT", "BROKER_PORT", "GATEWAY_DATABASE_URL", "BROKER_DATABASE_URL", "OPERATOR_TOKEN", "BROKER_MASTER_KEYS"]) delete env[k];
     // Its own process group, so a Ctrl-C can be sent to the whole tree like a terminal does.
     child = spawn("npm", ["start"], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
