@@ -46,3 +46,12 @@ export function peerIdentity(call: {
   const cn = call.getAuthContext()?.sslPeerCertificate?.subject?.CN;
   return typeof cn === "string" && cn.length > 0 ? cn : undefined;
 }
+
+/**
+ * Channel options for dialling the broker: its certificate names it `broker`,
+ * so verify against that name whatever address (IP, container name) is dialled.
+ */
+export const BROKER_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  "grpc.ssl_target_name_override": "broker",
+  "grpc.default_authority": "broker",
+};

@@ -16,7 +16,7 @@ import {
 } from "../../proto/gen/secutils/broker/v1/broker.js";
 import { devPaths } from "../dev-material.js";
 import { ensureDevPki } from "../pki.js";
-import { clientCredentials } from "../tls.js";
+import { BROKER_CHANNEL_OPTIONS, clientCredentials } from "../tls.js";
 
 const [command, ...rest] = process.argv.slice(2);
 const { values: opts } = parseArgs({
@@ -74,10 +74,7 @@ function brokerClient(): SecretBrokerClient {
     cert: process.env.ADMIN_TLS_CERT ?? path.join(pki, "internal.crt"),
     key: process.env.ADMIN_TLS_KEY ?? path.join(pki, "internal.key"),
   });
-  return new SecretBrokerClient(opts.broker ?? `127.0.0.1:${process.env.BROKER_PORT ?? 7071}`, creds, {
-    "grpc.ssl_target_name_override": "broker",
-    "grpc.default_authority": "broker",
-  });
+  return new SecretBrokerClient(opts.broker ?? `127.0.0.1:${process.env.BROKER_PORT ?? 7071}`, creds, BROKER_CHANNEL_OPTIONS);
 }
 
 function unary<Res>(fn: (cb: (err: grpc.ServiceError | null, res: Res) => void) => void): Promise<Res> {

@@ -1,16 +1,10 @@
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { DomainError } from "../../common/errors.js";
-import { clientCredentials, type TlsFiles } from "../../common/tls.js";
+import { BROKER_CHANNEL_OPTIONS, clientCredentials, type TlsFiles } from "../../common/tls.js";
 import { SecretBrokerClient } from "../../proto/gen/secutils/broker/v1/broker.js";
 
-// The broker's certificate names it `broker`; verify against that name
-// whatever address (IP, container name) is dialled.
-const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  "grpc.ssl_target_name_override": "broker",
-  "grpc.default_authority": "broker",
-  "grpc.keepalive_time_ms": 30_000,
-};
+const CHANNEL_OPTIONS: grpc.ChannelOptions = { ...BROKER_CHANNEL_OPTIONS, "grpc.keepalive_time_ms": 30_000 };
 
 const DEADLINE_MS = 5_000;
 

@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { ensureDevMaterial } from "../../common/dev-material.js";
-import { clientCredentials, type TlsFiles } from "../../common/tls.js";
+import { BROKER_CHANNEL_OPTIONS, clientCredentials, type TlsFiles } from "../../common/tls.js";
 import {
   CreateSecretRequest,
   SecretBrokerClient,
@@ -27,8 +27,7 @@ const CONCURRENCY = 32;
 const LIST_SIZE = 20;
 const SIZES = [32, 1024, 10_240];
 
-// Certificates name the broker DNS:broker; we dial 127.0.0.1.
-const CHANNEL_OPTIONS = { "grpc.ssl_target_name_override": "broker", "grpc.default_authority": "broker" };
+const CHANNEL_OPTIONS = BROKER_CHANNEL_OPTIONS;
 // Probes only: the default reconnect backoff (1 s, growing) would stretch the
 // start-up wait well past the moment the server listens.
 const PROBE_OPTIONS = { ...CHANNEL_OPTIONS, "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 200 };

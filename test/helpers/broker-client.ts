@@ -1,10 +1,10 @@
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { clientCredentials } from "../../common/tls.js";
+import { BROKER_CHANNEL_OPTIONS, clientCredentials } from "../../common/tls.js";
 import { SecretBrokerClient } from "../../proto/gen/secutils/broker/v1/broker.js";
 import type { Stack } from "./stack.js";
 
-export const CHANNEL = { "grpc.ssl_target_name_override": "broker", "grpc.default_authority": "broker" };
+export const CHANNEL = BROKER_CHANNEL_OPTIONS;
 
 /** A broker client presenting the development certificate of one identity. */
 export function brokerAs(stack: Stack, identity: string): SecretBrokerClient {
