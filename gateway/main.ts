@@ -5,7 +5,7 @@ import { describeTarget, openDb } from "../common/db.js";
 import { createLogger } from "../common/log.js";
 import { migrate } from "../common/migrate.js";
 import { buildApp } from "./app.js";
-import { brokerHealthy, connectBroker } from "./broker/client.js";
+import { connectBroker } from "./broker/client.js";
 import { loadGatewayConfig } from "./config.js";
 
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
@@ -27,12 +27,12 @@ async function main() {
   const log = createLogger("gateway", config.logLevel);
   const db = await openDb(config.db);
   await migrate(db, MIGRATIONS, MIGRATION_LOCK);
-  const { client } = connectBroker(config.brokerUrl, config.tls);
+  const { client, healthy } = connectBroker(config.brokerUrl, config.tls);
   const app = await buildApp({
     db,
     log,
     broker: client,
-    brokerHealthy: brokerHealthy(config.brokerUrl, config.tls),
+    brokerHealthy: healthy,
     operatorToken: config.operatorToken,
     kratosUrl: config.kratosUrl,
     apiKeysPerUser: config.apiKeysPerUser,

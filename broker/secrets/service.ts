@@ -61,10 +61,9 @@ export class SecretsService {
         if (!plaintext) return store.rename(q, userId, id, change.name!);
         const version = await store.currentVersion(q, userId, id);
         if (version === undefined) return undefined;
-        const name = change.name ?? (await store.nameOf(q, userId, id))!;
         const next = version + 1;
         const sealed = seal(this.ring, { userId, secretId: id, version: next }, plaintext);
-        return store.replaceValue(q, { id, userId, name, version: next, ...sealed });
+        return store.replaceValue(q, { id, userId, name: change.name, version: next, ...sealed });
       })
       .catch(duplicateName)
       .finally(() => plaintext?.fill(0));

@@ -95,19 +95,18 @@ export async function rename(q: Queryable, userId: string, id: string, name: str
   return row && toMeta(row);
 }
 
-export async function replaceValue(q: Queryable, s: SecretRow): Promise<SecretMeta | undefined> {
+/** A new version of the value; a name of undefined keeps the current name. */
+export async function replaceValue(
+  q: Queryable,
+  s: Omit<SecretRow, "name"> & { name: string | undefined },
+): Promise<SecretMeta | undefined> {
   const [row] = await q.query<MetaRow>(
-    `UPDATE secrets SET name = $3, version = $4, master_key_id = $5, wrapped_key = $6, key_nonce = $7, key_tag = $8,
-       ciphertext = $9, nonce = $10, tag = $11, updated_at = now()
+    `UPDATE secrets SET name = COALESCE($3, name), version = $4, master_key_id = $5, wrapped_key = $6, key_nonce = $7,
+       key_tag = $8, ciphertext = $9, nonce = $10, tag = $11, updated_at = now()
      WHERE id = $1 AND user_id = $2 RETURNING ${META}`,
-    [s.id, s.userId, s.name, s.version, s.masterKeyId, s.wrappedKey, s.keyNonce, s.keyTag, s.ciphertext, s.nonce, s.tag],
+    [s.id, s.userId, s.name ?? null, s.version, s.masterKeyId, s.wrappedKey, s.keyNonce, s.keyTag, s.ciphertext, s.nonce, s.tag],
   );
   return row && toMeta(row);
-}
-
-export async function nameOf(q: Queryable, userId: string, id: string): Promise<string | undefined> {
-  const [row] = await q.query<{ name: string }>("SELECT name FROM secrets WHERE id = $1 AND user_id = $2", [id, userId]);
-  return row?.name;
 }
 
 export async function remove(q: Queryable, userId: string, id: string): Promise<boolean> {

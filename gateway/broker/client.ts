@@ -8,9 +8,10 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = { ...BROKER_CHANNEL_OPTIONS, "grpc.
 
 const DEADLINE_MS = 5_000;
 
+/** The SecretBroker client and a health probe, sharing one set of credentials. */
 export function connectBroker(url: string, tls: TlsFiles) {
   const credentials = clientCredentials(tls);
-  return { client: new SecretBrokerClient(url, credentials, CHANNEL_OPTIONS) };
+  return { client: new SecretBrokerClient(url, credentials, CHANNEL_OPTIONS), healthy: healthProbe(url, credentials) };
 }
 
 type Unary<Req, Res> = (
@@ -58,8 +59,8 @@ interface HealthClient extends grpc.Client {
 const HealthClientCtor = grpc.makeGenericClientConstructor(healthService as grpc.ServiceDefinition, "Health");
 
 /** True when the broker answers the standard gRPC health check as SERVING within the timeout. */
-export function brokerHealthy(url: string, tls: TlsFiles) {
-  const health = new HealthClientCtor(url, clientCredentials(tls), CHANNEL_OPTIONS) as unknown as HealthClient;
+function healthProbe(url: string, credentials: grpc.ChannelCredentials) {
+  const health = new HealthClientCtor(url, credentials, CHANNEL_OPTIONS) as unknown as HealthClient;
   return (timeoutMs = 1000) =>
     new Promise<boolean>((resolve) =>
       health.check({ service: "" }, { deadline: Date.now() + timeoutMs }, (err, res) =>

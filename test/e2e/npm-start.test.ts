@@ -1,10 +1,10 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT } from "../helpers/process.js";
+import { ROOT, ServiceProcess } from "../helpers/process.js";
 
 const run = promisify(execFile);
 
@@ -14,44 +14,22 @@ const run = promisify(execFile);
 // about the real Postgres, and vitest.config.ts leaves this file out of that
 // run: npm start's embedded default is what it checks.
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "npm-start-"));
-let out = "";
-let child: ReturnType<typeof spawn>;
-let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-function waitForOutput(re: RegExp, timeoutMs = 90_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}:\n${out.slice(-3000)}`)), timeoutMs);
-    const check = () => {
-      if (re.test(out)) {
-        clearTimeout(timer);
-        child.stdout!.off("data", check);
-        child.stderr!.off("data", check);
-        resolve();
-      }
-    };
-    child.stdout!.on("data", check);
-    child.stderr!.on("data", check);
-    check();
-  });
-}
+let npm: ServiceProcess;
 
 describe("npm start", () => {
   beforeAll(async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir };
     for (const k of ["PORT", "BROKER_PORT", "GATEWAY_DATABASE_URL", "BROKER_DATABASE_URL", "OPERATOR_TOKEN", "BROKER_MASTER_KEYS"]) delete env[k];
     // Its own process group, so a Ctrl-C can be sent to the whole tree like a terminal does.
-    child = spawn("npm", ["start"], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    exited = new Promise((resolve) => child.once("close", (code, signal) => resolve({ code, signal })));
-    await waitForOutput(/"msg":"gateway ready"/);
-    await waitForOutput(/"msg":"broker listening"/);
+    npm = new ServiceProcess({ cmd: "npm", args: ["start"], detached: true }, env);
+    await npm.waitFor(/"msg":"gateway ready"/, 90_000);
+    await npm.waitFor(/"msg":"broker listening"/, 90_000);
   });
 
   afterAll(async () => {
-    if (child.exitCode === null) {
+    if (npm.child.exitCode === null) {
       try {
-        process.kill(-child.pid!, "SIGKILL");
+        process.kill(-npm.child.pid!, "SIGKILL");
       } catch {
         // already gone
       }
@@ -95,12 +73,12 @@ describe("npm start", () => {
   });
 
   it("stops every process cleanly on Ctrl-C", async () => {
-    process.kill(-child.pid!, "SIGINT");
-    const { code, signal } = await exited;
+    process.kill(-npm.child.pid!, "SIGINT");
+    const { code, signal } = await npm.exited;
     // npm itself may die of the SIGINT it received; what matters is that it ended and took everything with it.
     expect(code === 0 || code === 130 || signal === "SIGINT").toBe(true);
-    expect(out).toMatch(/"msg":"broker stopping"/);
-    expect(out).toMatch(/"msg":"gateway stopping"/);
+    expect(npm.output).toMatch(/"msg":"broker stopping"/);
+    expect(npm.output).toMatch(/"msg":"gateway stopping"/);
     // Nothing is left listening.
     await expect(fetch("http://127.0.0.1:7070/api/status")).rejects.toThrow();
     expect(processesWith(`DATA_DIR=${dataDir}`)).toEqual([]);

@@ -4,19 +4,23 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** A service process whose whole output (stdout and stderr) is kept for inspection. */
+/** A process whose whole output (stdout and stderr) is kept for inspection. */
 export class ServiceProcess {
   readonly child: ChildProcess;
   output = "";
   private listeners: (() => void)[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(entry: string, env: NodeJS.ProcessEnv, args: string[] = []) {
-    this.child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, entry), ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+  /** A TypeScript entry point of this repository, run the way `npm start` runs services. */
+  constructor(entry: string, env: NodeJS.ProcessEnv);
+  /** Any command; `detached` puts it in its own process group (for a terminal-like Ctrl-C). */
+  constructor(command: { cmd: string; args: string[]; detached?: boolean }, env: NodeJS.ProcessEnv);
+  constructor(what: string | { cmd: string; args: string[]; detached?: boolean }, env: NodeJS.ProcessEnv) {
+    const [cmd, args, detached] =
+      typeof what === "string"
+        ? [process.execPath, ["--import", "tsx", path.join(ROOT, what)], false]
+        : [what.cmd, what.args, what.detached ?? false];
+    this.child = spawn(cmd, args, { cwd: ROOT, env, detached, stdio: ["ignore", "pipe", "pipe"] });
     const collect = (chunk: Buffer) => {
       this.output += chunk.toString("utf8");
       for (const l of this.listeners) l();
