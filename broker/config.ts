@@ -1,7 +1,9 @@
+import type { KeyObject } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
 import { logLevel, parseEnv, port, positiveInt, postgresUrl } from "../common/config.js";
 import type { DbTarget } from "../common/db.js";
+import { readGrantKey } from "../common/grant-token.js";
 import type { TlsFiles } from "../common/tls.js";
 
 const schema = z.object({
@@ -13,6 +15,7 @@ const schema = z.object({
   BROKER_TLS_CERT: z.string().optional(),
   BROKER_TLS_KEY: z.string().optional(),
   BROKER_MAX_SECRETS_PER_USER: positiveInt(100),
+  BROKER_GRANT_VERIFY_KEY_FILE: z.string().optional(),
   LOG_LEVEL: logLevel,
 });
 
@@ -22,6 +25,7 @@ export interface BrokerConfig {
   db: DbTarget;
   tls: TlsFiles;
   maxSecretsPerUser: number;
+  grantVerifyKey: KeyObject;
   logLevel: string;
 }
 
@@ -38,6 +42,11 @@ export function loadBrokerConfig(env: NodeJS.ProcessEnv = process.env): BrokerCo
       key: e.BROKER_TLS_KEY ?? path.join(pki, "broker.key"),
     },
     maxSecretsPerUser: e.BROKER_MAX_SECRETS_PER_USER,
+    grantVerifyKey: readGrantKey(
+      "BROKER_GRANT_VERIFY_KEY_FILE",
+      e.BROKER_GRANT_VERIFY_KEY_FILE ?? path.join(e.DATA_DIR, "grants", "verify-key.pem"),
+      "public",
+    ),
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -41,7 +41,14 @@ async function main() {
     log.error({ missingKeyIds: orphanKeys }, "some secrets are wrapped under master keys missing from the key ring");
   }
   const broker = await startBroker(
-    { db, ring, log, tls: config.tls, maxSecretsPerUser: config.maxSecretsPerUser },
+    {
+      db,
+      ring,
+      log,
+      tls: config.tls,
+      maxSecretsPerUser: config.maxSecretsPerUser,
+      grantVerifyKey: config.grantVerifyKey,
+    },
     config.host,
     config.port,
   );

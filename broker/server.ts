@@ -1,3 +1,4 @@
+import type { KeyObject } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { Db } from "../common/db.js";
@@ -5,8 +6,10 @@ import type { Logger } from "../common/log.js";
 import { serverCredentials, type TlsFiles } from "../common/tls.js";
 import { SecretBrokerService } from "../proto/gen/secutils/broker/v1/broker.js";
 import { adminRpc } from "./admin/rpc.js";
+import { purgeGrantUses } from "./grants/replay.js";
 import type { KeyRing } from "./keyring/keyring.js";
 import { releaseRpc } from "./release/rpc.js";
+import { ReleaseService } from "./release/service.js";
 import { makeGuard } from "./rpc.js";
 import { secretsRpc } from "./secrets/rpc.js";
 import { SecretsService } from "./secrets/service.js";
@@ -19,7 +22,14 @@ export interface BrokerDeps {
   log: Logger;
   tls: TlsFiles;
   maxSecretsPerUser: number;
+  /** The gateway's Ed25519 public key: verifies execution grants, cannot mint them. */
+  grantVerifyKey: KeyObject;
 }
+
+// Spent execution ids are kept long after their grants expired, so replicas
+// whose clocks disagree by far more than the verify leeway still agree.
+const GRANT_USES_KEPT_SECONDS = 3600;
+const GRANT_USES_PURGE_MS = 5 * 60_000;
 
 export interface RunningBroker {
   port: number;
@@ -36,7 +46,7 @@ export async function startBroker(deps: BrokerDeps, host: string, port: number):
   const secrets = new SecretsService(deps.db, deps.ring, { maxPerUser: deps.maxSecretsPerUser });
   server.addService(SecretBrokerService, {
     ...secretsRpc(guard, secrets),
-    ...releaseRpc(guard),
+    ...releaseRpc(guard, new ReleaseService(deps.db, deps.ring, deps.grantVerifyKey, deps.log)),
     ...adminRpc(guard, deps.db, deps.ring),
   });
   const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
@@ -48,6 +58,12 @@ export async function startBroker(deps: BrokerDeps, host: string, port: number):
     );
   }, 2000);
   probe.unref();
+  const purge = setInterval(() => {
+    purgeGrantUses(deps.db, Math.floor(Date.now() / 1000) - GRANT_USES_KEPT_SECONDS).catch((err: unknown) =>
+      deps.log.warn({ err }, "could not purge spent grant ids"),
+    );
+  }, GRANT_USES_PURGE_MS);
+  purge.unref();
 
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, serverCredentials(deps.tls), (err, p) => (err ? reject(err) : resolve(p))),
@@ -57,6 +73,7 @@ export async function startBroker(deps: BrokerDeps, host: string, port: number):
     stop: () =>
       new Promise<void>((resolve) => {
         clearInterval(probe);
+        clearInterval(purge);
         const force = setTimeout(() => server.forceShutdown(), 5000);
         server.tryShutdown(() => {
           clearTimeout(force);

@@ -9,6 +9,10 @@ export interface DevPaths {
   pkiDir: string;
   masterKeysFile: string;
   operatorTokenFile: string;
+  /** Ed25519 private key (PKCS#8 PEM): the gateway signs execution grants. */
+  grantSigningKeyFile: string;
+  /** Its public key (SPKI PEM): the broker verifies them. */
+  grantVerifyKeyFile: string;
 }
 
 export function devPaths(dataDir: string): DevPaths {
@@ -18,13 +22,16 @@ export function devPaths(dataDir: string): DevPaths {
     pkiDir: path.join(dir, "pki"),
     masterKeysFile: path.join(dir, "broker", "master-keys.json"),
     operatorTokenFile: path.join(dir, "operator-token"),
+    grantSigningKeyFile: path.join(dir, "grants", "signing-key.pem"),
+    grantVerifyKeyFile: path.join(dir, "grants", "verify-key.pem"),
   };
 }
 
 /**
  * Creates, once, everything a development run needs: a CA with one
- * certificate per service identity, a master key ring with one key, and an
- * operator token. All files 0600, folders 0700. Existing files are kept.
+ * certificate per service identity, a master key ring with one key, an
+ * operator token, and the Ed25519 pair for execution grants. All files 0600,
+ * folders 0700. Existing files are kept.
  */
 export async function ensureDevMaterial(dataDir: string): Promise<DevPaths> {
   const p = devPaths(dataDir);
@@ -36,6 +43,15 @@ export async function ensureDevMaterial(dataDir: string): Promise<DevPaths> {
   }
   if (!fs.existsSync(p.operatorTokenFile)) {
     writePrivate(p.operatorTokenFile, `su_op_${crypto.randomBytes(32).toString("hex")}\n`);
+  }
+  // The two halves are made together: a lone survivor would not match a new other half.
+  if (!fs.existsSync(p.grantSigningKeyFile) || !fs.existsSync(p.grantVerifyKeyFile)) {
+    const pair = crypto.generateKeyPairSync("ed25519", {
+      privateKeyEncoding: { type: "pkcs8", format: "pem" },
+      publicKeyEncoding: { type: "spki", format: "pem" },
+    });
+    writePrivate(p.grantSigningKeyFile, pair.privateKey);
+    writePrivate(p.grantVerifyKeyFile, pair.publicKey);
   }
   return p;
 }
@@ -52,6 +68,8 @@ export function devServiceEnv(p: DevPaths, env: NodeJS.ProcessEnv): NodeJS.Proce
     DATA_DIR: p.dataDir,
     ...(env.BROKER_MASTER_KEYS ? {} : { BROKER_MASTER_KEYS_FILE: env.BROKER_MASTER_KEYS_FILE ?? p.masterKeysFile }),
     ...(env.OPERATOR_TOKEN ? {} : { OPERATOR_TOKEN_FILE: env.OPERATOR_TOKEN_FILE ?? p.operatorTokenFile }),
+    GRANT_SIGNING_KEY_FILE: env.GRANT_SIGNING_KEY_FILE ?? p.grantSigningKeyFile,
+    BROKER_GRANT_VERIFY_KEY_FILE: env.BROKER_GRANT_VERIFY_KEY_FILE ?? p.grantVerifyKeyFile,
     ...tls("broker", "BROKER"),
     ...tls("gateway", "GATEWAY"),
   };

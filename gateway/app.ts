@@ -8,6 +8,7 @@ import { apiKeysRoutes } from "./api-keys/routes.js";
 import { ApiKey, ApiKeyWithToken } from "./api-keys/schemas.js";
 import { ApiKeysService } from "./api-keys/service.js";
 import type { AuthDeps } from "./auth/authenticate.js";
+import type { GrantMinter } from "./grants/mint.js";
 import type { App } from "./http/app-type.js";
 import { installErrorHandling } from "./http/errors.js";
 import { ErrorBody } from "./http/schemas.js";
@@ -23,6 +24,8 @@ export interface GatewayDeps {
   log: Logger;
   broker: SecretBrokerClient;
   brokerHealthy: () => Promise<boolean>;
+  /** Mints execution grants for responder and tracker runs. */
+  grants: GrantMinter;
   operatorToken?: string;
   kratosUrl?: string;
   apiKeysPerUser: number;

@@ -1,8 +1,10 @@
+import type { KeyObject } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { ConfigError, logLevel, parseEnv, port, positiveInt, postgresUrl } from "../common/config.js";
 import type { DbTarget } from "../common/db.js";
+import { readGrantKey } from "../common/grant-token.js";
 import type { TlsFiles } from "../common/tls.js";
 
 const schema = z.object({
@@ -20,6 +22,7 @@ const schema = z.object({
   GATEWAY_TLS_KEY: z.string().optional(),
   OPERATOR_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
   OPERATOR_TOKEN_FILE: z.string().optional(),
+  GRANT_SIGNING_KEY_FILE: z.string().optional(),
   KRATOS_URL: z.url({ protocol: /^https?$/ }).optional(),
   WEBHOOKS_DOMAIN: z
     .string()
@@ -36,6 +39,8 @@ export interface GatewayConfig {
   brokerUrl: string;
   tls: TlsFiles;
   operatorToken?: string;
+  /** Signs execution grants; the broker holds only the matching public key. */
+  grantSigningKey: KeyObject;
   kratosUrl?: string;
   webhooksDomain: string;
   apiKeysPerUser: number;
@@ -56,6 +61,11 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       key: e.GATEWAY_TLS_KEY ?? path.join(pki, "gateway.key"),
     },
     operatorToken: operatorToken(e.OPERATOR_TOKEN, e.OPERATOR_TOKEN_FILE),
+    grantSigningKey: readGrantKey(
+      "GRANT_SIGNING_KEY_FILE",
+      e.GRANT_SIGNING_KEY_FILE ?? path.join(e.DATA_DIR, "grants", "signing-key.pem"),
+      "private",
+    ),
     kratosUrl: e.KRATOS_URL?.replace(/\/+$/, ""),
     webhooksDomain: e.WEBHOOKS_DOMAIN,
     apiKeysPerUser: e.API_KEYS_PER_USER,

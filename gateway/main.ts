@@ -7,6 +7,7 @@ import { migrate } from "../common/migrate.js";
 import { buildApp } from "./app.js";
 import { connectBroker } from "./broker/client.js";
 import { loadGatewayConfig } from "./config.js";
+import { GrantMinter } from "./grants/mint.js";
 
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
 const MIGRATION_LOCK = 0x6a7e;
@@ -33,6 +34,7 @@ async function main() {
     log,
     broker: client,
     brokerHealthy: healthy,
+    grants: new GrantMinter(config.grantSigningKey),
     operatorToken: config.operatorToken,
     kratosUrl: config.kratosUrl,
     apiKeysPerUser: config.apiKeysPerUser,

@@ -1,16 +1,16 @@
 import type { SecretBrokerServer } from "../../proto/gen/secutils/broker/v1/broker.js";
-import { DomainError } from "../../common/errors.js";
 import type { Guard } from "../rpc.js";
+import type { ReleaseService } from "./service.js";
 
-// Plaintext release needs execution grants, which arrive with the sandbox.
-// Until then both RPCs are authorised (wrong identities are still refused and
-// audited) and then declined.
-export function releaseRpc(guard: Guard): Pick<SecretBrokerServer, "openSecrets" | "renderTemplates"> {
-  const notYet = async (): Promise<never> => {
-    throw new DomainError("unavailable", "plaintext release is not enabled in this version");
-  };
+// The guard admits only the identity each RPC is for (policy.ts); the grant
+// then decides what, if anything, is released.
+export function releaseRpc(guard: Guard, release: ReleaseService): Pick<SecretBrokerServer, "openSecrets" | "renderTemplates"> {
   return {
-    openSecrets: guard("openSecrets", notYet),
-    renderTemplates: guard("renderTemplates", notYet),
+    openSecrets: guard("openSecrets", async (req, ctx) => ({
+      secrets: Object.fromEntries(await release.openSecrets(ctx.identity, req)),
+    })),
+    renderTemplates: guard("renderTemplates", async (req, ctx) => ({
+      rendered: await release.renderTemplates(ctx.identity, req),
+    })),
   };
 }

@@ -122,12 +122,21 @@ export async function existingIds(q: Queryable, userId: string, ids: string[]): 
   return rows.map((r) => r.id);
 }
 
-/** Sealed rows for one user, all or the listed ids (plaintext release). */
-export async function sealedForUser(q: Queryable, userId: string, ids: string[] | "all"): Promise<SecretRow[]> {
-  const rows =
-    ids === "all"
-      ? await q.query<SealedRow>(`SELECT ${SEALED} FROM secrets WHERE user_id = $1`, [userId])
-      : await q.query<SealedRow>(`SELECT ${SEALED} FROM secrets WHERE user_id = $1 AND id = ANY($2::uuid[])`, [userId, ids]);
+/**
+ * Sealed rows for one user (plaintext release): all or the listed ids, and
+ * optionally only those with one of the given names.
+ */
+export async function sealedForUser(
+  q: Queryable,
+  userId: string,
+  ids: string[] | "all",
+  names?: string[],
+): Promise<SecretRow[]> {
+  const params: unknown[] = [userId];
+  let where = "user_id = $1";
+  if (ids !== "all") where += ` AND id = ANY($${params.push(ids)}::uuid[])`;
+  if (names) where += ` AND name = ANY($${params.push(names)}::text[])`;
+  const rows = await q.query<SealedRow>(`SELECT ${SEALED} FROM secrets WHERE ${where} ORDER BY name`, params);
   return rows.map(toSecret);
 }
 

@@ -66,9 +66,9 @@ describe("broker transport security", () => {
       const res = await create(client, "DENIED");
       expect(res).toMatchObject({ ok: false, code: grpc.status.PERMISSION_DENIED });
     }
-    const release = await rpc((m, o, cb) => gateway.openSecrets({ grant: { token: "x" } }, m, o, cb));
+    const release = await rpc((m, o, cb) => gateway.openSecrets({ grant: { token: "x" }, userId }, m, o, cb));
     expect(release).toMatchObject({ ok: false, code: grpc.status.PERMISSION_DENIED });
-    const render = await rpc((m, o, cb) => sandbox.renderTemplates({ grant: { token: "x" }, templates: [] }, m, o, cb));
+    const render = await rpc((m, o, cb) => sandbox.renderTemplates({ grant: { token: "x" }, templates: [], userId }, m, o, cb));
     expect(render).toMatchObject({ ok: false, code: grpc.status.PERMISSION_DENIED });
     const rewrap = await rpc((m, o, cb) => gateway.rewrap({ batchSize: 0 }, m, o, cb));
     expect(rewrap).toMatchObject({ ok: false, code: grpc.status.PERMISSION_DENIED });

@@ -54,3 +54,43 @@ describe("broker start-up fails closed", () => {
     expect(wrong.output).toMatch(/master key main is not the key this database was sealed with/);
   });
 });
+
+describe("grant keys fail closed", () => {
+  const file = (name: string, content: string) => {
+    const p = path.join(dev.dataDir, name);
+    fs.writeFileSync(p, content, { mode: 0o600 });
+    return p;
+  };
+  const pem = (kind: "ed25519" | "rsa", part: "private" | "public") => {
+    const pair = kind === "rsa" ? crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }) : crypto.generateKeyPairSync("ed25519");
+    return part === "private"
+      ? pair.privateKey.export({ type: "pkcs8", format: "pem" }).toString()
+      : pair.publicKey.export({ type: "spki", format: "pem" }).toString();
+  };
+  const ring = JSON.stringify({ active: "a", keys: { a: key() } });
+
+  it.each([
+    ["a missing verify key", () => "/nonexistent/verify-key.pem", /BROKER_GRANT_VERIFY_KEY_FILE: cannot read \/nonexistent\/verify-key.pem/],
+    ["the private key as the verify key", () => dev.grantSigningKeyFile, /BROKER_GRANT_VERIFY_KEY_FILE: .* is not an Ed25519 public key/],
+    ["an RSA public key", () => file("rsa.pub.pem", pem("rsa", "public")), /is not an Ed25519 public key/],
+    ["text that is no key", () => file("junk.pem", "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n"), /is not an Ed25519 public key/],
+  ])("the broker refuses to start with %s", async (_what, keyFile, message) => {
+    const p = broker({ BROKER_MASTER_KEYS: ring, BROKER_GRANT_VERIFY_KEY_FILE: keyFile() });
+    expect((await p.exited).code).toBe(1);
+    expect(p.output).toMatch(/broker: cannot start:/);
+    expect(p.output).toMatch(message);
+  });
+
+  it.each([
+    ["a missing signing key", () => "/nonexistent/signing-key.pem", /GRANT_SIGNING_KEY_FILE: cannot read/],
+    ["the public key as the signing key", () => dev.grantVerifyKeyFile, /GRANT_SIGNING_KEY_FILE: .* is not an Ed25519 private key/],
+    ["an RSA private key", () => file("rsa.pem", pem("rsa", "private")), /is not an Ed25519 private key/],
+  ])("the gateway refuses to start with %s", async (_what, keyFile, message) => {
+    const env = devServiceEnv(dev, { PATH: process.env.PATH, PORT: "0", GRANT_SIGNING_KEY_FILE: keyFile() });
+    const p = new ServiceProcess("gateway/main.ts", env);
+    expect((await p.exited).code).toBe(1);
+    expect(p.output).toMatch(/gateway: cannot start:/);
+    expect(p.output).toMatch(message);
+    expect(p.output).not.toMatch(/listening/i);
+  });
+});

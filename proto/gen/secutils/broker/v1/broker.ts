@@ -23,6 +23,47 @@ export const protobufPackage = "secutils.broker.v1";
 
 export const protobufFileName = "secutils/broker/v1/broker.proto";
 
+export enum GrantPurpose {
+  GRANT_PURPOSE_UNSPECIFIED = 0,
+  /** GRANT_PURPOSE_SCRIPT - Plaintext for one script execution: OpenSecrets, sandbox identity. */
+  GRANT_PURPOSE_SCRIPT = 1,
+  /** GRANT_PURPOSE_TEMPLATE - Static `${secrets.KEY}` expansion: RenderTemplates, gateway identity. */
+  GRANT_PURPOSE_TEMPLATE = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function grantPurposeFromJSON(object: any): GrantPurpose {
+  switch (object) {
+    case 0:
+    case "GRANT_PURPOSE_UNSPECIFIED":
+      return GrantPurpose.GRANT_PURPOSE_UNSPECIFIED;
+    case 1:
+    case "GRANT_PURPOSE_SCRIPT":
+      return GrantPurpose.GRANT_PURPOSE_SCRIPT;
+    case 2:
+    case "GRANT_PURPOSE_TEMPLATE":
+      return GrantPurpose.GRANT_PURPOSE_TEMPLATE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return GrantPurpose.UNRECOGNIZED;
+  }
+}
+
+export function grantPurposeToJSON(object: GrantPurpose): string {
+  switch (object) {
+    case GrantPurpose.GRANT_PURPOSE_UNSPECIFIED:
+      return "GRANT_PURPOSE_UNSPECIFIED";
+    case GrantPurpose.GRANT_PURPOSE_SCRIPT:
+      return "GRANT_PURPOSE_SCRIPT";
+    case GrantPurpose.GRANT_PURPOSE_TEMPLATE:
+      return "GRANT_PURPOSE_TEMPLATE";
+    case GrantPurpose.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface SecretMetadata {
   id: string;
   name: string;
@@ -71,22 +112,45 @@ export interface ResolveSecretIdsResponse {
 }
 
 /**
- * An execution grant: a compact token signed by the gateway's private key
- * (the broker holds only the public key, so it cannot mint grants). Its
- * claims: user id, access (all, or a list of secret ids), purpose
- * (script or template), execution id, the responder or tracker it serves,
- * and an expiry of seconds.
+ * An execution grant: a compact JWS (alg EdDSA, Ed25519) whose payload is a
+ * serialised GrantClaims, signed by the gateway's private key. The broker
+ * holds only the public key, so it cannot mint grants.
  */
 export interface Grant {
   token: string;
 }
 
+export interface GrantClaims {
+  userId: string;
+  purpose: GrantPurpose;
+  /**
+   * Access: every secret of the user, or exactly the listed ids. An access
+   * setting of "none" is never granted; the caller simply sends no grant.
+   */
+  all: boolean;
+  secretIds: string[];
+  /** Unique per execution; the broker accepts each one once. */
+  executionId: string;
+  /** What the execution serves, for the audit log, e.g. "responder:<id>". */
+  consumer: string;
+  /** Unix seconds. */
+  issuedAt: number;
+  expiresAt: number;
+}
+
 export interface OpenSecretsRequest {
-  grant?: Grant | undefined;
+  grant?:
+    | Grant
+    | undefined;
+  /**
+   * The user the caller runs this execution for; a grant for anyone else is
+   * refused.
+   */
+  userId: string;
 }
 
 export interface OpenSecretsResponse {
-  /** Secret name -> plaintext value. */
+  /** Secret name -> plaintext value, for the granted secrets that still exist. */
   secrets: { [key: string]: string };
 }
 
@@ -101,6 +165,8 @@ export interface RenderTemplatesRequest {
     | undefined;
   /** Each template is expanded independently. */
   templates: string[];
+  /** The user the caller renders for; a grant for anyone else is refused. */
+  userId: string;
 }
 
 export interface RenderTemplatesResponse {
@@ -1004,14 +1070,227 @@ export const Grant: MessageFns<Grant> = {
   },
 };
 
+function createBaseGrantClaims(): GrantClaims {
+  return {
+    userId: "",
+    purpose: 0,
+    all: false,
+    secretIds: [],
+    executionId: "",
+    consumer: "",
+    issuedAt: 0,
+    expiresAt: 0,
+  };
+}
+
+export const GrantClaims: MessageFns<GrantClaims> = {
+  encode(message: GrantClaims, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.purpose !== 0) {
+      writer.uint32(16).int32(message.purpose);
+    }
+    if (message.all !== false) {
+      writer.uint32(24).bool(message.all);
+    }
+    for (const v of message.secretIds) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.executionId !== "") {
+      writer.uint32(42).string(message.executionId);
+    }
+    if (message.consumer !== "") {
+      writer.uint32(50).string(message.consumer);
+    }
+    if (message.issuedAt !== 0) {
+      writer.uint32(56).int64(message.issuedAt);
+    }
+    if (message.expiresAt !== 0) {
+      writer.uint32(64).int64(message.expiresAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GrantClaims {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGrantClaims();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.purpose = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.all = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.secretIds.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.executionId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.consumer = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.issuedAt = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.expiresAt = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GrantClaims {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      purpose: isSet(object.purpose) ? grantPurposeFromJSON(object.purpose) : 0,
+      all: isSet(object.all) ? globalThis.Boolean(object.all) : false,
+      secretIds: globalThis.Array.isArray(object?.secretIds)
+        ? object.secretIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.secret_ids)
+        ? object.secret_ids.map((e: any) => globalThis.String(e))
+        : [],
+      executionId: isSet(object.executionId)
+        ? globalThis.String(object.executionId)
+        : isSet(object.execution_id)
+        ? globalThis.String(object.execution_id)
+        : "",
+      consumer: isSet(object.consumer) ? globalThis.String(object.consumer) : "",
+      issuedAt: isSet(object.issuedAt)
+        ? globalThis.Number(object.issuedAt)
+        : isSet(object.issued_at)
+        ? globalThis.Number(object.issued_at)
+        : 0,
+      expiresAt: isSet(object.expiresAt)
+        ? globalThis.Number(object.expiresAt)
+        : isSet(object.expires_at)
+        ? globalThis.Number(object.expires_at)
+        : 0,
+    };
+  },
+
+  toJSON(message: GrantClaims): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.purpose !== 0) {
+      obj.purpose = grantPurposeToJSON(message.purpose);
+    }
+    if (message.all !== false) {
+      obj.all = message.all;
+    }
+    if (message.secretIds?.length) {
+      obj.secretIds = message.secretIds;
+    }
+    if (message.executionId !== "") {
+      obj.executionId = message.executionId;
+    }
+    if (message.consumer !== "") {
+      obj.consumer = message.consumer;
+    }
+    if (message.issuedAt !== 0) {
+      obj.issuedAt = Math.round(message.issuedAt);
+    }
+    if (message.expiresAt !== 0) {
+      obj.expiresAt = Math.round(message.expiresAt);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GrantClaims>, I>>(base?: I): GrantClaims {
+    return GrantClaims.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GrantClaims>, I>>(object: I): GrantClaims {
+    const message = createBaseGrantClaims();
+    message.userId = object.userId ?? "";
+    message.purpose = object.purpose ?? 0;
+    message.all = object.all ?? false;
+    message.secretIds = object.secretIds?.map((e) => e) || [];
+    message.executionId = object.executionId ?? "";
+    message.consumer = object.consumer ?? "";
+    message.issuedAt = object.issuedAt ?? 0;
+    message.expiresAt = object.expiresAt ?? 0;
+    return message;
+  },
+};
+
 function createBaseOpenSecretsRequest(): OpenSecretsRequest {
-  return { grant: undefined };
+  return { grant: undefined, userId: "" };
 }
 
 export const OpenSecretsRequest: MessageFns<OpenSecretsRequest> = {
   encode(message: OpenSecretsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.grant !== undefined) {
       Grant.encode(message.grant, writer.uint32(10).fork()).join();
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
     }
     return writer;
   },
@@ -1037,6 +1316,14 @@ export const OpenSecretsRequest: MessageFns<OpenSecretsRequest> = {
             message.grant = Grant.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1050,13 +1337,23 @@ export const OpenSecretsRequest: MessageFns<OpenSecretsRequest> = {
   },
 
   fromJSON(object: any): OpenSecretsRequest {
-    return { grant: isSet(object.grant) ? Grant.fromJSON(object.grant) : undefined };
+    return {
+      grant: isSet(object.grant) ? Grant.fromJSON(object.grant) : undefined,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+    };
   },
 
   toJSON(message: OpenSecretsRequest): unknown {
     const obj: any = {};
     if (message.grant !== undefined) {
       obj.grant = Grant.toJSON(message.grant);
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
     }
     return obj;
   },
@@ -1067,6 +1364,7 @@ export const OpenSecretsRequest: MessageFns<OpenSecretsRequest> = {
   fromPartial<I extends Exact<DeepPartial<OpenSecretsRequest>, I>>(object: I): OpenSecretsRequest {
     const message = createBaseOpenSecretsRequest();
     message.grant = (object.grant !== undefined && object.grant !== null) ? Grant.fromPartial(object.grant) : undefined;
+    message.userId = object.userId ?? "";
     return message;
   },
 };
@@ -1260,7 +1558,7 @@ export const OpenSecretsResponse_SecretsEntry: MessageFns<OpenSecretsResponse_Se
 };
 
 function createBaseRenderTemplatesRequest(): RenderTemplatesRequest {
-  return { grant: undefined, templates: [] };
+  return { grant: undefined, templates: [], userId: "" };
 }
 
 export const RenderTemplatesRequest: MessageFns<RenderTemplatesRequest> = {
@@ -1270,6 +1568,9 @@ export const RenderTemplatesRequest: MessageFns<RenderTemplatesRequest> = {
     }
     for (const v of message.templates) {
       writer.uint32(18).string(v!);
+    }
+    if (message.userId !== "") {
+      writer.uint32(26).string(message.userId);
     }
     return writer;
   },
@@ -1303,6 +1604,14 @@ export const RenderTemplatesRequest: MessageFns<RenderTemplatesRequest> = {
             message.templates.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1321,6 +1630,11 @@ export const RenderTemplatesRequest: MessageFns<RenderTemplatesRequest> = {
       templates: globalThis.Array.isArray(object?.templates)
         ? object.templates.map((e: any) => globalThis.String(e))
         : [],
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
     };
   },
 
@@ -1332,6 +1646,9 @@ export const RenderTemplatesRequest: MessageFns<RenderTemplatesRequest> = {
     if (message.templates?.length) {
       obj.templates = message.templates;
     }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
     return obj;
   },
 
@@ -1342,6 +1659,7 @@ export const RenderTemplatesRequest: MessageFns<RenderTemplatesRequest> = {
     const message = createBaseRenderTemplatesRequest();
     message.grant = (object.grant !== undefined && object.grant !== null) ? Grant.fromPartial(object.grant) : undefined;
     message.templates = object.templates?.map((e) => e) || [];
+    message.userId = object.userId ?? "";
     return message;
   },
 };

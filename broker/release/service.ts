@@ -1,0 +1,137 @@
+import type { KeyObject } from "node:crypto";
+import type { Db } from "../../common/db.js";
+import { DomainError } from "../../common/errors.js";
+import type { Logger } from "../../common/log.js";
+import type {
+  GrantClaims,
+  OpenSecretsRequest,
+  RenderTemplatesRequest,
+} from "../../proto/gen/secutils/broker/v1/broker.js";
+import { appendAudit, type AuditEvent } from "../audit/store.js";
+import { claimExecution } from "../grants/replay.js";
+import { GrantRefused, purposeName, verifyGrant, type Purpose } from "../grants/verify.js";
+import { open, OpenError } from "../keyring/envelope.js";
+import type { KeyRing } from "../keyring/keyring.js";
+import * as store from "../secrets/store.js";
+import type { SecretRow } from "../secrets/store.js";
+import {
+  checkTemplates,
+  expandTemplate,
+  MAX_RENDERED_BYTES,
+  referencedNames,
+  renderedBytes,
+} from "./templates.js";
+
+type ReleaseRpc = "openSecrets" | "renderTemplates";
+
+// The claims that describe an execution in the audit log.
+const described = (c: GrantClaims | undefined): Partial<AuditEvent> =>
+  c
+    ? { purpose: purposeName(c.purpose), userId: c.userId, executionId: c.executionId, consumer: c.consumer }
+    : {};
+
+/**
+ * Plaintext release against execution grants. Each call verifies the grant,
+ * spends its execution id, decrypts only what it must, and records the
+ * release (or the refusal and its reason) in the audit log before answering.
+ * Values never reach the audit log, the log or an error message.
+ */
+export class ReleaseService {
+  constructor(
+    private readonly db: Db,
+    private readonly ring: KeyRing,
+    private readonly verifyKey: KeyObject,
+    private readonly log: Logger,
+  ) {}
+
+  /** Every granted secret that still exists, by name (sandbox, script grants). */
+  async openSecrets(caller: string, req: OpenSecretsRequest): Promise<Map<string, string>> {
+    const rpc = "openSecrets";
+    const claims = await this.accept(rpc, "script", caller, req.grant?.token ?? "", req.userId);
+    const rows = await store.sealedForUser(this.db, claims.userId, claims.all ? "all" : claims.secretIds);
+    const values = await this.decrypt(rpc, caller, claims, rows);
+    await this.audit(rpc, caller, claims, rows);
+    return values;
+  }
+
+  /** Expands `${secrets.NAME}` in each template (gateway, template grants). */
+  async renderTemplates(caller: string, req: RenderTemplatesRequest): Promise<string[]> {
+    const rpc = "renderTemplates";
+    try {
+      checkTemplates(req.templates);
+    } catch (err) {
+      if (err instanceof DomainError) await appendAudit(this.db, { caller, rpc, outcome: "refused", reason: err.message });
+      throw err;
+    }
+    const claims = await this.accept(rpc, "template", caller, req.grant?.token ?? "", req.userId);
+    // Decrypt only the granted secrets the templates actually name.
+    const names = [...referencedNames(req.templates)];
+    const rows =
+      names.length === 0
+        ? []
+        : await store.sealedForUser(this.db, claims.userId, claims.all ? "all" : claims.secretIds, names);
+    const lookup = await this.decrypt(rpc, caller, claims, rows);
+    if (renderedBytes(req.templates, lookup) > MAX_RENDERED_BYTES) {
+      lookup.clear();
+      await this.audit(rpc, caller, claims, rows, "rendered output too large");
+      throw new DomainError("invalid", `rendered templates would exceed ${MAX_RENDERED_BYTES} bytes`);
+    }
+    await this.audit(rpc, caller, claims, rows);
+    return req.templates.map((t) => expandTemplate(t, lookup));
+  }
+
+  /** Verifies the grant and spends its execution id; audits and answers PERMISSION_DENIED otherwise. */
+  private async accept(rpc: ReleaseRpc, purpose: Purpose, caller: string, token: string, userId: string) {
+    try {
+      const claims = await verifyGrant(this.verifyKey, token, { purpose, caller, userId });
+      // Last, so a grant refused for any other reason is not spent.
+      if (!(await claimExecution(this.db, claims.executionId, claims.expiresAt))) throw new GrantRefused("reused", claims);
+      return claims;
+    } catch (err) {
+      if (!(err instanceof GrantRefused)) throw err;
+      this.log.warn({ rpc, caller, reason: err.reason, executionId: err.claims?.executionId }, "grant refused");
+      await appendAudit(this.db, {
+        caller,
+        rpc,
+        outcome: "refused",
+        reason: err.reason,
+        ...described(err.claims),
+        secretIds: err.claims?.secretIds,
+      });
+      throw new DomainError("forbidden", err.message);
+    }
+  }
+
+  /** Decrypts the rows; a row that fails authentication is audited and answered DATA_LOSS. */
+  private async decrypt(rpc: ReleaseRpc, caller: string, claims: GrantClaims, rows: SecretRow[]) {
+    const values = new Map<string, string>();
+    for (const row of rows) {
+      let plaintext: Buffer;
+      try {
+        plaintext = open(this.ring, { userId: row.userId, secretId: row.id, version: row.version }, row);
+      } catch (err) {
+        if (!(err instanceof OpenError)) throw err;
+        values.clear();
+        this.log.error({ rpc, secretId: row.id, executionId: claims.executionId }, "a granted secret failed authentication");
+        await this.audit(rpc, caller, claims, [row], "stored value failed authentication");
+        throw new DomainError("data_loss", "a granted secret failed authentication");
+      }
+      values.set(row.name, plaintext.toString("utf8"));
+      plaintext.fill(0);
+    }
+    return values;
+  }
+
+  /** Records exactly the decrypted rows, before any value leaves; with a reason, as refused. */
+  private async audit(rpc: ReleaseRpc, caller: string, claims: GrantClaims, rows: SecretRow[], refusal?: string) {
+    await appendAudit(this.db, {
+      caller,
+      rpc,
+      outcome: refusal ? "refused" : "released",
+      reason: refusal,
+      ...described(claims),
+      secretIds: rows.map((r) => r.id),
+      masterKeyIds: [...new Set(rows.map((r) => r.masterKeyId))],
+    });
+  }
+}

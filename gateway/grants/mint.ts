@@ -1,0 +1,72 @@
+import crypto, { type KeyObject } from "node:crypto";
+import { GRANT_MAX_LIFETIME_SECONDS, signGrant } from "../../common/grant-token.js";
+import { GrantPurpose } from "../../proto/gen/secutils/broker/v1/broker.js";
+
+/** A responder's or tracker's access setting, minus "none" (which gets no grant at all). */
+export type GrantAccess = "all" | { selected: string[] };
+
+export interface GrantRequest {
+  userId: string;
+  purpose: "script" | "template";
+  access: GrantAccess;
+  /** What the execution serves, for the broker's audit log, e.g. "responder:<id>". */
+  consumer: string;
+  ttlSeconds?: number;
+}
+
+export interface MintedGrant {
+  token: string;
+  executionId: string;
+}
+
+// Long enough for one script run (the sandbox's wall clock) and the broker
+// call that follows; short, so a leaked grant is worth seconds.
+const DEFAULT_TTL_SECONDS = 30;
+
+const PURPOSE = { script: GrantPurpose.GRANT_PURPOSE_SCRIPT, template: GrantPurpose.GRANT_PURPOSE_TEMPLATE } as const;
+
+/**
+ * Signs execution grants with the gateway's Ed25519 private key. Each grant
+ * names a fresh execution id, which the broker accepts once.
+ */
+export class GrantMinter {
+  private readonly defaultTtl: number;
+
+  constructor(
+    private readonly privateKey: KeyObject,
+    opts: { defaultTtlSeconds?: number } = {},
+  ) {
+    if (privateKey.type !== "private" || privateKey.asymmetricKeyType !== "ed25519") {
+      throw new TypeError("a grant signing key must be an Ed25519 private key");
+    }
+    this.defaultTtl = checkTtl(opts.defaultTtlSeconds ?? DEFAULT_TTL_SECONDS);
+  }
+
+  async mint(req: GrantRequest): Promise<MintedGrant> {
+    const ttl = checkTtl(req.ttlSeconds ?? this.defaultTtl);
+    const executionId = crypto.randomUUID();
+    const issuedAt = Math.floor(Date.now() / 1000);
+    const token = await signGrant(
+      {
+        userId: req.userId,
+        purpose: PURPOSE[req.purpose],
+        all: req.access === "all",
+        secretIds: req.access === "all" ? [] : [...req.access.selected],
+        executionId,
+        consumer: req.consumer,
+        issuedAt,
+        expiresAt: issuedAt + ttl,
+      },
+      this.privateKey,
+    );
+    return { token, executionId };
+  }
+}
+
+// The broker refuses lifetimes above the cap; minting one would only fail later.
+function checkTtl(ttl: number): number {
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > GRANT_MAX_LIFETIME_SECONDS) {
+    throw new RangeError(`grant ttl must be a whole number of seconds in 1..${GRANT_MAX_LIFETIME_SECONDS}`);
+  }
+  return ttl;
+}
