@@ -72,5 +72,6 @@ export function devServiceEnv(p: DevPaths, env: NodeJS.ProcessEnv): NodeJS.Proce
     BROKER_GRANT_VERIFY_KEY_FILE: env.BROKER_GRANT_VERIFY_KEY_FILE ?? p.grantVerifyKeyFile,
     ...tls("broker", "BROKER"),
     ...tls("gateway", "GATEWAY"),
+    ...tls("sandbox", "SANDBOX"),
   };
 }

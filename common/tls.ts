@@ -48,10 +48,12 @@ export function peerIdentity(call: {
 }
 
 /**
- * Channel options for dialling the broker: its certificate names it `broker`,
- * so verify against that name whatever address (IP, container name) is dialled.
+ * Channel options for dialling one of our services: its certificate names
+ * it by identity, so verify against that name whatever address (IP,
+ * container name) is dialled.
  */
-export const BROKER_CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  "grpc.ssl_target_name_override": "broker",
-  "grpc.default_authority": "broker",
-};
+export function channelOptionsFor(identity: string): grpc.ChannelOptions {
+  return { "grpc.ssl_target_name_override": identity, "grpc.default_authority": identity };
+}
+
+export const BROKER_CHANNEL_OPTIONS: grpc.ChannelOptions = channelOptionsFor("broker");

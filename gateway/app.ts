@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger } from "fastify";
 import type { Db } from "../common/db.js";
 import type { Logger } from "../common/log.js";
 import type { SecretBrokerClient } from "../proto/gen/secutils/broker/v1/broker.js";
+import type { ScriptRunnerClient } from "../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { apiKeysRoutes } from "./api-keys/routes.js";
 import { ApiKey, ApiKeyWithToken } from "./api-keys/schemas.js";
 import { ApiKeysService } from "./api-keys/service.js";
@@ -24,6 +25,8 @@ export interface GatewayDeps {
   log: Logger;
   broker: SecretBrokerClient;
   brokerHealthy: () => Promise<boolean>;
+  sandbox: ScriptRunnerClient;
+  sandboxHealthy: () => Promise<boolean>;
   /** Mints execution grants for responder and tracker runs. */
   grants: GrantMinter;
   operatorToken?: string;
@@ -64,7 +67,7 @@ export async function buildApp(deps: GatewayDeps): Promise<App> {
   const apiKeys = new ApiKeysService(deps.db, deps.apiKeysPerUser);
   const auth: AuthDeps = { apiKeys, users, operatorToken: deps.operatorToken, kratosUrl: deps.kratosUrl };
 
-  await app.register(statusRoutes, { db: deps.db, brokerHealthy: deps.brokerHealthy });
+  await app.register(statusRoutes, { db: deps.db, brokerHealthy: deps.brokerHealthy, sandboxHealthy: deps.sandboxHealthy });
   await app.register(secretsRoutes, { auth, secrets: new SecretsService(deps.broker) });
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });

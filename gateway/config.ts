@@ -17,6 +17,11 @@ const schema = z.object({
     .string()
     .regex(/^[^\s/:]+:\d{1,5}$/, "must be host:port")
     .optional(),
+  SANDBOX_PORT: port(7072),
+  SANDBOX_URL: z
+    .string()
+    .regex(/^[^\s/:]+:\d{1,5}$/, "must be host:port")
+    .optional(),
   GATEWAY_TLS_CA: z.string().optional(),
   GATEWAY_TLS_CERT: z.string().optional(),
   GATEWAY_TLS_KEY: z.string().optional(),
@@ -37,6 +42,7 @@ export interface GatewayConfig {
   port: number;
   db: DbTarget;
   brokerUrl: string;
+  sandboxUrl: string;
   tls: TlsFiles;
   operatorToken?: string;
   /** Signs execution grants; the broker holds only the matching public key. */
@@ -55,6 +61,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     port: e.PORT,
     db: e.GATEWAY_DATABASE_URL ? { url: e.GATEWAY_DATABASE_URL } : { pgliteDir: path.join(e.DATA_DIR, "gateway", "db") },
     brokerUrl: e.BROKER_URL ?? `127.0.0.1:${e.BROKER_PORT}`,
+    sandboxUrl: e.SANDBOX_URL ?? `127.0.0.1:${e.SANDBOX_PORT}`,
     tls: {
       ca: e.GATEWAY_TLS_CA ?? path.join(pki, "ca.crt"),
       cert: e.GATEWAY_TLS_CERT ?? path.join(pki, "gateway.crt"),

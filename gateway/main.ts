@@ -6,6 +6,7 @@ import { createLogger } from "../common/log.js";
 import { migrate } from "../common/migrate.js";
 import { buildApp } from "./app.js";
 import { connectBroker } from "./broker/client.js";
+import { connectSandbox } from "./sandbox/client.js";
 import { loadGatewayConfig } from "./config.js";
 import { GrantMinter } from "./grants/mint.js";
 
@@ -29,11 +30,14 @@ async function main() {
   const db = await openDb(config.db);
   await migrate(db, MIGRATIONS, MIGRATION_LOCK);
   const { client, healthy } = connectBroker(config.brokerUrl, config.tls);
+  const sandbox = connectSandbox(config.sandboxUrl, config.tls);
   const app = await buildApp({
     db,
     log,
     broker: client,
     brokerHealthy: healthy,
+    sandbox: sandbox.client,
+    sandboxHealthy: sandbox.healthy,
     grants: new GrantMinter(config.grantSigningKey),
     operatorToken: config.operatorToken,
     kratosUrl: config.kratosUrl,
@@ -41,7 +45,7 @@ async function main() {
   });
   if (!config.operatorToken) log.warn("no operator token configured: the operator endpoints are disabled");
   await app.listen({ host: config.host, port: config.port });
-  log.info({ db: describeTarget(config.db), broker: config.brokerUrl, kratos: config.kratosUrl ?? null }, "gateway ready");
+  log.info({ db: describeTarget(config.db), broker: config.brokerUrl, sandbox: config.sandboxUrl, kratos: config.kratosUrl ?? null }, "gateway ready");
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -51,6 +55,7 @@ async function main() {
     // close() lets in-flight requests finish before the listener goes away.
     await app.close();
     client.close();
+    sandbox.client.close();
     await db.close();
     process.exit(0);
   };

@@ -10,6 +10,7 @@ import { devServiceEnv, ensureDevMaterial } from "../dev-material.js";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SERVICES = [
   { name: "broker", entry: "broker/main.ts" },
+  { name: "sandbox", entry: "sandbox/main.ts" },
   { name: "gateway", entry: "gateway/main.ts" },
 ];
 

@@ -44,7 +44,17 @@ export function createOutboundPolicy(config: OutboundPolicyConfig = {}): Outboun
 
 /** The policy for OUTBOUND_ALLOW_HOSTS in `env`, with the default limits. */
 export function outboundPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): OutboundPolicy {
-  return createOutboundPolicy({ allowHosts: env.OUTBOUND_ALLOW_HOSTS ?? "" });
+  const number = (name: string) => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return undefined;
+    if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a positive integer`);
+    return Number(raw);
+  };
+  return createOutboundPolicy({
+    allowHosts: env.OUTBOUND_ALLOW_HOSTS ?? "",
+    maxResponseBytes: number("OUTBOUND_MAX_RESPONSE_BYTES"),
+    maxTimeoutMs: number("OUTBOUND_MAX_TIMEOUT_MS"),
+  });
 }
 
 function positive(name: string, value: number): number {

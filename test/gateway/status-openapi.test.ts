@@ -10,6 +10,17 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.stop());
 
+// The gateway's channels reconnect on their own; poll for that, bounded.
+async function statusOnceReconnected(): Promise<number> {
+  const deadline = Date.now() + 15_000;
+  let res = await call(stack, "GET", "/api/status");
+  while (res.status !== 200 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    res = await call(stack, "GET", "/api/status");
+  }
+  return res.status;
+}
+
 describe("GET /api/status", () => {
   it("is 200 {status: ok} only while the broker answers, 503 naming it otherwise", async () => {
     const up = await call(stack, "GET", "/api/status");
@@ -19,19 +30,21 @@ describe("GET /api/status", () => {
     await stack.stopBroker();
     const down = await call(stack, "GET", "/api/status");
     expect(down.status).toBe(503);
-    expect(down.body).toEqual({ status: "unavailable", components: { database: "ok", broker: "unavailable" } });
+    expect(down.body).toEqual({ status: "unavailable", components: { database: "ok", broker: "unavailable", sandbox: "ok" } });
     const secrets = await call(stack, "GET", "/api/user/secrets", { auth: { bearer: "su_ak_" + "1".repeat(64) } });
     expect(secrets.status).toBe(401);
 
     await stack.startBroker();
-    const deadline = Date.now() + 15_000;
-    let again = await call(stack, "GET", "/api/status");
-    // The gateway's channel reconnects on its own; wait for that, bounded.
-    while (again.status !== 200 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      again = await call(stack, "GET", "/api/status");
-    }
-    expect(again.status).toBe(200);
+    expect(await statusOnceReconnected()).toBe(200);
+  });
+
+  it("is 503 naming the sandbox while the sandbox is down", async () => {
+    await stack.stopSandbox();
+    const down = await call(stack, "GET", "/api/status");
+    expect(down.status).toBe(503);
+    expect(down.body).toEqual({ status: "unavailable", components: { database: "ok", broker: "ok", sandbox: "unavailable" } });
+    await stack.startSandbox();
+    expect(await statusOnceReconnected()).toBe(200);
   });
 });
 

@@ -10,6 +10,7 @@ export interface StackOptions {
   /** Extra environment for both services. */
   env?: Record<string, string>;
   brokerEnv?: Record<string, string>;
+  sandboxEnv?: Record<string, string>;
   gatewayEnv?: Record<string, string>;
 }
 
@@ -21,9 +22,11 @@ export interface StackOptions {
  */
 export class Stack {
   broker!: ServiceProcess;
+  sandbox!: ServiceProcess;
   gateway!: ServiceProcess;
   url = "";
   brokerAddr = "";
+  sandboxAddr = "";
   /** Output of processes that have already been replaced. */
   private pastOutput = "";
 
@@ -45,6 +48,7 @@ export class Stack {
     const token = fs.readFileSync(dev.operatorTokenFile, "utf8").trim();
     const stack = new Stack(dev, token, brokerDb!, gatewayDb!, options);
     await stack.startBroker();
+    await stack.startSandbox();
     await stack.startGateway();
     return stack;
   }
@@ -81,11 +85,31 @@ export class Stack {
     await this.startBroker(extra);
   }
 
+  async startSandbox(extra: Record<string, string> = {}): Promise<void> {
+    this.sandbox = new ServiceProcess(
+      "sandbox/main.ts",
+      this.env({
+        SANDBOX_PORT: this.sandboxAddr ? this.sandboxAddr.split(":")[1]! : "0",
+        BROKER_URL: this.brokerAddr,
+        ...this.options.sandboxEnv,
+        ...extra,
+      }),
+    );
+    const m = await this.sandbox.waitFor(/"port":(\d+),.*"msg":"sandbox listening"/);
+    this.sandboxAddr = `127.0.0.1:${m[1]}`;
+  }
+
+  async stopSandbox(): Promise<void> {
+    await this.sandbox.stop();
+    this.pastOutput += this.sandbox.output;
+    this.sandbox.output = "";
+  }
+
   private async startGateway(): Promise<void> {
     const db: Record<string, string> = "url" in this.gatewayDb ? { GATEWAY_DATABASE_URL: this.gatewayDb.url } : {};
     this.gateway = new ServiceProcess(
       "gateway/main.ts",
-      this.env({ PORT: "0", BROKER_URL: this.brokerAddr, ...db, ...this.options.gatewayEnv }),
+      this.env({ PORT: "0", BROKER_URL: this.brokerAddr, SANDBOX_URL: this.sandboxAddr, ...db, ...this.options.gatewayEnv }),
     );
     const m = await this.gateway.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/);
     this.url = m[1]!;
@@ -93,7 +117,7 @@ export class Stack {
 
   /** Everything every process of this stack has printed so far. */
   output(): string {
-    return this.pastOutput + this.broker.output + this.gateway.output;
+    return this.pastOutput + this.broker.output + this.sandbox.output + this.gateway.output;
   }
 
   /**
@@ -114,7 +138,7 @@ export class Stack {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.gateway?.stop(), this.broker?.stop()]);
+    await Promise.all([this.gateway?.stop(), this.sandbox?.stop(), this.broker?.stop()]);
     for (const target of [this.brokerDb, this.gatewayDb]) if ("url" in target) await dropDatabase(target.url);
     fs.rmSync(this.dev.dataDir, { recursive: true, force: true });
   }

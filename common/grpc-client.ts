@@ -1,0 +1,36 @@
+import * as grpc from "@grpc/grpc-js";
+import { service as healthService } from "grpc-health-check";
+
+type Unary<Req, Res> = (
+  req: Req,
+  metadata: grpc.Metadata,
+  options: Partial<grpc.CallOptions>,
+  cb: (err: grpc.ServiceError | null, res: Res) => void,
+) => grpc.ClientUnaryCall;
+
+/** Calls one unary RPC with a deadline; failures reject as grpc.ServiceError. */
+export function unary<Req, Res>(fn: Unary<Req, Res>, client: grpc.Client, req: Req, deadlineMs: number): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    fn.call(client, req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+interface HealthClient extends grpc.Client {
+  check(
+    req: { service: string },
+    options: Partial<grpc.CallOptions>,
+    cb: (err: grpc.ServiceError | null, res?: { status?: string | number }) => void,
+  ): grpc.ClientUnaryCall;
+}
+const HealthClientCtor = grpc.makeGenericClientConstructor(healthService as grpc.ServiceDefinition, "Health");
+
+/** A probe that is true when the server answers the standard gRPC health check as SERVING in time. */
+export function healthProbe(url: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions) {
+  const health = new HealthClientCtor(url, credentials, options) as unknown as HealthClient;
+  return (timeoutMs = 1000) =>
+    new Promise<boolean>((resolve) =>
+      health.check({ service: "" }, { deadline: Date.now() + timeoutMs }, (err, res) =>
+        resolve(!err && (res?.status === "SERVING" || res?.status === 1)),
+      ),
+    );
+}

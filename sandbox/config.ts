@@ -1,0 +1,120 @@
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { z } from "zod";
+import { ConfigError, logLevel, parseEnv, port, positiveInt } from "../common/config.js";
+import type { TlsFiles } from "../common/tls.js";
+import { outboundPolicyFromEnv, type OutboundPolicy } from "./outbound/policy.js";
+import type { LimitSettings } from "./executions/request.js";
+import type { PoolOptions } from "./pool/pool.js";
+
+const schema = z.object({
+  DATA_DIR: z.string().default(".data"),
+  SANDBOX_HOST: z.string().default("127.0.0.1"),
+  SANDBOX_PORT: port(7072),
+  SANDBOX_TLS_CA: z.string().optional(),
+  SANDBOX_TLS_CERT: z.string().optional(),
+  SANDBOX_TLS_KEY: z.string().optional(),
+  BROKER_PORT: port(7071),
+  BROKER_URL: z
+    .string()
+    .regex(/^[^\s/:]+:\d{1,5}$/, "must be host:port")
+    .optional(),
+  DENO_PATH: z.string().optional(),
+  SANDBOX_PROCESSES: positiveInt(Math.min(2, os.availableParallelism())),
+  SANDBOX_MAX_WORKERS: positiveInt(64),
+  SANDBOX_WORKERS_PER_USER: positiveInt(4),
+  SANDBOX_SPARE_WORKERS: positiveInt(4),
+  SANDBOX_QUEUE_PER_USER: positiveInt(1000),
+  SANDBOX_LEASE_IDLE_MS: positiveInt(30_000),
+  SANDBOX_MAX_PROCESS_RSS_MB: positiveInt(2048),
+  SANDBOX_TIMEOUT_MS: positiveInt(30_000),
+  SANDBOX_MAX_TIMEOUT_MS: positiveInt(120_000),
+  SANDBOX_MEMORY_MB: positiveInt(10),
+  SANDBOX_MAX_MEMORY_MB: positiveInt(128),
+  SANDBOX_MAX_RESULT_BYTES: positiveInt(4 * 1024 * 1024),
+  SANDBOX_MAX_LOG_BYTES: positiveInt(64 * 1024),
+  LOG_LEVEL: logLevel,
+});
+
+export interface SandboxConfig {
+  host: string;
+  port: number;
+  tls: TlsFiles;
+  brokerUrl: string;
+  pool: Omit<PoolOptions, "denoPath"> & { denoPath: string };
+  limits: LimitSettings;
+  outbound: OutboundPolicy;
+  logLevel: string;
+}
+
+// Heap the Deno worker itself uses before any script (measured: ~6 MiB),
+// added to the script's share so a 10 MiB limit leaves the script 10 MiB.
+const WORKER_BASE_MB = 6;
+// Results travel in one gRPC message; leave room for the envelope.
+const GRPC_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): SandboxConfig {
+  const e = parseEnv(schema, env);
+  const problems: string[] = [];
+  const pair = (name: string, def: number, max: number) => {
+    if (def > max) problems.push(`${name} must not exceed its maximum (${max})`);
+    return { default: def, max };
+  };
+  const limits: LimitSettings = {
+    timeoutMs: pair("SANDBOX_TIMEOUT_MS", e.SANDBOX_TIMEOUT_MS, e.SANDBOX_MAX_TIMEOUT_MS),
+    memoryMb: pair("SANDBOX_MEMORY_MB", e.SANDBOX_MEMORY_MB, e.SANDBOX_MAX_MEMORY_MB),
+    maxResultBytes: pair("SANDBOX_MAX_RESULT_BYTES", e.SANDBOX_MAX_RESULT_BYTES, GRPC_MESSAGE_BYTES / 2),
+    maxLogBytes: pair("SANDBOX_MAX_LOG_BYTES", e.SANDBOX_MAX_LOG_BYTES, 1024 * 1024),
+  };
+  let outbound: OutboundPolicy | undefined;
+  try {
+    outbound = outboundPolicyFromEnv(env);
+  } catch (err) {
+    problems.push(err instanceof Error ? err.message : String(err));
+  }
+  const denoPath = e.DENO_PATH ?? bundledDeno();
+  if (!denoPath) problems.push("DENO_PATH: no Deno binary for this platform in node_modules; set DENO_PATH");
+  if (problems.length > 0) throw new ConfigError(problems);
+  const pki = path.join(e.DATA_DIR, "pki");
+  return {
+    host: e.SANDBOX_HOST,
+    port: e.SANDBOX_PORT,
+    tls: {
+      ca: e.SANDBOX_TLS_CA ?? path.join(pki, "ca.crt"),
+      cert: e.SANDBOX_TLS_CERT ?? path.join(pki, "sandbox.crt"),
+      key: e.SANDBOX_TLS_KEY ?? path.join(pki, "sandbox.key"),
+    },
+    brokerUrl: e.BROKER_URL ?? `127.0.0.1:${e.BROKER_PORT}`,
+    pool: {
+      denoPath: denoPath!,
+      processes: e.SANDBOX_PROCESSES,
+      maxWorkers: e.SANDBOX_MAX_WORKERS,
+      workersPerUser: e.SANDBOX_WORKERS_PER_USER,
+      spareWorkers: e.SANDBOX_SPARE_WORKERS,
+      queuePerUser: e.SANDBOX_QUEUE_PER_USER,
+      leaseIdleMs: e.SANDBOX_LEASE_IDLE_MS,
+      defaultMemoryMb: e.SANDBOX_MEMORY_MB,
+      workerBaseMb: WORKER_BASE_MB,
+      maxProcessRssMb: e.SANDBOX_MAX_PROCESS_RSS_MB,
+      killGraceMs: 3000,
+    },
+    limits,
+    outbound: outbound!,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+export const GRPC_MAX_MESSAGE_BYTES = GRPC_MESSAGE_BYTES;
+
+// The real binary from the `deno` package's platform dependency: spawning the
+// npm wrapper instead would leave Deno running when the wrapper is killed.
+function bundledDeno(): string | undefined {
+  const suffix = process.platform === "linux" ? `linux-${process.arch}-glibc` : `${process.platform}-${process.arch}`;
+  try {
+    const pkg = createRequire(import.meta.url).resolve(`@deno/${suffix}/package.json`);
+    return path.join(path.dirname(pkg), "deno");
+  } catch {
+    return undefined;
+  }
+}

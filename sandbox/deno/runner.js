@@ -1,0 +1,115 @@
+// The main module of a sandbox Deno process, started by the Node supervisor
+// with every permission denied. It owns worker threads and routes lines:
+//
+// stdin  `<worker>\t<timeout ms>\t<json>`  to a worker (`exec` or `reply`);
+//        `0\t0\t<json>`                     control: spawn / retire a worker.
+// stdout `W\t<worker>`                       the worker is ready;
+//        `D\t<worker>\t<reason>`             the worker is gone (time, memory, crashed);
+//        plus the worker's own `R` and `P` lines, forwarded as they are.
+//
+// It also holds each busy worker to its deadline: a worker that has not
+// answered shortly after it is terminated and reported.
+import { Worker } from "node:worker_threads";
+import { realmPrelude } from "./realm.js";
+import { workerMain } from "./worker.js";
+
+const WORKER_SOURCE = `(${workerMain.toString()})()`;
+const PRELUDE_SOURCE = realmPrelude.toString();
+const DEADLINE_GRACE_MS = 500;
+const WATCH_INTERVAL_MS = 100;
+
+const workers = new Map();
+const encoder = new TextEncoder();
+let queued = [];
+let writing = false;
+
+function write(line) {
+  queued.push(line);
+  if (!writing) void flush();
+}
+
+async function flush() {
+  writing = true;
+  while (queued.length > 0) {
+    const data = encoder.encode(queued.join(""));
+    queued = [];
+    let offset = 0;
+    while (offset < data.length) offset += await Deno.stdout.write(data.subarray(offset));
+  }
+  writing = false;
+}
+
+function spawn(id, heapMb) {
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { prelude: PRELUDE_SOURCE },
+    resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.max(1, Math.ceil(heapMb / 8)) },
+  });
+  const entry = { worker, deadline: 0, gone: false };
+  workers.set(id, entry);
+  worker.on("message", (message) => {
+    if (message === "ready") return write(`W\t${id}\n`);
+    entry.deadline = 0;
+    write(message);
+  });
+  const lost = (reason) => {
+    if (entry.gone) return;
+    entry.gone = true;
+    workers.delete(id);
+    write(`D\t${id}\t${reason}\n`);
+  };
+  worker.on("error", (error) => lost(error && error.code === "ERR_WORKER_OUT_OF_MEMORY" ? "memory" : "crashed"));
+  worker.on("exit", () => lost("crashed"));
+  entry.lost = lost;
+}
+
+function retire(id, reason) {
+  const entry = workers.get(id);
+  if (!entry) return;
+  if (reason) entry.lost(reason);
+  entry.gone = true;
+  workers.delete(id);
+  void entry.worker.terminate();
+}
+
+setInterval(() => {
+  const now = Date.now();
+  for (const [id, entry] of workers) {
+    if (entry.deadline !== 0 && now > entry.deadline + DEADLINE_GRACE_MS) retire(id, "time");
+  }
+}, WATCH_INTERVAL_MS);
+
+function handle(line) {
+  const first = line.indexOf("\t");
+  const second = line.indexOf("\t", first + 1);
+  const id = Number(line.slice(0, first));
+  const timeoutMs = Number(line.slice(first + 1, second));
+  const payload = line.slice(second + 1);
+  if (id === 0) {
+    const control = JSON.parse(payload);
+    if (control.t === "spawn") spawn(control.w, control.heapMb);
+    else if (control.t === "retire") retire(control.w, "");
+    return;
+  }
+  const entry = workers.get(id);
+  if (!entry) return write(`D\t${id}\tcrashed\n`);
+  if (timeoutMs > 0) entry.deadline = Date.now() + timeoutMs;
+  entry.worker.postMessage(payload);
+}
+
+// The supervisor closing stdin means stop: an idle worker would otherwise
+// keep the process alive.
+const decoder = new TextDecoder();
+let buffered = "";
+for await (const chunk of Deno.stdin.readable) {
+  let scanFrom = buffered.length;
+  buffered += decoder.decode(chunk, { stream: true });
+  let start = 0;
+  let end;
+  while ((end = buffered.indexOf("\n", scanFrom)) >= 0) {
+    if (end > start) handle(buffered.slice(start, end));
+    start = scanFrom = end + 1;
+  }
+  if (start > 0) buffered = buffered.slice(start);
+}
+Deno.exit(0);

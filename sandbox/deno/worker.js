@@ -1,0 +1,142 @@
+// One worker thread of a Deno sandbox process. The runner starts it from
+// this function's source (node:worker_threads, so the heap limit holds); it
+// is leased to one user and runs one execution at a time, each in a fresh
+// realm prepared in advance while the worker is idle.
+//
+// Lines to the Node supervisor are built here and only forwarded by the
+// runner: `R\t<exec>\t<outcome>\t<logs>` for a result and
+// `P\t<exec>\t<request json>` for op_proxy_request.
+export function workerMain() {
+  const vm = require("node:vm");
+  const { parentPort, workerData } = require("node:worker_threads");
+  const prelude = new vm.Script(`(${workerData.prelude})()`, { filename: "secutils:prelude" });
+  const pumpScript = new vm.Script("__secutils_pump()", { filename: "secutils:pump" });
+  let spare = null;
+  let current = null;
+
+  function newRealm() {
+    const context = vm.createContext(Object.create(null), {
+      name: "script",
+      microtaskMode: "afterEvaluate",
+      codeGeneration: { strings: true, wasm: false },
+    });
+    const api = prelude.runInContext(context);
+    // Read once, before any user code exists in this realm.
+    return {
+      context,
+      begin: api.begin,
+      setScript: api.setScript,
+      deliver: api.deliver,
+      takeRequests: api.takeRequests,
+      outcome: api.outcome,
+      memoryExceeded: api.memoryExceeded,
+      logs: api.logs,
+    };
+  }
+
+  function prepareSpare() {
+    if (spare === null && current === null) spare = newRealm();
+  }
+
+  function send(line) {
+    parentPort.postMessage(line);
+  }
+
+  function finish(outcome) {
+    const exec = current;
+    if (exec === null) return;
+    current = null;
+    clearTimeout(exec.timer);
+    let logs = "F[]";
+    try {
+      const l = exec.realm.logs();
+      if (typeof l === "string") logs = l;
+    } catch {
+      // A broken realm keeps no logs.
+    }
+    send(`R\t${exec.id}\t${outcome}\t${logs}\n`);
+    setImmediate(prepareSpare);
+  }
+
+  function failure(kind, message) {
+    return "E" + JSON.stringify({ kind, message });
+  }
+
+  // Enters the realm with the time left. Only host errors can come out:
+  // the pump catches everything the script throws.
+  function enter(exec) {
+    const timeout = exec.deadline - Date.now();
+    if (timeout < 1) return finish(failure("time_limit", `the script exceeded its time limit of ${exec.timeoutMs} ms`));
+    // Running out of heap terminates the JS stack without an exception we
+    // could catch (and without the worker's error event): this call never
+    // returns, yet the worker's event loop goes on. The check queued here
+    // runs next and finds the execution still inside.
+    exec.inside = true;
+    setImmediate(() => {
+      if (exec.inside && current === exec) {
+        exec.inside = false;
+        finish(failure("memory_limit", "the script exceeded its memory limit"));
+      }
+    });
+    try {
+      pumpScript.runInContext(exec.realm.context, { timeout });
+    } catch (error) {
+      const timedOut = error !== null && typeof error === "object" && error.code === "ERR_SCRIPT_EXECUTION_TIMEOUT";
+      if (timedOut) return finish(failure("time_limit", `the script exceeded its time limit of ${exec.timeoutMs} ms`));
+      if (exec.realm.memoryExceeded()) return finish(failure("memory_limit", "the script exceeded its memory limit"));
+      return finish(failure("script_error", "the script failed"));
+    } finally {
+      exec.inside = false;
+    }
+    check(exec);
+  }
+
+  function check(exec) {
+    if (current !== exec) return;
+    const outcome = exec.realm.outcome();
+    if (typeof outcome !== "string") return finish(failure("script_error", "the script failed"));
+    if (outcome !== "") {
+      if (outcome.includes("\n") || outcome.includes("\t")) return finish(failure("script_error", "the script failed"));
+      return finish(outcome);
+    }
+    const requests = exec.realm.takeRequests();
+    if (typeof requests === "string" && requests !== "") {
+      for (const request of requests.split("\n")) send(`P\t${exec.id}\t${request}\n`);
+    }
+    // Otherwise the script waits on something that never settles (there are
+    // no timers in a realm); the deadline ends it.
+  }
+
+  function start(m) {
+    const realm = spare ?? newRealm();
+    spare = null;
+    const exec = {
+      id: m.id,
+      realm,
+      timeoutMs: m.timeoutMs,
+      deadline: Date.now() + m.timeoutMs,
+      timer: setTimeout(() => {
+        if (current === exec) finish(failure("time_limit", `the script exceeded its time limit of ${m.timeoutMs} ms`));
+      }, m.timeoutMs),
+    };
+    current = exec;
+    realm.begin(m.kind, m.context, m.secrets, JSON.stringify({ result: m.maxResultBytes, log: m.maxLogBytes, buffers: m.bufferBytes }));
+    realm.setScript(m.script);
+    enter(exec);
+  }
+
+  function reply(m) {
+    const exec = current;
+    if (exec === null || exec.id !== m.id) return;
+    exec.realm.deliver(m.data);
+    enter(exec);
+  }
+
+  parentPort.on("message", (raw) => {
+    const m = JSON.parse(raw);
+    if (m.t === "exec") start(m);
+    else if (m.t === "reply") reply(m);
+  });
+  spare = newRealm();
+  parentPort.postMessage("ready");
+}

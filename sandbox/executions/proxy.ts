@@ -1,0 +1,52 @@
+import { z } from "zod";
+import type { OutboundPolicy } from "../outbound/policy.js";
+import { performOutbound } from "../outbound/request.js";
+import { OutboundError, type OutboundErrorKind } from "../outbound/types.js";
+
+// A request as the realm's op_proxy_request writes it (sandbox/deno/realm.js).
+const realmRequest = z.object({
+  id: z.number().int().positive(),
+  url: z.string(),
+  method: z.string().nullable(),
+  headers: z.array(z.tuple([z.string(), z.string()])),
+  body: z.string().nullable(),
+  timeout: z.number().nullable(),
+});
+
+const KIND: Record<OutboundErrorKind, string> = {
+  url_not_allowed: "url_not_allowed",
+  upstream_failure: "upstream_failure",
+  timeout: "upstream_failure",
+  too_large: "upstream_too_large",
+};
+
+/**
+ * Performs one op_proxy_request for a script and returns the reply line the
+ * realm expects. Never throws: every failure becomes an answer the script
+ * sees as a rejected promise.
+ */
+export async function proxyForScript(json: string, policy: OutboundPolicy): Promise<string> {
+  let req: z.infer<typeof realmRequest>;
+  try {
+    req = realmRequest.parse(JSON.parse(json));
+  } catch {
+    return JSON.stringify({ id: 0, ok: false, kind: "url_not_allowed", message: "op_proxy_request: malformed request" });
+  }
+  try {
+    const res = await performOutbound(
+      {
+        url: req.url,
+        method: (req.method ?? "GET").toUpperCase(),
+        headers: req.headers,
+        body: req.body === null ? undefined : Buffer.from(req.body, "latin1"),
+        timeoutMs: req.timeout ?? 0,
+      },
+      policy,
+    );
+    return JSON.stringify({ id: req.id, ok: true, statusCode: res.statusCode, headers: res.headers, body: res.body.toString("latin1") });
+  } catch (err) {
+    const kind = err instanceof OutboundError ? KIND[err.kind] : "upstream_failure";
+    const message = err instanceof OutboundError ? err.message : "the request failed";
+    return JSON.stringify({ id: req.id, ok: false, kind, message });
+  }
+}

@@ -1,0 +1,88 @@
+import { DomainError } from "../../common/errors.js";
+import type { Logger } from "../../common/log.js";
+import type { ExecuteRequest, ExecuteResponse } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import type { SecretsSource } from "../broker/secrets.js";
+import type { OutboundPolicy } from "../outbound/policy.js";
+import { Aborted, QueueFull, type Pool } from "../pool/pool.js";
+import { isMemoryLimit, ProcessLost, toResponse } from "./outcome.js";
+import { proxyForScript } from "./proxy.js";
+import { validateExecution, type LimitSettings } from "./request.js";
+
+/** Typed arrays and other buffers a script may allocate, per MiB of heap. */
+const BUFFER_BUDGET_PER_HEAP_MB = 4;
+
+/**
+ * One Execute: secrets from the broker (only when a grant came with the
+ * request), a worker leased to the user, the script in a fresh realm, its
+ * op_proxy_request calls performed under the outbound policy.
+ */
+export class ExecutionService {
+  constructor(
+    private readonly pool: Pool,
+    private readonly secrets: SecretsSource,
+    private readonly outbound: OutboundPolicy,
+    private readonly limits: LimitSettings,
+    private readonly log: Logger,
+  ) {}
+
+  async execute(req: ExecuteRequest, signal?: AbortSignal): Promise<ExecuteResponse> {
+    const x = validateExecution(req, this.limits);
+    const started = performance.now();
+    // Fetch the secrets while waiting for a worker; both must succeed.
+    const secrets = x.grant ? this.secrets.openAsJson(x.grant, x.userId) : Promise.resolve("{}");
+    secrets.catch(() => {});
+    let lease;
+    try {
+      lease = await this.pool.acquire(x.userId, x.memoryMb, signal);
+    } catch (err) {
+      if (err instanceof QueueFull) throw new DomainError("limit", err.message);
+      if (err instanceof Aborted) throw new DomainError("unavailable", err.message);
+      throw err;
+    }
+    let discard = false;
+    try {
+      const secretsJson = await secrets;
+      const run = await this.pool.exec(
+        lease,
+        x.timeoutMs,
+        (id) =>
+          JSON.stringify({
+            t: "exec",
+            id,
+            kind: x.kind,
+            script: x.script,
+            context: x.contextJson,
+            secrets: secretsJson,
+            timeoutMs: x.timeoutMs,
+            maxResultBytes: x.maxResultBytes,
+            maxLogBytes: x.maxLogBytes,
+            bufferBytes: x.memoryMb * BUFFER_BUDGET_PER_HEAP_MB * 1024 * 1024,
+          }),
+        (json) => proxyForScript(json, this.outbound),
+      );
+      // A worker that ran out of heap keeps the garbage; nobody gets it again.
+      discard = run.kind === "lost" || isMemoryLimit(run);
+      const response = toResponse(x.kind, run, x);
+      this.log.debug(
+        {
+          user: x.userId,
+          kind: x.kind,
+          outcome: response.error ? "error" : "ok",
+          errorKind: response.error?.kind,
+          ms: Math.round((performance.now() - started) * 100) / 100,
+        },
+        "execution finished",
+      );
+      return response;
+    } catch (err) {
+      if (err instanceof ProcessLost) {
+        discard = true;
+        this.log.warn({ user: x.userId }, "execution lost with its sandbox process");
+        throw new DomainError("unavailable", "the execution was interrupted: its sandbox process stopped");
+      }
+      throw err;
+    } finally {
+      this.pool.release(lease, discard);
+    }
+  }
+}

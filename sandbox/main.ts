@@ -1,0 +1,52 @@
+import { ConfigError } from "../common/config.js";
+import { createLogger } from "../common/log.js";
+import { SecretsSource } from "./broker/secrets.js";
+import { GRPC_MAX_MESSAGE_BYTES, loadSandboxConfig } from "./config.js";
+import { ExecutionService } from "./executions/service.js";
+import { Pool } from "./pool/pool.js";
+import { startSandboxServer } from "./server.js";
+
+function fail(message: string): never {
+  process.stderr.write(`sandbox: cannot start: ${message}\n`);
+  process.exit(1);
+}
+
+async function main() {
+  let config;
+  try {
+    config = loadSandboxConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  const log = createLogger("sandbox", config.logLevel);
+  const pool = new Pool(config.pool, log);
+  const secrets = new SecretsSource(config.brokerUrl, config.tls);
+  const service = new ExecutionService(pool, secrets, config.outbound, config.limits, log);
+  const started = performance.now();
+  await pool.ready();
+  const server = await startSandboxServer(
+    { service, pool, log, tls: config.tls, maxMessageBytes: GRPC_MAX_MESSAGE_BYTES },
+    config.host,
+    config.port,
+  );
+  log.info(
+    { port: server.port, processes: config.pool.processes, warmupMs: Math.round(performance.now() - started) },
+    "sandbox listening",
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "sandbox stopping");
+    await server.stop();
+    await pool.stop();
+    secrets.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

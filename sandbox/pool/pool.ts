@@ -1,0 +1,419 @@
+import type { Logger } from "../../common/log.js";
+import { DenoProcess } from "./deno-process.js";
+
+export interface PoolOptions {
+  denoPath: string;
+  /** Deno processes kept running. */
+  processes: number;
+  /** Workers across all processes, leased and spare. */
+  maxWorkers: number;
+  /** Workers one user may hold at once: the user's concurrency. */
+  workersPerUser: number;
+  /** Unleased workers kept ready, so a new lease does not wait for one to start. */
+  spareWorkers: number;
+  /** Executions of one user that may wait for a worker. */
+  queuePerUser: number;
+  /** An idle lease ends after this long; its worker is then discarded. */
+  leaseIdleMs: number;
+  /** Default heap of a spare worker (MiB, the script's share). */
+  defaultMemoryMb: number;
+  /** Heap the worker itself needs besides the script's share (MiB). */
+  workerBaseMb: number;
+  /** A process above this resident size is killed (a last resort; buffers are charged in the realm). */
+  maxProcessRssMb: number;
+  /** How long past an execution's deadline the process may stay silent before it is killed. */
+  killGraceMs: number;
+}
+
+/** How an execution on a worker ended. */
+export type RunOutcome =
+  | { kind: "finished"; outcome: string; logs: string }
+  | { kind: "lost"; reason: "time" | "memory" | "crashed" };
+
+export class QueueFull extends Error {}
+export class Aborted extends Error {}
+
+interface Proc {
+  index: number;
+  deno: DenoProcess;
+  slots: Set<Slot>;
+  restarts: number;
+}
+
+interface Slot {
+  id: number;
+  proc: Proc;
+  memoryMb: number;
+  user: string | null;
+  state: "starting" | "idle" | "busy";
+  ready: Promise<void>;
+  markReady(): void;
+  markFailed(): void;
+  idleTimer?: NodeJS.Timeout;
+  running?: Running;
+}
+
+interface Running {
+  id: number;
+  finish(o: RunOutcome): void;
+  onRequest(json: string): Promise<string>;
+}
+
+interface Waiter {
+  memoryMb: number;
+  resolve(slot: Slot): void;
+  reject(err: Error): void;
+}
+
+interface UserState {
+  slots: Set<Slot>;
+  queue: Waiter[];
+}
+
+/** A worker held by one user for one execution. */
+export interface Lease {
+  readonly slot: Slot;
+}
+
+/**
+ * Long-lived Deno processes and their workers. A worker is bound to one user
+ * when first leased and never serves anyone else: when the lease ends it is
+ * discarded and a fresh spare takes its place. Each user holds at most
+ * `workersPerUser` workers; further executions wait in the user's queue.
+ */
+export class Pool {
+  private readonly procs: (Proc | undefined)[] = [];
+  private readonly users = new Map<string, UserState>();
+  private readonly spares = new Set<Slot>();
+  private readonly running = new Map<number, { slot: Slot; run: Running }>();
+  private nextSlot = 1;
+  private nextExec = 1;
+  private slotCount = 0;
+  private stopped = false;
+  private readonly rssWatch: NodeJS.Timeout;
+
+  constructor(
+    private readonly o: PoolOptions,
+    private readonly log: Logger,
+  ) {
+    for (let i = 0; i < o.processes; i++) this.startProcess(i, 0);
+    this.replenish();
+    this.rssWatch = setInterval(() => this.watchMemory(), 2000);
+    this.rssWatch.unref();
+  }
+
+  /** Resolves once a spare worker is ready (start-up, health). */
+  async ready(): Promise<void> {
+    await Promise.any([...this.spares].map((s) => s.ready));
+  }
+
+  stats() {
+    let leased = 0;
+    for (const u of this.users.values()) leased += u.slots.size;
+    let queued = 0;
+    for (const u of this.users.values()) queued += u.queue.length;
+    return {
+      processes: this.procs.filter((p) => p && !p.deno.exited).length,
+      workers: this.slotCount,
+      spare: this.spares.size,
+      leased,
+      running: this.running.size,
+      queued,
+      users: this.users.size,
+    };
+  }
+
+  processPids(): number[] {
+    return this.procs.flatMap((p) => (p?.deno.pid !== undefined && !p.deno.exited ? [p.deno.pid] : []));
+  }
+
+  rssBytes(): number[] {
+    return this.procs.flatMap((p) => {
+      const rss = p?.deno.rssBytes();
+      return rss === undefined ? [] : [rss];
+    });
+  }
+
+  async acquire(user: string, memoryMb: number, signal?: AbortSignal): Promise<Lease> {
+    const slot = this.tryAcquire(user, memoryMb) ?? (await this.enqueue(user, memoryMb, signal));
+    try {
+      await slot.ready;
+    } catch {
+      // The worker died while starting; its user state is already cleaned up.
+      return this.acquire(user, memoryMb, signal);
+    }
+    return { slot };
+  }
+
+  /** Runs one execution on a leased worker; `message` gets the execution id. */
+  exec(lease: Lease, timeoutMs: number, message: (id: number) => string, onRequest: (json: string) => Promise<string>): Promise<RunOutcome> {
+    const slot = lease.slot;
+    const id = this.nextExec++;
+    return new Promise<RunOutcome>((resolve) => {
+      if (!slot.proc.slots.has(slot)) return resolve({ kind: "lost", reason: "crashed" });
+      // The runner ends a worker shortly past the deadline; if even that
+      // does not come, the process is stuck as a whole.
+      const backstop = setTimeout(() => {
+        this.log.error({ pid: slot.proc.deno.pid }, "sandbox process silent past an execution deadline; killing it");
+        slot.proc.deno.kill();
+      }, timeoutMs + this.o.killGraceMs);
+      const run: Running = {
+        id,
+        onRequest,
+        finish: (o) => {
+          clearTimeout(backstop);
+          this.running.delete(id);
+          slot.running = undefined;
+          resolve(o);
+        },
+      };
+      slot.running = run;
+      this.running.set(id, { slot, run });
+      slot.proc.deno.toWorker(slot.id, timeoutMs, message(id));
+    });
+  }
+
+  /** Ends the execution's hold on the worker; `discard` retires the worker. */
+  release(lease: Lease, discard: boolean): void {
+    const slot = lease.slot;
+    if (!slot.proc.slots.has(slot)) return this.dispatch();
+    if (discard) {
+      this.removeSlot(slot, true);
+      return this.dispatch();
+    }
+    slot.state = "idle";
+    const user = this.users.get(slot.user!);
+    const waiter = user?.queue.findIndex((w) => w.memoryMb === slot.memoryMb) ?? -1;
+    if (user && waiter >= 0) {
+      const [w] = user.queue.splice(waiter, 1);
+      slot.state = "busy";
+      return w!.resolve(slot);
+    }
+    slot.idleTimer = setTimeout(() => {
+      if (slot.state !== "idle") return;
+      this.removeSlot(slot, true);
+      this.dispatch();
+    }, this.o.leaseIdleMs);
+    slot.idleTimer.unref();
+    this.dispatch();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.rssWatch);
+    for (const u of this.users.values()) for (const w of u.queue.splice(0)) w.reject(new Aborted("the sandbox is stopping"));
+    await Promise.all(this.procs.map((p) => p?.deno.stop()));
+  }
+
+  // ---- leasing ------------------------------------------------------------
+
+  private user(id: string): UserState {
+    let u = this.users.get(id);
+    if (!u) this.users.set(id, (u = { slots: new Set(), queue: [] }));
+    return u;
+  }
+
+  private tryAcquire(userId: string, memoryMb: number): Slot | undefined {
+    const user = this.user(userId);
+    for (const slot of user.slots) {
+      if (slot.state === "idle" && slot.memoryMb === memoryMb) {
+        clearTimeout(slot.idleTimer);
+        slot.state = "busy";
+        return slot;
+      }
+    }
+    if (user.slots.size >= this.o.workersPerUser) {
+      // At the cap: an idle worker of the wrong size makes way.
+      const idle = [...user.slots].find((s) => s.state === "idle");
+      if (!idle) return undefined;
+      this.removeSlot(idle, true);
+    }
+    const slot = this.takeSpare(memoryMb) ?? this.newSlot(memoryMb);
+    if (!slot) return undefined;
+    slot.user = userId;
+    slot.state = "busy";
+    user.slots.add(slot);
+    this.replenish();
+    return slot;
+  }
+
+  private enqueue(userId: string, memoryMb: number, signal?: AbortSignal): Promise<Slot> {
+    const user = this.user(userId);
+    if (user.queue.length >= this.o.queuePerUser) {
+      return Promise.reject(new QueueFull(`too many executions waiting for this user (at most ${this.o.queuePerUser})`));
+    }
+    return new Promise<Slot>((resolve, reject) => {
+      const waiter: Waiter = {
+        memoryMb,
+        resolve: (slot) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(slot);
+        },
+        reject,
+      };
+      const onAbort = () => {
+        const i = user.queue.indexOf(waiter);
+        if (i >= 0) user.queue.splice(i, 1);
+        reject(new Aborted("the caller gave up"));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      user.queue.push(waiter);
+    });
+  }
+
+  /** Serves waiting executions when capacity frees up, oldest user queue first. */
+  private dispatch(): void {
+    for (const [userId, user] of this.users) {
+      while (user.queue.length > 0) {
+        const slot = this.tryAcquire(userId, user.queue[0]!.memoryMb);
+        if (!slot) break;
+        user.queue.shift()!.resolve(slot);
+      }
+      if (user.queue.length === 0 && user.slots.size === 0) this.users.delete(userId);
+    }
+    this.replenish();
+  }
+
+  private takeSpare(memoryMb: number): Slot | undefined {
+    let starting: Slot | undefined;
+    for (const slot of this.spares) {
+      if (slot.memoryMb !== memoryMb) continue;
+      if (slot.state === "idle") {
+        this.spares.delete(slot);
+        return slot;
+      }
+      starting ??= slot;
+    }
+    if (starting) this.spares.delete(starting);
+    return starting;
+  }
+
+  /** Keeps `spareWorkers` unleased workers of the default size. */
+  private replenish(): void {
+    while (!this.stopped && this.spares.size < this.o.spareWorkers) {
+      const slot = this.newSlot(this.o.defaultMemoryMb);
+      if (!slot) return;
+      this.spares.add(slot);
+    }
+  }
+
+  // ---- workers ------------------------------------------------------------
+
+  private newSlot(memoryMb: number): Slot | undefined {
+    if (this.stopped) return undefined;
+    if (this.slotCount >= this.o.maxWorkers) {
+      // Make room by retiring a spare of another size or an idle lease.
+      const victim =
+        [...this.spares].find((s) => s.state === "idle") ??
+        [...this.users.values()].flatMap((u) => [...u.slots]).find((s) => s.state === "idle");
+      if (!victim) return undefined;
+      this.removeSlot(victim, true);
+    }
+    const proc = this.procs
+      .filter((p): p is Proc => p !== undefined && !p.deno.exited)
+      .sort((a, b) => a.slots.size - b.slots.size)[0];
+    if (!proc) return undefined;
+    let markReady = () => {};
+    let markFailed = () => {};
+    const ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      markFailed = () => reject(new Error("worker lost while starting"));
+    });
+    ready.catch(() => {});
+    const slot: Slot = { id: this.nextSlot++, proc, memoryMb, user: null, state: "starting", ready, markReady, markFailed };
+    proc.slots.add(slot);
+    this.slotCount++;
+    proc.deno.spawnWorker(slot.id, memoryMb + this.o.workerBaseMb);
+    return slot;
+  }
+
+  private findSlot(proc: Proc, id: number): Slot | undefined {
+    for (const slot of proc.slots) if (slot.id === id) return slot;
+    return undefined;
+  }
+
+  /** Forgets a worker; `retire` also tells its process to end it. */
+  private removeSlot(slot: Slot, retire: boolean): void {
+    if (!slot.proc.slots.delete(slot)) return;
+    this.slotCount--;
+    clearTimeout(slot.idleTimer);
+    this.spares.delete(slot);
+    if (slot.user !== null) {
+      const user = this.users.get(slot.user);
+      user?.slots.delete(slot);
+    }
+    slot.markFailed();
+    if (retire) slot.proc.deno.retireWorker(slot.id);
+  }
+
+  // ---- processes ----------------------------------------------------------
+
+  private startProcess(index: number, restarts: number): void {
+    const proc: Proc = {
+      index,
+      restarts,
+      slots: new Set(),
+      deno: new DenoProcess(index + 1, this.o.denoPath, {
+        workerReady: (id) => {
+          const slot = this.findSlot(proc, id);
+          if (!slot) return;
+          if (slot.state === "starting") slot.state = slot.user === null ? "idle" : "busy";
+          slot.markReady();
+        },
+        workerGone: (id, reason) => {
+          const slot = this.findSlot(proc, id);
+          if (!slot) return;
+          const run = slot.running;
+          this.removeSlot(slot, false);
+          run?.finish({ kind: "lost", reason: reason === "time" || reason === "memory" ? reason : "crashed" });
+          this.replenish();
+          this.dispatch();
+        },
+        result: (execId, outcome, logs) => {
+          this.running.get(execId)?.run.finish({ kind: "finished", outcome, logs });
+        },
+        request: (execId, json) => {
+          const entry = this.running.get(execId);
+          if (!entry) return;
+          void entry.run.onRequest(json).then((data) => {
+            if (this.running.get(execId) === entry) {
+              proc.deno.toWorker(entry.slot.id, 0, JSON.stringify({ t: "reply", id: execId, data }));
+            }
+          });
+        },
+        exited: (description) => this.processExited(proc, description),
+      }),
+    };
+    this.procs[index] = proc;
+  }
+
+  private processExited(proc: Proc, description: string): void {
+    for (const slot of [...proc.slots]) {
+      const run = slot.running;
+      this.removeSlot(slot, false);
+      run?.finish({ kind: "lost", reason: "crashed" });
+    }
+    if (this.stopped) return;
+    this.log.warn({ process: proc.index, exit: description }, "sandbox process stopped; starting a new one");
+    // Quick restarts back off, so a binary that cannot start does not spin.
+    const uptime = performance.now() - proc.deno.startedAt;
+    const restarts = uptime > 10_000 ? 0 : proc.restarts + 1;
+    const delay = restarts === 0 ? 0 : Math.min(5000, 100 * 2 ** restarts);
+    setTimeout(() => {
+      if (this.stopped) return;
+      this.startProcess(proc.index, restarts);
+      this.replenish();
+      this.dispatch();
+    }, delay).unref();
+  }
+
+  private watchMemory(): void {
+    for (const proc of this.procs) {
+      const rss = proc?.deno.rssBytes();
+      if (proc && rss !== undefined && rss > this.o.maxProcessRssMb * 1024 * 1024) {
+        this.log.error({ process: proc.index, rssMb: Math.round(rss / 1048576) }, "sandbox process above its memory cap; killing it");
+        proc.deno.kill();
+      }
+    }
+  }
+}
