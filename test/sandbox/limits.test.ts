@@ -1,0 +1,163 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorKind, type ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import { bodyOf, denoPids, execute, randomUser, sandboxAs, type Run } from "../helpers/sandbox-client.js";
+import { Stack } from "../helpers/stack.js";
+
+// Time and memory limits fail the offender only; other users' executions
+// started at the same moment all succeed, and the service keeps serving.
+let stack: Stack;
+let sandbox: ScriptRunnerClient;
+// Scripts call this (allow-listed) server to say they are running.
+let signals: http.Server;
+let signalUrl = "";
+let onSignal: () => void = () => {};
+
+beforeAll(async () => {
+  signals = http.createServer((_req, res) => {
+    onSignal();
+    res.end("ok");
+  });
+  await new Promise<void>((resolve) => signals.listen(0, "127.0.0.1", resolve));
+  const port = (signals.address() as AddressInfo).port;
+  signalUrl = `http://127.0.0.1:${port}/running`;
+  stack = await Stack.start({
+    sandboxEnv: { SANDBOX_WORKERS_PER_USER: "2", SANDBOX_QUEUE_PER_USER: "40", OUTBOUND_ALLOW_HOSTS: `127.0.0.1:${port}` },
+  });
+  sandbox = sandboxAs(stack);
+});
+afterAll(async () => {
+  await stack?.stop();
+  signals?.close();
+});
+
+/** The offender and 20 executions of another user, all started together. */
+async function alongsideOthers(offender: Run) {
+  const other = randomUser();
+  const started = performance.now();
+  const [bad, ...others] = await Promise.all([
+    execute(sandbox, offender).then((o) => ({ o, ms: performance.now() - started })),
+    ...Array.from({ length: 20 }, (_, i) => bodyOf(sandbox, { userId: other, script: `({ body: "ok ${i}" })` })),
+  ]);
+  expect(others).toEqual(Array.from({ length: 20 }, (_, i) => `ok ${i}`));
+  if (!bad.o.ok) throw new Error(`rpc failed: ${bad.o.details}`);
+  return { error: bad.o.value.error, ms: bad.ms };
+}
+
+async function stillServing() {
+  expect(await bodyOf(sandbox, { userId: randomUser(), script: `({ body: "alive" })` })).toBe("alive");
+}
+
+describe("time limit", () => {
+  it.each([
+    ["a synchronous loop", "while (true) {}"],
+    ["a loop after await", "(async () => { await null; while (true) {} })()"],
+    ["an awaited promise that never settles", "(async () => { await new Promise(() => {}); })()"],
+  ])("%s ends with the time-limit error at the configured limit", async (_what, script) => {
+    const { error, ms } = await alongsideOthers({ userId: randomUser(), script, limits: { timeoutMs: 1500 } });
+    expect(error).toEqual({ kind: ErrorKind.ERROR_KIND_TIME_LIMIT, message: "the script exceeded its time limit of 1500 ms" });
+    expect(ms).toBeGreaterThanOrEqual(1500);
+    await stillServing();
+  });
+});
+
+describe("memory limit", () => {
+  it.each([
+    ["objects on the heap", "let a = []; while (true) a.push({ x: Math.random(), y: [1, 2, 3] });"],
+    ["strings", "let a = []; while (true) a.push('x'.repeat(1e5) + Math.random());"],
+    ["typed arrays (outside the heap)", "let a = []; while (true) a.push(new Uint8Array(1e6));"],
+    ["one huge buffer", "new ArrayBuffer(2 ** 30)"],
+    ["an array-like with a huge length", "new Float64Array({ length: 1e9 })"],
+    ["buffers grown by copying", "let a = [new Uint8Array(1e6)]; while (true) a.push(a[a.length - 1].slice());"],
+  ])("%s ends with the memory-limit error", async (_what, script) => {
+    const user = randomUser();
+    const { error } = await alongsideOthers({ userId: user, script, limits: { timeoutMs: 20_000 } });
+    expect(error).toEqual({ kind: ErrorKind.ERROR_KIND_MEMORY_LIMIT, message: "the script exceeded its memory limit of 10 MiB" });
+    // The offender's next execution gets a fresh worker and works.
+    expect(await bodyOf(sandbox, { userId: user, script: `({ body: "again" })` })).toBe("again");
+    await stillServing();
+  });
+
+  it("a script within its memory limit is not stopped", async () => {
+    const body = await bodyOf(sandbox, {
+      userId: randomUser(),
+      script: `const a = []; for (let i = 0; i < 20000; i++) a.push({ i }); ({ body: String(a.length + new Uint8Array(1e6).length) })`,
+    });
+    expect(body).toBe("1020000");
+  });
+});
+
+describe("per-user concurrency", () => {
+  it("one user runs at most SANDBOX_WORKERS_PER_USER executions at once; the rest wait", async () => {
+    const user = randomUser();
+    const spans = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        bodyOf(sandbox, {
+          userId: user,
+          script: `const start = Date.now(); while (Date.now() - start < 200) {} ({ body: start + "-" + Date.now() })`,
+        }).then((b) => b.split("-").map(Number) as [number, number]),
+      ),
+    );
+    const overlapping = (t: number) => spans.filter(([s, e]) => s <= t && t < e).length;
+    expect(Math.max(...spans.map(([s]) => overlapping(s)))).toBe(2);
+  });
+
+  it("beyond the user's queue, Execute answers RESOURCE_EXHAUSTED", async () => {
+    const user = randomUser();
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        execute(sandbox, { userId: user, script: `const s = Date.now(); while (Date.now() - s < 50) {} ({ body: "done" })` }),
+      ),
+    );
+    const refused = runs.filter((o) => !o.ok);
+    // 2 running + 40 waiting are accepted; the rest are refused at once.
+    expect(refused.length).toBe(8);
+    for (const o of refused) {
+      expect(o.ok ? 0 : o.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(o.ok ? "" : o.details).toBe("too many executions waiting for this user (at most 40)");
+    }
+    expect(runs.filter((o) => o.ok && o.value.responder).length).toBe(42);
+  });
+});
+
+describe("a Deno process killed with SIGKILL", () => {
+  it("fails only the executions that were on it, and the pool recovers", async () => {
+    const before = denoPids(stack);
+    expect(before.length).toBe(2);
+    // Eight users, one execution each, spread over both processes; each
+    // reports that it runs, then computes for a while.
+    let running = 0;
+    const allRunning = new Promise<void>((resolve) => (onSignal = () => ++running === 8 && resolve()));
+    const runs = Array.from({ length: 8 }, () =>
+      execute(sandbox, {
+        userId: randomUser(),
+        script: `(async () => {
+          await Deno.core.ops.op_proxy_request({ url: ${JSON.stringify(signalUrl)} });
+          const s = Date.now(); while (Date.now() - s < 1500) {}
+          return { body: "finished" };
+        })()`,
+      }),
+    );
+    await allRunning;
+    process.kill(before[0]!, "SIGKILL");
+    const outcomes = await Promise.all(runs);
+    const lost = outcomes.filter((o) => !o.ok);
+    const finished = outcomes.filter((o) => o.ok && o.value.responder?.body?.toString() === "finished");
+    expect(lost.length).toBeGreaterThan(0);
+    expect(finished.length).toBeGreaterThan(0);
+    expect(lost.length + finished.length).toBe(8);
+    for (const o of lost) {
+      expect(o.ok ? 0 : o.code).toBe(grpc.status.UNAVAILABLE);
+      expect(o.ok ? "" : o.details).toBe("the execution was interrupted: its sandbox process stopped");
+    }
+    // A new process takes the dead one's place and new executions work.
+    await stack.sandbox.waitFor(/sandbox process stopped; starting a new one/);
+    const results = await Promise.all(Array.from({ length: 8 }, () => bodyOf(sandbox, { userId: randomUser(), script: `({ body: "ok" })` })));
+    expect(results).toEqual(Array(8).fill("ok"));
+    const after = denoPids(stack);
+    expect(after.length).toBe(2);
+    expect(after).not.toContain(before[0]);
+  });
+});
