@@ -1,4 +1,4 @@
-# One image for every service (broker, gateway, later sandbox). docker-compose.yml
+# One image for every service (broker, gateway, sandbox; Deno comes from node_modules). docker-compose.yml
 # picks the service with `command:`; the default below runs the gateway.
 #
 #   docker build -t secutils-secrets .

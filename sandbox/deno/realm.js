@@ -453,15 +453,16 @@ export function realmPrelude() {
     return "[" + out + "]";
   }
   // The body conversion table: bytes as is; string as UTF-8; an array that
-  // starts with a number as bytes; any other array or object as JSON;
-  // number/boolean as text; null/undefined means no body.
+  // starts with a number as bytes, and an empty array as an empty body; any
+  // other array or object as JSON; number/boolean as text; null/undefined
+  // means no body.
   function bodyToBinary(body, what) {
     if (body === undefined || body === null) return undefined;
     if (typeof body === "string") return stringToBinary(body);
     if (isView(body)) return bytesToBinary(viewBytes(body));
     if (isArrayBuffer(body)) return bytesToBinary(new Uint8(body));
     if (typeof body === "number" || typeof body === "boolean" || typeof body === "bigint") return stringToBinary(StringCtor(body));
-    if (isArray(body) && body.length > 0 && typeof body[0] === "number") {
+    if (isArray(body) && (body.length === 0 || typeof body[0] === "number")) {
       let out = "";
       for (let i = 0; i < body.length; i++) {
         const b = body[i];
