@@ -20,23 +20,14 @@ const WATCH_INTERVAL_MS = 100;
 
 const workers = new Map();
 const encoder = new TextEncoder();
-let queued = [];
-let writing = false;
 
+// Synchronous: an asynchronous write to a pipe waits on Deno's blocking pool
+// (measured: p99 of the return trip 4.5 ms against 1 ms). The supervisor
+// reads eagerly, so a full pipe only ever blocks briefly.
 function write(line) {
-  queued.push(line);
-  if (!writing) void flush();
-}
-
-async function flush() {
-  writing = true;
-  while (queued.length > 0) {
-    const data = encoder.encode(queued.join(""));
-    queued = [];
-    let offset = 0;
-    while (offset < data.length) offset += await Deno.stdout.write(data.subarray(offset));
-  }
-  writing = false;
+  const data = encoder.encode(line);
+  let offset = 0;
+  while (offset < data.length) offset += Deno.stdout.writeSync(data.subarray(offset));
 }
 
 function spawn(id, heapMb) {
