@@ -26,6 +26,8 @@ export function realmPrelude() {
   const jsonParse = JSON.parse;
   const jsonStringify = JSON.stringify;
   const isArray = Array.isArray;
+  const ArrayCtor = Array;
+  const arrayFrom = Array.from;
   const isView = ArrayBuffer.isView;
   const StringCtor = String;
   const fromCharCode = String.fromCharCode;
@@ -153,21 +155,11 @@ export function realmPrelude() {
           charge(viewLength * size);
           return construct(Original, [source], target);
         }
-        // Copy iterables and array-likes into a list of our own first, so a
-        // getter cannot report one length to the check and another to V8.
-        const list = setPrototypeOf({}, null);
-        let n = 0;
-        if (source[Symbol.iterator] !== undefined && source[Symbol.iterator] !== null) {
-          for (const item of source) list[n++] = item;
-        } else {
-          n = toCount(source.length);
-          charge(n * size);
-          for (let i = 0; i < n; i++) list[i] = source[i];
-          list.length = n;
-          return construct(Original, [list], target);
-        }
-        list.length = n;
-        charge(n * size);
+        // Copy iterables and array-likes into an array of our own first (a
+        // heap allocation, so the heap limit bounds it), so a getter or a
+        // proxy cannot report one length to the check and another to V8.
+        const list = apply(arrayFrom, ArrayCtor, [source]);
+        charge(list.length * size);
         return construct(Original, [list], target);
     };
     adoptConstructor(Guarded, Original, name);

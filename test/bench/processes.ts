@@ -23,6 +23,7 @@ export async function freePort(): Promise<number> {
 
 export interface Child {
   readonly name: string;
+  readonly pid: number | undefined;
   /** Resolves with the exit code or signal; rejects never. */
   readonly exited: Promise<string>;
   /** The last few KB of stdout and stderr. */
@@ -47,6 +48,7 @@ export function spawnTs(name: string, entry: string, args: string[], env: NodeJS
   });
   return {
     name,
+    pid: child.pid,
     exited,
     output: () => tail.trim(),
     async stop() {

@@ -1,12 +1,14 @@
 // `npm run bench`: the broker's gRPC cost against a bare grpc-js echo server,
-// and the envelope crypto cost against one plain AES-256-GCM seal, both
-// baselines measured in the same run on the same machine.
+// the envelope crypto cost against one plain AES-256-GCM seal, and the
+// sandbox's per-execution cost against the same echo server and the reference
+// implementation's isolate, every baseline measured in the same run on the
+// same machine. `npm run bench -- sandbox` (or `-- broker`) runs one part.
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { ensureDevMaterial } from "../../common/dev-material.js";
+import { ensureDevMaterial, type DevPaths } from "../../common/dev-material.js";
 import { BROKER_CHANNEL_OPTIONS, clientCredentials, type TlsFiles } from "../../common/tls.js";
 import {
   CreateSecretRequest,
@@ -14,9 +16,12 @@ import {
   type ListSecretsResponse,
   type SecretMetadata,
 } from "../../proto/gen/secutils/broker/v1/broker.js";
+import { probeOptions, promised, ready, within } from "./calls.js";
 import { EchoClient } from "./echo.js";
 import { benchEnvelope } from "./envelope.js";
-import { createBenchDb, freePort, spawnTs, waitServing, type Child } from "./processes.js";
+import { createBenchDb, freePort, spawnTs } from "./processes.js";
+import { Report } from "./report.js";
+import { benchSandbox } from "./sandbox.js";
 import { fmt, latency, throughput, type Latency } from "./stats.js";
 
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -28,27 +33,12 @@ const LIST_SIZE = 20;
 const SIZES = [32, 1024, 10_240];
 
 const CHANNEL_OPTIONS = BROKER_CHANNEL_OPTIONS;
-// Probes only: the default reconnect backoff (1 s, growing) would stretch the
-// start-up wait well past the moment the server listens.
-const PROBE_OPTIONS = { ...CHANNEL_OPTIONS, "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 200 };
+const PROBE_OPTIONS = probeOptions(CHANNEL_OPTIONS);
 
-interface Row {
-  measurement: string;
-  value: string;
-  baseline: string;
-  ratio: string;
-}
-const rows: Row[] = [];
-function report(measurement: string, value: string, baseline: string, ratio: number) {
-  const row = { measurement, value, baseline, ratio: fmt.ratio(ratio) };
-  rows.push(row);
-  console.log(`  ${measurement}: ${value}  (baseline ${baseline}, ${row.ratio})`);
-}
+const PARTS = ["broker", "sandbox"] as const;
+type Part = (typeof PARTS)[number];
 
-type Cb<T> = (err: grpc.ServiceError | null, res: T) => void;
-const promised = <T>(start: (cb: Cb<T>) => unknown) =>
-  new Promise<T>((resolve, reject) => void start((err, res) => (err ? reject(err) : resolve(res))));
-const within = (ms: number): Partial<grpc.CallOptions> => ({ deadline: Date.now() + ms });
+const report = new Report();
 
 const cleanups: Array<() => unknown> = [];
 async function cleanup() {
@@ -61,24 +51,96 @@ async function cleanup() {
   }
 }
 
+function selectedParts(args: string[]): Set<Part> {
+  const unknown = args.filter((a) => !(PARTS as readonly string[]).includes(a));
+  if (unknown.length > 0) throw new Error(`unknown bench part ${unknown.join(", ")}; choose from ${PARTS.join(", ")} (none: all)`);
+  return new Set(args.length === 0 ? PARTS : (args as Part[]));
+}
+
 async function main() {
+  const parts = selectedParts(process.argv.slice(2));
   const started = performance.now();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "secutils-bench-"));
   cleanups.push(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const dev = await ensureDevMaterial(tmp);
   const pki = (file: string) => path.join(dev.pkiDir, file);
-  const serverTls: TlsFiles = { ca: pki("ca.crt"), cert: pki("broker.crt"), key: pki("broker.key") };
   const clientCreds = clientCredentials({ ca: pki("ca.crt"), cert: pki("gateway.crt"), key: pki("gateway.key") });
 
-  const db = await createBenchDb(ADMIN_URL);
+  const db = parts.has("broker") ? await createBenchDb(ADMIN_URL) : undefined;
   if (db) cleanups.push(db.drop);
+  // Only our own settings: an inherited BROKER_* or SANDBOX_* (e.g.
+  // BROKER_MASTER_KEYS) would change what runs.
+  const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(BROKER|SANDBOX)_/.test(k)));
 
-  // Only our own settings: an inherited BROKER_* (e.g. BROKER_MASTER_KEYS) would change what runs.
-  const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("BROKER_")));
-  const [brokerPort, echoPort] = [await freePort(), await freePort()];
-  const broker = spawnTs("broker", "broker/main.ts", [], {
+  const echoPort = await freePort();
+  const echoServer = spawnTs("echo server", "test/bench/echo-server.ts", [String(echoPort), dev.pkiDir], baseEnv);
+  cleanups.push(echoServer.stop);
+  const echoAddr = `127.0.0.1:${echoPort}`;
+  const broker = parts.has("broker") ? await startBroker(dev, tmp, baseEnv, db?.url, clientCreds) : undefined;
+  await ready(echoServer, new EchoClient(echoAddr, clientCreds, PROBE_OPTIONS), (c) =>
+    promised<Buffer | undefined>((cb) => c.echo(Buffer.alloc(1), new grpc.Metadata(), within(2000), cb)),
+  );
+  const echoClient = new EchoClient(echoAddr, clientCreds, CHANNEL_OPTIONS);
+  cleanups.push(() => echoClient.close());
+
+  const backend = db ? `${db.server} (fresh database)` : "embedded PGlite";
+  const cpus = os.cpus();
+  const context = `Node ${process.version}, ${cpus[0]?.model.trim() ?? "unknown CPU"} × ${cpus.length}${broker ? `, broker database: ${backend}` : ""}`;
+  console.log(`${context}\nstart-up (dev PKI, ${broker ? "database, broker, " : ""}echo): ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+
+  // The echo payload is a real encoded CreateSecret request, so both sides move the same bytes through TLS.
+  const payload = Buffer.from(CreateSecretRequest.encode(createReq(0)).finish());
+  const echo = () =>
+    promised<Buffer | undefined>((cb) => echoClient.echo(payload, cb)).then((res) => {
+      if (!res?.equals(payload)) throw new Error("echo returned different bytes");
+    });
+
+  if (broker) {
+    await benchBroker(broker, echo);
+    console.log("\nEnvelope crypto in-process (fastest of interleaved batches); baseline: one AES-256-GCM seal of the same bytes");
+    for (const size of SIZES) {
+      const r = benchEnvelope(size);
+      const label = size >= 1024 ? `${size / 1024} KB` : `${size} B`;
+      const base = `${fmt.us(r.baseline)} (AES-GCM seal)`;
+      report.add(`envelope seal+open, ${label}`, fmt.us(r.sealOpen), base, r.sealOpen / r.baseline);
+      report.add(`envelope seal, ${label}`, fmt.us(r.seal), base, r.seal / r.baseline);
+      report.add(`envelope open, ${label}`, fmt.us(r.open), base, r.open / r.baseline);
+    }
+    const brokerLog = broker.child.output();
+    if (brokerLog) console.log(`\nbroker log (warn and above):\n${brokerLog}`);
+  }
+
+  if (parts.has("sandbox")) {
+    console.log("");
+    await benchSandbox({ dev, env: baseEnv, echo, report, cleanups });
+  }
+
+  console.log(`\ntotal run time so far ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`\n${context}\n`);
+  console.log(report.table());
+}
+
+const value = () => crypto.randomBytes(16).toString("hex"); // 32 bytes of UTF-8
+const createReq = (i: number): CreateSecretRequest => ({ userId: crypto.randomUUID(), name: `s${i}`, value: value() });
+
+interface Broker {
+  child: ReturnType<typeof spawnTs>;
+  client: SecretBrokerClient;
+}
+
+async function startBroker(
+  dev: DevPaths,
+  dataDir: string,
+  baseEnv: NodeJS.ProcessEnv,
+  dbUrl: string | undefined,
+  clientCreds: grpc.ChannelCredentials,
+): Promise<Broker> {
+  const pki = (file: string) => path.join(dev.pkiDir, file);
+  const serverTls: TlsFiles = { ca: pki("ca.crt"), cert: pki("broker.crt"), key: pki("broker.key") };
+  const brokerPort = await freePort();
+  const child = spawnTs("broker", "broker/main.ts", [], {
     ...baseEnv,
-    DATA_DIR: tmp,
+    DATA_DIR: dataDir,
     LOG_LEVEL: "warn",
     BROKER_HOST: "127.0.0.1",
     BROKER_PORT: String(brokerPort),
@@ -87,41 +149,19 @@ async function main() {
     BROKER_TLS_CERT: serverTls.cert,
     BROKER_TLS_KEY: serverTls.key,
     BROKER_MAX_SECRETS_PER_USER: "1000000",
-    ...(db ? { BROKER_DATABASE_URL: db.url } : {}),
+    ...(dbUrl ? { BROKER_DATABASE_URL: dbUrl } : {}),
   });
-  cleanups.push(broker.stop);
-  const echoServer = spawnTs("echo server", "test/bench/echo-server.ts", [String(echoPort), dev.pkiDir], baseEnv);
-  cleanups.push(echoServer.stop);
-
+  cleanups.push(child.stop);
   const brokerAddr = `127.0.0.1:${brokerPort}`;
-  const echoAddr = `127.0.0.1:${echoPort}`;
-  await Promise.all([
-    ready(broker, new SecretBrokerClient(brokerAddr, clientCreds, PROBE_OPTIONS), (c) =>
-      promised<ListSecretsResponse>((cb) =>
-        c.listSecrets({ userId: crypto.randomUUID() }, new grpc.Metadata(), within(2000), cb),
-      ),
-    ),
-    ready(echoServer, new EchoClient(echoAddr, clientCreds, PROBE_OPTIONS), (c) =>
-      promised<Buffer | undefined>((cb) => c.echo(Buffer.alloc(1), new grpc.Metadata(), within(2000), cb)),
-    ),
-  ]);
+  await ready(child, new SecretBrokerClient(brokerAddr, clientCreds, PROBE_OPTIONS), (c) =>
+    promised<ListSecretsResponse>((cb) => c.listSecrets({ userId: crypto.randomUUID() }, new grpc.Metadata(), within(2000), cb)),
+  );
   const client = new SecretBrokerClient(brokerAddr, clientCreds, CHANNEL_OPTIONS);
-  const echoClient = new EchoClient(echoAddr, clientCreds, CHANNEL_OPTIONS);
-  cleanups.push(() => client.close(), () => echoClient.close());
+  cleanups.push(() => client.close());
+  return { child, client };
+}
 
-  const backend = db ? `${db.server} (fresh database)` : "embedded PGlite";
-  const cpus = os.cpus();
-  const context = `Node ${process.version}, ${cpus[0]?.model.trim() ?? "unknown CPU"} × ${cpus.length}, broker database: ${backend}`;
-  console.log(`${context}\nstart-up (dev PKI, database, broker, echo): ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
-
-  const value = () => crypto.randomBytes(16).toString("hex"); // 32 bytes of UTF-8
-  const createReq = (i: number): CreateSecretRequest => ({ userId: crypto.randomUUID(), name: `s${i}`, value: value() });
-  // The echo payload is a real encoded CreateSecret request, so both sides move the same bytes through TLS.
-  const payload = Buffer.from(CreateSecretRequest.encode(createReq(0)).finish());
-  const echo = () =>
-    promised<Buffer | undefined>((cb) => echoClient.echo(payload, cb)).then((res) => {
-      if (!res?.equals(payload)) throw new Error("echo returned different bytes");
-    });
+async function benchBroker({ client }: Broker, echo: () => Promise<void>) {
   // A fresh random user per call: the per-user lock and count never contend, as with many real users.
   const create = (i: number) => promised<SecretMetadata>((cb) => client.createSecret(createReq(i), cb));
   const listUser = crypto.randomUUID();
@@ -139,39 +179,13 @@ async function main() {
   console.log(`  echo baseline: p50 ${fmt.ms(echoLat.p50)}, p99 ${fmt.ms(echoLat.p99)}, ${fmt.rate(echoRate)}`);
   const rpc = async (name: string, call: (i: number) => Promise<unknown>, samples: number, total: number) => {
     const lat: Latency = await latency(call, WARMUP, samples);
-    report(`${name} p50 latency`, fmt.ms(lat.p50), `${fmt.ms(echoLat.p50)} (echo)`, lat.p50 / echoLat.p50);
-    report(`${name} p99 latency`, fmt.ms(lat.p99), `${fmt.ms(echoLat.p99)} (echo)`, lat.p99 / echoLat.p99);
+    report.add(`${name} p50 latency`, fmt.ms(lat.p50), `${fmt.ms(echoLat.p50)} (echo)`, lat.p50 / echoLat.p50);
+    report.add(`${name} p99 latency`, fmt.ms(lat.p99), `${fmt.ms(echoLat.p99)} (echo)`, lat.p99 / echoLat.p99);
     const rate = await throughput(call, total, CONCURRENCY, WARMUP + samples);
-    report(`${name} throughput (c=${CONCURRENCY})`, fmt.rate(rate), `${fmt.rate(echoRate)} (echo)`, rate / echoRate);
+    report.add(`${name} throughput (c=${CONCURRENCY})`, fmt.rate(rate), `${fmt.rate(echoRate)} (echo)`, rate / echoRate);
   };
   await rpc("CreateSecret (32 B value)", create, SAMPLES.create, TOTAL.create);
   await rpc(`ListSecrets (${LIST_SIZE} secrets)`, list, SAMPLES.list, TOTAL.list);
-
-  console.log("\nEnvelope crypto in-process (fastest of interleaved batches); baseline: one AES-256-GCM seal of the same bytes");
-  for (const size of SIZES) {
-    const r = benchEnvelope(size);
-    const label = size >= 1024 ? `${size / 1024} KB` : `${size} B`;
-    const base = `${fmt.us(r.baseline)} (AES-GCM seal)`;
-    report(`envelope seal+open, ${label}`, fmt.us(r.sealOpen), base, r.sealOpen / r.baseline);
-    report(`envelope seal, ${label}`, fmt.us(r.seal), base, r.seal / r.baseline);
-    report(`envelope open, ${label}`, fmt.us(r.open), base, r.open / r.baseline);
-  }
-
-  const brokerLog = broker.output();
-  if (brokerLog) console.log(`\nbroker log (warn and above):\n${brokerLog}`);
-
-  console.log(`\ntotal run time so far ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  console.log(`\n${context}\n`);
-  console.log("| measurement | value | baseline | ratio |\n|---|---:|---:|---:|");
-  for (const r of rows) console.log(`| ${r.measurement} | ${r.value} | ${r.baseline} | ${r.ratio} |`);
-}
-
-async function ready<C extends grpc.Client>(child: Child, probeClient: C, probe: (c: C) => Promise<unknown>) {
-  try {
-    await waitServing(child, () => probe(probeClient), 60_000);
-  } finally {
-    probeClient.close();
-  }
 }
 
 let interrupted = false;

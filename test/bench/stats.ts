@@ -12,15 +12,35 @@ export interface Latency {
 
 /** Sequential calls, one in flight at a time; milliseconds. */
 export async function latency(call: (i: number) => Promise<unknown>, warmup: number, samples: number): Promise<Latency> {
-  for (let i = 0; i < warmup; i++) await call(i);
-  const ms: number[] = [];
-  for (let i = warmup; i < warmup + samples; i++) {
-    const t0 = performance.now();
-    await call(i);
-    ms.push(performance.now() - t0);
+  return (await interleavedLatency([call], warmup, samples, 1))[0]!;
+}
+
+/**
+ * Like `latency` for several calls at once, in `rounds` alternating blocks,
+ * so load that comes and goes on the machine lands on all of them alike.
+ */
+export async function interleavedLatency(
+  calls: ReadonlyArray<(i: number) => Promise<unknown>>,
+  warmup: number,
+  samples: number,
+  rounds: number,
+): Promise<Latency[]> {
+  for (const call of calls) for (let i = 0; i < warmup; i++) await call(i);
+  const ms = calls.map(() => [] as number[]);
+  const block = Math.ceil(samples / rounds);
+  for (let from = warmup; from < warmup + samples; from += block) {
+    for (const [c, call] of calls.entries()) {
+      for (let i = from; i < Math.min(from + block, warmup + samples); i++) {
+        const t0 = performance.now();
+        await call(i);
+        ms[c]!.push(performance.now() - t0);
+      }
+    }
   }
-  ms.sort((a, b) => a - b);
-  return { p50: percentile(ms, 50), p99: percentile(ms, 99) };
+  return ms.map((m) => {
+    m.sort((a, b) => a - b);
+    return { p50: percentile(m, 50), p99: percentile(m, 99) };
+  });
 }
 
 /** Calls per second for `total` calls with `concurrency` in flight, after a short burst at the same concurrency. */
