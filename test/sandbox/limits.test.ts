@@ -108,7 +108,8 @@ describe("per-user concurrency", () => {
     const user = randomUser();
     const runs = await Promise.all(
       Array.from({ length: 50 }, () =>
-        execute(sandbox, { userId: user, script: `const s = Date.now(); while (Date.now() - s < 50) {} ({ body: "done" })` }),
+        // Long enough that none finishes before all 50 calls have arrived.
+        execute(sandbox, { userId: user, script: `const s = Date.now(); while (Date.now() - s < 250) {} ({ body: "done" })` }),
       ),
     );
     const refused = runs.filter((o) => !o.ok);
