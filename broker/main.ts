@@ -4,6 +4,7 @@ import { ConfigError } from "../common/config.js";
 import { describeTarget, openDb } from "../common/db.js";
 import { createLogger } from "../common/log.js";
 import { migrate } from "../common/migrate.js";
+import { failStart, stopOnSignals } from "../common/service-process.js";
 import { loadBrokerConfig } from "./config.js";
 import { checkKeyRing } from "./keyring/key-checks.js";
 import { keyRingFromEnv, KeyRingError } from "./keyring/keyring.js";
@@ -12,10 +13,7 @@ import { startBroker } from "./server.js";
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
 const MIGRATION_LOCK = 0x5ec0b0;
 
-function fail(message: string): never {
-  process.stderr.write(`broker: cannot start: ${message}\n`);
-  process.exit(1);
-}
+const fail = (message: string): never => failStart("broker", message);
 
 async function main() {
   let config, ring;
@@ -57,17 +55,10 @@ async function main() {
     "broker listening",
   );
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "broker stopping");
+  stopOnSignals("broker", log, async () => {
     await broker.stop();
     await db.close();
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  });
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

@@ -1,21 +1,12 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Db } from "../common/db.js";
-import { DomainError, type ErrorKind } from "../common/errors.js";
+import { DomainError } from "../common/errors.js";
+import { GRPC_STATUS } from "../common/grpc-server.js";
 import type { Logger } from "../common/log.js";
 import { peerIdentity } from "../common/tls.js";
 import { appendAudit } from "./audit/store.js";
 import { allowed, type Rpc } from "./auth/policy.js";
 
-const STATUS: Record<ErrorKind, grpc.status> = {
-  invalid: grpc.status.INVALID_ARGUMENT,
-  not_found: grpc.status.NOT_FOUND,
-  conflict: grpc.status.ALREADY_EXISTS,
-  limit: grpc.status.FAILED_PRECONDITION,
-  unauthenticated: grpc.status.UNAUTHENTICATED,
-  forbidden: grpc.status.PERMISSION_DENIED,
-  unavailable: grpc.status.UNAVAILABLE,
-  data_loss: grpc.status.DATA_LOSS,
-};
 
 export interface CallContext {
   identity: string;
@@ -45,7 +36,7 @@ export function makeGuard(db: Db, log: Logger) {
       impl(call.request, { identity: identity! }).then(
         (res) => callback(null, res),
         (err: unknown) => {
-          if (err instanceof DomainError) return callback({ code: STATUS[err.kind], details: err.message });
+          if (err instanceof DomainError) return callback({ code: GRPC_STATUS[err.kind], details: err.message });
           log.error({ err, rpc }, "rpc failed");
           callback({ code: grpc.status.INTERNAL, details: "internal error" });
         },

@@ -3,7 +3,8 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { Db } from "../common/db.js";
 import type { Logger } from "../common/log.js";
-import { serverCredentials, type TlsFiles } from "../common/tls.js";
+import { listen, setServing, type Listening } from "../common/grpc-server.js";
+import type { TlsFiles } from "../common/tls.js";
 import { SecretBrokerService } from "../proto/gen/secutils/broker/v1/broker.js";
 import { adminRpc } from "./admin/rpc.js";
 import { purgeGrantUses } from "./grants/replay.js";
@@ -31,16 +32,11 @@ export interface BrokerDeps {
 const GRANT_USES_KEPT_SECONDS = 3600;
 const GRANT_USES_PURGE_MS = 5 * 60_000;
 
-export interface RunningBroker {
-  port: number;
-  stop(): Promise<void>;
-}
-
 /**
  * Serves the SecretBroker and the standard gRPC health service over mutual
  * TLS. Health turns NOT_SERVING while the database does not answer.
  */
-export async function startBroker(deps: BrokerDeps, host: string, port: number): Promise<RunningBroker> {
+export async function startBroker(deps: BrokerDeps, host: string, port: number): Promise<Listening> {
   const server = new grpc.Server();
   const guard = makeGuard(deps.db, deps.log);
   const secrets = new SecretsService(deps.db, deps.ring, { maxPerUser: deps.maxSecretsPerUser });
@@ -53,8 +49,8 @@ export async function startBroker(deps: BrokerDeps, host: string, port: number):
   health.addToServer(server);
   const probe = setInterval(() => {
     deps.db.query("SELECT 1").then(
-      () => setHealth(health, "SERVING"),
-      () => setHealth(health, "NOT_SERVING"),
+      () => setServing(health, SERVICE_NAME, true),
+      () => setServing(health, SERVICE_NAME, false),
     );
   }, 2000);
   probe.unref();
@@ -65,25 +61,13 @@ export async function startBroker(deps: BrokerDeps, host: string, port: number):
   }, GRANT_USES_PURGE_MS);
   purge.unref();
 
-  const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, serverCredentials(deps.tls), (err, p) => (err ? reject(err) : resolve(p))),
-  );
+  const listening = await listen(server, host, port, deps.tls);
   return {
-    port: bound,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        clearInterval(probe);
-        clearInterval(purge);
-        const force = setTimeout(() => server.forceShutdown(), 5000);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      }),
+    port: listening.port,
+    stop: () => {
+      clearInterval(probe);
+      clearInterval(purge);
+      return listening.stop();
+    },
   };
-}
-
-function setHealth(health: HealthImplementation, status: "SERVING" | "NOT_SERVING") {
-  health.setStatus("", status);
-  health.setStatus(SERVICE_NAME, status);
 }

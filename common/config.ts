@@ -27,6 +27,11 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEn
 
 export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 export const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+/** A gRPC address as `host:port`. */
+export const hostPort = z
+  .string()
+  .regex(/^[^\s/:]+:\d{1,5}$/, "must be host:port")
+  .optional();
 export const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info");
 export const postgresUrl = z
   .string()

@@ -5,13 +5,20 @@
 import crypto, { type KeyObject } from "node:crypto";
 import fs from "node:fs";
 import { CompactSign } from "jose";
-import { GrantClaims } from "../proto/gen/secutils/broker/v1/broker.js";
+import { GrantClaims, GrantPurpose } from "../proto/gen/secutils/broker/v1/broker.js";
 import { ConfigError } from "./config.js";
 
 export const GRANT_TYP = "secutils-grant";
 export const GRANT_ALG = "EdDSA";
 /** The longest lifetime (expires_at - issued_at) the broker accepts. */
 export const GRANT_MAX_LIFETIME_SECONDS = 600;
+
+/** `script`: OpenSecrets for one script execution; `template`: RenderTemplates. */
+export type Purpose = "script" | "template";
+export const GRANT_PURPOSE: Record<Purpose, GrantPurpose> = {
+  script: GrantPurpose.GRANT_PURPOSE_SCRIPT,
+  template: GrantPurpose.GRANT_PURPOSE_TEMPLATE,
+};
 
 export function signGrant(claims: GrantClaims, privateKey: KeyObject): Promise<string> {
   return new CompactSign(GrantClaims.encode(claims).finish())

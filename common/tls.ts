@@ -50,10 +50,11 @@ export function peerIdentity(call: {
 /**
  * Channel options for dialling one of our services: its certificate names
  * it by identity, so verify against that name whatever address (IP,
- * container name) is dialled.
+ * container name) is dialled. Keepalive notices a peer that vanished
+ * without closing the connection.
  */
 export function channelOptionsFor(identity: string): grpc.ChannelOptions {
-  return { "grpc.ssl_target_name_override": identity, "grpc.default_authority": identity };
+  return { "grpc.ssl_target_name_override": identity, "grpc.default_authority": identity, "grpc.keepalive_time_ms": 30_000 };
 }
 
 export const BROKER_CHANNEL_OPTIONS: grpc.ChannelOptions = channelOptionsFor("broker");

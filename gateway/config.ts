@@ -2,7 +2,7 @@ import type { KeyObject } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { ConfigError, logLevel, parseEnv, port, positiveInt, postgresUrl } from "../common/config.js";
+import { ConfigError, hostPort, logLevel, parseEnv, port, positiveInt, postgresUrl } from "../common/config.js";
 import type { DbTarget } from "../common/db.js";
 import { readGrantKey } from "../common/grant-token.js";
 import type { TlsFiles } from "../common/tls.js";
@@ -13,15 +13,9 @@ const schema = z.object({
   PORT: port(7070),
   GATEWAY_DATABASE_URL: postgresUrl,
   BROKER_PORT: port(7071),
-  BROKER_URL: z
-    .string()
-    .regex(/^[^\s/:]+:\d{1,5}$/, "must be host:port")
-    .optional(),
+  BROKER_URL: hostPort,
   SANDBOX_PORT: port(7072),
-  SANDBOX_URL: z
-    .string()
-    .regex(/^[^\s/:]+:\d{1,5}$/, "must be host:port")
-    .optional(),
+  SANDBOX_URL: hostPort,
   GATEWAY_TLS_CA: z.string().optional(),
   GATEWAY_TLS_CERT: z.string().optional(),
   GATEWAY_TLS_KEY: z.string().optional(),

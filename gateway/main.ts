@@ -4,6 +4,7 @@ import { ConfigError } from "../common/config.js";
 import { describeTarget, openDb } from "../common/db.js";
 import { createLogger } from "../common/log.js";
 import { migrate } from "../common/migrate.js";
+import { failStart, stopOnSignals } from "../common/service-process.js";
 import { buildApp } from "./app.js";
 import { connectBroker } from "./broker/client.js";
 import { connectSandbox } from "./sandbox/client.js";
@@ -13,10 +14,7 @@ import { GrantMinter } from "./grants/mint.js";
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
 const MIGRATION_LOCK = 0x6a7e;
 
-function fail(message: string): never {
-  process.stderr.write(`gateway: cannot start: ${message}\n`);
-  process.exit(1);
-}
+const fail = (message: string): never => failStart("gateway", message);
 
 async function main() {
   let config;
@@ -47,20 +45,13 @@ async function main() {
   await app.listen({ host: config.host, port: config.port });
   log.info({ db: describeTarget(config.db), broker: config.brokerUrl, sandbox: config.sandboxUrl, kratos: config.kratosUrl ?? null }, "gateway ready");
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "gateway stopping");
+  stopOnSignals("gateway", log, async () => {
     // close() lets in-flight requests finish before the listener goes away.
     await app.close();
     client.close();
     sandbox.client.close();
     await db.close();
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  });
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { ConfigError, logLevel, parseEnv, port, positiveInt } from "../common/config.js";
+import { ConfigError, hostPort, logLevel, parseEnv, port, positiveInt } from "../common/config.js";
 import type { TlsFiles } from "../common/tls.js";
 import { outboundPolicyFromEnv, type OutboundPolicy } from "./outbound/policy.js";
 import type { LimitSettings } from "./executions/request.js";
@@ -16,10 +16,7 @@ const schema = z.object({
   SANDBOX_TLS_CERT: z.string().optional(),
   SANDBOX_TLS_KEY: z.string().optional(),
   BROKER_PORT: port(7071),
-  BROKER_URL: z
-    .string()
-    .regex(/^[^\s/:]+:\d{1,5}$/, "must be host:port")
-    .optional(),
+  BROKER_URL: hostPort,
   DENO_PATH: z.string().optional(),
   SANDBOX_PROCESSES: positiveInt(Math.min(2, os.availableParallelism())),
   SANDBOX_MAX_WORKERS: positiveInt(64),

@@ -1,15 +1,13 @@
 import { ConfigError } from "../common/config.js";
 import { createLogger } from "../common/log.js";
+import { failStart, stopOnSignals } from "../common/service-process.js";
 import { SecretsSource } from "./broker/secrets.js";
 import { GRPC_MAX_MESSAGE_BYTES, loadSandboxConfig } from "./config.js";
 import { ExecutionService } from "./executions/service.js";
 import { Pool } from "./pool/pool.js";
 import { startSandboxServer } from "./server.js";
 
-function fail(message: string): never {
-  process.stderr.write(`sandbox: cannot start: ${message}\n`);
-  process.exit(1);
-}
+const fail = (message: string): never => failStart("sandbox", message);
 
 async function main() {
   let config;
@@ -35,18 +33,11 @@ async function main() {
     "sandbox listening",
   );
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "sandbox stopping");
+  stopOnSignals("sandbox", log, async () => {
     await server.stop();
     await pool.stop();
     secrets.close();
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  });
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

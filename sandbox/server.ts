@@ -1,18 +1,14 @@
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "../common/log.js";
-import { serverCredentials, type TlsFiles } from "../common/tls.js";
+import { listen, setServing, type Listening } from "../common/grpc-server.js";
+import type { TlsFiles } from "../common/tls.js";
 import { ScriptRunnerService } from "../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { scriptRunnerRpc } from "./executions/rpc.js";
 import type { ExecutionService } from "./executions/service.js";
 import type { Pool } from "./pool/pool.js";
 
 export const SERVICE_NAME = "secutils.sandbox.v1.ScriptRunner";
-
-export interface RunningSandbox {
-  port: number;
-  stop(): Promise<void>;
-}
 
 /**
  * Serves ScriptRunner and the standard gRPC health service over mutual TLS.
@@ -22,7 +18,7 @@ export async function startSandboxServer(
   deps: { service: ExecutionService; pool: Pool; log: Logger; tls: TlsFiles; maxMessageBytes: number },
   host: string,
   port: number,
-): Promise<RunningSandbox> {
+): Promise<Listening> {
   const server = new grpc.Server({
     "grpc.max_receive_message_length": deps.maxMessageBytes,
     "grpc.max_send_message_length": deps.maxMessageBytes,
@@ -31,24 +27,15 @@ export async function startSandboxServer(
   const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
   health.addToServer(server);
   const probe = setInterval(() => {
-    const status = deps.pool.stats().processes > 0 ? "SERVING" : "NOT_SERVING";
-    health.setStatus("", status);
-    health.setStatus(SERVICE_NAME, status);
+    setServing(health, SERVICE_NAME, deps.pool.stats().processes > 0);
   }, 1000);
   probe.unref();
-  const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, serverCredentials(deps.tls), (err, p) => (err ? reject(err) : resolve(p))),
-  );
+  const listening = await listen(server, host, port, deps.tls);
   return {
-    port: bound,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        clearInterval(probe);
-        const force = setTimeout(() => server.forceShutdown(), 5000);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      }),
+    port: listening.port,
+    stop: () => {
+      clearInterval(probe);
+      return listening.stop();
+    },
   };
 }

@@ -1,10 +1,17 @@
 import type { KeyObject } from "node:crypto";
 import { compactVerify, errors } from "jose";
-import { decodeGrant, GRANT_ALG, GRANT_MAX_LIFETIME_SECONDS, GRANT_TYP } from "../../common/grant-token.js";
+import {
+  decodeGrant,
+  GRANT_ALG,
+  GRANT_MAX_LIFETIME_SECONDS,
+  GRANT_PURPOSE,
+  GRANT_TYP,
+  type Purpose,
+} from "../../common/grant-token.js";
 import { GrantPurpose, type GrantClaims } from "../../proto/gen/secutils/broker/v1/broker.js";
-import { isUuid } from "../secrets/rules.js";
+import { isUuid } from "../../common/ids.js";
 
-export type Purpose = "script" | "template";
+export type { Purpose };
 
 /** Why a grant was refused: a short fixed text for the audit log and the caller. */
 export type RefusalReason =
@@ -48,10 +55,6 @@ const MAX_TOKEN_CHARS = 64 * 1024;
 const MAX_EXECUTION_ID_CHARS = 128;
 const MAX_CONSUMER_CHARS = 256;
 
-const PURPOSE: Record<Purpose, GrantPurpose> = {
-  script: GrantPurpose.GRANT_PURPOSE_SCRIPT,
-  template: GrantPurpose.GRANT_PURPOSE_TEMPLATE,
-};
 // Plaintext for scripts goes only to the sandbox, expanded templates only to
 // the gateway; a grant stolen from one is useless to the other.
 const CALLER: Record<Purpose, string> = { script: "sandbox", template: "gateway" };
@@ -90,7 +93,7 @@ export async function verifyGrant(key: KeyObject, token: string, check: GrantChe
   if (claims.expiresAt - claims.issuedAt > GRANT_MAX_LIFETIME_SECONDS) throw new GrantRefused("lifetime too long", claims);
   if (claims.issuedAt > now + LEEWAY_SECONDS) throw new GrantRefused("not yet valid", claims);
   if (now > claims.expiresAt + LEEWAY_SECONDS) throw new GrantRefused("expired", claims);
-  if (claims.purpose !== PURPOSE[check.purpose]) throw new GrantRefused("wrong purpose", claims);
+  if (claims.purpose !== GRANT_PURPOSE[check.purpose]) throw new GrantRefused("wrong purpose", claims);
   if (check.caller !== CALLER[check.purpose]) throw new GrantRefused("wrong caller", claims);
   if (check.userId.toLowerCase() !== claims.userId) throw new GrantRefused("wrong user", claims);
   return claims;

@@ -1,8 +1,9 @@
 import { invalid } from "../../common/errors.js";
+import { NAME_MAX_CHARS } from "../../common/secret-rules.js";
 
 // `${secrets.NAME}` with NAME following the secret name rule (a letter, then
-// up to 127 letters, digits, '_' or '-').
-const PLACEHOLDER = /\$\{secrets\.([A-Za-z][A-Za-z0-9_-]{0,127})\}/g;
+// letters, digits, '_' or '-', at most NAME_MAX_CHARS in all).
+const PLACEHOLDER = new RegExp(`\\$\\{secrets\\.([A-Za-z][A-Za-z0-9_-]{0,${NAME_MAX_CHARS - 1}})\\}`, "g");
 
 export const MAX_TEMPLATES = 64;
 export const MAX_TEMPLATE_BYTES = 1024 * 1024;

@@ -1,10 +1,10 @@
 import { invalid } from "../../common/errors.js";
+import { isUuid } from "../../common/ids.js";
 import { NAME_MAX_CHARS, NAME_PATTERN, VALUE_MAX_BYTES } from "../../common/secret-rules.js";
 
 // The broker is the authority on these rules; the gateway's request schemas
 // only pre-check the shape.
 const NAME_RE = new RegExp(NAME_PATTERN);
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function checkName(name: string): string {
   if (name.length === 0) throw invalid("name must not be empty");
@@ -25,9 +25,7 @@ export function checkValue(value: string): Buffer {
   return bytes;
 }
 
-export const isUuid = (id: string) => UUID_RE.test(id);
-
 export function checkId(what: string, id: string): string {
-  if (!UUID_RE.test(id)) throw invalid(`${what} must be a UUID`);
+  if (!isUuid(id)) throw invalid(`${what} must be a UUID`);
   return id.toLowerCase();
 }

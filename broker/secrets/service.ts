@@ -4,7 +4,8 @@ import { pgErrorCode, UNIQUE_VIOLATION } from "../../common/db.js";
 import { conflict, DomainError, invalid, notFound } from "../../common/errors.js";
 import { seal } from "../keyring/envelope.js";
 import type { KeyRing } from "../keyring/keyring.js";
-import { checkId, checkName, checkValue, isUuid } from "./rules.js";
+import { isUuid } from "../../common/ids.js";
+import { checkId, checkName, checkValue } from "./rules.js";
 import * as store from "./store.js";
 import type { SecretMeta } from "./store.js";
 

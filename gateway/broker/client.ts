@@ -4,16 +4,14 @@ import { healthProbe, unary } from "../../common/grpc-client.js";
 import { BROKER_CHANNEL_OPTIONS, clientCredentials, type TlsFiles } from "../../common/tls.js";
 import { SecretBrokerClient } from "../../proto/gen/secutils/broker/v1/broker.js";
 
-const CHANNEL_OPTIONS: grpc.ChannelOptions = { ...BROKER_CHANNEL_OPTIONS, "grpc.keepalive_time_ms": 30_000 };
-
 const DEADLINE_MS = 5_000;
 
 /** The SecretBroker client and a health probe, sharing one set of credentials. */
 export function connectBroker(url: string, tls: TlsFiles) {
   const credentials = clientCredentials(tls);
   return {
-    client: new SecretBrokerClient(url, credentials, CHANNEL_OPTIONS),
-    healthy: healthProbe(url, credentials, CHANNEL_OPTIONS),
+    client: new SecretBrokerClient(url, credentials, BROKER_CHANNEL_OPTIONS),
+    healthy: healthProbe(url, credentials, BROKER_CHANNEL_OPTIONS),
   };
 }
 

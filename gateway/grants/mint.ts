@@ -1,13 +1,12 @@
 import crypto, { type KeyObject } from "node:crypto";
-import { GRANT_MAX_LIFETIME_SECONDS, signGrant } from "../../common/grant-token.js";
-import { GrantPurpose } from "../../proto/gen/secutils/broker/v1/broker.js";
+import { GRANT_MAX_LIFETIME_SECONDS, GRANT_PURPOSE, signGrant, type Purpose } from "../../common/grant-token.js";
 
 /** A responder's or tracker's access setting, minus "none" (which gets no grant at all). */
 export type GrantAccess = "all" | { selected: string[] };
 
 export interface GrantRequest {
   userId: string;
-  purpose: "script" | "template";
+  purpose: Purpose;
   access: GrantAccess;
   /** What the execution serves, for the broker's audit log, e.g. "responder:<id>". */
   consumer: string;
@@ -22,8 +21,6 @@ export interface MintedGrant {
 // Long enough for one script run (the sandbox's wall clock) and the broker
 // call that follows; short, so a leaked grant is worth seconds.
 const DEFAULT_TTL_SECONDS = 30;
-
-const PURPOSE = { script: GrantPurpose.GRANT_PURPOSE_SCRIPT, template: GrantPurpose.GRANT_PURPOSE_TEMPLATE } as const;
 
 /**
  * Signs execution grants with the gateway's Ed25519 private key. Each grant
@@ -49,7 +46,7 @@ export class GrantMinter {
     const token = await signGrant(
       {
         userId: req.userId,
-        purpose: PURPOSE[req.purpose],
+        purpose: GRANT_PURPOSE[req.purpose],
         all: req.access === "all",
         secretIds: req.access === "all" ? [] : [...req.access.selected],
         executionId,

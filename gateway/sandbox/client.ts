@@ -6,7 +6,6 @@ import { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.
 // Script results can be larger than gRPC's 4 MiB default.
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   ...channelOptionsFor("sandbox"),
-  "grpc.keepalive_time_ms": 30_000,
   "grpc.max_receive_message_length": 16 * 1024 * 1024,
   "grpc.max_send_message_length": 16 * 1024 * 1024,
 };

@@ -15,10 +15,7 @@ export class SecretsSource {
   private readonly client: SecretBrokerClient;
 
   constructor(url: string, tls: TlsFiles) {
-    this.client = new SecretBrokerClient(url, clientCredentials(tls), {
-      ...BROKER_CHANNEL_OPTIONS,
-      "grpc.keepalive_time_ms": 30_000,
-    });
+    this.client = new SecretBrokerClient(url, clientCredentials(tls), BROKER_CHANNEL_OPTIONS);
   }
 
   /** The grant's secrets as the JSON object the realm parses (name -> value). */

@@ -52,7 +52,6 @@ export function realmPrelude() {
   const weakMapGet = WeakMap.prototype.get;
   const weakMapSet = WeakMap.prototype.set;
   const Uint8 = Uint8Array;
-  const DataViewCtor = DataView;
   const TypedArray = getPrototypeOf(Uint8Array);
   const getter = (proto, name) => getOwnPropertyDescriptor(proto, name).get;
   const taBuffer = getter(TypedArray.prototype, "buffer");
@@ -195,7 +194,7 @@ export function realmPrelude() {
   // Intl objects hold native memory the heap limit does not see.
   const IntlObject = g.Intl;
   if (IntlObject) {
-    for (const name of objectKeys(getOwnPropertyDescriptors(IntlObject))) {
+    for (const name of Object.getOwnPropertyNames(IntlObject)) {
       const Original = IntlObject[name];
       if (typeof Original !== "function" || !Original.prototype) continue;
       const Guarded = function (...args) {
@@ -205,9 +204,6 @@ export function realmPrelude() {
       adoptConstructor(Guarded, Original, name);
       IntlObject[name] = Guarded;
     }
-  }
-  function getOwnPropertyDescriptors(o) {
-    return Object.getOwnPropertyDescriptors(o);
   }
   // Make `Guarded` stand in for `Original` everywhere user code can find it:
   // the global, the prototype's constructor, statics and subclassing.

@@ -43,11 +43,12 @@ function spawn(id, heapMb) {
     entry.deadline = 0;
     write(message);
   });
+  // Reported once; a retirement the supervisor asked for is not reported.
   const lost = (reason) => {
     if (entry.gone) return;
     entry.gone = true;
     workers.delete(id);
-    write(`D\t${id}\t${reason}\n`);
+    if (reason) write(`D\t${id}\t${reason}\n`);
   };
   worker.on("error", (error) => lost(error && error.code === "ERR_WORKER_OUT_OF_MEMORY" ? "memory" : "crashed"));
   worker.on("exit", () => lost("crashed"));
@@ -57,9 +58,7 @@ function spawn(id, heapMb) {
 function retire(id, reason) {
   const entry = workers.get(id);
   if (!entry) return;
-  if (reason) entry.lost(reason);
-  entry.gone = true;
-  workers.delete(id);
+  entry.lost(reason);
   void entry.worker.terminate();
 }
 

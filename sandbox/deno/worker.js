@@ -64,11 +64,15 @@ export function workerMain() {
     return "E" + JSON.stringify({ kind, message });
   }
 
+  function timeLimit(exec) {
+    return failure("time_limit", `the script exceeded its time limit of ${exec.timeoutMs} ms`);
+  }
+
   // Enters the realm with the time left. Only host errors can come out:
   // the pump catches everything the script throws.
   function enter(exec) {
     const timeout = exec.deadline - Date.now();
-    if (timeout < 1) return finish(failure("time_limit", `the script exceeded its time limit of ${exec.timeoutMs} ms`));
+    if (timeout < 1) return finish(timeLimit(exec));
     // Running out of heap terminates the JS stack without an exception we
     // could catch (and without the worker's error event): this call never
     // returns, yet the worker's event loop goes on. The check queued here
@@ -84,7 +88,7 @@ export function workerMain() {
       pumpScript.runInContext(exec.realm.context, { timeout });
     } catch (error) {
       const timedOut = error !== null && typeof error === "object" && error.code === "ERR_SCRIPT_EXECUTION_TIMEOUT";
-      if (timedOut) return finish(failure("time_limit", `the script exceeded its time limit of ${exec.timeoutMs} ms`));
+      if (timedOut) return finish(timeLimit(exec));
       if (exec.realm.memoryExceeded()) return finish(failure("memory_limit", "the script exceeded its memory limit"));
       return finish(failure("script_error", "the script failed"));
     } finally {
@@ -118,7 +122,7 @@ export function workerMain() {
       timeoutMs: m.timeoutMs,
       deadline: Date.now() + m.timeoutMs,
       timer: setTimeout(() => {
-        if (current === exec) finish(failure("time_limit", `the script exceeded its time limit of ${m.timeoutMs} ms`));
+        if (current === exec) finish(timeLimit(exec));
       }, m.timeoutMs),
     };
     current = exec;

@@ -1,4 +1,5 @@
 import { DomainError } from "../../common/errors.js";
+import { isUuid } from "../../common/ids.js";
 import { ScriptKind, type ExecuteRequest } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 
 export type RealmKind = "responder" | "configurator" | "extractor";
@@ -9,7 +10,6 @@ const KINDS: Partial<Record<ScriptKind, RealmKind>> = {
   [ScriptKind.SCRIPT_KIND_API_EXTRACTOR]: "extractor",
 };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const MAX_SCRIPT_BYTES = 256 * 1024;
 export const MAX_CONTEXT_BYTES = 8 * 1024 * 1024;
 
@@ -35,7 +35,7 @@ export interface ValidExecution {
 /** Checks an Execute request at the edge; errors name the field, never its content. */
 export function validateExecution(req: ExecuteRequest, settings: LimitSettings): ValidExecution {
   const invalid = (message: string) => new DomainError("invalid", message);
-  if (!UUID.test(req.userId)) throw invalid("user_id must be a UUID");
+  if (!isUuid(req.userId)) throw invalid("user_id must be a UUID");
   const kind = KINDS[req.kind];
   if (!kind) throw invalid("kind must be a known script kind");
   if (req.script.trim() === "") throw invalid("script must not be empty");

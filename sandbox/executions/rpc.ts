@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
-import { DomainError, type ErrorKind } from "../../common/errors.js";
+import { DomainError } from "../../common/errors.js";
+import { GRPC_STATUS } from "../../common/grpc-server.js";
 import type { Logger } from "../../common/log.js";
 import { peerIdentity } from "../../common/tls.js";
 import type { ExecuteRequest, ExecuteResponse, ScriptRunnerServer } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
@@ -8,16 +9,8 @@ import type { ExecutionService } from "./service.js";
 // Only the gateway runs scripts.
 const ALLOWED = new Set(["gateway"]);
 
-const STATUS: Record<ErrorKind, grpc.status> = {
-  invalid: grpc.status.INVALID_ARGUMENT,
-  not_found: grpc.status.NOT_FOUND,
-  conflict: grpc.status.ALREADY_EXISTS,
-  limit: grpc.status.RESOURCE_EXHAUSTED,
-  unauthenticated: grpc.status.UNAUTHENTICATED,
-  forbidden: grpc.status.PERMISSION_DENIED,
-  unavailable: grpc.status.UNAVAILABLE,
-  data_loss: grpc.status.DATA_LOSS,
-};
+// A full queue is a passing overload here, not a broken precondition.
+const STATUS = { ...GRPC_STATUS, limit: grpc.status.RESOURCE_EXHAUSTED };
 
 export function scriptRunnerRpc(service: ExecutionService, log: Logger): ScriptRunnerServer {
   return {

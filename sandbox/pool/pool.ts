@@ -109,9 +109,11 @@ export class Pool {
 
   stats() {
     let leased = 0;
-    for (const u of this.users.values()) leased += u.slots.size;
     let queued = 0;
-    for (const u of this.users.values()) queued += u.queue.length;
+    for (const u of this.users.values()) {
+      leased += u.slots.size;
+      queued += u.queue.length;
+    }
     return {
       processes: this.procs.filter((p) => p && !p.deno.exited).length,
       workers: this.slotCount,

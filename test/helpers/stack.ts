@@ -66,18 +66,14 @@ export class Stack {
 
   async startBroker(extra: Record<string, string> = {}): Promise<void> {
     const db: Record<string, string> = "url" in this.brokerDb ? { BROKER_DATABASE_URL: this.brokerDb.url } : {};
-    this.broker = new ServiceProcess(
-      "broker/main.ts",
-      this.env({ BROKER_PORT: this.brokerAddr ? this.brokerAddr.split(":")[1]! : "0", ...db, ...this.options.brokerEnv, ...extra }),
+    [this.broker, this.brokerAddr] = await this.launch(
+      "broker",
+      this.env({ BROKER_PORT: portOf(this.brokerAddr), ...db, ...this.options.brokerEnv, ...extra }),
     );
-    const m = await this.broker.waitFor(/"port":(\d+),.*"msg":"broker listening"/);
-    this.brokerAddr = `127.0.0.1:${m[1]}`;
   }
 
   async stopBroker(): Promise<void> {
-    await this.broker.stop();
-    this.pastOutput += this.broker.output;
-    this.broker.output = "";
+    await this.halt(this.broker);
   }
 
   async restartBroker(extra: Record<string, string> = {}): Promise<void> {
@@ -86,23 +82,28 @@ export class Stack {
   }
 
   async startSandbox(extra: Record<string, string> = {}): Promise<void> {
-    this.sandbox = new ServiceProcess(
-      "sandbox/main.ts",
-      this.env({
-        SANDBOX_PORT: this.sandboxAddr ? this.sandboxAddr.split(":")[1]! : "0",
-        BROKER_URL: this.brokerAddr,
-        ...this.options.sandboxEnv,
-        ...extra,
-      }),
+    [this.sandbox, this.sandboxAddr] = await this.launch(
+      "sandbox",
+      this.env({ SANDBOX_PORT: portOf(this.sandboxAddr), BROKER_URL: this.brokerAddr, ...this.options.sandboxEnv, ...extra }),
     );
-    const m = await this.sandbox.waitFor(/"port":(\d+),.*"msg":"sandbox listening"/);
-    this.sandboxAddr = `127.0.0.1:${m[1]}`;
   }
 
   async stopSandbox(): Promise<void> {
-    await this.sandbox.stop();
-    this.pastOutput += this.sandbox.output;
-    this.sandbox.output = "";
+    await this.halt(this.sandbox);
+  }
+
+  /** Starts a gRPC service; a restart keeps the port it had. */
+  private async launch(name: "broker" | "sandbox", env: NodeJS.ProcessEnv): Promise<[ServiceProcess, string]> {
+    const proc = new ServiceProcess(`${name}/main.ts`, env);
+    const m = await proc.waitFor(new RegExp(`"port":(\\d+),.*"msg":"${name} listening"`));
+    return [proc, `127.0.0.1:${m[1]}`];
+  }
+
+  /** Stops a process, keeping what it printed for output(). */
+  private async halt(proc: ServiceProcess): Promise<void> {
+    await proc.stop();
+    this.pastOutput += proc.output;
+    proc.output = "";
   }
 
   private async startGateway(): Promise<void> {
@@ -143,3 +144,5 @@ export class Stack {
     fs.rmSync(this.dev.dataDir, { recursive: true, force: true });
   }
 }
+
+const portOf = (addr: string) => (addr ? addr.split(":")[1]! : "0");

@@ -1,0 +1,47 @@
+import * as grpc from "@grpc/grpc-js";
+import type { HealthImplementation } from "grpc-health-check";
+import type { ErrorKind } from "./errors.js";
+import { serverCredentials, type TlsFiles } from "./tls.js";
+
+/** How each service answers a domain error over gRPC. */
+export const GRPC_STATUS: Record<ErrorKind, grpc.status> = {
+  invalid: grpc.status.INVALID_ARGUMENT,
+  not_found: grpc.status.NOT_FOUND,
+  conflict: grpc.status.ALREADY_EXISTS,
+  limit: grpc.status.FAILED_PRECONDITION,
+  unauthenticated: grpc.status.UNAUTHENTICATED,
+  forbidden: grpc.status.PERMISSION_DENIED,
+  unavailable: grpc.status.UNAVAILABLE,
+  data_loss: grpc.status.DATA_LOSS,
+};
+
+/** Sets the overall health and that of the named service together. */
+export function setServing(health: HealthImplementation, serviceName: string, up: boolean): void {
+  const status = up ? "SERVING" : "NOT_SERVING";
+  health.setStatus("", status);
+  health.setStatus(serviceName, status);
+}
+
+export interface Listening {
+  port: number;
+  /** Lets in-flight calls finish (5 s at most), then closes. */
+  stop(): Promise<void>;
+}
+
+/** Binds the server with mutual TLS; port 0 picks a free one. */
+export async function listen(server: grpc.Server, host: string, port: number, tls: TlsFiles): Promise<Listening> {
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${port}`, serverCredentials(tls), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return {
+    port: bound,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.forceShutdown(), 5000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}
