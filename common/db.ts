@@ -17,6 +17,12 @@ export interface Db extends Queryable {
   readonly kind: "postgres" | "pglite";
   /** Runs fn in one transaction. Keep it short: on PGlite it serialises everything. */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Subscribes to NOTIFY on a channel. `onGap` runs whenever notifications may
+   * have been missed (the listening connection was lost and is being
+   * replaced), so a cache can drop everything instead of serving stale data.
+   */
+  listen(channel: string, onMessage: (payload: string) => void, onGap: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -67,7 +73,64 @@ function openPostgres(url: string, max: number): Db {
         client.release();
       }
     },
+    listen: (channel, onMessage, onGap) => listenPostgres(url, channel, onMessage, onGap),
     close: () => pool.end(),
+  };
+}
+
+const LISTEN_RETRY_MS = [100, 500, 1000, 2000, 5000];
+
+// LISTEN needs a connection of its own for as long as the subscription lives;
+// a pooled client would be handed back and the subscription lost with it.
+async function listenPostgres(
+  url: string,
+  channel: string,
+  onMessage: (payload: string) => void,
+  onGap: () => void,
+): Promise<() => Promise<void>> {
+  let client: pg.Client | undefined;
+  let stopped = false;
+  let attempt = 0;
+  let retry: NodeJS.Timeout | undefined;
+  const connect = async (): Promise<void> => {
+    const c = new pg.Client({ connectionString: url });
+    c.on("notification", (n) => {
+      if (n.channel === channel) onMessage(n.payload ?? "");
+    });
+    c.on("error", () => undefined);
+    c.once("end", () => {
+      // Only a subscription that was live can have missed something.
+      if (stopped || client !== c) return;
+      client = undefined;
+      onGap();
+      schedule();
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    } catch (err) {
+      await c.end().catch(() => undefined);
+      throw err;
+    }
+    // Whatever was loaded while no one listened may already be stale.
+    if (attempt > 0) onGap();
+    client = c;
+    attempt = 0;
+  };
+  const schedule = () => {
+    const delay = LISTEN_RETRY_MS[Math.min(attempt++, LISTEN_RETRY_MS.length - 1)]!;
+    retry = setTimeout(() => {
+      connect().catch(() => {
+        if (!stopped) schedule();
+      });
+    }, delay);
+    retry.unref();
+  };
+  await connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    await client?.end().catch(() => undefined);
   };
 }
 
@@ -85,6 +148,8 @@ async function openPglite(dir: string): Promise<Db> {
           exec: async (sql) => void (await t.exec(sql)),
         }),
       ),
+    // One in-process backend: nothing can be lost between NOTIFY and delivery.
+    listen: async (channel, onMessage) => db.listen(channel, onMessage),
     close: () => db.close(),
   };
 }

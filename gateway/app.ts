@@ -16,7 +16,18 @@ import { ErrorBody } from "./http/schemas.js";
 import { secretsRoutes } from "./secrets/routes.js";
 import { Secret } from "./secrets/schemas.js";
 import { SecretsService } from "./secrets/service.js";
+import { AccessSetting } from "./grants/access.js";
+import { ResponderDirectory } from "./responders/directory.js";
+import { respondersRoutes } from "./responders/routes.js";
+import { Responder, ResponderRequest, ResponderStats } from "./responders/schemas.js";
+import { WebhookServer } from "./responders/serve.js";
+import { RespondersService } from "./responders/service.js";
+import { TemplateRenderer } from "./responders/templates.js";
+import type { WebhookUrls } from "./responders/urls.js";
+import { trustOf, webhookRewriter, webhookRoutes } from "./responders/webhook-routes.js";
+import { Scripts } from "./sandbox/run.js";
 import { statusRoutes } from "./status/routes.js";
+import { userById } from "./users/store.js";
 import { usersRoutes } from "./users/routes.js";
 import { UsersService } from "./users/service.js";
 
@@ -32,11 +43,21 @@ export interface GatewayDeps {
   operatorToken?: string;
   kratosUrl?: string;
   apiKeysPerUser: number;
+  webhooks: {
+    urls: WebhookUrls;
+    /** Addresses or CIDRs whose X-Forwarded-* and X-Replaced-Path headers are believed. */
+    trustedProxies: string[];
+    bodyLimit: number;
+    scriptTimeoutMs?: number;
+  };
 }
 
-export async function buildApp(deps: GatewayDeps): Promise<App> {
+export async function buildApp(deps: GatewayDeps): Promise<{ app: App; directory: ResponderDirectory }> {
+  const trust = trustOf(deps.webhooks.trustedProxies);
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
+    trustProxy: deps.webhooks.trustedProxies.length > 0 ? trust : false,
+    rewriteUrl: webhookRewriter(deps.webhooks.urls, trust),
     bodyLimit: 64 * 1024,
     // A string field must arrive as a string: "value": 123 is an error, not "123".
     ajv: { customOptions: { coerceTypes: false } },
@@ -61,16 +82,50 @@ export async function buildApp(deps: GatewayDeps): Promise<App> {
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  for (const schema of [ErrorBody, Secret, ApiKey, ApiKeyWithToken]) app.addSchema(schema);
+  for (const schema of [ErrorBody, Secret, ApiKey, ApiKeyWithToken, AccessSetting, Responder, ResponderRequest, ResponderStats]) {
+    app.addSchema(schema);
+  }
 
   const users = new UsersService(deps.db);
   const apiKeys = new ApiKeysService(deps.db, deps.apiKeysPerUser);
   const auth: AuthDeps = { apiKeys, users, operatorToken: deps.operatorToken, kratosUrl: deps.kratosUrl };
 
   await app.register(statusRoutes, { db: deps.db, brokerHealthy: deps.brokerHealthy, sandboxHealthy: deps.sandboxHealthy });
-  await app.register(secretsRoutes, { auth, secrets: new SecretsService(deps.broker) });
+  const secrets = new SecretsService(deps.broker);
+  const directory = new ResponderDirectory(deps.db, deps.log);
+  const handles = new Map<string, string>();
+  const responders = new RespondersService({
+    db: deps.db,
+    urls: deps.webhooks.urls,
+    // A handle never changes, so it is remembered once read.
+    handleOf: async (userId) => {
+      let handle = handles.get(userId);
+      if (handle === undefined) {
+        const user = await userById(deps.db, userId);
+        if (!user) throw new Error("authenticated user has no row");
+        handle = user.handle;
+        handles.set(userId, handle);
+      }
+      return handle;
+    },
+    existingSecretIds: (userId, ids) => secrets.existingIds(userId, ids),
+    changed: (handle) => directory.invalidate(handle),
+  });
+  secrets.onDeleted((userId, id) => responders.secretDeleted(userId, id));
+  const webhooks = new WebhookServer({
+    db: deps.db,
+    directory,
+    templates: new TemplateRenderer(deps.broker, deps.grants),
+    scripts: new Scripts(deps.sandbox, deps.grants),
+    log: deps.log,
+    scriptTimeoutMs: deps.webhooks.scriptTimeoutMs,
+  });
+
+  await app.register(secretsRoutes, { auth, secrets });
+  await app.register(respondersRoutes, { auth, responders });
+  await app.register(webhookRoutes, { server: webhooks, bodyLimit: deps.webhooks.bodyLimit });
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });
   app.get("/api-docs/openapi.json", { schema: { hide: true } }, () => app.swagger());
-  return app;
+  return { app, directory };
 }

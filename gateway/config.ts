@@ -26,7 +26,19 @@ const schema = z.object({
   WEBHOOKS_DOMAIN: z
     .string()
     .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, "must be a DNS name")
-    .default("webhooks.localhost"),
+    .default("localhost"),
+  // Where responder URLs point; the port defaults to the one the gateway listens on.
+  WEBHOOKS_URL_SCHEME: z.enum(["http", "https"]).default("http"),
+  WEBHOOKS_URL_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  WEBHOOKS_BODY_LIMIT: positiveInt(1024 * 1024),
+  RESPONDER_SCRIPT_TIMEOUT_MS: z.coerce.number().int().min(1).max(300_000).optional(),
+  TRUSTED_PROXIES: z
+    .string()
+    .default("")
+    .transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean))
+    .refine((list) => list.every((p) => /^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/.test(p)), {
+      message: "must be a comma-separated list of IP addresses or CIDRs",
+    }),
   API_KEYS_PER_USER: positiveInt(30),
   LOG_LEVEL: logLevel,
 });
@@ -43,6 +55,11 @@ export interface GatewayConfig {
   grantSigningKey: KeyObject;
   kratosUrl?: string;
   webhooksDomain: string;
+  webhooksUrlScheme: "http" | "https";
+  webhooksUrlPort?: number;
+  webhooksBodyLimit: number;
+  responderScriptTimeoutMs?: number;
+  trustedProxies: string[];
   apiKeysPerUser: number;
   logLevel: string;
 }
@@ -69,6 +86,11 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     ),
     kratosUrl: e.KRATOS_URL?.replace(/\/+$/, ""),
     webhooksDomain: e.WEBHOOKS_DOMAIN,
+    webhooksUrlScheme: e.WEBHOOKS_URL_SCHEME,
+    webhooksUrlPort: e.WEBHOOKS_URL_PORT,
+    webhooksBodyLimit: e.WEBHOOKS_BODY_LIMIT,
+    responderScriptTimeoutMs: e.RESPONDER_SCRIPT_TIMEOUT_MS,
+    trustedProxies: e.TRUSTED_PROXIES,
     apiKeysPerUser: e.API_KEYS_PER_USER,
     logLevel: e.LOG_LEVEL,
   };

@@ -1,3 +1,4 @@
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "../common/config.js";
@@ -10,6 +11,7 @@ import { connectBroker } from "./broker/client.js";
 import { connectSandbox } from "./sandbox/client.js";
 import { loadGatewayConfig } from "./config.js";
 import { GrantMinter } from "./grants/mint.js";
+import { WebhookUrls } from "./responders/urls.js";
 
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
 const MIGRATION_LOCK = 0x6a7e;
@@ -29,7 +31,8 @@ async function main() {
   await migrate(db, MIGRATIONS, MIGRATION_LOCK);
   const { client, healthy } = connectBroker(config.brokerUrl, config.tls);
   const sandbox = connectSandbox(config.sandboxUrl, config.tls);
-  const app = await buildApp({
+  const urls = new WebhookUrls(config.webhooksDomain, { scheme: config.webhooksUrlScheme, port: config.webhooksUrlPort });
+  const { app, directory } = await buildApp({
     db,
     log,
     broker: client,
@@ -40,14 +43,23 @@ async function main() {
     operatorToken: config.operatorToken,
     kratosUrl: config.kratosUrl,
     apiKeysPerUser: config.apiKeysPerUser,
+    webhooks: {
+      urls,
+      trustedProxies: config.trustedProxies,
+      bodyLimit: config.webhooksBodyLimit,
+      scriptTimeoutMs: config.responderScriptTimeoutMs,
+    },
   });
+  await directory.start();
   if (!config.operatorToken) log.warn("no operator token configured: the operator endpoints are disabled");
   await app.listen({ host: config.host, port: config.port });
-  log.info({ db: describeTarget(config.db), broker: config.brokerUrl, sandbox: config.sandboxUrl, kratos: config.kratosUrl ?? null }, "gateway ready");
+  urls.port ??= (app.server.address() as AddressInfo).port;
+  log.info({ db: describeTarget(config.db), broker: config.brokerUrl, sandbox: config.sandboxUrl, kratos: config.kratosUrl ?? null, webhooks: urls.of("<handle>", undefined, "/") }, "gateway ready");
 
   stopOnSignals("gateway", log, async () => {
     // close() lets in-flight requests finish before the listener goes away.
     await app.close();
+    await directory.stop();
     client.close();
     sandbox.client.close();
     await db.close();

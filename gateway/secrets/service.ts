@@ -5,7 +5,14 @@ import { callBroker } from "../broker/client.js";
 
 /** User secrets, kept by the broker; the gateway never holds a stored value. */
 export class SecretsService {
+  /** Run after a secret is gone, to take its id out of every access list. */
+  private readonly deletedHooks: Array<(userId: string, id: string) => Promise<void>> = [];
+
   constructor(private readonly broker: SecretBrokerClient) {}
+
+  onDeleted(hook: (userId: string, id: string) => Promise<void>): void {
+    this.deletedHooks.push(hook);
+  }
 
   private call<Req, Res>(fn: Parameters<typeof callBroker<Req, Res>>[0], req: Req): Promise<Res> {
     return callBroker(fn, this.broker as unknown as Client, req);
@@ -27,6 +34,14 @@ export class SecretsService {
 
   async delete(userId: string, id: string): Promise<void> {
     await this.call(this.broker.deleteSecret, { userId, id });
+    // The secret is already gone, so an id left behind would only grant nothing;
+    // it is still removed so every access list shows what it really grants.
+    for (const hook of this.deletedHooks) await hook(userId, id.toLowerCase());
+  }
+
+  /** Which of these ids are secrets of this user. */
+  async existingIds(userId: string, ids: string[]): Promise<string[]> {
+    return (await this.call(this.broker.resolveSecretIds, { userId, ids })).existingIds;
   }
 }
 

@@ -1,0 +1,61 @@
+import type { Db } from "../../common/db.js";
+import type { Logger } from "../../common/log.js";
+import { enabledRespondersOfHandle, type ResponderRecord } from "./store.js";
+
+export interface HandleResponders {
+  userId: string;
+  responders: ResponderRecord[];
+}
+
+export const CHANNEL = "responders_changed";
+const MAX_HANDLES = 10_000;
+
+/**
+ * Responder definitions by webhook handle, served from memory. Every write
+ * to `responders` (on any replica) fires a NOTIFY with the owner's handle
+ * through a trigger, and each replica drops that handle's entry; the writer's
+ * own replica drops it at once. Unknown handles are cached too: creating a
+ * user notifies as well. Only definitions are kept, never a secret.
+ */
+export class ResponderDirectory {
+  private readonly entries = new Map<string, Promise<HandleResponders | undefined>>();
+  private unlisten: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.unlisten = await this.db.listen(
+      CHANNEL,
+      (handle) => this.invalidate(handle),
+      () => {
+        this.log.warn("responder change notifications were interrupted: dropping every cached responder");
+        this.entries.clear();
+      },
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.unlisten?.();
+  }
+
+  get(handle: string): Promise<HandleResponders | undefined> {
+    const cached = this.entries.get(handle);
+    if (cached) return cached;
+    // Bounded: the oldest entry goes first. A dropped entry only costs a reload.
+    if (this.entries.size >= MAX_HANDLES) this.entries.delete(this.entries.keys().next().value!);
+    const loading = enabledRespondersOfHandle(this.db, handle);
+    this.entries.set(handle, loading);
+    loading.catch(() => {
+      if (this.entries.get(handle) === loading) this.entries.delete(handle);
+    });
+    return loading;
+  }
+
+  invalidate(handle: string): void {
+    // A load still in flight may have read the old rows; dropping its entry means the next request reads again.
+    this.entries.delete(handle);
+  }
+}

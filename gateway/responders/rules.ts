@@ -1,0 +1,27 @@
+import { invalid } from "../../common/errors.js";
+import type { CreateResponder } from "./schemas.js";
+
+// RFC 9110 token characters: what a header name may be made of.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Tab and visible characters (and obs-text): what Node will put on the wire.
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\uffff]*$/;
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+export const isHeaderName = (s: string) => TOKEN.test(s);
+export const isHeaderValue = (s: string) => FIELD_VALUE.test(s);
+
+/** Rules a JSON schema cannot say; messages name the field, never a value. */
+export function checkResponder(r: Pick<CreateResponder, "location" | "settings">): void {
+  const { path, subdomainPrefix } = r.location;
+  if (!path.startsWith("/")) throw invalid("location.path must start with '/'");
+  if (path.length > 1 && path.endsWith("/")) throw invalid("location.path must not end with '/' (except '/' itself)");
+  if (/[\s?#]/.test(path)) throw invalid("location.path must not contain spaces, '?' or '#'");
+  if (subdomainPrefix !== undefined && !DNS_LABEL.test(subdomainPrefix)) {
+    throw invalid("location.subdomainPrefix must be a DNS label: lowercase letters, digits and '-', not starting or ending with '-'");
+  }
+  for (const [i, [name, value]] of (r.settings.headers ?? []).entries()) {
+    if (!isHeaderName(name)) throw invalid(`settings.headers[${i}] has an invalid header name`);
+    if (!isHeaderValue(value)) throw invalid(`settings.headers[${i}] has an invalid header value (control characters are not allowed)`);
+  }
+  if (r.settings.script !== undefined && r.settings.script.trim() === "") throw invalid("settings.script must not be empty");
+}

@@ -1,0 +1,120 @@
+import { Type, type Static } from "@sinclair/typebox";
+import { AccessSetting } from "../grants/access.js";
+import { UnixSeconds } from "../http/schemas.js";
+
+export const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE", "ANY"] as const;
+export type ResponderMethod = (typeof METHODS)[number];
+
+export const NAME_MAX_CHARS = 100;
+export const PATH_MAX_CHARS = 100;
+export const MAX_TRACKED_REQUESTS = 30;
+// The whole label "<prefix>-<16 hex handle>" must fit DNS's 63 characters.
+export const PREFIX_MAX_CHARS = 63 - 17;
+export const MAX_HEADERS = 100;
+export const SCRIPT_MAX_CHARS = 64 * 1024;
+export const BODY_MAX_CHARS = 32 * 1024;
+
+const Location = Type.Object(
+  {
+    pathType: Type.Union([Type.Literal("="), Type.Literal("^")], { description: '"=" exact path, "^" path prefix' }),
+    path: Type.String({ minLength: 1, maxLength: PATH_MAX_CHARS, description: "Starts with '/', does not end with '/' (except '/' itself)" }),
+    subdomainPrefix: Type.Optional(
+      Type.String({ minLength: 1, maxLength: PREFIX_MAX_CHARS, description: "A DNS label served at <prefix>-<handle>.webhooks.<domain>" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Header = Type.Tuple([Type.String({ minLength: 1, maxLength: 256 }), Type.String({ maxLength: 8192 })]);
+
+const Settings = Type.Object(
+  {
+    requestsToTrack: Type.Integer({ minimum: 0, maximum: MAX_TRACKED_REQUESTS }),
+    statusCode: Type.Integer({ minimum: 100, maximum: 999 }),
+    headers: Type.Optional(Type.Array(Header, { maxItems: MAX_HEADERS, description: "Ordered [name, value] pairs; duplicates are kept" })),
+    body: Type.Optional(Type.String({ maxLength: BODY_MAX_CHARS })),
+    script: Type.Optional(Type.String({ minLength: 1, maxLength: SCRIPT_MAX_CHARS })),
+    secrets: Type.Optional(AccessSetting),
+  },
+  { additionalProperties: false },
+);
+
+const Method = Type.Union(
+  METHODS.map((m) => Type.Literal(m)),
+  { description: "HTTP method to answer, or ANY" },
+);
+const Name = Type.String({ minLength: 1, maxLength: NAME_MAX_CHARS, description: "Unique per user, case-insensitively" });
+
+export const CreateResponder = Type.Object({
+  name: Name,
+  location: Location,
+  method: Method,
+  enabled: Type.Optional(Type.Boolean({ default: true })),
+  settings: Settings,
+});
+export type CreateResponder = Static<typeof CreateResponder>;
+
+/** Any subset of the fields; `settings`, when present, replaces the settings whole. */
+export const UpdateResponder = Type.Object({
+  name: Type.Optional(Name),
+  location: Type.Optional(Location),
+  method: Type.Optional(Method),
+  enabled: Type.Optional(Type.Boolean()),
+  settings: Type.Optional(Settings),
+});
+export type UpdateResponder = Static<typeof UpdateResponder>;
+
+export const Responder = Type.Object(
+  {
+    id: Type.String({ format: "uuid" }),
+    name: Type.String(),
+    location: Location,
+    method: Method,
+    enabled: Type.Boolean(),
+    settings: Type.Object({
+      requestsToTrack: Type.Integer(),
+      statusCode: Type.Integer(),
+      headers: Type.Array(Header),
+      body: Type.Optional(Type.String()),
+      script: Type.Optional(Type.String()),
+      secrets: Type.Ref(AccessSetting),
+    }),
+    url: Type.String({ description: "Where the responder answers" }),
+    createdAt: UnixSeconds,
+    updatedAt: UnixSeconds,
+  },
+  { $id: "Responder" },
+);
+export type Responder = Static<typeof Responder>;
+
+const Bytes = Type.Array(Type.Integer({ minimum: 0, maximum: 255 }), { description: "Bytes" });
+
+export const ResponderRequest = Type.Object(
+  {
+    id: Type.String(),
+    responderId: Type.String({ format: "uuid" }),
+    clientAddress: Type.Optional(Type.String()),
+    method: Type.String(),
+    url: Type.String({ description: "Path with query" }),
+    headers: Type.Array(Type.Tuple([Type.String(), Type.String()])),
+    body: Bytes,
+    durationMs: Type.Number(),
+    response: Type.Optional(
+      Type.Object({ statusCode: Type.Integer(), headers: Type.Array(Type.Tuple([Type.String(), Type.String()])), body: Bytes }),
+    ),
+    createdAt: UnixSeconds,
+  },
+  { $id: "ResponderRequest" },
+);
+export type ResponderRequest = Static<typeof ResponderRequest>;
+
+export const ResponderStats = Type.Object(
+  {
+    responderId: Type.String({ format: "uuid" }),
+    requestCount: Type.Integer(),
+    lastRequestedAt: Type.Optional(UnixSeconds),
+  },
+  { $id: "ResponderStats" },
+);
+
+export const ResponderParams = Type.Object({ responder_id: Type.String({ format: "uuid" }) });

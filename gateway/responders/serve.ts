@@ -1,0 +1,210 @@
+import { ErrorKind, ScriptKind, type ResponderResult } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import type { Db } from "../../common/db.js";
+import type { Logger } from "../../common/log.js";
+import { SandboxRefused, type Scripts } from "../sandbox/run.js";
+import type { ResponderDirectory } from "./directory.js";
+import { trackRequest, type TrackedRequest, type TrackedResponse } from "./history-store.js";
+import { matchResponder } from "./match.js";
+import { isHeaderName, isHeaderValue } from "./rules.js";
+import type { HeaderPair, ResponderRecord } from "./store.js";
+import type { TemplateRenderer } from "./templates.js";
+
+/** A request to a webhook host, as the transport read it. */
+export interface WebhookRequest {
+  handle: string;
+  prefix: string;
+  method: string;
+  path: string;
+  rawQuery?: string;
+  headers: HeaderPair[];
+  body: Buffer;
+  clientAddress?: string;
+}
+
+export interface WebhookResponse {
+  statusCode: number;
+  headers: HeaderPair[];
+  body: Buffer;
+  /** Set when the answer is the gateway's own failure message, not the responder's. */
+  failed?: true;
+}
+
+/** What to record in the responder's history after the response has left. */
+export interface ServedWebhook {
+  response: WebhookResponse;
+  track?: { request: TrackedRequest; keep: number };
+}
+
+export const MAX_CONCURRENT_SCRIPTS = 10;
+
+const text = (statusCode: number, message: string, extra: HeaderPair[] = []): WebhookResponse => ({
+  statusCode,
+  headers: [["content-type", "text/plain; charset=utf-8"], ...extra],
+  body: Buffer.from(message),
+  failed: true,
+});
+
+const NOT_FOUND: WebhookResponse = {
+  statusCode: 404,
+  headers: [["content-type", "application/json; charset=utf-8"]],
+  body: Buffer.from(JSON.stringify({ message: "not found" })),
+};
+
+// Script outcomes the caller sees; the sandbox already stripped host details from the message.
+const SCRIPT_ERROR_STATUS: Partial<Record<ErrorKind, number>> = {
+  [ErrorKind.ERROR_KIND_TIME_LIMIT]: 504,
+  [ErrorKind.ERROR_KIND_UPSTREAM_FAILURE]: 502,
+  [ErrorKind.ERROR_KIND_URL_NOT_ALLOWED]: 502,
+  [ErrorKind.ERROR_KIND_UPSTREAM_TOO_LARGE]: 413,
+};
+
+/** Answers webhook requests from the responder definitions; knows nothing of the HTTP server. */
+export class WebhookServer {
+  private readonly running = new Map<string, number>();
+
+  constructor(
+    private readonly deps: {
+      db: Db;
+      directory: ResponderDirectory;
+      templates: TemplateRenderer;
+      scripts: Scripts;
+      log: Logger;
+      scriptTimeoutMs?: number;
+    },
+  ) {}
+
+  async serve(req: WebhookRequest): Promise<ServedWebhook> {
+    const started = process.hrtime.bigint();
+    const owner = await this.deps.directory.get(req.handle);
+    const responder = owner && matchResponder(owner.responders, req);
+    if (!responder) return { response: NOT_FOUND };
+
+    let response: WebhookResponse;
+    let track = responder.settings.requestsToTrack > 0;
+    let trackResponse = false;
+    if (responder.settings.script === undefined) {
+      response = await this.staticResponse(responder, {});
+      trackResponse = response.failed === true;
+    } else {
+      const count = this.running.get(responder.id) ?? 0;
+      if (count >= MAX_CONCURRENT_SCRIPTS) {
+        return { response: text(429, "too many concurrent requests for this responder", [["retry-after", "1"]]) };
+      }
+      this.running.set(responder.id, count + 1);
+      try {
+        const outcome = await this.scripted(responder, req);
+        response = outcome.response;
+        track &&= !outcome.skip;
+        trackResponse = outcome.trackResponse || response.failed === true;
+      } finally {
+        const left = (this.running.get(responder.id) ?? 1) - 1;
+        if (left === 0) this.running.delete(responder.id);
+        else this.running.set(responder.id, left);
+      }
+    }
+    if (!track) return { response };
+    const durationUs = Number((process.hrtime.bigint() - started) / 1000n);
+    return {
+      response,
+      track: {
+        keep: responder.settings.requestsToTrack,
+        request: {
+          responderId: responder.id,
+          ...(req.clientAddress ? { clientAddress: req.clientAddress } : {}),
+          method: req.method,
+          url: req.rawQuery === undefined ? req.path : `${req.path}?${req.rawQuery}`,
+          headers: req.headers,
+          body: req.body,
+          durationUs,
+          ...(trackResponse ? { response: tracked(response) } : {}),
+        },
+      },
+    };
+  }
+
+  /** Writes a served request into its responder's history (after the response has left). */
+  record(track: NonNullable<ServedWebhook["track"]>): Promise<void> {
+    return trackRequest(this.deps.db, track.request, track.keep);
+  }
+
+  private async scripted(
+    responder: ResponderRecord,
+    req: WebhookRequest,
+  ): Promise<{ response: WebhookResponse; skip: boolean; trackResponse: boolean }> {
+    let result;
+    try {
+      result = await this.deps.scripts.execute({
+        userId: responder.userId,
+        kind: ScriptKind.SCRIPT_KIND_RESPONDER,
+        script: responder.settings.script!,
+        context: scriptContext(req),
+        access: responder.access,
+        consumer: `responder:${responder.id}`,
+        ...(this.deps.scriptTimeoutMs ? { timeoutMs: this.deps.scriptTimeoutMs } : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof SandboxRefused)) throw err;
+      const response = err.reason === "busy" ? text(429, err.message, [["retry-after", "1"]]) : text(503, err.message);
+      return { response, skip: false, trackResponse: true };
+    }
+    if (result.error) {
+      const status = SCRIPT_ERROR_STATUS[result.error.kind] ?? 500;
+      return { response: text(status, result.error.message || "the script failed"), skip: false, trackResponse: true };
+    }
+    const r: ResponderResult = result.responder ?? { skipRequest: false, trackResponse: false };
+    return { response: await this.staticResponse(responder, r), skip: r.skipRequest, trackResponse: r.trackResponse };
+  }
+
+  /**
+   * The static settings with the script's fields laid over them. Only the
+   * static values actually sent are expanded, so a script that sets its own
+   * body costs no broker call for the static one.
+   */
+  private async staticResponse(responder: ResponderRecord, over: Partial<ResponderResult>): Promise<WebhookResponse> {
+    const s = responder.settings;
+    const useHeaders = over.headers === undefined;
+    const useBody = over.body === undefined;
+    const templates = [...(useHeaders ? s.headers.map(([, v]) => v) : []), ...(useBody && s.body !== undefined ? [s.body] : [])];
+    const rendered = await this.deps.templates.render(responder.userId, responder.access, `responder:${responder.id}`, templates);
+    let headers: HeaderPair[];
+    if (useHeaders) {
+      headers = s.headers.map(([name], i) => [name, rendered[i]!]);
+      // An expanded secret must not be able to split the response; say so without naming it.
+      if (headers.some(([, v]) => !isHeaderValue(v))) {
+        return text(500, "a header value of this responder is not valid after expanding its secrets");
+      }
+    } else {
+      headers = over.headers!.items.map((h) => [h.name, h.value]);
+      if (headers.some(([n, v]) => !isHeaderName(n) || !isHeaderValue(v))) {
+        return text(500, "the script returned an invalid header name or value");
+      }
+    }
+    const body = useBody ? Buffer.from(s.body === undefined ? "" : rendered[rendered.length - 1]!) : over.body!;
+    return { statusCode: over.statusCode ?? s.statusCode, headers, body };
+  }
+}
+
+function tracked(r: WebhookResponse): TrackedResponse {
+  return { statusCode: r.statusCode, headers: r.headers, body: r.body };
+}
+
+/** The responder context of DESIGN.md section 5, minus secrets (the sandbox adds the granted ones). */
+function scriptContext(req: WebhookRequest): object {
+  // Keys come from the caller: without a prototype, "__proto__" is just a key.
+  const headers: Record<string, string> = Object.create(null);
+  for (const [name, value] of req.headers) {
+    const key = name.toLowerCase();
+    headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
+  }
+  const query: Record<string, string> = Object.create(null);
+  if (req.rawQuery) for (const [k, v] of new URLSearchParams(req.rawQuery)) query[k] = v;
+  return {
+    ...(req.clientAddress ? { clientAddress: req.clientAddress } : {}),
+    method: req.method,
+    headers,
+    path: req.path,
+    ...(req.rawQuery === undefined ? {} : { rawQuery: req.rawQuery }),
+    query,
+    body: [...req.body],
+  };
+}

@@ -1,0 +1,164 @@
+import crypto from "node:crypto";
+import { conflict, invalid, notFound } from "../../common/errors.js";
+import { pgErrorCode, UNIQUE_VIOLATION, type Db } from "../../common/db.js";
+import { fromStored, toStored, type AccessSetting } from "../grants/access.js";
+import { clearHistory, historyOf, statsOfUser, type HistoryEntry, type Stats } from "./history-store.js";
+import { checkResponder } from "./rules.js";
+import type { CreateResponder, Responder, UpdateResponder } from "./schemas.js";
+import {
+  deleteResponder,
+  insertResponder,
+  removeSecretFromResponders,
+  responderById,
+  respondersOfUser,
+  updateResponder,
+  type ResponderRecord,
+} from "./store.js";
+import type { WebhookUrls } from "./urls.js";
+
+export interface RespondersDeps {
+  db: Db;
+  urls: WebhookUrls;
+  /** The user's webhook handle. */
+  handleOf: (userId: string) => Promise<string>;
+  /** Which of these ids are secrets of this user (the broker decides). */
+  existingSecretIds: (userId: string, ids: string[]) => Promise<string[]>;
+  /** Called after a user's responders changed, so this replica stops serving the old ones at once. */
+  changed: (handle: string) => void;
+}
+
+/** Responder CRUD, history and stats; knows nothing of HTTP. */
+export class RespondersService {
+  constructor(private readonly deps: RespondersDeps) {}
+
+  async list(userId: string): Promise<Responder[]> {
+    const handle = await this.deps.handleOf(userId);
+    return (await respondersOfUser(this.deps.db, userId)).map((r) => this.toApi(r, handle));
+  }
+
+  async create(userId: string, input: CreateResponder): Promise<Responder> {
+    checkResponder(input);
+    const access = await this.checkedAccess(userId, input.settings.secrets ?? "none");
+    const record = await this.write(() =>
+      insertResponder(this.deps.db, {
+        id: crypto.randomUUID(),
+        userId,
+        name: input.name,
+        location: input.location,
+        method: input.method,
+        enabled: input.enabled ?? true,
+        settings: settingsOf(input.settings),
+        access,
+      }),
+    );
+    return this.afterChange(record);
+  }
+
+  async update(userId: string, id: string, change: UpdateResponder): Promise<Responder> {
+    if (Object.values(change).every((v) => v === undefined)) throw invalid("nothing to update: send at least one field");
+    const current = await responderById(this.deps.db, userId, id);
+    if (!current) throw notFound("responder not found");
+    const location = change.location ?? current.location;
+    const settings = change.settings ? settingsOf(change.settings) : current.settings;
+    checkResponder({ location, settings });
+    // Settings replace the old ones whole, so a missing access setting means "none".
+    const access = change.settings ? await this.checkedAccess(userId, change.settings.secrets ?? "none") : current.access;
+    const record = await this.write(() =>
+      updateResponder(this.deps.db, {
+        id,
+        userId,
+        name: change.name ?? current.name,
+        location,
+        method: change.method ?? current.method,
+        enabled: change.enabled ?? current.enabled,
+        settings,
+        access,
+      }),
+    );
+    if (!record) throw notFound("responder not found");
+    return this.afterChange(record);
+  }
+
+  async delete(userId: string, id: string): Promise<void> {
+    if (!(await deleteResponder(this.deps.db, userId, id))) throw notFound("responder not found");
+    this.deps.changed(await this.deps.handleOf(userId));
+  }
+
+  async history(userId: string, id: string): Promise<HistoryEntry[]> {
+    const r = await this.owned(userId, id);
+    return historyOf(this.deps.db, id, r.settings.requestsToTrack);
+  }
+
+  async clearHistory(userId: string, id: string): Promise<void> {
+    await this.owned(userId, id);
+    await clearHistory(this.deps.db, id);
+  }
+
+  stats(userId: string): Promise<Stats[]> {
+    return statsOfUser(this.deps.db, userId);
+  }
+
+  /** A deleted secret leaves every access list of its owner. */
+  async secretDeleted(userId: string, secretId: string): Promise<void> {
+    if ((await removeSecretFromResponders(this.deps.db, userId, secretId)) > 0) this.deps.changed(await this.deps.handleOf(userId));
+  }
+
+  private async owned(userId: string, id: string): Promise<ResponderRecord> {
+    const r = await responderById(this.deps.db, userId, id);
+    if (!r) throw notFound("responder not found");
+    return r;
+  }
+
+  private async checkedAccess(userId: string, access: AccessSetting) {
+    const stored = toStored(access);
+    if (stored.mode === "selected") {
+      const existing = new Set(await this.deps.existingSecretIds(userId, stored.ids));
+      if (stored.ids.some((id) => !existing.has(id))) throw invalid("settings.secrets.selected names a secret that does not exist");
+    }
+    return stored;
+  }
+
+  private async write(fn: () => Promise<ResponderRecord | undefined>): Promise<ResponderRecord | undefined> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (pgErrorCode(err) !== UNIQUE_VIOLATION) throw err;
+      const constraint = (err as { constraint?: string }).constraint ?? "";
+      if (constraint === "responders_user_name_key" || /responders_user_name_key/.test(String(err))) {
+        throw conflict("a responder with this name already exists");
+      }
+      throw conflict("a responder with this location and method already exists");
+    }
+  }
+
+  private async afterChange(record: ResponderRecord | undefined): Promise<Responder> {
+    if (!record) throw notFound("responder not found");
+    const handle = await this.deps.handleOf(record.userId);
+    this.deps.changed(handle);
+    return this.toApi(record, handle);
+  }
+
+  private toApi(r: ResponderRecord, handle: string): Responder {
+    return {
+      id: r.id,
+      name: r.name,
+      location: r.location,
+      method: r.method,
+      enabled: r.enabled,
+      settings: { ...r.settings, secrets: fromStored(r.access) },
+      url: this.deps.urls.of(handle, r.location.subdomainPrefix, r.location.path),
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+    };
+  }
+}
+
+function settingsOf(s: CreateResponder["settings"]): ResponderRecord["settings"] {
+  return {
+    requestsToTrack: s.requestsToTrack,
+    statusCode: s.statusCode,
+    headers: s.headers ?? [],
+    ...(s.body === undefined ? {} : { body: s.body }),
+    ...(s.script === undefined ? {} : { script: s.script }),
+  };
+}

@@ -1,0 +1,38 @@
+import type * as grpc from "@grpc/grpc-js";
+import type { SecretBrokerClient } from "../../proto/gen/secutils/broker/v1/broker.js";
+import { callBroker } from "../broker/client.js";
+import { grantAccessOf, type StoredAccess } from "../grants/access.js";
+import type { GrantMinter } from "../grants/mint.js";
+
+const PLACEHOLDER_START = "${secrets.";
+
+export const hasPlaceholder = (s: string) => s.includes(PLACEHOLDER_START);
+
+/**
+ * Expands `${secrets.KEY}` in static responder values through the broker, the
+ * only holder of plaintext. Values are fetched per request and never kept,
+ * so a rotation shows on the very next request.
+ */
+export class TemplateRenderer {
+  constructor(
+    private readonly broker: SecretBrokerClient,
+    private readonly grants: GrantMinter,
+  ) {}
+
+  /** The templates expanded, in order; unchanged when nothing is granted or nothing refers to a secret. */
+  async render(userId: string, access: StoredAccess, consumer: string, templates: string[]): Promise<string[]> {
+    const grantAccess = grantAccessOf(access);
+    if (!grantAccess || !templates.some(hasPlaceholder)) return templates;
+    // Only values that name a secret travel to the broker.
+    const at = templates.flatMap((t, i) => (hasPlaceholder(t) ? [i] : []));
+    const grant = await this.grants.mint({ userId, purpose: "template", access: grantAccess, consumer });
+    const res = await callBroker(this.broker.renderTemplates, this.broker as unknown as grpc.Client, {
+      grant: { token: grant.token },
+      templates: at.map((i) => templates[i]!),
+      userId,
+    });
+    const out = [...templates];
+    at.forEach((i, j) => (out[i] = res.rendered[j]!));
+    return out;
+  }
+}
