@@ -27,6 +27,7 @@ export class Stack {
   url = "";
   brokerAddr = "";
   sandboxAddr = "";
+  private readonly extraGateways: ServiceProcess[] = [];
   /** Output of processes that have already been replaced. */
   private pastOutput = "";
 
@@ -107,13 +108,25 @@ export class Stack {
   }
 
   private async startGateway(): Promise<void> {
+    [this.gateway, this.url] = await this.spawnGateway();
+  }
+
+  /** Another gateway replica on the same database (real Postgres only: a PGlite folder has one owner). */
+  async addGateway(extra: Record<string, string> = {}): Promise<{ proc: ServiceProcess; url: string }> {
+    if (!("url" in this.gatewayDb)) throw new Error("a second gateway needs the real Postgres backend");
+    const [proc, url] = await this.spawnGateway(extra);
+    this.extraGateways.push(proc);
+    return { proc, url };
+  }
+
+  private async spawnGateway(extra: Record<string, string> = {}): Promise<[ServiceProcess, string]> {
     const db: Record<string, string> = "url" in this.gatewayDb ? { GATEWAY_DATABASE_URL: this.gatewayDb.url } : {};
-    this.gateway = new ServiceProcess(
+    const proc = new ServiceProcess(
       "gateway/main.ts",
-      this.env({ PORT: "0", BROKER_URL: this.brokerAddr, SANDBOX_URL: this.sandboxAddr, ...db, ...this.options.gatewayEnv }),
+      this.env({ PORT: "0", BROKER_URL: this.brokerAddr, SANDBOX_URL: this.sandboxAddr, ...db, ...this.options.gatewayEnv, ...extra }),
     );
-    const m = await this.gateway.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/);
-    this.url = m[1]!;
+    const m = await proc.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/);
+    return [proc, m[1]!];
   }
 
   /** Everything every process of this stack has printed so far. */
@@ -139,7 +152,7 @@ export class Stack {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.gateway?.stop(), this.sandbox?.stop(), this.broker?.stop()]);
+    await Promise.all([...this.extraGateways.map((g) => g.stop()), this.gateway?.stop(), this.sandbox?.stop(), this.broker?.stop()]);
     for (const target of [this.brokerDb, this.gatewayDb]) if ("url" in target) await dropDatabase(target.url);
     fs.rmSync(this.dev.dataDir, { recursive: true, force: true });
   }

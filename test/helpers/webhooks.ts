@@ -19,9 +19,9 @@ export function hit(
   stack: Stack,
   host: string,
   path: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string; url?: string } = {},
 ): Promise<WebhookAnswer> {
-  const target = new URL(stack.url);
+  const target = new URL(opts.url ?? stack.url);
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -31,6 +31,7 @@ export function hit(
         path,
         headers: { host, ...opts.headers },
         agent: false,
+        ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { call, newUser, type TestUser } from "../helpers/http.js";
+import { openDb } from "../../common/db.js";
+import { Stack } from "../helpers/stack.js";
+import { createResponder, hit } from "../helpers/webhooks.js";
+
+// Two gateway replicas on one Postgres database: each serves responders from
+// its own memory, and a change made through one is seen by the other on its
+// next request, carried by Postgres NOTIFY (no home-made protocol).
+
+let stack: Stack;
+let second: string;
+let user: TestUser;
+
+beforeAll(async () => {
+  stack = await Stack.start();
+  second = (await stack.addGateway()).url;
+  user = await newUser(stack);
+});
+afterAll(() => stack?.stop());
+
+/** Waits for the one event the test cannot await directly: the other replica's NOTIFY. */
+async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (done(v) || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+it("a change through one replica reaches the other's cache", async () => {
+  const r = await createResponder(stack, user, { location: { pathType: "=", path: "/shared" }, settings: { body: "v1" } });
+  const host = new URL(r.url).host;
+  const viaSecond = () => hit(stack, host, "/shared", { url: second });
+
+  // The second replica caches v1 ...
+  expect((await viaSecond()).text).toBe("v1");
+  expect((await viaSecond()).text).toBe("v1");
+  // ... and drops it when the first replica writes v2.
+  const put = await call(stack, "PUT", `/api/webhooks/responders/${r.id}`, {
+    auth: user.auth,
+    json: { settings: { requestsToTrack: 0, statusCode: 200, headers: [], body: "v2" } },
+  });
+  expect(put.status).toBe(200);
+  expect((await until(viaSecond, (a) => a.text === "v2")).text).toBe("v2");
+
+  expect((await call(stack, "PUT", `/api/webhooks/responders/${r.id}`, { auth: user.auth, json: { enabled: false } })).status).toBe(200);
+  expect((await until(viaSecond, (a) => a.status === 404)).status).toBe(404);
+});
+
+it("a replica whose notification connection drops serves nothing stale", async () => {
+  const r = await createResponder(stack, user, { location: { pathType: "=", path: "/gap" }, settings: { body: "before" } });
+  const viaSecond = () => hit(stack, new URL(r.url).host, "/gap", { url: second });
+  expect((await viaSecond()).text).toBe("before");
+
+  // Cut every LISTEN connection to the gateway database, then change the responder:
+  // the NOTIFY of this change may reach no one.
+  const db = await openDb(stack.gatewayDb, { poolSize: 1 });
+  try {
+    const cut = await db.query<{ ok: boolean }>(
+      "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    );
+    expect(cut.length).toBe(2);
+  } finally {
+    await db.close();
+  }
+  const put = await call(stack, "PUT", `/api/webhooks/responders/${r.id}`, {
+    auth: user.auth,
+    json: { settings: { requestsToTrack: 0, statusCode: 200, headers: [], body: "after" } },
+  });
+  expect(put.status).toBe(200);
+  expect((await until(viaSecond, (a) => a.text === "after")).text).toBe("after");
+  expect(stack.output()).toContain("responder change notifications were interrupted");
+});
