@@ -18,6 +18,7 @@ import { Secret } from "./secrets/schemas.js";
 import { SecretsService } from "./secrets/service.js";
 import { AccessSetting } from "./grants/access.js";
 import { ResponderDirectory } from "./responders/directory.js";
+import { RenderCache, SECRETS_CHANNEL } from "./responders/render-cache.js";
 import { respondersRoutes } from "./responders/routes.js";
 import { Responder, ResponderRequest, ResponderStats } from "./responders/schemas.js";
 import { WebhookServer } from "./responders/serve.js";
@@ -49,10 +50,12 @@ export interface GatewayDeps {
     trustedProxies: string[];
     bodyLimit: number;
     scriptTimeoutMs?: number;
+    /** Rendered static values kept in memory; 0 bytes turns the cache off. */
+    renderCache: { maxBytes: number; ttlMs: number };
   };
 }
 
-export async function buildApp(deps: GatewayDeps): Promise<{ app: App; directory: ResponderDirectory }> {
+export async function buildApp(deps: GatewayDeps): Promise<{ app: App; directory: ResponderDirectory; renders: RenderCache }> {
   const trust = trustOf(deps.webhooks.trustedProxies);
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
@@ -60,7 +63,9 @@ export async function buildApp(deps: GatewayDeps): Promise<{ app: App; directory
     rewriteUrl: webhookRewriter(deps.webhooks.urls, trust),
     bodyLimit: 64 * 1024,
     // A string field must arrive as a string: "value": 123 is an error, not "123".
-    ajv: { customOptions: { coerceTypes: false } },
+    // Unknown fields inside objects that list theirs are refused, not silently dropped
+    // (a misspelt "script" must not save a static responder).
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
 
@@ -112,10 +117,17 @@ export async function buildApp(deps: GatewayDeps): Promise<{ app: App; directory
     changed: (handle) => directory.invalidate(handle),
   });
   secrets.onDeleted((userId, id) => responders.secretDeleted(userId, id));
+  const renders = new RenderCache(deps.webhooks.renderCache);
+  secrets.onChanged(async (userId) => {
+    renders.secretsChanged(userId);
+    // The other replicas, before the client hears that the write is done.
+    if (renders.enabled) await deps.db.query("SELECT pg_notify($1, $2)", [SECRETS_CHANNEL, userId]);
+  });
   const webhooks = new WebhookServer({
     db: deps.db,
     directory,
     templates: new TemplateRenderer(deps.broker, deps.grants),
+    renders,
     scripts: new Scripts(deps.sandbox, deps.grants),
     log: deps.log,
     scriptTimeoutMs: deps.webhooks.scriptTimeoutMs,
@@ -127,5 +139,5 @@ export async function buildApp(deps: GatewayDeps): Promise<{ app: App; directory
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });
   app.get("/api-docs/openapi.json", { schema: { hide: true } }, () => app.swagger());
-  return { app, directory };
+  return { app, directory, renders };
 }

@@ -32,6 +32,8 @@ const schema = z.object({
   WEBHOOKS_URL_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   WEBHOOKS_BODY_LIMIT: positiveInt(1024 * 1024),
   RESPONDER_SCRIPT_TIMEOUT_MS: z.coerce.number().int().min(1).max(300_000).optional(),
+  TEMPLATE_CACHE_MAX_BYTES: z.coerce.number().int().min(0).default(8 * 1024 * 1024),
+  TEMPLATE_CACHE_TTL_MS: positiveInt(60_000),
   TRUSTED_PROXIES: z
     .string()
     .default("")
@@ -60,6 +62,8 @@ export interface GatewayConfig {
   webhooksBodyLimit: number;
   responderScriptTimeoutMs?: number;
   trustedProxies: string[];
+  templateCacheMaxBytes: number;
+  templateCacheTtlMs: number;
   apiKeysPerUser: number;
   logLevel: string;
 }
@@ -91,6 +95,8 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     webhooksBodyLimit: e.WEBHOOKS_BODY_LIMIT,
     responderScriptTimeoutMs: e.RESPONDER_SCRIPT_TIMEOUT_MS,
     trustedProxies: e.TRUSTED_PROXIES,
+    templateCacheMaxBytes: e.TEMPLATE_CACHE_MAX_BYTES,
+    templateCacheTtlMs: e.TEMPLATE_CACHE_TTL_MS,
     apiKeysPerUser: e.API_KEYS_PER_USER,
     logLevel: e.LOG_LEVEL,
   };

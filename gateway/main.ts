@@ -32,7 +32,7 @@ async function main() {
   const { client, healthy } = connectBroker(config.brokerUrl, config.tls);
   const sandbox = connectSandbox(config.sandboxUrl, config.tls);
   const urls = new WebhookUrls(config.webhooksDomain, { scheme: config.webhooksUrlScheme, port: config.webhooksUrlPort });
-  const { app, directory } = await buildApp({
+  const { app, directory, renders } = await buildApp({
     db,
     log,
     broker: client,
@@ -48,9 +48,11 @@ async function main() {
       trustedProxies: config.trustedProxies,
       bodyLimit: config.webhooksBodyLimit,
       scriptTimeoutMs: config.responderScriptTimeoutMs,
+      renderCache: { maxBytes: config.templateCacheMaxBytes, ttlMs: config.templateCacheTtlMs },
     },
   });
   await directory.start();
+  await renders.start(db, log);
   if (!config.operatorToken) log.warn("no operator token configured: the operator endpoints are disabled");
   await app.listen({ host: config.host, port: config.port });
   urls.port ??= (app.server.address() as AddressInfo).port;
@@ -60,6 +62,7 @@ async function main() {
     // close() lets in-flight requests finish before the listener goes away.
     await app.close();
     await directory.stop();
+    await renders.stop();
     client.close();
     sandbox.client.close();
     await db.close();

@@ -7,6 +7,7 @@ import { trackRequest, type TrackedRequest, type TrackedResponse } from "./histo
 import { matchResponder } from "./match.js";
 import { isHeaderName, isHeaderValue } from "./rules.js";
 import type { HeaderPair, ResponderRecord } from "./store.js";
+import type { RenderCache } from "./render-cache.js";
 import type { TemplateRenderer } from "./templates.js";
 
 /** A request to a webhook host, as the transport read it. */
@@ -67,6 +68,7 @@ export class WebhookServer {
       db: Db;
       directory: ResponderDirectory;
       templates: TemplateRenderer;
+      renders: RenderCache;
       scripts: Scripts;
       log: Logger;
       scriptTimeoutMs?: number;
@@ -75,7 +77,7 @@ export class WebhookServer {
 
   async serve(req: WebhookRequest): Promise<ServedWebhook> {
     const started = process.hrtime.bigint();
-    const owner = await this.deps.directory.get(req.handle);
+    const owner = req.handle === "" ? undefined : await this.deps.directory.get(req.handle);
     const responder = owner && matchResponder(owner.responders, req);
     if (!responder) return { response: NOT_FOUND };
 
@@ -165,7 +167,7 @@ export class WebhookServer {
     const useHeaders = over.headers === undefined;
     const useBody = over.body === undefined;
     const templates = [...(useHeaders ? s.headers.map(([, v]) => v) : []), ...(useBody && s.body !== undefined ? [s.body] : [])];
-    const rendered = await this.deps.templates.render(responder.userId, responder.access, `responder:${responder.id}`, templates);
+    const rendered = await this.render(responder, useHeaders, useBody, templates);
     let headers: HeaderPair[];
     if (useHeaders) {
       headers = s.headers.map(([name], i) => [name, rendered[i]!]);
@@ -181,6 +183,18 @@ export class WebhookServer {
     }
     const body = useBody ? Buffer.from(s.body === undefined ? "" : rendered[rendered.length - 1]!) : over.body!;
     return { statusCode: over.statusCode ?? s.statusCode, headers, body };
+  }
+
+  private async render(responder: ResponderRecord, useHeaders: boolean, useBody: boolean, templates: string[]): Promise<string[]> {
+    const { templates: renderer, renders } = this.deps;
+    if (!renderer.needed(responder.access, templates)) return templates;
+    const key = `${useHeaders ? "h" : ""}${useBody ? "b" : ""}`;
+    const cached = renders.get(responder, key);
+    if (cached) return cached;
+    const generation = renders.generation(responder.userId);
+    const rendered = await renderer.render(responder.userId, responder.access, `responder:${responder.id}`, templates);
+    renders.set(responder, key, generation, rendered);
+    return rendered;
   }
 }
 

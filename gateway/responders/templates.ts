@@ -19,6 +19,11 @@ export class TemplateRenderer {
     private readonly grants: GrantMinter,
   ) {}
 
+  /** Whether expanding these templates under this access can change anything. */
+  needed(access: StoredAccess, templates: string[]): boolean {
+    return grantAccessOf(access) !== undefined && templates.some(hasPlaceholder);
+  }
+
   /** The templates expanded, in order; unchanged when nothing is granted or nothing refers to a secret. */
   async render(userId: string, access: StoredAccess, consumer: string, templates: string[]): Promise<string[]> {
     const grantAccess = grantAccessOf(access);

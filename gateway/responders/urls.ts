@@ -19,7 +19,11 @@ export class WebhookUrls {
     return `${this.scheme}://${prefix ? `${prefix}-` : ""}${handle}${this.suffix}${port}${path}`;
   }
 
-  /** The handle and subdomain prefix a Host header names, or undefined when it is not a webhook host. */
+  /**
+   * The handle and subdomain prefix a Host header names, or undefined when it
+   * is not a webhook host. A malformed label under the webhook domain gets an
+   * empty handle: it is still a webhook host (so 404), never the REST API.
+   */
   parseHost(host: string | undefined): { handle: string; prefix: string } | undefined {
     if (!host) return undefined;
     let name = host.toLowerCase();
@@ -29,11 +33,10 @@ export class WebhookUrls {
     if (name.endsWith(".")) name = name.slice(0, -1);
     if (!name.endsWith(this.suffix)) return undefined;
     const label = name.slice(0, -this.suffix.length);
-    if (label.includes(".")) return undefined;
     if (HANDLE.test(label)) return { handle: label, prefix: "" };
     const dash = label.lastIndexOf("-");
     const handle = label.slice(dash + 1);
-    if (dash < 1 || !HANDLE.test(handle)) return undefined;
+    if (label.includes(".") || dash < 1 || !HANDLE.test(handle)) return { handle: "", prefix: "" };
     return { handle, prefix: label.slice(0, dash) };
   }
 }

@@ -7,11 +7,27 @@ import { callBroker } from "../broker/client.js";
 export class SecretsService {
   /** Run after a secret is gone, to take its id out of every access list. */
   private readonly deletedHooks: Array<(userId: string, id: string) => Promise<void>> = [];
+  /** Run after any write (a new name may now resolve, a value or name changed, a secret went). */
+  private readonly changedHooks: Array<(userId: string) => Promise<void>> = [];
 
   constructor(private readonly broker: SecretBrokerClient) {}
 
   onDeleted(hook: (userId: string, id: string) => Promise<void>): void {
     this.deletedHooks.push(hook);
+  }
+
+  onChanged(hook: (userId: string) => Promise<void>): void {
+    this.changedHooks.push(hook);
+  }
+
+  // Hooks run even when the call failed: a broker that timed out may still have
+  // written, and telling caches to forget costs nothing.
+  private async write<T>(userId: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } finally {
+      for (const hook of this.changedHooks) await hook(userId);
+    }
   }
 
   private call<Req, Res>(fn: Parameters<typeof callBroker<Req, Res>>[0], req: Req): Promise<Res> {
@@ -22,18 +38,18 @@ export class SecretsService {
     return (await this.call(this.broker.listSecrets, { userId })).secrets;
   }
 
-  create(userId: string, name: string, value: string): Promise<SecretMetadata> {
+  async create(userId: string, name: string, value: string): Promise<SecretMetadata> {
     checkEncodable(value);
-    return this.call(this.broker.createSecret, { userId, name, value });
+    return this.write(userId, () => this.call(this.broker.createSecret, { userId, name, value }));
   }
 
-  update(userId: string, id: string, change: { name?: string; value?: string }): Promise<SecretMetadata> {
+  async update(userId: string, id: string, change: { name?: string; value?: string }): Promise<SecretMetadata> {
     if (change.value !== undefined) checkEncodable(change.value);
-    return this.call(this.broker.updateSecret, { userId, id, ...change });
+    return this.write(userId, () => this.call(this.broker.updateSecret, { userId, id, ...change }));
   }
 
   async delete(userId: string, id: string): Promise<void> {
-    await this.call(this.broker.deleteSecret, { userId, id });
+    await this.write(userId, () => this.call(this.broker.deleteSecret, { userId, id }));
     // The secret is already gone, so an id left behind would only grant nothing;
     // it is still removed so every access list shows what it really grants.
     for (const hook of this.deletedHooks) await hook(userId, id.toLowerCase());

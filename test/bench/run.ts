@@ -2,7 +2,9 @@
 // the envelope crypto cost against one plain AES-256-GCM seal, and the
 // sandbox's per-execution cost against the same echo server and the reference
 // implementation's isolate, every baseline measured in the same run on the
-// same machine. `npm run bench -- sandbox` (or `-- broker`) runs one part.
+// same machine, and webhook responders served by the gateway against a
+// Fastify hello world. `npm run bench -- sandbox` (or `-- broker`,
+// `-- responders`) runs one part.
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -21,6 +23,7 @@ import { EchoClient } from "./echo.js";
 import { benchEnvelope } from "./envelope.js";
 import { createBenchDb, freePort, spawnTs } from "./processes.js";
 import { Report } from "./report.js";
+import { benchResponders } from "./responders.js";
 import { benchSandbox } from "./sandbox.js";
 import { fmt, latency, throughput, type Latency } from "./stats.js";
 
@@ -35,7 +38,7 @@ const SIZES = [32, 1024, 10_240];
 const CHANNEL_OPTIONS = BROKER_CHANNEL_OPTIONS;
 const PROBE_OPTIONS = probeOptions(CHANNEL_OPTIONS);
 
-const PARTS = ["broker", "sandbox"] as const;
+const PARTS = ["broker", "sandbox", "responders"] as const;
 type Part = (typeof PARTS)[number];
 
 const report = new Report();
@@ -113,6 +116,11 @@ async function main() {
   if (parts.has("sandbox")) {
     console.log("");
     await benchSandbox({ dev, env: baseEnv, echo, report, cleanups });
+  }
+
+  if (parts.has("responders")) {
+    console.log("");
+    await benchResponders({ dev, env: baseEnv, adminUrl: ADMIN_URL, report, cleanups });
   }
 
   console.log(`\ntotal run time so far ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -61,7 +61,8 @@ it("a replica whose notification connection drops serves nothing stale", async (
     const cut = await db.query<{ ok: boolean }>(
       "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
     );
-    expect(cut.length).toBe(2);
+    // Two channels (responders, secrets) on each of the two replicas.
+    expect(cut.length).toBe(4);
   } finally {
     await db.close();
   }
@@ -72,4 +73,25 @@ it("a replica whose notification connection drops serves nothing stale", async (
   expect(put.status).toBe(200);
   expect((await until(viaSecond, (a) => a.text === "after")).text).toBe("after");
   expect(stack.output()).toContain("responder change notifications were interrupted");
+});
+
+it("a secret rotated through one replica is used by the other's next request, though it caches rendered templates", async () => {
+  const created = await call(stack, "POST", "/api/user/secrets", { auth: user.auth, json: { name: "ROTATED", value: "first" } });
+  expect(created.status).toBe(201);
+  const r = await createResponder(stack, user, {
+    location: { pathType: "=", path: "/rotated" },
+    settings: { body: "${secrets.ROTATED}", secrets: "all" },
+  });
+  const viaSecond = () => hit(stack, new URL(r.url).host, "/rotated", { url: second });
+  // The new responder reaches the other replica by NOTIFY too.
+  expect((await until(viaSecond, (a) => a.text === "first")).text).toBe("first");
+  expect((await viaSecond()).text).toBe("first");
+
+  const put = await call(stack, "PUT", `/api/user/secrets/${created.body.id}`, { auth: user.auth, json: { value: "second" } });
+  expect(put.status).toBe(200);
+  // The NOTIFY is committed before the PUT is answered; delivery to the other replica takes a moment.
+  expect((await until(viaSecond, (a) => a.text === "second")).text).toBe("second");
+
+  expect((await call(stack, "DELETE", `/api/user/secrets/${created.body.id}`, { auth: user.auth })).status).toBe(204);
+  expect((await until(viaSecond, (a) => a.text === "${secrets.ROTATED}")).text).toBe("${secrets.ROTATED}");
 });

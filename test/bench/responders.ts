@@ -1,0 +1,205 @@
+// The responders part of `npm run bench`: requests per second and p50/p99
+// latency of webhook responders served by the gateway (static, with
+// ${secrets.X} templates, and scripted with context.secrets), at one
+// connection and at many, against a Fastify hello world started the same way.
+import crypto from "node:crypto";
+import os from "node:os";
+import { Api, createResponder, createSecret, createUser, type ResponderSpec } from "./responders-api.js";
+import { startStack, type Stack, type StackDeps } from "./responders-stack.js";
+import { MAX_CONCURRENT_SCRIPTS } from "../../gateway/responders/serve.js";
+import { interleavedSequential, manyConnections, oneConnection, type Measured, type Reply, type Target } from "./http-load.js";
+import type { Report } from "./report.js";
+import { fmt } from "./stats.js";
+
+const WARMUP = 300;
+const ROUNDS = 5;
+const ONE_CONNECTION_MS = 5000;
+const CONNECTIONS = 50;
+const DURATION_S = 10;
+const WARMUP_MANY = 1000;
+const SCRIPT_P50_GOAL_MS = 1.5;
+// The gateway answers 429 beyond this many scripts in flight for one
+// responder, so the scripted case spreads its connections over this many
+// identical responders (connections pinned to one each) to stay under it.
+const SCRIPTED_RESPONDERS = Math.ceil(CONNECTIONS / MAX_CONCURRENT_SCRIPTS);
+
+export interface RespondersBenchDeps extends StackDeps {
+  report: Report;
+}
+
+interface Case {
+  /** The first serves the single connection; all share the many connections. */
+  targets: Target[];
+  /** Minimum share of the baseline's throughput at many connections. */
+  throughputGoal: number;
+}
+
+export async function benchResponders(d: RespondersBenchDeps): Promise<void> {
+  const started = performance.now();
+  const stack = await startStack(d);
+  const baseline = helloTarget(stack.helloPort);
+  const setup = await setUp(stack);
+  const cases = [setup.static, setup.templated, setup.scripted];
+  printMethod(stack, performance.now() - started);
+
+  const all = [baseline, ...cases.map((c) => c.targets[0]!)];
+  const one = await measureOneConnection(all, d.cleanups);
+  const [base1, ...cases1] = one;
+  console.log(`  hello world baseline (c=1): p50 ${fmt.ms(base1!.p50)}, p99 ${fmt.ms(base1!.p99)}, ${rate(base1!.rate)}`);
+  cases.forEach((c, i) => oneConnectionRows(d.report, c.targets[0]!.label, cases1[i]!, base1!));
+  scriptGoalRow(d.report, cases1[cases.indexOf(setup.static)]!, cases1[cases.indexOf(setup.scripted)]!);
+
+  const baseMany = await manyConnections([baseline], CONNECTIONS, DURATION_S, WARMUP_MANY);
+  console.log(`  hello world baseline (c=${CONNECTIONS}): ${rate(baseMany.rate)}, p50 ${fmt.ms(baseMany.p50)}, p99 ${fmt.ms(baseMany.p99)}`);
+  for (const c of cases) {
+    const m = await manyConnections(c.targets, CONNECTIONS, DURATION_S, WARMUP_MANY);
+    manyConnectionRows(d.report, c, m, baseMany);
+  }
+  await finish(stack);
+}
+
+function printMethod(stack: Stack, startupMs: number) {
+  const spread =
+    SCRIPTED_RESPONDERS > 1
+      ? `; the scripted case over ${SCRIPTED_RESPONDERS} identical responders, at most ${Math.ceil(CONNECTIONS / SCRIPTED_RESPONDERS)} ` +
+        `connections each (the gateway runs at most ${MAX_CONCURRENT_SCRIPTS} scripts per responder at once and answers 429 beyond)`
+      : "";
+  console.log(
+    [
+      `Responders: GET over loopback HTTP/1.1 to the gateway, Host <handle>.webhooks.localhost, history off (requestsToTrack 0);`,
+      `  gateway, broker and sandbox each in their own process at LOG_LEVEL=warn, databases: ${stack.backend};`,
+      `  baseline: a Fastify hello world (GET / → "ok") in its own tsx process with the same pino logger at warn;`,
+      `  1 connection (keep-alive, hrtime per request): ${WARMUP} warm-up requests per case, then ${ROUNDS} interleaved rounds of ` +
+        `${ONE_CONNECTION_MS / ROUNDS / 1000} s per case;`,
+      `  ${CONNECTIONS} connections: autocannon, ${DURATION_S} s per case after ${WARMUP_MANY} warm-up requests${spread};`,
+      `  every response's status, body and headers checked; the load comes from the bench process on the same ${os.cpus().length} CPUs`,
+    ].join("\n"),
+  );
+  console.log(`  start-up (databases, broker, sandbox, gateway, hello world, user, secrets, responders): ${(startupMs / 1000).toFixed(1)} s`);
+}
+
+const rate = (x: number) => fmt.rate(x).replace("calls", "requests");
+
+function expecting(body: string, headers: Record<string, string> = {}): (r: Reply) => string | undefined {
+  return (r) => {
+    if (r.status !== 200) return `status ${r.status}, expected 200`;
+    if (r.body !== body) return `body is not ${JSON.stringify(body)}`;
+    for (const [name, value] of Object.entries(headers)) {
+      if (r.headers[name] !== value) return `header ${name} is ${JSON.stringify(r.headers[name])}, expected ${JSON.stringify(value)}`;
+    }
+    return undefined;
+  };
+}
+
+function helloTarget(port: number): Target {
+  return { label: "hello world", port, host: `127.0.0.1:${port}`, path: "/", wrong: expecting("ok") };
+}
+
+/** One user, two secrets and the responders; the targets check each answer against those secrets. */
+async function setUp(stack: Stack): Promise<{ static: Case; templated: Case; scripted: Case }> {
+  const base = `http://127.0.0.1:${stack.gatewayPort}`;
+  const user = await createUser(new Api(base, stack.operatorToken), "bench@example.com");
+  const a = crypto.randomBytes(16).toString("hex");
+  const b = crypto.randomBytes(16).toString("hex");
+  const idA = await createSecret(user, "A", a);
+  const idB = await createSecret(user, "B", b);
+  const target = async (spec: ResponderSpec, label: string, wrong: Target["wrong"]): Promise<Target> => {
+    const url = await createResponder(user, spec);
+    // Connect to the gateway's port whatever the URL's host resolves to; the Host header picks the user.
+    return { label, port: stack.gatewayPort, host: url.host, path: url.pathname, wrong };
+  };
+  const staticCase: Case = {
+    targets: [
+      await target(
+        { name: "bench-static", path: "/static", headers: [["x-bench", "static"]], body: "ok", secrets: "none" },
+        "static responder",
+        expecting("ok", { "x-bench": "static" }),
+      ),
+    ],
+    throughputGoal: 0.8,
+  };
+  const templatedCase: Case = {
+    targets: [
+      await target(
+        {
+          name: "bench-templated",
+          path: "/templated",
+          headers: [["x-token", "Bearer ${secrets.A}"]],
+          body: "${secrets.B}",
+          secrets: { selected: [idA, idB] },
+        },
+        "templated responder (2 secrets)",
+        expecting(b, { "x-token": `Bearer ${a}` }),
+      ),
+    ],
+    throughputGoal: 0.5,
+  };
+  const scripted: Target[] = [];
+  for (let i = 1; i <= SCRIPTED_RESPONDERS; i++) {
+    const spec: ResponderSpec = {
+      name: `bench-scripted-${i}`,
+      path: `/scripted-${i}`,
+      headers: [],
+      // Never expected: seeing it means the script did not run.
+      body: "static default",
+      script: '(async () => ({ statusCode: 200, body: context.secrets.A ? "ok" : "missing" }))()',
+      secrets: "all",
+    };
+    scripted.push(await target(spec, "scripted responder (context.secrets)", expecting("ok")));
+  }
+  return { static: staticCase, templated: templatedCase, scripted: { targets: scripted, throughputGoal: 0.25 } };
+}
+
+async function measureOneConnection(targets: Target[], cleanups: Array<() => unknown>): Promise<Measured[]> {
+  const clients = targets.map(oneConnection);
+  const close = () => clients.forEach((c) => c.close());
+  cleanups.push(close);
+  try {
+    return await interleavedSequential(
+      clients.map((c) => c.call),
+      WARMUP,
+      ONE_CONNECTION_MS,
+      ROUNDS,
+    );
+  } finally {
+    close();
+  }
+}
+
+const helloBase = (text: string) => `${text} (hello world)`;
+
+function oneConnectionRows(report: Report, label: string, m: Measured, base: Measured) {
+  report.add(`${label} p50 latency (c=1)`, fmt.ms(m.p50), helloBase(fmt.ms(base.p50)), m.p50 / base.p50);
+  report.add(`${label} p99 latency (c=1)`, fmt.ms(m.p99), helloBase(fmt.ms(base.p99)), m.p99 / base.p99);
+  report.add(`${label} throughput (c=1)`, rate(m.rate), helloBase(rate(base.rate)), m.rate / base.rate);
+}
+
+function scriptGoalRow(report: Report, staticOne: Measured, scriptedOne: Measured) {
+  const extra = scriptedOne.p50 - staticOne.p50;
+  const verdict = extra <= SCRIPT_P50_GOAL_MS ? "pass" : "FAIL";
+  report.add(
+    `scripted responder p50 minus static (c=1), goal ≤ ${SCRIPT_P50_GOAL_MS} ms: ${verdict}`,
+    fmt.ms(extra),
+    `${fmt.ms(SCRIPT_P50_GOAL_MS)} (goal)`,
+    extra / SCRIPT_P50_GOAL_MS,
+  );
+}
+
+function manyConnectionRows(report: Report, c: Case, m: Measured, base: Measured) {
+  const ratio = m.rate / base.rate;
+  const verdict = ratio >= c.throughputGoal ? "pass" : "FAIL";
+  const label = c.targets[0]!.label;
+  const goal = `goal ≥ ${c.throughputGoal.toFixed(2)}× hello world: ${verdict}`;
+  report.add(`${label} throughput (c=${CONNECTIONS}), ${goal}`, rate(m.rate), helloBase(rate(base.rate)), ratio);
+  report.add(`${label} p50 latency (c=${CONNECTIONS}, autocannon)`, fmt.ms(m.p50), helloBase(fmt.ms(base.p50)), m.p50 / base.p50);
+  report.add(`${label} p99 latency (c=${CONNECTIONS}, autocannon)`, fmt.ms(m.p99), helloBase(fmt.ms(base.p99)), m.p99 / base.p99);
+}
+
+/** Stops the stack before the report (its logs are complete only then), then shows what the services logged. */
+async function finish(stack: Stack) {
+  await stack.stop();
+  for (const c of stack.children) {
+    const log = c.output();
+    if (log) console.log(`\n${c.name} log (warn and above):\n${log}`);
+  }
+}
