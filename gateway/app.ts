@@ -1,6 +1,6 @@
 import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import Fastify, { type FastifyBaseLogger } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger } from "fastify";
 import type { Db } from "../common/db.js";
 import type { Logger } from "../common/log.js";
 import type { SecretBrokerClient } from "../proto/gen/secutils/broker/v1/broker.js";
@@ -25,7 +25,7 @@ import { WebhookServer } from "./responders/serve.js";
 import { RespondersService } from "./responders/service.js";
 import { TemplateRenderer } from "./responders/templates.js";
 import type { WebhookUrls } from "./responders/urls.js";
-import { trustOf, webhookRewriter, webhookRoutes } from "./responders/webhook-routes.js";
+import { isWebhookRequest, trustOf, webhookRewriter, webhookRoutes } from "./responders/webhook-routes.js";
 import { Scripts } from "./sandbox/run.js";
 import { statusRoutes } from "./status/routes.js";
 import { userById } from "./users/store.js";
@@ -61,6 +61,7 @@ export async function buildApp(deps: GatewayDeps): Promise<{ app: App; directory
     loggerInstance: deps.log as FastifyBaseLogger,
     trustProxy: deps.webhooks.trustedProxies.length > 0 ? trust : false,
     rewriteUrl: webhookRewriter(deps.webhooks.urls, trust),
+    logController: new LogController({ disableRequestLogging: (req) => isWebhookRequest(req.raw) }),
     bodyLimit: 64 * 1024,
     // A string field must arrive as a string: "value": 123 is an error, not "123".
     // Unknown fields inside objects that list theirs are refused, not silently dropped

@@ -19,6 +19,8 @@ const MAX_HANDLES = 10_000;
  */
 export class ResponderDirectory {
   private readonly entries = new Map<string, Promise<HandleResponders | undefined>>();
+  /** The same entries once loaded, so a hit needs no await. */
+  private readonly loaded = new Map<string, HandleResponders | null>();
   private unlisten: (() => Promise<void>) | undefined;
 
   constructor(
@@ -32,7 +34,7 @@ export class ResponderDirectory {
       (handle) => this.invalidate(handle),
       () => {
         this.log.warn("responder change notifications were interrupted: dropping every cached responder");
-        this.entries.clear();
+        this.clear();
       },
     );
   }
@@ -41,21 +43,37 @@ export class ResponderDirectory {
     await this.unlisten?.();
   }
 
+  /** A loaded entry (null for an unknown handle), or undefined when it must be loaded with `get`. */
+  peek(handle: string): HandleResponders | null | undefined {
+    return this.loaded.get(handle);
+  }
+
   get(handle: string): Promise<HandleResponders | undefined> {
     const cached = this.entries.get(handle);
     if (cached) return cached;
     // Bounded: the oldest entry goes first. A dropped entry only costs a reload.
-    if (this.entries.size >= MAX_HANDLES) this.entries.delete(this.entries.keys().next().value!);
+    if (this.entries.size >= MAX_HANDLES) this.invalidate(this.entries.keys().next().value!);
     const loading = enabledRespondersOfHandle(this.db, handle);
     this.entries.set(handle, loading);
-    loading.catch(() => {
-      if (this.entries.get(handle) === loading) this.entries.delete(handle);
-    });
+    loading.then(
+      (value) => {
+        if (this.entries.get(handle) === loading) this.loaded.set(handle, value ?? null);
+      },
+      () => {
+        if (this.entries.get(handle) === loading) this.entries.delete(handle);
+      },
+    );
     return loading;
   }
 
   invalidate(handle: string): void {
     // A load still in flight may have read the old rows; dropping its entry means the next request reads again.
     this.entries.delete(handle);
+    this.loaded.delete(handle);
+  }
+
+  private clear(): void {
+    this.entries.clear();
+    this.loaded.clear();
   }
 }

@@ -17,7 +17,8 @@ export interface WebhookRequest {
   method: string;
   path: string;
   rawQuery?: string;
-  headers: HeaderPair[];
+  /** Node's rawHeaders: name, value, name, value... in the order received (turned into pairs only when needed). */
+  rawHeaders: string[];
   body: Buffer;
   clientAddress?: string;
 }
@@ -25,9 +26,12 @@ export interface WebhookRequest {
 export interface WebhookResponse {
   statusCode: number;
   headers: HeaderPair[];
-  body: Buffer;
+  /** Text is kept as a string: Node then sends head and body in one write. */
+  body: Buffer | string;
   /** Set when the answer is the gateway's own failure message, not the responder's. */
   failed?: true;
+  /** Set when the same object answers every request of its responder (so its wire form can be kept). */
+  reusable?: true;
 }
 
 /** What to record in the responder's history after the response has left. */
@@ -41,14 +45,15 @@ export const MAX_CONCURRENT_SCRIPTS = 10;
 const text = (statusCode: number, message: string, extra: HeaderPair[] = []): WebhookResponse => ({
   statusCode,
   headers: [["content-type", "text/plain; charset=utf-8"], ...extra],
-  body: Buffer.from(message),
+  body: message,
   failed: true,
 });
 
 const NOT_FOUND: WebhookResponse = {
+  reusable: true,
   statusCode: 404,
   headers: [["content-type", "application/json; charset=utf-8"]],
-  body: Buffer.from(JSON.stringify({ message: "not found" })),
+  body: JSON.stringify({ message: "not found" }),
 };
 
 // Script outcomes the caller sees; the sandbox already stripped host details from the message.
@@ -62,6 +67,8 @@ const SCRIPT_ERROR_STATUS: Partial<Record<ErrorKind, number>> = {
 /** Answers webhook requests from the responder definitions; knows nothing of the HTTP server. */
 export class WebhookServer {
   private readonly running = new Map<string, number>();
+  /** Answers of static responders that name no granted secret: the same bytes every time. */
+  private readonly fixed = new WeakMap<ResponderRecord, WebhookResponse>();
 
   constructor(
     private readonly deps: {
@@ -76,8 +83,9 @@ export class WebhookServer {
   ) {}
 
   async serve(req: WebhookRequest): Promise<ServedWebhook> {
-    const started = process.hrtime.bigint();
-    const owner = req.handle === "" ? undefined : await this.deps.directory.get(req.handle);
+    const started = performance.now();
+    const { directory } = this.deps;
+    const owner = req.handle === "" ? undefined : (directory.peek(req.handle) ?? (await directory.get(req.handle)));
     const responder = owner && matchResponder(owner.responders, req);
     if (!responder) return { response: NOT_FOUND };
 
@@ -85,7 +93,7 @@ export class WebhookServer {
     let track = responder.settings.requestsToTrack > 0;
     let trackResponse = false;
     if (responder.settings.script === undefined) {
-      response = await this.staticResponse(responder, {});
+      response = this.fixed.get(responder) ?? (await this.staticResponse(responder, {}));
       trackResponse = response.failed === true;
     } else {
       const count = this.running.get(responder.id) ?? 0;
@@ -105,7 +113,7 @@ export class WebhookServer {
       }
     }
     if (!track) return { response };
-    const durationUs = Number((process.hrtime.bigint() - started) / 1000n);
+    const durationUs = Math.round((performance.now() - started) * 1000);
     return {
       response,
       track: {
@@ -115,7 +123,7 @@ export class WebhookServer {
           ...(req.clientAddress ? { clientAddress: req.clientAddress } : {}),
           method: req.method,
           url: req.rawQuery === undefined ? req.path : `${req.path}?${req.rawQuery}`,
-          headers: req.headers,
+          headers: pairsOf(req.rawHeaders),
           body: req.body,
           durationUs,
           ...(trackResponse ? { response: tracked(response) } : {}),
@@ -181,7 +189,12 @@ export class WebhookServer {
         return text(500, "the script returned an invalid header name or value");
       }
     }
-    const body = useBody ? Buffer.from(s.body === undefined ? "" : rendered[rendered.length - 1]!) : over.body!;
+    const body = useBody ? (s.body === undefined ? "" : rendered[rendered.length - 1]!) : over.body!;
+    if (rendered === templates && s.script === undefined) {
+      const response: WebhookResponse = { statusCode: s.statusCode, headers, body, reusable: true };
+      this.fixed.set(responder, response);
+      return response;
+    }
     return { statusCode: over.statusCode ?? s.statusCode, headers, body };
   }
 
@@ -199,15 +212,22 @@ export class WebhookServer {
 }
 
 function tracked(r: WebhookResponse): TrackedResponse {
-  return { statusCode: r.statusCode, headers: r.headers, body: r.body };
+  return { statusCode: r.statusCode, headers: r.headers, body: typeof r.body === "string" ? Buffer.from(r.body) : r.body };
+}
+
+function pairsOf(raw: string[]): HeaderPair[] {
+  const pairs: HeaderPair[] = [];
+  for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
+  return pairs;
 }
 
 /** The responder context of DESIGN.md section 5, minus secrets (the sandbox adds the granted ones). */
 function scriptContext(req: WebhookRequest): object {
   // Keys come from the caller: without a prototype, "__proto__" is just a key.
   const headers: Record<string, string> = Object.create(null);
-  for (const [name, value] of req.headers) {
-    const key = name.toLowerCase();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const key = req.rawHeaders[i]!.toLowerCase();
+    const value = req.rawHeaders[i + 1]!;
     headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
   }
   const query: Record<string, string> = Object.create(null);

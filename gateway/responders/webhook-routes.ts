@@ -3,7 +3,6 @@ import proxyaddr from "@fastify/proxy-addr";
 import { DomainError } from "../../common/errors.js";
 import type { App } from "../http/app-type.js";
 import type { WebhookResponse, WebhookServer } from "./serve.js";
-import type { HeaderPair } from "./store.js";
 import type { WebhookUrls } from "./urls.js";
 
 /**
@@ -18,10 +17,16 @@ interface Target {
   handle: string;
   prefix: string;
   path: string;
-  rawQuery?: string;
+  rawQuery: string | undefined;
 }
 
-const targets = new WeakMap<IncomingMessage, Target>();
+// Kept on the request itself: a WeakMap entry per request costs more, in time and in GC.
+const TARGET = Symbol("webhook target");
+type Marked = IncomingMessage & { [TARGET]?: Target };
+const EMPTY = Buffer.alloc(0);
+
+/** Whether a request was a webhook hit: those are the users' traffic, not ours to log line by line. */
+export const isWebhookRequest = (req: IncomingMessage) => (req as Marked)[TARGET] !== undefined;
 
 export type Trust = (addr: string, i: number) => boolean;
 
@@ -41,7 +46,12 @@ export function webhookRewriter(urls: WebhookUrls, trust: Trust) {
     const replaced = viaProxy ? first(req.headers["x-replaced-path"]) : undefined;
     const q = url.indexOf("?");
     const path = replaced ?? (q === -1 ? url : url.slice(0, q));
-    targets.set(req, { ...parsed, path: path.startsWith("/") ? path : `/${path}`, ...(q === -1 ? {} : { rawQuery: url.slice(q + 1) }) });
+    (req as Marked)[TARGET] = {
+      handle: parsed.handle,
+      prefix: parsed.prefix,
+      path: path.startsWith("/") ? path : `/${path}`,
+      rawQuery: q === -1 ? undefined : url.slice(q + 1),
+    };
     return WEBHOOK_ROUTE;
   };
 }
@@ -56,19 +66,20 @@ export async function webhookRoutes(app: App, opts: { server: WebhookServer; bod
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: opts.bodyLimit }, (_req, body, done) => done(null, body));
 
-  app.all(WEBHOOK_ROUTE, { schema: { hide: true }, logLevel: "warn" }, async (request, reply) => {
-    const target = targets.get(request.raw);
+  // No route logLevel: fastify would then rebuild the logger's level methods for every request.
+  app.all(WEBHOOK_ROUTE, { schema: { hide: true } }, async (request, reply) => {
+    const target = (request.raw as Marked)[TARGET];
     if (!target) return reply.status(404).send({ message: "not found" });
-    const headers: HeaderPair[] = [];
-    const raw = request.raw.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) headers.push([raw[i]!, raw[i + 1]!]);
     let served;
     try {
       served = await opts.server.serve({
-        ...target,
+        handle: target.handle,
+        prefix: target.prefix,
+        path: target.path,
+        rawQuery: target.rawQuery,
         method: request.method,
-        headers,
-        body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
+        rawHeaders: request.raw.rawHeaders,
+        body: Buffer.isBuffer(request.body) ? request.body : EMPTY,
         clientAddress: request.ip,
       });
     } catch (err) {
@@ -85,8 +96,21 @@ export async function webhookRoutes(app: App, opts: { server: WebhookServer; bod
   });
 }
 
+// A fixed answer is written many times; its header list is built once.
+const wireHeaders = new WeakMap<WebhookResponse, string[]>();
+
 // Written raw: fastify refuses statuses above 599, and responders may use up to 999.
 function write(res: ServerResponse, r: WebhookResponse): void {
+  let flat = r.reusable ? wireHeaders.get(r) : undefined;
+  if (!flat) {
+    flat = headerList(r);
+    if (r.reusable) wireHeaders.set(r, flat);
+  }
+  res.writeHead(r.statusCode, flat);
+  res.end(r.body);
+}
+
+function headerList(r: WebhookResponse): string[] {
   const flat: string[] = [];
   for (const [name, value] of r.headers) {
     // The gateway frames the body itself; a responder's own framing headers could only break it.
@@ -94,7 +118,6 @@ function write(res: ServerResponse, r: WebhookResponse): void {
     if (lower === "content-length" || lower === "transfer-encoding") continue;
     flat.push(name, value);
   }
-  flat.push("content-length", String(r.body.length));
-  res.writeHead(r.statusCode, flat);
-  res.end(r.body);
+  flat.push("content-length", String(typeof r.body === "string" ? Buffer.byteLength(r.body) : r.body.length));
+  return flat;
 }
