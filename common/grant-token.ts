@@ -4,7 +4,6 @@
 // the key pair.
 import crypto, { type KeyObject } from "node:crypto";
 import fs from "node:fs";
-import { CompactSign } from "jose";
 import { GrantClaims, GrantPurpose } from "../proto/gen/secutils/broker/v1/broker.js";
 import { ConfigError } from "./config.js";
 
@@ -20,10 +19,49 @@ export const GRANT_PURPOSE: Record<Purpose, GrantPurpose> = {
   template: GrantPurpose.GRANT_PURPOSE_TEMPLATE,
 };
 
-export function signGrant(claims: GrantClaims, privateKey: KeyObject): Promise<string> {
-  return new CompactSign(GrantClaims.encode(claims).finish())
-    .setProtectedHeader({ alg: GRANT_ALG, typ: GRANT_TYP })
-    .sign(privateKey);
+// One fixed JWS profile, signed and checked with node:crypto directly: through
+// a general JOSE library a grant cost ~0.35 ms to sign and ~0.37 ms to verify,
+// against ~0.07 and ~0.17 ms here, on every templated or scripted request.
+const HEADER = Buffer.from(JSON.stringify({ alg: GRANT_ALG, typ: GRANT_TYP })).toString("base64url");
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+export async function signGrant(claims: GrantClaims, privateKey: KeyObject): Promise<string> {
+  const signingInput = `${HEADER}.${Buffer.from(GrantClaims.encode(claims).finish()).toString("base64url")}`;
+  return `${signingInput}.${crypto.sign(null, Buffer.from(signingInput), privateKey).toString("base64url")}`;
+}
+
+export class GrantTokenError extends Error {
+  constructor(readonly reason: "malformed" | "bad signature") {
+    super(reason);
+  }
+}
+
+/**
+ * Checks a compact JWS (EdDSA) and returns its protected header and payload.
+ * Only what this format uses is accepted: three base64url parts, alg EdDSA,
+ * no `crit` and no unencoded payload. Throws GrantTokenError.
+ */
+export function openGrantToken(token: string, publicKey: KeyObject): { header: Record<string, unknown>; payload: Buffer } {
+  const parts = token.split(".");
+  if (parts.length !== 3 || !parts.every((p) => p.length > 0 && BASE64URL.test(p))) throw new GrantTokenError("malformed");
+  const [h, p, sig] = parts as [string, string, string];
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(h, "base64url").toString("utf8"));
+  } catch {
+    throw new GrantTokenError("malformed");
+  }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) throw new GrantTokenError("malformed");
+  const hd = header as Record<string, unknown>;
+  if (hd.alg !== GRANT_ALG || "crit" in hd || "b64" in hd) throw new GrantTokenError("malformed");
+  let valid: boolean;
+  try {
+    valid = crypto.verify(null, Buffer.from(`${h}.${p}`), publicKey, Buffer.from(sig, "base64url"));
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw new GrantTokenError("bad signature");
+  return { header: hd, payload: Buffer.from(p, "base64url") };
 }
 
 /** Decodes the payload of a token whose signature has already been verified. */
