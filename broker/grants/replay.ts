@@ -1,16 +1,22 @@
 import type { Queryable } from "../../common/db.js";
+import { AUDIT_COLUMNS, AUDIT_VALUES, auditParams, type AuditEvent } from "../audit/store.js";
 
 // The replay guard: all SQL for grant_uses. Parameters only.
 
 /**
- * Records an execution id as used. False when it was used before, by this
- * broker or any replica: the primary key decides, atomically.
+ * Spends an execution id and records its release in one statement, so one
+ * commit makes both durable and neither can exist without the other. False
+ * (and nothing recorded) when the id was used before.
  */
-export async function claimExecution(q: Queryable, executionId: string, expiresAt: number): Promise<boolean> {
+export async function claimAndRecordRelease(q: Queryable, expiresAt: number, release: AuditEvent & { executionId: string }): Promise<boolean> {
+  const params = auditParams(release);
   const rows = await q.query(
-    `INSERT INTO grant_uses (execution_id, expires_at) VALUES ($1, to_timestamp($2))
-     ON CONFLICT (execution_id) DO NOTHING RETURNING execution_id`,
-    [executionId, expiresAt],
+    `WITH claimed AS (
+       INSERT INTO grant_uses (execution_id, expires_at) VALUES ($9, to_timestamp($${params.push(expiresAt)}))
+       ON CONFLICT (execution_id) DO NOTHING RETURNING execution_id
+     )
+     INSERT INTO audit_events (${AUDIT_COLUMNS}) SELECT ${AUDIT_VALUES} FROM claimed RETURNING id`,
+    params,
   );
   return rows.length > 0;
 }

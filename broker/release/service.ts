@@ -8,7 +8,7 @@ import type {
   RenderTemplatesRequest,
 } from "../../proto/gen/secutils/broker/v1/broker.js";
 import { appendAudit, type AuditEvent } from "../audit/store.js";
-import { claimExecution } from "../grants/replay.js";
+import { claimAndRecordRelease } from "../grants/replay.js";
 import { GrantRefused, purposeName, verifyGrant, type Purpose } from "../grants/verify.js";
 import { open, OpenError } from "../keyring/envelope.js";
 import type { KeyRing } from "../keyring/keyring.js";
@@ -47,10 +47,10 @@ export class ReleaseService {
   /** Every granted secret that still exists, by name (sandbox, script grants). */
   async openSecrets(caller: string, req: OpenSecretsRequest): Promise<Map<string, string>> {
     const rpc = "openSecrets";
-    const claims = await this.accept(rpc, "script", caller, req.grant?.token ?? "", req.userId);
+    const claims = await this.verified(rpc, "script", caller, req.grant?.token ?? "", req.userId);
     const rows = await store.sealedForUser(this.db, claims.userId, claims.all ? "all" : claims.secretIds);
     const values = await this.decrypt(rpc, caller, claims, rows);
-    await this.audit(rpc, caller, claims, rows);
+    await this.claimAndRecord(rpc, caller, claims, rows, values);
     return values;
   }
 
@@ -63,7 +63,7 @@ export class ReleaseService {
       if (err instanceof DomainError) await appendAudit(this.db, { caller, rpc, outcome: "refused", reason: err.message });
       throw err;
     }
-    const claims = await this.accept(rpc, "template", caller, req.grant?.token ?? "", req.userId);
+    const claims = await this.verified(rpc, "template", caller, req.grant?.token ?? "", req.userId);
     // Decrypt only the granted secrets the templates actually name.
     const names = [...referencedNames(req.templates)];
     const rows =
@@ -76,29 +76,47 @@ export class ReleaseService {
       await this.audit(rpc, caller, claims, rows, "rendered output too large");
       throw new DomainError("invalid", `rendered templates would exceed ${MAX_RENDERED_BYTES} bytes`);
     }
-    await this.audit(rpc, caller, claims, rows);
+    await this.claimAndRecord(rpc, caller, claims, rows, lookup);
     return req.templates.map((t) => expandTemplate(t, lookup));
   }
 
-  /** Verifies the grant and spends its execution id; audits and answers PERMISSION_DENIED otherwise. */
-  private async accept(rpc: ReleaseRpc, purpose: Purpose, caller: string, token: string, userId: string) {
+  /** Verifies the grant; audits and answers PERMISSION_DENIED when it is refused. */
+  private async verified(rpc: ReleaseRpc, purpose: Purpose, caller: string, token: string, userId: string) {
     try {
-      const claims = await verifyGrant(this.verifyKey, token, { purpose, caller, userId });
-      // Last, so a grant refused for any other reason is not spent.
-      if (!(await claimExecution(this.db, claims.executionId, claims.expiresAt))) throw new GrantRefused("reused", claims);
-      return claims;
+      return await verifyGrant(this.verifyKey, token, { purpose, caller, userId });
     } catch (err) {
       if (!(err instanceof GrantRefused)) throw err;
-      this.log.warn({ rpc, caller, reason: err.reason, executionId: err.claims?.executionId }, "grant refused");
-      await appendAudit(this.db, {
-        caller,
-        rpc,
-        outcome: "refused",
-        reason: err.reason,
-        ...described(err.claims),
-        secretIds: err.claims?.secretIds,
-      });
-      throw new DomainError("forbidden", err.message);
+      throw await this.refuse(rpc, caller, err);
+    }
+  }
+
+  private async refuse(rpc: ReleaseRpc, caller: string, err: GrantRefused): Promise<DomainError> {
+    this.log.warn({ rpc, caller, reason: err.reason, executionId: err.claims?.executionId }, "grant refused");
+    await appendAudit(this.db, {
+      caller,
+      rpc,
+      outcome: "refused",
+      reason: err.reason,
+      ...described(err.claims),
+      secretIds: err.claims?.secretIds,
+    });
+    return new DomainError("forbidden", err.message);
+  }
+
+  /**
+   * Spends the execution id and records the release in one statement (one
+   * commit), after decryption succeeded and before any value leaves. Last, so
+   * a grant refused for any other reason is not spent; a reused one releases
+   * nothing.
+   */
+  private async claimAndRecord(rpc: ReleaseRpc, caller: string, claims: GrantClaims, rows: SecretRow[], values: Map<string, string>) {
+    const recorded = await claimAndRecordRelease(this.db, claims.expiresAt, {
+      ...this.event(rpc, caller, claims, rows),
+      executionId: claims.executionId,
+    });
+    if (!recorded) {
+      values.clear();
+      throw await this.refuse(rpc, caller, new GrantRefused("reused", claims));
     }
   }
 
@@ -123,15 +141,18 @@ export class ReleaseService {
   }
 
   /** Records exactly the decrypted rows, before any value leaves; with a reason, as refused. */
-  private async audit(rpc: ReleaseRpc, caller: string, claims: GrantClaims, rows: SecretRow[], refusal?: string) {
-    await appendAudit(this.db, {
+  private async audit(rpc: ReleaseRpc, caller: string, claims: GrantClaims, rows: SecretRow[], refusal: string) {
+    await appendAudit(this.db, { ...this.event(rpc, caller, claims, rows), outcome: "refused", reason: refusal });
+  }
+
+  private event(rpc: ReleaseRpc, caller: string, claims: GrantClaims, rows: SecretRow[]): AuditEvent {
+    return {
       caller,
       rpc,
-      outcome: refusal ? "refused" : "released",
-      reason: refusal,
+      outcome: "released",
       ...described(claims),
       secretIds: rows.map((r) => r.id),
       masterKeyIds: [...new Set(rows.map((r) => r.masterKeyId))],
-    });
+    };
   }
 }
