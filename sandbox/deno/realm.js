@@ -28,6 +28,7 @@ export function realmPrelude() {
   const isArray = Array.isArray;
   const ArrayCtor = Array;
   const arrayFrom = Array.from;
+  const iteratorKey = Symbol.iterator;
   const isView = ArrayBuffer.isView;
   const StringCtor = String;
   const fromCharCode = String.fromCharCode;
@@ -157,6 +158,14 @@ export function realmPrelude() {
         // Copy iterables and array-likes into an array of our own first (a
         // heap allocation, so the heap limit bounds it), so a getter or a
         // proxy cannot report one length to the check and another to V8.
+        if (source[iteratorKey] == null) {
+          // An array-like states its length: charge it before copying, so
+          // { length: 1e9 } fails at once instead of filling the heap slowly.
+          const n = toCount(source.length);
+          charge(n * size);
+          const list = apply(arrayFrom, ArrayCtor, [{ length: n }, (_, i) => source[i]]);
+          return construct(Original, [list], target);
+        }
         const list = apply(arrayFrom, ArrayCtor, [source]);
         charge(list.length * size);
         return construct(Original, [list], target);

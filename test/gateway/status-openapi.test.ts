@@ -61,9 +61,14 @@ describe("OpenAPI document", () => {
       [
         "GET /api/status",
         "GET /api/user/secrets",
+        "GET /api/webhooks/responders",
+        "GET /api/webhooks/responders/_stats",
+        "GET /api/webhooks/responders/{responder_id}/_history",
         "POST /api/user/secrets",
         "PUT /api/user/secrets/{secret_id}",
+        "PUT /api/webhooks/responders/{responder_id}",
         "DELETE /api/user/secrets/{secret_id}",
+        "DELETE /api/webhooks/responders/{responder_id}",
         "GET /api/user/api_keys",
         "POST /api/user/api_keys",
         "PUT /api/user/api_keys/{id}",
@@ -71,6 +76,8 @@ describe("OpenAPI document", () => {
         "POST /api/user/api_keys/{id}/_regenerate",
         "POST /api/users",
         "POST /api/users/{user_id}/api_keys",
+        "POST /api/webhooks/responders",
+        "POST /api/webhooks/responders/{responder_id}/_clear",
       ].sort(),
     );
     const create = doc.paths["/api/user/secrets"].post.requestBody.content["application/json"].schema;

@@ -87,6 +87,16 @@ describe("memory limit", () => {
     });
     expect(body).toBe("1020000");
   });
+
+  it("typed arrays copied from an array-like (a length read once) or an iterable keep their values", async () => {
+    const script = `
+      let reads = 0;
+      const like = { get length() { reads++; return 3; }, 0: 1, 1: 2, 2: 300 };
+      const fromLike = new Uint8Array(like);
+      const fromIterable = new Float64Array(new Set([1.5, 2.5]));
+      ({ body: [...fromLike].join(",") + "|" + [...fromIterable].join(",") + "|" + reads })`;
+    expect(await bodyOf(sandbox, { userId: randomUser(), script })).toBe("1,2,44|1.5,2.5|1");
+  });
 });
 
 describe("per-user concurrency", () => {
