@@ -107,9 +107,12 @@ type Limit = { duration: number } | { amount: number };
  * latencies are whole milliseconds or close to it. The targets share one
  * label for the result.
  */
-export async function manyConnections(targets: Target[], connections: number, durationS: number, warmupRequests: number): Promise<Measured> {
-  // The warm-up opens the connections and whatever the server starts lazily under load (e.g. more sandbox workers).
-  await cannon(targets, connections, { amount: warmupRequests });
+/** Opens the connections and whatever the server starts lazily under load (e.g. more sandbox workers). */
+export async function warmUp(targets: Target[], connections: number, requests: number): Promise<void> {
+  await cannon(targets, connections, { amount: requests });
+}
+
+export function manyConnections(targets: Target[], connections: number, durationS: number): Promise<Measured> {
   return cannon(targets, connections, { duration: durationS });
 }
 
