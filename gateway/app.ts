@@ -130,7 +130,6 @@ export async function buildApp(deps: GatewayDeps): Promise<{ app: App; directory
     templates: new TemplateRenderer(deps.broker, deps.grants),
     renders,
     scripts: new Scripts(deps.sandbox, deps.grants),
-    log: deps.log,
     scriptTimeoutMs: deps.webhooks.scriptTimeoutMs,
   });
 

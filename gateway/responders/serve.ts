@@ -1,6 +1,5 @@
 import { ErrorKind, ScriptKind, type ResponderResult } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import type { Db } from "../../common/db.js";
-import type { Logger } from "../../common/log.js";
 import { SandboxRefused, type Scripts } from "../sandbox/run.js";
 import type { ResponderDirectory } from "./directory.js";
 import { trackRequest, type TrackedRequest, type TrackedResponse } from "./history-store.js";
@@ -77,7 +76,6 @@ export class WebhookServer {
       templates: TemplateRenderer;
       renders: RenderCache;
       scripts: Scripts;
-      log: Logger;
       scriptTimeoutMs?: number;
     },
   ) {}

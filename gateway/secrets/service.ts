@@ -1,6 +1,6 @@
 import type { Client } from "@grpc/grpc-js";
 import type { SecretBrokerClient, SecretMetadata } from "../../proto/gen/secutils/broker/v1/broker.js";
-import { invalid } from "../../common/errors.js";
+import { DomainError, invalid } from "../../common/errors.js";
 import { callBroker } from "../broker/client.js";
 
 /** User secrets, kept by the broker; the gateway never holds a stored value. */
@@ -49,9 +49,20 @@ export class SecretsService {
   }
 
   async delete(userId: string, id: string): Promise<void> {
-    await this.write(userId, () => this.call(this.broker.deleteSecret, { userId, id }));
-    // The secret is already gone, so an id left behind would only grant nothing;
-    // it is still removed so every access list shows what it really grants.
+    try {
+      await this.write(userId, () => this.call(this.broker.deleteSecret, { userId, id }));
+    } catch (err) {
+      // Already gone: a retry after a failed clean-up below must still be able to finish it.
+      if (err instanceof DomainError && err.kind === "not_found") await this.forget(userId, id);
+      throw err;
+    }
+    await this.forget(userId, id);
+  }
+
+  // The secret is gone, so an id left behind would only grant nothing; it is
+  // still removed so every access list shows what it really grants. Only the
+  // caller's own lists are touched, so an id of anyone else changes nothing.
+  private async forget(userId: string, id: string): Promise<void> {
     for (const hook of this.deletedHooks) await hook(userId, id.toLowerCase());
   }
 
