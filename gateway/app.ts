@@ -18,7 +18,7 @@ import { Secret } from "./secrets/schemas.js";
 import { SecretsService } from "./secrets/service.js";
 import { AccessSetting } from "./grants/access.js";
 import { ResponderDirectory } from "./responders/directory.js";
-import { RenderCache, SECRETS_CHANNEL } from "./responders/render-cache.js";
+import { RenderCache } from "./responders/render-cache.js";
 import { respondersRoutes } from "./responders/routes.js";
 import { Responder, ResponderRequest, ResponderStats } from "./responders/schemas.js";
 import { WebhookServer } from "./responders/serve.js";
@@ -28,7 +28,6 @@ import type { WebhookUrls } from "./responders/urls.js";
 import { isWebhookRequest, trustOf, webhookRewriter, webhookRoutes } from "./responders/webhook-routes.js";
 import { Scripts } from "./sandbox/run.js";
 import { statusRoutes } from "./status/routes.js";
-import { userById } from "./users/store.js";
 import { usersRoutes } from "./users/routes.js";
 import { UsersService } from "./users/service.js";
 
@@ -49,7 +48,7 @@ export interface GatewayDeps {
     /** Addresses or CIDRs whose X-Forwarded-* and X-Replaced-Path headers are believed. */
     trustedProxies: string[];
     bodyLimit: number;
-    scriptTimeoutMs?: number;
+    scriptTimeoutMs: number;
     /** Rendered static values kept in memory; 0 bytes turns the cache off. */
     renderCache: { maxBytes: number; ttlMs: number };
   };
@@ -76,7 +75,7 @@ export async function buildApp(deps: GatewayDeps): Promise<{ app: App; directory
       info: {
         title: "secutils-secrets",
         version: "1",
-        description: "Write-only user secrets, API keys and operator bootstrap endpoints.",
+        description: "Write-only user secrets, API keys, webhook responders and operator bootstrap endpoints.",
       },
       components: {
         securitySchemes: {
@@ -99,31 +98,16 @@ export async function buildApp(deps: GatewayDeps): Promise<{ app: App; directory
   await app.register(statusRoutes, { db: deps.db, brokerHealthy: deps.brokerHealthy, sandboxHealthy: deps.sandboxHealthy });
   const secrets = new SecretsService(deps.broker);
   const directory = new ResponderDirectory(deps.db, deps.log);
-  const handles = new Map<string, string>();
   const responders = new RespondersService({
     db: deps.db,
     urls: deps.webhooks.urls,
-    // A handle never changes, so it is remembered once read.
-    handleOf: async (userId) => {
-      let handle = handles.get(userId);
-      if (handle === undefined) {
-        const user = await userById(deps.db, userId);
-        if (!user) throw new Error("authenticated user has no row");
-        handle = user.handle;
-        handles.set(userId, handle);
-      }
-      return handle;
-    },
+    handleOf: (userId) => users.handleOf(userId),
     existingSecretIds: (userId, ids) => secrets.existingIds(userId, ids),
     changed: (handle) => directory.invalidate(handle),
   });
   secrets.onDeleted((userId, id) => responders.secretDeleted(userId, id));
   const renders = new RenderCache(deps.webhooks.renderCache);
-  secrets.onChanged(async (userId) => {
-    renders.secretsChanged(userId);
-    // The other replicas, before the client hears that the write is done.
-    if (renders.enabled) await deps.db.query("SELECT pg_notify($1, $2)", [SECRETS_CHANNEL, userId]);
-  });
+  secrets.onChanged((userId) => renders.secretsWritten(userId));
   const webhooks = new WebhookServer({
     db: deps.db,
     directory,

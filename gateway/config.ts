@@ -31,7 +31,7 @@ const schema = z.object({
   WEBHOOKS_URL_SCHEME: z.enum(["http", "https"]).default("http"),
   WEBHOOKS_URL_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   WEBHOOKS_BODY_LIMIT: positiveInt(1024 * 1024),
-  RESPONDER_SCRIPT_TIMEOUT_MS: z.coerce.number().int().min(1).max(300_000).optional(),
+  RESPONDER_SCRIPT_TIMEOUT_MS: z.coerce.number().int().min(1).max(300_000).default(30_000),
   TEMPLATE_CACHE_MAX_BYTES: z.coerce.number().int().min(0).default(8 * 1024 * 1024),
   TEMPLATE_CACHE_TTL_MS: positiveInt(60_000),
   TRUSTED_PROXIES: z
@@ -60,7 +60,7 @@ export interface GatewayConfig {
   webhooksUrlScheme: "http" | "https";
   webhooksUrlPort?: number;
   webhooksBodyLimit: number;
-  responderScriptTimeoutMs?: number;
+  responderScriptTimeoutMs: number;
   trustedProxies: string[];
   templateCacheMaxBytes: number;
   templateCacheTtlMs: number;

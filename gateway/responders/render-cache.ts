@@ -32,6 +32,7 @@ export class RenderCache {
   /** Bumped by `clear`, so a render in flight for any user is not stored afterwards. */
   private epoch = 0;
   private bytes = 0;
+  private db: Db | undefined;
   private unlisten: (() => Promise<void>) | undefined;
 
   constructor(private readonly opts: { maxBytes: number; ttlMs: number; now?: () => number }) {}
@@ -46,6 +47,7 @@ export class RenderCache {
 
   async start(db: Db, log: Logger): Promise<void> {
     if (!this.enabled) return;
+    this.db = db;
     this.unlisten = await db.listen(
       SECRETS_CHANNEL,
       (userId) => this.secretsChanged(userId),
@@ -89,6 +91,15 @@ export class RenderCache {
     }
     this.entries.set(k, { responder, generation, rendered, bytes, expiresAt: this.now() + this.opts.ttlMs });
     this.bytes += bytes;
+  }
+
+  /**
+   * A secret of this user was written through this gateway: forget here at
+   * once, and tell every other replica before the writer hears it is done.
+   */
+  async secretsWritten(userId: string): Promise<void> {
+    this.secretsChanged(userId);
+    await this.db?.query("SELECT pg_notify($1, $2)", [SECRETS_CHANNEL, userId]);
   }
 
   secretsChanged(userId: string): void {

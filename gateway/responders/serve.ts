@@ -1,7 +1,7 @@
 import { ErrorKind, ScriptKind, type ResponderResult } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import type { Db } from "../../common/db.js";
 import { SandboxRefused, type Scripts } from "../sandbox/run.js";
-import type { ResponderDirectory } from "./directory.js";
+import type { HandleResponders, ResponderDirectory } from "./directory.js";
 import { trackRequest, type TrackedRequest, type TrackedResponse } from "./history-store.js";
 import { matchResponder } from "./match.js";
 import { isHeaderName, isHeaderValue } from "./rules.js";
@@ -76,14 +76,14 @@ export class WebhookServer {
       templates: TemplateRenderer;
       renders: RenderCache;
       scripts: Scripts;
-      scriptTimeoutMs?: number;
+      scriptTimeoutMs: number;
     },
   ) {}
 
   async serve(req: WebhookRequest): Promise<ServedWebhook> {
     const started = performance.now();
-    const { directory } = this.deps;
-    const owner = req.handle === "" ? undefined : (directory.peek(req.handle) ?? (await directory.get(req.handle)));
+    const found = req.handle === "" ? undefined : this.ownerOf(req.handle);
+    const owner = found instanceof Promise ? await found : found;
     const responder = owner && matchResponder(owner.responders, req);
     if (!responder) return { response: NOT_FOUND };
 
@@ -130,6 +130,12 @@ export class WebhookServer {
     };
   }
 
+  // A loaded entry (null: no such handle) needs no await; only a load does.
+  private ownerOf(handle: string): HandleResponders | undefined | Promise<HandleResponders | undefined> {
+    const loaded = this.deps.directory.peek(handle);
+    return loaded === undefined ? this.deps.directory.get(handle) : (loaded ?? undefined);
+  }
+
   /** Writes a served request into its responder's history (after the response has left). */
   record(track: NonNullable<ServedWebhook["track"]>): Promise<void> {
     return trackRequest(this.deps.db, track.request, track.keep);
@@ -147,8 +153,8 @@ export class WebhookServer {
         script: responder.settings.script!,
         context: scriptContext(req),
         access: responder.access,
-        consumer: `responder:${responder.id}`,
-        ...(this.deps.scriptTimeoutMs ? { timeoutMs: this.deps.scriptTimeoutMs } : {}),
+        consumer: consumerOf(responder),
+        timeoutMs: this.deps.scriptTimeoutMs,
       });
     } catch (err) {
       if (!(err instanceof SandboxRefused)) throw err;
@@ -173,7 +179,8 @@ export class WebhookServer {
     const useHeaders = over.headers === undefined;
     const useBody = over.body === undefined;
     const templates = [...(useHeaders ? s.headers.map(([, v]) => v) : []), ...(useBody && s.body !== undefined ? [s.body] : [])];
-    const rendered = await this.render(responder, useHeaders, useBody, templates);
+    const needsSecrets = this.deps.templates.needed(responder.access, templates);
+    const rendered = needsSecrets ? await this.render(responder, `${useHeaders ? "h" : ""}${useBody ? "b" : ""}`, templates) : templates;
     let headers: HeaderPair[];
     if (useHeaders) {
       headers = s.headers.map(([name], i) => [name, rendered[i]!]);
@@ -188,7 +195,7 @@ export class WebhookServer {
       }
     }
     const body = useBody ? (s.body === undefined ? "" : rendered[rendered.length - 1]!) : over.body!;
-    if (rendered === templates && s.script === undefined) {
+    if (!needsSecrets && s.script === undefined) {
       const response: WebhookResponse = { statusCode: s.statusCode, headers, body, reusable: true };
       this.fixed.set(responder, response);
       return response;
@@ -196,18 +203,20 @@ export class WebhookServer {
     return { statusCode: over.statusCode ?? s.statusCode, headers, body };
   }
 
-  private async render(responder: ResponderRecord, useHeaders: boolean, useBody: boolean, templates: string[]): Promise<string[]> {
+  /** The templates expanded, from the cache when it has them; `key` names which static values they are. */
+  private async render(responder: ResponderRecord, key: string, templates: string[]): Promise<string[]> {
     const { templates: renderer, renders } = this.deps;
-    if (!renderer.needed(responder.access, templates)) return templates;
-    const key = `${useHeaders ? "h" : ""}${useBody ? "b" : ""}`;
     const cached = renders.get(responder, key);
     if (cached) return cached;
     const generation = renders.generation(responder.userId);
-    const rendered = await renderer.render(responder.userId, responder.access, `responder:${responder.id}`, templates);
+    const rendered = await renderer.render(responder.userId, responder.access, consumerOf(responder), templates);
     renders.set(responder, key, generation, rendered);
     return rendered;
   }
 }
+
+/** What the broker's audit log names as the consumer of a release. */
+const consumerOf = (r: ResponderRecord) => `responder:${r.id}`;
 
 function tracked(r: WebhookResponse): TrackedResponse {
   return { statusCode: r.statusCode, headers: r.headers, body: typeof r.body === "string" ? Buffer.from(r.body) : r.body };

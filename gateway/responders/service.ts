@@ -123,8 +123,8 @@ export class RespondersService {
       return await fn();
     } catch (err) {
       if (pgErrorCode(err) !== UNIQUE_VIOLATION) throw err;
-      const constraint = (err as { constraint?: string }).constraint ?? "";
-      if (constraint === "responders_user_name_key" || /responders_user_name_key/.test(String(err))) {
+      // Both pg and PGlite name the violated index.
+      if ((err as { constraint?: string }).constraint === "responders_user_name_key") {
         throw conflict("a responder with this name already exists");
       }
       throw conflict("a responder with this location and method already exists");

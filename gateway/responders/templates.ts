@@ -27,7 +27,7 @@ export class TemplateRenderer {
   /** The templates expanded, in order; unchanged when nothing is granted or nothing refers to a secret. */
   async render(userId: string, access: StoredAccess, consumer: string, templates: string[]): Promise<string[]> {
     const grantAccess = grantAccessOf(access);
-    if (!grantAccess || !templates.some(hasPlaceholder)) return templates;
+    if (!grantAccess || !this.needed(access, templates)) return templates;
     // Only values that name a secret travel to the broker.
     const at = templates.flatMap((t, i) => (hasPlaceholder(t) ? [i] : []));
     const grant = await this.grants.mint({ userId, purpose: "template", access: grantAccess, consumer });

@@ -15,7 +15,8 @@ export interface ScriptRun {
   access: StoredAccess;
   /** What runs the script, for the audit log, e.g. "responder:<id>". */
   consumer: string;
-  timeoutMs?: number;
+  /** Wall clock of the execution; the sandbox refuses more than its own maximum. */
+  timeoutMs: number;
 }
 
 /** The sandbox refused or could not run the execution (not a script failure). */
@@ -30,7 +31,6 @@ export class SandboxRefused extends DomainError {
 
 // The sandbox's own wall clock ends an execution first; this only bounds a hung call.
 const DEADLINE_SLACK_MS = 10_000;
-const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** Runs scripts in the sandbox with a grant for exactly the access setting. */
 export class Scripts {
@@ -41,7 +41,7 @@ export class Scripts {
 
   async execute(run: ScriptRun): Promise<ExecuteResponse> {
     const access = grantAccessOf(run.access);
-    const timeoutMs = run.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const { timeoutMs } = run;
     const grant = access
       ? await this.grants.mint({ userId: run.userId, purpose: "script", access, consumer: run.consumer })
       : undefined;

@@ -9,7 +9,22 @@ import type { User } from "./store.js";
 const newHandle = () => crypto.randomBytes(8).toString("hex");
 
 export class UsersService {
+  /** A handle never changes, so each one is read once. */
+  private readonly handles = new Map<string, string>();
+
   constructor(private readonly db: Db) {}
+
+  /** The webhook handle of an existing user. */
+  async handleOf(userId: string): Promise<string> {
+    let handle = this.handles.get(userId);
+    if (handle === undefined) {
+      const user = await store.userById(this.db, userId);
+      if (!user) throw new Error(`no user ${userId}`);
+      handle = user.handle;
+      this.handles.set(userId, handle);
+    }
+    return handle;
+  }
 
   async create(email: string, kratosIdentityId?: string): Promise<User> {
     // A handle collision (1 in 2^64 per pair) is retried; an email collision is the caller's.

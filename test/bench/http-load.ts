@@ -102,16 +102,16 @@ export async function interleavedSequential(
 
 type Limit = { duration: number } | { amount: number };
 
-/**
- * autocannon with connection i pinned to targets[i % targets.length]; its
- * latencies are whole milliseconds or close to it. The targets share one
- * label for the result.
- */
 /** Opens the connections and whatever the server starts lazily under load (e.g. more sandbox workers). */
 export async function warmUp(targets: Target[], connections: number, requests: number): Promise<void> {
   await cannon(targets, connections, { amount: requests });
 }
 
+/**
+ * autocannon with connection i pinned to targets[i % targets.length]; its
+ * latencies are whole milliseconds or close to it. The targets share one
+ * label for the result.
+ */
 export function manyConnections(targets: Target[], connections: number, durationS: number): Promise<Measured> {
   return cannon(targets, connections, { duration: durationS });
 }

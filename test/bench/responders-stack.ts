@@ -26,9 +26,10 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-// Anything else the gateway reads would change what runs (a different
-// webhooks domain, another operator token, Kratos sign-in).
-const FOREIGN = /^(GATEWAY|GRANT|OPERATOR|KRATOS|WEBHOOKS)_|^(PORT|HOST|DATA_DIR|LOG_LEVEL|API_KEYS_PER_USER)$/;
+// Anything else the services read would change what runs (a different
+// webhooks domain, no template cache, another operator token, Kratos sign-in).
+const FOREIGN =
+  /^(GATEWAY|GRANT|OPERATOR|KRATOS|WEBHOOKS|TEMPLATE|RESPONDER|OUTBOUND)_|^(PORT|HOST|DATA_DIR|LOG_LEVEL|API_KEYS_PER_USER|TRUSTED_PROXIES)$/;
 
 export async function startStack(d: StackDeps): Promise<Stack> {
   const dbs = await databases(d);
