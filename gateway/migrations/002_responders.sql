@@ -25,7 +25,8 @@ CREATE UNIQUE INDEX responders_user_name_key ON responders (user_id, lower(name)
 CREATE UNIQUE INDEX responders_location_key ON responders (user_id, subdomain_prefix, path_type, lower(path), method);
 CREATE INDEX responders_secret_ids_idx ON responders USING gin (secret_ids);
 
--- Request history; the serial id orders entries written in the same microsecond.
+-- Request history, newest first by arrival (created_at is when the request came
+-- in, not when its entry was written); the serial id breaks ties.
 CREATE TABLE responder_requests (
   id             bigserial PRIMARY KEY,
   responder_id   uuid NOT NULL REFERENCES responders (id) ON DELETE CASCADE,
@@ -38,7 +39,7 @@ CREATE TABLE responder_requests (
   response       jsonb,
   created_at     timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX responder_requests_responder_idx ON responder_requests (responder_id, id DESC);
+CREATE INDEX responder_requests_responder_idx ON responder_requests (responder_id, created_at DESC, id DESC);
 
 -- Every gateway replica serves responders from memory; a change anywhere tells
 -- all of them which user's definitions to drop, through Postgres itself.

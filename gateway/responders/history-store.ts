@@ -1,4 +1,4 @@
-import type { Queryable } from "../../common/db.js";
+import type { Db, Queryable } from "../../common/db.js";
 import type { HeaderPair } from "./store.js";
 
 export interface TrackedResponse {
@@ -15,10 +15,12 @@ export interface TrackedRequest {
   headers: HeaderPair[];
   body: Buffer;
   durationUs: number;
+  /** When the request came in (Unix ms): entries are written after their responses, not always in order. */
+  receivedAt: number;
   response?: TrackedResponse;
 }
 
-export interface HistoryEntry extends Omit<TrackedRequest, "response"> {
+export interface HistoryEntry extends Omit<TrackedRequest, "response" | "receivedAt"> {
   id: string;
   createdAt: number;
   response?: TrackedResponse;
@@ -37,19 +39,28 @@ interface Row {
   created_at: number;
 }
 
-/** Records one request and drops what falls out of the newest `keep`. */
-export async function trackRequest(q: Queryable, r: TrackedRequest, keep: number): Promise<void> {
+/**
+ * Records one request and drops what falls out of the newest `keep` (by
+ * arrival). Writers of one responder take turns under a transaction lock:
+ * concurrent writers could otherwise each trim without seeing the other's
+ * new row and leave one too many.
+ */
+export async function trackRequest(db: Db, r: TrackedRequest, keep: number): Promise<void> {
   const response = r.response && { ...r.response, body: r.response.body.toString("base64") };
-  await q.query(
-    `WITH added AS (
-       INSERT INTO responder_requests (responder_id, client_address, method, url, headers, body, duration_us, response)
-       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb) RETURNING id
-     )
-     DELETE FROM responder_requests WHERE responder_id = $1 AND id IN (
-       SELECT id FROM responder_requests WHERE responder_id = $1 ORDER BY id DESC OFFSET $9
-     )`,
-    [r.responderId, r.clientAddress ?? null, r.method, r.url, JSON.stringify(r.headers), r.body, r.durationUs, response ? JSON.stringify(response) : null, keep - 1],
-  );
+  await db.tx(async (q) => {
+    await q.query("SELECT pg_advisory_xact_lock(3, hashtext($1))", [r.responderId]);
+    await q.query(
+      `INSERT INTO responder_requests (responder_id, client_address, method, url, headers, body, duration_us, response, created_at)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb, to_timestamp($9::float8 / 1000))`,
+      [r.responderId, r.clientAddress ?? null, r.method, r.url, JSON.stringify(r.headers), r.body, r.durationUs, response ? JSON.stringify(response) : null, r.receivedAt],
+    );
+    await q.query(
+      `DELETE FROM responder_requests WHERE responder_id = $1 AND id NOT IN (
+         SELECT id FROM responder_requests WHERE responder_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
+       )`,
+      [r.responderId, keep],
+    );
+  });
 }
 
 /** Newest first. */
@@ -57,7 +68,7 @@ export async function historyOf(q: Queryable, responderId: string, limit: number
   const rows = await q.query<Row>(
     `SELECT id::text, responder_id, client_address, method, url, headers, body, duration_us, response,
        floor(extract(epoch FROM created_at))::float8 AS created_at
-     FROM responder_requests WHERE responder_id = $1 ORDER BY id DESC LIMIT $2`,
+     FROM responder_requests WHERE responder_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
     [responderId, limit],
   );
   return rows.map((r) => ({

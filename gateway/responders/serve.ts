@@ -82,6 +82,8 @@ export class WebhookServer {
 
   async serve(req: WebhookRequest): Promise<ServedWebhook> {
     const started = performance.now();
+    // Sub-millisecond, so requests in the same millisecond keep their order in the history.
+    const receivedAt = performance.timeOrigin + started;
     const found = req.handle === "" ? undefined : this.ownerOf(req.handle);
     const owner = found instanceof Promise ? await found : found;
     const responder = owner && matchResponder(owner.responders, req);
@@ -124,6 +126,7 @@ export class WebhookServer {
           headers: pairsOf(req.rawHeaders),
           body: req.body,
           durationUs,
+          receivedAt,
           ...(trackResponse ? { response: tracked(response) } : {}),
         },
       },

@@ -549,4 +549,17 @@ describe("history and stats", () => {
     ]);
     expect(await stats(bob)).not.toContainEqual(expect.objectContaining({ responderId: two.id }));
   });
+
+  it("holds the cap when many requests arrive at once", async () => {
+    const u = await newUser(stack);
+    const r = await createResponder(stack, u, { location: { pathType: "=", path: "/burst" }, settings: { requestsToTrack: 3 } });
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => hit(stack, webhookHost(u), `/burst?${i}`)));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    await historyOf(stack, u, r.id, 3);
+    // Every write trims in the same transaction, so no moment shows more than the cap.
+    for (let i = 0; i < 5; i++) {
+      const [s] = await stats(u);
+      expect(s).toMatchObject({ responderId: r.id, requestCount: 3 });
+    }
+  });
 });
