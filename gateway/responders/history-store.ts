@@ -68,7 +68,9 @@ export async function historyOf(q: Queryable, responderId: string, limit: number
   const rows = await q.query<Row>(
     `SELECT id::text, responder_id, client_address, method, url, headers, body, duration_us, response,
        floor(extract(epoch FROM created_at))::float8 AS created_at
-     FROM responder_requests WHERE responder_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+     FROM responder_requests h WHERE responder_id = $1
+     -- h.created_at: the bare name would mean the output column, rounded to whole seconds.
+     ORDER BY h.created_at DESC, h.id DESC LIMIT $2`,
     [responderId, limit],
   );
   return rows.map((r) => ({
