@@ -3,6 +3,8 @@
 // Messages must never contain a secret value or a token.
 export type ErrorKind =
   | "invalid"
+  // Well-formed, but what it asks for failed (e.g. a tracker run a script broke).
+  | "unprocessable"
   | "not_found"
   | "conflict"
   | "limit"

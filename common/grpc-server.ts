@@ -6,6 +6,7 @@ import { serverCredentials, type TlsFiles } from "./tls.js";
 /** How each service answers a domain error over gRPC. */
 export const GRPC_STATUS: Record<ErrorKind, grpc.status> = {
   invalid: grpc.status.INVALID_ARGUMENT,
+  unprocessable: grpc.status.FAILED_PRECONDITION,
   not_found: grpc.status.NOT_FOUND,
   conflict: grpc.status.ALREADY_EXISTS,
   limit: grpc.status.FAILED_PRECONDITION,

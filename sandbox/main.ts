@@ -3,6 +3,7 @@ import { createLogger } from "../common/log.js";
 import { failStart, stopOnSignals } from "../common/service-process.js";
 import { SecretsSource } from "./broker/secrets.js";
 import { GRPC_MAX_MESSAGE_BYTES, loadSandboxConfig } from "./config.js";
+import { TrackerRunService } from "./api-trackers/run.js";
 import { ExecutionService } from "./executions/service.js";
 import { Pool } from "./pool/pool.js";
 import { startSandboxServer } from "./server.js";
@@ -21,10 +22,11 @@ async function main() {
   const pool = new Pool(config.pool, log);
   const secrets = new SecretsSource(config.brokerUrl, config.tls);
   const service = new ExecutionService(pool, secrets, config.outbound, config.limits, log);
+  const trackers = new TrackerRunService(service, secrets, config.outbound, config.limits);
   const started = performance.now();
   await pool.ready();
   const server = await startSandboxServer(
-    { service, pool, log, tls: config.tls, maxMessageBytes: GRPC_MAX_MESSAGE_BYTES },
+    { service, trackers, pool, log, tls: config.tls, maxMessageBytes: GRPC_MAX_MESSAGE_BYTES },
     config.host,
     config.port,
   );

@@ -5,6 +5,7 @@ import { listen, setServing, type Listening } from "../common/grpc-server.js";
 import type { TlsFiles } from "../common/tls.js";
 import { ScriptRunnerService } from "../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { scriptRunnerRpc } from "./executions/rpc.js";
+import type { TrackerRunService } from "./api-trackers/run.js";
 import type { ExecutionService } from "./executions/service.js";
 import type { Pool } from "./pool/pool.js";
 
@@ -15,7 +16,7 @@ export const SERVICE_NAME = "secutils.sandbox.v1.ScriptRunner";
  * Health is SERVING while at least one Deno process is up.
  */
 export async function startSandboxServer(
-  deps: { service: ExecutionService; pool: Pool; log: Logger; tls: TlsFiles; maxMessageBytes: number },
+  deps: { service: ExecutionService; trackers: TrackerRunService; pool: Pool; log: Logger; tls: TlsFiles; maxMessageBytes: number },
   host: string,
   port: number,
 ): Promise<Listening> {
@@ -23,7 +24,7 @@ export async function startSandboxServer(
     "grpc.max_receive_message_length": deps.maxMessageBytes,
     "grpc.max_send_message_length": deps.maxMessageBytes,
   });
-  server.addService(ScriptRunnerService, scriptRunnerRpc(deps.service, deps.log));
+  server.addService(ScriptRunnerService, scriptRunnerRpc(deps.service, deps.trackers, deps.log));
   const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
   health.addToServer(server);
   const probe = setInterval(() => {

@@ -1,6 +1,6 @@
 import { DomainError } from "../../common/errors.js";
 import { isUuid } from "../../common/ids.js";
-import { ScriptKind, type ExecuteRequest } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import { ScriptKind, type ExecuteRequest, type Limits } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 
 export type RealmKind = "responder" | "configurator" | "extractor";
 
@@ -20,16 +20,23 @@ export interface LimitSettings {
   maxLogBytes: { default: number; max: number };
 }
 
-export interface ValidExecution {
-  userId: string;
-  kind: RealmKind;
-  script: string;
-  contextJson: string;
-  grant?: string;
+export interface ResolvedLimits {
   timeoutMs: number;
   memoryMb: number;
   maxResultBytes: number;
   maxLogBytes: number;
+}
+
+/** One script run as the pool takes it: secrets are supplied separately. */
+export interface ScriptExecution extends ResolvedLimits {
+  userId: string;
+  kind: RealmKind;
+  script: string;
+  contextJson: string;
+}
+
+export interface ValidExecution extends ScriptExecution {
+  grant?: string;
 }
 
 /** Checks an Execute request at the edge; errors name the field, never its content. */
@@ -48,21 +55,28 @@ export function validateExecution(req: ExecuteRequest, settings: LimitSettings):
     throw invalid("context_json must be JSON");
   }
   if (context === null || typeof context !== "object" || Array.isArray(context)) throw invalid("context_json must be a JSON object");
-  const limit = (name: keyof LimitSettings, field: string, asked: number | undefined) => {
-    const s = settings[name];
-    if (!asked) return s.default;
-    if (asked > s.max) throw invalid(`limits.${field} must be at most ${s.max}`);
-    return asked;
-  };
   return {
     userId: req.userId,
     kind,
     script: req.script,
     contextJson: req.contextJson,
     grant: req.grant?.token || undefined,
-    timeoutMs: limit("timeoutMs", "timeout_ms", req.limits?.timeoutMs),
-    memoryMb: limit("memoryMb", "memory_mb", req.limits?.memoryMb),
-    maxResultBytes: limit("maxResultBytes", "max_result_bytes", req.limits?.maxResultBytes),
-    maxLogBytes: limit("maxLogBytes", "max_log_bytes", req.limits?.maxLogBytes),
+    ...resolveLimits(req.limits, settings),
+  };
+}
+
+/** The asked-for limits with defaults filled in; above a maximum is INVALID_ARGUMENT. */
+export function resolveLimits(asked: Limits | undefined, settings: LimitSettings): ResolvedLimits {
+  const limit = (name: keyof LimitSettings, field: string, value: number | undefined) => {
+    const s = settings[name];
+    if (!value) return s.default;
+    if (value > s.max) throw new DomainError("invalid", `limits.${field} must be at most ${s.max}`);
+    return value;
+  };
+  return {
+    timeoutMs: limit("timeoutMs", "timeout_ms", asked?.timeoutMs),
+    memoryMb: limit("memoryMb", "memory_mb", asked?.memoryMb),
+    maxResultBytes: limit("maxResultBytes", "max_result_bytes", asked?.maxResultBytes),
+    maxLogBytes: limit("maxLogBytes", "max_log_bytes", asked?.maxLogBytes),
   };
 }

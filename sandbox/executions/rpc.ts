@@ -3,7 +3,8 @@ import { DomainError } from "../../common/errors.js";
 import { GRPC_STATUS } from "../../common/grpc-server.js";
 import type { Logger } from "../../common/log.js";
 import { peerIdentity } from "../../common/tls.js";
-import type { ExecuteRequest, ExecuteResponse, ScriptRunnerServer } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import type { ScriptRunnerServer } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import type { TrackerRunService } from "../api-trackers/run.js";
 import type { ExecutionService } from "./service.js";
 
 // Only the gateway runs scripts.
@@ -12,24 +13,29 @@ const ALLOWED = new Set(["gateway"]);
 // A full queue is a passing overload here, not a broken precondition.
 const STATUS = { ...GRPC_STATUS, limit: grpc.status.RESOURCE_EXHAUSTED };
 
-export function scriptRunnerRpc(service: ExecutionService, log: Logger): ScriptRunnerServer {
-  return {
-    execute(call: grpc.ServerUnaryCall<ExecuteRequest, ExecuteResponse>, callback: grpc.sendUnaryData<ExecuteResponse>) {
+export function scriptRunnerRpc(service: ExecutionService, trackers: TrackerRunService, log: Logger): ScriptRunnerServer {
+  /** Identity check, cancellation and error mapping shared by every method. */
+  const serve =
+    <Req, Res>(name: string, handle: (req: Req, signal: AbortSignal) => Promise<Res>) =>
+    (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
       const identity = peerIdentity(call);
       if (identity === undefined || !ALLOWED.has(identity)) {
-        log.warn({ caller: identity ?? "(none)" }, "refused Execute from an identity not allowed to run scripts");
-        return callback({ code: grpc.status.PERMISSION_DENIED, details: `identity ${identity ?? "(none)"} may not call execute` });
+        log.warn({ caller: identity ?? "(none)", method: name }, "refused a call from an identity not allowed to run scripts");
+        return callback({ code: grpc.status.PERMISSION_DENIED, details: `identity ${identity ?? "(none)"} may not call ${name}` });
       }
       const abort = new AbortController();
       call.once("cancelled", () => abort.abort());
-      service.execute(call.request, abort.signal).then(
+      handle(call.request, abort.signal).then(
         (res) => callback(null, res),
         (err: unknown) => {
           if (err instanceof DomainError) return callback({ code: STATUS[err.kind], details: err.message });
-          log.error({ err }, "execute failed");
+          log.error({ err, method: name }, "script call failed");
           callback({ code: grpc.status.INTERNAL, details: "internal error" });
         },
       );
-    },
+    };
+  return {
+    execute: serve("execute", (req, signal) => service.execute(req, signal)),
+    runApiTracker: serve("runApiTracker", (req, signal) => trackers.run(req, signal)),
   };
 }

@@ -6,7 +6,7 @@ import type { OutboundPolicy } from "../outbound/policy.js";
 import { Aborted, QueueFull, type Pool } from "../pool/pool.js";
 import { isMemoryLimit, ProcessLost, toResponse } from "./outcome.js";
 import { proxyForScript } from "./proxy.js";
-import { validateExecution, type LimitSettings } from "./request.js";
+import { validateExecution, type LimitSettings, type ScriptExecution } from "./request.js";
 
 /** Typed arrays and other buffers a script may allocate, per MiB of heap. */
 const BUFFER_BUDGET_PER_HEAP_MB = 4;
@@ -27,9 +27,17 @@ export class ExecutionService {
 
   async execute(req: ExecuteRequest, signal?: AbortSignal): Promise<ExecuteResponse> {
     const x = validateExecution(req, this.limits);
-    const started = performance.now();
     // Fetch the secrets while waiting for a worker; both must succeed.
-    const secrets = x.grant ? this.secrets.openAsJson(x.grant, x.userId) : Promise.resolve("{}");
+    return this.run(x, x.grant ? this.secrets.openAsJson(x.grant, x.userId) : Promise.resolve("{}"), signal);
+  }
+
+  /**
+   * One script in a fresh realm on a worker leased to the user. `secrets` is
+   * the JSON object of released secrets (or its promise, so that the broker
+   * call overlaps the wait for a worker).
+   */
+  async run(x: ScriptExecution, secrets: Promise<string>, signal?: AbortSignal): Promise<ExecuteResponse> {
+    const started = performance.now();
     secrets.catch(() => {});
     let lease;
     try {

@@ -152,6 +152,51 @@ export function errorKindToJSON(object: ErrorKind): string {
   }
 }
 
+export enum TrackerStage {
+  TRACKER_STAGE_UNSPECIFIED = 0,
+  TRACKER_STAGE_CONFIGURATOR = 1,
+  TRACKER_STAGE_REQUEST = 2,
+  TRACKER_STAGE_EXTRACTOR = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function trackerStageFromJSON(object: any): TrackerStage {
+  switch (object) {
+    case 0:
+    case "TRACKER_STAGE_UNSPECIFIED":
+      return TrackerStage.TRACKER_STAGE_UNSPECIFIED;
+    case 1:
+    case "TRACKER_STAGE_CONFIGURATOR":
+      return TrackerStage.TRACKER_STAGE_CONFIGURATOR;
+    case 2:
+    case "TRACKER_STAGE_REQUEST":
+      return TrackerStage.TRACKER_STAGE_REQUEST;
+    case 3:
+    case "TRACKER_STAGE_EXTRACTOR":
+      return TrackerStage.TRACKER_STAGE_EXTRACTOR;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TrackerStage.UNRECOGNIZED;
+  }
+}
+
+export function trackerStageToJSON(object: TrackerStage): string {
+  switch (object) {
+    case TrackerStage.TRACKER_STAGE_UNSPECIFIED:
+      return "TRACKER_STAGE_UNSPECIFIED";
+    case TrackerStage.TRACKER_STAGE_CONFIGURATOR:
+      return "TRACKER_STAGE_CONFIGURATOR";
+    case TrackerStage.TRACKER_STAGE_REQUEST:
+      return "TRACKER_STAGE_REQUEST";
+    case TrackerStage.TRACKER_STAGE_EXTRACTOR:
+      return "TRACKER_STAGE_EXTRACTOR";
+    case TrackerStage.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface ExecuteRequest {
   /** The user the script belongs to; the grant must be for the same user. */
   userId: string;
@@ -252,6 +297,60 @@ export interface ExecuteResponse {
   logs: string[];
   /** Whether output beyond the cap was dropped. */
   logsTruncated: boolean;
+}
+
+export interface RunApiTrackerRequest {
+  /** The user the tracker belongs to; the grant must be for the same user. */
+  userId: string;
+  /**
+   * The target's requests, as the configurator receives them (or as they
+   * are sent when there is no configurator).
+   */
+  requests: HttpRequestSpec[];
+  configurator?: string | undefined;
+  extractor?:
+    | string
+    | undefined;
+  /**
+   * The last revision's content as JSON text, given to the extractor as
+   * `params.previousContent`.
+   */
+  previousContentJson?:
+    | string
+    | undefined;
+  /** Absent: the scripts see an empty secrets object. */
+  grant?:
+    | Grant
+    | undefined;
+  /** For each of the two scripts. */
+  limits?:
+    | Limits
+    | undefined;
+  /** Response statuses that count as success; empty means 200-299. */
+  acceptStatuses: number[];
+  /** Per HTTP request; zero means the outbound policy's default. */
+  requestTimeoutMs: number;
+}
+
+export interface StageReport {
+  stage: TrackerStage;
+  durationMs: number;
+  /** Absent when the stage succeeded. Secret values are masked. */
+  error?:
+    | ScriptError
+    | undefined;
+  /** What the stage did, e.g. "GET https://api.example.com/ -> 200, 512 bytes". */
+  summary: string;
+  /** The script's console output (script stages), secret values masked. */
+  logs: string[];
+  logsTruncated: boolean;
+}
+
+export interface RunApiTrackerResponse {
+  /** The stages that ran, in order; the run stops at the first failure. */
+  stages: StageReport[];
+  /** The extracted content, present when every stage succeeded. */
+  content?: Buffer | undefined;
 }
 
 function createBaseExecuteRequest(): ExecuteRequest {
@@ -1618,6 +1717,491 @@ export const ExecuteResponse: MessageFns<ExecuteResponse> = {
   },
 };
 
+function createBaseRunApiTrackerRequest(): RunApiTrackerRequest {
+  return {
+    userId: "",
+    requests: [],
+    configurator: undefined,
+    extractor: undefined,
+    previousContentJson: undefined,
+    grant: undefined,
+    limits: undefined,
+    acceptStatuses: [],
+    requestTimeoutMs: 0,
+  };
+}
+
+export const RunApiTrackerRequest: MessageFns<RunApiTrackerRequest> = {
+  encode(message: RunApiTrackerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    for (const v of message.requests) {
+      HttpRequestSpec.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.configurator !== undefined) {
+      writer.uint32(26).string(message.configurator);
+    }
+    if (message.extractor !== undefined) {
+      writer.uint32(34).string(message.extractor);
+    }
+    if (message.previousContentJson !== undefined) {
+      writer.uint32(42).string(message.previousContentJson);
+    }
+    if (message.grant !== undefined) {
+      Grant.encode(message.grant, writer.uint32(50).fork()).join();
+    }
+    if (message.limits !== undefined) {
+      Limits.encode(message.limits, writer.uint32(58).fork()).join();
+    }
+    if (message.acceptStatuses.length !== 0) {
+      writer.uint32(66).fork();
+      for (const v of message.acceptStatuses) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.requestTimeoutMs !== 0) {
+      writer.uint32(72).uint32(message.requestTimeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunApiTrackerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunApiTrackerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requests.push(HttpRequestSpec.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.configurator = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.extractor = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.previousContentJson = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.grant = Grant.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.limits = Limits.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag === 64) {
+              message.acceptStatuses.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 66) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.acceptStatuses.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.requestTimeoutMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunApiTrackerRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      requests: globalThis.Array.isArray(object?.requests)
+        ? object.requests.map((e: any) => HttpRequestSpec.fromJSON(e))
+        : [],
+      configurator: isSet(object.configurator) ? globalThis.String(object.configurator) : undefined,
+      extractor: isSet(object.extractor) ? globalThis.String(object.extractor) : undefined,
+      previousContentJson: isSet(object.previousContentJson)
+        ? globalThis.String(object.previousContentJson)
+        : isSet(object.previous_content_json)
+        ? globalThis.String(object.previous_content_json)
+        : undefined,
+      grant: isSet(object.grant) ? Grant.fromJSON(object.grant) : undefined,
+      limits: isSet(object.limits) ? Limits.fromJSON(object.limits) : undefined,
+      acceptStatuses: globalThis.Array.isArray(object?.acceptStatuses)
+        ? object.acceptStatuses.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.accept_statuses)
+        ? object.accept_statuses.map((e: any) => globalThis.Number(e))
+        : [],
+      requestTimeoutMs: isSet(object.requestTimeoutMs)
+        ? globalThis.Number(object.requestTimeoutMs)
+        : isSet(object.request_timeout_ms)
+        ? globalThis.Number(object.request_timeout_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: RunApiTrackerRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.requests?.length) {
+      obj.requests = message.requests.map((e) => HttpRequestSpec.toJSON(e));
+    }
+    if (message.configurator !== undefined) {
+      obj.configurator = message.configurator;
+    }
+    if (message.extractor !== undefined) {
+      obj.extractor = message.extractor;
+    }
+    if (message.previousContentJson !== undefined) {
+      obj.previousContentJson = message.previousContentJson;
+    }
+    if (message.grant !== undefined) {
+      obj.grant = Grant.toJSON(message.grant);
+    }
+    if (message.limits !== undefined) {
+      obj.limits = Limits.toJSON(message.limits);
+    }
+    if (message.acceptStatuses?.length) {
+      obj.acceptStatuses = message.acceptStatuses.map((e) => Math.round(e));
+    }
+    if (message.requestTimeoutMs !== 0) {
+      obj.requestTimeoutMs = Math.round(message.requestTimeoutMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunApiTrackerRequest>, I>>(base?: I): RunApiTrackerRequest {
+    return RunApiTrackerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunApiTrackerRequest>, I>>(object: I): RunApiTrackerRequest {
+    const message = createBaseRunApiTrackerRequest();
+    message.userId = object.userId ?? "";
+    message.requests = object.requests?.map((e) => HttpRequestSpec.fromPartial(e)) || [];
+    message.configurator = object.configurator ?? undefined;
+    message.extractor = object.extractor ?? undefined;
+    message.previousContentJson = object.previousContentJson ?? undefined;
+    message.grant = (object.grant !== undefined && object.grant !== null) ? Grant.fromPartial(object.grant) : undefined;
+    message.limits = (object.limits !== undefined && object.limits !== null)
+      ? Limits.fromPartial(object.limits)
+      : undefined;
+    message.acceptStatuses = object.acceptStatuses?.map((e) => e) || [];
+    message.requestTimeoutMs = object.requestTimeoutMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseStageReport(): StageReport {
+  return { stage: 0, durationMs: 0, error: undefined, summary: "", logs: [], logsTruncated: false };
+}
+
+export const StageReport: MessageFns<StageReport> = {
+  encode(message: StageReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stage !== 0) {
+      writer.uint32(8).int32(message.stage);
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(16).uint32(message.durationMs);
+    }
+    if (message.error !== undefined) {
+      ScriptError.encode(message.error, writer.uint32(26).fork()).join();
+    }
+    if (message.summary !== "") {
+      writer.uint32(34).string(message.summary);
+    }
+    for (const v of message.logs) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.logsTruncated !== false) {
+      writer.uint32(48).bool(message.logsTruncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StageReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStageReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.stage = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.durationMs = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = ScriptError.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.summary = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.logs.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.logsTruncated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StageReport {
+    return {
+      stage: isSet(object.stage) ? trackerStageFromJSON(object.stage) : 0,
+      durationMs: isSet(object.durationMs)
+        ? globalThis.Number(object.durationMs)
+        : isSet(object.duration_ms)
+        ? globalThis.Number(object.duration_ms)
+        : 0,
+      error: isSet(object.error) ? ScriptError.fromJSON(object.error) : undefined,
+      summary: isSet(object.summary) ? globalThis.String(object.summary) : "",
+      logs: globalThis.Array.isArray(object?.logs) ? object.logs.map((e: any) => globalThis.String(e)) : [],
+      logsTruncated: isSet(object.logsTruncated)
+        ? globalThis.Boolean(object.logsTruncated)
+        : isSet(object.logs_truncated)
+        ? globalThis.Boolean(object.logs_truncated)
+        : false,
+    };
+  },
+
+  toJSON(message: StageReport): unknown {
+    const obj: any = {};
+    if (message.stage !== 0) {
+      obj.stage = trackerStageToJSON(message.stage);
+    }
+    if (message.durationMs !== 0) {
+      obj.durationMs = Math.round(message.durationMs);
+    }
+    if (message.error !== undefined) {
+      obj.error = ScriptError.toJSON(message.error);
+    }
+    if (message.summary !== "") {
+      obj.summary = message.summary;
+    }
+    if (message.logs?.length) {
+      obj.logs = message.logs;
+    }
+    if (message.logsTruncated !== false) {
+      obj.logsTruncated = message.logsTruncated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StageReport>, I>>(base?: I): StageReport {
+    return StageReport.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StageReport>, I>>(object: I): StageReport {
+    const message = createBaseStageReport();
+    message.stage = object.stage ?? 0;
+    message.durationMs = object.durationMs ?? 0;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? ScriptError.fromPartial(object.error)
+      : undefined;
+    message.summary = object.summary ?? "";
+    message.logs = object.logs?.map((e) => e) || [];
+    message.logsTruncated = object.logsTruncated ?? false;
+    return message;
+  },
+};
+
+function createBaseRunApiTrackerResponse(): RunApiTrackerResponse {
+  return { stages: [], content: undefined };
+}
+
+export const RunApiTrackerResponse: MessageFns<RunApiTrackerResponse> = {
+  encode(message: RunApiTrackerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.stages) {
+      StageReport.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.content !== undefined) {
+      writer.uint32(18).bytes(message.content);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunApiTrackerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunApiTrackerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stages.push(StageReport.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.content = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunApiTrackerResponse {
+    return {
+      stages: globalThis.Array.isArray(object?.stages) ? object.stages.map((e: any) => StageReport.fromJSON(e)) : [],
+      content: isSet(object.content) ? Buffer.from(bytesFromBase64(object.content)) : undefined,
+    };
+  },
+
+  toJSON(message: RunApiTrackerResponse): unknown {
+    const obj: any = {};
+    if (message.stages?.length) {
+      obj.stages = message.stages.map((e) => StageReport.toJSON(e));
+    }
+    if (message.content !== undefined) {
+      obj.content = base64FromBytes(message.content);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunApiTrackerResponse>, I>>(base?: I): RunApiTrackerResponse {
+    return RunApiTrackerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunApiTrackerResponse>, I>>(object: I): RunApiTrackerResponse {
+    const message = createBaseRunApiTrackerResponse();
+    message.stages = object.stages?.map((e) => StageReport.fromPartial(e)) || [];
+    message.content = object.content ?? undefined;
+    return message;
+  },
+};
+
 export type ScriptRunnerService = typeof ScriptRunnerService;
 export const ScriptRunnerService = {
   execute: {
@@ -1629,10 +2213,33 @@ export const ScriptRunnerService = {
     responseSerialize: (value: ExecuteResponse): Buffer => Buffer.from(ExecuteResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ExecuteResponse => ExecuteResponse.decode(value),
   },
+  /**
+   * One API tracker run: configurator, the HTTP requests (performed here
+   * under the outbound policy), extractor. The grant's secrets are opened
+   * once and serve both scripts; they never leave this service, and every
+   * message and log line returned has their values masked.
+   */
+  runApiTracker: {
+    path: "/secutils.sandbox.v1.ScriptRunner/RunApiTracker" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RunApiTrackerRequest): Buffer => Buffer.from(RunApiTrackerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RunApiTrackerRequest => RunApiTrackerRequest.decode(value),
+    responseSerialize: (value: RunApiTrackerResponse): Buffer =>
+      Buffer.from(RunApiTrackerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RunApiTrackerResponse => RunApiTrackerResponse.decode(value),
+  },
 } as const;
 
 export interface ScriptRunnerServer extends UntypedServiceImplementation {
   execute: handleUnaryCall<ExecuteRequest, ExecuteResponse>;
+  /**
+   * One API tracker run: configurator, the HTTP requests (performed here
+   * under the outbound policy), extractor. The grant's secrets are opened
+   * once and serve both scripts; they never leave this service, and every
+   * message and log line returned has their values masked.
+   */
+  runApiTracker: handleUnaryCall<RunApiTrackerRequest, RunApiTrackerResponse>;
 }
 
 export interface ScriptRunnerClient extends Client {
@@ -1650,6 +2257,27 @@ export interface ScriptRunnerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ExecuteResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * One API tracker run: configurator, the HTTP requests (performed here
+   * under the outbound policy), extractor. The grant's secrets are opened
+   * once and serve both scripts; they never leave this service, and every
+   * message and log line returned has their values masked.
+   */
+  runApiTracker(
+    request: RunApiTrackerRequest,
+    callback: (error: ServiceError | null, response: RunApiTrackerResponse) => void,
+  ): ClientUnaryCall;
+  runApiTracker(
+    request: RunApiTrackerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RunApiTrackerResponse) => void,
+  ): ClientUnaryCall;
+  runApiTracker(
+    request: RunApiTrackerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RunApiTrackerResponse) => void,
   ): ClientUnaryCall;
 }
 

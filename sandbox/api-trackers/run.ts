@@ -1,0 +1,207 @@
+import {
+  ErrorKind,
+  TrackerStage,
+  type ExecuteResponse,
+  type HttpResponseSpec,
+  type RunApiTrackerRequest,
+  type RunApiTrackerResponse,
+  type ScriptError,
+  type StageReport,
+} from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import type { SecretsSource } from "../broker/secrets.js";
+import type { LimitSettings } from "../executions/request.js";
+import type { ExecutionService } from "../executions/service.js";
+import type { OutboundPolicy } from "../outbound/policy.js";
+import { performOutbound } from "../outbound/request.js";
+import { OutboundError, type OutboundErrorKind } from "../outbound/types.js";
+import { maskerFor } from "./mask.js";
+import { MAX_REQUESTS, MAX_RESPONSES_BYTES, validateTrackerRun, type TrackerHttpRequest, type ValidTrackerRun } from "./request.js";
+
+const OUTBOUND_KINDS: Record<OutboundErrorKind, ErrorKind> = {
+  url_not_allowed: ErrorKind.ERROR_KIND_URL_NOT_ALLOWED,
+  upstream_failure: ErrorKind.ERROR_KIND_UPSTREAM_FAILURE,
+  timeout: ErrorKind.ERROR_KIND_UPSTREAM_FAILURE,
+  too_large: ErrorKind.ERROR_KIND_UPSTREAM_TOO_LARGE,
+};
+
+interface Response {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+type Stage = Omit<StageReport, "stage" | "durationMs">;
+
+/**
+ * One API tracker run inside the sandbox service: the grant's secrets are
+ * opened once and serve both scripts, the requests are sent from here under
+ * the outbound policy, and only masked reports and the extracted content
+ * leave. The run stops at the first stage that fails.
+ */
+export class TrackerRunService {
+  constructor(
+    private readonly executions: ExecutionService,
+    private readonly secrets: SecretsSource,
+    private readonly outbound: OutboundPolicy,
+    private readonly limits: LimitSettings,
+  ) {}
+
+  async run(req: RunApiTrackerRequest, signal?: AbortSignal): Promise<RunApiTrackerResponse> {
+    const x = validateTrackerRun(req, this.limits);
+    const secretsJson = x.grant ? await this.secrets.openAsJson(x.grant, x.userId) : "{}";
+    const mask = maskerFor(secretsJson);
+    const stages: StageReport[] = [];
+    const timed = async (stage: TrackerStage, fn: () => Promise<Stage>): Promise<Stage> => {
+      const started = performance.now();
+      const report = await fn();
+      stages.push({
+        stage,
+        durationMs: Math.round(performance.now() - started),
+        summary: mask(report.summary),
+        error: report.error && { kind: report.error.kind, message: mask(report.error.message) },
+        logs: report.logs.map(mask),
+        logsTruncated: report.logsTruncated,
+      });
+      return report;
+    };
+
+    let requests = x.requests;
+    let responses: Response[] | undefined;
+    if (x.configurator !== undefined) {
+      const script = x.configurator;
+      let outcome: { requests?: TrackerHttpRequest[]; responses?: Response[] } = {};
+      const report = await timed(TrackerStage.TRACKER_STAGE_CONFIGURATOR, async () => {
+        const res = await this.script(x, "configurator", script, configuratorContext(requests), secretsJson, signal);
+        if (res.error) return scriptStage(res, res.error);
+        const c = res.configurator;
+        if (c?.requests) {
+          outcome = { requests: c.requests.items.map(toTrackerRequest) };
+          if (outcome.requests!.length > MAX_REQUESTS) {
+            return scriptStage(res, scriptError(`the configurator returned more than ${MAX_REQUESTS} requests`));
+          }
+          return { ...scriptStage(res), summary: `returned ${outcome.requests!.length} request(s)` };
+        }
+        if (c?.responses) {
+          outcome = { responses: c.responses.items.map(toResponse) };
+          return { ...scriptStage(res), summary: `returned ${outcome.responses!.length} response(s); no request was sent` };
+        }
+        return scriptStage(res, scriptError("the configurator's result could not be read"));
+      });
+      if (report.error) return { stages };
+      if (outcome.requests) requests = outcome.requests;
+      responses = outcome.responses;
+    }
+
+    if (responses === undefined) {
+      const sent: Response[] = [];
+      const report = await timed(TrackerStage.TRACKER_STAGE_REQUEST, () => this.send(requests, x, sent));
+      if (report.error) return { stages };
+      responses = sent;
+    }
+
+    if (x.extractor === undefined) {
+      // Without an extractor the content is what the (last) response said.
+      return { stages, content: responses.at(-1)?.body ?? Buffer.alloc(0) };
+    }
+    const script = x.extractor;
+    let content: Buffer | undefined;
+    const report = await timed(TrackerStage.TRACKER_STAGE_EXTRACTOR, async () => {
+      const res = await this.script(x, "extractor", script, extractorContext(responses, x.previousContentJson), secretsJson, signal);
+      if (res.error) return scriptStage(res, res.error);
+      if (res.extractor?.body === undefined) return scriptStage(res, scriptError("the extractor must return {body}"));
+      content = Buffer.from(res.extractor.body);
+      return { ...scriptStage(res), summary: `extracted ${content.length} bytes` };
+    });
+    return report.error ? { stages } : { stages, content };
+  }
+
+  private script(
+    x: ValidTrackerRun,
+    kind: "configurator" | "extractor",
+    script: string,
+    contextJson: string,
+    secretsJson: string,
+    signal?: AbortSignal,
+  ): Promise<ExecuteResponse> {
+    return this.executions.run({ userId: x.userId, kind, script, contextJson, ...x.limits }, Promise.resolve(secretsJson), signal);
+  }
+
+  /** Sends the requests one after another, as the configurator ordered them. */
+  private async send(requests: TrackerHttpRequest[], x: ValidTrackerRun, out: Response[]): Promise<Stage> {
+    const lines: string[] = [];
+    let total = 0;
+    const failed = (kind: ErrorKind, message: string): Stage => ({ summary: lines.join("\n"), error: { kind, message }, logs: [], logsTruncated: false });
+    for (const r of requests) {
+      const where = `${r.method} ${displayUrl(r.url)}`;
+      let res: Response;
+      try {
+        res = await performOutbound({ ...r, timeoutMs: x.requestTimeoutMs }, this.outbound);
+      } catch (err) {
+        if (err instanceof OutboundError) return failed(OUTBOUND_KINDS[err.kind], `${where}: ${err.message}`);
+        return failed(ErrorKind.ERROR_KIND_UPSTREAM_FAILURE, `${where}: the request failed`);
+      }
+      lines.push(`${where} -> ${res.statusCode}, ${res.body.length} bytes`);
+      const accepted = x.acceptStatuses ? x.acceptStatuses.has(res.statusCode) : res.statusCode >= 200 && res.statusCode < 300;
+      if (!accepted) {
+        const expected = x.acceptStatuses ? [...x.acceptStatuses].join(", ") : "200-299";
+        return failed(ErrorKind.ERROR_KIND_UPSTREAM_FAILURE, `${where} answered ${res.statusCode}; accepted: ${expected}`);
+      }
+      total += res.body.length;
+      if (total > MAX_RESPONSES_BYTES) {
+        return failed(ErrorKind.ERROR_KIND_UPSTREAM_TOO_LARGE, `the responses of one run may total at most ${MAX_RESPONSES_BYTES} bytes`);
+      }
+      out.push(res);
+    }
+    return { summary: lines.join("\n"), logs: [], logsTruncated: false };
+  }
+}
+
+function scriptStage(res: ExecuteResponse, error?: ScriptError): Stage {
+  return { summary: "", error, logs: res.logs, logsTruncated: res.logsTruncated };
+}
+
+function scriptError(message: string): ScriptError {
+  return { kind: ErrorKind.ERROR_KIND_SCRIPT_ERROR, message };
+}
+
+function toTrackerRequest(r: { url: string; method?: string; headers?: { items: { name: string; value: string }[] }; body?: Buffer }): TrackerHttpRequest {
+  return {
+    url: r.url,
+    method: (r.method ?? "GET").toUpperCase(),
+    headers: (r.headers?.items ?? []).map((h): [string, string] => [h.name, h.value]),
+    ...(r.body === undefined ? {} : { body: Buffer.from(r.body) }),
+  };
+}
+
+function toResponse(r: HttpResponseSpec): Response {
+  const headers: Record<string, string> = {};
+  for (const h of r.headers?.items ?? []) headers[h.name.toLowerCase()] = h.value;
+  return { statusCode: r.statusCode, headers, body: Buffer.from(r.body) };
+}
+
+// Scripts see headers as an object and bodies as byte arrays, as op_proxy_request gives them.
+function configuratorContext(requests: TrackerHttpRequest[]): string {
+  const list = requests.map((r) => ({
+    url: r.url,
+    method: r.method,
+    headers: Object.fromEntries(r.headers),
+    ...(r.body === undefined ? {} : { body: [...r.body] }),
+  }));
+  return JSON.stringify({ requests: list, params: {} });
+}
+
+function extractorContext(responses: Response[], previousContentJson: string | undefined): string {
+  const list = JSON.stringify(responses.map((r) => ({ statusCode: r.statusCode, headers: r.headers, body: [...r.body] })));
+  const params = previousContentJson === undefined ? "{}" : `{"previousContent":${previousContentJson}}`;
+  return `{"responses":${list},"params":${params}}`;
+}
+
+/** Scheme, host and path: a query string or user info may hold a credential. */
+function displayUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return "(malformed URL)";
+  }
+}
