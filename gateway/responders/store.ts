@@ -1,5 +1,6 @@
 import type { Queryable } from "../../common/db.js";
 import type { StoredAccess } from "../grants/access.js";
+import { removeSecretFromAccessLists } from "../grants/access-store.js";
 import type { ResponderMethod } from "./schemas.js";
 
 export type HeaderPair = [string, string];
@@ -135,15 +136,6 @@ export async function enabledRespondersOfHandle(
 }
 
 /** Takes a deleted secret out of every access list of the user; an emptied list becomes "none". */
-export async function removeSecretFromResponders(q: Queryable, userId: string, secretId: string): Promise<number> {
-  const rows = await q.query(
-    `UPDATE responders SET
-       secret_ids = array_remove(secret_ids, $2::uuid),
-       secrets_access = CASE WHEN cardinality(array_remove(secret_ids, $2::uuid)) = 0 THEN 'none' ELSE secrets_access END,
-       updated_at = now()
-     WHERE user_id = $1 AND secret_ids @> ARRAY[$2::uuid]
-     RETURNING id`,
-    [userId, secretId],
-  );
-  return rows.length;
+export function removeSecretFromResponders(q: Queryable, userId: string, secretId: string): Promise<number> {
+  return removeSecretFromAccessLists(q, "responders", userId, secretId);
 }

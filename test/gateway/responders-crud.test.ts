@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, newUser, type TestUser } from "../helpers/http.js";
+import { call, createSecret, newUser, type TestUser } from "../helpers/http.js";
 import { Stack } from "../helpers/stack.js";
 import { createResponder, hit, historyOf, responderBody, webhookHost } from "../helpers/webhooks.js";
 
@@ -15,11 +15,7 @@ let bob: TestUser;
 let aliceSecret: string;
 let bobSecret: string;
 
-async function newSecret(u: TestUser, name: string): Promise<string> {
-  const res = await call(stack, "POST", "/api/user/secrets", { auth: u.auth, json: { name, value: "v" } });
-  if (res.status !== 201) throw new Error(`create secret: ${res.status} ${res.text}`);
-  return res.body.id as string;
-}
+const newSecret = (u: TestUser, name: string) => createSecret(stack, u, name, "v");
 
 beforeAll(async () => {
   stack = await Stack.start();

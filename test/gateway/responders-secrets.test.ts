@@ -3,7 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, newUser, type TestUser } from "../helpers/http.js";
+import { call, createSecret as createSecretFor, newUser, type TestUser } from "../helpers/http.js";
 import { Stack } from "../helpers/stack.js";
 import { createResponder, historyOf, hitUrl } from "../helpers/webhooks.js";
 
@@ -41,11 +41,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const createSecret = async (u: TestUser, name: string, value: string) => {
-  const res = await call(stack, "POST", "/api/user/secrets", { auth: u.auth, json: { name, value } });
-  if (res.status !== 201) throw new Error(`create secret: ${res.status} ${res.text}`);
-  return res.body.id as string;
-};
+const createSecret = (u: TestUser, name: string, value: string) => createSecretFor(stack, u, name, value);
 const getResponder = async (u: TestUser, id: string) =>
   (await call<{ id: string; settings: { secrets: unknown } }[]>(stack, "GET", "/api/webhooks/responders", { auth: u.auth })).body.find(
     (r) => r.id === id,

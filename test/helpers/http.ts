@@ -57,3 +57,10 @@ export async function newUser(stack: Stack, email = `user${++counter}-${Date.now
   if (key.status !== 201) throw new Error(`create key: ${key.status} ${key.text}`);
   return { ...user.body, token: key.body.token, auth: { bearer: key.body.token } };
 }
+
+/** Stores a secret for the user and returns its id. */
+export async function createSecret(stack: Stack, user: TestUser, name: string, value: string): Promise<string> {
+  const res = await call(stack, "POST", "/api/user/secrets", { auth: user.auth, json: { name, value } });
+  if (res.status !== 201) throw new Error(`create secret: ${res.status} ${res.text}`);
+  return res.body.id as string;
+}

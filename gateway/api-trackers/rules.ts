@@ -1,0 +1,77 @@
+import { invalid } from "../../common/errors.js";
+import { isHeaderName } from "../responders/rules.js";
+import { checkSchedule } from "./schedule.js";
+import { BODY_MAX_BYTES, type CreateApiTracker, type TargetInput } from "./schemas.js";
+
+const HEADER_NAME_MAX_CHARS = 256;
+// Fetch refuses only these in a header value; everything else goes on the wire as given.
+const FORBIDDEN_IN_VALUE = /[\r\n\0]/;
+// Deep enough for any real request body, shallow enough for Postgres to parse as jsonb.
+const BODY_MAX_DEPTH = 64;
+
+/** Rules a JSON schema cannot say; messages name the field (or header name), never a value. */
+export function checkApiTracker(t: Pick<CreateApiTracker, "name" | "config" | "target">): void {
+  checkText("name", t.name);
+  if (t.config.job) checkSchedule(t.config.job.schedule);
+  checkTarget(t.target);
+}
+
+function checkTarget(t: TargetInput): void {
+  checkText("target.url", t.url);
+  if (!isHttpUrl(t.url)) throw invalid("target.url must be an absolute http or https URL");
+  for (const [name, value] of Object.entries(t.headers ?? {})) {
+    if (name.length > HEADER_NAME_MAX_CHARS) throw invalid(`target.headers has a name longer than ${HEADER_NAME_MAX_CHARS} characters`);
+    // Not quoted: an invalid name is often a whole "Name: value" line, value included.
+    if (!isHeaderName(name)) throw invalid("target.headers has an invalid header name (only RFC 9110 token characters are allowed)");
+    if (FORBIDDEN_IN_VALUE.test(value) || !value.isWellFormed()) {
+      throw invalid(`target.headers[${JSON.stringify(name)}] has an invalid value (CR, LF, NUL and invalid Unicode are not allowed)`);
+    }
+  }
+  if (t.body !== undefined && t.body !== null) checkBody(t.body);
+  // The media type becomes the Content-Type header of the request.
+  if (t.mediaType !== undefined && (FORBIDDEN_IN_VALUE.test(t.mediaType) || !t.mediaType.isWellFormed())) {
+    throw invalid("target.mediaType must not contain CR, LF, NUL or invalid Unicode");
+  }
+  for (const field of ["configurator", "extractor"] as const) {
+    const script = t[field];
+    if (script === undefined) continue;
+    if (script.trim() === "") throw invalid(`target.${field} must not be empty`);
+    checkText(`target.${field}`, script);
+  }
+}
+
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.protocol === "http:" || u.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+// Postgres text cannot hold NUL, and jsonb refuses NUL and lone surrogates; the
+// database would fail the write with a 500 instead of naming the field.
+function checkText(field: string, s: string): void {
+  if (s.includes("\0") || !s.isWellFormed()) throw invalid(`${field} must not contain NUL characters or invalid Unicode`);
+}
+
+function checkBody(body: unknown): void {
+  // Iterative, and before JSON.stringify (which recurses): a deeply nested body
+  // must be refused, not exhaust the stack.
+  const pending: [unknown, number][] = [[body, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [value, depth] = next;
+    if (typeof value === "string") {
+      checkText("target.body", value);
+    } else if (typeof value === "object" && value !== null) {
+      if (depth > BODY_MAX_DEPTH) throw invalid(`target.body must not be nested more than ${BODY_MAX_DEPTH} levels deep`);
+      for (const [key, item] of Object.entries(value)) {
+        if (!Array.isArray(value)) checkText("target.body", key);
+        pending.push([item, depth + 1]);
+      }
+    }
+  }
+  if (Buffer.byteLength(JSON.stringify(body), "utf8") > BODY_MAX_BYTES) {
+    throw invalid(`target.body must be at most ${BODY_MAX_BYTES} bytes as JSON`);
+  }
+}
