@@ -6,9 +6,18 @@ import type { Logger } from "../common/log.js";
 import type { SecretBrokerClient } from "../proto/gen/secutils/broker/v1/broker.js";
 import type { ScriptRunnerClient } from "../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { apiKeysRoutes } from "./api-keys/routes.js";
+import { apiTrackerRunRoutes } from "./api-trackers/run-routes.js";
+import { ApiTrackerRevision, ApiTrackerRunLog } from "./api-trackers/run-schemas.js";
+import { ApiTrackerRunner } from "./api-trackers/runner.js";
+import { ApiTrackerRunsService } from "./api-trackers/runs.js";
+import { apiTrackersRoutes } from "./api-trackers/routes.js";
+import { TrackerScheduler } from "./api-trackers/scheduler.js";
+import { ApiTracker } from "./api-trackers/schemas.js";
+import { ApiTrackersService } from "./api-trackers/service.js";
 import { ApiKey, ApiKeyWithToken } from "./api-keys/schemas.js";
 import { ApiKeysService } from "./api-keys/service.js";
 import type { AuthDeps } from "./auth/authenticate.js";
+import type { TrackerSettings } from "./config.js";
 import type { GrantMinter } from "./grants/mint.js";
 import type { App } from "./http/app-type.js";
 import { installErrorHandling } from "./http/errors.js";
@@ -52,9 +61,12 @@ export interface GatewayDeps {
     /** Rendered static values kept in memory; 0 bytes turns the cache off. */
     renderCache: { maxBytes: number; ttlMs: number };
   };
+  trackers: TrackerSettings;
 }
 
-export async function buildApp(deps: GatewayDeps): Promise<{ app: App; directory: ResponderDirectory; renders: RenderCache }> {
+export async function buildApp(
+  deps: GatewayDeps,
+): Promise<{ app: App; directory: ResponderDirectory; renders: RenderCache; apiTrackers: ApiTrackersService; scheduler: TrackerScheduler }> {
   const trust = trustOf(deps.webhooks.trustedProxies);
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
@@ -87,7 +99,7 @@ export async function buildApp(deps: GatewayDeps): Promise<{ app: App; directory
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  for (const schema of [ErrorBody, Secret, ApiKey, ApiKeyWithToken, AccessSetting, Responder, ResponderRequest, ResponderStats]) {
+  for (const schema of [ErrorBody, Secret, ApiKey, ApiKeyWithToken, AccessSetting, Responder, ResponderRequest, ResponderStats, ApiTracker, ApiTrackerRevision, ApiTrackerRunLog]) {
     app.addSchema(schema);
   }
 
@@ -106,6 +118,19 @@ export async function buildApp(deps: GatewayDeps): Promise<{ app: App; directory
     changed: (handle) => directory.invalidate(handle),
   });
   secrets.onDeleted((userId, id) => responders.secretDeleted(userId, id));
+  const apiTrackers = new ApiTrackersService({
+    db: deps.db,
+    existingSecretIds: (userId, ids) => secrets.existingIds(userId, ids),
+  });
+  secrets.onDeleted((userId, id) => apiTrackers.secretDeleted(userId, id));
+  const trackerRunner = new ApiTrackerRunner({ db: deps.db, sandbox: deps.sandbox, grants: deps.grants, log: deps.log, settings: deps.trackers });
+  const scheduler = new TrackerScheduler({
+    db: deps.db,
+    runner: trackerRunner,
+    log: deps.log,
+    pollMs: deps.trackers.schedulerPollMs,
+    maxConcurrentRuns: deps.trackers.maxConcurrentRuns,
+  });
   const renders = new RenderCache(deps.webhooks.renderCache);
   secrets.onChanged((userId) => renders.secretsWritten(userId));
   const webhooks = new WebhookServer({
@@ -119,9 +144,11 @@ export async function buildApp(deps: GatewayDeps): Promise<{ app: App; directory
 
   await app.register(secretsRoutes, { auth, secrets });
   await app.register(respondersRoutes, { auth, responders });
+  await app.register(apiTrackersRoutes, { auth, apiTrackers });
+  await app.register(apiTrackerRunRoutes, { auth, runs: new ApiTrackerRunsService({ db: deps.db, runner: trackerRunner }) });
   await app.register(webhookRoutes, { server: webhooks, bodyLimit: deps.webhooks.bodyLimit });
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });
   app.get("/api-docs/openapi.json", { schema: { hide: true } }, () => app.swagger());
-  return { app, directory, renders };
+  return { app, directory, renders, apiTrackers, scheduler };
 }

@@ -41,6 +41,11 @@ const schema = z.object({
     .refine((list) => list.every((p) => /^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/.test(p)), {
       message: "must be a comma-separated list of IP addresses or CIDRs",
     }),
+  TRACKER_SCRIPT_TIMEOUT_MS: z.coerce.number().int().min(1).max(300_000).default(30_000),
+  TRACKER_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).max(300_000).default(10_000),
+  // How often each replica looks for due trackers; 0 turns the scheduler off on this replica.
+  TRACKER_SCHEDULER_POLL_MS: z.coerce.number().int().min(0).default(5_000),
+  TRACKER_MAX_CONCURRENT_RUNS: positiveInt(4),
   API_KEYS_PER_USER: positiveInt(30),
   LOG_LEVEL: logLevel,
 });
@@ -64,8 +69,20 @@ export interface GatewayConfig {
   trustedProxies: string[];
   templateCacheMaxBytes: number;
   templateCacheTtlMs: number;
+  trackers: TrackerSettings;
   apiKeysPerUser: number;
   logLevel: string;
+}
+
+export interface TrackerSettings {
+  /** Wall clock of each of a run's two scripts. */
+  scriptTimeoutMs: number;
+  /** Per HTTP request of a run; the sandbox caps it at OUTBOUND_MAX_TIMEOUT_MS. */
+  requestTimeoutMs: number;
+  /** 0: this replica runs no scheduled ticks. */
+  schedulerPollMs: number;
+  /** Scheduled runs in flight on this replica. */
+  maxConcurrentRuns: number;
 }
 
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -97,6 +114,12 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     trustedProxies: e.TRUSTED_PROXIES,
     templateCacheMaxBytes: e.TEMPLATE_CACHE_MAX_BYTES,
     templateCacheTtlMs: e.TEMPLATE_CACHE_TTL_MS,
+    trackers: {
+      scriptTimeoutMs: e.TRACKER_SCRIPT_TIMEOUT_MS,
+      requestTimeoutMs: e.TRACKER_REQUEST_TIMEOUT_MS,
+      schedulerPollMs: e.TRACKER_SCHEDULER_POLL_MS,
+      maxConcurrentRuns: e.TRACKER_MAX_CONCURRENT_RUNS,
+    },
     apiKeysPerUser: e.API_KEYS_PER_USER,
     logLevel: e.LOG_LEVEL,
   };

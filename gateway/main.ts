@@ -32,7 +32,7 @@ async function main() {
   const { client, healthy } = connectBroker(config.brokerUrl, config.tls);
   const sandbox = connectSandbox(config.sandboxUrl, config.tls);
   const urls = new WebhookUrls(config.webhooksDomain, { scheme: config.webhooksUrlScheme, port: config.webhooksUrlPort });
-  const { app, directory, renders } = await buildApp({
+  const { app, directory, renders, scheduler } = await buildApp({
     db,
     log,
     broker: client,
@@ -50,17 +50,20 @@ async function main() {
       scriptTimeoutMs: config.responderScriptTimeoutMs,
       renderCache: { maxBytes: config.templateCacheMaxBytes, ttlMs: config.templateCacheTtlMs },
     },
+    trackers: config.trackers,
   });
   await directory.start();
   await renders.start(db, log);
   if (!config.operatorToken) log.warn("no operator token configured: the operator endpoints are disabled");
   await app.listen({ host: config.host, port: config.port });
   urls.port ??= (app.server.address() as AddressInfo).port;
+  scheduler.start();
   log.info({ db: describeTarget(config.db), broker: config.brokerUrl, sandbox: config.sandboxUrl, kratos: config.kratosUrl ?? null, webhooks: urls.of("<handle>", undefined, "/") }, "gateway ready");
 
   stopOnSignals("gateway", log, async () => {
     // close() lets in-flight requests finish before the listener goes away.
     await app.close();
+    await scheduler.stop();
     await directory.stop();
     await renders.stop();
     client.close();

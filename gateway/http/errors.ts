@@ -3,6 +3,7 @@ import { DomainError, type ErrorKind } from "../../common/errors.js";
 
 const HTTP_STATUS: Record<ErrorKind, number> = {
   invalid: 400,
+  unprocessable: 422,
   limit: 400,
   not_found: 404,
   conflict: 409,

@@ -78,6 +78,13 @@ describe("OpenAPI document", () => {
         "POST /api/users/{user_id}/api_keys",
         "POST /api/webhooks/responders",
         "POST /api/webhooks/responders/{responder_id}/_clear",
+        "GET /api/web_scraping/api_trackers",
+        "POST /api/web_scraping/api_trackers",
+        "PUT /api/web_scraping/api_trackers/{tracker_id}",
+        "DELETE /api/web_scraping/api_trackers/{tracker_id}",
+        "POST /api/web_scraping/api_trackers/{tracker_id}/_history",
+        "POST /api/web_scraping/api_trackers/{tracker_id}/_clear",
+        "GET /api/web_scraping/api_trackers/{tracker_id}/_logs",
       ].sort(),
     );
     const create = doc.paths["/api/user/secrets"].post.requestBody.content["application/json"].schema;

@@ -1,0 +1,42 @@
+import { Type } from "@sinclair/typebox";
+import { UnixSeconds } from "../http/schemas.js";
+
+export const HistoryRequest = Type.Object(
+  { refresh: Type.Optional(Type.Boolean({ description: "Run the tracker now before answering" })) },
+  { additionalProperties: false },
+);
+
+export const ApiTrackerRevision = Type.Object(
+  {
+    id: Type.String(),
+    trackerId: Type.String({ format: "uuid" }),
+    data: Type.Object({
+      original: Type.Unknown({ description: "The extracted content: parsed JSON, else text, else base64 of the bytes" }),
+    }),
+    createdAt: UnixSeconds,
+  },
+  { $id: "ApiTrackerRevision" },
+);
+
+const Stage = Type.Object({
+  stage: Type.Union([Type.Literal("configurator"), Type.Literal("request"), Type.Literal("extractor"), Type.Literal("sandbox")]),
+  ok: Type.Boolean(),
+  durationMs: Type.Integer(),
+  summary: Type.Optional(Type.String({ description: "What the stage did, e.g. the requests sent and their statuses" })),
+  errorKind: Type.Optional(Type.String({ description: "time_limit, memory_limit, script_error, upstream_failure, url_not_allowed, ..." })),
+  message: Type.Optional(Type.String()),
+  logs: Type.Optional(Type.Array(Type.String(), { description: "The script's console output; secret values are masked" })),
+});
+
+export const ApiTrackerRunLog = Type.Object(
+  {
+    id: Type.String(),
+    trigger: Type.Union([Type.Literal("schedule"), Type.Literal("manual")]),
+    outcome: Type.Union([Type.Literal("ok"), Type.Literal("failed")]),
+    stages: Type.Array(Stage),
+    revisionId: Type.Optional(Type.String({ description: "The revision this run stored, when the content changed" })),
+    startedAt: UnixSeconds,
+    durationMs: Type.Integer(),
+  },
+  { $id: "ApiTrackerRunLog" },
+);

@@ -1,0 +1,72 @@
+import type { Queryable } from "../../common/db.js";
+
+/** Run logs kept per tracker; older ones are dropped as new ones arrive. */
+export const RUNS_KEPT = 100;
+
+export type StageName = "configurator" | "request" | "extractor" | "sandbox";
+
+export interface StageLog {
+  stage: StageName;
+  ok: boolean;
+  durationMs: number;
+  summary?: string;
+  /** The error's kind, e.g. "time_limit" or "url_not_allowed"; absent when the stage succeeded. */
+  errorKind?: string;
+  message?: string;
+  logs?: string[];
+}
+
+export interface RunLog {
+  id: string;
+  trackerId: string;
+  trigger: "schedule" | "manual";
+  outcome: "ok" | "failed";
+  stages: StageLog[];
+  revisionId?: string;
+  startedAt: number;
+  durationMs: number;
+}
+
+interface Row {
+  id: string;
+  tracker_id: string;
+  trigger: RunLog["trigger"];
+  outcome: RunLog["outcome"];
+  stages: StageLog[];
+  revision_id: string | null;
+  started_at: number;
+  duration_ms: number;
+}
+
+const COLS =
+  "id::text AS id, tracker_id, trigger, outcome, stages, revision_id::text AS revision_id, " +
+  "floor(extract(epoch FROM started_at))::float8 AS started_at, duration_ms";
+
+export async function recordRun(q: Queryable, run: Omit<RunLog, "id" | "startedAt"> & { startedAtMs: number }): Promise<void> {
+  await q.query(
+    `WITH added AS (
+       INSERT INTO api_tracker_runs (tracker_id, trigger, outcome, stages, revision_id, started_at, duration_ms)
+       VALUES ($1, $2, $3, $4::jsonb, $5, to_timestamp($6::float8 / 1000), $7)
+       RETURNING id
+     )
+     DELETE FROM api_tracker_runs WHERE tracker_id = $1 AND id IN (
+       SELECT id FROM api_tracker_runs WHERE tracker_id = $1 ORDER BY id DESC OFFSET $8
+     )`,
+    [run.trackerId, run.trigger, run.outcome, JSON.stringify(run.stages), run.revisionId ?? null, run.startedAtMs, run.durationMs, RUNS_KEPT - 1],
+  );
+}
+
+/** Newest first. */
+export async function runsOf(q: Queryable, trackerId: string): Promise<RunLog[]> {
+  const rows = await q.query<Row>(`SELECT ${COLS} FROM api_tracker_runs WHERE tracker_id = $1 ORDER BY id DESC LIMIT $2`, [trackerId, RUNS_KEPT]);
+  return rows.map((r) => ({
+    id: r.id,
+    trackerId: r.tracker_id,
+    trigger: r.trigger,
+    outcome: r.outcome,
+    stages: r.stages,
+    ...(r.revision_id === null ? {} : { revisionId: r.revision_id }),
+    startedAt: r.started_at,
+    durationMs: r.duration_ms,
+  }));
+}

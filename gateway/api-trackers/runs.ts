@@ -1,0 +1,57 @@
+import { DomainError, notFound } from "../../common/errors.js";
+import type { Db } from "../../common/db.js";
+import { contentValue } from "./content.js";
+import { clearRevisions, revisionsOf, type RevisionRecord } from "./revisions-store.js";
+import type { ApiTrackerRunner } from "./runner.js";
+import { runsOf, type RunLog } from "./runs-store.js";
+import { apiTrackerById, type ApiTrackerRecord } from "./store.js";
+
+export interface Revision {
+  id: string;
+  trackerId: string;
+  data: { original: unknown };
+  createdAt: number;
+}
+
+/** Revisions, on-demand runs and run logs of a user's API trackers; knows nothing of HTTP. */
+export class ApiTrackerRunsService {
+  constructor(private readonly deps: { db: Db; runner: ApiTrackerRunner }) {}
+
+  /**
+   * The tracker's revisions, oldest first; with `refresh` after running it
+   * now. A failed run is logged and answered as an error naming the stage.
+   */
+  async history(userId: string, id: string, refresh: boolean): Promise<Revision[]> {
+    let tracker = await this.owned(userId, id);
+    if (refresh) {
+      const result = await this.deps.runner.run(tracker, "manual");
+      if (result.failure) {
+        const kind = result.failure.stage === "sandbox" ? "unavailable" : "unprocessable";
+        throw new DomainError(kind, `the run failed at the ${result.failure.stage} stage: ${result.failure.message}`);
+      }
+      // The cap may have changed while it ran.
+      tracker = await this.owned(userId, id);
+    }
+    return (await revisionsOf(this.deps.db, id, tracker.revisions)).map(toRevision);
+  }
+
+  async clear(userId: string, id: string): Promise<void> {
+    await this.owned(userId, id);
+    await clearRevisions(this.deps.db, id);
+  }
+
+  async logs(userId: string, id: string): Promise<RunLog[]> {
+    await this.owned(userId, id);
+    return runsOf(this.deps.db, id);
+  }
+
+  private async owned(userId: string, id: string): Promise<ApiTrackerRecord> {
+    const tracker = await apiTrackerById(this.deps.db, userId, id);
+    if (!tracker) throw notFound("API tracker not found");
+    return tracker;
+  }
+}
+
+function toRevision(r: RevisionRecord): Revision {
+  return { id: r.id, trackerId: r.trackerId, data: { original: contentValue(r.content) }, createdAt: r.createdAt };
+}

@@ -1,0 +1,83 @@
+import type { Db } from "../../common/db.js";
+import type { Logger } from "../../common/log.js";
+import type { ApiTrackerRunner } from "./runner.js";
+import { nextRunAt } from "./schedule.js";
+import { apiTrackerById } from "./store.js";
+
+interface Due {
+  id: string;
+  user_id: string;
+  schedule: string;
+  now_ms: number;
+}
+
+/**
+ * Runs scheduled trackers. Every gateway replica polls; a due tracker is
+ * claimed with FOR UPDATE SKIP LOCKED and its next tick written in the same
+ * transaction, so of all replicas exactly one runs each tick. A failed run is
+ * logged like any other and the next tick runs it again; ticks missed while
+ * no replica was up are run once, not replayed.
+ */
+export class TrackerScheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly deps: { db: Db; runner: ApiTrackerRunner; log: Logger; pollMs: number; maxConcurrentRuns: number },
+  ) {}
+
+  start(): void {
+    if (this.deps.pollMs === 0 || this.timer) return;
+    this.timer = setInterval(() => {
+      this.polling ??= this.poll().finally(() => (this.polling = undefined));
+    }, this.deps.pollMs);
+    this.timer.unref();
+  }
+
+  /** Stops claiming ticks and waits for the runs already claimed. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.polling;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async poll(): Promise<void> {
+    const room = this.deps.maxConcurrentRuns - this.inFlight.size;
+    if (room <= 0) return;
+    let claimed: Due[];
+    try {
+      claimed = await this.claim(room);
+    } catch (err) {
+      this.deps.log.warn({ err }, "could not look for due API trackers");
+      return;
+    }
+    for (const due of claimed) {
+      const run = this.runOne(due).catch((err: unknown) => this.deps.log.error({ err, tracker: due.id }, "scheduled API tracker run failed"));
+      this.inFlight.add(run);
+      void run.finally(() => this.inFlight.delete(run));
+    }
+  }
+
+  private claim(limit: number): Promise<Due[]> {
+    return this.deps.db.tx(async (q) => {
+      const due = await q.query<Due>(
+        `SELECT id, user_id, schedule, (extract(epoch FROM now()) * 1000)::float8 AS now_ms FROM api_trackers
+         WHERE next_run_at <= now() ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [limit],
+      );
+      for (const d of due) {
+        await q.query("UPDATE api_trackers SET next_run_at = $2 WHERE id = $1", [d.id, nextRunAt(d.schedule, new Date(d.now_ms))]);
+      }
+      return due;
+    });
+  }
+
+  private async runOne(due: Due): Promise<void> {
+    // Read after the claim: an edit made since the tick was due applies to it.
+    const tracker = await apiTrackerById(this.deps.db, due.user_id, due.id);
+    if (!tracker || !tracker.enabled) return;
+    await this.deps.runner.run(tracker, "schedule");
+  }
+}

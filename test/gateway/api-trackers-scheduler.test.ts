@@ -1,0 +1,82 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { openDb, type Db } from "../../common/db.js";
+import { createLogger } from "../../common/log.js";
+import { migrate } from "../../common/migrate.js";
+import type { ApiTrackerRunner } from "../../gateway/api-trackers/runner.js";
+import { TrackerScheduler } from "../../gateway/api-trackers/scheduler.js";
+import { insertApiTracker, type ApiTrackerRecord } from "../../gateway/api-trackers/store.js";
+import { ADMIN_URL, createDatabase, dropDatabase } from "../helpers/databases.js";
+
+// The scheduler's claim on the embedded PGlite that `npm start` uses (and on
+// Postgres when TEST_DATABASE_URL is set). The whole stack with two replicas
+// is in test/replicas/api-trackers-schedule.test.ts; here the runner is a
+// recorder, because what is under test is which ticks get claimed, not a run.
+
+let db: Db;
+let dir: string;
+let url: string | undefined;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "scheduler-"));
+  url = ADMIN_URL ? await createDatabase("scheduler") : undefined;
+  db = await openDb(url ? { url } : { pgliteDir: dir }, { poolSize: 4 });
+  await migrate(db, path.resolve(import.meta.dirname, "../../gateway/migrations"), 1);
+});
+afterAll(async () => {
+  await db?.close();
+  if (url) await dropDatabase(url);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function tracker(opts: { enabled: boolean; schedule?: string; due: boolean }): Promise<ApiTrackerRecord> {
+  const userId = crypto.randomUUID();
+  await db.query("INSERT INTO users (id, email, handle) VALUES ($1, $2, $3)", [userId, `${userId}@example.test`, crypto.randomBytes(8).toString("hex")]);
+  return insertApiTracker(
+    db,
+    {
+      id: crypto.randomUUID(),
+      userId,
+      name: "t",
+      enabled: opts.enabled,
+      revisions: 3,
+      ...(opts.schedule ? { schedule: opts.schedule } : {}),
+      target: { url: "http://example.test/", method: "GET", headers: {} },
+      access: { mode: "none", ids: [] },
+    },
+    opts.due ? new Date(Date.now() - 1000) : null,
+  );
+}
+
+it("claims a due tick once between two schedulers, moves it to the next minute and passes over the rest", async () => {
+  const due = await tracker({ enabled: true, schedule: "* * * * *", due: true });
+  const disabled = await tracker({ enabled: false, schedule: "* * * * *", due: true });
+  const runs: string[] = [];
+  let ran: () => void = () => undefined;
+  const allRan = new Promise<void>((r) => (ran = r));
+  const runner = {
+    run: async (t: ApiTrackerRecord, trigger: string) => {
+      runs.push(`${t.id}:${trigger}`);
+      ran();
+      return { outcome: "ok" as const, stages: [] };
+    },
+  } as unknown as ApiTrackerRunner;
+  const log = createLogger("test", "silent");
+  const schedulers = [1, 2].map(() => new TrackerScheduler({ db, runner, log, pollMs: 10, maxConcurrentRuns: 4 }));
+  schedulers.forEach((s) => s.start());
+  await allRan;
+  // Twenty more polls of each scheduler: none may run the tick again.
+  await new Promise((r) => setTimeout(r, 200));
+  await Promise.all(schedulers.map((s) => s.stop()));
+
+  expect(runs).toEqual([`${due.id}:schedule`]);
+  const rows = await db.query<{ id: string; at: Date }>("SELECT id, next_run_at AS at FROM api_trackers WHERE id = ANY($1::uuid[])", [[due.id, disabled.id]]);
+  const next = rows.find((r) => r.id === due.id)!.at;
+  expect(next.getTime() % 60_000).toBe(0);
+  expect(next.getTime()).toBeGreaterThan(Date.now());
+  // A disabled tracker's stale tick is claimed and skipped, not run.
+  expect(rows.find((r) => r.id === disabled.id)!.at.getTime()).toBeGreaterThan(Date.now());
+});
