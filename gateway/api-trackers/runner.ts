@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import type { Db } from "../../common/db.js";
+import { FOREIGN_KEY_VIOLATION, pgErrorCode, type Db } from "../../common/db.js";
 import { unary } from "../../common/grpc-client.js";
 import type { Logger } from "../../common/log.js";
 import {
@@ -74,15 +74,21 @@ export class ApiTrackerRunner {
       if (result.failure?.message === INTERNAL) this.deps.log.error({ err, tracker: tracker.id }, "API tracker run failed");
     }
     const durationMs = Math.round(performance.now() - started);
-    await recordRun(this.deps.db, {
-      trackerId: tracker.id,
-      trigger,
-      outcome: result.outcome,
-      stages: result.stages,
-      revisionId: result.revision?.id,
-      startedAtMs,
-      durationMs,
-    });
+    try {
+      await recordRun(this.deps.db, {
+        trackerId: tracker.id,
+        trigger,
+        outcome: result.outcome,
+        stages: result.stages,
+        revisionId: result.revision?.id,
+        startedAtMs,
+        durationMs,
+      });
+    } catch (err) {
+      // Deleted while it ran: there is nowhere to log the run.
+      if (pgErrorCode(err) !== FOREIGN_KEY_VIOLATION) throw err;
+      return { outcome: "failed", stages: result.stages, failure: GONE };
+    }
     this.deps.log.info(
       { tracker: tracker.id, trigger, outcome: result.outcome, failedStage: result.failure?.stage, revision: result.revision?.id, ms: durationMs },
       "API tracker run finished",
@@ -117,8 +123,13 @@ export class ApiTrackerRunner {
     if (failed || res.content === undefined) {
       return { outcome: "failed", stages, failure: { stage: failed?.stage ?? "sandbox", message: failed?.message ?? "the run produced no content" } };
     }
-    const revision = await storeRevisionIfChanged(db, tracker.id, Buffer.from(res.content), tracker.revisions);
-    return { outcome: "ok", stages, revision };
+    try {
+      const revision = await storeRevisionIfChanged(db, tracker.id, Buffer.from(res.content), tracker.revisions);
+      return { outcome: "ok", stages, revision };
+    } catch (err) {
+      if (pgErrorCode(err) !== FOREIGN_KEY_VIOLATION) throw err;
+      return { outcome: "failed", stages, failure: GONE };
+    }
   }
 }
 
@@ -133,7 +144,8 @@ function toStageLog(s: StageReport): StageLog {
   };
 }
 
-const INTERNAL = "the run failed in the sandbox";
+const INTERNAL = "the run failed: internal error";
+const GONE = { stage: "sandbox", message: "the tracker was deleted while it ran" } as const;
 
 /** A refused or failed RunApiTracker call, as a failed run. Messages name no internal address. */
 function sandboxFailure(err: grpc.ServiceError): RunResult {

@@ -25,12 +25,12 @@ export class ApiTrackerRunsService {
     let tracker = await this.owned(userId, id);
     if (refresh) {
       const result = await this.deps.runner.run(tracker, "manual");
+      // Deleted while it ran: 404. Otherwise the cap may have changed meanwhile.
+      tracker = await this.owned(userId, id);
       if (result.failure) {
         const kind = result.failure.stage === "sandbox" ? "unavailable" : "unprocessable";
         throw new DomainError(kind, `the run failed at the ${result.failure.stage} stage: ${result.failure.message}`);
       }
-      // The cap may have changed while it ran.
-      tracker = await this.owned(userId, id);
     }
     return (await revisionsOf(this.deps.db, id, tracker.revisions)).map(toRevision);
   }

@@ -260,3 +260,21 @@ describe("ownership", () => {
     }
   });
 });
+
+describe("with the sandbox down", () => {
+  it("a refresh is 503 and the failed run is logged at the sandbox stage", async () => {
+    const user = await newUser(stack);
+    const id = await createTracker(stack, user, { name: "no sandbox", target: { url: url("/ok") } });
+    await stack.stopSandbox();
+    try {
+      const res = await refresh(stack, user, id);
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({ message: "the run failed at the sandbox stage: the script sandbox or the secret broker is unavailable" });
+      const logs = await logsOf(stack, user, id);
+      expect(logs).toHaveLength(1);
+      expect(logs[0]).toMatchObject({ outcome: "failed", stages: [{ stage: "sandbox", ok: false }] });
+    } finally {
+      await stack.startSandbox();
+    }
+  });
+});
