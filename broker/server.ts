@@ -6,6 +6,7 @@ import type { Logger } from "../common/log.js";
 import { listen, setServing, type Listening } from "../common/grpc-server.js";
 import type { TlsFiles } from "../common/tls.js";
 import { SecretBrokerService } from "../proto/gen/secutils/broker/v1/broker.js";
+import { auditRpc } from "./audit/rpc.js";
 import { adminRpc } from "./admin/rpc.js";
 import { purgeGrantUses } from "./grants/replay.js";
 import type { KeyRing } from "./keyring/keyring.js";
@@ -44,6 +45,7 @@ export async function startBroker(deps: BrokerDeps, host: string, port: number):
     ...secretsRpc(guard, secrets),
     ...releaseRpc(guard, new ReleaseService(deps.db, deps.ring, deps.grantVerifyKey, deps.log)),
     ...adminRpc(guard, deps.db, deps.ring),
+    ...auditRpc(guard, deps.db),
   });
   const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
   health.addToServer(server);

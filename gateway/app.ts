@@ -23,7 +23,7 @@ import type { App } from "./http/app-type.js";
 import { installErrorHandling } from "./http/errors.js";
 import { ErrorBody } from "./http/schemas.js";
 import { secretsRoutes } from "./secrets/routes.js";
-import { Secret } from "./secrets/schemas.js";
+import { AuditEvent, Secret } from "./secrets/schemas.js";
 import { SecretsService } from "./secrets/service.js";
 import { AccessSetting } from "./grants/access.js";
 import { ResponderDirectory } from "./responders/directory.js";
@@ -99,7 +99,7 @@ export async function buildApp(
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  for (const schema of [ErrorBody, Secret, ApiKey, ApiKeyWithToken, AccessSetting, Responder, ResponderRequest, ResponderStats, ApiTracker, ApiTrackerRevision, ApiTrackerRunLog]) {
+  for (const schema of [ErrorBody, Secret, AuditEvent, ApiKey, ApiKeyWithToken, AccessSetting, Responder, ResponderRequest, ResponderStats, ApiTracker, ApiTrackerRevision, ApiTrackerRunLog]) {
     app.addSchema(schema);
   }
 

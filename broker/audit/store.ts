@@ -36,3 +36,52 @@ export function auditParams(e: AuditEvent): unknown[] {
     e.consumer ?? null,
   ];
 }
+
+export interface StoredAuditEvent {
+  id: number;
+  atMs: number;
+  outcome: "released" | "refused";
+  reason?: string;
+  rpc: string;
+  purpose?: string;
+  consumer?: string;
+  secretIds: string[];
+  masterKeyIds: string[];
+  executionId?: string;
+}
+
+interface AuditRow {
+  id: string;
+  at_ms: number;
+  outcome: "released" | "refused";
+  reason: string | null;
+  rpc: string;
+  purpose: string | null;
+  consumer: string | null;
+  secret_ids: string[];
+  master_key_ids: string[];
+  execution_id: string | null;
+}
+
+/** One page of a user's events, newest first; `beforeId` continues from an earlier page. */
+export async function auditOfUser(q: Queryable, userId: string, beforeId: number | undefined, limit: number): Promise<StoredAuditEvent[]> {
+  const rows = await q.query<AuditRow>(
+    `SELECT id::text AS id, (extract(epoch FROM at) * 1000)::float8 AS at_ms, outcome, reason, rpc, purpose, consumer,
+            secret_ids::text[] AS secret_ids, master_key_ids, execution_id
+     FROM audit_events WHERE user_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint)
+     ORDER BY id DESC LIMIT $3`,
+    [userId, beforeId ?? null, limit],
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    atMs: Math.floor(r.at_ms),
+    outcome: r.outcome,
+    ...(r.reason === null ? {} : { reason: r.reason }),
+    rpc: r.rpc,
+    ...(r.purpose === null ? {} : { purpose: r.purpose }),
+    ...(r.consumer === null ? {} : { consumer: r.consumer }),
+    secretIds: r.secret_ids,
+    masterKeyIds: r.master_key_ids,
+    ...(r.execution_id === null ? {} : { executionId: r.execution_id }),
+  }));
+}

@@ -14,6 +14,7 @@ export const POLICY: Record<Rpc, readonly string[]> = {
   resolveSecretIds: ["gateway", "internal"],
   openSecrets: ["sandbox"],
   renderTemplates: ["gateway"],
+  listAuditEvents: ["gateway"],
   rewrap: ["internal"],
   verify: ["internal"],
 };

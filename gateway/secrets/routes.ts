@@ -2,7 +2,7 @@ import { Type } from "@sinclair/typebox";
 import { requireAuth, userIdOf, type AuthDeps } from "../auth/authenticate.js";
 import type { App } from "../http/app-type.js";
 import { errors, NoContent } from "../http/schemas.js";
-import { CreateSecret, Secret, SecretParams, UpdateSecret } from "./schemas.js";
+import { AuditPage, AuditQuery, CreateSecret, Secret, SecretParams, UpdateSecret } from "./schemas.js";
 import type { SecretsService } from "./service.js";
 
 const tags = ["user"];
@@ -16,6 +16,21 @@ export async function secretsRoutes(app: App, opts: { auth: AuthDeps; secrets: S
     "/api/user/secrets",
     { preHandler, schema: { tags, security, response: { 200: Type.Array(Type.Ref(Secret)), ...errors(401, 503) } } },
     (req) => secrets.list(userIdOf(req)),
+  );
+
+  app.get(
+    "/api/user/secrets/_audit",
+    {
+      preHandler,
+      schema: {
+        tags,
+        security,
+        description: "The caller's own audit trail: every release of their secrets to a script or a template, and every refused attempt. Never a value.",
+        querystring: AuditQuery,
+        response: { 200: AuditPage, ...errors(400, 401, 503) },
+      },
+    },
+    (req) => secrets.audit(userIdOf(req), req.query),
   );
 
   app.post(

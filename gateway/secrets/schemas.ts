@@ -30,3 +30,32 @@ export const Secret = Type.Object(
 export const CreateSecret = Type.Object({ name: Name, value: Value });
 export const UpdateSecret = Type.Object({ name: Type.Optional(Name), value: Type.Optional(Value) });
 export const SecretParams = Type.Object({ secret_id: Type.String({ format: "uuid" }) });
+
+export const AuditQuery = Type.Object(
+  {
+    // Query values are strings (the gateway's validator does not coerce types).
+    limit: Type.Optional(Type.String({ pattern: "^([1-9]|[1-9][0-9]|100)$", description: "Events per page, 1-100 (default 50)" })),
+    before: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,17}$", description: "The previous page's `next`" })),
+  },
+  { additionalProperties: false },
+);
+
+export const AuditEvent = Type.Object(
+  {
+    id: Type.String(),
+    at: UnixSeconds,
+    outcome: Type.Union([Type.Literal("released"), Type.Literal("refused")]),
+    reason: Type.Optional(Type.String({ description: "Why an attempt was refused, e.g. expired, reused, wrong user" })),
+    purpose: Type.Optional(Type.String({ description: "script (a responder or tracker script) or template (static ${secrets.X} values)" })),
+    consumer: Type.Optional(Type.String({ description: "responder:<id> or api_tracker:<id>" })),
+    secretIds: Type.Array(Type.String({ format: "uuid" })),
+    keyVersions: Type.Array(Type.String(), { description: "Master key versions the released values were wrapped under" }),
+    executionId: Type.Optional(Type.String()),
+  },
+  { $id: "SecretAuditEvent", description: "One release of the caller's secrets, or one refused attempt; never a value" },
+);
+
+export const AuditPage = Type.Object({
+  events: Type.Array(Type.Ref(AuditEvent), { description: "Newest first" }),
+  next: Type.Optional(Type.String({ description: "Pass as `before` for older events" })),
+});

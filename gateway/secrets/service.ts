@@ -66,6 +66,29 @@ export class SecretsService {
     for (const hook of this.deletedHooks) await hook(userId, id.toLowerCase());
   }
 
+  /** One page of the user's audit trail, newest first. */
+  async audit(userId: string, page: { limit?: string; before?: string }) {
+    const res = await this.call(this.broker.listAuditEvents, {
+      userId,
+      limit: page.limit === undefined ? 0 : Number(page.limit),
+      ...(page.before === undefined ? {} : { beforeId: Number(page.before) }),
+    });
+    return {
+      events: res.events.map((e) => ({
+        id: String(e.id),
+        at: Math.floor(e.at / 1000),
+        outcome: e.outcome as "released" | "refused",
+        ...(e.reason === undefined ? {} : { reason: e.reason }),
+        ...(e.purpose === undefined ? {} : { purpose: e.purpose }),
+        ...(e.consumer === undefined ? {} : { consumer: e.consumer }),
+        secretIds: e.secretIds,
+        keyVersions: e.masterKeyIds,
+        ...(e.executionId === undefined ? {} : { executionId: e.executionId }),
+      })),
+      ...(res.nextBeforeId === undefined ? {} : { next: String(res.nextBeforeId) }),
+    };
+  }
+
   /** Which of these ids are secrets of this user. */
   async existingIds(userId: string, ids: string[]): Promise<string[]> {
     return (await this.call(this.broker.resolveSecretIds, { userId, ids })).existingIds;

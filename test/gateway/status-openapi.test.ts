@@ -61,6 +61,7 @@ describe("OpenAPI document", () => {
       [
         "GET /api/status",
         "GET /api/user/secrets",
+        "GET /api/user/secrets/_audit",
         "GET /api/webhooks/responders",
         "GET /api/webhooks/responders/_stats",
         "GET /api/webhooks/responders/{responder_id}/_history",

@@ -205,6 +205,46 @@ export interface VerifyResponse_RowsByKeyEntry {
   value: number;
 }
 
+export interface ListAuditEventsRequest {
+  userId: string;
+  /** Only events older than this id (the previous page's next_before_id). */
+  beforeId?:
+    | number
+    | undefined;
+  /** 1..100; 0 means 50. */
+  limit: number;
+}
+
+export interface AuditEvent {
+  id: number;
+  /** Unix milliseconds. */
+  at: number;
+  /** "released" or "refused". */
+  outcome: string;
+  /** Why an attempt was refused, e.g. "expired", "reused", "wrong user". */
+  reason?:
+    | string
+    | undefined;
+  /** The RPC: "openSecrets" (a script) or "renderTemplates" (static values). */
+  rpc: string;
+  /** "script" or "template", from the grant. */
+  purpose?:
+    | string
+    | undefined;
+  /** What the execution served, e.g. "responder:<id>" or "api_tracker:<id>". */
+  consumer?: string | undefined;
+  secretIds: string[];
+  /** The master key versions the released values were wrapped under. */
+  masterKeyIds: string[];
+  executionId?: string | undefined;
+}
+
+export interface ListAuditEventsResponse {
+  events: AuditEvent[];
+  /** Present when older events remain: pass it as before_id. */
+  nextBeforeId?: number | undefined;
+}
+
 function createBaseSecretMetadata(): SecretMetadata {
   return { id: "", name: "", createdAt: 0, updatedAt: 0 };
 }
@@ -2222,6 +2262,440 @@ export const VerifyResponse_RowsByKeyEntry: MessageFns<VerifyResponse_RowsByKeyE
   },
 };
 
+function createBaseListAuditEventsRequest(): ListAuditEventsRequest {
+  return { userId: "", beforeId: undefined, limit: 0 };
+}
+
+export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
+  encode(message: ListAuditEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.beforeId !== undefined) {
+      writer.uint32(16).int64(message.beforeId);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAuditEventsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAuditEventsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.beforeId = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAuditEventsRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      beforeId: isSet(object.beforeId)
+        ? globalThis.Number(object.beforeId)
+        : isSet(object.before_id)
+        ? globalThis.Number(object.before_id)
+        : undefined,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListAuditEventsRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.beforeId !== undefined) {
+      obj.beforeId = Math.round(message.beforeId);
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAuditEventsRequest>, I>>(base?: I): ListAuditEventsRequest {
+    return ListAuditEventsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAuditEventsRequest>, I>>(object: I): ListAuditEventsRequest {
+    const message = createBaseListAuditEventsRequest();
+    message.userId = object.userId ?? "";
+    message.beforeId = object.beforeId ?? undefined;
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseAuditEvent(): AuditEvent {
+  return {
+    id: 0,
+    at: 0,
+    outcome: "",
+    reason: undefined,
+    rpc: "",
+    purpose: undefined,
+    consumer: undefined,
+    secretIds: [],
+    masterKeyIds: [],
+    executionId: undefined,
+  };
+}
+
+export const AuditEvent: MessageFns<AuditEvent> = {
+  encode(message: AuditEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).int64(message.id);
+    }
+    if (message.at !== 0) {
+      writer.uint32(16).int64(message.at);
+    }
+    if (message.outcome !== "") {
+      writer.uint32(26).string(message.outcome);
+    }
+    if (message.reason !== undefined) {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.rpc !== "") {
+      writer.uint32(42).string(message.rpc);
+    }
+    if (message.purpose !== undefined) {
+      writer.uint32(50).string(message.purpose);
+    }
+    if (message.consumer !== undefined) {
+      writer.uint32(58).string(message.consumer);
+    }
+    for (const v of message.secretIds) {
+      writer.uint32(66).string(v!);
+    }
+    for (const v of message.masterKeyIds) {
+      writer.uint32(74).string(v!);
+    }
+    if (message.executionId !== undefined) {
+      writer.uint32(82).string(message.executionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.at = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.outcome = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.rpc = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.purpose = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.consumer = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.secretIds.push(reader.string());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.masterKeyIds.push(reader.string());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.executionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditEvent {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      at: isSet(object.at) ? globalThis.Number(object.at) : 0,
+      outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : undefined,
+      rpc: isSet(object.rpc) ? globalThis.String(object.rpc) : "",
+      purpose: isSet(object.purpose) ? globalThis.String(object.purpose) : undefined,
+      consumer: isSet(object.consumer) ? globalThis.String(object.consumer) : undefined,
+      secretIds: globalThis.Array.isArray(object?.secretIds)
+        ? object.secretIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.secret_ids)
+        ? object.secret_ids.map((e: any) => globalThis.String(e))
+        : [],
+      masterKeyIds: globalThis.Array.isArray(object?.masterKeyIds)
+        ? object.masterKeyIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.master_key_ids)
+        ? object.master_key_ids.map((e: any) => globalThis.String(e))
+        : [],
+      executionId: isSet(object.executionId)
+        ? globalThis.String(object.executionId)
+        : isSet(object.execution_id)
+        ? globalThis.String(object.execution_id)
+        : undefined,
+    };
+  },
+
+  toJSON(message: AuditEvent): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.at !== 0) {
+      obj.at = Math.round(message.at);
+    }
+    if (message.outcome !== "") {
+      obj.outcome = message.outcome;
+    }
+    if (message.reason !== undefined) {
+      obj.reason = message.reason;
+    }
+    if (message.rpc !== "") {
+      obj.rpc = message.rpc;
+    }
+    if (message.purpose !== undefined) {
+      obj.purpose = message.purpose;
+    }
+    if (message.consumer !== undefined) {
+      obj.consumer = message.consumer;
+    }
+    if (message.secretIds?.length) {
+      obj.secretIds = message.secretIds;
+    }
+    if (message.masterKeyIds?.length) {
+      obj.masterKeyIds = message.masterKeyIds;
+    }
+    if (message.executionId !== undefined) {
+      obj.executionId = message.executionId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuditEvent>, I>>(base?: I): AuditEvent {
+    return AuditEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuditEvent>, I>>(object: I): AuditEvent {
+    const message = createBaseAuditEvent();
+    message.id = object.id ?? 0;
+    message.at = object.at ?? 0;
+    message.outcome = object.outcome ?? "";
+    message.reason = object.reason ?? undefined;
+    message.rpc = object.rpc ?? "";
+    message.purpose = object.purpose ?? undefined;
+    message.consumer = object.consumer ?? undefined;
+    message.secretIds = object.secretIds?.map((e) => e) || [];
+    message.masterKeyIds = object.masterKeyIds?.map((e) => e) || [];
+    message.executionId = object.executionId ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListAuditEventsResponse(): ListAuditEventsResponse {
+  return { events: [], nextBeforeId: undefined };
+}
+
+export const ListAuditEventsResponse: MessageFns<ListAuditEventsResponse> = {
+  encode(message: ListAuditEventsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      AuditEvent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextBeforeId !== undefined) {
+      writer.uint32(16).int64(message.nextBeforeId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAuditEventsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAuditEventsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.events.push(AuditEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.nextBeforeId = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAuditEventsResponse {
+    return {
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => AuditEvent.fromJSON(e)) : [],
+      nextBeforeId: isSet(object.nextBeforeId)
+        ? globalThis.Number(object.nextBeforeId)
+        : isSet(object.next_before_id)
+        ? globalThis.Number(object.next_before_id)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ListAuditEventsResponse): unknown {
+    const obj: any = {};
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => AuditEvent.toJSON(e));
+    }
+    if (message.nextBeforeId !== undefined) {
+      obj.nextBeforeId = Math.round(message.nextBeforeId);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAuditEventsResponse>, I>>(base?: I): ListAuditEventsResponse {
+    return ListAuditEventsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAuditEventsResponse>, I>>(object: I): ListAuditEventsResponse {
+    const message = createBaseListAuditEventsResponse();
+    message.events = object.events?.map((e) => AuditEvent.fromPartial(e)) || [];
+    message.nextBeforeId = object.nextBeforeId ?? undefined;
+    return message;
+  },
+};
+
 export type SecretBrokerService = typeof SecretBrokerService;
 export const SecretBrokerService = {
   /** Metadata. None of these ever returns a value. */
@@ -2315,6 +2789,21 @@ export const SecretBrokerService = {
     responseDeserialize: (value: Buffer): RenderTemplatesResponse => RenderTemplatesResponse.decode(value),
   },
   /**
+   * A user's own audit trail, newest first: every release of their secrets
+   * and every refused attempt made for them. Never a value. Gateway only.
+   */
+  listAuditEvents: {
+    path: "/secutils.broker.v1.SecretBroker/ListAuditEvents" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAuditEventsRequest): Buffer =>
+      Buffer.from(ListAuditEventsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAuditEventsRequest => ListAuditEventsRequest.decode(value),
+    responseSerialize: (value: ListAuditEventsResponse): Buffer =>
+      Buffer.from(ListAuditEventsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAuditEventsResponse => ListAuditEventsResponse.decode(value),
+  },
+  /**
    * Operator commands (`internal` identity). Neither returns a value.
    * Rewrap moves every data key to the active master key; online, idempotent
    * and resumable (rows already on the active key are left alone).
@@ -2373,6 +2862,11 @@ export interface SecretBrokerServer extends UntypedServiceImplementation {
    * missing or non-granted key is left literally as `${secrets.KEY}`.
    */
   renderTemplates: handleUnaryCall<RenderTemplatesRequest, RenderTemplatesResponse>;
+  /**
+   * A user's own audit trail, newest first: every release of their secrets
+   * and every refused attempt made for them. Never a value. Gateway only.
+   */
+  listAuditEvents: handleUnaryCall<ListAuditEventsRequest, ListAuditEventsResponse>;
   /**
    * Operator commands (`internal` identity). Neither returns a value.
    * Rewrap moves every data key to the active master key; online, idempotent
@@ -2513,6 +3007,25 @@ export interface SecretBrokerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RenderTemplatesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A user's own audit trail, newest first: every release of their secrets
+   * and every refused attempt made for them. Never a value. Gateway only.
+   */
+  listAuditEvents(
+    request: ListAuditEventsRequest,
+    callback: (error: ServiceError | null, response: ListAuditEventsResponse) => void,
+  ): ClientUnaryCall;
+  listAuditEvents(
+    request: ListAuditEventsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAuditEventsResponse) => void,
+  ): ClientUnaryCall;
+  listAuditEvents(
+    request: ListAuditEventsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAuditEventsResponse) => void,
   ): ClientUnaryCall;
   /**
    * Operator commands (`internal` identity). Neither returns a value.
