@@ -33,7 +33,9 @@ export interface StoredAccess {
 export function toStored(access: AccessSetting): StoredAccess {
   if (access === "none" || access === "all") return { mode: access, ids: [] };
   // An empty list grants nothing, which is what "none" says.
-  return access.selected.length === 0 ? { mode: "none", ids: [] } : { mode: "selected", ids: access.selected.map((id) => id.toLowerCase()) };
+  if (access.selected.length === 0) return { mode: "none", ids: [] };
+  // uniqueItems compares text, so the same id in two cases passes it once each.
+  return { mode: "selected", ids: [...new Set(access.selected.map((id) => id.toLowerCase()))] };
 }
 
 export function fromStored(s: StoredAccess): AccessSetting {
