@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
-import { logLevel, parseEnv, port, positiveInt, postgresUrl } from "../common/config.js";
+import { logLevel, parseEnv, port, positiveInt, postgresUrl, metricsListen, optionalPort, type MetricsListen } from "../common/config.js";
 import type { DbTarget } from "../common/db.js";
 import { readGrantKey } from "../common/grant-token.js";
 import type { TlsFiles } from "../common/tls.js";
@@ -16,6 +16,8 @@ const schema = z.object({
   BROKER_TLS_KEY: z.string().optional(),
   BROKER_MAX_SECRETS_PER_USER: positiveInt(100),
   BROKER_GRANT_VERIFY_KEY_FILE: z.string().optional(),
+  BROKER_METRICS_PORT: optionalPort,
+  METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   LOG_LEVEL: logLevel,
 });
 
@@ -26,6 +28,8 @@ export interface BrokerConfig {
   tls: TlsFiles;
   maxSecretsPerUser: number;
   grantVerifyKey: KeyObject;
+  /** Prometheus metrics listener; off when unset. */
+  metrics?: MetricsListen;
   logLevel: string;
 }
 
@@ -47,6 +51,7 @@ export function loadBrokerConfig(env: NodeJS.ProcessEnv = process.env): BrokerCo
       e.BROKER_GRANT_VERIFY_KEY_FILE ?? path.join(e.DATA_DIR, "grants", "verify-key.pem"),
       "public",
     ),
+    metrics: metricsListen(e.METRICS_HOST, e.BROKER_METRICS_PORT),
     logLevel: e.LOG_LEVEL,
   };
 }

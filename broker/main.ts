@@ -3,9 +3,11 @@ import { fileURLToPath } from "node:url";
 import { ConfigError } from "../common/config.js";
 import { describeTarget, openDb } from "../common/db.js";
 import { createLogger } from "../common/log.js";
+import { createRegistry, startMetricsServer } from "../common/metrics.js";
 import { migrate } from "../common/migrate.js";
 import { failStart, stopOnSignals } from "../common/service-process.js";
 import { loadBrokerConfig } from "./config.js";
+import { BrokerMetrics } from "./metrics.js";
 import { checkKeyRing } from "./keyring/key-checks.js";
 import { keyRingFromEnv, KeyRingError } from "./keyring/keyring.js";
 import { startBroker } from "./server.js";
@@ -38,8 +40,10 @@ async function main() {
   if (orphanKeys.length > 0) {
     log.error({ missingKeyIds: orphanKeys }, "some secrets are wrapped under master keys missing from the key ring");
   }
+  const registry = createRegistry("broker");
   const broker = await startBroker(
     {
+      metrics: new BrokerMetrics(registry),
       db,
       ring,
       log,
@@ -55,8 +59,11 @@ async function main() {
     "broker listening",
   );
 
+  const metricsServer = config.metrics && (await startMetricsServer(registry, config.metrics.host, config.metrics.port, log));
+
   stopOnSignals("broker", log, async () => {
     await broker.stop();
+    await metricsServer?.stop();
     await db.close();
   });
 }

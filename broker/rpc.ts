@@ -6,6 +6,7 @@ import type { Logger } from "../common/log.js";
 import { peerIdentity } from "../common/tls.js";
 import { appendAudit } from "./audit/store.js";
 import { allowed, type Rpc } from "./auth/policy.js";
+import type { BrokerMetrics } from "./metrics.js";
 
 
 export interface CallContext {
@@ -20,9 +21,14 @@ type Impl<Req, Res> = (req: Req, ctx: CallContext) => Promise<Res>;
  * unexpected becomes INTERNAL with a fixed message; the detail goes only to
  * the log, which never receives request values.
  */
-export function makeGuard(db: Db, log: Logger) {
+export function makeGuard(db: Db, log: Logger, metrics: BrokerMetrics) {
   return function guard<Req, Res>(rpc: Rpc, impl: Impl<Req, Res>): grpc.handleUnaryCall<Req, Res> {
-    return (call, callback) => {
+    return (call, answer) => {
+      const started = performance.now();
+      const callback: grpc.sendUnaryData<Res> = (err, res) => {
+        metrics.call(rpc, err ? (err.code ?? grpc.status.UNKNOWN) : grpc.status.OK, (performance.now() - started) / 1000);
+        answer(err, res);
+      };
       const identity = peerIdentity(call);
       if (!allowed(identity, rpc)) {
         log.warn({ rpc, caller: identity ?? "(none)" }, "refused call from an identity not allowed this rpc");

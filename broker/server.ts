@@ -12,6 +12,7 @@ import { purgeGrantUses } from "./grants/replay.js";
 import type { KeyRing } from "./keyring/keyring.js";
 import { releaseRpc } from "./release/rpc.js";
 import { ReleaseService } from "./release/service.js";
+import type { BrokerMetrics } from "./metrics.js";
 import { makeGuard } from "./rpc.js";
 import { secretsRpc } from "./secrets/rpc.js";
 import { SecretsService } from "./secrets/service.js";
@@ -26,6 +27,7 @@ export interface BrokerDeps {
   maxSecretsPerUser: number;
   /** The gateway's Ed25519 public key: verifies execution grants, cannot mint them. */
   grantVerifyKey: KeyObject;
+  metrics: BrokerMetrics;
 }
 
 // Spent execution ids are kept long after their grants expired, so replicas
@@ -39,7 +41,7 @@ const GRANT_USES_PURGE_MS = 5 * 60_000;
  */
 export async function startBroker(deps: BrokerDeps, host: string, port: number): Promise<Listening> {
   const server = new grpc.Server();
-  const guard = makeGuard(deps.db, deps.log);
+  const guard = makeGuard(deps.db, deps.log, deps.metrics);
   const secrets = new SecretsService(deps.db, deps.ring, { maxPerUser: deps.maxSecretsPerUser });
   server.addService(SecretBrokerService, {
     ...secretsRpc(guard, secrets),

@@ -37,3 +37,16 @@ export const postgresUrl = z
   .string()
   .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
   .optional();
+
+/** A listener that is off unless its port is set (0 lets the OS pick one). */
+export const optionalPort = z.coerce.number().int().min(0).max(65535).optional();
+
+/** Where a service serves Prometheus metrics, when `<SERVICE>_METRICS_PORT` is set. */
+export interface MetricsListen {
+  host: string;
+  port: number;
+}
+
+export function metricsListen(host: string, port: number | undefined): MetricsListen | undefined {
+  return port === undefined ? undefined : { host, port };
+}

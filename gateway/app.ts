@@ -18,6 +18,7 @@ import { ApiKey, ApiKeyWithToken } from "./api-keys/schemas.js";
 import { ApiKeysService } from "./api-keys/service.js";
 import type { AuthDeps } from "./auth/authenticate.js";
 import type { TrackerSettings } from "./config.js";
+import type { GatewayMetrics } from "./metrics.js";
 import type { GrantMinter } from "./grants/mint.js";
 import type { App } from "./http/app-type.js";
 import { installErrorHandling } from "./http/errors.js";
@@ -34,7 +35,7 @@ import { WebhookServer } from "./responders/serve.js";
 import { RespondersService } from "./responders/service.js";
 import { TemplateRenderer } from "./responders/templates.js";
 import type { WebhookUrls } from "./responders/urls.js";
-import { isWebhookRequest, trustOf, webhookRewriter, webhookRoutes } from "./responders/webhook-routes.js";
+import { isWebhookRequest, trustOf, WEBHOOK_ROUTE, webhookRewriter, webhookRoutes } from "./responders/webhook-routes.js";
 import { Scripts } from "./sandbox/run.js";
 import { statusRoutes } from "./status/routes.js";
 import { usersRoutes } from "./users/routes.js";
@@ -62,6 +63,7 @@ export interface GatewayDeps {
     renderCache: { maxBytes: number; ttlMs: number };
   };
   trackers: TrackerSettings;
+  metrics: GatewayMetrics;
 }
 
 export async function buildApp(
@@ -80,6 +82,14 @@ export async function buildApp(
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
+  // Webhook hits are counted where they are answered (the reply is written raw there).
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions.url;
+    if (route === WEBHOOK_ROUTE) return;
+    const labels = { route: route ?? "unmatched", method: req.method };
+    deps.metrics.httpRequests.inc({ ...labels, code: String(reply.statusCode) });
+    deps.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -123,7 +133,14 @@ export async function buildApp(
     existingSecretIds: (userId, ids) => secrets.existingIds(userId, ids),
   });
   secrets.onDeleted((userId, id) => apiTrackers.secretDeleted(userId, id));
-  const trackerRunner = new ApiTrackerRunner({ db: deps.db, sandbox: deps.sandbox, grants: deps.grants, log: deps.log, settings: deps.trackers });
+  const trackerRunner = new ApiTrackerRunner({
+    db: deps.db,
+    sandbox: deps.sandbox,
+    grants: deps.grants,
+    log: deps.log,
+    settings: deps.trackers,
+    metrics: deps.metrics,
+  });
   const scheduler = new TrackerScheduler({
     db: deps.db,
     runner: trackerRunner,
@@ -146,7 +163,7 @@ export async function buildApp(
   await app.register(respondersRoutes, { auth, responders });
   await app.register(apiTrackersRoutes, { auth, apiTrackers });
   await app.register(apiTrackerRunRoutes, { auth, runs: new ApiTrackerRunsService({ db: deps.db, runner: trackerRunner }) });
-  await app.register(webhookRoutes, { server: webhooks, bodyLimit: deps.webhooks.bodyLimit });
+  await app.register(webhookRoutes, { server: webhooks, bodyLimit: deps.webhooks.bodyLimit, metrics: deps.metrics });
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });
   app.get("/api-docs/openapi.json", { schema: { hide: true } }, () => app.swagger());

@@ -2,7 +2,7 @@ import type { KeyObject } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { ConfigError, hostPort, logLevel, parseEnv, port, positiveInt, postgresUrl } from "../common/config.js";
+import { ConfigError, hostPort, logLevel, parseEnv, port, positiveInt, postgresUrl, metricsListen, optionalPort, type MetricsListen } from "../common/config.js";
 import type { DbTarget } from "../common/db.js";
 import { readGrantKey } from "../common/grant-token.js";
 import type { TlsFiles } from "../common/tls.js";
@@ -47,6 +47,8 @@ const schema = z.object({
   TRACKER_SCHEDULER_POLL_MS: z.coerce.number().int().min(0).default(5_000),
   TRACKER_MAX_CONCURRENT_RUNS: positiveInt(4),
   API_KEYS_PER_USER: positiveInt(30),
+  GATEWAY_METRICS_PORT: optionalPort,
+  METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   LOG_LEVEL: logLevel,
 });
 
@@ -71,6 +73,8 @@ export interface GatewayConfig {
   templateCacheTtlMs: number;
   trackers: TrackerSettings;
   apiKeysPerUser: number;
+  /** Prometheus metrics listener; off when unset. */
+  metrics?: MetricsListen;
   logLevel: string;
 }
 
@@ -121,6 +125,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       maxConcurrentRuns: e.TRACKER_MAX_CONCURRENT_RUNS,
     },
     apiKeysPerUser: e.API_KEYS_PER_USER,
+    metrics: metricsListen(e.METRICS_HOST, e.GATEWAY_METRICS_PORT),
     logLevel: e.LOG_LEVEL,
   };
 }

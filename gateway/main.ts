@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { ConfigError } from "../common/config.js";
 import { describeTarget, openDb } from "../common/db.js";
 import { createLogger } from "../common/log.js";
+import { createRegistry, startMetricsServer } from "../common/metrics.js";
 import { migrate } from "../common/migrate.js";
 import { failStart, stopOnSignals } from "../common/service-process.js";
 import { buildApp } from "./app.js";
@@ -11,6 +12,7 @@ import { connectBroker } from "./broker/client.js";
 import { connectSandbox } from "./sandbox/client.js";
 import { loadGatewayConfig } from "./config.js";
 import { GrantMinter } from "./grants/mint.js";
+import { GatewayMetrics } from "./metrics.js";
 import { WebhookUrls } from "./responders/urls.js";
 
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
@@ -32,7 +34,9 @@ async function main() {
   const { client, healthy } = connectBroker(config.brokerUrl, config.tls);
   const sandbox = connectSandbox(config.sandboxUrl, config.tls);
   const urls = new WebhookUrls(config.webhooksDomain, { scheme: config.webhooksUrlScheme, port: config.webhooksUrlPort });
+  const registry = createRegistry("gateway");
   const { app, directory, renders, scheduler } = await buildApp({
+    metrics: new GatewayMetrics(registry),
     db,
     log,
     broker: client,
@@ -58,12 +62,14 @@ async function main() {
   await app.listen({ host: config.host, port: config.port });
   urls.port ??= (app.server.address() as AddressInfo).port;
   scheduler.start();
+  const metricsServer = config.metrics && (await startMetricsServer(registry, config.metrics.host, config.metrics.port, log));
   log.info({ db: describeTarget(config.db), broker: config.brokerUrl, sandbox: config.sandboxUrl, kratos: config.kratosUrl ?? null, webhooks: urls.of("<handle>", undefined, "/") }, "gateway ready");
 
   stopOnSignals("gateway", log, async () => {
     // close() lets in-flight requests finish before the listener goes away.
     await app.close();
     await scheduler.stop();
+    await metricsServer?.stop();
     await directory.stop();
     await renders.stop();
     client.close();

@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { ConfigError, hostPort, logLevel, parseEnv, port, positiveInt } from "../common/config.js";
+import { ConfigError, hostPort, logLevel, parseEnv, port, positiveInt, metricsListen, optionalPort, type MetricsListen } from "../common/config.js";
 import type { TlsFiles } from "../common/tls.js";
 import { outboundPolicyFromEnv, type OutboundPolicy } from "./outbound/policy.js";
 import type { LimitSettings } from "./executions/request.js";
@@ -31,6 +31,8 @@ const schema = z.object({
   SANDBOX_MAX_MEMORY_MB: positiveInt(128),
   SANDBOX_MAX_RESULT_BYTES: positiveInt(4 * 1024 * 1024),
   SANDBOX_MAX_LOG_BYTES: positiveInt(64 * 1024),
+  SANDBOX_METRICS_PORT: optionalPort,
+  METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   LOG_LEVEL: logLevel,
 });
 
@@ -42,6 +44,8 @@ export interface SandboxConfig {
   pool: Omit<PoolOptions, "denoPath"> & { denoPath: string };
   limits: LimitSettings;
   outbound: OutboundPolicy;
+  /** Prometheus metrics listener; off when unset. */
+  metrics?: MetricsListen;
   logLevel: string;
 }
 
@@ -98,6 +102,7 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
     },
     limits,
     outbound: outbound!,
+    metrics: metricsListen(e.METRICS_HOST, e.SANDBOX_METRICS_PORT),
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,10 +1,12 @@
 import { ConfigError } from "../common/config.js";
+import { createRegistry, startMetricsServer } from "../common/metrics.js";
 import { createLogger } from "../common/log.js";
 import { failStart, stopOnSignals } from "../common/service-process.js";
 import { SecretsSource } from "./broker/secrets.js";
 import { GRPC_MAX_MESSAGE_BYTES, loadSandboxConfig } from "./config.js";
 import { TrackerRunService } from "./api-trackers/run.js";
 import { ExecutionService } from "./executions/service.js";
+import { SandboxMetrics } from "./metrics.js";
 import { Pool } from "./pool/pool.js";
 import { startSandboxServer } from "./server.js";
 
@@ -21,7 +23,8 @@ async function main() {
   const log = createLogger("sandbox", config.logLevel);
   const pool = new Pool(config.pool, log);
   const secrets = new SecretsSource(config.brokerUrl, config.tls);
-  const service = new ExecutionService(pool, secrets, config.outbound, config.limits, log);
+  const registry = createRegistry("sandbox");
+  const service = new ExecutionService(pool, secrets, config.outbound, config.limits, log, new SandboxMetrics(registry, pool));
   const trackers = new TrackerRunService(service, secrets, config.outbound, config.limits);
   const started = performance.now();
   await pool.ready();
@@ -35,8 +38,11 @@ async function main() {
     "sandbox listening",
   );
 
+  const metricsServer = config.metrics && (await startMetricsServer(registry, config.metrics.host, config.metrics.port, log));
+
   stopOnSignals("sandbox", log, async () => {
     await server.stop();
+    await metricsServer?.stop();
     await pool.stop();
     secrets.close();
   });

@@ -11,6 +11,7 @@ import {
 } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { grantAccessOf } from "../grants/access.js";
 import type { GrantMinter } from "../grants/mint.js";
+import type { GatewayMetrics } from "../metrics.js";
 import { contentValue, requestOf } from "./content.js";
 import { latestRevision, storeRevisionIfChanged, type RevisionRecord } from "./revisions-store.js";
 import { recordRun, type StageLog, type StageName } from "./runs-store.js";
@@ -60,7 +61,14 @@ const MAX_REQUESTS = 20;
  */
 export class ApiTrackerRunner {
   constructor(
-    private readonly deps: { db: Db; sandbox: ScriptRunnerClient; grants: GrantMinter; log: Logger; settings: RunSettings },
+    private readonly deps: {
+      db: Db;
+      sandbox: ScriptRunnerClient;
+      grants: GrantMinter;
+      log: Logger;
+      settings: RunSettings;
+      metrics: GatewayMetrics;
+    },
   ) {}
 
   async run(tracker: ApiTrackerRecord, trigger: "schedule" | "manual"): Promise<RunResult> {
@@ -74,6 +82,8 @@ export class ApiTrackerRunner {
       if (result.failure?.message === INTERNAL) this.deps.log.error({ err, tracker: tracker.id }, "API tracker run failed");
     }
     const durationMs = Math.round(performance.now() - started);
+    this.deps.metrics.trackerRuns.inc({ trigger, outcome: result.outcome });
+    this.deps.metrics.trackerRunDuration.observe({ trigger }, durationMs / 1000);
     try {
       await recordRun(this.deps.db, {
         trackerId: tracker.id,

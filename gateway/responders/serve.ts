@@ -36,6 +36,8 @@ export interface WebhookResponse {
 /** What to record in the responder's history after the response has left. */
 export interface ServedWebhook {
   response: WebhookResponse;
+  /** For metrics: which kind of responder answered, if any. */
+  kind: "static" | "scripted" | "unmatched";
   track?: { request: TrackedRequest; keep: number };
 }
 
@@ -87,7 +89,8 @@ export class WebhookServer {
     const found = req.handle === "" ? undefined : this.ownerOf(req.handle);
     const owner = found instanceof Promise ? await found : found;
     const responder = owner && matchResponder(owner.responders, req);
-    if (!responder) return { response: NOT_FOUND };
+    if (!responder) return { response: NOT_FOUND, kind: "unmatched" };
+    const kind = responder.settings.script === undefined ? "static" : "scripted";
 
     let response: WebhookResponse;
     let track = responder.settings.requestsToTrack > 0;
@@ -98,7 +101,7 @@ export class WebhookServer {
     } else {
       const count = this.running.get(responder.id) ?? 0;
       if (count >= MAX_CONCURRENT_SCRIPTS) {
-        return { response: text(429, "too many concurrent requests for this responder", [["retry-after", "1"]]) };
+        return { response: text(429, "too many concurrent requests for this responder", [["retry-after", "1"]]), kind };
       }
       this.running.set(responder.id, count + 1);
       try {
@@ -112,10 +115,11 @@ export class WebhookServer {
         else this.running.set(responder.id, left);
       }
     }
-    if (!track) return { response };
+    if (!track) return { response, kind };
     const durationUs = Math.round((performance.now() - started) * 1000);
     return {
       response,
+      kind,
       track: {
         keep: responder.settings.requestsToTrack,
         request: {

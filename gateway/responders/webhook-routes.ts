@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import proxyaddr from "@fastify/proxy-addr";
 import { DomainError } from "../../common/errors.js";
 import type { App } from "../http/app-type.js";
+import { statusClass, type GatewayMetrics } from "../metrics.js";
 import type { WebhookResponse, WebhookServer } from "./serve.js";
 import type { WebhookUrls } from "./urls.js";
 
@@ -11,7 +12,7 @@ import type { WebhookUrls } from "./urls.js";
  * host to one internal route and keeps what it parsed beside the request; a
  * client asking for that path on the API host finds nothing there.
  */
-const WEBHOOK_ROUTE = "/__webhook__";
+export const WEBHOOK_ROUTE = "/__webhook__";
 
 interface Target {
   handle: string;
@@ -61,7 +62,7 @@ const first = (v: string | string[] | undefined): string | undefined => {
   return s?.split(",")[0]?.trim() || undefined;
 };
 
-export async function webhookRoutes(app: App, opts: { server: WebhookServer; bodyLimit: number }) {
+export async function webhookRoutes(app: App, opts: { server: WebhookServer; bodyLimit: number; metrics: GatewayMetrics }) {
   // Any body, any content type, kept as bytes for the script and the history.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: opts.bodyLimit }, (_req, body, done) => done(null, body));
@@ -84,10 +85,14 @@ export async function webhookRoutes(app: App, opts: { server: WebhookServer; bod
       });
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
-      return reply.status(err.kind === "unavailable" ? 503 : 500).type("text/plain; charset=utf-8").send(err.message);
+      const status = err.kind === "unavailable" ? 503 : 500;
+      // A dependency failed before the responder's kind mattered (e.g. the broker for its templates).
+      opts.metrics.webhookRequests.inc({ kind: "failed", code: statusClass(status) });
+      return reply.status(status).type("text/plain; charset=utf-8").send(err.message);
     }
     reply.hijack();
     write(reply.raw, served.response);
+    opts.metrics.webhookRequests.inc({ kind: served.kind, code: statusClass(served.response.statusCode) });
     if (served.track) {
       await opts.server.record(served.track).catch((err: unknown) => {
         request.log.error({ err: { message: err instanceof Error ? err.message : String(err) } }, "could not record a responder request");

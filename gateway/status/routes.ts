@@ -3,8 +3,12 @@ import type { Db } from "../../common/db.js";
 import type { App } from "../http/app-type.js";
 
 const Component = Type.Union([Type.Literal("ok"), Type.Literal("unavailable")]);
+const Components = Type.Object(
+  { database: Component, broker: Component, sandbox: Component },
+  { description: "Each component's state: the gateway's database, the secret broker, the script sandbox" },
+);
 
-/** 200 only when every component answers; otherwise 503 naming the ones that do not. */
+/** 200 only when every component answers; otherwise 503. Both name each component's state. */
 export async function statusRoutes(app: App, opts: { db: Db; brokerHealthy: () => Promise<boolean>; sandboxHealthy: () => Promise<boolean> }) {
   app.get(
     "/api/status",
@@ -12,11 +16,8 @@ export async function statusRoutes(app: App, opts: { db: Db; brokerHealthy: () =
       schema: {
         tags: ["status"],
         response: {
-          200: Type.Object({ status: Type.Literal("ok") }),
-          503: Type.Object({
-            status: Type.Literal("unavailable"),
-            components: Type.Object({ database: Component, broker: Component, sandbox: Component }),
-          }),
+          200: Type.Object({ status: Type.Literal("ok"), components: Components }),
+          503: Type.Object({ status: Type.Literal("unavailable"), components: Components }),
         },
       },
     },
@@ -26,12 +27,10 @@ export async function statusRoutes(app: App, opts: { db: Db; brokerHealthy: () =
         opts.brokerHealthy(),
         opts.sandboxHealthy(),
       ]);
-      if (database && broker && sandbox) return reply.send({ status: "ok" as const });
       const state = (up: boolean) => (up ? ("ok" as const) : ("unavailable" as const));
-      return reply.status(503).send({
-        status: "unavailable" as const,
-        components: { database: state(database), broker: state(broker), sandbox: state(sandbox) },
-      });
+      const components = { database: state(database), broker: state(broker), sandbox: state(sandbox) };
+      if (database && broker && sandbox) return reply.send({ status: "ok" as const, components });
+      return reply.status(503).send({ status: "unavailable" as const, components });
     },
   );
 }

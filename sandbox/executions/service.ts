@@ -2,6 +2,7 @@ import { DomainError } from "../../common/errors.js";
 import type { Logger } from "../../common/log.js";
 import type { ExecuteRequest, ExecuteResponse } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import type { SecretsSource } from "../broker/secrets.js";
+import type { SandboxMetrics } from "../metrics.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
 import { Aborted, QueueFull, type Pool } from "../pool/pool.js";
 import { isMemoryLimit, ProcessLost, toResponse } from "./outcome.js";
@@ -23,6 +24,7 @@ export class ExecutionService {
     private readonly outbound: OutboundPolicy,
     private readonly limits: LimitSettings,
     private readonly log: Logger,
+    private readonly metrics: SandboxMetrics,
   ) {}
 
   async execute(req: ExecuteRequest, signal?: AbortSignal): Promise<ExecuteResponse> {
@@ -71,6 +73,7 @@ export class ExecutionService {
       // A worker that ran out of heap keeps the garbage; nobody gets it again.
       discard = run.kind === "lost" || isMemoryLimit(run);
       const response = toResponse(x.kind, run, x);
+      this.metrics.executed(x.kind, response, (performance.now() - started) / 1000);
       this.log.debug(
         {
           user: x.userId,
@@ -85,6 +88,7 @@ export class ExecutionService {
     } catch (err) {
       if (err instanceof ProcessLost) {
         discard = true;
+        this.metrics.executed(x.kind, "lost", (performance.now() - started) / 1000);
         this.log.warn({ user: x.userId }, "execution lost with its sandbox process");
         throw new DomainError("unavailable", "the execution was interrupted: its sandbox process stopped");
       }

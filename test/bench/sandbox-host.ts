@@ -4,7 +4,9 @@
 import { createLogger } from "../../common/log.js";
 import { SecretsSource } from "../../sandbox/broker/secrets.js";
 import { loadSandboxConfig, type SandboxConfig } from "../../sandbox/config.js";
+import { Registry } from "prom-client";
 import { ExecutionService } from "../../sandbox/executions/service.js";
+import { SandboxMetrics } from "../../sandbox/metrics.js";
 import { DenoProcess } from "../../sandbox/pool/deno-process.js";
 import { Pool } from "../../sandbox/pool/pool.js";
 import { expectBody, request, type ScriptCase } from "./sandbox-cases.js";
@@ -26,7 +28,7 @@ export function host(env: NodeJS.ProcessEnv): Host {
     start(overrides = {}) {
       const pool = new Pool({ ...config.pool, ...overrides }, log);
       const secrets = new SecretsSource(config.brokerUrl, config.tls);
-      const service = new ExecutionService(pool, secrets, config.outbound, config.limits, log);
+      const service = new ExecutionService(pool, secrets, config.outbound, config.limits, log, new SandboxMetrics(new Registry(), pool));
       return {
         pool,
         service,

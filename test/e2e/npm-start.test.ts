@@ -40,7 +40,7 @@ describe("npm start", () => {
   it("reports every component up", async () => {
     const res = await fetch("http://127.0.0.1:7070/api/status");
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: "ok" });
+    expect(await res.json()).toEqual({ status: "ok", components: { database: "ok", broker: "ok", sandbox: "ok" } });
     // The launcher, the broker and the gateway (and npm's own processes).
     expect(processesWith(`DATA_DIR=${dataDir}`).length).toBeGreaterThanOrEqual(3);
   });

@@ -22,10 +22,10 @@ async function statusOnceReconnected(): Promise<number> {
 }
 
 describe("GET /api/status", () => {
-  it("is 200 {status: ok} only while the broker answers, 503 naming it otherwise", async () => {
+  it("is 200 {status: ok} with every component's state only while the broker answers, 503 naming it otherwise", async () => {
     const up = await call(stack, "GET", "/api/status");
     expect(up.status).toBe(200);
-    expect(up.body).toEqual({ status: "ok" });
+    expect(up.body).toEqual({ status: "ok", components: { database: "ok", broker: "ok", sandbox: "ok" } });
 
     await stack.stopBroker();
     const down = await call(stack, "GET", "/api/status");

@@ -59,6 +59,10 @@ export class Stack {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       LOG_LEVEL: "info",
+      // Every service serves metrics on a port of its own choosing (logged as metricsPort).
+      BROKER_METRICS_PORT: "0",
+      SANDBOX_METRICS_PORT: "0",
+      GATEWAY_METRICS_PORT: "0",
       ...this.options.env,
       ...extra,
     };

@@ -1,0 +1,52 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import type { Logger } from "./log.js";
+
+/**
+ * A Prometheus registry for one service: process metrics (CPU, resident
+ * memory, event loop lag, heap) plus whatever the service registers. Every
+ * series carries `service`.
+ */
+export function createRegistry(service: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+export interface MetricsServer {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves `GET /metrics` in the Prometheus text format on its own listener,
+ * apart from the service's API: scraping needs no API credentials, and the
+ * port stays on an internal address (METRICS_HOST, default loopback).
+ */
+export async function startMetricsServer(registry: Registry, host: string, port: number, log: Logger): Promise<MetricsServer> {
+  const server = http.createServer((req, res) => {
+    if (req.method !== "GET" || req.url?.split("?")[0] !== "/metrics") {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
+      (err: unknown) => {
+        log.error({ err }, "could not collect metrics");
+        res.writeHead(500, { "content-type": "text/plain" }).end("internal error\n");
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, resolve);
+  });
+  const bound = (server.address() as AddressInfo).port;
+  log.info({ metricsPort: bound }, "metrics listening");
+  return {
+    port: bound,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

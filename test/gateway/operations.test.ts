@@ -1,0 +1,119 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, createSecret, newUser, type TestUser } from "../helpers/http.js";
+import type { ServiceProcess } from "../helpers/process.js";
+import { Stack } from "../helpers/stack.js";
+import { createResponder, hitUrl } from "../helpers/webhooks.js";
+
+// What operators rely on: Prometheus metrics from all three services, and a
+// gateway that finishes in-flight requests when it is told to stop.
+
+const VALUE = "metrics-sentinel-value";
+
+let stack: Stack;
+let user: TestUser;
+/** Requests the upstream holds until the test lets them go. */
+const held: http.ServerResponse[] = [];
+let heldChanged: () => void = () => undefined;
+let upstream: http.Server;
+let upstreamPort = 0;
+
+beforeAll(async () => {
+  upstream = http.createServer((_req, res) => {
+    held.push(res);
+    heldChanged();
+  });
+  await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+  upstreamPort = (upstream.address() as AddressInfo).port;
+  stack = await Stack.start({ sandboxEnv: { OUTBOUND_ALLOW_HOSTS: `127.0.0.1:${upstreamPort}` } });
+  user = await newUser(stack);
+});
+afterAll(async () => {
+  for (const res of held.splice(0)) res.end();
+  upstream?.close();
+  await stack?.stop();
+});
+
+async function scrape(proc: ServiceProcess): Promise<{ status: number; text: string; type: string | null }> {
+  const port = (await proc.waitFor(/"metricsPort":(\d+)/))[1];
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return { status: res.status, text: await res.text(), type: res.headers.get("content-type") };
+}
+
+/** The value of one series, or undefined when it is absent. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const [series, value] = line.split(" ");
+    if (Object.entries(labels).every(([k, v]) => series!.includes(`${k}="${v}"`))) return Number(value);
+  }
+  return undefined;
+}
+
+describe("Prometheus metrics", () => {
+  it("count API requests, webhook hits, releases, executions and the pool, without a value anywhere", async () => {
+    const secretId = await createSecret(stack, user, "TOKEN", VALUE);
+    const r = await createResponder(stack, user, {
+      location: { pathType: "=", path: "/metered" },
+      settings: { script: "({ body: context.secrets.TOKEN.length })", secrets: { selected: [secretId] } },
+    });
+    for (let i = 0; i < 3; i++) expect((await hitUrl(stack, r.url)).text).toBe(String(VALUE.length));
+    expect((await call(stack, "GET", "/api/user/secrets", { auth: user.auth })).status).toBe(200);
+
+    const gateway = await scrape(stack.gateway);
+    expect(gateway.status).toBe(200);
+    expect(gateway.type).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(sample(gateway.text, "gateway_http_requests_total", { route: "/api/user/secrets", method: "POST", code: "201" })).toBe(1);
+    expect(sample(gateway.text, "gateway_http_requests_total", { route: "/api/user/secrets", method: "GET", code: "200" })).toBe(1);
+    expect(sample(gateway.text, "gateway_webhook_requests_total", { kind: "scripted", code: "2xx" })).toBe(3);
+    expect(sample(gateway.text, "gateway_http_request_duration_seconds_count", { route: "/api/user/secrets", method: "POST" })).toBe(1);
+    expect(sample(gateway.text, "process_resident_memory_bytes", { service: "gateway" })).toBeGreaterThan(0);
+
+    const broker = await scrape(stack.broker);
+    expect(sample(broker.text, "broker_releases_total", { rpc: "openSecrets", outcome: "released" })).toBe(3);
+    expect(sample(broker.text, "broker_rpc_duration_seconds_count", { rpc: "createSecret", code: "OK" })).toBe(1);
+
+    const sandbox = await scrape(stack.sandbox);
+    expect(sample(sandbox.text, "sandbox_executions_total", { kind: "responder", outcome: "ok" })).toBe(3);
+    expect(sample(sandbox.text, "sandbox_execution_duration_seconds_count", { kind: "responder" })).toBe(3);
+    expect(sample(sandbox.text, "sandbox_pool", { state: "processes" })).toBe(2);
+    expect(sample(sandbox.text, "sandbox_pool", { state: "leased" })).toBeGreaterThanOrEqual(1);
+
+    for (const m of [gateway, broker, sandbox]) expect(m.text).not.toContain(VALUE);
+  });
+
+  it("answer 404 for anything but GET /metrics", async () => {
+    const port = (await stack.gateway.waitFor(/"metricsPort":(\d+)/))[1];
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`, { method: "POST" })).status).toBe(404);
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("lets an in-flight webhook request finish before the gateway exits", async () => {
+    const port = upstreamPort;
+    const r = await createResponder(stack, user, {
+      location: { pathType: "=", path: "/slow" },
+      settings: {
+        script: `(async () => {
+          const res = await Deno.core.ops.op_proxy_request({ url: "http://127.0.0.1:${port}/hold" });
+          return { body: "finished " + res.statusCode };
+        })()`,
+      },
+    });
+    const arrived = new Promise<void>((resolve) => (heldChanged = resolve));
+    const inFlight = hitUrl(stack, r.url);
+    await arrived;
+
+    // The request is inside the script, waiting on the upstream. Stop the gateway now.
+    const exited = stack.gateway.stop("SIGTERM");
+    await stack.gateway.waitFor(/"msg":"gateway stopping"/);
+    held.shift()!.end("ok");
+
+    const answer = await inFlight;
+    expect(answer.status).toBe(200);
+    expect(answer.text).toBe("finished 200");
+    expect(await exited).toEqual({ code: 0, signal: null });
+  });
+});
