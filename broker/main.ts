@@ -10,6 +10,7 @@ import { loadBrokerConfig } from "./config.js";
 import { BrokerMetrics } from "./metrics.js";
 import { checkKeyRing } from "./keyring/key-checks.js";
 import { keyRingFromEnv, KeyRingError } from "./keyring/keyring.js";
+import { reloadKeyRing, SwappableKeyRing } from "./keyring/reload.js";
 import { startBroker } from "./server.js";
 
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
@@ -40,12 +41,18 @@ async function main() {
   if (orphanKeys.length > 0) {
     log.error({ missingKeyIds: orphanKeys }, "some secrets are wrapped under master keys missing from the key ring");
   }
+  const swappable = new SwappableKeyRing(ring);
+  process.on("SIGHUP", () => {
+    reloadKeyRing(swappable, () => keyRingFromEnv(process.env), db, log).catch((err: unknown) =>
+      log.error({ err }, "master key ring reload failed"),
+    );
+  });
   const registry = createRegistry("broker");
   const broker = await startBroker(
     {
       metrics: new BrokerMetrics(registry),
       db,
-      ring,
+      ring: swappable,
       log,
       tls: config.tls,
       maxSecretsPerUser: config.maxSecretsPerUser,
