@@ -5,10 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDb, type DbTarget } from "../../common/db.js";
 import { call, newUser, type Answer, type TestUser } from "../helpers/http.js";
 import { Stack } from "../helpers/stack.js";
+import { createTracker, refresh } from "../helpers/trackers.js";
+import { createResponder, hitUrl } from "../helpers/webhooks.js";
 
 // A value planted as a secret must never come back out: not in a response
-// (body or header), an error, a log line of any process, nor in plaintext in
-// either database.
+// (body or header), an error, the OpenAPI document, an audit record, a run
+// log, a metric, a log line of any of the three services, nor in plaintext in
+// either database. It only reaches what its owner granted it to.
 const SENTINEL = `SENTINEL${crypto.randomBytes(12).toString("hex")}`;
 const ROTATED = `${SENTINEL}ROTATED`;
 const forms = (s: string) => [s, Buffer.from(s).toString("hex"), Buffer.from(s).toString("base64").slice(0, 24)];
@@ -58,10 +61,44 @@ describe("a planted sentinel value", () => {
     expect((await record("GET", "/api-docs/openapi.json")).status).toBe(200);
   });
 
+  it("is released to a templated and a scripted responder and a tracker, which leaves no trace of it in logs, audit or metrics", async () => {
+    const auth = user.auth;
+    // The webhook answers carry the value on purpose (the owner asked for it) and are not recorded.
+    const templated = await createResponder(stack, user, { location: { pathType: "=", path: "/t" }, settings: { body: "${secrets.RENAMED}", secrets: "all" } });
+    expect((await hitUrl(stack, templated.url)).text).toBe(ROTATED);
+    const scripted = await createResponder(stack, user, {
+      location: { pathType: "=", path: "/s" },
+      settings: { script: "({ body: String(context.secrets.RENAMED.length) })", secrets: "all" },
+    });
+    expect((await hitUrl(stack, scripted.url)).text).toBe(String(ROTATED.length));
+    const tracker = await createTracker(stack, user, {
+      name: "planted",
+      target: {
+        url: "https://example.test/",
+        configurator: `(() => {
+          console.log("the value is", context.params.secrets.RENAMED);
+          return { responses: [{ statusCode: 200, body: String(context.params.secrets.RENAMED.length) }] };
+        })()`,
+      },
+      secrets: "all",
+    });
+    answers.push(await refresh(stack, user, tracker));
+    expect(answers.at(-1)!.status).toBe(200);
+    const logs = await record("GET", `/api/web_scraping/api_trackers/${tracker}/_logs`, { auth });
+    expect(JSON.stringify(logs.body)).toContain("the value is ********");
+    const audit = await record("GET", "/api/user/secrets/_audit", { auth });
+    expect((audit.body as { events: unknown[] }).events.length).toBeGreaterThanOrEqual(3);
+    for (const proc of [stack.gateway, stack.broker, stack.sandbox]) {
+      const port = (await proc.waitFor(/"metricsPort":(\d+)/))[1];
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      for (const f of [...forms(SENTINEL), ...forms(ROTATED)]) expect(metrics).not.toContain(f);
+    }
+  });
+
   it("appears in no response body or header", () => {
     for (const a of answers) {
       const headers = JSON.stringify([...a.headers.entries()]);
-      for (const f of forms(SENTINEL)) {
+      for (const f of [...forms(SENTINEL), ...forms(ROTATED)]) {
         expect(a.text).not.toContain(f);
         expect(headers).not.toContain(f);
       }
@@ -75,7 +112,7 @@ describe("a planted sentinel value", () => {
     await stack.stopBroker();
     const output = stack.output();
     expect(output).toContain("incoming request");
-    for (const f of forms(SENTINEL)) expect(output).not.toContain(f);
+    for (const f of [...forms(SENTINEL), ...forms(ROTATED)]) expect(output).not.toContain(f);
   });
 
   it("is not stored in plaintext in either database", async () => {
