@@ -58,6 +58,12 @@ function openPostgres(url: string, max: number): Db {
     exec: async (sql) => void (await pool.query(sql)),
     async tx(fn) {
       const client = await pool.connect();
+      // The pool listens for errors only on idle clients. A server that goes
+      // away while this one is checked out would otherwise raise an unhandled
+      // 'error' event and end the process; the failed query reports it instead.
+      let broken: Error | undefined;
+      const onError = (err: Error) => void (broken = err);
+      client.on("error", onError);
       try {
         await client.query("BEGIN");
         const result = await fn({
@@ -68,9 +74,12 @@ function openPostgres(url: string, max: number): Db {
         return result;
       } catch (err) {
         await client.query("ROLLBACK").catch(() => undefined);
+        broken ??= isDatabaseUnavailable(err) ? (err as Error) : undefined;
         throw err;
       } finally {
-        client.release();
+        client.off("error", onError);
+        // A broken connection is closed rather than handed to the next caller.
+        client.release(broken);
       }
     },
     listen: (channel, onMessage, onGap) => listenPostgres(url, channel, onMessage, onGap),
@@ -161,4 +170,17 @@ export function pgErrorCode(err: unknown): string | undefined {
 }
 
 export const UNIQUE_VIOLATION = "23505";
+
+/**
+ * Whether an error means the database could not be reached or went away
+ * (a restart, a failover, the network): worth a 503 and a retry, not a 500.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const code = pgErrorCode(err);
+  if (code?.startsWith("57") || code?.startsWith("08")) return true;
+  const sys = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (sys === "ECONNREFUSED" || sys === "ECONNRESET" || sys === "EPIPE" || sys === "ETIMEDOUT") return true;
+  // node-postgres reports a connection that ended under a query this way, without a code.
+  return err instanceof Error && /^Connection terminated/.test(err.message);
+}
 export const FOREIGN_KEY_VIOLATION = "23503";

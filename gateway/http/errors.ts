@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance } from "fastify";
+import { isDatabaseUnavailable } from "../../common/db.js";
 import { DomainError, type ErrorKind } from "../../common/errors.js";
 
 const HTTP_STATUS: Record<ErrorKind, number> = {
@@ -28,6 +29,10 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     if (err instanceof SyntaxError || err.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
       return reply.status(400).send({ message: "request body is not valid JSON" });
+    }
+    if (isDatabaseUnavailable(err)) {
+      request.log.warn({ err: { code: err.code, message: err.message } }, "the database is unavailable");
+      return reply.status(503).send({ message: "the database is unavailable; try again shortly" });
     }
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {

@@ -1,0 +1,269 @@
+// `npm run soak`: a bounded load and fault run on loopback. It starts a
+// throwaway Postgres cluster and the three services on it (as `npm start`
+// runs them), warms up, then runs 60 s of load at 50 connections against
+// scripted and templated responders that use secrets while a writer creates
+// and rotates secrets, and injects three faults: kill -9 of a Deno process
+// (15 s), a broker restart (30 s) and a Postgres restart (45 s). It prints
+// what was served, errors by kind, recovery after each fault, resident
+// memory, and the two numbers that must be zero: lost writes and responses
+// that carried a value the responder was not granted. Exit code 1 when a
+// promise is broken.
+import { execFileSync } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { devServiceEnv, ensureDevMaterial } from "../../common/dev-material.js";
+import { freePort, spawnTs, type Child } from "../bench/processes.js";
+import { startCluster } from "./cluster.js";
+import { api, get, runLoad, Writer, type Api, type Outcome, type Target } from "./load.js";
+
+// Long enough for each Node process's heap to pass its first major collections.
+const WARMUP_S = Number(process.env.SOAK_WARMUP_S ?? 30);
+const DURATION_S = Number(process.env.SOAK_DURATION_S ?? 60);
+const CONNECTIONS = 50;
+const RECOVERY_WINDOW_MS = 10_000;
+const RECOVERY_GOAL_MS = 2_000;
+const RSS_GROWTH_GOAL = 0.1;
+const RSS_WINDOW_S = 10;
+/** A process restarted by a fault has less time: its own warm-up before its start window. */
+const RESTARTED_WARMUP_S = 5;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+function rssKb(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function denoPids(sandboxPid: number | undefined): number[] {
+  if (sandboxPid === undefined) return [];
+  try {
+    return execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(sandboxPid)], { encoding: "utf8" })
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/))
+      .filter(([, comm]) => comm === "deno")
+      .map(([pid]) => Number(pid));
+  } catch {
+    return [];
+  }
+}
+
+async function waitOk(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url, { signal: AbortSignal.timeout(2000) })).status === 200) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+async function main() {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const started = performance.now();
+  log(`soak: ${WARMUP_S} s warm-up, then ${DURATION_S} s at ${CONNECTIONS} connections, ${os.cpus().length} cores`);
+  const cluster = await startCluster();
+  cleanups.push(() => cluster.stop());
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "soak-data-"));
+  cleanups.push(async () => fs.rmSync(dataDir, { recursive: true, force: true }));
+  try {
+    const dev = await ensureDevMaterial(dataDir);
+    const env = devServiceEnv(dev, { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "warn" });
+    const [brokerPort, sandboxPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const brokerDb = await cluster.createDatabase("broker");
+    const gatewayDb = await cluster.createDatabase("gateway");
+    const children: Record<string, Child> = {};
+    const spawn = (name: string, entry: string, extra: NodeJS.ProcessEnv) => {
+      const child = spawnTs(name, entry, [], { ...env, ...extra });
+      children[name] = child;
+      cleanups.unshift(() => child.stop());
+      return child;
+    };
+    const startBroker = () => spawn("broker", "broker/main.ts", { BROKER_PORT: String(brokerPort), BROKER_DATABASE_URL: brokerDb });
+    startBroker();
+    spawn("sandbox", "sandbox/main.ts", { SANDBOX_PORT: String(sandboxPort), BROKER_URL: `127.0.0.1:${brokerPort}` });
+    spawn("gateway", "gateway/main.ts", {
+      PORT: String(gatewayPort),
+      BROKER_URL: `127.0.0.1:${brokerPort}`,
+      SANDBOX_URL: `127.0.0.1:${sandboxPort}`,
+      GATEWAY_DATABASE_URL: gatewayDb,
+    });
+    const base = `http://127.0.0.1:${gatewayPort}`;
+    await waitOk(`${base}/api/status`);
+    log(`soak: system up in ${Math.round(performance.now() - started)} ms (throwaway PostgreSQL on port ${cluster.port})`);
+
+    const operator = fs.readFileSync(dev.operatorTokenFile, "utf8").trim();
+    const newUser = async (): Promise<Api> => {
+      const op = { base, token: operator };
+      const u = await api<{ id: string }>(op, "POST", "/api/users", { email: `soak-${crypto.randomUUID()}@example.test` });
+      const k = await api<{ token: string }>(op, "POST", `/api/users/${u.body.id}/api_keys`, { name: "soak" });
+      if (u.status !== 201 || k.status !== 201) throw new Error(`creating a user: ${u.status} ${k.status}`);
+      return { base, token: k.body.token };
+    };
+
+    // The responders under load: one granted secret, one that is not granted to any of them.
+    const owner = await newUser();
+    const granted = `granted-${crypto.randomBytes(8).toString("hex")}`;
+    const forbidden = `FORBIDDEN-${crypto.randomBytes(8).toString("hex")}`;
+    const g = await api<{ id: string }>(owner, "POST", "/api/user/secrets", { name: "GRANTED", value: granted });
+    await api(owner, "POST", "/api/user/secrets", { name: "FORBIDDEN", value: forbidden });
+    const responder = async (name: string, settings: Record<string, unknown>) => {
+      const res = await api<{ url: string }>(owner, "POST", "/api/webhooks/responders", {
+        name,
+        location: { pathType: "=", path: `/${name}` },
+        method: "GET",
+        settings: { requestsToTrack: 0, statusCode: 200, secrets: { selected: [g.body.id] }, ...settings },
+      });
+      if (res.status !== 201) throw new Error(`creating responder ${name}: ${res.status}`);
+      return res.body.url;
+    };
+    const scriptedBody = JSON.stringify({ GRANTED: granted });
+    // Five scripted responders, so 50 connections stay within ten scripts per responder.
+    const scripted: Target[] = [];
+    for (let i = 0; i < 5; i++) {
+      const url = await responder(`scripted-${i}`, { script: "({ body: JSON.stringify(context.secrets) })" });
+      scripted.push({ url, expect: (b) => b === scriptedBody });
+    }
+    const templatedBody = `${granted}|\${secrets.FORBIDDEN}`;
+    const templated: Target[] = [{ url: await responder("templated", { body: "${secrets.GRANTED}|${secrets.FORBIDDEN}" }), expect: (b) => b === templatedBody }];
+
+    const outcomes: Outcome[] = [];
+    let running = true;
+    const writer = new Writer(newUser);
+    const load = runLoad(CONNECTIONS, [scripted, templated], forbidden, () => running, outcomes);
+    const writing = writer.run(() => running);
+
+    await sleep(WARMUP_S * 1000);
+    const t0 = performance.now();
+    const servedBefore = outcomes.length;
+    const processes = () => ({
+      gateway: { pid: children.gateway!.pid, kb: rssKb(children.gateway!.pid) },
+      broker: { pid: children.broker!.pid, kb: rssKb(children.broker!.pid) },
+      sandbox: { pid: children.sandbox!.pid, kb: rssKb(children.sandbox!.pid) },
+      "deno (all)": { pid: 0, kb: denoPids(children.sandbox!.pid).reduce((n, pid) => n + rssKb(pid), 0) },
+    });
+    // A garbage-collected heap makes resident memory a sawtooth (tens of MiB
+    // between major collections), so each end is the median of one sample a
+    // second over RSS_WINDOW_S seconds: the first after warm-up (for a process
+    // started during the run, after a warm-up of its own) and the last.
+    const samples: { at: number; rss: ReturnType<typeof processes> }[] = [];
+    const sampler = setInterval(() => samples.push({ at: performance.now() - t0, rss: processes() }), 1000);
+    log(`soak: warm-up done (${servedBefore} requests); measuring`);
+
+    const faults: { name: string; at: number; took: number }[] = [];
+    const fault = async (atS: number, name: string, inject: () => Promise<void>) => {
+      await sleep(Math.max(0, t0 + atS * 1000 - performance.now()));
+      const at = performance.now();
+      await inject();
+      faults.push({ name, at, took: Math.round(performance.now() - at) });
+      log(`soak: ${((at - t0) / 1000).toFixed(1)} s: ${name}`);
+    };
+    const sandboxPid = children.sandbox!.pid;
+    await fault(DURATION_S / 4, "kill -9 of a Deno process", async () => {
+      const [pid] = denoPids(sandboxPid);
+      if (pid === undefined) throw new Error("no Deno process found");
+      process.kill(pid, "SIGKILL");
+    });
+    await fault(DURATION_S / 2, "broker restart", async () => {
+      await children.broker!.stop();
+      startBroker();
+    });
+    await fault((DURATION_S * 3) / 4, "PostgreSQL restart", () => cluster.restart());
+    await sleep(Math.max(0, t0 + DURATION_S * 1000 - performance.now()));
+    clearInterval(sampler);
+    running = false;
+    await Promise.all([load, writing]);
+    const elapsed = (performance.now() - t0) / 1000;
+
+    // Every acknowledged write must be there: read each writer user's secrets back through a script.
+    await waitOk(`${base}/api/status`).catch((err: unknown) => {
+      for (const [name, c] of Object.entries(children)) log(`--- ${name}\n${c.output()}`);
+      throw err;
+    });
+    let lost = 0;
+    let checked = 0;
+    const byUser = new Map<Api, typeof writer.secrets>();
+    for (const s of writer.secrets) byUser.set(s.api, [...(byUser.get(s.api) ?? []), s]);
+    for (const [user, secrets] of byUser) {
+      const r = await api<{ url: string }>(user, "POST", "/api/webhooks/responders", {
+        name: "read-back",
+        location: { pathType: "=", path: "/read-back" },
+        method: "GET",
+        settings: { requestsToTrack: 0, statusCode: 200, secrets: "all", script: "({ body: JSON.stringify(context.secrets) })" },
+      });
+      const res = await get(r.body.url);
+      const stored = JSON.parse(res.body) as Record<string, string>;
+      for (const s of secrets) {
+        checked++;
+        const value = stored[s.name];
+        if (value !== s.acked && !(value !== undefined && s.inDoubt.includes(value))) lost++;
+      }
+    }
+
+    const measured = outcomes.slice(servedBefore);
+    const byKind = new Map<string, number>();
+    for (const o of measured) byKind.set(o.kind, (byKind.get(o.kind) ?? 0) + 1);
+    const leaks = outcomes.filter((o) => o.kind === "LEAK").length;
+    const recoveries = faults.map((f, i) => {
+      // Failures up to the next fault (or RECOVERY_WINDOW_MS) belong to this one.
+      const until = Math.min(f.at + RECOVERY_WINDOW_MS, faults[i + 1]?.at ?? Infinity);
+      const failures = measured.filter((o) => !o.ok && o.at >= f.at && o.at < until);
+      const recovery = failures.length === 0 ? 0 : Math.round(failures.at(-1)!.at - f.at);
+      return { ...f, failures: failures.length, recovery };
+    });
+
+    log("");
+    log(`requests served: ${measured.length} in ${elapsed.toFixed(1)} s (${Math.round(measured.length / elapsed)}/s), ${measured.filter((o) => o.ok).length} ok`);
+    log("errors by kind:");
+    const errors = [...byKind].filter(([k]) => k !== "ok").sort((a, b) => b[1] - a[1]);
+    if (errors.length === 0) log("  (none)");
+    for (const [kind, n] of errors) log(`  ${String(n).padStart(6)}  ${kind}`);
+    log("recovery after each fault (last failed request after the fault; goal <= 2000 ms):");
+    for (const r of recoveries) log(`  ${r.name.padEnd(28)} ${String(r.recovery).padStart(5)} ms  (${r.failures} failed requests; the fault itself took ${r.took} ms)`);
+    log(`resident memory, median of ${RSS_WINDOW_S} s after warm-up -> median of the last ${RSS_WINDOW_S} s (MiB):`);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    const rssRows = (Object.keys(processes()) as (keyof ReturnType<typeof processes>)[]).map((name) => {
+      const last = samples.at(-1)!.rss[name];
+      // The process alive at the end (the broker is a new one after its restart); Deno processes summed.
+      const mine = samples.filter((x) => x.rss[name].pid === last.pid);
+      const restarted = name !== "deno (all)" && last.pid !== samples[0]!.rss[name].pid;
+      const born = restarted ? mine[0]!.at + RESTARTED_WARMUP_S * 1000 : 0;
+      const startWindow = mine.filter((x) => x.at >= born && x.at < born + RSS_WINDOW_S * 1000);
+      const endWindow = mine.filter((x) => x.at >= (DURATION_S - RSS_WINDOW_S) * 1000);
+      const a = median(startWindow.map((x) => x.rss[name].kb));
+      const b = median(endWindow.map((x) => x.rss[name].kb));
+      const growth = a === 0 ? 0 : (b - a) / a;
+      const note = born > 0 ? `  (restarted at ${((mine[0]!.at) / 1000).toFixed(0)} s; its own warm-up first)` : "";
+      log(`  ${name.padEnd(12)} ${(a / 1024).toFixed(1).padStart(7)} -> ${(b / 1024).toFixed(1).padStart(7)}  (${growth >= 0 ? "+" : ""}${(growth * 100).toFixed(1)}%)${note}`);
+      return growth;
+    });
+    log(`writes: ${writer.writes} (${writer.failedWrites} not acknowledged), ${checked} secrets read back`);
+    log(`lost writes: ${lost}`);
+    log(`responses with a value the responder was not granted: ${leaks}`);
+
+    const broken: string[] = [];
+    if (lost > 0) broken.push("lost writes");
+    if (leaks > 0) broken.push("a response carried a value that was not granted");
+    if (recoveries.some((r) => r.recovery > RECOVERY_GOAL_MS)) broken.push(`recovery above ${RECOVERY_GOAL_MS} ms`);
+    if (rssRows.some((g) => g > RSS_GROWTH_GOAL)) broken.push(`resident memory grew more than ${RSS_GROWTH_GOAL * 100}%`);
+    log(broken.length === 0 ? "soak: every promise held" : `soak: BROKEN: ${broken.join("; ")}`);
+    process.exitCode = broken.length === 0 ? 0 : 1;
+  } finally {
+    for (const c of cleanups) await c().catch(() => undefined);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`soak failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
