@@ -25,7 +25,7 @@ const CONNECTIONS = 50;
 const RECOVERY_WINDOW_MS = 10_000;
 const RECOVERY_GOAL_MS = 2_000;
 const RSS_GROWTH_GOAL = 0.1;
-const RSS_WINDOW_S = 10;
+const RSS_WINDOW_S = 20;
 /** A process restarted by a fault has less time: its own warm-up before its start window. */
 const RESTARTED_WARMUP_S = 5;
 
@@ -230,7 +230,7 @@ async function main() {
     for (const [kind, n] of errors) log(`  ${String(n).padStart(6)}  ${kind}`);
     log("recovery after each fault (last failed request after the fault; goal <= 2000 ms):");
     for (const r of recoveries) log(`  ${r.name.padEnd(28)} ${String(r.recovery).padStart(5)} ms  (${r.failures} failed requests; the fault itself took ${r.took} ms)`);
-    log(`resident memory, median of ${RSS_WINDOW_S} s after warm-up -> median of the last ${RSS_WINDOW_S} s (MiB):`);
+    log(`resident memory, median of the first ${RSS_WINDOW_S} s after warm-up -> median of the last ${RSS_WINDOW_S} s (MiB):`);
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
     const rssRows = (Object.keys(processes()) as (keyof ReturnType<typeof processes>)[]).map((name) => {
       const last = samples.at(-1)!.rss[name];
@@ -238,8 +238,10 @@ async function main() {
       const mine = samples.filter((x) => x.rss[name].pid === last.pid);
       const restarted = name !== "deno (all)" && last.pid !== samples[0]!.rss[name].pid;
       const born = restarted ? mine[0]!.at + RESTARTED_WARMUP_S * 1000 : 0;
-      const startWindow = mine.filter((x) => x.at >= born && x.at < born + RSS_WINDOW_S * 1000);
-      const endWindow = mine.filter((x) => x.at >= (DURATION_S - RSS_WINDOW_S) * 1000);
+      // A process restarted late has a shorter life: its two windows split what is left of it.
+      const window = Math.min(RSS_WINDOW_S * 1000, (DURATION_S * 1000 - born) / 2);
+      const startWindow = mine.filter((x) => x.at >= born && x.at < born + window);
+      const endWindow = mine.filter((x) => x.at >= DURATION_S * 1000 - window);
       const a = median(startWindow.map((x) => x.rss[name].kb));
       const b = median(endWindow.map((x) => x.rss[name].kb));
       const growth = a === 0 ? 0 : (b - a) / a;
