@@ -170,6 +170,7 @@ export function pgErrorCode(err: unknown): string | undefined {
 }
 
 export const UNIQUE_VIOLATION = "23505";
+export const FOREIGN_KEY_VIOLATION = "23503";
 
 /**
  * Whether an error means the database could not be reached or went away
@@ -183,4 +184,3 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   // node-postgres reports a connection that ended under a query this way, without a code.
   return err instanceof Error && /^Connection terminated/.test(err.message);
 }
-export const FOREIGN_KEY_VIOLATION = "23503";

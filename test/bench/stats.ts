@@ -88,5 +88,6 @@ export const fmt = {
   ms: (x: number) => `${x.toPrecision(3)} ms`,
   us: (x: number) => `${x.toPrecision(3)} µs/op`,
   rate: (x: number) => `${Math.round(x).toLocaleString("en-US")} calls/s`,
-  ratio: (x: number) => `${x.toFixed(2)}×`,
+  // autocannon reports whole milliseconds, so a baseline can be 0 ms: no ratio then.
+  ratio: (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : "n/a (baseline 0)"),
 };
