@@ -8,10 +8,23 @@ type Unary<Req, Res> = (
   cb: (err: grpc.ServiceError | null, res: Res) => void,
 ) => grpc.ClientUnaryCall;
 
-/** Calls one unary RPC with a deadline; failures reject as grpc.ServiceError. */
-export function unary<Req, Res>(fn: Unary<Req, Res>, client: grpc.Client, req: Req, deadlineMs: number): Promise<Res> {
+/**
+ * Calls one unary RPC with a deadline; failures reject as grpc.ServiceError.
+ * With `waitForReady`, a call made while the peer is unreachable waits (up to
+ * the deadline) for it to come back instead of failing at once: a restart of
+ * the peer then costs latency, not errors.
+ */
+export function unary<Req, Res>(
+  fn: Unary<Req, Res>,
+  client: grpc.Client,
+  req: Req,
+  deadlineMs: number,
+  opts: { waitForReady?: boolean } = {},
+): Promise<Res> {
   return new Promise((resolve, reject) => {
-    fn.call(client, req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res)));
+    // grpc-js reads waitForReady from the metadata's options, not the call options.
+    const metadata = new grpc.Metadata({ waitForReady: opts.waitForReady ?? false });
+    fn.call(client, req, metadata, { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res)));
   });
 }
 

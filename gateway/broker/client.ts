@@ -17,7 +17,8 @@ export function connectBroker(url: string, tls: TlsFiles) {
 
 /** Calls one unary RPC with a deadline and turns gRPC failures into domain errors. */
 export function callBroker<Req, Res>(fn: Parameters<typeof unary<Req, Res>>[0], client: grpc.Client, req: Req): Promise<Res> {
-  return unary(fn, client, req, DEADLINE_MS).catch((err: grpc.ServiceError) => {
+  // A broker being restarted is waited for (within the deadline), not failed at once.
+  return unary(fn, client, req, DEADLINE_MS, { waitForReady: true }).catch((err: grpc.ServiceError) => {
     throw toDomainError(err);
   });
 }

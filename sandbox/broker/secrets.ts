@@ -21,7 +21,8 @@ export class SecretsSource {
   /** The grant's secrets as the JSON object the realm parses (name -> value). */
   async openAsJson(grant: string, userId: string): Promise<string> {
     try {
-      const res = await unary(this.client.openSecrets, this.client, { grant: { token: grant }, userId }, DEADLINE_MS);
+      // A broker being restarted is waited for (within the deadline), not failed at once.
+      const res = await unary(this.client.openSecrets, this.client, { grant: { token: grant }, userId }, DEADLINE_MS, { waitForReady: true });
       return JSON.stringify(res.secrets);
     } catch (err) {
       const e = err as grpc.ServiceError;
