@@ -25,12 +25,12 @@ export function setServing(health: HealthImplementation, serviceName: string, up
 
 export interface Listening {
   port: number;
-  /** Lets in-flight calls finish (5 s at most), then closes. */
+  /** Lets in-flight calls finish (5 s at most, or the grace given to listen), then closes. */
   stop(): Promise<void>;
 }
 
 /** Binds the server with mutual TLS; port 0 picks a free one. */
-export async function listen(server: grpc.Server, host: string, port: number, tls: TlsFiles): Promise<Listening> {
+export async function listen(server: grpc.Server, host: string, port: number, tls: TlsFiles, graceMs = 5000): Promise<Listening> {
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, serverCredentials(tls), (err, p) => (err ? reject(err) : resolve(p))),
   );
@@ -38,7 +38,7 @@ export async function listen(server: grpc.Server, host: string, port: number, tl
     port: bound,
     stop: () =>
       new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.forceShutdown(), 5000);
+        const force = setTimeout(() => server.forceShutdown(), graceMs);
         server.tryShutdown(() => {
           clearTimeout(force);
           resolve();

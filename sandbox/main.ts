@@ -29,7 +29,16 @@ async function main() {
   const started = performance.now();
   await pool.ready();
   const server = await startSandboxServer(
-    { service, trackers, pool, log, tls: config.tls, maxMessageBytes: GRPC_MAX_MESSAGE_BYTES },
+    {
+      service,
+      trackers,
+      pool,
+      log,
+      tls: config.tls,
+      maxMessageBytes: GRPC_MAX_MESSAGE_BYTES,
+      // An execution at the default wall clock finishes; a longer one is cut (the platform's stop timeout decides anyway).
+      shutdownGraceMs: config.limits.timeoutMs.default + 5000,
+    },
     config.host,
     config.port,
   );

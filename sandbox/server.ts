@@ -16,7 +16,16 @@ export const SERVICE_NAME = "secutils.sandbox.v1.ScriptRunner";
  * Health is SERVING while at least one Deno process is up.
  */
 export async function startSandboxServer(
-  deps: { service: ExecutionService; trackers: TrackerRunService; pool: Pool; log: Logger; tls: TlsFiles; maxMessageBytes: number },
+  deps: {
+    service: ExecutionService;
+    trackers: TrackerRunService;
+    pool: Pool;
+    log: Logger;
+    tls: TlsFiles;
+    maxMessageBytes: number;
+    /** How long in-flight executions may run on after a stop signal. */
+    shutdownGraceMs: number;
+  },
   host: string,
   port: number,
 ): Promise<Listening> {
@@ -31,7 +40,7 @@ export async function startSandboxServer(
     setServing(health, SERVICE_NAME, deps.pool.stats().processes > 0);
   }, 1000);
   probe.unref();
-  const listening = await listen(server, host, port, deps.tls);
+  const listening = await listen(server, host, port, deps.tls, deps.shutdownGraceMs);
   return {
     port: listening.port,
     stop: () => {

@@ -91,6 +91,33 @@ describe("Prometheus metrics", () => {
 });
 
 describe("graceful shutdown", () => {
+  it("lets an in-flight execution finish before the sandbox exits", async () => {
+    const r = await createResponder(stack, user, {
+      location: { pathType: "=", path: "/slow-sandbox" },
+      settings: {
+        script: `(async () => {
+          const res = await Deno.core.ops.op_proxy_request({ url: "http://127.0.0.1:${upstreamPort}/hold" });
+          return { body: "sandbox finished " + res.statusCode };
+        })()`,
+      },
+    });
+    const arrived = new Promise<void>((resolve) => (heldChanged = resolve));
+    const inFlight = hitUrl(stack, r.url);
+    await arrived;
+
+    const exited = stack.sandbox.stop("SIGTERM");
+    await stack.sandbox.waitFor(/"msg":"sandbox stopping"/);
+    held.shift()!.end("ok");
+    const answer = await inFlight;
+    expect([answer.status, answer.text]).toEqual([200, "sandbox finished 200"]);
+    expect(await exited).toEqual({ code: 0, signal: null });
+
+    // Back for the next test; the gateway redials it by itself.
+    await stack.startSandbox();
+    const deadline = Date.now() + 15_000;
+    while ((await call(stack, "GET", "/api/status")).status !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  });
+
   it("lets an in-flight webhook request finish before the gateway exits", async () => {
     const port = upstreamPort;
     const r = await createResponder(stack, user, {
