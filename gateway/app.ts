@@ -162,7 +162,7 @@ export async function buildApp(
   await app.register(secretsRoutes, { auth, secrets });
   await app.register(respondersRoutes, { auth, responders });
   await app.register(apiTrackersRoutes, { auth, apiTrackers });
-  await app.register(apiTrackerRunRoutes, { auth, runs: new ApiTrackerRunsService({ db: deps.db, runner: trackerRunner }) });
+  await app.register(apiTrackerRunRoutes, { auth, runs: new ApiTrackerRunsService({ db: deps.db, runner: trackerRunner, owned: (userId, id) => apiTrackers.owned(userId, id) }) });
   await app.register(webhookRoutes, { server: webhooks, bodyLimit: deps.webhooks.bodyLimit, metrics: deps.metrics });
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });

@@ -1,16 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { ErrorKind, type ExecuteResponse } from "../proto/gen/secutils/sandbox/v1/sandbox.js";
+import { errorKindName } from "../common/script-errors.js";
+import type { ExecuteResponse } from "../proto/gen/secutils/sandbox/v1/sandbox.js";
 import type { Pool } from "./pool/pool.js";
-
-const OUTCOMES: Partial<Record<ErrorKind, string>> = {
-  [ErrorKind.ERROR_KIND_TIME_LIMIT]: "time_limit",
-  [ErrorKind.ERROR_KIND_MEMORY_LIMIT]: "memory_limit",
-  [ErrorKind.ERROR_KIND_SCRIPT_ERROR]: "script_error",
-  [ErrorKind.ERROR_KIND_UPSTREAM_FAILURE]: "upstream_failure",
-  [ErrorKind.ERROR_KIND_URL_NOT_ALLOWED]: "url_not_allowed",
-  [ErrorKind.ERROR_KIND_UPSTREAM_TOO_LARGE]: "upstream_too_large",
-  [ErrorKind.ERROR_KIND_RESULT_TOO_LARGE]: "result_too_large",
-};
 
 /** What the sandbox exposes: executions by kind and outcome, their duration, and the pool. */
 export class SandboxMetrics {
@@ -43,7 +34,7 @@ export class SandboxMetrics {
   }
 
   executed(kind: string, response: ExecuteResponse | "lost", seconds: number): void {
-    const outcome = response === "lost" ? "lost" : response.error ? (OUTCOMES[response.error.kind] ?? "error") : "ok";
+    const outcome = response === "lost" ? "lost" : response.error ? (errorKindName(response.error.kind) ?? "error") : "ok";
     this.executions.inc({ kind, outcome });
     this.duration.observe({ kind }, seconds);
   }

@@ -1,9 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
 import { FOREIGN_KEY_VIOLATION, pgErrorCode, type Db } from "../../common/db.js";
 import { unary } from "../../common/grpc-client.js";
+import { errorKindName } from "../../common/script-errors.js";
 import type { Logger } from "../../common/log.js";
 import {
-  ErrorKind,
   TrackerStage,
   type RunApiTrackerResponse,
   type ScriptRunnerClient,
@@ -39,18 +39,9 @@ const STAGES: Record<TrackerStage, StageName> = {
   [TrackerStage.UNRECOGNIZED]: "sandbox",
 };
 
-const ERROR_KINDS: Partial<Record<ErrorKind, string>> = {
-  [ErrorKind.ERROR_KIND_TIME_LIMIT]: "time_limit",
-  [ErrorKind.ERROR_KIND_MEMORY_LIMIT]: "memory_limit",
-  [ErrorKind.ERROR_KIND_SCRIPT_ERROR]: "script_error",
-  [ErrorKind.ERROR_KIND_UPSTREAM_FAILURE]: "upstream_failure",
-  [ErrorKind.ERROR_KIND_URL_NOT_ALLOWED]: "url_not_allowed",
-  [ErrorKind.ERROR_KIND_UPSTREAM_TOO_LARGE]: "upstream_too_large",
-  [ErrorKind.ERROR_KIND_RESULT_TOO_LARGE]: "result_too_large",
-};
-
 // The sandbox ends scripts and requests by their own limits; this only bounds a hung call.
 const DEADLINE_SLACK_MS = 10_000;
+// The sandbox's cap on requests per run (sandbox/api-trackers/request.ts), for the deadline only.
 const MAX_REQUESTS = 20;
 
 /**
@@ -149,7 +140,7 @@ function toStageLog(s: StageReport): StageLog {
     ok: s.error === undefined,
     durationMs: s.durationMs,
     ...(s.summary ? { summary: s.summary } : {}),
-    ...(s.error ? { errorKind: ERROR_KINDS[s.error.kind] ?? "script_error", message: s.error.message } : {}),
+    ...(s.error ? { errorKind: errorKindName(s.error.kind) ?? "script_error", message: s.error.message } : {}),
     ...(s.logs.length > 0 ? { logs: s.logs } : {}),
   };
 }

@@ -1,10 +1,10 @@
-import { DomainError, notFound } from "../../common/errors.js";
+import { DomainError } from "../../common/errors.js";
 import type { Db } from "../../common/db.js";
 import { contentValue } from "./content.js";
 import { clearRevisions, revisionsOf, type RevisionRecord } from "./revisions-store.js";
 import type { ApiTrackerRunner } from "./runner.js";
 import { runsOf, type RunLog } from "./runs-store.js";
-import { apiTrackerById, type ApiTrackerRecord } from "./store.js";
+import type { ApiTrackerRecord } from "./store.js";
 
 export interface Revision {
   id: string;
@@ -15,7 +15,14 @@ export interface Revision {
 
 /** Revisions, on-demand runs and run logs of a user's API trackers; knows nothing of HTTP. */
 export class ApiTrackerRunsService {
-  constructor(private readonly deps: { db: Db; runner: ApiTrackerRunner }) {}
+  constructor(
+    private readonly deps: {
+      db: Db;
+      runner: ApiTrackerRunner;
+      /** The caller's tracker, or a 404 (ApiTrackersService.owned). */
+      owned: (userId: string, id: string) => Promise<ApiTrackerRecord>;
+    },
+  ) {}
 
   /**
    * The tracker's revisions, oldest first; with `refresh` after running it
@@ -45,10 +52,8 @@ export class ApiTrackerRunsService {
     return runsOf(this.deps.db, id);
   }
 
-  private async owned(userId: string, id: string): Promise<ApiTrackerRecord> {
-    const tracker = await apiTrackerById(this.deps.db, userId, id);
-    if (!tracker) throw notFound("API tracker not found");
-    return tracker;
+  private owned(userId: string, id: string): Promise<ApiTrackerRecord> {
+    return this.deps.owned(userId, id);
   }
 }
 

@@ -1,6 +1,6 @@
 import { DomainError } from "../../common/errors.js";
 import { isUuid } from "../../common/ids.js";
-import type { RunApiTrackerRequest } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import type { HttpRequestSpec, RunApiTrackerRequest } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { MAX_SCRIPT_BYTES, resolveLimits, type LimitSettings, type ResolvedLimits } from "../executions/request.js";
 
 /** Requests one run may send, from the target or the configurator. */
@@ -26,6 +26,16 @@ export interface ValidTrackerRun {
   limits: ResolvedLimits;
   acceptStatuses: Set<number> | undefined;
   requestTimeoutMs: number;
+}
+
+/** A request as the proto carries it (from the target or a configurator), as it will be sent. */
+export function toTrackerRequest(r: HttpRequestSpec): TrackerHttpRequest {
+  return {
+    url: r.url,
+    method: (r.method ?? "GET").toUpperCase(),
+    headers: (r.headers?.items ?? []).map((h): [string, string] => [h.name, h.value]),
+    ...(r.body === undefined ? {} : { body: Buffer.from(r.body) }),
+  };
 }
 
 /** Checks a RunApiTracker request at the edge; errors name the field, never its content. */
@@ -54,12 +64,7 @@ export function validateTrackerRun(req: RunApiTrackerRequest, settings: LimitSet
   }
   return {
     userId: req.userId,
-    requests: req.requests.map((r) => ({
-      url: r.url,
-      method: (r.method ?? "GET").toUpperCase(),
-      headers: (r.headers?.items ?? []).map((h): [string, string] => [h.name, h.value]),
-      ...(r.body === undefined ? {} : { body: Buffer.from(r.body) }),
-    })),
+    requests: req.requests.map(toTrackerRequest),
     configurator: script("configurator", req.configurator),
     extractor: script("extractor", req.extractor),
     previousContentJson: req.previousContentJson,

@@ -13,16 +13,18 @@ import type { LimitSettings } from "../executions/request.js";
 import type { ExecutionService } from "../executions/service.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
 import { performOutbound } from "../outbound/request.js";
-import { OutboundError, type OutboundErrorKind } from "../outbound/types.js";
+import { OutboundError } from "../outbound/types.js";
+import { OUTBOUND_ERROR_NAMES } from "../executions/proxy.js";
+import { errorKindNamed } from "../../common/script-errors.js";
 import { maskerFor } from "./mask.js";
-import { MAX_REQUESTS, MAX_RESPONSES_BYTES, validateTrackerRun, type TrackerHttpRequest, type ValidTrackerRun } from "./request.js";
-
-const OUTBOUND_KINDS: Record<OutboundErrorKind, ErrorKind> = {
-  url_not_allowed: ErrorKind.ERROR_KIND_URL_NOT_ALLOWED,
-  upstream_failure: ErrorKind.ERROR_KIND_UPSTREAM_FAILURE,
-  timeout: ErrorKind.ERROR_KIND_UPSTREAM_FAILURE,
-  too_large: ErrorKind.ERROR_KIND_UPSTREAM_TOO_LARGE,
-};
+import {
+  MAX_REQUESTS,
+  MAX_RESPONSES_BYTES,
+  toTrackerRequest,
+  validateTrackerRun,
+  type TrackerHttpRequest,
+  type ValidTrackerRun,
+} from "./request.js";
 
 interface Response {
   statusCode: number;
@@ -137,7 +139,7 @@ export class TrackerRunService {
       try {
         res = await performOutbound({ ...r, timeoutMs: x.requestTimeoutMs }, this.outbound);
       } catch (err) {
-        if (err instanceof OutboundError) return failed(OUTBOUND_KINDS[err.kind], `${where}: ${err.message}`);
+        if (err instanceof OutboundError) return failed(errorKindNamed(OUTBOUND_ERROR_NAMES[err.kind])!, `${where}: ${err.message}`);
         return failed(ErrorKind.ERROR_KIND_UPSTREAM_FAILURE, `${where}: the request failed`);
       }
       lines.push(`${where} -> ${res.statusCode}, ${res.body.length} bytes`);
@@ -162,15 +164,6 @@ function scriptStage(res: ExecuteResponse, error?: ScriptError): Stage {
 
 function scriptError(message: string): ScriptError {
   return { kind: ErrorKind.ERROR_KIND_SCRIPT_ERROR, message };
-}
-
-function toTrackerRequest(r: { url: string; method?: string; headers?: { items: { name: string; value: string }[] }; body?: Buffer }): TrackerHttpRequest {
-  return {
-    url: r.url,
-    method: (r.method ?? "GET").toUpperCase(),
-    headers: (r.headers?.items ?? []).map((h): [string, string] => [h.name, h.value]),
-    ...(r.body === undefined ? {} : { body: Buffer.from(r.body) }),
-  };
 }
 
 function toResponse(r: HttpResponseSpec): Response {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { errorKindNamed } from "../../common/script-errors.js";
 import {
   ErrorKind,
   type ExecuteResponse,
@@ -34,15 +35,6 @@ const configurator = z.union([
 ]);
 const extractor = z.object({ body: binary.optional() });
 
-const ERROR_KINDS: Record<string, ErrorKind> = {
-  time_limit: ErrorKind.ERROR_KIND_TIME_LIMIT,
-  memory_limit: ErrorKind.ERROR_KIND_MEMORY_LIMIT,
-  script_error: ErrorKind.ERROR_KIND_SCRIPT_ERROR,
-  upstream_failure: ErrorKind.ERROR_KIND_UPSTREAM_FAILURE,
-  url_not_allowed: ErrorKind.ERROR_KIND_URL_NOT_ALLOWED,
-  upstream_too_large: ErrorKind.ERROR_KIND_UPSTREAM_TOO_LARGE,
-  result_too_large: ErrorKind.ERROR_KIND_RESULT_TOO_LARGE,
-};
 const failure = z.object({ kind: z.string(), message: z.string().max(4000) });
 const logs = z.array(z.string());
 
@@ -83,10 +75,11 @@ function parseOutcome(kind: RealmKind, outcome: string, limits: Limits): Omit<Ex
   }
   if (tag === "E") {
     const f = failure.safeParse(json);
-    if (!f.success || !(f.data.kind in ERROR_KINDS)) return { error: invalid() };
+    const errorKind = f.success ? errorKindNamed(f.data.kind) : undefined;
+    if (!f.success || errorKind === undefined) return { error: invalid() };
     let message = f.data.message;
     if (f.data.kind === "memory_limit") message = `the script exceeded its memory limit of ${limits.memoryMb} MiB`;
-    return { error: { kind: ERROR_KINDS[f.data.kind]!, message } };
+    return { error: { kind: errorKind, message } };
   }
   if (tag !== "R") return { error: invalid() };
   switch (kind) {

@@ -13,7 +13,8 @@ const realmRequest = z.object({
   timeout: z.number().nullable(),
 });
 
-const KIND: Record<OutboundErrorKind, string> = {
+/** How an outbound failure is reported: the realm's error kind names (common/script-errors.ts). */
+export const OUTBOUND_ERROR_NAMES: Record<OutboundErrorKind, string> = {
   url_not_allowed: "url_not_allowed",
   upstream_failure: "upstream_failure",
   timeout: "upstream_failure",
@@ -45,7 +46,7 @@ export async function proxyForScript(json: string, policy: OutboundPolicy): Prom
     );
     return JSON.stringify({ id: req.id, ok: true, statusCode: res.statusCode, headers: res.headers, body: res.body.toString("latin1") });
   } catch (err) {
-    const kind = err instanceof OutboundError ? KIND[err.kind] : "upstream_failure";
+    const kind = err instanceof OutboundError ? OUTBOUND_ERROR_NAMES[err.kind] : "upstream_failure";
     const message = err instanceof OutboundError ? err.message : "the request failed";
     return JSON.stringify({ id: req.id, ok: false, kind, message });
   }

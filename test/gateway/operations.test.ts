@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, createSecret, newUser, type TestUser } from "../helpers/http.js";
 import type { ServiceProcess } from "../helpers/process.js";
 import { Stack } from "../helpers/stack.js";
+import { until } from "../helpers/wait.js";
 import { createResponder, hitUrl } from "../helpers/webhooks.js";
 
 // What operators rely on: Prometheus metrics from all three services, and a
@@ -114,8 +115,7 @@ describe("graceful shutdown", () => {
 
     // Back for the next test; the gateway redials it by itself.
     await stack.startSandbox();
-    const deadline = Date.now() + 15_000;
-    while ((await call(stack, "GET", "/api/status")).status !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await until(() => call(stack, "GET", "/api/status"), (res) => res.status === 200, 15_000);
   });
 
   it("lets an in-flight webhook request finish before the gateway exits", async () => {

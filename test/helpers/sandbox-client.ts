@@ -69,7 +69,17 @@ export async function bodyOf(client: ScriptRunnerClient, run: Run): Promise<stri
 
 /** The Deno processes the sandbox service runs (its direct children). */
 export function denoPids(stack: Stack): number[] {
-  const out = execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(stack.sandbox.child.pid)], { encoding: "utf8" });
+  return denoPidsOf(stack.sandbox.child.pid!);
+}
+
+/** The Deno processes started by the sandbox service with this process id; none if it is gone. */
+export function denoPidsOf(sandboxPid: number): number[] {
+  let out: string;
+  try {
+    out = execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(sandboxPid)], { encoding: "utf8" });
+  } catch {
+    return [];
+  }
   return out
     .split("\n")
     .map((l) => l.trim().split(/\s+/))

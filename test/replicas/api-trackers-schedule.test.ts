@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { openDb, type Db } from "../../common/db.js";
 import { newUser } from "../helpers/http.js";
 import { Stack } from "../helpers/stack.js";
+import { until } from "../helpers/wait.js";
 import { createTracker, logsOf, startUpstream, type RunLog } from "../helpers/trackers.js";
 
 // Two gateway replicas on one Postgres database, both polling for due
@@ -34,15 +35,6 @@ afterAll(async () => {
   upstream?.close();
   await stack?.stop();
 });
-
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const nextRunAt = async (id: string) =>
   (await db.query<{ at: Date | null }>("SELECT next_run_at AS at FROM api_trackers WHERE id = $1", [id]))[0]!.at;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { call, newUser, type TestUser } from "../helpers/http.js";
 import { openDb } from "../../common/db.js";
 import { Stack } from "../helpers/stack.js";
+import { until } from "../helpers/wait.js";
 import { createResponder, hit } from "../helpers/webhooks.js";
 
 // Two gateway replicas on one Postgres database: each serves responders from
@@ -18,16 +19,6 @@ beforeAll(async () => {
   user = await newUser(stack);
 });
 afterAll(() => stack?.stop());
-
-/** Waits for the one event the test cannot await directly: the other replica's NOTIFY. */
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 it("a change through one replica reaches the other's cache", async () => {
   const r = await createResponder(stack, user, { location: { pathType: "=", path: "/shared" }, settings: { body: "v1" } });

@@ -5,6 +5,7 @@ import type { RewrapResponse, VerifyResponse } from "../../proto/gen/secutils/br
 import { brokerAs, must, rpc } from "../helpers/broker-client.js";
 import { call, createSecret, newUser } from "../helpers/http.js";
 import { Stack } from "../helpers/stack.js";
+import { until } from "../helpers/wait.js";
 import { createResponder, hitUrl } from "../helpers/webhooks.js";
 
 // A master key rotation while users keep writing and reading secrets: add a
@@ -30,9 +31,8 @@ const verdicts = () => [...stack.broker.output.matchAll(/"msg":"master key ring 
 async function reload(verdict: "reloaded" | "not reloaded"): Promise<void> {
   const before = verdicts().length;
   stack.broker.child.kill("SIGHUP");
-  const deadline = Date.now() + 10_000;
-  while (verdicts().length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  expect(verdicts().slice(before)).toEqual([verdict]);
+  const after = await until(verdicts, (v) => v.length > before);
+  expect(after.slice(before)).toEqual([verdict]);
 }
 
 describe("master key rotation under load", () => {

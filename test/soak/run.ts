@@ -8,13 +8,13 @@
 // memory, and the two numbers that must be zero: lost writes and responses
 // that carried a value the responder was not granted. Exit code 1 when a
 // promise is broken.
-import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { devServiceEnv, ensureDevMaterial } from "../../common/dev-material.js";
 import { freePort, spawnTs, type Child } from "../bench/processes.js";
+import { denoPidsOf } from "../helpers/sandbox-client.js";
 import { startCluster } from "./cluster.js";
 import { api, get, runLoad, Writer, type Api, type Outcome, type Target } from "./load.js";
 
@@ -39,19 +39,6 @@ function rssKb(pid: number | undefined): number {
     return m ? Number(m[1]) : 0;
   } catch {
     return 0;
-  }
-}
-
-function denoPids(sandboxPid: number | undefined): number[] {
-  if (sandboxPid === undefined) return [];
-  try {
-    return execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(sandboxPid)], { encoding: "utf8" })
-      .split("\n")
-      .map((l) => l.trim().split(/\s+/))
-      .filter(([, comm]) => comm === "deno")
-      .map(([pid]) => Number(pid));
-  } catch {
-    return [];
   }
 }
 
@@ -150,7 +137,7 @@ async function main() {
       gateway: { pid: children.gateway!.pid, kb: rssKb(children.gateway!.pid) },
       broker: { pid: children.broker!.pid, kb: rssKb(children.broker!.pid) },
       sandbox: { pid: children.sandbox!.pid, kb: rssKb(children.sandbox!.pid) },
-      "deno (all)": { pid: 0, kb: denoPids(children.sandbox!.pid).reduce((n, pid) => n + rssKb(pid), 0) },
+      "deno (all)": { pid: 0, kb: denoPidsOf(children.sandbox!.pid!).reduce((n, pid) => n + rssKb(pid), 0) },
     });
     // A garbage-collected heap makes resident memory a sawtooth (tens of MiB
     // between major collections), so each end is the median of one sample a
@@ -170,7 +157,7 @@ async function main() {
     };
     const sandboxPid = children.sandbox!.pid;
     await fault(DURATION_S / 4, "kill -9 of a Deno process", async () => {
-      const [pid] = denoPids(sandboxPid);
+      const [pid] = denoPidsOf(sandboxPid!);
       if (pid === undefined) throw new Error("no Deno process found");
       process.kill(pid, "SIGKILL");
     });
