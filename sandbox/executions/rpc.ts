@@ -37,5 +37,7 @@ export function scriptRunnerRpc(service: ExecutionService, trackers: TrackerRunS
   return {
     execute: serve("execute", (req, signal) => service.execute(req, signal)),
     runApiTracker: serve("runApiTracker", (req, signal) => trackers.run(req, signal)),
+    // Replaced by the page tracker run service as it lands.
+    runPageTracker: serve("runPageTracker", () => Promise.reject(new DomainError("unavailable", "page trackers are not available yet"))),
   };
 }

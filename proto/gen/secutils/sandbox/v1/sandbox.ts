@@ -353,6 +353,37 @@ export interface RunApiTrackerResponse {
   content?: Buffer | undefined;
 }
 
+export interface RunPageTrackerRequest {
+  /** The user the tracker belongs to; the grant must be for the same user. */
+  userId: string;
+  /** A module-style script exporting `async function execute(page, context)`. */
+  extractor: string;
+  /** The last revision's content as JSON text, given as `context.previousContent`. */
+  previousContentJson?:
+    | string
+    | undefined;
+  /** Absent: the extractor sees an empty secrets object. */
+  grant?:
+    | Grant
+    | undefined;
+  /** The time limit covers the whole run, browser calls included. */
+  limits?:
+    | Limits
+    | undefined;
+  /** TLS certificate errors of the pages it loads are ignored. */
+  acceptInvalidCertificates: boolean;
+}
+
+export interface RunPageTrackerResponse {
+  /** One TRACKER_STAGE_EXTRACTOR report (or none when the run could not start). */
+  stages: StageReport[];
+  /**
+   * The extractor's return value: its bytes when it returned bytes, else its
+   * JSON text. Present when the run succeeded.
+   */
+  content?: Buffer | undefined;
+}
+
 function createBaseExecuteRequest(): ExecuteRequest {
   return { userId: "", kind: 0, script: "", contextJson: "", grant: undefined, limits: undefined };
 }
@@ -2202,6 +2233,261 @@ export const RunApiTrackerResponse: MessageFns<RunApiTrackerResponse> = {
   },
 };
 
+function createBaseRunPageTrackerRequest(): RunPageTrackerRequest {
+  return {
+    userId: "",
+    extractor: "",
+    previousContentJson: undefined,
+    grant: undefined,
+    limits: undefined,
+    acceptInvalidCertificates: false,
+  };
+}
+
+export const RunPageTrackerRequest: MessageFns<RunPageTrackerRequest> = {
+  encode(message: RunPageTrackerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.extractor !== "") {
+      writer.uint32(18).string(message.extractor);
+    }
+    if (message.previousContentJson !== undefined) {
+      writer.uint32(26).string(message.previousContentJson);
+    }
+    if (message.grant !== undefined) {
+      Grant.encode(message.grant, writer.uint32(34).fork()).join();
+    }
+    if (message.limits !== undefined) {
+      Limits.encode(message.limits, writer.uint32(42).fork()).join();
+    }
+    if (message.acceptInvalidCertificates !== false) {
+      writer.uint32(48).bool(message.acceptInvalidCertificates);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunPageTrackerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunPageTrackerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.extractor = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.previousContentJson = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.grant = Grant.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.limits = Limits.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.acceptInvalidCertificates = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunPageTrackerRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      extractor: isSet(object.extractor) ? globalThis.String(object.extractor) : "",
+      previousContentJson: isSet(object.previousContentJson)
+        ? globalThis.String(object.previousContentJson)
+        : isSet(object.previous_content_json)
+        ? globalThis.String(object.previous_content_json)
+        : undefined,
+      grant: isSet(object.grant) ? Grant.fromJSON(object.grant) : undefined,
+      limits: isSet(object.limits) ? Limits.fromJSON(object.limits) : undefined,
+      acceptInvalidCertificates: isSet(object.acceptInvalidCertificates)
+        ? globalThis.Boolean(object.acceptInvalidCertificates)
+        : isSet(object.accept_invalid_certificates)
+        ? globalThis.Boolean(object.accept_invalid_certificates)
+        : false,
+    };
+  },
+
+  toJSON(message: RunPageTrackerRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.extractor !== "") {
+      obj.extractor = message.extractor;
+    }
+    if (message.previousContentJson !== undefined) {
+      obj.previousContentJson = message.previousContentJson;
+    }
+    if (message.grant !== undefined) {
+      obj.grant = Grant.toJSON(message.grant);
+    }
+    if (message.limits !== undefined) {
+      obj.limits = Limits.toJSON(message.limits);
+    }
+    if (message.acceptInvalidCertificates !== false) {
+      obj.acceptInvalidCertificates = message.acceptInvalidCertificates;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunPageTrackerRequest>, I>>(base?: I): RunPageTrackerRequest {
+    return RunPageTrackerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunPageTrackerRequest>, I>>(object: I): RunPageTrackerRequest {
+    const message = createBaseRunPageTrackerRequest();
+    message.userId = object.userId ?? "";
+    message.extractor = object.extractor ?? "";
+    message.previousContentJson = object.previousContentJson ?? undefined;
+    message.grant = (object.grant !== undefined && object.grant !== null) ? Grant.fromPartial(object.grant) : undefined;
+    message.limits = (object.limits !== undefined && object.limits !== null)
+      ? Limits.fromPartial(object.limits)
+      : undefined;
+    message.acceptInvalidCertificates = object.acceptInvalidCertificates ?? false;
+    return message;
+  },
+};
+
+function createBaseRunPageTrackerResponse(): RunPageTrackerResponse {
+  return { stages: [], content: undefined };
+}
+
+export const RunPageTrackerResponse: MessageFns<RunPageTrackerResponse> = {
+  encode(message: RunPageTrackerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.stages) {
+      StageReport.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.content !== undefined) {
+      writer.uint32(18).bytes(message.content);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunPageTrackerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunPageTrackerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stages.push(StageReport.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.content = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunPageTrackerResponse {
+    return {
+      stages: globalThis.Array.isArray(object?.stages) ? object.stages.map((e: any) => StageReport.fromJSON(e)) : [],
+      content: isSet(object.content) ? Buffer.from(bytesFromBase64(object.content)) : undefined,
+    };
+  },
+
+  toJSON(message: RunPageTrackerResponse): unknown {
+    const obj: any = {};
+    if (message.stages?.length) {
+      obj.stages = message.stages.map((e) => StageReport.toJSON(e));
+    }
+    if (message.content !== undefined) {
+      obj.content = base64FromBytes(message.content);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunPageTrackerResponse>, I>>(base?: I): RunPageTrackerResponse {
+    return RunPageTrackerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunPageTrackerResponse>, I>>(object: I): RunPageTrackerResponse {
+    const message = createBaseRunPageTrackerResponse();
+    message.stages = object.stages?.map((e) => StageReport.fromPartial(e)) || [];
+    message.content = object.content ?? undefined;
+    return message;
+  },
+};
+
 export type ScriptRunnerService = typeof ScriptRunnerService;
 export const ScriptRunnerService = {
   execute: {
@@ -2229,6 +2515,24 @@ export const ScriptRunnerService = {
       Buffer.from(RunApiTrackerResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RunApiTrackerResponse => RunApiTrackerResponse.decode(value),
   },
+  /**
+   * One page tracker run: the extractor `execute(page, context)` runs in a
+   * fresh realm; `page` is a capability object whose calls this service
+   * carries out in a fresh headless browser context of its own, every
+   * connection of which passes the outbound policy. The grant's secrets never
+   * leave this service; reports have their values masked.
+   */
+  runPageTracker: {
+    path: "/secutils.sandbox.v1.ScriptRunner/RunPageTracker" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RunPageTrackerRequest): Buffer =>
+      Buffer.from(RunPageTrackerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RunPageTrackerRequest => RunPageTrackerRequest.decode(value),
+    responseSerialize: (value: RunPageTrackerResponse): Buffer =>
+      Buffer.from(RunPageTrackerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RunPageTrackerResponse => RunPageTrackerResponse.decode(value),
+  },
 } as const;
 
 export interface ScriptRunnerServer extends UntypedServiceImplementation {
@@ -2240,6 +2544,14 @@ export interface ScriptRunnerServer extends UntypedServiceImplementation {
    * message and log line returned has their values masked.
    */
   runApiTracker: handleUnaryCall<RunApiTrackerRequest, RunApiTrackerResponse>;
+  /**
+   * One page tracker run: the extractor `execute(page, context)` runs in a
+   * fresh realm; `page` is a capability object whose calls this service
+   * carries out in a fresh headless browser context of its own, every
+   * connection of which passes the outbound policy. The grant's secrets never
+   * leave this service; reports have their values masked.
+   */
+  runPageTracker: handleUnaryCall<RunPageTrackerRequest, RunPageTrackerResponse>;
 }
 
 export interface ScriptRunnerClient extends Client {
@@ -2278,6 +2590,28 @@ export interface ScriptRunnerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RunApiTrackerResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * One page tracker run: the extractor `execute(page, context)` runs in a
+   * fresh realm; `page` is a capability object whose calls this service
+   * carries out in a fresh headless browser context of its own, every
+   * connection of which passes the outbound policy. The grant's secrets never
+   * leave this service; reports have their values masked.
+   */
+  runPageTracker(
+    request: RunPageTrackerRequest,
+    callback: (error: ServiceError | null, response: RunPageTrackerResponse) => void,
+  ): ClientUnaryCall;
+  runPageTracker(
+    request: RunPageTrackerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RunPageTrackerResponse) => void,
+  ): ClientUnaryCall;
+  runPageTracker(
+    request: RunPageTrackerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RunPageTrackerResponse) => void,
   ): ClientUnaryCall;
 }
 
