@@ -6,14 +6,18 @@ import type { Logger } from "../common/log.js";
 import type { SecretBrokerClient } from "../proto/gen/secutils/broker/v1/broker.js";
 import type { ScriptRunnerClient } from "../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { apiKeysRoutes } from "./api-keys/routes.js";
-import { apiTrackerRunRoutes } from "./api-trackers/run-routes.js";
-import { ApiTrackerRevision, ApiTrackerRunLog } from "./api-trackers/run-schemas.js";
-import { ApiTrackerRunner } from "./api-trackers/runner.js";
-import { ApiTrackerRunsService } from "./api-trackers/runs.js";
 import { apiTrackersRoutes } from "./api-trackers/routes.js";
-import { TrackerScheduler } from "./api-trackers/scheduler.js";
+import { apiTrackerSandboxRun } from "./api-trackers/sandbox-run.js";
 import { ApiTracker } from "./api-trackers/schemas.js";
 import { ApiTrackersService } from "./api-trackers/service.js";
+import type { ApiTrackerRecord } from "./api-trackers/store.js";
+import { apiTrackerById } from "./api-trackers/store.js";
+import { API_TRACKERS } from "./trackers/kinds.js";
+import { trackerRunRoutes } from "./trackers/run-routes.js";
+import { ApiTrackerRevision, ApiTrackerRunLog } from "./trackers/run-schemas.js";
+import { TrackerRunner } from "./trackers/runner.js";
+import { TrackerRunsService } from "./trackers/runs.js";
+import { TrackerScheduler } from "./trackers/scheduler.js";
 import { ApiKey, ApiKeyWithToken } from "./api-keys/schemas.js";
 import { ApiKeysService } from "./api-keys/service.js";
 import type { AuthDeps } from "./auth/authenticate.js";
@@ -68,7 +72,7 @@ export interface GatewayDeps {
 
 export async function buildApp(
   deps: GatewayDeps,
-): Promise<{ app: App; directory: ResponderDirectory; renders: RenderCache; apiTrackers: ApiTrackersService; scheduler: TrackerScheduler }> {
+): Promise<{ app: App; directory: ResponderDirectory; renders: RenderCache; apiTrackers: ApiTrackersService; schedulers: TrackerScheduler<{ enabled: boolean }>[] }> {
   const trust = trustOf(deps.webhooks.trustedProxies);
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
@@ -133,21 +137,19 @@ export async function buildApp(
     existingSecretIds: (userId, ids) => secrets.existingIds(userId, ids),
   });
   secrets.onDeleted((userId, id) => apiTrackers.secretDeleted(userId, id));
-  const trackerRunner = new ApiTrackerRunner({
+  const apiTrackerRunner = new TrackerRunner<ApiTrackerRecord>({
     db: deps.db,
-    sandbox: deps.sandbox,
+    kind: API_TRACKERS,
+    sandboxRun: apiTrackerSandboxRun(deps.sandbox, deps.trackers),
+    wantsPrevious: (t) => t.extractor !== undefined,
     grants: deps.grants,
     log: deps.log,
-    settings: deps.trackers,
     metrics: deps.metrics,
   });
-  const scheduler = new TrackerScheduler({
-    db: deps.db,
-    runner: trackerRunner,
-    log: deps.log,
-    pollMs: deps.trackers.schedulerPollMs,
-    maxConcurrentRuns: deps.trackers.maxConcurrentRuns,
-  });
+  const schedulerSettings = { db: deps.db, log: deps.log, pollMs: deps.trackers.schedulerPollMs, maxConcurrentRuns: deps.trackers.maxConcurrentRuns };
+  const schedulers = [
+    new TrackerScheduler({ ...schedulerSettings, kind: API_TRACKERS, load: (userId, id) => apiTrackerById(deps.db, userId, id), runner: apiTrackerRunner }),
+  ];
   const renders = new RenderCache(deps.webhooks.renderCache);
   secrets.onChanged((userId) => renders.secretsWritten(userId));
   const webhooks = new WebhookServer({
@@ -162,10 +164,16 @@ export async function buildApp(
   await app.register(secretsRoutes, { auth, secrets });
   await app.register(respondersRoutes, { auth, responders });
   await app.register(apiTrackersRoutes, { auth, apiTrackers });
-  await app.register(apiTrackerRunRoutes, { auth, runs: new ApiTrackerRunsService({ db: deps.db, runner: trackerRunner, owned: (userId, id) => apiTrackers.owned(userId, id) }) });
+  await app.register(trackerRunRoutes, {
+    auth,
+    base: "/api/web_scraping/api_trackers",
+    revisionSchema: "ApiTrackerRevision",
+    runLogSchema: "ApiTrackerRunLog",
+    runs: new TrackerRunsService({ db: deps.db, kind: API_TRACKERS, runner: apiTrackerRunner, owned: (userId, id) => apiTrackers.owned(userId, id) }),
+  });
   await app.register(webhookRoutes, { server: webhooks, bodyLimit: deps.webhooks.bodyLimit, metrics: deps.metrics });
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });
   app.get("/api-docs/openapi.json", { schema: { hide: true } }, () => app.swagger());
-  return { app, directory, renders, apiTrackers, scheduler };
+  return { app, directory, renders, apiTrackers, schedulers };
 }

@@ -35,7 +35,7 @@ async function main() {
   const sandbox = connectSandbox(config.sandboxUrl, config.tls);
   const urls = new WebhookUrls(config.webhooksDomain, { scheme: config.webhooksUrlScheme, port: config.webhooksUrlPort });
   const registry = createRegistry("gateway");
-  const { app, directory, renders, scheduler } = await buildApp({
+  const { app, directory, renders, schedulers } = await buildApp({
     metrics: new GatewayMetrics(registry),
     db,
     log,
@@ -61,14 +61,14 @@ async function main() {
   if (!config.operatorToken) log.warn("no operator token configured: the operator endpoints are disabled");
   await app.listen({ host: config.host, port: config.port });
   urls.port ??= (app.server.address() as AddressInfo).port;
-  scheduler.start();
+  for (const s of schedulers) s.start();
   const metricsServer = config.metrics && (await startMetricsServer(registry, config.metrics.host, config.metrics.port, log));
   log.info({ db: describeTarget(config.db), broker: config.brokerUrl, sandbox: config.sandboxUrl, kratos: config.kratosUrl ?? null, webhooks: urls.of("<handle>", undefined, "/") }, "gateway ready");
 
   stopOnSignals("gateway", log, async () => {
     // close() lets in-flight requests finish before the listener goes away.
     await app.close();
-    await scheduler.stop();
+    await Promise.all(schedulers.map((s) => s.stop()));
     await metricsServer?.stop();
     await directory.stop();
     await renders.stop();

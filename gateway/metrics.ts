@@ -5,8 +5,8 @@ export class GatewayMetrics {
   readonly httpRequests: Counter<"route" | "method" | "code">;
   readonly httpDuration: Histogram<"route" | "method">;
   readonly webhookRequests: Counter<"kind" | "code">;
-  readonly trackerRuns: Counter<"trigger" | "outcome">;
-  readonly trackerRunDuration: Histogram<"trigger">;
+  readonly trackerRuns: Counter<"kind" | "trigger" | "outcome">;
+  readonly trackerRunDuration: Histogram<"kind" | "trigger">;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -31,14 +31,14 @@ export class GatewayMetrics {
     });
     this.trackerRuns = new Counter({
       name: "gateway_tracker_runs_total",
-      help: "API tracker runs by trigger (schedule, manual) and outcome (ok, failed)",
-      labelNames: ["trigger", "outcome"],
+      help: "Tracker runs by kind (api, page), trigger (schedule, manual) and outcome (ok, failed)",
+      labelNames: ["kind", "trigger", "outcome"],
       registers,
     });
     this.trackerRunDuration = new Histogram({
       name: "gateway_tracker_run_duration_seconds",
-      help: "API tracker runs from the grant to the stored log",
-      labelNames: ["trigger"],
+      help: "Tracker runs from the grant to the stored log, by kind (api, page) and trigger",
+      labelNames: ["kind", "trigger"],
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });

@@ -16,7 +16,8 @@ import { performOutbound } from "../outbound/request.js";
 import { OutboundError } from "../outbound/types.js";
 import { OUTBOUND_ERROR_NAMES } from "../executions/proxy.js";
 import { errorKindNamed } from "../../common/script-errors.js";
-import { maskerFor } from "./mask.js";
+import { maskerFor } from "../broker/mask.js";
+import { displayUrl } from "../outbound/display-url.js";
 import {
   MAX_REQUESTS,
   MAX_RESPONSES_BYTES,
@@ -187,14 +188,4 @@ function extractorContext(responses: Response[], previousContentJson: string | u
   const list = JSON.stringify(responses.map((r) => ({ statusCode: r.statusCode, headers: r.headers, body: [...r.body] })));
   const params = previousContentJson === undefined ? "{}" : `{"previousContent":${previousContentJson}}`;
   return `{"responses":${list},"params":${params}}`;
-}
-
-/** Scheme, host and path: a query string or user info may hold a credential. */
-function displayUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return "(malformed URL)";
-  }
 }

@@ -6,9 +6,10 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { openDb, type Db } from "../../common/db.js";
 import { createLogger } from "../../common/log.js";
 import { migrate } from "../../common/migrate.js";
-import type { ApiTrackerRunner } from "../../gateway/api-trackers/runner.js";
-import { TrackerScheduler } from "../../gateway/api-trackers/scheduler.js";
-import { insertApiTracker, type ApiTrackerRecord } from "../../gateway/api-trackers/store.js";
+import { apiTrackerById, insertApiTracker, type ApiTrackerRecord } from "../../gateway/api-trackers/store.js";
+import { API_TRACKERS } from "../../gateway/trackers/kinds.js";
+import type { RunResult } from "../../gateway/trackers/runner.js";
+import { TrackerScheduler } from "../../gateway/trackers/scheduler.js";
 import { ADMIN_URL, createDatabase, dropDatabase } from "../helpers/databases.js";
 
 // The scheduler's claim on the embedded PGlite that `npm start` uses (and on
@@ -58,14 +59,14 @@ it("claims a due tick once between two schedulers, moves it to the next minute a
   let ran: () => void = () => undefined;
   const allRan = new Promise<void>((r) => (ran = r));
   const runner = {
-    run: async (t: ApiTrackerRecord, trigger: string) => {
+    run: async (t: ApiTrackerRecord, trigger: string): Promise<RunResult> => {
       runs.push(`${t.id}:${trigger}`);
       ran();
-      return { outcome: "ok" as const, stages: [] };
+      return { outcome: "ok", stages: [] };
     },
-  } as unknown as ApiTrackerRunner;
+  };
   const log = createLogger("test", "silent");
-  const schedulers = [1, 2].map(() => new TrackerScheduler({ db, runner, log, pollMs: 10, maxConcurrentRuns: 4 }));
+  const schedulers = [1, 2].map(() => new TrackerScheduler({ db, kind: API_TRACKERS, load: (userId, id) => apiTrackerById(db, userId, id), runner, log, pollMs: 10, maxConcurrentRuns: 4 }));
   schedulers.forEach((s) => s.start());
   await allRan;
   // Twenty more polls of each scheduler: none may run the tick again.

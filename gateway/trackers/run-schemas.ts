@@ -6,7 +6,8 @@ export const HistoryRequest = Type.Object(
   { additionalProperties: false },
 );
 
-export const ApiTrackerRevision = Type.Object(
+const revision = ($id: string) =>
+  Type.Object(
   {
     id: Type.String(),
     trackerId: Type.String({ format: "uuid" }),
@@ -15,7 +16,7 @@ export const ApiTrackerRevision = Type.Object(
     }),
     createdAt: UnixSeconds,
   },
-  { $id: "ApiTrackerRevision" },
+  { $id },
 );
 
 const Stage = Type.Object({
@@ -28,7 +29,8 @@ const Stage = Type.Object({
   logs: Type.Optional(Type.Array(Type.String(), { description: "The script's console output; secret values are masked" })),
 });
 
-export const ApiTrackerRunLog = Type.Object(
+const runLog = ($id: string) =>
+  Type.Object(
   {
     id: Type.String(),
     trigger: Type.Union([Type.Literal("schedule"), Type.Literal("manual")]),
@@ -38,5 +40,11 @@ export const ApiTrackerRunLog = Type.Object(
     startedAt: UnixSeconds,
     durationMs: Type.Integer(),
   },
-  { $id: "ApiTrackerRunLog" },
+  { $id },
 );
+
+// One pair of named schemas per kind, so each kind's OpenAPI operations name their own.
+export const ApiTrackerRevision = revision("ApiTrackerRevision");
+export const ApiTrackerRunLog = runLog("ApiTrackerRunLog");
+export const PageTrackerRevision = revision("PageTrackerRevision");
+export const PageTrackerRunLog = runLog("PageTrackerRunLog");

@@ -2,16 +2,19 @@ import { Type } from "@sinclair/typebox";
 import { requireAuth, userIdOf, type AuthDeps } from "../auth/authenticate.js";
 import type { App } from "../http/app-type.js";
 import { errors, NoContent } from "../http/schemas.js";
-import { ApiTrackerRevision, ApiTrackerRunLog, HistoryRequest } from "./run-schemas.js";
-import type { ApiTrackerRunsService } from "./runs.js";
-import { ApiTrackerParams } from "./schemas.js";
+import { HistoryRequest } from "./run-schemas.js";
+import type { TrackerRunsService } from "./runs.js";
 
 const tags = ["web_scraping"];
 const security: Record<string, string[]>[] = [{ apiKey: [] }, { session: [] }];
-const BASE = "/api/web_scraping/api_trackers";
+const TrackerParams = Type.Object({ tracker_id: Type.String({ format: "uuid" }) });
 
-export async function apiTrackerRunRoutes(app: App, opts: { auth: AuthDeps; runs: ApiTrackerRunsService }) {
-  const { runs } = opts;
+/** `_history`, `_clear` and `_logs` of one tracker kind under `base`; the schema ids name its revision and run log. */
+export async function trackerRunRoutes(
+  app: App,
+  opts: { auth: AuthDeps; runs: TrackerRunsService<{ revisions: number }>; base: string; revisionSchema: string; runLogSchema: string },
+) {
+  const { runs, base: BASE } = opts;
   const preHandler = requireAuth(opts.auth, "user");
 
   app.post(
@@ -26,9 +29,9 @@ export async function apiTrackerRunRoutes(app: App, opts: { auth: AuthDeps; runs
         tags,
         security,
         description: 'The revisions, oldest first. With {"refresh": true} the tracker runs first; a failed run is 422 (503 when the sandbox is unavailable).',
-        params: ApiTrackerParams,
+        params: TrackerParams,
         body: Type.Optional(HistoryRequest),
-        response: { 200: Type.Array(Type.Ref(ApiTrackerRevision)), ...errors(400, 401, 404, 422, 503) },
+        response: { 200: Type.Array(Type.Ref(opts.revisionSchema)), ...errors(400, 401, 404, 422, 503) },
       },
     },
     (req) => runs.history(userIdOf(req), req.params.tracker_id, req.body?.refresh === true),
@@ -36,7 +39,7 @@ export async function apiTrackerRunRoutes(app: App, opts: { auth: AuthDeps; runs
 
   app.post(
     `${BASE}/:tracker_id/_clear`,
-    { preHandler, schema: { tags, security, params: ApiTrackerParams, response: { 204: NoContent, ...errors(400, 401, 404) } } },
+    { preHandler, schema: { tags, security, params: TrackerParams, response: { 204: NoContent, ...errors(400, 401, 404) } } },
     async (req, reply) => {
       await runs.clear(userIdOf(req), req.params.tracker_id);
       return reply.status(204).send(null);
@@ -47,7 +50,7 @@ export async function apiTrackerRunRoutes(app: App, opts: { auth: AuthDeps; runs
     `${BASE}/:tracker_id/_logs`,
     {
       preHandler,
-      schema: { tags, security, params: ApiTrackerParams, response: { 200: Type.Array(Type.Ref(ApiTrackerRunLog)), ...errors(400, 401, 404) } },
+      schema: { tags, security, params: TrackerParams, response: { 200: Type.Array(Type.Ref(opts.runLogSchema)), ...errors(400, 401, 404) } },
     },
     (req) => runs.logs(userIdOf(req), req.params.tracker_id),
   );

@@ -1,8 +1,7 @@
 import type { Db } from "../../common/db.js";
 import type { Logger } from "../../common/log.js";
-import type { ApiTrackerRunner } from "./runner.js";
-import { nextRunAt } from "./schedule.js";
-import { apiTrackerById } from "./store.js";
+import { nextRunAt } from "../api-trackers/schedule.js";
+import type { TrackerKind } from "./kinds.js";
 
 interface Due {
   id: string;
@@ -18,13 +17,22 @@ interface Due {
  * logged like any other and the next tick runs it again; ticks missed while
  * no replica was up are run once, not replayed.
  */
-export class TrackerScheduler {
+export class TrackerScheduler<T extends { enabled: boolean }> {
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
-    private readonly deps: { db: Db; runner: ApiTrackerRunner; log: Logger; pollMs: number; maxConcurrentRuns: number },
+    private readonly deps: {
+      db: Db;
+      kind: TrackerKind;
+      /** The tracker as it is now (an edit made since the tick was due applies to it). */
+      load: (userId: string, id: string) => Promise<T | undefined>;
+      runner: { run(tracker: T, trigger: "schedule"): Promise<unknown> };
+      log: Logger;
+      pollMs: number;
+      maxConcurrentRuns: number;
+    },
   ) {}
 
   start(): void {
@@ -50,11 +58,11 @@ export class TrackerScheduler {
     try {
       claimed = await this.claim(room);
     } catch (err) {
-      this.deps.log.warn({ err }, "could not look for due API trackers");
+      this.deps.log.warn({ err, kind: this.deps.kind.metric }, `could not look for due ${this.deps.kind.label}s`);
       return;
     }
     for (const due of claimed) {
-      const run = this.runOne(due).catch((err: unknown) => this.deps.log.error({ err, tracker: due.id }, "scheduled API tracker run failed"));
+      const run = this.runOne(due).catch((err: unknown) => this.deps.log.error({ err, tracker: due.id }, `scheduled ${this.deps.kind.label} run failed`));
       this.inFlight.add(run);
       void run.finally(() => this.inFlight.delete(run));
     }
@@ -63,12 +71,12 @@ export class TrackerScheduler {
   private claim(limit: number): Promise<Due[]> {
     return this.deps.db.tx(async (q) => {
       const due = await q.query<Due>(
-        `SELECT id, user_id, schedule, (extract(epoch FROM now()) * 1000)::float8 AS now_ms FROM api_trackers
+        `SELECT id, user_id, schedule, (extract(epoch FROM now()) * 1000)::float8 AS now_ms FROM ${this.deps.kind.trackers}
          WHERE next_run_at <= now() ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [limit],
       );
       for (const d of due) {
-        await q.query("UPDATE api_trackers SET next_run_at = $2 WHERE id = $1", [d.id, nextRunAt(d.schedule, new Date(d.now_ms))]);
+        await q.query(`UPDATE ${this.deps.kind.trackers} SET next_run_at = $2 WHERE id = $1`, [d.id, nextRunAt(d.schedule, new Date(d.now_ms))]);
       }
       return due;
     });
@@ -76,7 +84,7 @@ export class TrackerScheduler {
 
   private async runOne(due: Due): Promise<void> {
     // Read after the claim: an edit made since the tick was due applies to it.
-    const tracker = await apiTrackerById(this.deps.db, due.user_id, due.id);
+    const tracker = await this.deps.load(due.user_id, due.id);
     if (!tracker || !tracker.enabled) return;
     await this.deps.runner.run(tracker, "schedule");
   }

@@ -1,26 +1,14 @@
 import * as grpc from "@grpc/grpc-js";
 import { FOREIGN_KEY_VIOLATION, pgErrorCode, type Db } from "../../common/db.js";
-import { unary } from "../../common/grpc-client.js";
 import { errorKindName } from "../../common/script-errors.js";
 import type { Logger } from "../../common/log.js";
-import {
-  TrackerStage,
-  type RunApiTrackerResponse,
-  type ScriptRunnerClient,
-  type StageReport,
-} from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
-import { grantAccessOf } from "../grants/access.js";
+import { TrackerStage, type StageReport } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import { grantAccessOf, type StoredAccess } from "../grants/access.js";
 import type { GrantMinter } from "../grants/mint.js";
 import type { GatewayMetrics } from "../metrics.js";
-import { contentValue, requestOf } from "./content.js";
+import type { TrackerKind } from "./kinds.js";
 import { latestRevision, storeRevisionIfChanged, type RevisionRecord } from "./revisions-store.js";
 import { recordRun, type StageLog, type StageName } from "./runs-store.js";
-import type { ApiTrackerRecord } from "./store.js";
-
-export interface RunSettings {
-  scriptTimeoutMs: number;
-  requestTimeoutMs: number;
-}
 
 export interface RunResult {
   outcome: "ok" | "failed";
@@ -31,6 +19,26 @@ export interface RunResult {
   failure?: { stage: StageName; message: string };
 }
 
+/** What every tracker kind has that a run needs. */
+export interface RunnableTracker {
+  id: string;
+  userId: string;
+  revisions: number;
+  access: StoredAccess;
+}
+
+/** What the sandbox answered for one run: the stage reports and, on success, the content. */
+export interface SandboxAnswer {
+  stages: StageReport[];
+  content?: Uint8Array;
+}
+
+/**
+ * The kind's own sandbox call. `grant` is the token minted for the tracker's
+ * access setting (absent for "none"); `previous` the newest revision.
+ */
+export type SandboxRun<T> = (tracker: T, grant: string | undefined, previous: RevisionRecord | undefined) => Promise<SandboxAnswer>;
+
 const STAGES: Record<TrackerStage, StageName> = {
   [TrackerStage.TRACKER_STAGE_UNSPECIFIED]: "sandbox",
   [TrackerStage.TRACKER_STAGE_CONFIGURATOR]: "configurator",
@@ -39,30 +47,27 @@ const STAGES: Record<TrackerStage, StageName> = {
   [TrackerStage.UNRECOGNIZED]: "sandbox",
 };
 
-// The sandbox ends scripts and requests by their own limits; this only bounds a hung call.
-const DEADLINE_SLACK_MS = 10_000;
-// The sandbox's cap on requests per run (sandbox/api-trackers/request.ts), for the deadline only.
-const MAX_REQUESTS = 20;
-
 /**
- * One run of an API tracker, scheduled or on demand: a grant for the
- * tracker's access setting, the sandbox's RunApiTracker (which opens the
- * secrets, runs both scripts and sends the requests), then the run log and,
- * when the content changed, a new revision.
+ * One run of a tracker, scheduled or on demand: a grant for the tracker's
+ * access setting, the kind's sandbox call, then the run log and, when the
+ * content changed, a new revision.
  */
-export class ApiTrackerRunner {
+export class TrackerRunner<T extends RunnableTracker> {
   constructor(
     private readonly deps: {
       db: Db;
-      sandbox: ScriptRunnerClient;
+      kind: TrackerKind;
+      sandboxRun: SandboxRun<T>;
+      /** Whether the run needs the newest revision (an extractor sees it as previousContent). */
+      wantsPrevious: (tracker: T) => boolean;
       grants: GrantMinter;
       log: Logger;
-      settings: RunSettings;
       metrics: GatewayMetrics;
     },
   ) {}
 
-  async run(tracker: ApiTrackerRecord, trigger: "schedule" | "manual"): Promise<RunResult> {
+  async run(tracker: T, trigger: "schedule" | "manual"): Promise<RunResult> {
+    const { kind, log, metrics } = this.deps;
     const startedAtMs = Date.now();
     const started = performance.now();
     let result: RunResult;
@@ -70,13 +75,13 @@ export class ApiTrackerRunner {
       result = await this.runInSandbox(tracker);
     } catch (err) {
       result = sandboxFailure(err as grpc.ServiceError);
-      if (result.failure?.message === INTERNAL) this.deps.log.error({ err, tracker: tracker.id }, "API tracker run failed");
+      if (result.failure?.message === INTERNAL) log.error({ err, tracker: tracker.id }, `${kind.label} run failed`);
     }
     const durationMs = Math.round(performance.now() - started);
-    this.deps.metrics.trackerRuns.inc({ trigger, outcome: result.outcome });
-    this.deps.metrics.trackerRunDuration.observe({ trigger }, durationMs / 1000);
+    metrics.trackerRuns.inc({ kind: kind.metric, trigger, outcome: result.outcome });
+    metrics.trackerRunDuration.observe({ kind: kind.metric, trigger }, durationMs / 1000);
     try {
-      await recordRun(this.deps.db, {
+      await recordRun(this.deps.db, kind, {
         trackerId: tracker.id,
         trigger,
         outcome: result.outcome,
@@ -90,42 +95,26 @@ export class ApiTrackerRunner {
       if (pgErrorCode(err) !== FOREIGN_KEY_VIOLATION) throw err;
       return { outcome: "failed", stages: result.stages, failure: GONE };
     }
-    this.deps.log.info(
+    log.info(
       { tracker: tracker.id, trigger, outcome: result.outcome, failedStage: result.failure?.stage, revision: result.revision?.id, ms: durationMs },
-      "API tracker run finished",
+      `${kind.label} run finished`,
     );
     return result;
   }
 
-  private async runInSandbox(tracker: ApiTrackerRecord): Promise<RunResult> {
-    const { settings, grants, sandbox, db } = this.deps;
+  private async runInSandbox(tracker: T): Promise<RunResult> {
+    const { grants, db, kind } = this.deps;
     const access = grantAccessOf(tracker.access);
-    const grant = access && (await grants.mint({ userId: tracker.userId, purpose: "script", access, consumer: `api_tracker:${tracker.id}` }));
-    const previous = tracker.extractor === undefined ? undefined : await latestRevision(db, tracker.id);
-    const request = requestOf(tracker.target);
-    const res: RunApiTrackerResponse = await unary(
-      sandbox.runApiTracker,
-      sandbox as unknown as grpc.Client,
-      {
-        userId: tracker.userId,
-        requests: [{ url: request.url, method: request.method, headers: { items: request.headers.map(([name, value]) => ({ name, value })) }, body: request.body }],
-        configurator: tracker.configurator,
-        extractor: tracker.extractor,
-        previousContentJson: previous && JSON.stringify({ original: contentValue(previous.content) }),
-        grant: grant ? { token: grant.token } : undefined,
-        limits: { timeoutMs: settings.scriptTimeoutMs, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0 },
-        acceptStatuses: tracker.target.acceptStatuses ?? [],
-        requestTimeoutMs: settings.requestTimeoutMs,
-      },
-      2 * settings.scriptTimeoutMs + MAX_REQUESTS * settings.requestTimeoutMs + DEADLINE_SLACK_MS,
-    );
+    const grant = access && (await grants.mint({ userId: tracker.userId, purpose: "script", access, consumer: `${kind.consumer}:${tracker.id}` }));
+    const previous = this.deps.wantsPrevious(tracker) ? await latestRevision(db, kind, tracker.id) : undefined;
+    const res = await this.deps.sandboxRun(tracker, grant?.token, previous);
     const stages = res.stages.map(toStageLog);
     const failed = stages.find((s) => !s.ok);
     if (failed || res.content === undefined) {
       return { outcome: "failed", stages, failure: { stage: failed?.stage ?? "sandbox", message: failed?.message ?? "the run produced no content" } };
     }
     try {
-      const revision = await storeRevisionIfChanged(db, tracker.id, Buffer.from(res.content), tracker.revisions);
+      const revision = await storeRevisionIfChanged(db, kind, tracker.id, Buffer.from(res.content), tracker.revisions);
       return { outcome: "ok", stages, revision };
     } catch (err) {
       if (pgErrorCode(err) !== FOREIGN_KEY_VIOLATION) throw err;
@@ -148,7 +137,7 @@ function toStageLog(s: StageReport): StageLog {
 const INTERNAL = "the run failed: internal error";
 const GONE = { stage: "sandbox", message: "the tracker was deleted while it ran" } as const;
 
-/** A refused or failed RunApiTracker call, as a failed run. Messages name no internal address. */
+/** A refused or failed sandbox call, as a failed run. Messages name no internal address. */
 function sandboxFailure(err: grpc.ServiceError): RunResult {
   let message: string;
   switch (err.code) {
@@ -164,6 +153,10 @@ function sandboxFailure(err: grpc.ServiceError): RunResult {
       break;
     case grpc.status.INVALID_ARGUMENT:
       message = `the sandbox refused the run: ${err.details}`;
+      break;
+    // The sandbox could not carry the run out, e.g. no browser to load a page in.
+    case grpc.status.FAILED_PRECONDITION:
+      message = err.details;
       break;
     default:
       message = INTERNAL;

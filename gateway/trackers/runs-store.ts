@@ -1,4 +1,5 @@
 import type { Queryable } from "../../common/db.js";
+import type { TrackerKind } from "./kinds.js";
 
 /** Run logs kept per tracker; older ones are dropped as new ones arrive. */
 export const RUNS_KEPT = 100;
@@ -42,23 +43,23 @@ const COLS =
   "id::text AS id, tracker_id, trigger, outcome, stages, revision_id::text AS revision_id, " +
   "floor(extract(epoch FROM started_at))::float8 AS started_at, duration_ms";
 
-export async function recordRun(q: Queryable, run: Omit<RunLog, "id" | "startedAt"> & { startedAtMs: number }): Promise<void> {
+export async function recordRun(q: Queryable, kind: TrackerKind, run: Omit<RunLog, "id" | "startedAt"> & { startedAtMs: number }): Promise<void> {
   await q.query(
     `WITH added AS (
-       INSERT INTO api_tracker_runs (tracker_id, trigger, outcome, stages, revision_id, started_at, duration_ms)
+       INSERT INTO ${kind.runs} (tracker_id, trigger, outcome, stages, revision_id, started_at, duration_ms)
        VALUES ($1, $2, $3, $4::jsonb, $5, to_timestamp($6::float8 / 1000), $7)
        RETURNING id
      )
-     DELETE FROM api_tracker_runs WHERE tracker_id = $1 AND id IN (
-       SELECT id FROM api_tracker_runs WHERE tracker_id = $1 ORDER BY id DESC OFFSET $8
+     DELETE FROM ${kind.runs} WHERE tracker_id = $1 AND id IN (
+       SELECT id FROM ${kind.runs} WHERE tracker_id = $1 ORDER BY id DESC OFFSET $8
      )`,
     [run.trackerId, run.trigger, run.outcome, JSON.stringify(run.stages), run.revisionId ?? null, run.startedAtMs, run.durationMs, RUNS_KEPT - 1],
   );
 }
 
 /** Newest first. */
-export async function runsOf(q: Queryable, trackerId: string): Promise<RunLog[]> {
-  const rows = await q.query<Row>(`SELECT ${COLS} FROM api_tracker_runs WHERE tracker_id = $1 ORDER BY id DESC LIMIT $2`, [trackerId, RUNS_KEPT]);
+export async function runsOf(q: Queryable, kind: TrackerKind, trackerId: string): Promise<RunLog[]> {
+  const rows = await q.query<Row>(`SELECT ${COLS} FROM ${kind.runs} WHERE tracker_id = $1 ORDER BY id DESC LIMIT $2`, [trackerId, RUNS_KEPT]);
   return rows.map((r) => ({
     id: r.id,
     trackerId: r.tracker_id,

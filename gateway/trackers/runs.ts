@@ -2,9 +2,9 @@ import { DomainError } from "../../common/errors.js";
 import type { Db } from "../../common/db.js";
 import { contentValue } from "./content.js";
 import { clearRevisions, revisionsOf, type RevisionRecord } from "./revisions-store.js";
-import type { ApiTrackerRunner } from "./runner.js";
+import type { TrackerKind } from "./kinds.js";
+import type { RunResult } from "./runner.js";
 import { runsOf, type RunLog } from "./runs-store.js";
-import type { ApiTrackerRecord } from "./store.js";
 
 export interface Revision {
   id: string;
@@ -13,14 +13,15 @@ export interface Revision {
   createdAt: number;
 }
 
-/** Revisions, on-demand runs and run logs of a user's API trackers; knows nothing of HTTP. */
-export class ApiTrackerRunsService {
+/** Revisions, on-demand runs and run logs of a user's trackers of one kind; knows nothing of HTTP. */
+export class TrackerRunsService<T extends { revisions: number }> {
   constructor(
     private readonly deps: {
       db: Db;
-      runner: ApiTrackerRunner;
-      /** The caller's tracker, or a 404 (ApiTrackersService.owned). */
-      owned: (userId: string, id: string) => Promise<ApiTrackerRecord>;
+      kind: TrackerKind;
+      runner: { run(tracker: T, trigger: "manual"): Promise<RunResult> };
+      /** The caller's tracker, or a 404 (the CRUD service's `owned`). */
+      owned: (userId: string, id: string) => Promise<T>;
     },
   ) {}
 
@@ -39,20 +40,20 @@ export class ApiTrackerRunsService {
         throw new DomainError(kind, `the run failed at the ${result.failure.stage} stage: ${result.failure.message}`);
       }
     }
-    return (await revisionsOf(this.deps.db, id, tracker.revisions)).map(toRevision);
+    return (await revisionsOf(this.deps.db, this.deps.kind, id, tracker.revisions)).map(toRevision);
   }
 
   async clear(userId: string, id: string): Promise<void> {
     await this.owned(userId, id);
-    await clearRevisions(this.deps.db, id);
+    await clearRevisions(this.deps.db, this.deps.kind, id);
   }
 
   async logs(userId: string, id: string): Promise<RunLog[]> {
     await this.owned(userId, id);
-    return runsOf(this.deps.db, id);
+    return runsOf(this.deps.db, this.deps.kind, id);
   }
 
-  private owned(userId: string, id: string): Promise<ApiTrackerRecord> {
+  private owned(userId: string, id: string): Promise<T> {
     return this.deps.owned(userId, id);
   }
 }

@@ -1,0 +1,36 @@
+/**
+ * Where each tracker kind keeps its runs: table names come from this closed
+ * list, never from input, so they may be written into SQL text.
+ */
+export interface TrackerKind {
+  /** For messages, logs and metrics. */
+  label: "API tracker" | "page tracker";
+  metric: "api" | "page";
+  /** Grants name the tracker they were minted for as `<consumer>:<id>`. */
+  consumer: "api_tracker" | "page_tracker";
+  trackers: "api_trackers" | "page_trackers";
+  revisions: "api_tracker_revisions" | "page_tracker_revisions";
+  runs: "api_tracker_runs" | "page_tracker_runs";
+  /** The advisory lock class under which runs of one tracker store revisions in turn. */
+  revisionLock: 4 | 5;
+}
+
+export const API_TRACKERS: TrackerKind = {
+  label: "API tracker",
+  metric: "api",
+  consumer: "api_tracker",
+  trackers: "api_trackers",
+  revisions: "api_tracker_revisions",
+  runs: "api_tracker_runs",
+  revisionLock: 4,
+};
+
+export const PAGE_TRACKERS: TrackerKind = {
+  label: "page tracker",
+  metric: "page",
+  consumer: "page_tracker",
+  trackers: "page_trackers",
+  revisions: "page_tracker_revisions",
+  runs: "page_tracker_runs",
+  revisionLock: 5,
+};
