@@ -68,8 +68,9 @@ export async function auditOfUser(q: Queryable, userId: string, beforeId: number
   const rows = await q.query<AuditRow>(
     `SELECT id::text AS id, (extract(epoch FROM at) * 1000)::float8 AS at_ms, outcome, reason, rpc, purpose, consumer,
             secret_ids::text[] AS secret_ids, master_key_ids, execution_id
-     FROM audit_events WHERE user_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint)
-     ORDER BY id DESC LIMIT $3`,
+     FROM audit_events e WHERE user_id = $1 AND ($2::bigint IS NULL OR e.id < $2::bigint)
+     -- e.id, the bigint: a bare "id" here would be the text output column, and "9" sorts after "10".
+     ORDER BY e.id DESC LIMIT $3`,
     [userId, beforeId ?? null, limit],
   );
   return rows.map((r) => ({

@@ -15,6 +15,8 @@ interface Row {
   created_at: number;
 }
 
+// Queries order by the table's bigint `r.id`: a bare "id" in ORDER BY would be
+// this text column, and "9" sorts after "10".
 const COLS = "id::text AS id, tracker_id, content, floor(extract(epoch FROM created_at))::float8 AS created_at";
 const toRecord = (r: Row): RevisionRecord => ({ id: r.id, trackerId: r.tracker_id, content: r.content, createdAt: r.created_at });
 
@@ -46,14 +48,14 @@ export async function storeRevisionIfChanged(db: Db, kind: TrackerKind, trackerI
 /** The newest `keep` revisions, oldest first (the cap may have been lowered since they were stored). */
 export async function revisionsOf(q: Queryable, kind: TrackerKind, trackerId: string, keep: number): Promise<RevisionRecord[]> {
   const rows = await q.query<Row>(
-    `SELECT * FROM (SELECT ${COLS} FROM ${kind.revisions} WHERE tracker_id = $1 ORDER BY id DESC LIMIT $2) newest ORDER BY id::bigint`,
+    `SELECT * FROM (SELECT ${COLS} FROM ${kind.revisions} r WHERE tracker_id = $1 ORDER BY r.id DESC LIMIT $2) newest ORDER BY id::bigint`,
     [trackerId, keep],
   );
   return rows.map(toRecord);
 }
 
 export async function latestRevision(q: Queryable, kind: TrackerKind, trackerId: string): Promise<RevisionRecord | undefined> {
-  const [row] = await q.query<Row>(`SELECT ${COLS} FROM ${kind.revisions} WHERE tracker_id = $1 ORDER BY id DESC LIMIT 1`, [trackerId]);
+  const [row] = await q.query<Row>(`SELECT ${COLS} FROM ${kind.revisions} r WHERE tracker_id = $1 ORDER BY r.id DESC LIMIT 1`, [trackerId]);
   return row && toRecord(row);
 }
 

@@ -39,6 +39,7 @@ interface Row {
   duration_ms: number;
 }
 
+// Ordered by the table's bigint `r.id`: a bare "id" would be this text column ("9" after "10").
 const COLS =
   "id::text AS id, tracker_id, trigger, outcome, stages, revision_id::text AS revision_id, " +
   "floor(extract(epoch FROM started_at))::float8 AS started_at, duration_ms";
@@ -59,7 +60,7 @@ export async function recordRun(q: Queryable, kind: TrackerKind, run: Omit<RunLo
 
 /** Newest first. */
 export async function runsOf(q: Queryable, kind: TrackerKind, trackerId: string): Promise<RunLog[]> {
-  const rows = await q.query<Row>(`SELECT ${COLS} FROM ${kind.runs} WHERE tracker_id = $1 ORDER BY id DESC LIMIT $2`, [trackerId, RUNS_KEPT]);
+  const rows = await q.query<Row>(`SELECT ${COLS} FROM ${kind.runs} r WHERE tracker_id = $1 ORDER BY r.id DESC LIMIT $2`, [trackerId, RUNS_KEPT]);
   return rows.map((r) => ({
     id: r.id,
     trackerId: r.tracker_id,

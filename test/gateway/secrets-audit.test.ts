@@ -110,6 +110,21 @@ describe("the caller's audit trail", () => {
     expect(seen).toEqual(all);
   });
 
+  it("orders events by number, newest first, past the ninth (ids once sorted as text: 9 after 10)", async () => {
+    const u = await newUser(stack);
+    const id = await createSecret(stack, u, "N", "n-value");
+    const r = await createResponder(stack, u, { location: { pathType: "=", path: "/many" }, settings: { body: "${secrets.N}", secrets: { selected: [id] } } });
+    // Twelve hits; the render cache would answer all but the first without the broker.
+    for (let i = 0; i < 12; i++) {
+      expect((await call(stack, "PUT", `/api/user/secrets/${id}`, { auth: u.auth, json: { value: `n-value-${i}` } })).status).toBe(200);
+      expect((await hitUrl(stack, r.url)).text).toBe(`n-value-${i}`);
+    }
+    const ids = (await audit(u)).body.events.map((e) => Number(e.id));
+    expect(ids).toHaveLength(12);
+    expect(ids).toEqual([...ids].sort((x, y) => y - x));
+    expect(Math.max(...ids)).toBeGreaterThanOrEqual(10);
+  });
+
   it("shows another user nothing of it", async () => {
     const res = await audit(other);
     expect(res.status).toBe(200);
