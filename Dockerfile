@@ -11,6 +11,12 @@ ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false
 WORKDIR /app
 
+# Debian's Chromium for page trackers (the sandbox drives it with playwright-core;
+# CHROMIUM_PATH=/usr/lib/chromium/chromium). The other services never start it.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium fonts-liberation \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first so that source edits do not invalidate this layer.
 # tsx (the TypeScript runtime) is a production dependency, so --omit=dev suffices.
 COPY package.json package-lock.json ./

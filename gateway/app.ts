@@ -12,9 +12,14 @@ import { ApiTracker } from "./api-trackers/schemas.js";
 import { ApiTrackersService } from "./api-trackers/service.js";
 import type { ApiTrackerRecord } from "./api-trackers/store.js";
 import { apiTrackerById } from "./api-trackers/store.js";
-import { API_TRACKERS } from "./trackers/kinds.js";
+import { pageTrackersRoutes } from "./page-trackers/routes.js";
+import { PageTracker } from "./page-trackers/schemas.js";
+import { PageTrackersService } from "./page-trackers/service.js";
+import { pageTrackerSandboxRun } from "./page-trackers/sandbox-run.js";
+import { pageTrackerById, type PageTrackerRecord } from "./page-trackers/store.js";
+import { API_TRACKERS, PAGE_TRACKERS } from "./trackers/kinds.js";
 import { trackerRunRoutes } from "./trackers/run-routes.js";
-import { ApiTrackerRevision, ApiTrackerRunLog } from "./trackers/run-schemas.js";
+import { ApiTrackerRevision, ApiTrackerRunLog, PageTrackerRevision, PageTrackerRunLog } from "./trackers/run-schemas.js";
 import { TrackerRunner } from "./trackers/runner.js";
 import { TrackerRunsService } from "./trackers/runs.js";
 import { TrackerScheduler } from "./trackers/scheduler.js";
@@ -72,7 +77,14 @@ export interface GatewayDeps {
 
 export async function buildApp(
   deps: GatewayDeps,
-): Promise<{ app: App; directory: ResponderDirectory; renders: RenderCache; apiTrackers: ApiTrackersService; schedulers: TrackerScheduler<{ enabled: boolean }>[] }> {
+): Promise<{
+  app: App;
+  directory: ResponderDirectory;
+  renders: RenderCache;
+  apiTrackers: ApiTrackersService;
+  pageTrackers: PageTrackersService;
+  schedulers: TrackerScheduler<{ enabled: boolean }>[];
+}> {
   const trust = trustOf(deps.webhooks.trustedProxies);
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
@@ -113,7 +125,7 @@ export async function buildApp(
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  for (const schema of [ErrorBody, Secret, AuditEvent, ApiKey, ApiKeyWithToken, AccessSetting, Responder, ResponderRequest, ResponderStats, ApiTracker, ApiTrackerRevision, ApiTrackerRunLog]) {
+  for (const schema of [ErrorBody, Secret, AuditEvent, ApiKey, ApiKeyWithToken, AccessSetting, Responder, ResponderRequest, ResponderStats, ApiTracker, ApiTrackerRevision, ApiTrackerRunLog, PageTracker, PageTrackerRevision, PageTrackerRunLog]) {
     app.addSchema(schema);
   }
 
@@ -137,6 +149,11 @@ export async function buildApp(
     existingSecretIds: (userId, ids) => secrets.existingIds(userId, ids),
   });
   secrets.onDeleted((userId, id) => apiTrackers.secretDeleted(userId, id));
+  const pageTrackers = new PageTrackersService({
+    db: deps.db,
+    existingSecretIds: (userId, ids) => secrets.existingIds(userId, ids),
+  });
+  secrets.onDeleted((userId, id) => pageTrackers.secretDeleted(userId, id));
   const apiTrackerRunner = new TrackerRunner<ApiTrackerRecord>({
     db: deps.db,
     kind: API_TRACKERS,
@@ -146,9 +163,19 @@ export async function buildApp(
     log: deps.log,
     metrics: deps.metrics,
   });
+  const pageTrackerRunner = new TrackerRunner<PageTrackerRecord>({
+    db: deps.db,
+    kind: PAGE_TRACKERS,
+    sandboxRun: pageTrackerSandboxRun(deps.sandbox, deps.trackers.pageTimeoutMs),
+    wantsPrevious: () => true,
+    grants: deps.grants,
+    log: deps.log,
+    metrics: deps.metrics,
+  });
   const schedulerSettings = { db: deps.db, log: deps.log, pollMs: deps.trackers.schedulerPollMs, maxConcurrentRuns: deps.trackers.maxConcurrentRuns };
   const schedulers = [
     new TrackerScheduler({ ...schedulerSettings, kind: API_TRACKERS, load: (userId, id) => apiTrackerById(deps.db, userId, id), runner: apiTrackerRunner }),
+    new TrackerScheduler({ ...schedulerSettings, kind: PAGE_TRACKERS, load: (userId, id) => pageTrackerById(deps.db, userId, id), runner: pageTrackerRunner }),
   ];
   const renders = new RenderCache(deps.webhooks.renderCache);
   secrets.onChanged((userId) => renders.secretsWritten(userId));
@@ -171,9 +198,17 @@ export async function buildApp(
     runLogSchema: "ApiTrackerRunLog",
     runs: new TrackerRunsService({ db: deps.db, kind: API_TRACKERS, runner: apiTrackerRunner, owned: (userId, id) => apiTrackers.owned(userId, id) }),
   });
+  await app.register(pageTrackersRoutes, { auth, pageTrackers });
+  await app.register(trackerRunRoutes, {
+    auth,
+    base: "/api/web_scraping/page_trackers",
+    revisionSchema: "PageTrackerRevision",
+    runLogSchema: "PageTrackerRunLog",
+    runs: new TrackerRunsService({ db: deps.db, kind: PAGE_TRACKERS, runner: pageTrackerRunner, owned: (userId, id) => pageTrackers.owned(userId, id) }),
+  });
   await app.register(webhookRoutes, { server: webhooks, bodyLimit: deps.webhooks.bodyLimit, metrics: deps.metrics });
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });
   app.get("/api-docs/openapi.json", { schema: { hide: true } }, () => app.swagger());
-  return { app, directory, renders, apiTrackers, schedulers };
+  return { app, directory, renders, apiTrackers, pageTrackers, schedulers };
 }

@@ -43,6 +43,8 @@ const schema = z.object({
     }),
   TRACKER_SCRIPT_TIMEOUT_MS: z.coerce.number().int().min(1).max(300_000).default(30_000),
   TRACKER_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).max(300_000).default(10_000),
+  // A page run loads pages in a browser: its one script gets the time both API tracker scripts share.
+  PAGE_TRACKER_TIMEOUT_MS: z.coerce.number().int().min(1).max(300_000).default(60_000),
   // How often each replica looks for due trackers; 0 turns the scheduler off on this replica.
   TRACKER_SCHEDULER_POLL_MS: z.coerce.number().int().min(0).default(5_000),
   TRACKER_MAX_CONCURRENT_RUNS: positiveInt(4),
@@ -83,6 +85,8 @@ export interface TrackerSettings {
   scriptTimeoutMs: number;
   /** Per HTTP request of a run; the sandbox caps it at OUTBOUND_MAX_TIMEOUT_MS. */
   requestTimeoutMs: number;
+  /** Wall clock of a page tracker's extractor, its browser calls included (capped by SANDBOX_MAX_TIMEOUT_MS). */
+  pageTimeoutMs: number;
   /** 0: this replica runs no scheduled ticks. */
   schedulerPollMs: number;
   /** Scheduled runs in flight on this replica. */
@@ -121,6 +125,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     trackers: {
       scriptTimeoutMs: e.TRACKER_SCRIPT_TIMEOUT_MS,
       requestTimeoutMs: e.TRACKER_REQUEST_TIMEOUT_MS,
+      pageTimeoutMs: e.PAGE_TRACKER_TIMEOUT_MS,
       schedulerPollMs: e.TRACKER_SCHEDULER_POLL_MS,
       maxConcurrentRuns: e.TRACKER_MAX_CONCURRENT_RUNS,
     },

@@ -31,6 +31,11 @@ const schema = z.object({
   SANDBOX_MAX_MEMORY_MB: positiveInt(128),
   SANDBOX_MAX_RESULT_BYTES: positiveInt(4 * 1024 * 1024),
   SANDBOX_MAX_LOG_BYTES: positiveInt(64 * 1024),
+  // Debian's package puts the browser itself here (/usr/bin/chromium is a shell
+  // wrapper that adds flags and extensions from /etc/chromium.d). A page tracker
+  // run fails with a clear message when it is missing.
+  CHROMIUM_PATH: z.string().min(1).default("/usr/lib/chromium/chromium"),
+  PAGE_TRACKER_MAX_CONCURRENT_RUNS: positiveInt(2),
   SANDBOX_METRICS_PORT: optionalPort,
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   LOG_LEVEL: logLevel,
@@ -44,6 +49,7 @@ export interface SandboxConfig {
   pool: Omit<PoolOptions, "denoPath"> & { denoPath: string };
   limits: LimitSettings;
   outbound: OutboundPolicy;
+  browser: { executablePath: string; maxConcurrentRuns: number };
   /** Prometheus metrics listener; off when unset. */
   metrics?: MetricsListen;
   logLevel: string;
@@ -102,6 +108,7 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
     },
     limits,
     outbound: outbound!,
+    browser: { executablePath: e.CHROMIUM_PATH, maxConcurrentRuns: e.PAGE_TRACKER_MAX_CONCURRENT_RUNS },
     metrics: metricsListen(e.METRICS_HOST, e.SANDBOX_METRICS_PORT),
     logLevel: e.LOG_LEVEL,
   };

@@ -6,6 +6,9 @@ import { SecretsSource } from "./broker/secrets.js";
 import { GRPC_MAX_MESSAGE_BYTES, loadSandboxConfig } from "./config.js";
 import { TrackerRunService } from "./api-trackers/run.js";
 import { ExecutionService } from "./executions/service.js";
+import { BrowserHost } from "./page-trackers/browser.js";
+import { PageTrackerRunService } from "./page-trackers/run.js";
+import { checkPageUrl } from "./page-trackers/urls.js";
 import { SandboxMetrics } from "./metrics.js";
 import { Pool } from "./pool/pool.js";
 import { startSandboxServer } from "./server.js";
@@ -26,12 +29,24 @@ async function main() {
   const registry = createRegistry("sandbox");
   const service = new ExecutionService(pool, secrets, config.outbound, config.limits, log, new SandboxMetrics(registry, pool));
   const trackers = new TrackerRunService(service, secrets, config.outbound, config.limits);
+  // Chromium starts with the first page tracker run, not here: most sandboxes never run one.
+  const browsers = new BrowserHost({ executablePath: config.browser.executablePath }, config.outbound, log);
+  const pages = new PageTrackerRunService({
+    executions: service,
+    secrets,
+    browsers,
+    outbound: config.outbound,
+    limits: config.limits,
+    maxConcurrentRuns: config.browser.maxConcurrentRuns,
+    checkUrl: (url) => checkPageUrl(url, config.outbound),
+  });
   const started = performance.now();
   await pool.ready();
   const server = await startSandboxServer(
     {
       service,
       trackers,
+      pages,
       pool,
       log,
       tls: config.tls,
@@ -52,6 +67,7 @@ async function main() {
   stopOnSignals("sandbox", log, async () => {
     await server.stop();
     await metricsServer?.stop();
+    await browsers.stop();
     await pool.stop();
     secrets.close();
   });

@@ -6,6 +6,7 @@ import type { TlsFiles } from "../common/tls.js";
 import { ScriptRunnerService } from "../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { scriptRunnerRpc } from "./executions/rpc.js";
 import type { TrackerRunService } from "./api-trackers/run.js";
+import type { PageTrackerRunService } from "./page-trackers/run.js";
 import type { ExecutionService } from "./executions/service.js";
 import type { Pool } from "./pool/pool.js";
 
@@ -19,6 +20,7 @@ export async function startSandboxServer(
   deps: {
     service: ExecutionService;
     trackers: TrackerRunService;
+    pages: PageTrackerRunService;
     pool: Pool;
     log: Logger;
     tls: TlsFiles;
@@ -33,7 +35,7 @@ export async function startSandboxServer(
     "grpc.max_receive_message_length": deps.maxMessageBytes,
     "grpc.max_send_message_length": deps.maxMessageBytes,
   });
-  server.addService(ScriptRunnerService, scriptRunnerRpc(deps.service, deps.trackers, deps.log));
+  server.addService(ScriptRunnerService, scriptRunnerRpc(deps.service, deps.trackers, deps.pages, deps.log));
   const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
   health.addToServer(server);
   const probe = setInterval(() => {

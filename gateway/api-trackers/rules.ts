@@ -1,6 +1,6 @@
 import { invalid } from "../../common/errors.js";
 import { isHeaderName } from "../responders/rules.js";
-import { checkSchedule } from "./schedule.js";
+import { checkScript, checkText, checkTrackerBasics } from "../trackers/rules.js";
 import { BODY_MAX_BYTES, type CreateApiTracker, type TargetInput } from "./schemas.js";
 
 const HEADER_NAME_MAX_CHARS = 256;
@@ -11,8 +11,7 @@ const BODY_MAX_DEPTH = 64;
 
 /** Rules a JSON schema cannot say; messages name the field (or header name), never a value. */
 export function checkApiTracker(t: Pick<CreateApiTracker, "name" | "config" | "target">): void {
-  checkText("name", t.name);
-  if (t.config.job) checkSchedule(t.config.job.schedule);
+  checkTrackerBasics(t);
   checkTarget(t.target);
 }
 
@@ -34,9 +33,7 @@ function checkTarget(t: TargetInput): void {
   }
   for (const field of ["configurator", "extractor"] as const) {
     const script = t[field];
-    if (script === undefined) continue;
-    if (script.trim() === "") throw invalid(`target.${field} must not be empty`);
-    checkText(`target.${field}`, script);
+    if (script !== undefined) checkScript(`target.${field}`, script);
   }
 }
 
@@ -47,12 +44,6 @@ function isHttpUrl(s: string): boolean {
   } catch {
     return false;
   }
-}
-
-// Postgres text cannot hold NUL, and jsonb refuses NUL and lone surrogates; the
-// database would fail the write with a 500 instead of naming the field.
-function checkText(field: string, s: string): void {
-  if (s.includes("\0") || !s.isWellFormed()) throw invalid(`${field} must not contain NUL characters or invalid Unicode`);
 }
 
 function checkBody(body: unknown): void {

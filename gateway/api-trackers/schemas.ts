@@ -1,13 +1,11 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { AccessSetting } from "../grants/access.js";
 import { UnixSeconds } from "../http/schemas.js";
+import { TrackerConfig, TrackerConfigView, TrackerName, TrackerParams, TrackerScript } from "../trackers/schemas.js";
 
 export const TARGET_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] as const;
 export type TargetMethod = (typeof TARGET_METHODS)[number];
 
-export const NAME_MAX_CHARS = 100;
-export const MAX_REVISIONS = 30;
-export const SCHEDULE_MAX_CHARS = 200;
 export const URL_MAX_CHARS = 2048;
 export const MAX_HEADERS = 100;
 export const HEADER_VALUE_MAX_CHARS = 8192;
@@ -15,30 +13,6 @@ export const HEADER_VALUE_MAX_CHARS = 8192;
 export const BODY_MAX_BYTES = 32 * 1024;
 export const MEDIA_TYPE_MAX_CHARS = 200;
 export const MAX_ACCEPT_STATUSES = 100;
-export const SCRIPT_MAX_CHARS = 64 * 1024;
-
-const Name = Type.String({ minLength: 1, maxLength: NAME_MAX_CHARS, description: "Unique per user, case-insensitively" });
-
-// Unknown fields are refused here (not dropped): a misspelt "schedule" must not
-// save a tracker that never runs.
-const Config = Type.Object(
-  {
-    revisions: Type.Integer({ minimum: 1, maximum: MAX_REVISIONS, description: "How many distinct extracted revisions to keep" }),
-    job: Type.Optional(
-      Type.Object(
-        {
-          schedule: Type.String({
-            minLength: 1,
-            maxLength: SCHEDULE_MAX_CHARS,
-            description: "Cron expression in UTC: 5 fields, or 6 with seconds first; at most once a minute",
-          }),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-  },
-  { additionalProperties: false },
-);
 
 const Method = Type.Union(
   TARGET_METHODS.map((m) => Type.Literal(m)),
@@ -57,8 +31,6 @@ const AcceptStatuses = Type.Array(Type.Integer({ minimum: 100, maximum: 999 }), 
   description: "Response statuses that count as success",
 });
 
-const Script = (description: string) => Type.String({ minLength: 1, maxLength: SCRIPT_MAX_CHARS, description });
-
 const Target = Type.Object(
   {
     url: Type.String({ minLength: 1, maxLength: URL_MAX_CHARS, description: "Absolute http or https URL" }),
@@ -67,16 +39,16 @@ const Target = Type.Object(
     body: Type.Optional(Type.Unknown({ description: "Any JSON value, sent as JSON; null means no body" })),
     mediaType: Type.Optional(Type.String({ minLength: 1, maxLength: MEDIA_TYPE_MAX_CHARS })),
     acceptStatuses: Type.Optional(AcceptStatuses),
-    configurator: Type.Optional(Script("Script that may change the request before it is sent")),
-    extractor: Type.Optional(Script("Script that reduces the response to the content kept as a revision")),
+    configurator: Type.Optional(TrackerScript("Script that may change the request before it is sent")),
+    extractor: Type.Optional(TrackerScript("Script that reduces the response to the content kept as a revision")),
   },
   { additionalProperties: false },
 );
 
 export const CreateApiTracker = Type.Object({
-  name: Name,
+  name: TrackerName,
   enabled: Type.Optional(Type.Boolean({ default: true })),
-  config: Config,
+  config: TrackerConfig,
   target: Target,
   secrets: Type.Optional(AccessSetting),
 });
@@ -85,9 +57,9 @@ export type TargetInput = CreateApiTracker["target"];
 
 /** Any subset of the fields; `config` and `target`, when present, replace the old ones whole. */
 export const UpdateApiTracker = Type.Object({
-  name: Type.Optional(Name),
+  name: Type.Optional(TrackerName),
   enabled: Type.Optional(Type.Boolean()),
-  config: Type.Optional(Config),
+  config: Type.Optional(TrackerConfig),
   target: Type.Optional(Target),
   secrets: Type.Optional(AccessSetting),
 });
@@ -98,10 +70,7 @@ export const ApiTracker = Type.Object(
     id: Type.String({ format: "uuid" }),
     name: Type.String(),
     enabled: Type.Boolean(),
-    config: Type.Object({
-      revisions: Type.Integer(),
-      job: Type.Optional(Type.Object({ schedule: Type.String() })),
-    }),
+    config: TrackerConfigView,
     target: Type.Object({
       url: Type.String(),
       method: Method,
@@ -121,4 +90,4 @@ export const ApiTracker = Type.Object(
 );
 export type ApiTracker = Static<typeof ApiTracker>;
 
-export const ApiTrackerParams = Type.Object({ tracker_id: Type.String({ format: "uuid" }) });
+export const ApiTrackerParams = TrackerParams;

@@ -1,9 +1,9 @@
 import crypto from "node:crypto";
 import { conflict, invalid, notFound } from "../../common/errors.js";
 import { pgErrorCode, UNIQUE_VIOLATION, type Db } from "../../common/db.js";
-import { fromStored, toStored, type AccessSetting, type StoredAccess } from "../grants/access.js";
+import { checkedAccess, fromStored, type StoredAccess } from "../grants/access.js";
 import { checkApiTracker } from "./rules.js";
-import { nextRunAt } from "./schedule.js";
+import { firstRunAt } from "../trackers/schedule.js";
 import type { ApiTracker, CreateApiTracker, TargetMethod, UpdateApiTracker } from "./schemas.js";
 import {
   apiTrackerById,
@@ -34,9 +34,9 @@ export class ApiTrackersService {
 
   async create(userId: string, input: CreateApiTracker): Promise<ApiTracker> {
     checkApiTracker(input);
-    const access = await this.checkedAccess(userId, input.secrets ?? "none");
+    const access = await checkedAccess(input.secrets ?? "none", "secrets", (ids) => this.deps.existingSecretIds(userId, ids));
     const fields = fieldsOf(crypto.randomUUID(), userId, input, access);
-    const record = await this.write(() => insertApiTracker(this.deps.db, fields, firstRun(fields)));
+    const record = await this.write(() => insertApiTracker(this.deps.db, fields, firstRunAt(fields)));
     return toApi(record!);
   }
 
@@ -54,9 +54,9 @@ export class ApiTrackersService {
       target: target ?? targetOf(current),
     };
     checkApiTracker(next);
-    const access = secrets === undefined ? current.access : await this.checkedAccess(userId, secrets);
+    const access = secrets === undefined ? current.access : await checkedAccess(secrets, "secrets", (ids) => this.deps.existingSecretIds(userId, ids));
     const fields = fieldsOf(id, userId, next, access);
-    const record = await this.write(() => updateApiTracker(this.deps.db, fields, firstRun(fields)));
+    const record = await this.write(() => updateApiTracker(this.deps.db, fields, firstRunAt(fields)));
     if (!record) throw notFound(NOT_FOUND);
     return toApi(record);
   }
@@ -75,15 +75,6 @@ export class ApiTrackersService {
     const t = await apiTrackerById(this.deps.db, userId, id);
     if (!t) throw notFound(NOT_FOUND);
     return t;
-  }
-
-  private async checkedAccess(userId: string, access: AccessSetting): Promise<StoredAccess> {
-    const stored = toStored(access);
-    if (stored.mode === "selected") {
-      const existing = new Set(await this.deps.existingSecretIds(userId, stored.ids));
-      if (stored.ids.some((id) => !existing.has(id))) throw invalid("secrets.selected names a secret that does not exist");
-    }
-    return stored;
   }
 
   private async write(fn: () => Promise<ApiTrackerRecord | undefined>): Promise<ApiTrackerRecord | undefined> {
@@ -123,11 +114,6 @@ function fieldsOf(id: string, userId: string, d: Definition, access: StoredAcces
     ...(t.extractor === undefined ? {} : { extractor: t.extractor }),
     access,
   };
-}
-
-/** When the scheduler should first pick the tracker up; never for a disabled or unscheduled one. */
-function firstRun(f: ApiTrackerFields): Date | null {
-  return f.enabled && f.schedule !== undefined ? nextRunAt(f.schedule, new Date()) : null;
 }
 
 function configOf(r: ApiTrackerRecord): CreateApiTracker["config"] {

@@ -1,7 +1,7 @@
 import type { Queryable } from "../../common/db.js";
 
 /** Tables whose rows carry an access setting as `secrets_access` + `secret_ids`. */
-export type AccessTable = "responders" | "api_trackers";
+export type AccessTable = "responders" | "api_trackers" | "page_trackers";
 
 /**
  * Takes a deleted secret out of every access list of the user in `table`; an

@@ -1,4 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
+import { invalid } from "../../common/errors.js";
 import type { GrantAccess } from "./mint.js";
 
 /** Most secrets a user can have; a longer list can only repeat or invent ids. */
@@ -47,4 +48,22 @@ export function grantAccessOf(s: StoredAccess): GrantAccess | undefined {
   if (s.mode === "all") return "all";
   if (s.mode === "selected" && s.ids.length > 0) return { selected: s.ids };
   return undefined;
+}
+
+/**
+ * The setting in stored form, once every selected id is one of the user's
+ * secrets (`existingSecretIds` asks the broker). `field` names the setting in
+ * the error: another user's id is refused exactly like an unknown one.
+ */
+export async function checkedAccess(
+  access: AccessSetting,
+  field: string,
+  existingSecretIds: (ids: string[]) => Promise<string[]>,
+): Promise<StoredAccess> {
+  const stored = toStored(access);
+  if (stored.mode === "selected") {
+    const existing = new Set(await existingSecretIds(stored.ids));
+    if (stored.ids.some((id) => !existing.has(id))) throw invalid(`${field}.selected names a secret that does not exist`);
+  }
+  return stored;
 }

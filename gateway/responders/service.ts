@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import { conflict, invalid, notFound } from "../../common/errors.js";
 import { pgErrorCode, UNIQUE_VIOLATION, type Db } from "../../common/db.js";
-import { fromStored, toStored, type AccessSetting } from "../grants/access.js";
+import { checkedAccess, fromStored } from "../grants/access.js";
 import { clearHistory, historyOf, statsOfUser, type HistoryEntry, type Stats } from "./history-store.js";
 import { checkResponder } from "./rules.js";
 import type { CreateResponder, Responder, UpdateResponder } from "./schemas.js";
@@ -38,7 +38,7 @@ export class RespondersService {
 
   async create(userId: string, input: CreateResponder): Promise<Responder> {
     checkResponder(input);
-    const access = await this.checkedAccess(userId, input.settings.secrets ?? "none");
+    const access = await checkedAccess(input.settings.secrets ?? "none", "settings.secrets", (ids) => this.deps.existingSecretIds(userId, ids));
     const record = await this.write(() =>
       insertResponder(this.deps.db, {
         id: crypto.randomUUID(),
@@ -62,7 +62,7 @@ export class RespondersService {
     const settings = change.settings ? settingsOf(change.settings) : current.settings;
     checkResponder({ location, settings });
     // Settings replace the old ones whole, so a missing access setting means "none".
-    const access = change.settings ? await this.checkedAccess(userId, change.settings.secrets ?? "none") : current.access;
+    const access = change.settings ? await checkedAccess(change.settings.secrets ?? "none", "settings.secrets", (ids) => this.deps.existingSecretIds(userId, ids)) : current.access;
     const record = await this.write(() =>
       updateResponder(this.deps.db, {
         id,
@@ -107,15 +107,6 @@ export class RespondersService {
     const r = await responderById(this.deps.db, userId, id);
     if (!r) throw notFound("responder not found");
     return r;
-  }
-
-  private async checkedAccess(userId: string, access: AccessSetting) {
-    const stored = toStored(access);
-    if (stored.mode === "selected") {
-      const existing = new Set(await this.deps.existingSecretIds(userId, stored.ids));
-      if (stored.ids.some((id) => !existing.has(id))) throw invalid("settings.secrets.selected names a secret that does not exist");
-    }
-    return stored;
   }
 
   private async write(fn: () => Promise<ResponderRecord | undefined>): Promise<ResponderRecord | undefined> {

@@ -3,12 +3,11 @@ import { requireAuth, userIdOf, type AuthDeps } from "../auth/authenticate.js";
 import type { App } from "../http/app-type.js";
 import { errors, NoContent } from "../http/schemas.js";
 import { HistoryRequest } from "./run-schemas.js";
+import { TrackerParams } from "./schemas.js";
 import type { TrackerRunsService } from "./runs.js";
 
 const tags = ["web_scraping"];
 const security: Record<string, string[]>[] = [{ apiKey: [] }, { session: [] }];
-const TrackerParams = Type.Object({ tracker_id: Type.String({ format: "uuid" }) });
-
 /** `_history`, `_clear` and `_logs` of one tracker kind under `base`; the schema ids name its revision and run log. */
 export async function trackerRunRoutes(
   app: App,

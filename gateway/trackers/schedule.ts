@@ -28,3 +28,8 @@ export function checkSchedule(expression: string): void {
 export function nextRunAt(expression: string, from: Date): Date {
   return CronExpressionParser.parse(expression, { tz: "UTC", currentDate: from }).next().toDate();
 }
+
+/** When the scheduler should first pick a tracker up: never for a disabled or unscheduled one. */
+export function firstRunAt(t: { enabled: boolean; schedule?: string }): Date | null {
+  return t.enabled && t.schedule !== undefined ? nextRunAt(t.schedule, new Date()) : null;
+}

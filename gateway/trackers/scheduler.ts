@@ -1,6 +1,6 @@
 import type { Db } from "../../common/db.js";
 import type { Logger } from "../../common/log.js";
-import { nextRunAt } from "../api-trackers/schedule.js";
+import { nextRunAt } from "./schedule.js";
 import type { TrackerKind } from "./kinds.js";
 
 interface Due {

@@ -49,6 +49,9 @@ export function realmPrelude() {
   const PromiseCtor = Promise;
   const promiseResolve = Promise.resolve;
   const promiseThen = Promise.prototype.then;
+  const FunctionCtor = Function;
+  const functionToString = Function.prototype.toString;
+  const stringReplace = String.prototype.replace;
   const WeakMapCtor = WeakMap;
   const weakMapGet = WeakMap.prototype.get;
   const weakMapSet = WeakMap.prototype.set;
@@ -63,6 +66,8 @@ export function realmPrelude() {
   const dvByteOffset = getter(DataView.prototype, "byteOffset");
   const dvByteLength = getter(DataView.prototype, "byteLength");
   const abByteLength = getter(ArrayBuffer.prototype, "byteLength");
+
+  const PAGE_CALLS_PER_EXECUTION = 2000;
 
   // ---- per-execution state (the realm lives for one execution) ----------
   let kind = "";
@@ -79,6 +84,11 @@ export function realmPrelude() {
   let inbox = "";
   let nextRequestId = 1;
   let requestsLeft = 64;
+  let pageCallsLeft = PAGE_CALLS_PER_EXECUTION;
+  let pageObject;
+  let pageContext;
+  // The page's URL as of the host's latest answer: page.url() is synchronous in Playwright.
+  let pageUrl = "about:blank";
   const waiting = setPrototypeOf({}, null);
   let pendingScript;
   const upstreamErrors = new WeakMapCtor();
@@ -502,6 +512,7 @@ export function realmPrelude() {
     const pending = waiting[reply.id];
     if (pending === undefined) return;
     waiting[reply.id] = undefined;
+    if (pending.page) return deliverPage(reply, pending);
     if (reply.ok) {
       const bytes = reply.body;
       charge(bytes.length);
@@ -513,6 +524,86 @@ export function realmPrelude() {
       apply(weakMapSet, upstreamErrors, [error, reply.kind]);
       pending.reject(error);
     }
+  }
+
+  // ---- page: a capability object whose calls the host carries out ---------
+  // Each call becomes one line `{"id", "op":"page", "target", "method", "args"}`
+  // for the host, which runs it on the tracker's own browser page (the
+  // target names a locator chain, "[]" being the page itself). Only JSON
+  // crosses: no host object is ever handed in.
+  function pageCall(target, method, args) {
+    return new PromiseCtor((resolve, reject) => {
+      if (pageCallsLeft <= 0) throw new RangeErrorCtor(`page: too many calls in one execution (at most ${PAGE_CALLS_PER_EXECUTION})`);
+      const payload = jsonStringify(args);
+      pageCallsLeft--;
+      const id = nextRequestId++;
+      waiting[id] = { resolve, reject, page: true };
+      outbox += (outbox ? "\n" : "") + `{"id":${id},"op":"page","target":${target},"method":${jsonStringify(method)},"args":${payload}}`;
+    });
+  }
+  function deliverPage(reply, pending) {
+    if (typeof reply.url === "string") pageUrl = reply.url;
+    if (!reply.ok) {
+      const error = new ErrorCtor(reply.message);
+      if (reply.kind) apply(weakMapSet, upstreamErrors, [error, reply.kind]);
+      return pending.reject(error);
+    }
+    if (typeof reply.bytes === "string") return pending.resolve(binaryToBytes(reply.bytes));
+    pending.resolve(reply.value);
+  }
+  // page.evaluate(fn, arg) runs in the browser page: the function travels as
+  // source text, applied there to the argument as JSON. A string is an
+  // expression when it compiles as one, else a function body.
+  function pageExpression(fn, arg) {
+    const argJson = arg === undefined ? "undefined" : jsonStringify(arg);
+    if (typeof fn === "function") return "(" + apply(functionToString, fn, []) + ")(" + (argJson === undefined ? "undefined" : argJson) + ")";
+    if (typeof fn !== "string") throw new TypeErrorCtor("page.evaluate expects a function or a string");
+    try {
+      new FunctionCtor("return (" + fn + "\n)");
+      return "(" + fn + "\n)";
+    } catch {
+      return "(async function () {\n" + fn + "\n})()";
+    }
+  }
+  function selectorOf(selector, what) {
+    if (typeof selector !== "string") throw new TypeErrorCtor(`${what}: the selector must be a string`);
+    return selector;
+  }
+  function makeLocator(steps) {
+    const call = (method) => (...args) => pageCall(steps, method, args);
+    const extend = (step) => makeLocator(steps === "[]" ? "[" + step + "]" : apply(stringSlice, steps, [0, -1]) + "," + step + "]");
+    const locator = {
+      locator: (selector) => extend(jsonStringify(["locator", selectorOf(selector, "locator.locator")])),
+      first: () => extend('["first"]'),
+      last: () => extend('["last"]'),
+      nth: (index) => extend(jsonStringify(["nth", mathTrunc(+index)])),
+    };
+    for (const method of LOCATOR_METHODS) locator[method] = call(method);
+    return locator;
+  }
+  const LOCATOR_METHODS = [
+    "textContent", "innerText", "innerHTML", "inputValue", "getAttribute", "count", "allTextContents", "allInnerTexts",
+    "isVisible", "isChecked", "click", "dblclick", "fill", "press", "type", "check", "uncheck", "hover", "focus",
+    "selectOption", "waitFor",
+  ];
+  const PAGE_METHODS = [
+    "goto", "reload", "goBack", "goForward", "content", "title", "click", "dblclick", "fill", "press", "type", "check",
+    "uncheck", "hover", "focus", "selectOption", "textContent", "innerText", "innerHTML", "inputValue", "getAttribute",
+    "isVisible", "isChecked", "waitForURL", "waitForLoadState", "waitForTimeout", "screenshot",
+  ];
+  function makePage() {
+    const page = {
+      url: () => pageUrl,
+      locator: (selector) => makeLocator("[" + jsonStringify(["locator", selectorOf(selector, "page.locator")]) + "]"),
+      evaluate: (fn, arg) => pageCall("[]", "evaluate", [pageExpression(fn, arg)]),
+      // Resolves to a locator for the selector (Playwright gives an element handle).
+      waitForSelector: (selector, options) => {
+        const target = "[" + jsonStringify(["locator", selectorOf(selector, "page.waitForSelector")]) + "]";
+        return apply(promiseThen, pageCall("[]", "waitForSelector", [selector, options]), [(found) => (found ? makeLocator(target) : null)]);
+      },
+    };
+    for (const method of PAGE_METHODS) page[method] = (...args) => pageCall("[]", method, args);
+    return page;
   }
 
   // ---- results -----------------------------------------------------------
@@ -605,12 +696,25 @@ export function realmPrelude() {
     }
     throw new TypeErrorCtor("the configurator must return {requests} or {responses}");
   }
+  // A page extractor's return value is the content: bytes as they are, any
+  // other value as its JSON text.
+  function pageResult(value) {
+    if (isView(value) || isArrayBuffer(value)) return bodyField(value, "the result");
+    const json = value === undefined ? undefined : jsonStringify(value);
+    if (json === undefined) throw new TypeErrorCtor("execute(page, context) must return a JSON value or bytes");
+    return field("body", jsonStringify(stringToBinary(json)));
+  }
   function onFulfilled(value) {
     if (outcome) return;
     try {
-      const result = requireObject(value, "the script's result");
       const body =
-        kind === "responder" ? responderResult(result) : kind === "configurator" ? configuratorResult(result) : bodyField(result.body, "body");
+        kind === "page"
+          ? pageResult(value)
+          : kind === "responder"
+            ? responderResult(requireObject(value, "the script's result"))
+            : kind === "configurator"
+              ? configuratorResult(requireObject(value, "the script's result"))
+              : bodyField(requireObject(value, "the script's result").body, "body");
       const json = "{" + apply(stringSlice, body, [1]) + "}";
       if (json.length > maxResultBytes) return fail("result_too_large", `the script's result is larger than ${maxResultBytes} bytes`);
       outcome = "R" + json;
@@ -628,7 +732,22 @@ export function realmPrelude() {
   const SyntaxErrorCtor = SyntaxError;
   let began = false;
   defineProperty(g, "__secutils_began", { value: () => void (began = true), writable: false, configurable: false, enumerable: false });
+  // `export async function execute(page, context) {...}` as the body of a
+  // function: the exports become declarations (a default export becomes
+  // `execute`), and the body hands back `execute` to be called.
+  function startPageScript(source) {
+    let body = apply(stringReplace, source, [/^([ \t]*)export[ \t]+default[ \t]+/m, "$1var execute = "]);
+    body = apply(stringReplace, body, [/^([ \t]*)export[ \t]+(?=(?:async[ \t]+)?function\b|const\b|let\b|var\b|class\b)/gm, "$1"]);
+    body = apply(stringReplace, body, [/^[ \t]*export[ \t]*\{[^}]*\}[ \t]*;?/gm, ""]);
+    const load = indirectEval("(async function () {\n" + body + "\n;return typeof execute === 'function' ? execute : undefined;\n})");
+    const run = (execute) => {
+      if (typeof execute !== "function") throw new TypeErrorCtor("the extractor must export async function execute(page, context)");
+      return execute(pageObject, pageContext);
+    };
+    apply(promiseThen, apply(promiseThen, load(), [run]), [onFulfilled, onRejected]);
+  }
   function startScript(source) {
+    if (kind === "page") return startPageScript(source);
     let value;
     try {
       value = indirectEval("__secutils_began();" + source);
@@ -700,6 +819,10 @@ export function realmPrelude() {
         params.secrets = secrets;
       }
       defineProperty(g, "context", { value: context, writable: true, configurable: true, enumerable: false });
+      if (kind === "page") {
+        pageObject = makePage();
+        pageContext = context;
+      }
     },
     // The user's script, started by the next pump.
     setScript(source) {

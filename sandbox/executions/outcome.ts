@@ -94,7 +94,8 @@ function parseOutcome(kind: RealmKind, outcome: string, limits: Limits): Omit<Ex
         ? { configurator: { requests: { items: r.data.requests } } }
         : { configurator: { responses: { items: r.data.responses } } };
     }
-    case "extractor": {
+    case "extractor":
+    case "page": {
       const r = extractor.safeParse(json);
       return r.success ? { extractor: r.data } : { error: invalid() };
     }

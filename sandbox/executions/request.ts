@@ -2,7 +2,8 @@ import { DomainError } from "../../common/errors.js";
 import { isUuid } from "../../common/ids.js";
 import { ScriptKind, type ExecuteRequest, type Limits } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 
-export type RealmKind = "responder" | "configurator" | "extractor";
+// "page" is a page tracker extractor: never asked for through Execute, only by RunPageTracker.
+export type RealmKind = "responder" | "configurator" | "extractor" | "page";
 
 const KINDS: Partial<Record<ScriptKind, RealmKind>> = {
   [ScriptKind.SCRIPT_KIND_RESPONDER]: "responder",

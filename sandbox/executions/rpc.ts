@@ -5,6 +5,7 @@ import type { Logger } from "../../common/log.js";
 import { peerIdentity } from "../../common/tls.js";
 import type { ScriptRunnerServer } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import type { TrackerRunService } from "../api-trackers/run.js";
+import type { PageTrackerRunService } from "../page-trackers/run.js";
 import type { ExecutionService } from "./service.js";
 
 // Only the gateway runs scripts.
@@ -13,7 +14,12 @@ const ALLOWED = new Set(["gateway"]);
 // A full queue is a passing overload here, not a broken precondition.
 const STATUS = { ...GRPC_STATUS, limit: grpc.status.RESOURCE_EXHAUSTED };
 
-export function scriptRunnerRpc(service: ExecutionService, trackers: TrackerRunService, log: Logger): ScriptRunnerServer {
+export function scriptRunnerRpc(
+  service: ExecutionService,
+  trackers: TrackerRunService,
+  pages: PageTrackerRunService,
+  log: Logger,
+): ScriptRunnerServer {
   /** Identity check, cancellation and error mapping shared by every method. */
   const serve =
     <Req, Res>(name: string, handle: (req: Req, signal: AbortSignal) => Promise<Res>) =>
@@ -37,7 +43,6 @@ export function scriptRunnerRpc(service: ExecutionService, trackers: TrackerRunS
   return {
     execute: serve("execute", (req, signal) => service.execute(req, signal)),
     runApiTracker: serve("runApiTracker", (req, signal) => trackers.run(req, signal)),
-    // Replaced by the page tracker run service as it lands.
-    runPageTracker: serve("runPageTracker", () => Promise.reject(new DomainError("unavailable", "page trackers are not available yet"))),
+    runPageTracker: serve("runPageTracker", (req, signal) => pages.run(req, signal)),
   };
 }

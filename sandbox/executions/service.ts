@@ -36,9 +36,15 @@ export class ExecutionService {
   /**
    * One script in a fresh realm on a worker leased to the user. `secrets` is
    * the JSON object of released secrets (or its promise, so that the broker
-   * call overlaps the wait for a worker).
+   * call overlaps the wait for a worker). `hostCalls` answers the script's
+   * calls to the host (by default op_proxy_request only).
    */
-  async run(x: ScriptExecution, secrets: Promise<string>, signal?: AbortSignal): Promise<ExecuteResponse> {
+  async run(
+    x: ScriptExecution,
+    secrets: Promise<string>,
+    signal?: AbortSignal,
+    hostCalls: (json: string) => Promise<string> = (json) => proxyForScript(json, this.outbound),
+  ): Promise<ExecuteResponse> {
     const started = performance.now();
     secrets.catch(() => {});
     let lease;
@@ -68,7 +74,7 @@ export class ExecutionService {
             maxLogBytes: x.maxLogBytes,
             bufferBytes: x.memoryMb * BUFFER_BUDGET_PER_HEAP_MB * 1024 * 1024,
           }),
-        (json) => proxyForScript(json, this.outbound),
+        hostCalls,
       );
       // A worker that ran out of heap keeps the garbage; nobody gets it again.
       discard = run.kind === "lost" || isMemoryLimit(run);

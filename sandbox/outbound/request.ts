@@ -128,31 +128,49 @@ function requestHeaders(pairs: unknown, body: Buffer | undefined): Record<string
   return Object.fromEntries(headers);
 }
 
-async function checkedAddresses(target: Target, policy: OutboundPolicy, lookup: LookupFunction): Promise<LookupAddress[]> {
-  const allowed = findAllowHost(policy, target.name, target.port) !== undefined;
-  if (target.isIp) {
+function checkedAddresses(target: Target, policy: OutboundPolicy, lookup: LookupFunction): Promise<LookupAddress[]> {
+  return checkDestination(target.name, target.port, policy, lookup);
+}
+
+/**
+ * The addresses `hostname` (a URL's host name: IPv6 in brackets; a bare IPv6
+ * address is accepted too) may be reached at on `port`, under `policy`. Throws
+ * OutboundError: `url_not_allowed` for a refused destination, `upstream_failure`
+ * when the name does not resolve. Connect only to the addresses returned (see
+ * pinnedLookup): resolving the name again could answer differently.
+ */
+export async function checkDestination(
+  hostname: string,
+  port: number,
+  policy: OutboundPolicy,
+  lookup: LookupFunction = systemLookup,
+): Promise<LookupAddress[]> {
+  const host = hostname.replace(/^\[(.*)\]$/, "$1");
+  const name = net.isIPv6(host) ? `[${host}]` : host;
+  const allowed = findAllowHost(policy, name, port) !== undefined;
+  if (net.isIP(host)) {
     // An allow-list entry matches an IP literal only if it names that very address.
-    const reason = allowed ? undefined : addressRefusal(target.host);
-    if (reason) throw refused(`request to ${target.name} refused: ${reason}`);
-    return [{ address: target.host, family: net.isIP(target.host) }];
+    const reason = allowed ? undefined : addressRefusal(host);
+    if (reason) throw refused(`request to ${name} refused: ${reason}`);
+    return [{ address: host, family: net.isIP(host) }];
   }
   let addresses: LookupAddress[];
   try {
-    addresses = await lookup(target.host);
+    addresses = await lookup(host);
   } catch (error) {
-    throw new OutboundError("upstream_failure", `could not resolve ${target.name}${describeCode(error)}`);
+    throw new OutboundError("upstream_failure", `could not resolve ${name}${describeCode(error)}`);
   }
-  if (addresses.length === 0) throw new OutboundError("upstream_failure", `could not resolve ${target.name}`);
+  if (addresses.length === 0) throw new OutboundError("upstream_failure", `could not resolve ${name}`);
   for (const { address } of addresses) {
     // The resolved address itself is not named: it would map the operator's internal DNS.
     const reason = allowed ? (isMetadataAddress(address) ? "cloud metadata address" : undefined) : addressRefusal(address);
-    if (reason) throw refused(`request to ${target.name} refused: it resolves to a non-public address (${reason})`);
+    if (reason) throw refused(`request to ${name} refused: it resolves to a non-public address (${reason})`);
   }
   return addresses;
 }
 
-/** A lookup for http.request that answers with the checked addresses and never asks DNS again. */
-function pinnedLookup(addresses: LookupAddress[]): net.LookupFunction {
+/** A lookup for http.request and net.connect that answers with the checked addresses and never asks DNS again. */
+export function pinnedLookup(addresses: LookupAddress[]): net.LookupFunction {
   const [first] = addresses as [LookupAddress];
   return (_hostname, options, callback) => {
     process.nextTick(() => (options.all ? callback(null, addresses) : callback(null, first.address, first.family)));
@@ -241,7 +259,7 @@ const REASONS: Record<string, string> = {
 };
 
 /** ": reason (CODE)" from a Node error's code, never its message or stack; "" without a code. */
-function describeCode(error: unknown): string {
+export function describeCode(error: unknown): string {
   const { code, errors } = (error ?? {}) as { code?: unknown; errors?: unknown[] };
   // Trying several addresses in turn fails with an AggregateError; the first attempt's code stands for all.
   if (typeof code !== "string") return Array.isArray(errors) ? describeCode(errors[0]) : "";

@@ -86,6 +86,13 @@ describe("OpenAPI document", () => {
         "POST /api/web_scraping/api_trackers/{tracker_id}/_history",
         "POST /api/web_scraping/api_trackers/{tracker_id}/_clear",
         "GET /api/web_scraping/api_trackers/{tracker_id}/_logs",
+        "GET /api/web_scraping/page_trackers",
+        "POST /api/web_scraping/page_trackers",
+        "PUT /api/web_scraping/page_trackers/{tracker_id}",
+        "DELETE /api/web_scraping/page_trackers/{tracker_id}",
+        "POST /api/web_scraping/page_trackers/{tracker_id}/_history",
+        "POST /api/web_scraping/page_trackers/{tracker_id}/_clear",
+        "GET /api/web_scraping/page_trackers/{tracker_id}/_logs",
       ].sort(),
     );
     const create = doc.paths["/api/user/secrets"].post.requestBody.content["application/json"].schema;

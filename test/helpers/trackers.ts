@@ -17,29 +17,35 @@ export interface Revision {
   createdAt: number;
 }
 
-const BASE = "/api/web_scraping/api_trackers";
+export const API_TRACKERS = "/api/web_scraping/api_trackers";
+export const PAGE_TRACKERS = "/api/web_scraping/page_trackers";
 
-export async function createTracker(stack: Stack, user: TestUser, body: Record<string, unknown>): Promise<string> {
-  const res = await call(stack, "POST", BASE, { auth: user.auth, json: { config: { revisions: 10 }, ...body } });
-  if (res.status !== 201) throw new Error(`create tracker: ${res.status} ${res.text}`);
-  return res.body.id as string;
+/** REST calls on the trackers under `path` (API or page trackers: the same shape). */
+export function trackerCalls(path: string) {
+  return {
+    async create(stack: Stack, user: TestUser, body: Record<string, unknown>): Promise<string> {
+      const res = await call(stack, "POST", path, { auth: user.auth, json: { config: { revisions: 10 }, ...body } });
+      if (res.status !== 201) throw new Error(`create tracker: ${res.status} ${res.text}`);
+      return res.body.id as string;
+    },
+    /** POST _history {"refresh": true}: runs the tracker now. */
+    refresh: (stack: Stack, user: TestUser, id: string, base = stack.url) =>
+      call<Revision[] & { message?: string }>({ ...stack, url: base } as Stack, "POST", `${path}/${id}/_history`, { auth: user.auth, json: { refresh: true } }),
+    async revisionsOf(stack: Stack, user: TestUser, id: string): Promise<Revision[]> {
+      const res = await call<Revision[]>(stack, "POST", `${path}/${id}/_history`, { auth: user.auth, json: { refresh: false } });
+      if (res.status !== 200) throw new Error(`history: ${res.status} ${res.text}`);
+      return res.body;
+    },
+    async logsOf(stack: Stack, user: TestUser, id: string): Promise<RunLog[]> {
+      const res = await call<RunLog[]>(stack, "GET", `${path}/${id}/_logs`, { auth: user.auth });
+      if (res.status !== 200) throw new Error(`logs: ${res.status} ${res.text}`);
+      return res.body;
+    },
+  };
 }
 
-/** POST _history {"refresh": true}: runs the tracker now. */
-export const refresh = (stack: Stack, user: TestUser, id: string, base = stack.url) =>
-  call<Revision[] & { message?: string }>({ ...stack, url: base } as Stack, "POST", `${BASE}/${id}/_history`, { auth: user.auth, json: { refresh: true } });
-
-export async function revisionsOf(stack: Stack, user: TestUser, id: string): Promise<Revision[]> {
-  const res = await call<Revision[]>(stack, "POST", `${BASE}/${id}/_history`, { auth: user.auth, json: { refresh: false } });
-  if (res.status !== 200) throw new Error(`history: ${res.status} ${res.text}`);
-  return res.body;
-}
-
-export async function logsOf(stack: Stack, user: TestUser, id: string): Promise<RunLog[]> {
-  const res = await call<RunLog[]>(stack, "GET", `${BASE}/${id}/_logs`, { auth: user.auth });
-  if (res.status !== 200) throw new Error(`logs: ${res.status} ${res.text}`);
-  return res.body;
-}
+const apiTrackers = trackerCalls(API_TRACKERS);
+export const { create: createTracker, refresh, revisionsOf, logsOf } = apiTrackers;
 
 export interface SeenRequest {
   method: string;

@@ -7,7 +7,8 @@ import { openDb, type Db } from "../../common/db.js";
 import { createLogger } from "../../common/log.js";
 import { migrate } from "../../common/migrate.js";
 import { apiTrackerById, insertApiTracker, type ApiTrackerRecord } from "../../gateway/api-trackers/store.js";
-import { API_TRACKERS } from "../../gateway/trackers/kinds.js";
+import { pageTrackerById, insertPageTracker, type PageTrackerRecord } from "../../gateway/page-trackers/store.js";
+import { API_TRACKERS, PAGE_TRACKERS } from "../../gateway/trackers/kinds.js";
 import type { RunResult } from "../../gateway/trackers/runner.js";
 import { TrackerScheduler } from "../../gateway/trackers/scheduler.js";
 import { ADMIN_URL, createDatabase, dropDatabase } from "../helpers/databases.js";
@@ -80,4 +81,42 @@ it("claims a due tick once between two schedulers, moves it to the next minute a
   expect(next.getTime()).toBeGreaterThan(Date.now());
   // A disabled tracker's stale tick is claimed and skipped, not run.
   expect(rows.find((r) => r.id === disabled.id)!.at.getTime()).toBeGreaterThan(Date.now());
+});
+
+it("claims page trackers from their own table, and only them", async () => {
+  const api = await tracker({ enabled: true, schedule: "* * * * *", due: true });
+  const userId = crypto.randomUUID();
+  await db.query("INSERT INTO users (id, email, handle) VALUES ($1, $2, $3)", [userId, `${userId}@example.test`, crypto.randomBytes(8).toString("hex")]);
+  const page = await insertPageTracker(
+    db,
+    { id: crypto.randomUUID(), userId, name: "p", enabled: true, revisions: 3, schedule: "*/5 * * * *", extractor: "x", acceptInvalidCertificates: false, access: { mode: "none", ids: [] } },
+    new Date(Date.now() - 1000),
+  );
+  const runs: string[] = [];
+  let ran: () => void = () => undefined;
+  const allRan = new Promise<void>((r) => (ran = r));
+  const scheduler = new TrackerScheduler({
+    db,
+    kind: PAGE_TRACKERS,
+    load: (u, id) => pageTrackerById(db, u, id),
+    runner: {
+      run: async (t: PageTrackerRecord, trigger: string): Promise<RunResult> => {
+        runs.push(`${t.id}:${trigger}`);
+        ran();
+        return { outcome: "ok", stages: [] };
+      },
+    },
+    log: createLogger("test", "silent"),
+    pollMs: 10,
+    maxConcurrentRuns: 4,
+  });
+  scheduler.start();
+  await allRan;
+  await scheduler.stop();
+  expect(runs).toEqual([`${page.id}:schedule`]);
+  const [row] = await db.query<{ at: Date }>("SELECT next_run_at AS at FROM page_trackers WHERE id = $1", [page.id]);
+  expect(row!.at.getTime() % 300_000).toBe(0);
+  // The API tracker's due tick is still there for an API tracker scheduler.
+  const [apiRow] = await db.query<{ at: Date }>("SELECT next_run_at AS at FROM api_trackers WHERE id = $1", [api.id]);
+  expect(apiRow!.at.getTime()).toBeLessThan(Date.now());
 });

@@ -1,0 +1,246 @@
+// One headless Chromium shared by every page-tracker run, each run in a fresh
+// browser context whose every connection goes through the forward proxy
+// (outbound/forward-proxy.ts) under its own session: the outbound policy
+// holds for pages exactly as for scripts, and closing a run ends its traffic.
+import fs from "node:fs/promises";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Logger } from "../../common/log.js";
+import { ForwardProxy, type ProxySession } from "../outbound/forward-proxy.js";
+import type { OutboundPolicy } from "../outbound/policy.js";
+
+export interface BrowserSettings {
+  executablePath: string;
+  /** Bytes one run may move through the proxy; the proxy's default when absent. */
+  maxSessionBytes?: number;
+}
+
+export interface RunOptions {
+  /** Certificate errors ignored (self-signed internal sites); the proxy policy still applies. */
+  acceptInvalidCertificates: boolean;
+  /** Playwright's default for actions and navigations in this run. */
+  defaultTimeoutMs: number;
+}
+
+export interface BrowserRun {
+  page: Page;
+  /** Why the proxy refused requests of this run, oldest first. */
+  refusals(): string[];
+  /** Cuts the run's traffic and closes its context. Idempotent; never throws. */
+  close(): Promise<void>;
+}
+
+/**
+ * Switches on top of Playwright's own (which already turn off background
+ * networking, component updates, breakpad and the like; repeating them here
+ * keeps them if Playwright's list changes). Each was checked to be a switch
+ * Chromium 156 still knows; `--force-webrtc-ip-handling-policy` and
+ * `--dns-prefetch-disable` are gone from it and are replaced as noted.
+ */
+export const CHROMIUM_ARGS: readonly string[] = [
+  // No traffic of the browser's own: it would meet the proxy without a session anyway.
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-default-apps",
+  "--disable-domain-reliability",
+  "--disable-breakpad",
+  "--metrics-recording-only",
+  "--no-pings",
+  // HTTP/3 is UDP, which an HTTP proxy cannot carry.
+  "--disable-quic",
+  // WebRTC may send UDP only through a proxy, and an HTTP proxy carries none: no direct UDP.
+  "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+  // The browser resolves no name itself (no DNS prefetch, no lookups behind the
+  // proxy's back): only the proxy, under the policy, turns names into addresses.
+  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+];
+
+// Proxied too: Chromium sends loopback destinations direct unless the bypass
+// list subtracts the implicit loopback rule. Playwright 1.65 adds this itself
+// unless PLAYWRIGHT_DISABLE_FORCED_CHROMIUM_PROXIED_LOOPBACK is set; saying it
+// here makes it hold whatever the environment says.
+const PROXY_LOOPBACK = "<-loopback>";
+
+// Enough for the Debian wrapper script and Chromium; the service's own
+// environment (keys, database URLs) stays out of the browser's processes.
+const BROWSER_ENV_NAMES = ["PATH", "HOME", "TMPDIR", "LANG", "LANGUAGE", "LC_ALL", "TZ", "FONTCONFIG_PATH", "XDG_RUNTIME_DIR"];
+
+const LAUNCH_TIMEOUT_MS = 30_000;
+const CONTEXT_CLOSE_TIMEOUT_MS = 10_000;
+
+export class BrowserHost {
+  private browser: Promise<Browser> | undefined;
+  private proxy: Promise<ForwardProxy> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly settings: BrowserSettings,
+    private readonly policy: OutboundPolicy,
+    private readonly log: Logger,
+  ) {}
+
+  async newRun(options: RunOptions): Promise<BrowserRun> {
+    if (this.stopped) throw new Error("the browser host is stopped");
+    const proxy = await this.forwardProxy();
+    const browser = await this.currentBrowser(proxy);
+    try {
+      return await this.openRun(browser, proxy, options);
+    } catch (error) {
+      // A browser that died under us (crash, OOM kill) is replaced once; any other failure is the caller's.
+      if (this.stopped || browser.isConnected()) throw error;
+      // Its "disconnected" event may not have been handled yet.
+      if ((await this.currentBrowser(proxy)) === browser) this.browser = undefined;
+      return await this.openRun(await this.currentBrowser(proxy), proxy, options);
+    }
+  }
+
+  private async openRun(browser: Browser, proxy: ForwardProxy, options: RunOptions): Promise<BrowserRun> {
+    const session = proxy.session();
+    let context: BrowserContext | undefined;
+    try {
+      context = await browser.newContext({
+        proxy: { server: proxy.url, bypass: PROXY_LOOPBACK, username: session.username, password: session.password },
+        ignoreHTTPSErrors: options.acceptInvalidCertificates,
+        serviceWorkers: "block",
+        acceptDownloads: false,
+      });
+      context.setDefaultTimeout(options.defaultTimeoutMs);
+      context.setDefaultNavigationTimeout(options.defaultTimeoutMs);
+      const page = await context.newPage();
+      return new Run(page, context, session, this.log);
+    } catch (error) {
+      session.close();
+      await context?.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const browser = this.browser;
+    const proxy = this.proxy;
+    this.browser = undefined;
+    this.proxy = undefined;
+    await browser?.then((b) => b.close()).catch(() => {});
+    await proxy?.then((p) => p.stop()).catch(() => {});
+  }
+
+  private forwardProxy(): Promise<ForwardProxy> {
+    if (!this.proxy) {
+      const starting = ForwardProxy.start(this.policy, { maxSessionBytes: this.settings.maxSessionBytes });
+      this.proxy = starting;
+      starting.catch(() => {
+        if (this.proxy === starting) this.proxy = undefined;
+      });
+    }
+    return this.proxy;
+  }
+
+  /** The running browser, launched on first use and again after it disconnects or crashes. */
+  private currentBrowser(proxy: ForwardProxy): Promise<Browser> {
+    if (!this.browser) {
+      const launching = this.launch(proxy);
+      this.browser = launching;
+      launching.then(
+        (browser) =>
+          browser.on("disconnected", () => {
+            if (this.browser === launching) this.browser = undefined;
+            if (!this.stopped) this.log.warn("page tracker browser disconnected; the next run starts a new one");
+          }),
+        () => {
+          if (this.browser === launching) this.browser = undefined;
+        },
+      );
+    }
+    return this.browser;
+  }
+
+  private async launch(proxy: ForwardProxy): Promise<Browser> {
+    const path = this.settings.executablePath;
+    const failed = (reason: string) => new Error(`the browser at ${path} could not be started: ${reason}`);
+    try {
+      await fs.access(path, fs.constants.X_OK);
+    } catch {
+      throw failed("no executable file there");
+    }
+    let browser: Browser;
+    try {
+      browser = await chromium.launch({
+        executablePath: path,
+        headless: true,
+        // Chromium's own sandbox cannot start as root; elsewhere it is kept.
+        chromiumSandbox: process.getuid?.() !== 0,
+        args: [...CHROMIUM_ARGS],
+        // Launch-level too: traffic that belongs to no context meets the proxy
+        // with no session (407) instead of going out direct.
+        proxy: { server: proxy.url, bypass: PROXY_LOOPBACK },
+        env: browserEnv(),
+        // The service decides when the browser goes (stop()), not Playwright's signal handlers.
+        handleSIGINT: false,
+        handleSIGTERM: false,
+        handleSIGHUP: false,
+        timeout: LAUNCH_TIMEOUT_MS,
+      });
+    } catch (error) {
+      // Playwright's message carries the command line and browser logs: for the operator's log only.
+      this.log.error({ reason: firstLine(error) }, "page tracker browser failed to start");
+      throw failed("it exited or did not answer during startup");
+    }
+    if (this.stopped) {
+      await browser.close().catch(() => {});
+      throw new Error("the browser host is stopped");
+    }
+    this.log.info({ version: browser.version() }, "page tracker browser started");
+    return browser;
+  }
+}
+
+class Run implements BrowserRun {
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly page: Page,
+    private readonly context: BrowserContext,
+    private readonly session: ProxySession,
+    private readonly log: Logger,
+  ) {}
+
+  refusals(): string[] {
+    return [...this.session.refusals];
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    // The network goes first: the page's code may still be running while the context closes.
+    this.session.close();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), CONTEXT_CLOSE_TIMEOUT_MS);
+    });
+    try {
+      const outcome = await Promise.race([this.context.close().catch(() => undefined), timedOut]);
+      if (outcome === "timeout") this.log.warn("page tracker browser context did not close in time");
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function browserEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of BROWSER_ENV_NAMES) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n", 1)[0]!.slice(0, 300);
+}

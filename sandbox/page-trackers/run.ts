@@ -1,0 +1,141 @@
+import pLimit, { type LimitFunction } from "p-limit";
+import type { Page } from "playwright-core";
+import { DomainError } from "../../common/errors.js";
+import { isUuid } from "../../common/ids.js";
+import {
+  ErrorKind,
+  TrackerStage,
+  type RunPageTrackerRequest,
+  type RunPageTrackerResponse,
+} from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import { maskerFor } from "../broker/mask.js";
+import type { SecretsSource } from "../broker/secrets.js";
+import { proxyForScript } from "../executions/proxy.js";
+import { MAX_CONTEXT_BYTES, MAX_SCRIPT_BYTES, resolveLimits, type LimitSettings, type ResolvedLimits } from "../executions/request.js";
+import type { ExecutionService } from "../executions/service.js";
+import { displayUrl } from "../outbound/display-url.js";
+import type { OutboundPolicy } from "../outbound/policy.js";
+import { pageCallForScript } from "./calls.js";
+
+/** One browser context and page for one run (sandbox/page-trackers/browser.ts). */
+export interface BrowserRun {
+  page: Page;
+  refusals(): readonly string[];
+  close(): Promise<void>;
+}
+
+export interface Browsers {
+  newRun(options: { acceptInvalidCertificates: boolean; defaultTimeoutMs: number }): Promise<BrowserRun>;
+}
+
+interface ValidPageRun {
+  userId: string;
+  extractor: string;
+  previousContentJson?: string;
+  grant?: string;
+  acceptInvalidCertificates: boolean;
+  limits: ResolvedLimits;
+}
+
+/**
+ * One page tracker run inside the sandbox service: the grant's secrets are
+ * opened here, the extractor runs in a fresh realm with a `page` whose calls
+ * are carried out on a fresh browser context of its own, and only the
+ * content and a masked report leave. The context is closed when the run
+ * ends, however it ends, so nothing of one run is seen by the next.
+ */
+export class PageTrackerRunService {
+  private readonly slots: LimitFunction;
+
+  constructor(
+    private readonly deps: {
+      executions: ExecutionService;
+      secrets: SecretsSource;
+      browsers: Browsers;
+      outbound: OutboundPolicy;
+      limits: LimitSettings;
+      /** Page runs this service carries out at once; more wait their turn. */
+      maxConcurrentRuns: number;
+      /** Refuses a URL the outbound policy does not allow, before the browser tries it. */
+      checkUrl: (url: string) => Promise<void>;
+    },
+  ) {
+    this.slots = pLimit(deps.maxConcurrentRuns);
+  }
+
+  async run(req: RunPageTrackerRequest, signal?: AbortSignal): Promise<RunPageTrackerResponse> {
+    const x = validatePageRun(req, this.deps.limits);
+    const secretsJson = x.grant ? await this.deps.secrets.openAsJson(x.grant, x.userId) : "{}";
+    return this.slots(() => this.runExtractor(x, secretsJson, signal));
+  }
+
+  private async runExtractor(x: ValidPageRun, secretsJson: string, signal?: AbortSignal): Promise<RunPageTrackerResponse> {
+    const mask = maskerFor(secretsJson);
+    const started = performance.now();
+    let browser: BrowserRun;
+    try {
+      browser = await this.deps.browsers.newRun({ acceptInvalidCertificates: x.acceptInvalidCertificates, defaultTimeoutMs: x.limits.timeoutMs });
+    } catch (err) {
+      throw new DomainError("unprocessable", err instanceof Error ? err.message : "the browser could not be started");
+    }
+    const run = {
+      page: browser.page,
+      deadline: Date.now() + x.limits.timeoutMs,
+      checkUrl: this.deps.checkUrl,
+      refusals: () => browser.refusals(),
+    };
+    try {
+      const res = await this.deps.executions.run(
+        { userId: x.userId, kind: "page", script: x.extractor, contextJson: contextOf(x.previousContentJson), ...x.limits },
+        Promise.resolve(secretsJson),
+        signal,
+        (json) => (isPageCall(json) ? pageCallForScript(json, run) : proxyForScript(json, this.deps.outbound)),
+      );
+      const body = res.extractor?.body;
+      const error = res.error ?? (body === undefined ? { kind: ErrorKind.ERROR_KIND_SCRIPT_ERROR, message: "the extractor returned no content" } : undefined);
+      const stage = {
+        stage: TrackerStage.TRACKER_STAGE_EXTRACTOR,
+        durationMs: Math.round(performance.now() - started),
+        summary: body === undefined ? "" : `extracted ${body.length} bytes from ${displayUrl(browser.page.url())}`,
+        error: error && { kind: error.kind, message: mask(error.message) },
+        logs: res.logs.map(mask),
+        logsTruncated: res.logsTruncated,
+      };
+      return error ? { stages: [stage] } : { stages: [stage], content: Buffer.from(body!) };
+    } finally {
+      await browser.close();
+    }
+  }
+}
+
+// The realm writes page calls with "op":"page" right after the id (sandbox/deno/realm.js).
+const isPageCall = (json: string) => /^\{"id":\d+,"op":"page"/.test(json);
+
+function contextOf(previousContentJson: string | undefined): string {
+  return previousContentJson === undefined ? '{"params":{}}' : `{"params":{},"previousContent":${previousContentJson}}`;
+}
+
+/** Checks a RunPageTracker request at the edge; errors name the field, never its content. */
+function validatePageRun(req: RunPageTrackerRequest, settings: LimitSettings): ValidPageRun {
+  const invalid = (message: string) => new DomainError("invalid", message);
+  if (!isUuid(req.userId)) throw invalid("user_id must be a UUID");
+  if (req.extractor.trim() === "") throw invalid("extractor must not be empty");
+  if (Buffer.byteLength(req.extractor) > MAX_SCRIPT_BYTES) throw invalid(`extractor must be at most ${MAX_SCRIPT_BYTES} bytes`);
+  const previous = req.previousContentJson;
+  if (previous !== undefined) {
+    if (Buffer.byteLength(previous) > MAX_CONTEXT_BYTES) throw invalid(`previous_content_json must be at most ${MAX_CONTEXT_BYTES} bytes`);
+    try {
+      JSON.parse(previous);
+    } catch {
+      throw invalid("previous_content_json must be JSON");
+    }
+  }
+  return {
+    userId: req.userId,
+    extractor: req.extractor,
+    previousContentJson: previous,
+    grant: req.grant?.token || undefined,
+    acceptInvalidCertificates: req.acceptInvalidCertificates,
+    limits: resolveLimits(req.limits, settings),
+  };
+}

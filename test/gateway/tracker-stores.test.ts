@@ -1,0 +1,49 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { openDb, type Db } from "../../common/db.js";
+import { migrate } from "../../common/migrate.js";
+import { insertPageTracker } from "../../gateway/page-trackers/store.js";
+import { PAGE_TRACKERS } from "../../gateway/trackers/kinds.js";
+import { latestRevision, revisionsOf, storeRevisionIfChanged } from "../../gateway/trackers/revisions-store.js";
+import { recordRun, runsOf } from "../../gateway/trackers/runs-store.js";
+import { ADMIN_URL, createDatabase, dropDatabase } from "../helpers/databases.js";
+
+// The revision and run-log stores past nine rows: ids are handed out as text,
+// and ordering by the text column once put "9" after "10", so the "newest"
+// revision an extractor saw as previousContent was an old one.
+
+let db: Db;
+let dir: string;
+let url: string | undefined;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "tracker-stores-"));
+  url = ADMIN_URL ? await createDatabase("tracker_stores") : undefined;
+  db = await openDb(url ? { url } : { pgliteDir: dir }, { poolSize: 2 });
+  await migrate(db, path.resolve(import.meta.dirname, "../../gateway/migrations"), 1);
+});
+afterAll(async () => {
+  await db?.close();
+  if (url) await dropDatabase(url);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+it("orders revisions and runs by number, not as text, across 9 → 10 → 11", async () => {
+  const userId = crypto.randomUUID();
+  await db.query("INSERT INTO users (id, email, handle) VALUES ($1, $2, $3)", [userId, `${userId}@example.test`, crypto.randomBytes(8).toString("hex")]);
+  const tracker = await insertPageTracker(
+    db,
+    { id: crypto.randomUUID(), userId, name: "t", enabled: true, revisions: 30, extractor: "x", acceptInvalidCertificates: false, access: { mode: "none", ids: [] } },
+    null,
+  );
+  for (let i = 1; i <= 12; i++) {
+    await storeRevisionIfChanged(db, PAGE_TRACKERS, tracker.id, Buffer.from(`content ${i}`), 3);
+    await recordRun(db, PAGE_TRACKERS, { trackerId: tracker.id, trigger: "manual", outcome: "ok", stages: [], startedAtMs: Date.now(), durationMs: i });
+  }
+  expect((await latestRevision(db, PAGE_TRACKERS, tracker.id))!.content.toString()).toBe("content 12");
+  expect((await revisionsOf(db, PAGE_TRACKERS, tracker.id, 3)).map((r) => r.content.toString())).toEqual(["content 10", "content 11", "content 12"]);
+  expect((await runsOf(db, PAGE_TRACKERS, tracker.id)).map((r) => r.durationMs)).toEqual([12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+});
