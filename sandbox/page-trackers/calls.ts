@@ -38,6 +38,9 @@ const plainOptions = opts({});
 const navigation = opts({ waitUntil });
 const state = z.enum(["attached", "detached", "visible", "hidden"]).optional();
 
+// The selector of a page-level element method, reported as argument 0 when it is not one.
+const leadingSelector = z.tuple([selector]).rest(z.unknown());
+
 const step = z.union([
   z.tuple([z.literal("locator"), selector]),
   z.tuple([z.literal("first")]),
@@ -59,20 +62,21 @@ type Handler = (t: Target, args: unknown[], ms: (asked?: number | null) => numbe
 const value = (v: unknown): Result => ({ value: v ?? null });
 
 /**
- * An element method: `page.m(selector, ...rest)` on the page (Playwright's
- * non-strict page methods), `locator.m(...rest)` on a locator. `rest` is
- * the tuple of the arguments after the selector, `arity` its length.
+ * An element method: `page.m(selector, ...rest)` acts on the first element
+ * the selector matches (Playwright's page methods are not strict either),
+ * `locator.m(...rest)` on the locator. `rest` is the tuple of the arguments
+ * after the selector, `arity` its length; the last one is the options.
  */
 function element<S extends z.ZodTypeAny>(
   rest: S,
   arity: number,
-  act: (on: Page | Locator, sel: string | undefined, args: z.infer<S>, timeoutMs: number) => Promise<unknown>,
-  timeoutOf: (args: z.infer<S>) => number | null | undefined,
+  act: (on: Locator, args: z.infer<S>, timeout: number) => Promise<unknown>,
 ): Handler {
   return async (t, raw, ms) => {
-    const sel = t.kind === "page" ? selector.parse(raw[0]) : undefined;
+    const on = t.kind === "page" ? t.page.locator(leadingSelector.parse(raw)[0]).first() : t.locator;
     const args = rest.parse(padded(t.kind === "page" ? raw.slice(1) : raw, arity)) as z.infer<S>;
-    return value(await act(t.kind === "page" ? t.page : t.locator, sel, args, ms(timeoutOf(args))));
+    const options = (args as unknown[])[arity - 1] as { timeout?: number } | null | undefined;
+    return value(await act(on, args, ms(options?.timeout)));
   };
 }
 
@@ -82,10 +86,6 @@ function padded(args: unknown[], length: number): unknown[] {
   while (out.length < length) out.push(undefined);
   return out;
 }
-
-type ElementTarget = Page | Locator;
-const onPage = (on: ElementTarget): on is Page => "goto" in on;
-const optTimeout = (o: { timeout?: number } | null | undefined) => o?.timeout;
 
 const PAGE_ONLY: Record<string, Handler> = {
   goto: async (t, raw, ms, run) => {
@@ -143,25 +143,32 @@ const PAGE_ONLY: Record<string, Handler> = {
   },
 };
 
+const delay = z.number().nonnegative().max(1000).optional();
+const withOptions = z.tuple([actionOptions]);
+const plain = z.tuple([plainOptions]);
+
 const ELEMENT: Record<string, Handler> = {
-  click: element(z.tuple([actionOptions]), 1, (on, sel, [o], timeoutMs) => (onPage(on) ? on.click(sel!, { force: o?.force, timeout: timeoutMs }) : on.click({ force: o?.force, timeout: timeoutMs })), ([o]) => optTimeout(o)),
-  dblclick: element(z.tuple([actionOptions]), 1, (on, sel, [o], timeoutMs) => (onPage(on) ? on.dblclick(sel!, { force: o?.force, timeout: timeoutMs }) : on.dblclick({ force: o?.force, timeout: timeoutMs })), ([o]) => optTimeout(o)),
-  hover: element(z.tuple([actionOptions]), 1, (on, sel, [o], timeoutMs) => (onPage(on) ? on.hover(sel!, { force: o?.force, timeout: timeoutMs }) : on.hover({ force: o?.force, timeout: timeoutMs })), ([o]) => optTimeout(o)),
-  check: element(z.tuple([actionOptions]), 1, (on, sel, [o], timeoutMs) => (onPage(on) ? on.check(sel!, { force: o?.force, timeout: timeoutMs }) : on.check({ force: o?.force, timeout: timeoutMs })), ([o]) => optTimeout(o)),
-  uncheck: element(z.tuple([actionOptions]), 1, (on, sel, [o], timeoutMs) => (onPage(on) ? on.uncheck(sel!, { force: o?.force, timeout: timeoutMs }) : on.uncheck({ force: o?.force, timeout: timeoutMs })), ([o]) => optTimeout(o)),
-  focus: element(z.tuple([plainOptions]), 1, (on, sel, _a, timeoutMs) => (onPage(on) ? on.focus(sel!, { timeout: timeoutMs }) : on.focus({ timeout: timeoutMs })), ([o]) => optTimeout(o)),
-  fill: element(z.tuple([text, actionOptions]), 2, (on, sel, [v, o], timeoutMs) => (onPage(on) ? on.fill(sel!, v, { force: o?.force, timeout: timeoutMs }) : on.fill(v, { force: o?.force, timeout: timeoutMs })), ([, o]) => optTimeout(o)),
-  press: element(z.tuple([z.string().max(100), opts({ delay: z.number().nonnegative().max(1000).optional() })]), 2, (on, sel, [key, o], timeoutMs) => (onPage(on) ? on.press(sel!, key, { delay: o?.delay, timeout: timeoutMs }) : on.press(key, { delay: o?.delay, timeout: timeoutMs })), ([, o]) => optTimeout(o)),
-  type: element(z.tuple([text, opts({ delay: z.number().nonnegative().max(1000).optional() })]), 2, (on, sel, [v, o], timeoutMs) => (onPage(on) ? on.locator(sel!).first().pressSequentially(v, { delay: o?.delay, timeout: timeoutMs }) : on.pressSequentially(v, { delay: o?.delay, timeout: timeoutMs })), ([, o]) => optTimeout(o)),
-  selectOption: element(z.tuple([z.union([text, z.array(text).max(100)]), actionOptions]), 2, (on, sel, [v, o], timeoutMs) => (onPage(on) ? on.selectOption(sel!, v, { force: o?.force, timeout: timeoutMs }) : on.selectOption(v, { force: o?.force, timeout: timeoutMs })), ([, o]) => optTimeout(o)),
-  textContent: element(z.tuple([plainOptions]), 1, (on, sel, _a, timeoutMs) => (onPage(on) ? on.textContent(sel!, { timeout: timeoutMs }) : on.textContent({ timeout: timeoutMs })), ([o]) => optTimeout(o)),
-  innerText: element(z.tuple([plainOptions]), 1, (on, sel, _a, timeoutMs) => (onPage(on) ? on.innerText(sel!, { timeout: timeoutMs }) : on.innerText({ timeout: timeoutMs })), ([o]) => optTimeout(o)),
-  innerHTML: element(z.tuple([plainOptions]), 1, (on, sel, _a, timeoutMs) => (onPage(on) ? on.innerHTML(sel!, { timeout: timeoutMs }) : on.innerHTML({ timeout: timeoutMs })), ([o]) => optTimeout(o)),
-  inputValue: element(z.tuple([plainOptions]), 1, (on, sel, _a, timeoutMs) => (onPage(on) ? on.inputValue(sel!, { timeout: timeoutMs }) : on.inputValue({ timeout: timeoutMs })), ([o]) => optTimeout(o)),
-  getAttribute: element(z.tuple([z.string().max(256), plainOptions]), 2, (on, sel, [name], timeoutMs) => (onPage(on) ? on.getAttribute(sel!, name, { timeout: timeoutMs }) : on.getAttribute(name, { timeout: timeoutMs })), ([, o]) => optTimeout(o)),
-  // Playwright no longer waits in these two; they answer for the page as it is now.
-  isVisible: element(z.tuple([plainOptions]), 1, (on, sel) => (onPage(on) ? on.isVisible(sel!) : on.isVisible()), () => undefined),
-  isChecked: element(z.tuple([plainOptions]), 1, (on, sel, _a, timeoutMs) => (onPage(on) ? on.isChecked(sel!, { timeout: timeoutMs }) : on.isChecked({ timeout: timeoutMs })), ([o]) => optTimeout(o)),
+  click: element(withOptions, 1, (on, [o], timeout) => on.click({ force: o?.force, timeout })),
+  dblclick: element(withOptions, 1, (on, [o], timeout) => on.dblclick({ force: o?.force, timeout })),
+  hover: element(withOptions, 1, (on, [o], timeout) => on.hover({ force: o?.force, timeout })),
+  check: element(withOptions, 1, (on, [o], timeout) => on.check({ force: o?.force, timeout })),
+  uncheck: element(withOptions, 1, (on, [o], timeout) => on.uncheck({ force: o?.force, timeout })),
+  focus: element(plain, 1, (on, _a, timeout) => on.focus({ timeout })),
+  fill: element(z.tuple([text, actionOptions]), 2, (on, [v, o], timeout) => on.fill(v, { force: o?.force, timeout })),
+  press: element(z.tuple([z.string().max(100), opts({ delay })]), 2, (on, [key, o], timeout) => on.press(key, { delay: o?.delay, timeout })),
+  // Playwright's own `type` is deprecated in favour of this.
+  type: element(z.tuple([text, opts({ delay })]), 2, (on, [v, o], timeout) => on.pressSequentially(v, { delay: o?.delay, timeout })),
+  selectOption: element(z.tuple([z.union([text, z.array(text).max(100)]), actionOptions]), 2, (on, [v, o], timeout) =>
+    on.selectOption(v, { force: o?.force, timeout }),
+  ),
+  textContent: element(plain, 1, (on, _a, timeout) => on.textContent({ timeout })),
+  innerText: element(plain, 1, (on, _a, timeout) => on.innerText({ timeout })),
+  innerHTML: element(plain, 1, (on, _a, timeout) => on.innerHTML({ timeout })),
+  inputValue: element(plain, 1, (on, _a, timeout) => on.inputValue({ timeout })),
+  getAttribute: element(z.tuple([z.string().max(256), plainOptions]), 2, (on, [name], timeout) => on.getAttribute(name, { timeout })),
+  // Playwright does not wait in this one: it answers for the page as it is now.
+  isVisible: element(plain, 1, (on) => on.isVisible()),
+  isChecked: element(plain, 1, (on, _a, timeout) => on.isChecked({ timeout })),
 };
 
 const LOCATOR_ONLY: Record<string, Handler> = {

@@ -66,7 +66,11 @@ export class PageTrackerRunService {
   async run(req: RunPageTrackerRequest, signal?: AbortSignal): Promise<RunPageTrackerResponse> {
     const x = validatePageRun(req, this.deps.limits);
     const secretsJson = x.grant ? await this.deps.secrets.openAsJson(x.grant, x.userId) : "{}";
-    return this.slots(() => this.runExtractor(x, secretsJson, signal));
+    return this.slots(() => {
+      // Queued behind other page runs until the caller gave up: a run nobody waits for is not started.
+      if (signal?.aborted) throw new DomainError("unavailable", "the caller gave up");
+      return this.runExtractor(x, secretsJson, signal);
+    });
   }
 
   private async runExtractor(x: ValidPageRun, secretsJson: string, signal?: AbortSignal): Promise<RunPageTrackerResponse> {

@@ -190,6 +190,72 @@ describe("what the extractor can reach", () => {
   });
 });
 
+describe("the page object", () => {
+  it("carries out every documented method on the run's page", async () => {
+    const user = await newUser(stack);
+    const id = await create(
+      user,
+      "methods",
+      `const out = {};
+       out.goto = (await page.goto(${JSON.stringify(site.url("/form"))})).status;
+       out.title = await page.title();
+       out.hasContent = (await page.content()).includes('id="link"');
+       await page.fill("#name", "Ada");
+       out.inputValue = await page.inputValue("#name");
+       await page.type("#name", "xy");
+       await page.press("#name", "Enter");
+       out.keys = await page.textContent("#keys");
+       await page.check("#agree");
+       out.checked = await page.isChecked("#agree");
+       out.selected = await page.selectOption("#color", "blue");
+       out.visibleBefore = await page.isVisible("#later");
+       await page.click("#show");
+       const later = await page.waitForSelector("#later");
+       out.later = await later.innerText();
+       out.attribute = await page.getAttribute("#link", "data-kind");
+       out.innerText = await page.innerText("#link");
+       const items = page.locator("li.item");
+       out.count = await items.count();
+       out.all = await items.allTextContents();
+       out.second = await items.nth(1).textContent();
+       out.last = await items.last().innerText();
+       await page.locator("#name").fill("Grace");
+       out.locatorFill = await page.locator("#name").inputValue();
+       await page.locator("#link").click();
+       await page.waitForURL("**/news");
+       out.url = page.url();
+       out.headline = await page.locator("body").locator("#headline").textContent();
+       out.badArgument = await page.click(42).then(() => "clicked", (e) => e.message);
+       out.shortTimeout = await page.waitForSelector("#absent", { timeout: 50 }).then(() => "found", (e) => e.message);
+       return out;`,
+    );
+    const res = await pages.refresh(stack, user, id);
+    expect(res.status, res.text).toBe(200);
+    expect(await lastRevision(user, id)).toEqual({
+      goto: 200,
+      title: "Form",
+      hasContent: true,
+      inputValue: "Ada",
+      keys: "x;y;Enter;",
+      checked: true,
+      selected: ["blue"],
+      visibleBefore: false,
+      later: "shown after a click",
+      attribute: "internal",
+      innerText: "News",
+      count: 3,
+      all: ["one", "two", "three"],
+      second: "two",
+      last: "three",
+      locatorFill: "Grace",
+      url: site.url("/news"),
+      headline: site.headline,
+      badArgument: "page.click: invalid arguments (argument 0: Invalid input: expected string, received number)",
+      shortTimeout: "page.waitForSelector: Timeout 50ms exceeded.",
+    });
+  });
+});
+
 describe("limits", () => {
   it("stops an extractor at the time limit, whether it waits on the page or on nothing, and the next run works", async () => {
     const user = await newUser(stack);

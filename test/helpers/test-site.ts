@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
  *   cookie and redirects to `/account`, a wrong one answers 401 "wrong password";
  * - `/account`: "Welcome back, <user>" behind the session, else a redirect to /login;
  * - `/news`: a page whose `#headline` is `site.headline`;
+ * - `/form`: inputs, a checkbox, a select, a list, a link to /news, a button that shows `#later`;
  * - `/set-cookie` and `/cookies`: sets a cookie / shows the cookies it was sent;
  * - `/hang`: never answers; `/redirect?to=<url>`: a 302 to anywhere.
  */
@@ -53,6 +54,21 @@ export async function startTestSite(): Promise<TestSite> {
           if (!sessions.has(session)) return res.writeHead(302, { location: "/login" }).end();
           return page(res, 200, "Account", `<p id="welcome">Welcome back, ${session.split(":")[1]}</p>`);
         }
+        case "/form":
+          return page(
+            res,
+            200,
+            "Form",
+            `<input id="name"><input id="agree" type="checkbox"><select id="color"><option>red</option><option>blue</option></select>
+             <ul><li class="item">one</li><li class="item">two</li><li class="item">three</li></ul>
+             <a id="link" href="/news" data-kind="internal">News</a>
+             <button id="show" onclick="document.querySelector('#later').hidden = false">Show</button>
+             <p id="later" hidden>shown after a click</p>
+             <p id="keys"></p>
+             <script>
+               document.querySelector("#name").addEventListener("keydown", (e) => { document.querySelector("#keys").textContent += e.key + ";"; });
+             </script>`,
+          );
         case "/news":
           return page(res, 200, "News", `<h1 id="headline">${site.headline}</h1>`);
         case "/set-cookie":

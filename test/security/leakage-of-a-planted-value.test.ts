@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDb, type DbTarget } from "../../common/db.js";
 import { call, newUser, type Answer, type TestUser } from "../helpers/http.js";
 import { Stack } from "../helpers/stack.js";
-import { createTracker, refresh } from "../helpers/trackers.js";
+import { startTestSite, type TestSite } from "../helpers/test-site.js";
+import { createTracker, PAGE_TRACKERS, refresh, trackerCalls } from "../helpers/trackers.js";
 import { createResponder, hitUrl } from "../helpers/webhooks.js";
 
 // A value planted as a secret must never come back out: not in a response
@@ -17,14 +18,19 @@ const ROTATED = `${SENTINEL}ROTATED`;
 const forms = (s: string) => [s, Buffer.from(s).toString("hex"), Buffer.from(s).toString("base64").slice(0, 24)];
 
 let stack: Stack;
+let site: TestSite;
 let user: TestUser;
 const answers: Answer[] = [];
 
 beforeAll(async () => {
-  stack = await Stack.start({ env: { LOG_LEVEL: "trace" } });
+  site = await startTestSite();
+  stack = await Stack.start({ env: { LOG_LEVEL: "trace" }, sandboxEnv: { OUTBOUND_ALLOW_HOSTS: `127.0.0.1:${site.port}` } });
   user = await newUser(stack);
 });
-afterAll(() => stack?.stop());
+afterAll(async () => {
+  site?.close();
+  await stack?.stop();
+});
 
 async function record(method: string, p: string, opts: Parameters<typeof call>[3] = {}) {
   const a = await call(stack, method, p, opts);
@@ -61,7 +67,7 @@ describe("a planted sentinel value", () => {
     expect((await record("GET", "/api-docs/openapi.json")).status).toBe(200);
   });
 
-  it("is released to a templated and a scripted responder and a tracker, which leaves no trace of it in logs, audit or metrics", async () => {
+  it("is released to a templated and a scripted responder, an API tracker and a page tracker, which leave no trace of it in logs, audit or metrics", async () => {
     const auth = user.auth;
     // The webhook answers carry the value on purpose (the owner asked for it) and are not recorded.
     const templated = await createResponder(stack, user, { location: { pathType: "=", path: "/t" }, settings: { body: "${secrets.RENAMED}", secrets: "all" } });
@@ -86,8 +92,29 @@ describe("a planted sentinel value", () => {
     expect(answers.at(-1)!.status).toBe(200);
     const logs = await record("GET", `/api/web_scraping/api_trackers/${tracker}/_logs`, { auth });
     expect(JSON.stringify(logs.body)).toContain("the value is ********");
+    // A page tracker types it into a page, puts it in a URL and logs it; then fails with it in the message.
+    const pages = trackerCalls(PAGE_TRACKERS);
+    const pageTracker = await pages.create(stack, user, {
+      name: "planted-page",
+      target: {
+        extractor: `export async function execute(page, context) {
+          const value = context.params.secrets.RENAMED;
+          console.log("typing", value);
+          await page.goto(${JSON.stringify(site.url("/login"))} + "?hint=" + encodeURIComponent(value));
+          await page.fill("#password", value);
+          await page.click("#go");
+          throw new Error("could not log in with " + value + " at " + page.url());
+        }`,
+      },
+      secrets: "all",
+    });
+    answers.push(await pages.refresh(stack, user, pageTracker));
+    expect(answers.at(-1)!.status).toBe(422);
+    const pageLogs = await record("GET", `${PAGE_TRACKERS}/${pageTracker}/_logs`, { auth });
+    expect(JSON.stringify(pageLogs.body)).toContain("typing ********");
+    expect(site.logins).toEqual([{ user: "", ok: false }]);
     const audit = await record("GET", "/api/user/secrets/_audit", { auth });
-    expect((audit.body as { events: unknown[] }).events.length).toBeGreaterThanOrEqual(3);
+    expect((audit.body as { events: unknown[] }).events.length).toBeGreaterThanOrEqual(4);
     for (const proc of [stack.gateway, stack.broker, stack.sandbox]) {
       const port = (await proc.waitFor(/"metricsPort":(\d+)/))[1];
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
