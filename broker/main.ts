@@ -2,7 +2,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "../common/config.js";
 import { describeTarget, openDb } from "../common/db.js";
-import { createLogger } from "../common/log.js";
+import { createLogger, type Logger } from "../common/log.js";
 import { createRegistry, startMetricsServer } from "../common/metrics.js";
 import { migrate } from "../common/migrate.js";
 import { failStart, stopOnSignals } from "../common/service-process.js";
@@ -12,6 +12,7 @@ import { checkKeyRing } from "./keyring/key-checks.js";
 import { keyRingFromEnv, KeyRingError } from "./keyring/keyring.js";
 import { reloadKeyRing, SwappableKeyRing } from "./keyring/reload.js";
 import { startBroker } from "./server.js";
+import { startFailedClosed } from "./status.js";
 
 const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
 const MIGRATION_LOCK = 0x5ec0b0;
@@ -19,23 +20,23 @@ const MIGRATION_LOCK = 0x5ec0b0;
 const fail = (message: string): never => failStart("broker", message);
 
 async function main() {
-  let config, ring;
+  let config;
   try {
     config = loadBrokerConfig();
-    ring = keyRingFromEnv(process.env);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof KeyRingError) fail(err.message);
+    if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
   const log = createLogger("broker", config.logLevel);
   const db = await openDb(config.db);
   await migrate(db, MIGRATIONS, MIGRATION_LOCK);
-  let orphanKeys: string[];
+  let ring, orphanKeys: string[];
   try {
+    ring = keyRingFromEnv(process.env);
     orphanKeys = await checkKeyRing(db, ring);
   } catch (err) {
     await db.close();
-    if (err instanceof KeyRingError) fail(err.message);
+    if (err instanceof KeyRingError) return failClosed(err.message, config, log);
     throw err;
   }
   if (orphanKeys.length > 0) {
@@ -73,6 +74,17 @@ async function main() {
     await metricsServer?.stop();
     await db.close();
   });
+}
+
+/**
+ * Master keys missing or wrong: serve nothing, but stay up and say why (in
+ * GetStatus, so in the gateway's /api/status) until an operator fixes the
+ * keys and restarts the broker.
+ */
+async function failClosed(reason: string, config: ReturnType<typeof loadBrokerConfig>, log: Logger): Promise<void> {
+  process.stderr.write(`broker: not serving: ${reason}\n`);
+  const server = await startFailedClosed(reason, { tls: config.tls, log }, config.host, config.port);
+  stopOnSignals("broker", log, () => server.stop());
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

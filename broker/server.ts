@@ -16,8 +16,8 @@ import type { BrokerMetrics } from "./metrics.js";
 import { makeGuard } from "./rpc.js";
 import { secretsRpc } from "./secrets/rpc.js";
 import { SecretsService } from "./secrets/service.js";
+import { SERVICE_NAME, statusRpc } from "./status.js";
 
-export const SERVICE_NAME = "secutils.broker.v1.SecretBroker";
 
 export interface BrokerDeps {
   db: Db;
@@ -48,6 +48,7 @@ export async function startBroker(deps: BrokerDeps, host: string, port: number):
     ...releaseRpc(guard, new ReleaseService(deps.db, deps.ring, deps.grantVerifyKey, deps.log)),
     ...adminRpc(guard, deps.db, deps.ring),
     ...auditRpc(guard, deps.db),
+    ...statusRpc(guard, () => deps.db.query("SELECT 1").then(() => true, () => false)),
   });
   const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
   health.addToServer(server);

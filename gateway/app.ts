@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger } from "fastify";
 import type { Db } from "../common/db.js";
 import type { Logger } from "../common/log.js";
 import type { SecretBrokerClient } from "../proto/gen/secutils/broker/v1/broker.js";
+import type { BrokerState } from "./broker/client.js";
 import type { ScriptRunnerClient } from "../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { apiKeysRoutes } from "./api-keys/routes.js";
 import { apiTrackersRoutes } from "./api-trackers/routes.js";
@@ -54,7 +55,7 @@ export interface GatewayDeps {
   db: Db;
   log: Logger;
   broker: SecretBrokerClient;
-  brokerHealthy: () => Promise<boolean>;
+  brokerState: () => Promise<BrokerState>;
   sandbox: ScriptRunnerClient;
   sandboxHealthy: () => Promise<boolean>;
   /** Mints execution grants for responder and tracker runs. */
@@ -133,7 +134,7 @@ export async function buildApp(
   const apiKeys = new ApiKeysService(deps.db, deps.apiKeysPerUser);
   const auth: AuthDeps = { apiKeys, users, operatorToken: deps.operatorToken, kratosUrl: deps.kratosUrl };
 
-  await app.register(statusRoutes, { db: deps.db, brokerHealthy: deps.brokerHealthy, sandboxHealthy: deps.sandboxHealthy });
+  await app.register(statusRoutes, { db: deps.db, brokerState: deps.brokerState, sandboxHealthy: deps.sandboxHealthy });
   const secrets = new SecretsService(deps.broker);
   const directory = new ResponderDirectory(deps.db, deps.log);
   const responders = new RespondersService({

@@ -31,7 +31,7 @@ async function main() {
   const log = createLogger("gateway", config.logLevel);
   const db = await openDb(config.db);
   await migrate(db, MIGRATIONS, MIGRATION_LOCK);
-  const { client, healthy } = connectBroker(config.brokerUrl, config.tls);
+  const { client, state: brokerState } = connectBroker(config.brokerUrl, config.tls);
   const sandbox = connectSandbox(config.sandboxUrl, config.tls);
   const urls = new WebhookUrls(config.webhooksDomain, { scheme: config.webhooksUrlScheme, port: config.webhooksUrlPort });
   const registry = createRegistry("gateway");
@@ -40,7 +40,7 @@ async function main() {
     db,
     log,
     broker: client,
-    brokerHealthy: healthy,
+    brokerState,
     sandbox: sandbox.client,
     sandboxHealthy: sandbox.healthy,
     grants: new GrantMinter(config.grantSigningKey),

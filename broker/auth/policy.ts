@@ -17,6 +17,7 @@ export const POLICY: Record<Rpc, readonly string[]> = {
   listAuditEvents: ["gateway"],
   rewrap: ["internal"],
   verify: ["internal"],
+  getStatus: ["gateway", "sandbox", "internal"],
 };
 
 export function allowed(identity: string | undefined, rpc: Rpc): boolean {

@@ -5,14 +5,29 @@ import { BROKER_CHANNEL_OPTIONS, clientCredentials, type TlsFiles } from "../../
 import { SecretBrokerClient } from "../../proto/gen/secutils/broker/v1/broker.js";
 
 const DEADLINE_MS = 5_000;
+const STATUS_DEADLINE_MS = 1_000;
 
-/** The SecretBroker client and a health probe, sharing one set of credentials. */
+export interface BrokerState {
+  up: boolean;
+  /** Why it does not serve, when the broker itself said so (GetStatus). */
+  reason?: string;
+}
+
+/** The SecretBroker client and a status probe, sharing one set of credentials. */
 export function connectBroker(url: string, tls: TlsFiles) {
   const credentials = clientCredentials(tls);
-  return {
-    client: new SecretBrokerClient(url, credentials, BROKER_CHANNEL_OPTIONS),
-    healthy: healthProbe(url, credentials, BROKER_CHANNEL_OPTIONS),
+  const client = new SecretBrokerClient(url, credentials, BROKER_CHANNEL_OPTIONS);
+  const healthy = healthProbe(url, credentials, BROKER_CHANNEL_OPTIONS);
+  const state = async (): Promise<BrokerState> => {
+    if (await healthy()) return { up: true };
+    // Health only says no; a broker that is up but refuses to serve says why.
+    const reason = await unary(client.getStatus, client, {}, STATUS_DEADLINE_MS).then(
+      (s) => (s.serving ? undefined : s.reason),
+      () => undefined,
+    );
+    return reason ? { up: false, reason } : { up: false };
   };
+  return { client, state };
 }
 
 /** Calls one unary RPC with a deadline and turns gRPC failures into domain errors. */

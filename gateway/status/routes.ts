@@ -1,5 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import type { Db } from "../../common/db.js";
+import type { BrokerState } from "../broker/client.js";
 import type { App } from "../http/app-type.js";
 
 const Component = Type.Union([Type.Literal("ok"), Type.Literal("unavailable")]);
@@ -7,9 +8,13 @@ const Components = Type.Object(
   { database: Component, broker: Component, sandbox: Component },
   { description: "Each component's state: the gateway's database, the secret broker, the script sandbox" },
 );
+const Reasons = Type.Object(
+  { broker: Type.Optional(Type.String()) },
+  { description: "Why a component that is up does not serve, when it says so (e.g. the broker's master keys are missing or wrong)" },
+);
 
 /** 200 only when every component answers; otherwise 503. Both name each component's state. */
-export async function statusRoutes(app: App, opts: { db: Db; brokerHealthy: () => Promise<boolean>; sandboxHealthy: () => Promise<boolean> }) {
+export async function statusRoutes(app: App, opts: { db: Db; brokerState: () => Promise<BrokerState>; sandboxHealthy: () => Promise<boolean> }) {
   app.get(
     "/api/status",
     {
@@ -17,20 +22,21 @@ export async function statusRoutes(app: App, opts: { db: Db; brokerHealthy: () =
         tags: ["status"],
         response: {
           200: Type.Object({ status: Type.Literal("ok"), components: Components }),
-          503: Type.Object({ status: Type.Literal("unavailable"), components: Components }),
+          503: Type.Object({ status: Type.Literal("unavailable"), components: Components, reasons: Type.Optional(Reasons) }),
         },
       },
     },
     async (_req, reply) => {
       const [database, broker, sandbox] = await Promise.all([
         opts.db.query("SELECT 1").then(() => true, () => false),
-        opts.brokerHealthy(),
+        opts.brokerState(),
         opts.sandboxHealthy(),
       ]);
       const state = (up: boolean) => (up ? ("ok" as const) : ("unavailable" as const));
-      const components = { database: state(database), broker: state(broker), sandbox: state(sandbox) };
-      if (database && broker && sandbox) return reply.send({ status: "ok" as const, components });
-      return reply.status(503).send({ status: "unavailable" as const, components });
+      const components = { database: state(database), broker: state(broker.up), sandbox: state(sandbox) };
+      if (database && broker.up && sandbox) return reply.send({ status: "ok" as const, components });
+      const reasons = broker.reason === undefined ? {} : { reasons: { broker: broker.reason } };
+      return reply.status(503).send({ status: "unavailable" as const, components, ...reasons });
     },
   );
 }

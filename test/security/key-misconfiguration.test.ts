@@ -3,19 +3,25 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as grpc from "@grpc/grpc-js";
 import { devServiceEnv, ensureDevMaterial, type DevPaths } from "../../common/dev-material.js";
+import { clientCredentials } from "../../common/tls.js";
+import { SecretBrokerClient, type BrokerStatus } from "../../proto/gen/secutils/broker/v1/broker.js";
+import { CHANNEL, must, rpc } from "../helpers/broker-client.js";
 import { BACKEND, createDatabase, dropDatabase } from "../helpers/databases.js";
 import { ServiceProcess } from "../helpers/process.js";
 
 let dev: DevPaths;
 let dbUrl: string | undefined;
+let gatewayDbUrl: string | undefined;
 
 beforeAll(async () => {
   dev = await ensureDevMaterial(fs.mkdtempSync(path.join(os.tmpdir(), "broker-start-")));
-  if (BACKEND === "postgres") dbUrl = await createDatabase("startup");
+  if (BACKEND === "postgres") [dbUrl, gatewayDbUrl] = await Promise.all([createDatabase("startup"), createDatabase("startup_gateway")]);
 });
 afterAll(async () => {
   if (dbUrl) await dropDatabase(dbUrl);
+  if (gatewayDbUrl) await dropDatabase(gatewayDbUrl);
   fs.rmSync(dev.dataDir, { recursive: true, force: true });
 });
 
@@ -27,31 +33,61 @@ function broker(keys: Record<string, string | undefined>) {
 }
 
 const key = () => crypto.randomBytes(32).toString("base64");
+const identity = (id: string) => ({ ca: path.join(dev.pkiDir, "ca.crt"), cert: path.join(dev.pkiDir, `${id}.crt`), key: path.join(dev.pkiDir, `${id}.key`) });
 
-describe("broker start-up fails closed", () => {
+describe("master key problems: the broker fails closed and says why", () => {
+  // Up, but serving nothing: every RPC is UNAVAILABLE with the reason, GetStatus
+  // and health say so, and the gateway's /api/status names the reason.
+  async function expectFailedClosed(p: ServiceProcess, message: RegExp) {
+    const port = (await p.waitFor(/"port":(\d+),.*"msg":"broker listening but not serving/))[1]!;
+    expect(p.output).toMatch(/broker: not serving:/);
+    expect(p.output).toMatch(message);
+    const client = new SecretBrokerClient(`127.0.0.1:${port}`, clientCredentials(identity("gateway")), CHANNEL);
+    try {
+      const status = await must(rpc<BrokerStatus>((m, o, cb) => client.getStatus({}, m, o, cb)));
+      expect(status.serving).toBe(false);
+      expect(status.reason).toMatch(message);
+      const create = await rpc((m, o, cb) => client.createSecret({ userId: crypto.randomUUID(), name: "A", value: "v" }, m, o, cb));
+      expect(create).toMatchObject({ ok: false, code: grpc.status.UNAVAILABLE });
+      expect((create as { details: string }).details).toMatch(message);
+      const gateway = new ServiceProcess(
+        "gateway/main.ts",
+        devServiceEnv(dev, { PATH: process.env.PATH, PORT: "0", BROKER_URL: `127.0.0.1:${port}`, SANDBOX_URL: "127.0.0.1:1", ...(gatewayDbUrl ? { GATEWAY_DATABASE_URL: gatewayDbUrl } : {}) }),
+      );
+      try {
+        const url = (await gateway.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+        const res = await fetch(`${url}/api/status`);
+        expect(res.status).toBe(503);
+        const body = (await res.json()) as { components: Record<string, string>; reasons?: { broker?: string } };
+        expect(body.components.broker).toBe("unavailable");
+        expect(body.reasons?.broker).toMatch(message);
+      } finally {
+        await gateway.stop();
+      }
+    } finally {
+      client.close();
+      await p.stop();
+    }
+  }
+
   it.each([
     ["no key at all", {}, /no master key configured/],
     ["a missing key file", { BROKER_MASTER_KEYS_FILE: "/nonexistent/keys.json" }, /cannot read master key file/],
     ["a short key", { BROKER_MASTER_KEYS: JSON.stringify({ active: "a", keys: { a: crypto.randomBytes(16).toString("base64") } }) }, /must decode to 32 bytes, got 16/],
     ["malformed JSON", { BROKER_MASTER_KEYS: "{active:" }, /not valid JSON/],
     ["an active id not in the ring", { BROKER_MASTER_KEYS: JSON.stringify({ active: "b", keys: { a: key() } }) }, /active master key b is not in the key ring/],
-  ])("refuses to start with %s", async (_what, env, message) => {
-    const p = broker(env);
-    const { code } = await p.exited;
-    expect(code).toBe(1);
-    expect(p.output).toMatch(/broker: cannot start:/);
-    expect(p.output).toMatch(message);
-    expect(p.output).not.toMatch(/listening/);
+  ])("serves nothing with %s", async (_what, env, message) => {
+    await expectFailedClosed(broker(env), message);
   });
 
-  it("refuses a different key under an id the database already knows", async () => {
+  it("serves nothing with a different key under an id the database already knows", async () => {
     const good = broker({ BROKER_MASTER_KEYS: JSON.stringify({ active: "main", keys: { main: key() } }) });
-    await good.waitFor(/broker listening/);
+    await good.waitFor(/"msg":"broker listening"/);
     await good.stop();
-    const wrong = broker({ BROKER_MASTER_KEYS: JSON.stringify({ active: "main", keys: { main: key() } }) });
-    const { code } = await wrong.exited;
-    expect(code).toBe(1);
-    expect(wrong.output).toMatch(/master key main is not the key this database was sealed with/);
+    await expectFailedClosed(
+      broker({ BROKER_MASTER_KEYS: JSON.stringify({ active: "main", keys: { main: key() } }) }),
+      /master key main is not the key this database was sealed with/,
+    );
   });
 });
 

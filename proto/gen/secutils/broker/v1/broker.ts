@@ -64,6 +64,15 @@ export function grantPurposeToJSON(object: GrantPurpose): string {
   }
 }
 
+export interface GetStatusRequest {
+}
+
+export interface BrokerStatus {
+  serving: boolean;
+  /** Why the broker does not serve; never a key or a value. */
+  reason: string;
+}
+
 export interface SecretMetadata {
   id: string;
   name: string;
@@ -244,6 +253,143 @@ export interface ListAuditEventsResponse {
   /** Present when older events remain: pass it as before_id. */
   nextBeforeId?: number | undefined;
 }
+
+function createBaseGetStatusRequest(): GetStatusRequest {
+  return {};
+}
+
+export const GetStatusRequest: MessageFns<GetStatusRequest> = {
+  encode(_: GetStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetStatusRequest {
+    return {};
+  },
+
+  toJSON(_: GetStatusRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetStatusRequest>, I>>(base?: I): GetStatusRequest {
+    return GetStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetStatusRequest>, I>>(_: I): GetStatusRequest {
+    const message = createBaseGetStatusRequest();
+    return message;
+  },
+};
+
+function createBaseBrokerStatus(): BrokerStatus {
+  return { serving: false, reason: "" };
+}
+
+export const BrokerStatus: MessageFns<BrokerStatus> = {
+  encode(message: BrokerStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.serving !== false) {
+      writer.uint32(8).bool(message.serving);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BrokerStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBrokerStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.serving = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BrokerStatus {
+    return {
+      serving: isSet(object.serving) ? globalThis.Boolean(object.serving) : false,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: BrokerStatus): unknown {
+    const obj: any = {};
+    if (message.serving !== false) {
+      obj.serving = message.serving;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BrokerStatus>, I>>(base?: I): BrokerStatus {
+    return BrokerStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BrokerStatus>, I>>(object: I): BrokerStatus {
+    const message = createBaseBrokerStatus();
+    message.serving = object.serving ?? false;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
 
 function createBaseSecretMetadata(): SecretMetadata {
   return { id: "", name: "", createdAt: 0, updatedAt: 0 };
@@ -2830,6 +2976,21 @@ export const SecretBrokerService = {
     responseSerialize: (value: VerifyResponse): Buffer => Buffer.from(VerifyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VerifyResponse => VerifyResponse.decode(value),
   },
+  /**
+   * Whether the broker serves, and when it does not, why (for the gateway's
+   * /api/status). A broker whose master keys are missing or wrong does not
+   * exit: it fails closed, answering every other RPC UNAVAILABLE with the
+   * reason, and says why here. Any service identity may ask.
+   */
+  getStatus: {
+    path: "/secutils.broker.v1.SecretBroker/GetStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetStatusRequest): Buffer => Buffer.from(GetStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetStatusRequest => GetStatusRequest.decode(value),
+    responseSerialize: (value: BrokerStatus): Buffer => Buffer.from(BrokerStatus.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BrokerStatus => BrokerStatus.decode(value),
+  },
 } as const;
 
 export interface SecretBrokerServer extends UntypedServiceImplementation {
@@ -2878,6 +3039,13 @@ export interface SecretBrokerServer extends UntypedServiceImplementation {
    * of rows that fail authentication.
    */
   verify: handleUnaryCall<VerifyRequest, VerifyResponse>;
+  /**
+   * Whether the broker serves, and when it does not, why (for the gateway's
+   * /api/status). A broker whose master keys are missing or wrong does not
+   * exit: it fails closed, answering every other RPC UNAVAILABLE with the
+   * reason, and says why here. Any service identity may ask.
+   */
+  getStatus: handleUnaryCall<GetStatusRequest, BrokerStatus>;
 }
 
 export interface SecretBrokerClient extends Client {
@@ -3065,6 +3233,27 @@ export interface SecretBrokerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VerifyResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Whether the broker serves, and when it does not, why (for the gateway's
+   * /api/status). A broker whose master keys are missing or wrong does not
+   * exit: it fails closed, answering every other RPC UNAVAILABLE with the
+   * reason, and says why here. Any service identity may ask.
+   */
+  getStatus(
+    request: GetStatusRequest,
+    callback: (error: ServiceError | null, response: BrokerStatus) => void,
+  ): ClientUnaryCall;
+  getStatus(
+    request: GetStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BrokerStatus) => void,
+  ): ClientUnaryCall;
+  getStatus(
+    request: GetStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BrokerStatus) => void,
   ): ClientUnaryCall;
 }
 
