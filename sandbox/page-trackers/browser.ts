@@ -3,7 +3,7 @@
 // (outbound/forward-proxy.ts) under its own session: the outbound policy
 // holds for pages exactly as for scripts, and closing a run ends its traffic.
 import fs from "node:fs/promises";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { Logger } from "../../common/log.js";
 import { ForwardProxy, type ProxySession } from "../outbound/forward-proxy.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
@@ -166,6 +166,9 @@ export class BrowserHost {
     }
     let browser: Browser;
     try {
+      // Loaded with the first page run: playwright-core costs the service ~80 MiB
+      // of resident memory, which a sandbox that never runs a page tracker need not pay.
+      const { chromium } = await import("playwright-core");
       browser = await chromium.launch({
         executablePath: path,
         headless: true,

@@ -19,7 +19,7 @@ import { startCluster } from "./cluster.js";
 import { api, get, runLoad, Writer, type Api, type Outcome, type Target } from "./load.js";
 
 // Long enough for each Node process's heap to pass its first major collections.
-const WARMUP_S = Number(process.env.SOAK_WARMUP_S ?? 30);
+const WARMUP_S = Number(process.env.SOAK_WARMUP_S ?? 60);
 const DURATION_S = Number(process.env.SOAK_DURATION_S ?? 60);
 const CONNECTIONS = 50;
 const RECOVERY_WINDOW_MS = 10_000;
