@@ -49,8 +49,6 @@ export function realmPrelude() {
   const PromiseCtor = Promise;
   const promiseResolve = Promise.resolve;
   const promiseThen = Promise.prototype.then;
-  const FunctionCtor = Function;
-  const functionToString = Function.prototype.toString;
   const stringReplace = String.prototype.replace;
   const WeakMapCtor = WeakMap;
   const weakMapGet = WeakMap.prototype.get;
@@ -551,61 +549,6 @@ export function realmPrelude() {
     if (typeof reply.bytes === "string") return pending.resolve(binaryToBytes(reply.bytes));
     pending.resolve(reply.value);
   }
-  // page.evaluate(fn, arg) runs in the browser page: the function travels as
-  // source text, applied there to the argument as JSON. A string is an
-  // expression when it compiles as one, else a function body.
-  function pageExpression(fn, arg) {
-    const argJson = arg === undefined ? "undefined" : jsonStringify(arg);
-    if (typeof fn === "function") return "(" + apply(functionToString, fn, []) + ")(" + (argJson === undefined ? "undefined" : argJson) + ")";
-    if (typeof fn !== "string") throw new TypeErrorCtor("page.evaluate expects a function or a string");
-    try {
-      new FunctionCtor("return (" + fn + "\n)");
-      return "(" + fn + "\n)";
-    } catch {
-      return "(async function () {\n" + fn + "\n})()";
-    }
-  }
-  function selectorOf(selector, what) {
-    if (typeof selector !== "string") throw new TypeErrorCtor(`${what}: the selector must be a string`);
-    return selector;
-  }
-  function makeLocator(steps) {
-    const call = (method) => (...args) => pageCall(steps, method, args);
-    const extend = (step) => makeLocator(steps === "[]" ? "[" + step + "]" : apply(stringSlice, steps, [0, -1]) + "," + step + "]");
-    const locator = {
-      locator: (selector) => extend(jsonStringify(["locator", selectorOf(selector, "locator.locator")])),
-      first: () => extend('["first"]'),
-      last: () => extend('["last"]'),
-      nth: (index) => extend(jsonStringify(["nth", mathTrunc(+index)])),
-    };
-    for (const method of LOCATOR_METHODS) locator[method] = call(method);
-    return locator;
-  }
-  const LOCATOR_METHODS = [
-    "textContent", "innerText", "innerHTML", "inputValue", "getAttribute", "count", "allTextContents", "allInnerTexts",
-    "isVisible", "isChecked", "click", "dblclick", "fill", "press", "type", "check", "uncheck", "hover", "focus",
-    "selectOption", "waitFor",
-  ];
-  const PAGE_METHODS = [
-    "goto", "reload", "goBack", "goForward", "content", "title", "click", "dblclick", "fill", "press", "type", "check",
-    "uncheck", "hover", "focus", "selectOption", "textContent", "innerText", "innerHTML", "inputValue", "getAttribute",
-    "isVisible", "isChecked", "waitForURL", "waitForLoadState", "waitForTimeout", "screenshot",
-  ];
-  function makePage() {
-    const page = {
-      url: () => pageUrl,
-      locator: (selector) => makeLocator("[" + jsonStringify(["locator", selectorOf(selector, "page.locator")]) + "]"),
-      evaluate: (fn, arg) => pageCall("[]", "evaluate", [pageExpression(fn, arg)]),
-      // Resolves to a locator for the selector (Playwright gives an element handle).
-      waitForSelector: (selector, options) => {
-        const target = "[" + jsonStringify(["locator", selectorOf(selector, "page.waitForSelector")]) + "]";
-        return apply(promiseThen, pageCall("[]", "waitForSelector", [selector, options]), [(found) => (found ? makeLocator(target) : null)]);
-      },
-    };
-    for (const method of PAGE_METHODS) page[method] = (...args) => pageCall("[]", method, args);
-    return page;
-  }
-
   // ---- results -----------------------------------------------------------
   function fail(errorKind, message) {
     outcome = "E" + '{"kind":' + jsonStringify(errorKind) + ',"message":' + jsonStringify(StringCtor(message)) + "}";
@@ -803,7 +746,7 @@ export function realmPrelude() {
   // Called by the worker directly. None of these runs user code.
   return {
     // Before any user code: the execution's context, secrets and limits.
-    begin(executionKind, contextJson, secretsJson, limitsJson) {
+    begin(executionKind, contextJson, secretsJson, limitsJson, pageSource) {
       kind = executionKind;
       const limits = jsonParse(limitsJson);
       maxResultBytes = limits.result;
@@ -820,7 +763,9 @@ export function realmPrelude() {
       }
       defineProperty(g, "context", { value: context, writable: true, configurable: true, enumerable: false });
       if (kind === "page") {
-        pageObject = makePage();
+        // Built from its own source in page realms only: every other realm
+        // stays as small as it was (the worker heap has little room to spare).
+        pageObject = indirectEval("(" + pageSource + ")()")(pageCall, () => pageUrl);
         pageContext = context;
       }
     },

@@ -10,11 +10,13 @@
 // It also holds each busy worker to its deadline: a worker that has not
 // answered shortly after it is terminated and reported.
 import { Worker } from "node:worker_threads";
+import { pageBuilder } from "./page.js";
 import { realmPrelude } from "./realm.js";
 import { workerMain } from "./worker.js";
 
 const WORKER_SOURCE = `(${workerMain.toString()})()`;
 const PRELUDE_SOURCE = realmPrelude.toString();
+const PAGE_SOURCE = pageBuilder.toString();
 const DEADLINE_GRACE_MS = 500;
 const WATCH_INTERVAL_MS = 100;
 
@@ -33,7 +35,7 @@ function write(line) {
 function spawn(id, heapMb) {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { prelude: PRELUDE_SOURCE },
+    workerData: { prelude: PRELUDE_SOURCE, page: PAGE_SOURCE },
     resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.max(1, Math.ceil(heapMb / 8)) },
   });
   const entry = { worker, deadline: 0, gone: false };

@@ -126,7 +126,13 @@ export function workerMain() {
       }, m.timeoutMs),
     };
     current = exec;
-    realm.begin(m.kind, m.context, m.secrets, JSON.stringify({ result: m.maxResultBytes, log: m.maxLogBytes, buffers: m.bufferBytes }));
+    realm.begin(
+      m.kind,
+      m.context,
+      m.secrets,
+      JSON.stringify({ result: m.maxResultBytes, log: m.maxLogBytes, buffers: m.bufferBytes }),
+      m.kind === "page" ? workerData.page : "",
+    );
     realm.setScript(m.script);
     enter(exec);
   }
@@ -144,5 +150,10 @@ export function workerMain() {
     else if (m.t === "reply") reply(m);
   });
   spare = newRealm();
+  // Held open on purpose: a worker whose only pending work was the parent
+  // port's listener was seen to end by itself under load (exit code 0
+  // between two executions), failing the execution sent to it next. The
+  // runner ends workers with terminate(), never by letting them idle out.
+  setInterval(() => {}, 2 ** 30);
   parentPort.postMessage("ready");
 }
