@@ -549,6 +549,7 @@ export function realmPrelude() {
     if (typeof reply.bytes === "string") return pending.resolve(binaryToBytes(reply.bytes));
     pending.resolve(reply.value);
   }
+
   // ---- results -----------------------------------------------------------
   function fail(errorKind, message) {
     outcome = "E" + '{"kind":' + jsonStringify(errorKind) + ',"message":' + jsonStringify(StringCtor(message)) + "}";
