@@ -36,6 +36,9 @@ const schema = z.object({
   // run fails with a clear message when it is missing.
   CHROMIUM_PATH: z.string().min(1).default("/usr/lib/chromium/chromium"),
   PAGE_TRACKER_MAX_CONCURRENT_RUNS: positiveInt(2),
+  // Chromium's own process sandbox. auto: on, except as root, where it cannot start.
+  // off is for containers without user namespaces, where the container is the boundary.
+  CHROMIUM_SANDBOX: z.enum(["auto", "on", "off"]).default("auto"),
   SANDBOX_METRICS_PORT: optionalPort,
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   LOG_LEVEL: logLevel,
@@ -49,7 +52,7 @@ export interface SandboxConfig {
   pool: Omit<PoolOptions, "denoPath"> & { denoPath: string };
   limits: LimitSettings;
   outbound: OutboundPolicy;
-  browser: { executablePath: string; maxConcurrentRuns: number };
+  browser: { executablePath: string; maxConcurrentRuns: number; chromiumSandbox: boolean };
   /** Prometheus metrics listener; off when unset. */
   metrics?: MetricsListen;
   logLevel: string;
@@ -108,7 +111,11 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
     },
     limits,
     outbound: outbound!,
-    browser: { executablePath: e.CHROMIUM_PATH, maxConcurrentRuns: e.PAGE_TRACKER_MAX_CONCURRENT_RUNS },
+    browser: {
+      executablePath: e.CHROMIUM_PATH,
+      maxConcurrentRuns: e.PAGE_TRACKER_MAX_CONCURRENT_RUNS,
+      chromiumSandbox: e.CHROMIUM_SANDBOX === "auto" ? process.getuid?.() !== 0 : e.CHROMIUM_SANDBOX === "on",
+    },
     metrics: metricsListen(e.METRICS_HOST, e.SANDBOX_METRICS_PORT),
     logLevel: e.LOG_LEVEL,
   };

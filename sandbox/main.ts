@@ -30,7 +30,11 @@ async function main() {
   const service = new ExecutionService(pool, secrets, config.outbound, config.limits, log, new SandboxMetrics(registry, pool));
   const trackers = new TrackerRunService(service, secrets, config.outbound, config.limits);
   // Chromium starts with the first page tracker run, not here: most sandboxes never run one.
-  const browsers = new BrowserHost({ executablePath: config.browser.executablePath }, config.outbound, log);
+  const browsers = new BrowserHost(
+    { executablePath: config.browser.executablePath, chromiumSandbox: config.browser.chromiumSandbox },
+    config.outbound,
+    log,
+  );
   const pages = new PageTrackerRunService({
     executions: service,
     secrets,

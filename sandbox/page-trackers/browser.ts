@@ -10,6 +10,8 @@ import type { OutboundPolicy } from "../outbound/policy.js";
 
 export interface BrowserSettings {
   executablePath: string;
+  /** Chromium's own process sandbox; by default on, except as root, where it cannot start. */
+  chromiumSandbox?: boolean;
   /** Bytes one run may move through the proxy; the proxy's default when absent. */
   maxSessionBytes?: number;
 }
@@ -173,7 +175,7 @@ export class BrowserHost {
         executablePath: path,
         headless: true,
         // Chromium's own sandbox cannot start as root; elsewhere it is kept.
-        chromiumSandbox: process.getuid?.() !== 0,
+        chromiumSandbox: this.settings.chromiumSandbox ?? process.getuid?.() !== 0,
         args: [...CHROMIUM_ARGS],
         // Launch-level too: traffic that belongs to no context meets the proxy
         // with no session (407) instead of going out direct.
