@@ -126,7 +126,7 @@ export class TrackerRunService {
     secretsJson: string,
     signal?: AbortSignal,
   ): Promise<ExecuteResponse> {
-    return this.executions.run({ userId: x.userId, kind, script, contextJson, ...x.limits }, Promise.resolve(secretsJson), signal);
+    return this.executions.run({ userId: x.userId, kind, script, contextJson, ...x.limits }, secretsJson, signal);
   }
 
   /** Sends the requests one after another, as the configurator ordered them. */

@@ -29,24 +29,24 @@ export class ExecutionService {
 
   async execute(req: ExecuteRequest, signal?: AbortSignal): Promise<ExecuteResponse> {
     const x = validateExecution(req, this.limits);
-    // Fetch the secrets while waiting for a worker; both must succeed.
-    return this.run(x, x.grant ? this.secrets.openAsJson(x.grant, x.userId) : Promise.resolve("{}"), signal);
+    // The secrets first, then a worker: a worker held while the broker answers
+    // would be idle, and one user's concurrency is counted in workers.
+    const secretsJson = x.grant ? await this.secrets.openAsJson(x.grant, x.userId) : "{}";
+    return this.run(x, secretsJson, signal);
   }
 
   /**
-   * One script in a fresh realm on a worker leased to the user. `secrets` is
-   * the JSON object of released secrets (or its promise, so that the broker
-   * call overlaps the wait for a worker). `hostCalls` answers the script's
+   * One script in a fresh realm on a worker leased to the user. `secretsJson`
+   * is the JSON object of released secrets. `hostCalls` answers the script's
    * calls to the host (by default op_proxy_request only).
    */
   async run(
     x: ScriptExecution,
-    secrets: Promise<string>,
+    secretsJson: string,
     signal?: AbortSignal,
     hostCalls: (json: string) => Promise<string> = (json) => proxyForScript(json, this.outbound),
   ): Promise<ExecuteResponse> {
     const started = performance.now();
-    secrets.catch(() => {});
     let lease;
     try {
       lease = await this.pool.acquire(x.userId, x.memoryMb, signal);
@@ -57,7 +57,6 @@ export class ExecutionService {
     }
     let discard = false;
     try {
-      const secretsJson = await secrets;
       const run = await this.pool.exec(
         lease,
         x.timeoutMs,

@@ -91,7 +91,7 @@ export class PageTrackerRunService {
     try {
       const res = await this.deps.executions.run(
         { userId: x.userId, kind: "page", script: x.extractor, contextJson: contextOf(x.previousContentJson), ...x.limits },
-        Promise.resolve(secretsJson),
+        secretsJson,
         signal,
         (json) => (isPageCall(json) ? pageCallForScript(json, run) : proxyForScript(json, this.deps.outbound)),
       );

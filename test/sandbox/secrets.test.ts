@@ -27,7 +27,8 @@ async function store(user: TestUser, name: keyof typeof VALUES) {
 }
 
 beforeAll(async () => {
-  stack = await Stack.start();
+  // One worker per user: an execution waiting for its secrets must not hold it.
+  stack = await Stack.start({ sandboxEnv: { SANDBOX_WORKERS_PER_USER: "1" } });
   sandbox = sandboxAs(stack);
   [alice, bob] = await Promise.all([newUser(stack), newUser(stack)]);
   for (const name of ["A", "B", "C"] as const) await store(alice, name);
@@ -137,15 +138,20 @@ describe("grants that get nothing", () => {
 });
 
 describe("the broker stopped", () => {
-  it("an execution with a grant fails closed with a clear error; one without still runs", async () => {
+  it("an execution with a grant fails closed with a clear error; one without still runs, even while the other waits", async () => {
     await stack.stopBroker();
     try {
       const grant = await scriptGrant(stack, alice.id, "all");
-      expect(await refused(alice.id, grant)).toEqual({
+      // The broker is waited for up to the call's deadline; the user's only
+      // worker is not leased until the secrets are there.
+      let waitingSettled = false;
+      const waiting = refused(alice.id, grant).finally(() => (waitingSettled = true));
+      expect(await bodyOf(sandbox, { userId: alice.id, script: `({ body: "no secrets needed" })` })).toBe("no secrets needed");
+      expect(waitingSettled).toBe(false);
+      expect(await waiting).toEqual({
         code: grpc.status.UNAVAILABLE,
         details: "secrets are unavailable: the secret broker did not answer",
       });
-      expect(await bodyOf(sandbox, { userId: alice.id, script: `({ body: "no secrets needed" })` })).toBe("no secrets needed");
     } finally {
       await stack.startBroker();
     }
