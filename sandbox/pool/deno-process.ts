@@ -9,7 +9,7 @@ const RUNNER = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "de
 
 // Every permission denied, nothing fetched or read from configuration; the
 // runner's own modules are the only files Deno loads.
-const DENO_FLAGS = [
+export const DENO_FLAGS = [
   "run",
   "--no-config",
   "--no-lock",

@@ -23,6 +23,10 @@ export interface Stack {
   backend: string;
   gateway: Child;
   children: Child[];
+  gatewayPid: number;
+  brokerPid: number;
+  sandboxPid: number;
+  helloPid: number;
   stop(): Promise<void>;
 }
 
@@ -77,6 +81,10 @@ export async function startStack(d: StackDeps): Promise<Stack> {
     backend: dbs.backend,
     gateway,
     children,
+    gatewayPid: pidOf(gateway),
+    brokerPid: pidOf(broker),
+    sandboxPid: pidOf(sandbox),
+    helloPid: pidOf(hello),
     // Callers first: scripts still running for requests autocannon gave up on finish before the sandbox goes.
     stop: async () => {
       await Promise.all([gateway.stop(), hello.stop()]);
@@ -94,6 +102,11 @@ async function databases(d: StackDeps): Promise<{ broker?: string; gateway?: str
   if (!gateway) throw new Error("Postgres answered once, then not again");
   d.cleanups.push(gateway.drop);
   return { broker: broker.url, gateway: gateway.url, backend: `${broker.server} (fresh databases)` };
+}
+
+function pidOf(c: Child): number {
+  if (c.pid === undefined) throw new Error(`${c.name} has no process id`);
+  return c.pid;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

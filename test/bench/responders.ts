@@ -1,10 +1,12 @@
-// The responders part of `npm run bench`: requests per second and p50/p99
-// latency of webhook responders served by the gateway (static, with
-// ${secrets.X} templates, and scripted with context.secrets), at one
-// connection and at many, against a Fastify hello world started the same way.
+// The responders part of `npm run bench`: requests per second, p50/p99
+// latency and CPU per request of webhook responders served by the gateway
+// (static, with ${secrets.X} templates, scripted without secrets and scripted
+// with context.secrets), at one connection and at many, against a Fastify
+// hello world started the same way.
 import crypto from "node:crypto";
 import os from "node:os";
 import { Api, createResponder, createSecret, createUser, type ResponderSpec } from "./responders-api.js";
+import { cpuMeter, processes } from "./cpu.js";
 import { startStack, type Stack, type StackDeps } from "./responders-stack.js";
 import { MAX_CONCURRENT_SCRIPTS } from "../../gateway/responders/serve.js";
 import { interleavedSequential, manyConnections, oneConnection, warmUp, type Measured, type Reply, type Target } from "./http-load.js";
@@ -31,8 +33,8 @@ export interface RespondersBenchDeps extends StackDeps {
 interface Case {
   /** The first serves the single connection; all share the many connections. */
   targets: Target[];
-  /** Minimum share of the baseline's throughput at many connections. */
-  throughputGoal: number;
+  /** Minimum share of the baseline's throughput at many connections (none: measured for comparison). */
+  throughputGoal?: number;
 }
 
 export async function benchResponders(d: RespondersBenchDeps): Promise<void> {
@@ -40,7 +42,7 @@ export async function benchResponders(d: RespondersBenchDeps): Promise<void> {
   const stack = await startStack(d);
   const baseline = helloTarget(stack.helloPort);
   const setup = await setUp(stack);
-  const cases = [setup.static, setup.templated, setup.scripted];
+  const cases = [setup.static, setup.templated, setup.scriptedNoSecrets, setup.scripted];
   printMethod(stack, performance.now() - started);
 
   const all = [baseline, ...cases.map((c) => c.targets[0]!)];
@@ -48,25 +50,49 @@ export async function benchResponders(d: RespondersBenchDeps): Promise<void> {
   const [base1, ...cases1] = one;
   console.log(`  hello world baseline (c=1): p50 ${fmt.ms(base1!.p50)}, p99 ${fmt.ms(base1!.p99)}, ${rate(base1!.rate)}`);
   cases.forEach((c, i) => oneConnectionRows(d.report, c.targets[0]!.label, cases1[i]!, base1!));
-  scriptGoalRow(d.report, cases1[cases.indexOf(setup.static)]!, cases1[cases.indexOf(setup.scripted)]!);
+  const oneOf = (c: Case) => cases1[cases.indexOf(c)]!;
+  scriptGoalRow(d.report, oneOf(setup.static), oneOf(setup.scriptedNoSecrets), "scripted responder without secrets", false);
+  scriptGoalRow(d.report, oneOf(setup.static), oneOf(setup.scripted), "scripted responder", true);
 
   // Rounds alternate the cases, so a slow spell of the shared machine hits all of them alike.
   const groups = [[baseline], ...cases.map((c) => c.targets)];
   for (const g of groups) await warmUp(g, CONNECTIONS, WARMUP_MANY);
   const rounds: Measured[][] = groups.map(() => []);
+  // CPU spent per request: the hello world's process, or every process of the system (the load generator in neither).
+  const cpu = groups.map(() => new Map<string, number>());
+  const pids = (i: number) => (i === 0 ? { "hello world": [stack.helloPid] } : systemPids(stack));
   for (let r = 0; r < MANY_ROUNDS; r++) {
-    for (const [i, g] of groups.entries()) rounds[i]!.push(await manyConnections(g, CONNECTIONS, DURATION_S / MANY_ROUNDS));
+    for (const [i, g] of groups.entries()) {
+      const meters = Object.entries(pids(i)).map(([name, ps]) => [name, cpuMeter(ps)] as const);
+      rounds[i]!.push(await manyConnections(g, CONNECTIONS, DURATION_S / MANY_ROUNDS));
+      for (const [name, spent] of meters) cpu[i]!.set(name, (cpu[i]!.get(name) ?? 0) + spent());
+    }
   }
   const [baseMany, ...casesMany] = rounds.map(combine);
-  console.log(`  hello world baseline (c=${CONNECTIONS}): ${rate(baseMany!.rate)}, p50 ${fmt.ms(baseMany!.p50)}, p99 ${fmt.ms(baseMany!.p99)}`);
+  const perRequest = rounds.map((rs, i) => {
+    const requests = rs.reduce((n, m) => n + m.requests, 0);
+    return new Map([...cpu[i]!].map(([name, ms]) => [name, ms / requests]));
+  });
+  const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+  const [baseCpu, ...casesCpu] = perRequest.map(total);
+  console.log(
+    `  hello world baseline (c=${CONNECTIONS}): ${rate(baseMany!.rate)}, p50 ${fmt.ms(baseMany!.p50)}, p99 ${fmt.ms(baseMany!.p99)}, ` +
+      `CPU ${fmt.ms(baseCpu!)} per request`,
+  );
   cases.forEach((c, i) => manyConnectionRows(d.report, c, casesMany[i]!, baseMany!));
+  cases.forEach((c, i) => {
+    const label = `${c.targets[0]!.label} CPU per request (c=${CONNECTIONS}, gateway + broker + sandbox + Deno + Postgres)`;
+    d.report.add(label, fmt.ms(casesCpu[i]!), helloBase(fmt.ms(baseCpu!)), casesCpu[i]! / baseCpu!);
+    const parts = [...perRequest[i + 1]!].map(([name, ms]) => `${name} ${fmt.ms(ms)}`).join(", ");
+    console.log(`  ${c.targets[0]!.label}: CPU per request at c=${CONNECTIONS}: ${parts}`);
+  });
   await finish(stack);
 }
 
 function printMethod(stack: Stack, startupMs: number) {
   const spread =
     SCRIPTED_RESPONDERS > 1
-      ? `; the scripted case over ${SCRIPTED_RESPONDERS} identical responders, at most ${Math.ceil(CONNECTIONS / SCRIPTED_RESPONDERS)} ` +
+      ? `; each scripted case over ${SCRIPTED_RESPONDERS} identical responders, at most ${Math.ceil(CONNECTIONS / SCRIPTED_RESPONDERS)} ` +
         `connections each (the gateway runs at most ${MAX_CONCURRENT_SCRIPTS} scripts per responder at once and answers 429 beyond)`
       : "";
   console.log(
@@ -102,7 +128,7 @@ function helloTarget(port: number): Target {
 }
 
 /** One user, two secrets and the responders; the targets check each answer against those secrets. */
-async function setUp(stack: Stack): Promise<{ static: Case; templated: Case; scripted: Case }> {
+async function setUp(stack: Stack): Promise<{ static: Case; templated: Case; scriptedNoSecrets: Case; scripted: Case }> {
   const base = `http://127.0.0.1:${stack.gatewayPort}`;
   const user = await createUser(new Api(base, stack.operatorToken), "bench@example.com");
   const a = crypto.randomBytes(16).toString("hex");
@@ -140,20 +166,41 @@ async function setUp(stack: Stack): Promise<{ static: Case; templated: Case; scr
     ],
     throughputGoal: 0.5,
   };
-  const scripted: Target[] = [];
-  for (let i = 1; i <= SCRIPTED_RESPONDERS; i++) {
-    const spec: ResponderSpec = {
-      name: `bench-scripted-${i}`,
-      path: `/scripted-${i}`,
-      headers: [],
-      // Never expected: seeing it means the script did not run.
-      body: "static default",
-      script: '(async () => ({ statusCode: 200, body: context.secrets.A ? "ok" : "missing" }))()',
-      secrets: "all",
-    };
-    scripted.push(await target(spec, "scripted responder (context.secrets)", expecting("ok")));
-  }
-  return { static: staticCase, templated: templatedCase, scripted: { targets: scripted, throughputGoal: 0.25 } };
+  const scriptedTargets = async (prefix: string, script: string, secrets: ResponderSpec["secrets"], label: string) => {
+    const targets: Target[] = [];
+    for (let i = 1; i <= SCRIPTED_RESPONDERS; i++) {
+      const spec: ResponderSpec = {
+        name: `bench-${prefix}-${i}`,
+        path: `/${prefix}-${i}`,
+        headers: [],
+        // Never expected: seeing it means the script did not run.
+        body: "static default",
+        script,
+        secrets,
+      };
+      targets.push(await target(spec, label, expecting("ok")));
+    }
+    return targets;
+  };
+  // The same script with no access: what the script costs without its secrets.
+  const noSecrets = await scriptedTargets(
+    "scripted-none",
+    '(async () => ({ statusCode: 200, body: context.secrets.A ? "missing" : "ok" }))()',
+    "none",
+    "scripted responder without secrets (access none)",
+  );
+  const scripted = await scriptedTargets(
+    "scripted",
+    '(async () => ({ statusCode: 200, body: context.secrets.A ? "ok" : "missing" }))()',
+    "all",
+    "scripted responder (context.secrets)",
+  );
+  return {
+    static: staticCase,
+    templated: templatedCase,
+    scriptedNoSecrets: { targets: noSecrets },
+    scripted: { targets: scripted, throughputGoal: 0.25 },
+  };
 }
 
 async function measureOneConnection(targets: Target[], cleanups: Array<() => unknown>): Promise<Measured[]> {
@@ -180,11 +227,11 @@ function oneConnectionRows(report: Report, label: string, m: Measured, base: Mea
   report.add(`${label} throughput (c=1)`, rate(m.rate), helloBase(rate(base.rate)), m.rate / base.rate);
 }
 
-function scriptGoalRow(report: Report, staticOne: Measured, scriptedOne: Measured) {
+function scriptGoalRow(report: Report, staticOne: Measured, scriptedOne: Measured, label: string, judged: boolean) {
   const extra = scriptedOne.p50 - staticOne.p50;
   const verdict = extra <= SCRIPT_P50_GOAL_MS ? "pass" : "FAIL";
   report.add(
-    `scripted responder p50 minus static (c=1), goal ≤ ${SCRIPT_P50_GOAL_MS} ms: ${verdict}`,
+    `${label} p50 minus static (c=1)${judged ? `, goal ≤ ${SCRIPT_P50_GOAL_MS} ms: ${verdict}` : ""}`,
     fmt.ms(extra),
     `${fmt.ms(SCRIPT_P50_GOAL_MS)} (goal)`,
     extra / SCRIPT_P50_GOAL_MS,
@@ -201,12 +248,23 @@ function combine(rounds: Measured[]): Measured {
 
 function manyConnectionRows(report: Report, c: Case, m: Measured, base: Measured) {
   const ratio = m.rate / base.rate;
-  const verdict = ratio >= c.throughputGoal ? "pass" : "FAIL";
   const label = c.targets[0]!.label;
-  const goal = `goal ≥ ${c.throughputGoal.toFixed(2)}× hello world: ${verdict}`;
-  report.add(`${label} throughput (c=${CONNECTIONS}), ${goal}`, rate(m.rate), helloBase(rate(base.rate)), ratio);
+  const goal =
+    c.throughputGoal === undefined ? "" : `, goal ≥ ${c.throughputGoal.toFixed(2)}× hello world: ${ratio >= c.throughputGoal ? "pass" : "FAIL"}`;
+  report.add(`${label} throughput (c=${CONNECTIONS})${goal}`, rate(m.rate), helloBase(rate(base.rate)), ratio);
   report.add(`${label} p50 latency (c=${CONNECTIONS}, autocannon)`, fmt.ms(m.p50), helloBase(fmt.ms(base.p50)), m.p50 / base.p50);
   report.add(`${label} p99 latency (c=${CONNECTIONS}, autocannon)`, fmt.ms(m.p99), helloBase(fmt.ms(base.p99)), m.p99 / base.p99);
+}
+
+/** The system's processes: the three services, the sandbox's Deno processes and Postgres (none with PGlite). */
+function systemPids(stack: Stack): Record<string, number[]> {
+  return {
+    gateway: [stack.gatewayPid],
+    broker: [stack.brokerPid],
+    sandbox: [stack.sandboxPid],
+    Deno: processes(["--ppid", stack.sandboxPid]).map((p) => p.pid),
+    Postgres: processes(["-C", "postgres"]).map((p) => p.pid),
+  };
 }
 
 /** Stops the stack before the report (its logs are complete only then), then shows what the services logged. */

@@ -6,14 +6,16 @@
 // V8 isolate per execution, 2.29 ms p50 / 2.41 ms p99.
 import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
-import fs from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { unary } from "../../common/grpc-client.js";
 import type { DevPaths } from "../../common/dev-material.js";
 import { channelOptionsFor, clientCredentials } from "../../common/tls.js";
 import { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import { DENO_FLAGS } from "../../sandbox/pool/deno-process.js";
 import { probeOptions, ready } from "./calls.js";
+import { cpuMeter as cpuMeterOf, processes } from "./cpu.js";
 import { freePort, spawnTs, type Child } from "./processes.js";
 import type { Report } from "./report.js";
 import { CASES, expectBody, request, TRIVIAL, type ScriptCase } from "./sandbox-cases.js";
@@ -65,6 +67,15 @@ export async function benchSandbox(d: SandboxBenchDeps): Promise<void> {
       `${mib(after.kib)} after leasing ${LEASED} more (${before.processes} processes)`,
   );
   report.add(`sandbox RSS per leased worker (${LEASED} leased)`, `${perWorker.toFixed(1)} MiB`, `${GOAL_RSS_MIB} MiB (goal)`, perWorker / GOAL_RSS_MIB);
+  // What the goal is up against: an empty worker of each kind Deno offers.
+  const heapMb = h.config.pool.defaultMemoryMb + h.config.pool.workerBaseMb;
+  for (const [kind, label] of [
+    ["thread", "empty node:worker_threads worker (the kind whose heap limit holds)"],
+    ["web", "empty Deno Web Worker (heap limit does not hold)"],
+  ] as const) {
+    const floor = emptyWorkerMib(h.config.pool.denoPath, kind, heapMb);
+    report.add(`RSS of an ${label}`, `${floor.toFixed(1)} MiB`, `${GOAL_RSS_MIB} MiB (goal)`, floor / GOAL_RSS_MIB);
+  }
 
   console.log(
     `\nExecute over loopback mTLS (identity gateway), one user so its leased worker is reused; ` +
@@ -190,6 +201,14 @@ async function startService(d: SandboxBenchDeps, env: NodeJS.ProcessEnv): Promis
   };
 }
 
+const FLOOR_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), "deno-worker-floor.js");
+
+/** Resident memory an empty worker adds to a Deno process started with the pool's flags (MiB). */
+function emptyWorkerMib(denoPath: string, kind: "thread" | "web", heapMb: number): number {
+  const out = execFileSync(denoPath, [...DENO_FLAGS, FLOOR_SCRIPT, kind, String(heapMb), String(LEASED)], { encoding: "utf8", timeout: 120_000 });
+  return Number(out.trim()) / 1024 / 1024;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 
@@ -206,37 +225,22 @@ async function settledRss(pid: number): Promise<{ kib: number; processes: number
   return readings[2]!;
 }
 
-const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
-
-/** CPU time (user + system, all threads) of a process so far, in ms. */
-function cpuMs(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the command: state is field 3 of stat(5), utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
-
 /** Starts counting CPU time of the service, its Deno processes and this process; the result is per call. */
 function cpuMeter(pid: number) {
-  const deno = denoChildren(pid).map((p) => p.pid);
-  const denoMs = () => deno.reduce((sum, p) => sum + cpuMs(p), 0);
+  const service = cpuMeterOf([pid]);
+  const deno = cpuMeterOf(denoChildren(pid).map((p) => p.pid));
   const clientMs = () => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
   };
-  const start = { service: cpuMs(pid), deno: denoMs(), client: clientMs() };
+  const client = clientMs();
   return (calls: number) => ({
-    service: (cpuMs(pid) - start.service) / calls,
-    deno: (denoMs() - start.deno) / calls,
-    client: (clientMs() - start.client) / calls,
+    service: service() / calls,
+    deno: deno() / calls,
+    client: (clientMs() - client) / calls,
   });
 }
 
 function denoChildren(pid: number): Array<{ pid: number; rssKib: number }> {
-  const out = execFileSync("ps", ["-o", "pid=,rss=,comm=", "--ppid", String(pid)], { encoding: "utf8" });
-  return out
-    .split("\n")
-    .map((l) => l.trim().split(/\s+/))
-    .filter(([, , comm]) => comm === "deno")
-    .map(([p, rss]) => ({ pid: Number(p), rssKib: Number(rss) }));
+  return processes(["--ppid", pid]).filter((p) => p.comm === "deno");
 }

@@ -1,0 +1,47 @@
+// CPU time of processes, read from /proc: what the benchmarks divide by the
+// requests served to compare the cost of a request across processes.
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
+
+/** CPU time (user + system, all threads) of a process so far, in ms; undefined once it is gone. */
+export function cpuMs(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // Fields after the command: state is field 3 of stat(5), utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+/** Processes as `ps` lists them: by parent (`--ppid N`) or by command name (`-C name`). */
+export function processes(selector: ["--ppid", number] | ["-C", string]): Array<{ pid: number; rssKib: number; comm: string }> {
+  let out: string;
+  try {
+    out = execFileSync("ps", ["-o", "pid=,rss=,comm=", selector[0], String(selector[1])], { encoding: "utf8" });
+  } catch {
+    return []; // ps exits 1 when nothing matches
+  }
+  return out
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 3)
+    .map(([pid, rss, comm]) => ({ pid: Number(pid), rssKib: Number(rss), comm: comm! }));
+}
+
+/**
+ * Starts counting the CPU time of these processes; the result is the ms spent
+ * since. A process that ended in between is left out (its last time is lost).
+ */
+export function cpuMeter(pids: number[]): () => number {
+  const start = pids.map((pid) => [pid, cpuMs(pid)] as const);
+  return () =>
+    start.reduce((total, [pid, before]) => {
+      const now = cpuMs(pid);
+      return before === undefined || now === undefined ? total : total + now - before;
+    }, 0);
+}
