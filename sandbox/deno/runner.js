@@ -10,6 +10,7 @@
 // It also holds each busy worker to its deadline: a worker that has not
 // answered shortly after it is terminated and reported.
 import { Worker } from "node:worker_threads";
+import { workerResourceLimits } from "./limits.js";
 import { pageBuilder } from "./page.js";
 import { realmPrelude } from "./realm.js";
 import { workerMain } from "./worker.js";
@@ -36,7 +37,7 @@ function spawn(id, heapMb) {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: { prelude: PRELUDE_SOURCE, page: PAGE_SOURCE },
-    resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.max(1, Math.ceil(heapMb / 8)) },
+    resourceLimits: workerResourceLimits(heapMb),
   });
   const entry = { worker, deadline: 0, gone: false };
   workers.set(id, entry);

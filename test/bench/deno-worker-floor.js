@@ -3,6 +3,7 @@
 // sandbox bench as `deno <flags> deno-worker-floor.js <thread|web> <heapMb> <count>`;
 // prints the resident memory added per worker, in bytes.
 import { Worker as ThreadWorker } from "node:worker_threads";
+import { workerResourceLimits } from "../../sandbox/deno/limits.js";
 
 const [kind, heapArg, countArg] = Deno.args;
 const heapMb = Number(heapArg);
@@ -11,10 +12,10 @@ const settle = () => new Promise((r) => setTimeout(r, 1000));
 
 function startThread() {
   // The same resource limits the runner gives a worker of this heap.
-  const w = new ThreadWorker(
-    `require("node:worker_threads").parentPort.postMessage(1); setInterval(() => {}, 2 ** 30);`,
-    { eval: true, resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.max(1, Math.ceil(heapMb / 8)) } },
-  );
+  const w = new ThreadWorker(`require("node:worker_threads").parentPort.postMessage(1); setInterval(() => {}, 2 ** 30);`, {
+    eval: true,
+    resourceLimits: workerResourceLimits(heapMb),
+  });
   return new Promise((resolve) => w.once("message", resolve));
 }
 
