@@ -22,6 +22,17 @@ export class SandboxMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30],
       registers: [registry],
     });
+    new Counter({
+      name: "sandbox_process_kills_total",
+      help: "Deno processes the pool ended as a last resort: a worker that did not end when told to, a process silent past an execution deadline, or one above its memory cap",
+      labelNames: ["reason"],
+      registers: [registry],
+      // The pool keeps the counts; each scrape restates them.
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(pool.kills())) this.inc({ reason }, n);
+      },
+    });
     new Gauge({
       name: "sandbox_pool",
       help: "The pool: Deno processes up, workers (all, spare, leased), executions running and queued, users holding leases",

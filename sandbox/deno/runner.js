@@ -5,6 +5,7 @@
 //        `0\t0\t<json>`                     control: spawn / retire a worker.
 // stdout `W\t<worker>`                       the worker is ready;
 //        `D\t<worker>\t<reason>`             the worker is gone (time, memory, crashed);
+//        `X\t<worker>`                       its thread has exited (after D, or after a retire);
 //        plus the worker's own `R` and `P` lines, forwarded as they are.
 //
 // It also holds each busy worker to its deadline: a worker that has not
@@ -54,7 +55,12 @@ function spawn(id, heapMb) {
     if (reason) write(`D\t${id}\t${reason}\n`);
   };
   worker.on("error", (error) => lost(error && error.code === "ERR_WORKER_OUT_OF_MEMORY" ? "memory" : "crashed"));
-  worker.on("exit", () => lost("crashed"));
+  // The supervisor waits for this after every retirement: Deno's
+  // terminate() resolves even when the thread goes on running.
+  worker.on("exit", () => {
+    lost("crashed");
+    write(`X\t${id}\n`);
+  });
   entry.lost = lost;
 }
 

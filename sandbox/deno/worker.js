@@ -68,15 +68,13 @@ export function workerMain() {
     return failure("time_limit", `the script exceeded its time limit of ${exec.timeoutMs} ms`);
   }
 
-  // Enters the realm with the time left. Only host errors can come out:
-  // the pump catches everything the script throws.
-  function enter(exec) {
-    const timeout = exec.deadline - Date.now();
-    if (timeout < 1) return finish(timeLimit(exec));
-    // Running out of heap terminates the JS stack without an exception we
-    // could catch (and without the worker's error event): this call never
-    // returns, yet the worker's event loop goes on. The check queued here
-    // runs next and finds the execution still inside.
+  // Running out of heap terminates the JS stack without an exception we
+  // could catch (and without the worker's error event): the call that ran
+  // out never returns, yet the worker's event loop goes on. The check queued
+  // here runs next and finds the execution still inside. Everything that may
+  // allocate in proportion to what the caller sent (the context, the
+  // secrets) or to what the script does runs under it.
+  function guard(exec) {
     exec.inside = true;
     setImmediate(() => {
       if (exec.inside && current === exec) {
@@ -84,6 +82,14 @@ export function workerMain() {
         finish(failure("memory_limit", "the script exceeded its memory limit"));
       }
     });
+  }
+
+  // Enters the realm with the time left. Only host errors can come out:
+  // the pump catches everything the script throws.
+  function enter(exec) {
+    const timeout = exec.deadline - Date.now();
+    if (timeout < 1) return finish(timeLimit(exec));
+    guard(exec);
     try {
       pumpScript.runInContext(exec.realm.context, { timeout });
     } catch (error) {
@@ -126,13 +132,22 @@ export function workerMain() {
       }, m.timeoutMs),
     };
     current = exec;
-    realm.begin(
-      m.kind,
-      m.context,
-      m.secrets,
-      JSON.stringify({ result: m.maxResultBytes, log: m.maxLogBytes, buffers: m.bufferBytes }),
-      m.kind === "page" ? workerData.page : "",
-    );
+    guard(exec);
+    try {
+      realm.begin(
+        m.kind,
+        m.context,
+        m.secrets,
+        JSON.stringify({ result: m.maxResultBytes, log: m.maxLogBytes, buffers: m.bufferBytes }),
+        m.kind === "page" ? workerData.page : "",
+      );
+    } catch {
+      // The context was checked by the service: only running out of memory
+      // (a RangeError for a string too long to build) lands here.
+      return finish(failure("memory_limit", "the script exceeded its memory limit"));
+    } finally {
+      exec.inside = false;
+    }
     realm.setScript(m.script);
     enter(exec);
   }

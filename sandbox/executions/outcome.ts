@@ -9,10 +9,10 @@ import {
 import type { RunOutcome } from "../pool/pool.js";
 import type { RealmKind } from "./request.js";
 
-// What the realm reports (see sandbox/deno/realm.js): bodies are binary
-// strings (one char per byte), headers are [name, value] pairs. It is checked
+// What the realm reports (see sandbox/deno/realm.js): bodies are base64
+// (encoded once, so no byte is escaped on its way), headers are [name, value] pairs. It is checked
 // again here: the realm shares its built-ins with the user's script.
-const binary = z.string().transform((s) => Buffer.from(s, "latin1"));
+const binary = z.string().transform((s) => Buffer.from(s, "base64"));
 const headers = z
   .array(z.tuple([z.string(), z.string()]))
   .transform((pairs): Headers => ({ items: pairs.map(([name, value]) => ({ name, value })) }));

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ResponseBudget } from "../outbound/budget.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
 import { performOutbound } from "../outbound/request.js";
 import { OutboundError, type OutboundErrorKind } from "../outbound/types.js";
@@ -9,7 +10,7 @@ const realmRequest = z.object({
   url: z.string(),
   method: z.string().nullable(),
   headers: z.array(z.tuple([z.string(), z.string()])),
-  body: z.string().nullable(),
+  body64: z.string().nullable(),
   timeout: z.number().nullable(),
 });
 
@@ -21,12 +22,17 @@ export const OUTBOUND_ERROR_NAMES: Record<OutboundErrorKind, string> = {
   too_large: "upstream_too_large",
 };
 
+/** A fresh budget for one execution's op_proxy_request calls, under `policy`. */
+export function executionBudget(policy: OutboundPolicy): ResponseBudget {
+  return new ResponseBudget(policy.maxInFlightBytes, policy.maxExecutionBytes);
+}
+
 /**
  * Performs one op_proxy_request for a script and returns the reply line the
  * realm expects. Never throws: every failure becomes an answer the script
  * sees as a rejected promise.
  */
-export async function proxyForScript(json: string, policy: OutboundPolicy): Promise<string> {
+export async function proxyForScript(json: string, policy: OutboundPolicy, budget?: ResponseBudget): Promise<string> {
   let req: z.infer<typeof realmRequest>;
   try {
     req = realmRequest.parse(JSON.parse(json));
@@ -39,12 +45,15 @@ export async function proxyForScript(json: string, policy: OutboundPolicy): Prom
         url: req.url,
         method: (req.method ?? "GET").toUpperCase(),
         headers: req.headers,
-        body: req.body === null ? undefined : Buffer.from(req.body, "latin1"),
+        body: req.body64 === null ? undefined : Buffer.from(req.body64, "base64"),
         timeoutMs: req.timeout ?? 0,
+        budget,
       },
       policy,
     );
-    return JSON.stringify({ id: req.id, ok: true, statusCode: res.statusCode, headers: res.headers, body: res.body.toString("latin1") });
+    // Base64, once: as text escaped for JSON, arbitrary bytes grew up to
+    // sevenfold on their way to the realm.
+    return JSON.stringify({ id: req.id, ok: true, statusCode: res.statusCode, headers: res.headers, body64: res.body.toString("base64") });
   } catch (err) {
     const kind = err instanceof OutboundError ? OUTBOUND_ERROR_NAMES[err.kind] : "upstream_failure";
     const message = err instanceof OutboundError ? err.message : "the request failed";

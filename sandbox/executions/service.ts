@@ -6,11 +6,31 @@ import type { SandboxMetrics } from "../metrics.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
 import { Aborted, QueueFull, type Pool } from "../pool/pool.js";
 import { isMemoryLimit, ProcessLost, toResponse } from "./outcome.js";
-import { proxyForScript } from "./proxy.js";
+import { executionBudget, proxyForScript } from "./proxy.js";
 import { validateExecution, type LimitSettings, type ScriptExecution } from "./request.js";
 
 /** Typed arrays and other buffers a script may allocate, per MiB of heap. */
 const BUFFER_BUDGET_PER_HEAP_MB = 4;
+
+/** Up to this many bytes of context and secrets fit in the heap a worker keeps besides the script's share. */
+const CONTEXT_BYTES_INCLUDED = 256 * 1024;
+/**
+ * Heap taken per byte of context beyond that: the message carrying it, the
+ * JSON text taken out of it, and what it parses into (an array of 1 MiB of
+ * body bytes is about 4 MiB) are alive at once while the realm is prepared.
+ */
+const HEAP_BYTES_PER_CONTEXT_BYTE = 3;
+
+/**
+ * The worker heap (MiB) an execution is leased with: the script's share plus
+ * room for what it is handed, so that a large request body (a webhook may
+ * bring 1 MiB, sent as numbers) is not taken out of the script's share, or
+ * beyond the heap, before the script has run a line.
+ */
+export function leaseHeapMb(memoryMb: number, contextBytes: number): number {
+  if (contextBytes <= CONTEXT_BYTES_INCLUDED) return memoryMb;
+  return memoryMb + Math.ceil((contextBytes * HEAP_BYTES_PER_CONTEXT_BYTE) / (1024 * 1024));
+}
 
 /**
  * One Execute: secrets from the broker (only when a grant came with the
@@ -26,6 +46,12 @@ export class ExecutionService {
     private readonly log: Logger,
     private readonly metrics: SandboxMetrics,
   ) {}
+
+  /** op_proxy_request for one execution: its requests share one budget. */
+  proxyCalls(): (json: string) => Promise<string> {
+    const budget = executionBudget(this.outbound);
+    return (json) => proxyForScript(json, this.outbound, budget);
+  }
 
   async execute(req: ExecuteRequest, signal?: AbortSignal): Promise<ExecuteResponse> {
     const x = validateExecution(req, this.limits);
@@ -44,12 +70,12 @@ export class ExecutionService {
     x: ScriptExecution,
     secretsJson: string,
     signal?: AbortSignal,
-    hostCalls: (json: string) => Promise<string> = (json) => proxyForScript(json, this.outbound),
+    hostCalls: (json: string) => Promise<string> = this.proxyCalls(),
   ): Promise<ExecuteResponse> {
     const started = performance.now();
     let lease;
     try {
-      lease = await this.pool.acquire(x.userId, x.memoryMb, signal);
+      lease = await this.pool.acquire(x.userId, leaseHeapMb(x.memoryMb, x.contextJson.length + secretsJson.length), signal);
     } catch (err) {
       if (err instanceof QueueFull) throw new DomainError("limit", err.message);
       if (err instanceof Aborted) throw new DomainError("unavailable", err.message);

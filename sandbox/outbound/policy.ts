@@ -3,6 +3,7 @@
 // (an internal API, a local test server) with OUTBOUND_ALLOW_HOSTS.
 import net from "node:net";
 import ipaddr from "ipaddr.js";
+import { DEFAULT_EXECUTION_BYTES, DEFAULT_IN_FLIGHT_BYTES } from "./budget.js";
 
 export interface AllowHost {
   /** Lower-case host name without a trailing dot, or an IP address in ipaddr.js normalized form. */
@@ -14,6 +15,9 @@ export interface AllowHost {
 export interface OutboundPolicy {
   allowHosts: AllowHost[];
   maxResponseBytes: number;
+  /** One execution's response bytes being received at once, and in all (see budget.ts). */
+  maxInFlightBytes: number;
+  maxExecutionBytes: number;
   maxTimeoutMs: number;
   defaultTimeoutMs: number;
 }
@@ -22,6 +26,8 @@ export interface OutboundPolicyConfig {
   /** The OUTBOUND_ALLOW_HOSTS format, or entries already parsed. */
   allowHosts?: string | AllowHost[];
   maxResponseBytes?: number;
+  maxInFlightBytes?: number;
+  maxExecutionBytes?: number;
   maxTimeoutMs?: number;
   defaultTimeoutMs?: number;
 }
@@ -37,6 +43,8 @@ export function createOutboundPolicy(config: OutboundPolicyConfig = {}): Outboun
   return {
     allowHosts,
     maxResponseBytes: positive("maxResponseBytes", config.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES),
+    maxInFlightBytes: positive("maxInFlightBytes", config.maxInFlightBytes ?? DEFAULT_IN_FLIGHT_BYTES),
+    maxExecutionBytes: positive("maxExecutionBytes", config.maxExecutionBytes ?? DEFAULT_EXECUTION_BYTES),
     maxTimeoutMs,
     defaultTimeoutMs: Math.min(positive("defaultTimeoutMs", config.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS), maxTimeoutMs),
   };
@@ -53,6 +61,8 @@ export function outboundPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): Out
   return createOutboundPolicy({
     allowHosts: env.OUTBOUND_ALLOW_HOSTS ?? "",
     maxResponseBytes: number("OUTBOUND_MAX_RESPONSE_BYTES"),
+    maxInFlightBytes: number("OUTBOUND_MAX_IN_FLIGHT_BYTES"),
+    maxExecutionBytes: number("OUTBOUND_MAX_EXECUTION_BYTES"),
     maxTimeoutMs: number("OUTBOUND_MAX_TIMEOUT_MS"),
   });
 }

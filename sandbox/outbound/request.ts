@@ -75,7 +75,7 @@ export async function performOutbound(
   });
   try {
     const addresses = await Promise.race([checkedAddresses(target, policy, lookup), expired]);
-    return await Promise.race([send(target, addresses, method, headers, req.body, policy, deadline.signal), expired]);
+    return await Promise.race([send(target, addresses, method, headers, req, policy, deadline.signal), expired]);
   } finally {
     clearTimeout(timer);
   }
@@ -182,11 +182,17 @@ function send(
   addresses: LookupAddress[],
   method: string,
   headers: Record<string, string[] | string>,
-  body: Buffer | undefined,
+  { body, budget }: OutboundRequest,
   policy: OutboundPolicy,
   signal: AbortSignal,
 ): Promise<OutboundResponse> {
   return new Promise((resolve, reject) => {
+    // Bytes counted against the execution's budget, given back however this ends.
+    let held = 0;
+    const giveBack = () => {
+      budget?.release(held);
+      held = 0;
+    };
     const client = target.url.protocol === "https:" ? https : http;
     const request = client.request({
       // The original name: it gives the Host header, the TLS server name and the certificate check.
@@ -203,6 +209,7 @@ function send(
     const fail = (error: OutboundError) => {
       if (settled) return;
       settled = true;
+      giveBack();
       reject(error);
       request.destroy();
     };
@@ -218,9 +225,13 @@ function send(
       const chunks: Buffer[] = [];
       let size = 0;
       response.on("data", (chunk: Buffer) => {
+        if (settled) return;
         size += chunk.length;
-        if (size > policy.maxResponseBytes) fail(tooLarge());
-        else chunks.push(chunk);
+        if (size > policy.maxResponseBytes) return fail(tooLarge());
+        const refusal = budget?.take(chunk.length);
+        if (refusal !== undefined) return fail(new OutboundError("too_large", refusal));
+        held += chunk.length;
+        chunks.push(chunk);
       });
       response.on("error", (error) => fail(upstreamFailure(target.name, error)));
       response.on("close", () => {
@@ -229,6 +240,7 @@ function send(
       response.on("end", () => {
         if (settled) return;
         settled = true;
+        giveBack();
         resolve({ statusCode: status, headers: joinHeaders(response.rawHeaders), body: Buffer.concat(chunks, size) });
       });
     });

@@ -1,3 +1,5 @@
+import type { ResponseBudget } from "./budget.js";
+
 // Shapes of Deno.core.ops.op_proxy_request (DESIGN.md section 4): an untrusted
 // script asks the host for one HTTP request; the host answers or refuses.
 
@@ -9,6 +11,8 @@ export interface OutboundRequest {
   body?: Buffer;
   /** Asked-for limit; 0, negative or not finite means the policy's default. Capped by the policy. */
   timeoutMs: number;
+  /** The execution's bytes in flight and in all, shared by its requests (see budget.ts). */
+  budget?: ResponseBudget;
 }
 
 export interface OutboundResponse {

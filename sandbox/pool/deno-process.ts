@@ -31,6 +31,8 @@ export const DENO_FLAGS = [
 export interface ProcessEvents {
   workerReady(worker: number): void;
   workerGone(worker: number, reason: string): void;
+  /** The worker's thread has ended (it may have been reported gone earlier). */
+  workerExited(worker: number): void;
   result(execution: number, outcome: string, logs: string): void;
   request(execution: number, json: string): void;
   exited(description: string): void;
@@ -127,6 +129,8 @@ export class DenoProcess {
         return this.events.workerReady(Number(fields[1]));
       case "D":
         return this.events.workerGone(Number(fields[1]), fields[2] ?? "crashed");
+      case "X":
+        return this.events.workerExited(Number(fields[1]));
       case "R":
         return this.events.result(Number(fields[1]), fields[2] ?? "", fields[3] ?? "F[]");
       case "P":

@@ -21,7 +21,10 @@ export interface PoolOptions {
   workerBaseMb: number;
   /** A process above this resident size is killed (a last resort; buffers are charged in the realm). */
   maxProcessRssMb: number;
-  /** How long past an execution's deadline the process may stay silent before it is killed. */
+  /**
+   * How long past an execution's deadline the process may stay silent, and
+   * how long a worker told to stop may take to end, before the process is killed.
+   */
   killGraceMs: number;
 }
 
@@ -29,6 +32,9 @@ export interface PoolOptions {
 export type RunOutcome =
   | { kind: "finished"; outcome: string; logs: string }
   | { kind: "lost"; reason: "time" | "memory" | "crashed" };
+
+/** Why the pool ended a whole Deno process (the last resort, each counted). */
+export type KillReason = "stuck_worker" | "silent_past_deadline" | "memory_cap";
 
 export class QueueFull extends Error {}
 export class Aborted extends Error {}
@@ -38,6 +44,8 @@ interface Proc {
   deno: DenoProcess;
   slots: Set<Slot>;
   restarts: number;
+  /** Workers told to stop, until their thread is reported ended. */
+  stopping: Map<number, NodeJS.Timeout>;
 }
 
 interface Slot {
@@ -91,6 +99,7 @@ export class Pool {
   private slotCount = 0;
   private stopped = false;
   private readonly rssWatch: NodeJS.Timeout;
+  private readonly killCounts: Record<KillReason, number> = { stuck_worker: 0, silent_past_deadline: 0, memory_cap: 0 };
 
   constructor(
     private readonly o: PoolOptions,
@@ -125,6 +134,11 @@ export class Pool {
     };
   }
 
+  /** Processes ended by the pool so far, by reason. */
+  kills(): Readonly<Record<KillReason, number>> {
+    return this.killCounts;
+  }
+
   processPids(): number[] {
     return this.procs.flatMap((p) => (p?.deno.pid !== undefined && !p.deno.exited ? [p.deno.pid] : []));
   }
@@ -156,8 +170,7 @@ export class Pool {
       // The runner ends a worker shortly past the deadline; if even that
       // does not come, the process is stuck as a whole.
       const backstop = setTimeout(() => {
-        this.log.error({ pid: slot.proc.deno.pid }, "sandbox process silent past an execution deadline; killing it");
-        slot.proc.deno.kill();
+        this.kill(slot.proc, "silent_past_deadline", "sandbox process silent past an execution deadline; killing it");
       }, timeoutMs + this.o.killGraceMs);
       const run: Running = {
         id,
@@ -346,6 +359,20 @@ export class Pool {
     }
     slot.markFailed();
     if (retire) slot.proc.deno.retireWorker(slot.id);
+    this.expectExit(slot.proc, slot.id);
+  }
+
+  // Whatever removed it, the worker's thread must end: one that goes on
+  // running (Deno's terminate() does not stop every kind of work) would hold
+  // a core with no execution to account for it. Only the process can go.
+  private expectExit(proc: Proc, worker: number): void {
+    if (proc.stopping.has(worker) || proc.deno.exited || this.stopped) return;
+    const timer = setTimeout(() => {
+      proc.stopping.delete(worker);
+      this.kill(proc, "stuck_worker", "a sandbox worker did not stop when told to; killing its process", { worker });
+    }, this.o.killGraceMs);
+    timer.unref();
+    proc.stopping.set(worker, timer);
   }
 
   // ---- processes ----------------------------------------------------------
@@ -355,6 +382,7 @@ export class Pool {
       index,
       restarts,
       slots: new Set(),
+      stopping: new Map(),
       deno: new DenoProcess(index + 1, this.o.denoPath, {
         workerReady: (id) => {
           const slot = this.findSlot(proc, id);
@@ -383,6 +411,10 @@ export class Pool {
             }
           });
         },
+        workerExited: (id) => {
+          clearTimeout(proc.stopping.get(id));
+          proc.stopping.delete(id);
+        },
         exited: (description) => this.processExited(proc, description),
       }),
     };
@@ -395,6 +427,8 @@ export class Pool {
       this.removeSlot(slot, false);
       run?.finish({ kind: "lost", reason: "crashed" });
     }
+    for (const timer of proc.stopping.values()) clearTimeout(timer);
+    proc.stopping.clear();
     if (this.stopped) return;
     this.log.warn({ process: proc.index, exit: description }, "sandbox process stopped; starting a new one");
     // Quick restarts back off, so a binary that cannot start does not spin.
@@ -409,12 +443,18 @@ export class Pool {
     }, delay).unref();
   }
 
+  private kill(proc: Proc, reason: KillReason, message: string, details: object = {}): void {
+    if (proc.deno.exited) return;
+    this.killCounts[reason]++;
+    this.log.error({ process: proc.index, pid: proc.deno.pid, ...details }, message);
+    proc.deno.kill();
+  }
+
   private watchMemory(): void {
     for (const proc of this.procs) {
       const rss = proc?.deno.rssBytes();
       if (proc && rss !== undefined && rss > this.o.maxProcessRssMb * 1024 * 1024) {
-        this.log.error({ process: proc.index, rssMb: Math.round(rss / 1048576) }, "sandbox process above its memory cap; killing it");
-        proc.deno.kill();
+        this.kill(proc, "memory_cap", "sandbox process above its memory cap; killing it", { rssMb: Math.round(rss / 1048576) });
       }
     }
   }

@@ -86,6 +86,7 @@ export async function denoStart(h: Host): Promise<DenoStart> {
     workerReady: arrived,
     workerGone: arrived,
     workerWarm: () => {},
+    workerExited: () => {},
     result: () => {},
     request: () => {},
     exited: (how: string) => failures.forEach((f) => f(new Error(`Deno exited during the start bench (${how})`))),
