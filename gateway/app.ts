@@ -37,6 +37,7 @@ import { secretsRoutes } from "./secrets/routes.js";
 import { AuditEvent, Secret } from "./secrets/schemas.js";
 import { SecretsService } from "./secrets/service.js";
 import { AccessSetting } from "./grants/access.js";
+import { GrantGuard } from "./grants/grant-guard.js";
 import { ResponderDirectory } from "./responders/directory.js";
 import { RenderCache } from "./responders/render-cache.js";
 import { respondersRoutes } from "./responders/routes.js";
@@ -190,8 +191,10 @@ export async function buildApp(
   });
 
   await app.register(secretsRoutes, { auth, secrets });
-  await app.register(respondersRoutes, { auth, responders });
-  await app.register(apiTrackersRoutes, { auth, apiTrackers });
+  // Creating or widening an access setting, per caller (an API key needs secrets:grant).
+  const grants = new GrantGuard({ broker: deps.broker, log: deps.log });
+  await app.register(respondersRoutes, { auth, responders, grants });
+  await app.register(apiTrackersRoutes, { auth, apiTrackers, grants });
   await app.register(trackerRunRoutes, {
     auth,
     base: "/api/web_scraping/api_trackers",
@@ -199,7 +202,7 @@ export async function buildApp(
     runLogSchema: "ApiTrackerRunLog",
     runs: new TrackerRunsService({ db: deps.db, kind: API_TRACKERS, runner: apiTrackerRunner, owned: (userId, id) => apiTrackers.owned(userId, id) }),
   });
-  await app.register(pageTrackersRoutes, { auth, pageTrackers });
+  await app.register(pageTrackersRoutes, { auth, pageTrackers, grants });
   await app.register(trackerRunRoutes, {
     auth,
     base: "/api/web_scraping/page_trackers",

@@ -15,6 +15,7 @@ export const POLICY: Record<Rpc, readonly string[]> = {
   openSecrets: ["sandbox"],
   renderTemplates: ["gateway"],
   listAuditEvents: ["gateway"],
+  recordGrantRefusal: ["gateway"],
   rewrap: ["internal"],
   verify: ["internal"],
   getStatus: ["gateway", "sandbox", "internal"],

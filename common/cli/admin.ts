@@ -1,5 +1,7 @@
 // `npm run admin -- <command>`: operator tasks against a running system.
-//   create-user --email E [--key-name N]   user + first API key (prints {user, token})
+//   create-user --email E [--key-name N] [--scopes a,b]
+//                                           user + first API key (prints {user, token, scopes});
+//                                           default scopes: everything but key management
 //   rewrap [--batch N]                      move every data key to the active master key
 //   verify                                  decrypt-check every stored secret (no values shown)
 //   pki --out DIR                           a CA and one certificate per service identity
@@ -14,6 +16,7 @@ import {
   type RewrapResponse,
   type VerifyResponse,
 } from "../../proto/gen/secutils/broker/v1/broker.js";
+import { SCOPES } from "../../gateway/auth/scopes.js";
 import { devPaths } from "../dev-material.js";
 import { ensureDevPki } from "../pki.js";
 import { BROKER_CHANNEL_OPTIONS, clientCredentials } from "../tls.js";
@@ -24,6 +27,7 @@ const { values: opts } = parseArgs({
   options: {
     email: { type: "string" },
     "key-name": { type: "string", default: "default" },
+    scopes: { type: "string" },
     url: { type: "string" },
     broker: { type: "string" },
     batch: { type: "string", default: "100" },
@@ -60,11 +64,17 @@ async function post(url: string, token: string, body: unknown): Promise<Record<s
 
 async function createUser() {
   if (!opts.email) die("create-user needs --email");
+  // Checked before the user is made, so a typo does not leave a user without a key.
+  const asked = opts.scopes?.split(",").map((s) => s.trim());
+  const unknown = asked?.filter((s) => !(SCOPES as readonly string[]).includes(s));
+  if (unknown && unknown.length > 0) die(`unknown scope(s) ${unknown.join(", ")}: use ${SCOPES.join(", ")}`);
   const base = opts.url ?? `http://127.0.0.1:${process.env.PORT ?? 7070}`;
   const token = operatorToken();
   const user = await post(`${base}/api/users`, token, { email: opts.email });
-  const key = await post(`${base}/api/users/${String(user.id)}/api_keys`, token, { name: opts["key-name"] });
-  process.stdout.write(JSON.stringify({ user, token: key.token }) + "\n");
+  // Without --scopes the gateway gives the key its default scopes.
+  const scopes = asked === undefined ? {} : { scopes: asked };
+  const key = await post(`${base}/api/users/${String(user.id)}/api_keys`, token, { name: opts["key-name"], ...scopes });
+  process.stdout.write(JSON.stringify({ user, token: key.token, scopes: key.scopes }) + "\n");
 }
 
 function brokerClient(): SecretBrokerClient {

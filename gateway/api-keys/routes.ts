@@ -11,27 +11,27 @@ const security: Record<string, string[]>[] = [{ session: [] }];
 /** Managing API keys needs a session: a key cannot mint or revoke keys. */
 export async function apiKeysRoutes(app: App, opts: { auth: AuthDeps; apiKeys: ApiKeysService }) {
   const { apiKeys } = opts;
-  const preHandler = requireAuth(opts.auth, "session-user");
+  const onRequest = requireAuth(opts.auth, "session-user");
 
   app.get(
     "/api/user/api_keys",
-    { preHandler, schema: { tags, security, response: { 200: Type.Array(Type.Ref(ApiKey)), ...errors(401, 403) } } },
+    { onRequest, schema: { tags, security, response: { 200: Type.Array(Type.Ref(ApiKey)), ...errors(401, 403) } } },
     (req) => apiKeys.list(userIdOf(req)),
   );
 
   app.post(
     "/api/user/api_keys",
     {
-      preHandler,
+      onRequest,
       schema: { tags, security, body: CreateApiKey, response: { 201: Type.Ref(ApiKeyWithToken), ...errors(400, 401, 403, 409) } },
     },
-    async (req, reply) => reply.status(201).send(await apiKeys.create(userIdOf(req), req.body.name, req.body.expiresAt)),
+    async (req, reply) => reply.status(201).send(await apiKeys.create(userIdOf(req), req.body.name, req.body.expiresAt, req.body.scopes)),
   );
 
   app.put(
     "/api/user/api_keys/:id",
     {
-      preHandler,
+      onRequest,
       schema: { tags, security, params: ApiKeyParams, body: UpdateApiKey, response: { 200: Type.Ref(ApiKey), ...errors(400, 401, 403, 404, 409) } },
     },
     (req) => apiKeys.update(userIdOf(req), req.params.id, req.body),
@@ -39,7 +39,7 @@ export async function apiKeysRoutes(app: App, opts: { auth: AuthDeps; apiKeys: A
 
   app.delete(
     "/api/user/api_keys/:id",
-    { preHandler, schema: { tags, security, params: ApiKeyParams, response: { 204: NoContent, ...errors(400, 401, 403, 404) } } },
+    { onRequest, schema: { tags, security, params: ApiKeyParams, response: { 204: NoContent, ...errors(400, 401, 403, 404) } } },
     async (req, reply) => {
       await apiKeys.delete(userIdOf(req), req.params.id);
       return reply.status(204).send(null);
@@ -48,7 +48,7 @@ export async function apiKeysRoutes(app: App, opts: { auth: AuthDeps; apiKeys: A
 
   app.post(
     "/api/user/api_keys/:id/_regenerate",
-    { preHandler, schema: { tags, security, params: ApiKeyParams, response: { 200: Type.Ref(ApiKeyWithToken), ...errors(400, 401, 403, 404) } } },
+    { onRequest, schema: { tags, security, params: ApiKeyParams, response: { 200: Type.Ref(ApiKeyWithToken), ...errors(400, 401, 403, 404) } } },
     (req) => apiKeys.regenerate(userIdOf(req), req.params.id),
   );
 }

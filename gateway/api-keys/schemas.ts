@@ -1,4 +1,5 @@
 import { Type } from "@sinclair/typebox";
+import { DEFAULT_SCOPES_TEXT, ScopeList, ScopeName } from "../auth/scopes.js";
 import { UnixSeconds } from "../http/schemas.js";
 
 export const API_KEY_NAME_MAX = 100;
@@ -14,6 +15,7 @@ export const ApiKey = Type.Object(
   {
     id: Type.String({ format: "uuid" }),
     name: Type.String(),
+    scopes: Type.Array(ScopeName, { description: "What the key may do" }),
     createdAt: UnixSeconds,
     updatedAt: UnixSeconds,
     expiresAt: Type.Optional(UnixSeconds),
@@ -30,11 +32,16 @@ export const ApiKeyWithToken = Type.Object(
   { $id: "ApiKeyWithToken" },
 );
 
-export const CreateApiKey = Type.Object({ name: Name, expiresAt: Type.Optional(UnixSeconds) });
+export const CreateApiKey = Type.Object({
+  name: Name,
+  expiresAt: Type.Optional(UnixSeconds),
+  scopes: Type.Optional(ScopeList(`What the key may do (default: ${DEFAULT_SCOPES_TEXT})`)),
+});
 
 export const UpdateApiKey = Type.Object({
   name: Type.Optional(Name),
   expiresAt: Type.Optional(Type.Union([UnixSeconds, Type.Null()], { description: "null removes the expiry" })),
+  scopes: Type.Optional(ScopeList("Replaces what the key may do; the token stays the same")),
 });
 
 export const ApiKeyParams = Type.Object({ id: Type.String({ format: "uuid" }) });

@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import type { Db } from "../../common/db.js";
 import { pgErrorCode, UNIQUE_VIOLATION } from "../../common/db.js";
 import { conflict, DomainError, invalid, notFound } from "../../common/errors.js";
+import { normalizeScopes } from "../auth/scopes.js";
 import { hashToken, newApiKeyToken } from "../auth/tokens.js";
 import * as store from "./store.js";
 import type { ApiKeyMeta, KeyOwner } from "./store.js";
@@ -25,7 +26,8 @@ export class ApiKeysService {
     private readonly maxPerUser: number,
   ) {}
 
-  async create(userId: string, name: string, expiresAt?: number): Promise<ApiKeyWithToken> {
+  /** A new key; without `scopes` it gets the default ones (everything but key management). */
+  async create(userId: string, name: string, expiresAt?: number, scopes?: readonly string[]): Promise<ApiKeyWithToken> {
     checkExpiry(expiresAt);
     const token = newApiKeyToken();
     const meta = await this.db
@@ -34,7 +36,7 @@ export class ApiKeysService {
         if ((await store.countForUser(q, userId)) >= this.maxPerUser) {
           throw new DomainError("limit", `a user can have at most ${this.maxPerUser} API keys`);
         }
-        return store.insert(q, { id: crypto.randomUUID(), userId, name, tokenHash: hashToken(token), expiresAt });
+        return store.insert(q, { id: crypto.randomUUID(), userId, name, tokenHash: hashToken(token), expiresAt, scopes: normalizeScopes(scopes) });
       })
       .catch(duplicateName);
     return { ...meta, token };
@@ -44,12 +46,13 @@ export class ApiKeysService {
     return store.list(this.db, userId);
   }
 
-  async update(userId: string, id: string, change: { name?: string; expiresAt?: number | null }): Promise<ApiKeyMeta> {
-    if (change.name === undefined && change.expiresAt === undefined) {
-      throw invalid("nothing to update: send name, expiresAt or both");
+  async update(userId: string, id: string, change: { name?: string; expiresAt?: number | null; scopes?: readonly string[] }): Promise<ApiKeyMeta> {
+    if (change.name === undefined && change.expiresAt === undefined && change.scopes === undefined) {
+      throw invalid("nothing to update: send name, expiresAt, scopes or any of them");
     }
     checkExpiry(change.expiresAt);
-    const meta = await store.update(this.db, userId, id, change).catch(duplicateName);
+    const scopes = change.scopes === undefined ? undefined : normalizeScopes(change.scopes);
+    const meta = await store.update(this.db, userId, id, { name: change.name, expiresAt: change.expiresAt, scopes }).catch(duplicateName);
     if (!meta) throw notFound(NOT_FOUND);
     return meta;
   }

@@ -1,8 +1,10 @@
 import type { Queryable } from "../../common/db.js";
+import { scopesFromRow, type Scope } from "../auth/scopes.js";
 
 export interface ApiKeyMeta {
   id: string;
   name: string;
+  scopes: Scope[];
   createdAt: number;
   updatedAt: number;
   expiresAt?: number;
@@ -12,6 +14,7 @@ export interface ApiKeyMeta {
 interface Row {
   id: string;
   name: string;
+  scopes: string[];
   created_at: number;
   updated_at: number;
   expires_at: number | null;
@@ -19,11 +22,12 @@ interface Row {
 }
 
 const epoch = (col: string) => `floor(extract(epoch FROM ${col}))::float8 AS ${col}`;
-const COLS = ["id", "name", epoch("created_at"), epoch("updated_at"), epoch("expires_at"), epoch("last_used_at")].join(", ");
+const COLS = ["id", "name", "scopes", epoch("created_at"), epoch("updated_at"), epoch("expires_at"), epoch("last_used_at")].join(", ");
 
 const toMeta = (r: Row): ApiKeyMeta => ({
   id: r.id,
   name: r.name,
+  scopes: [...scopesFromRow(r.scopes)],
   createdAt: r.created_at,
   updatedAt: r.updated_at,
   ...(r.expires_at === null ? {} : { expiresAt: r.expires_at }),
@@ -41,11 +45,11 @@ export async function countForUser(q: Queryable, userId: string): Promise<number
 
 export async function insert(
   q: Queryable,
-  k: { id: string; userId: string; name: string; tokenHash: Buffer; expiresAt?: number },
+  k: { id: string; userId: string; name: string; tokenHash: Buffer; expiresAt?: number; scopes: Scope[] },
 ): Promise<ApiKeyMeta> {
   const [row] = await q.query<Row>(
-    `INSERT INTO api_keys (id, user_id, name, token_hash, expires_at) VALUES ($1, $2, $3, $4, to_timestamp($5)) RETURNING ${COLS}`,
-    [k.id, k.userId, k.name, k.tokenHash, k.expiresAt ?? null],
+    `INSERT INTO api_keys (id, user_id, name, token_hash, expires_at, scopes) VALUES ($1, $2, $3, $4, to_timestamp($5), $6::text[]) RETURNING ${COLS}`,
+    [k.id, k.userId, k.name, k.tokenHash, k.expiresAt ?? null, k.scopes],
   );
   return toMeta(row!);
 }
@@ -59,15 +63,16 @@ export async function update(
   q: Queryable,
   userId: string,
   id: string,
-  change: { name?: string; expiresAt?: number | null },
+  change: { name?: string; expiresAt?: number | null; scopes?: Scope[] },
 ): Promise<ApiKeyMeta | undefined> {
   const [row] = await q.query<Row>(
     `UPDATE api_keys SET
        name = COALESCE($3, name),
        expires_at = CASE WHEN $4::boolean THEN to_timestamp($5) ELSE expires_at END,
+       scopes = COALESCE($6::text[], scopes),
        updated_at = now()
      WHERE id = $1 AND user_id = $2 RETURNING ${COLS}`,
-    [id, userId, change.name ?? null, change.expiresAt !== undefined, change.expiresAt ?? null],
+    [id, userId, change.name ?? null, change.expiresAt !== undefined, change.expiresAt ?? null, change.scopes ?? null],
   );
   return row && toMeta(row);
 }
@@ -87,17 +92,18 @@ export async function remove(q: Queryable, userId: string, id: string): Promise<
 export interface KeyOwner {
   id: string;
   userId: string;
+  scopes: ReadonlySet<Scope>;
   stale: boolean;
 }
 
 /** The unexpired key with this token hash; `stale` when lastUsedAt is due a refresh. */
 export async function findByHash(q: Queryable, tokenHash: Buffer): Promise<KeyOwner | undefined> {
-  const [row] = await q.query<{ id: string; user_id: string; stale: boolean }>(
-    `SELECT id, user_id, (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds') AS stale
+  const [row] = await q.query<{ id: string; user_id: string; scopes: string[]; stale: boolean }>(
+    `SELECT id, user_id, scopes, (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds') AS stale
      FROM api_keys WHERE token_hash = $1 AND (expires_at IS NULL OR expires_at > now())`,
     [tokenHash],
   );
-  return row && { id: row.id, userId: row.user_id, stale: row.stale };
+  return row && { id: row.id, userId: row.user_id, scopes: scopesFromRow(row.scopes), stale: row.stale };
 }
 
 export async function touch(q: Queryable, id: string): Promise<void> {

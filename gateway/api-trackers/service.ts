@@ -2,6 +2,8 @@ import crypto from "node:crypto";
 import { conflict, invalid, notFound } from "../../common/errors.js";
 import { pgErrorCode, UNIQUE_VIOLATION, type Db } from "../../common/db.js";
 import { checkedAccess, fromStored, type StoredAccess } from "../grants/access.js";
+import type { GrantCheck } from "../grants/grant-guard.js";
+import { NO_ACCESS, sameJson } from "../grants/widening.js";
 import { checkApiTracker } from "./rules.js";
 import { firstRunAt } from "../trackers/schedule.js";
 import type { ApiTracker, CreateApiTracker, TargetMethod, UpdateApiTracker } from "./schemas.js";
@@ -32,15 +34,17 @@ export class ApiTrackersService {
     return (await apiTrackersOfUser(this.deps.db, userId)).map(toApi);
   }
 
-  async create(userId: string, input: CreateApiTracker): Promise<ApiTracker> {
+  /** `check` refuses a caller that may not grant secrets (absent: the caller may). */
+  async create(userId: string, input: CreateApiTracker, check?: GrantCheck): Promise<ApiTracker> {
     checkApiTracker(input);
     const access = await checkedAccess(input.secrets ?? "none", "secrets", (ids) => this.deps.existingSecretIds(userId, ids));
+    await check?.({ consumer: "api_tracker", before: NO_ACCESS, after: access, recipientsChanged: true });
     const fields = fieldsOf(crypto.randomUUID(), userId, input, access);
     const record = await this.write(() => insertApiTracker(this.deps.db, fields, firstRunAt(fields)));
     return toApi(record!);
   }
 
-  async update(userId: string, id: string, change: UpdateApiTracker): Promise<ApiTracker> {
+  async update(userId: string, id: string, change: UpdateApiTracker, check?: GrantCheck): Promise<ApiTracker> {
     // Only the fields this API knows count: unknown top-level fields are accepted and ignored.
     const { name, enabled, config, target, secrets } = change;
     if ([name, enabled, config, target, secrets].every((v) => v === undefined)) {
@@ -56,6 +60,7 @@ export class ApiTrackersService {
     checkApiTracker(next);
     const access = secrets === undefined ? current.access : await checkedAccess(secrets, "secrets", (ids) => this.deps.existingSecretIds(userId, ids));
     const fields = fieldsOf(id, userId, next, access);
+    await check?.({ consumer: `api_tracker:${id}`, before: current.access, after: access, recipientsChanged: !sameRecipients(current, fields) });
     const record = await this.write(() => updateApiTracker(this.deps.db, fields, firstRunAt(fields)));
     if (!record) throw notFound(NOT_FOUND);
     return toApi(record);
@@ -88,6 +93,11 @@ export class ApiTrackersService {
       throw err;
     }
   }
+}
+
+// The scripts get the secrets, and the target is what they send them to (and read them from).
+function sameRecipients(a: ApiTrackerFields, b: ApiTrackerFields): boolean {
+  return a.configurator === b.configurator && a.extractor === b.extractor && sameJson(a.target, b.target);
 }
 
 type Definition = Pick<CreateApiTracker, "name" | "enabled" | "config" | "target">;

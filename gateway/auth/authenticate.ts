@@ -3,10 +3,11 @@ import { DomainError } from "../../common/errors.js";
 import type { ApiKeysService } from "../api-keys/service.js";
 import type { UsersService } from "../users/service.js";
 import { whoami } from "./kratos.js";
+import type { RouteScope, Scope } from "./scopes.js";
 import { isApiKeyToken, sameSecret } from "./tokens.js";
 
 export type Principal =
-  | { kind: "user"; userId: string; via: "api_key"; apiKeyId: string }
+  | { kind: "user"; userId: string; via: "api_key"; apiKeyId: string; scopes: ReadonlySet<Scope> }
   | { kind: "user"; userId: string; via: "session" }
   | { kind: "operator" };
 
@@ -43,7 +44,7 @@ export async function resolvePrincipal(request: FastifyRequest, deps: AuthDeps):
     // Every bearer token costs the same key lookup, so a malformed or
     // short token is not answered measurably sooner than a well-formed one.
     const key = await deps.apiKeys.authenticate(apiKey ? token : NEVER_A_KEY);
-    if (apiKey && key) return { kind: "user", userId: key.userId, via: "api_key", apiKeyId: key.id };
+    if (apiKey && key) return { kind: "user", userId: key.userId, via: "api_key", apiKeyId: key.id, scopes: key.scopes };
     if (!apiKey && deps.operatorToken && sameSecret(token, deps.operatorToken)) return { kind: "operator" };
     throw unauthenticated("invalid or expired credentials");
   }
@@ -59,10 +60,16 @@ export async function resolvePrincipal(request: FastifyRequest, deps: AuthDeps):
   throw unauthenticated("authentication required: send Authorization: Bearer <API key> or a session cookie");
 }
 
-type Need = "user" | "session-user" | "operator";
-
-/** A preHandler that admits only the given kind of caller. */
-export function requireAuth(deps: AuthDeps, need: Need) {
+/**
+ * An onRequest hook that admits only the given kind of caller. It runs before
+ * the body is parsed or validated: a caller who may not use a route learns
+ * nothing about its input rules, and makes the gateway parse nothing. A user
+ * route names the scope an API key needs for it (a session may do
+ * everything), so no route an API key can reach is left without one.
+ */
+export function requireAuth(deps: AuthDeps, need: "user", scope: RouteScope): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+export function requireAuth(deps: AuthDeps, need: "session-user" | "operator"): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+export function requireAuth(deps: AuthDeps, need: "user" | "session-user" | "operator", scope?: RouteScope) {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const principal = await resolvePrincipal(request, deps);
     if (need === "operator") {
@@ -71,6 +78,8 @@ export function requireAuth(deps: AuthDeps, need: Need) {
       throw new DomainError("forbidden", "the operator token cannot act as a user");
     } else if (need === "session-user" && principal.via !== "session") {
       throw new DomainError("forbidden", "API keys cannot manage API keys: sign in with a session");
+    } else if (scope !== undefined && principal.via === "api_key" && !principal.scopes.has(scope)) {
+      throw new DomainError("forbidden", `this API key lacks the ${scope} scope`);
     }
     request.principal = principal;
   };
@@ -78,6 +87,6 @@ export function requireAuth(deps: AuthDeps, need: Need) {
 
 export function userIdOf(request: FastifyRequest): string {
   const p = request.principal;
-  if (p?.kind !== "user") throw new Error("route is missing its user auth preHandler");
+  if (p?.kind !== "user") throw new Error("route is missing its user auth hook");
   return p.userId;
 }

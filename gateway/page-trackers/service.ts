@@ -3,6 +3,8 @@ import { conflict, invalid, notFound } from "../../common/errors.js";
 import { pgErrorCode, UNIQUE_VIOLATION, type Db } from "../../common/db.js";
 import { firstRunAt } from "../trackers/schedule.js";
 import { checkedAccess, fromStored, type StoredAccess } from "../grants/access.js";
+import type { GrantCheck } from "../grants/grant-guard.js";
+import { NO_ACCESS } from "../grants/widening.js";
 import { checkPageTracker } from "./rules.js";
 import type { CreatePageTracker, PageTracker, UpdatePageTracker } from "./schemas.js";
 import {
@@ -32,15 +34,17 @@ export class PageTrackersService {
     return (await pageTrackersOfUser(this.deps.db, userId)).map(toApi);
   }
 
-  async create(userId: string, input: CreatePageTracker): Promise<PageTracker> {
+  /** `check` refuses a caller that may not grant secrets (absent: the caller may). */
+  async create(userId: string, input: CreatePageTracker, check?: GrantCheck): Promise<PageTracker> {
     checkPageTracker(input);
     const access = await checkedAccess(input.secrets ?? "none", "secrets", (ids) => this.deps.existingSecretIds(userId, ids));
+    await check?.({ consumer: "page_tracker", before: NO_ACCESS, after: access, recipientsChanged: true });
     const fields = fieldsOf(crypto.randomUUID(), userId, input, access);
     const record = await this.write(() => insertPageTracker(this.deps.db, fields, firstRunAt(fields)));
     return toApi(record!);
   }
 
-  async update(userId: string, id: string, change: UpdatePageTracker): Promise<PageTracker> {
+  async update(userId: string, id: string, change: UpdatePageTracker, check?: GrantCheck): Promise<PageTracker> {
     // Only the fields this API knows count: unknown top-level fields are accepted and ignored.
     const { name, enabled, config, target, secrets } = change;
     if ([name, enabled, config, target, secrets].every((v) => v === undefined)) {
@@ -56,6 +60,9 @@ export class PageTrackersService {
     checkPageTracker(next);
     const access = secrets === undefined ? current.access : await checkedAccess(secrets, "secrets", (ids) => this.deps.existingSecretIds(userId, ids));
     const fields = fieldsOf(id, userId, next, access);
+    // The extractor gets the secrets; accepting invalid certificates lets another party read what it types into a page.
+    const recipientsChanged = current.extractor !== fields.extractor || current.acceptInvalidCertificates !== fields.acceptInvalidCertificates;
+    await check?.({ consumer: `page_tracker:${id}`, before: current.access, after: access, recipientsChanged });
     const record = await this.write(() => updatePageTracker(this.deps.db, fields, firstRunAt(fields)));
     if (!record) throw notFound(NOT_FOUND);
     return toApi(record);

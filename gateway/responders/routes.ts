@@ -1,5 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import { requireAuth, userIdOf, type AuthDeps } from "../auth/authenticate.js";
+import type { GrantGuard } from "../grants/grant-guard.js";
 import type { App } from "../http/app-type.js";
 import { errors, NoContent } from "../http/schemas.js";
 import type { HistoryEntry } from "./history-store.js";
@@ -10,38 +11,38 @@ const tags = ["webhooks"];
 const security: Record<string, string[]>[] = [{ apiKey: [] }, { session: [] }];
 const BASE = "/api/webhooks/responders";
 
-export async function respondersRoutes(app: App, opts: { auth: AuthDeps; responders: RespondersService }) {
+export async function respondersRoutes(app: App, opts: { auth: AuthDeps; responders: RespondersService; grants: GrantGuard }) {
   const { responders } = opts;
-  const preHandler = requireAuth(opts.auth, "user");
+  const onRequest = requireAuth(opts.auth, "user", "responders");
 
-  app.get(BASE, { preHandler, schema: { tags, security, response: { 200: Type.Array(Type.Ref(Responder)), ...errors(401) } } }, (req) =>
+  app.get(BASE, { onRequest, schema: { tags, security, response: { 200: Type.Array(Type.Ref(Responder)), ...errors(401, 403) } } }, (req) =>
     responders.list(userIdOf(req)),
   );
 
   app.post(
     BASE,
-    { preHandler, schema: { tags, security, body: CreateResponder, response: { 201: Type.Ref(Responder), ...errors(400, 401, 409, 503) } } },
-    async (req, reply) => reply.status(201).send(await responders.create(userIdOf(req), req.body)),
+    { onRequest, schema: { tags, security, body: CreateResponder, response: { 201: Type.Ref(Responder), ...errors(400, 401, 403, 409, 503) } } },
+    async (req, reply) => reply.status(201).send(await responders.create(userIdOf(req), req.body, opts.grants.checkFor(req.principal))),
   );
 
   app.get(
     `${BASE}/_stats`,
-    { preHandler, schema: { tags, security, response: { 200: Type.Array(Type.Ref(ResponderStats)), ...errors(401) } } },
+    { onRequest, schema: { tags, security, response: { 200: Type.Array(Type.Ref(ResponderStats)), ...errors(401, 403) } } },
     (req) => responders.stats(userIdOf(req)),
   );
 
   app.put(
     `${BASE}/:responder_id`,
     {
-      preHandler,
-      schema: { tags, security, params: ResponderParams, body: UpdateResponder, response: { 200: Type.Ref(Responder), ...errors(400, 401, 404, 409, 503) } },
+      onRequest,
+      schema: { tags, security, params: ResponderParams, body: UpdateResponder, response: { 200: Type.Ref(Responder), ...errors(400, 401, 403, 404, 409, 503) } },
     },
-    (req) => responders.update(userIdOf(req), req.params.responder_id, req.body),
+    (req) => responders.update(userIdOf(req), req.params.responder_id, req.body, opts.grants.checkFor(req.principal)),
   );
 
   app.delete(
     `${BASE}/:responder_id`,
-    { preHandler, schema: { tags, security, params: ResponderParams, response: { 204: NoContent, ...errors(400, 401, 404) } } },
+    { onRequest, schema: { tags, security, params: ResponderParams, response: { 204: NoContent, ...errors(400, 401, 403, 404) } } },
     async (req, reply) => {
       await responders.delete(userIdOf(req), req.params.responder_id);
       return reply.status(204).send(null);
@@ -51,15 +52,15 @@ export async function respondersRoutes(app: App, opts: { auth: AuthDeps; respond
   app.get(
     `${BASE}/:responder_id/_history`,
     {
-      preHandler,
-      schema: { tags, security, params: ResponderParams, response: { 200: Type.Array(Type.Ref(ResponderRequest)), ...errors(400, 401, 404) } },
+      onRequest,
+      schema: { tags, security, params: ResponderParams, response: { 200: Type.Array(Type.Ref(ResponderRequest)), ...errors(400, 401, 403, 404) } },
     },
     async (req) => (await responders.history(userIdOf(req), req.params.responder_id)).map(toApi),
   );
 
   app.post(
     `${BASE}/:responder_id/_clear`,
-    { preHandler, schema: { tags, security, params: ResponderParams, response: { 204: NoContent, ...errors(400, 401, 404) } } },
+    { onRequest, schema: { tags, security, params: ResponderParams, response: { 204: NoContent, ...errors(400, 401, 403, 404) } } },
     async (req, reply) => {
       await responders.clearHistory(userIdOf(req), req.params.responder_id);
       return reply.status(204).send(null);

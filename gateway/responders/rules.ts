@@ -3,8 +3,10 @@ import type { CreateResponder } from "./schemas.js";
 
 // RFC 9110 token characters: what a header name may be made of.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Tab and visible characters (and obs-text): what Node will put on the wire.
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\uffff]*$/;
+// Tab, visible ASCII and obs-text (one byte each): what Node will put on the
+// wire. Node refuses anything above U+00FF only when it writes the head, which
+// for a webhook is after the reply was handed over, so it is refused here.
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
 export const isHeaderName = (s: string) => TOKEN.test(s);
@@ -21,7 +23,9 @@ export function checkResponder(r: Pick<CreateResponder, "location" | "settings">
   }
   for (const [i, [name, value]] of (r.settings.headers ?? []).entries()) {
     if (!isHeaderName(name)) throw invalid(`settings.headers[${i}] has an invalid header name`);
-    if (!isHeaderValue(value)) throw invalid(`settings.headers[${i}] has an invalid header value (control characters are not allowed)`);
+    if (!isHeaderValue(value)) {
+      throw invalid(`settings.headers[${i}] has an invalid header value (control characters and characters above U+00FF are not allowed)`);
+    }
   }
   if (r.settings.script !== undefined && r.settings.script.trim() === "") throw invalid("settings.script must not be empty");
 }

@@ -30,7 +30,8 @@ const Header = Type.Tuple([Type.String({ minLength: 1, maxLength: 256 }), Type.S
 const Settings = Type.Object(
   {
     requestsToTrack: Type.Integer({ minimum: 0, maximum: MAX_TRACKED_REQUESTS }),
-    statusCode: Type.Integer({ minimum: 100, maximum: 999 }),
+    // 1xx is an interim answer: sent as the final one, it would leave the client waiting.
+    statusCode: Type.Integer({ minimum: 200, maximum: 999, description: "200-999: an informational (1xx) status cannot end a response" }),
     headers: Type.Optional(Type.Array(Header, { maxItems: MAX_HEADERS, description: "Ordered [name, value] pairs; duplicates are kept" })),
     body: Type.Optional(Type.String({ maxLength: BODY_MAX_CHARS })),
     script: Type.Optional(Type.String({ minLength: 1, maxLength: SCRIPT_MAX_CHARS })),

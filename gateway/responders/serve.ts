@@ -183,6 +183,12 @@ export class WebhookServer {
    */
   private async staticResponse(responder: ResponderRecord, over: Partial<ResponderResult>): Promise<WebhookResponse> {
     const s = responder.settings;
+    // Node would send a 1xx as if it were final, and the client would wait for the real one.
+    // Saving refuses a static 1xx; one stored before that rule is refused here too.
+    if (isInformational(over.statusCode ?? s.statusCode)) {
+      const whose = over.statusCode === undefined ? "the responder's status" : "the script returned a status that";
+      return text(500, `${whose} is informational (100-199), which cannot end a response`);
+    }
     const useHeaders = over.headers === undefined;
     const useBody = over.body === undefined;
     const templates = [...(useHeaders ? s.headers.map(([, v]) => v) : []), ...(useBody && s.body !== undefined ? [s.body] : [])];
@@ -191,14 +197,15 @@ export class WebhookServer {
     let headers: HeaderPair[];
     if (useHeaders) {
       headers = s.headers.map(([name], i) => [name, rendered[i]!]);
-      // An expanded secret must not be able to split the response; say so without naming it.
+      // An expanded secret must not be able to split the response (or stop Node
+      // writing it: a character above U+00FF); say so without naming it.
       if (headers.some(([, v]) => !isHeaderValue(v))) {
         return text(500, "a header value of this responder is not valid after expanding its secrets");
       }
     } else {
       headers = over.headers!.items.map((h) => [h.name, h.value]);
       if (headers.some(([n, v]) => !isHeaderName(n) || !isHeaderValue(v))) {
-        return text(500, "the script returned an invalid header name or value");
+        return text(500, "the script returned an invalid header name or value (control characters and characters above U+00FF are not allowed)");
       }
     }
     const body = useBody ? (s.body === undefined ? "" : rendered[rendered.length - 1]!) : over.body!;
@@ -222,10 +229,13 @@ export class WebhookServer {
   }
 }
 
+const isInformational = (status: number) => status >= 100 && status <= 199;
+
 /** What the broker's audit log names as the consumer of a release. */
 const consumerOf = (r: ResponderRecord) => `responder:${r.id}`;
 
-function tracked(r: WebhookResponse): TrackedResponse {
+/** A response as the history keeps it. */
+export function tracked(r: WebhookResponse): TrackedResponse {
   return { statusCode: r.statusCode, headers: r.headers, body: typeof r.body === "string" ? Buffer.from(r.body) : r.body };
 }
 

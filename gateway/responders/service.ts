@@ -2,6 +2,9 @@ import crypto from "node:crypto";
 import { conflict, invalid, notFound } from "../../common/errors.js";
 import { pgErrorCode, UNIQUE_VIOLATION, type Db } from "../../common/db.js";
 import { checkedAccess, fromStored } from "../grants/access.js";
+import type { GrantCheck } from "../grants/grant-guard.js";
+import { NO_ACCESS } from "../grants/widening.js";
+import { hasPlaceholder } from "./templates.js";
 import { clearHistory, historyOf, statsOfUser, type HistoryEntry, type Stats } from "./history-store.js";
 import { checkResponder } from "./rules.js";
 import type { CreateResponder, Responder, UpdateResponder } from "./schemas.js";
@@ -36,9 +39,11 @@ export class RespondersService {
     return (await respondersOfUser(this.deps.db, userId)).map((r) => this.toApi(r, handle));
   }
 
-  async create(userId: string, input: CreateResponder): Promise<Responder> {
+  /** `check` refuses a caller that may not grant secrets (absent: the caller may). */
+  async create(userId: string, input: CreateResponder, check?: GrantCheck): Promise<Responder> {
     checkResponder(input);
     const access = await checkedAccess(input.settings.secrets ?? "none", "settings.secrets", (ids) => this.deps.existingSecretIds(userId, ids));
+    await check?.({ consumer: "responder", before: NO_ACCESS, after: access, recipientsChanged: true });
     const record = await this.write(() =>
       insertResponder(this.deps.db, {
         id: crypto.randomUUID(),
@@ -54,7 +59,7 @@ export class RespondersService {
     return this.afterChange(record);
   }
 
-  async update(userId: string, id: string, change: UpdateResponder): Promise<Responder> {
+  async update(userId: string, id: string, change: UpdateResponder, check?: GrantCheck): Promise<Responder> {
     if (Object.values(change).every((v) => v === undefined)) throw invalid("nothing to update: send at least one field");
     const current = await responderById(this.deps.db, userId, id);
     if (!current) throw notFound("responder not found");
@@ -63,6 +68,9 @@ export class RespondersService {
     checkResponder({ location, settings });
     // Settings replace the old ones whole, so a missing access setting means "none".
     const access = change.settings ? await checkedAccess(change.settings.secrets ?? "none", "settings.secrets", (ids) => this.deps.existingSecretIds(userId, ids)) : current.access;
+    if (change.settings) {
+      await check?.({ consumer: `responder:${id}`, before: current.access, after: access, recipientsChanged: !sameRecipients(current.settings, settings) });
+    }
     const record = await this.write(() =>
       updateResponder(this.deps.db, {
         id,
@@ -143,6 +151,13 @@ export class RespondersService {
     };
   }
 }
+
+// What secrets reach: the script's context, and the static values that name one (expanded as templates).
+function sameRecipients(a: ResponderRecord["settings"], b: ResponderRecord["settings"]): boolean {
+  return a.script === b.script && JSON.stringify(templatesOf(a)) === JSON.stringify(templatesOf(b));
+}
+
+const templatesOf = (s: ResponderRecord["settings"]) => [...s.headers.map(([, v]) => v), s.body ?? ""].filter(hasPlaceholder);
 
 function settingsOf(s: CreateResponder["settings"]): ResponderRecord["settings"] {
   return {

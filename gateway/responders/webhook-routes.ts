@@ -3,7 +3,7 @@ import proxyaddr from "@fastify/proxy-addr";
 import { DomainError } from "../../common/errors.js";
 import type { App } from "../http/app-type.js";
 import { statusClass, type GatewayMetrics } from "../metrics.js";
-import type { WebhookResponse, WebhookServer } from "./serve.js";
+import { tracked, type WebhookResponse, type WebhookServer } from "./serve.js";
 import type { WebhookUrls } from "./urls.js";
 
 /**
@@ -91,9 +91,15 @@ export async function webhookRoutes(app: App, opts: { server: WebhookServer; bod
       return reply.status(status).type("text/plain; charset=utf-8").send(err.message);
     }
     reply.hijack();
-    write(reply.raw, served.response);
-    opts.metrics.webhookRequests.inc({ kind: served.kind, code: statusClass(served.response.statusCode) });
+    const failure = write(reply.raw, served.response);
+    const sent = failure === undefined ? served.response : UNWRITABLE;
+    if (failure !== undefined) {
+      // Something the checks in serve.ts let through; Node's error code only, never a value.
+      request.log.error({ err: { code: (failure as { code?: unknown }).code } }, "a responder's answer could not be written");
+    }
+    opts.metrics.webhookRequests.inc({ kind: served.kind, code: statusClass(sent.statusCode) });
     if (served.track) {
+      if (failure !== undefined) served.track.request.response = tracked(sent);
       await opts.server.record(served.track).catch((err: unknown) => {
         request.log.error({ err: { message: err instanceof Error ? err.message : String(err) } }, "could not record a responder request");
       });
@@ -104,15 +110,35 @@ export async function webhookRoutes(app: App, opts: { server: WebhookServer; bod
 // A fixed answer is written many times; its header list is built once.
 const wireHeaders = new WeakMap<WebhookResponse, string[]>();
 
-// Written raw: fastify refuses statuses above 599, and responders may use up to 999.
-function write(res: ServerResponse, r: WebhookResponse): void {
+const UNWRITABLE: WebhookResponse = {
+  statusCode: 500,
+  headers: [["content-type", "text/plain; charset=utf-8"]],
+  body: "the responder's answer could not be sent",
+  failed: true,
+};
+
+/**
+ * Writes the answer raw (fastify refuses statuses above 599, and responders
+ * may use up to 999). The reply is already hijacked, so if Node still refuses
+ * the head, UNWRITABLE goes out instead of nothing (the client must never be
+ * left waiting on an open connection) and Node's error is returned.
+ */
+function write(res: ServerResponse, r: WebhookResponse): unknown {
   let flat = r.reusable ? wireHeaders.get(r) : undefined;
   if (!flat) {
     flat = headerList(r);
     if (r.reusable) wireHeaders.set(r, flat);
   }
-  res.writeHead(r.statusCode, flat);
+  try {
+    res.writeHead(r.statusCode, flat);
+  } catch (failure) {
+    // Node validates the whole head before it sends a byte, so nothing has left yet.
+    res.writeHead(UNWRITABLE.statusCode, headerList(UNWRITABLE));
+    res.end(UNWRITABLE.body);
+    return failure ?? new Error("writeHead failed");
+  }
   res.end(r.body);
+  return undefined;
 }
 
 function headerList(r: WebhookResponse): string[] {

@@ -10,24 +10,24 @@ const security: Record<string, string[]>[] = [{ apiKey: [] }, { session: [] }];
 
 export async function secretsRoutes(app: App, opts: { auth: AuthDeps; secrets: SecretsService }) {
   const { secrets } = opts;
-  const preHandler = requireAuth(opts.auth, "user");
+  const onRequest = requireAuth(opts.auth, "user", "secrets");
 
   app.get(
     "/api/user/secrets",
-    { preHandler, schema: { tags, security, response: { 200: Type.Array(Type.Ref(Secret)), ...errors(401, 503) } } },
+    { onRequest, schema: { tags, security, response: { 200: Type.Array(Type.Ref(Secret)), ...errors(401, 403, 503) } } },
     (req) => secrets.list(userIdOf(req)),
   );
 
   app.get(
     "/api/user/secrets/_audit",
     {
-      preHandler,
+      onRequest,
       schema: {
         tags,
         security,
         description: "The caller's own audit trail: every release of their secrets to a script or a template, and every refused attempt. Never a value.",
         querystring: AuditQuery,
-        response: { 200: AuditPage, ...errors(400, 401, 503) },
+        response: { 200: AuditPage, ...errors(400, 401, 403, 503) },
       },
     },
     (req) => secrets.audit(userIdOf(req), req.query),
@@ -35,22 +35,22 @@ export async function secretsRoutes(app: App, opts: { auth: AuthDeps; secrets: S
 
   app.post(
     "/api/user/secrets",
-    { preHandler, schema: { tags, security, body: CreateSecret, response: { 201: Type.Ref(Secret), ...errors(400, 401, 409, 503) } } },
+    { onRequest, schema: { tags, security, body: CreateSecret, response: { 201: Type.Ref(Secret), ...errors(400, 401, 403, 409, 503) } } },
     async (req, reply) => reply.status(201).send(await secrets.create(userIdOf(req), req.body.name, req.body.value)),
   );
 
   app.put(
     "/api/user/secrets/:secret_id",
     {
-      preHandler,
-      schema: { tags, security, params: SecretParams, body: UpdateSecret, response: { 200: Type.Ref(Secret), ...errors(400, 401, 404, 409, 503) } },
+      onRequest,
+      schema: { tags, security, params: SecretParams, body: UpdateSecret, response: { 200: Type.Ref(Secret), ...errors(400, 401, 403, 404, 409, 503) } },
     },
     (req) => secrets.update(userIdOf(req), req.params.secret_id, req.body),
   );
 
   app.delete(
     "/api/user/secrets/:secret_id",
-    { preHandler, schema: { tags, security, params: SecretParams, response: { 204: NoContent, ...errors(400, 401, 404, 503) } } },
+    { onRequest, schema: { tags, security, params: SecretParams, response: { 204: NoContent, ...errors(400, 401, 403, 404, 503) } } },
     async (req, reply) => {
       await secrets.delete(userIdOf(req), req.params.secret_id);
       return reply.status(204).send(null);

@@ -45,9 +45,13 @@ export const AuditEvent = Type.Object(
     id: Type.String(),
     at: UnixSeconds,
     outcome: Type.Union([Type.Literal("released"), Type.Literal("refused")]),
-    reason: Type.Optional(Type.String({ description: "Why an attempt was refused, e.g. expired, reused, wrong user" })),
+    reason: Type.Optional(
+      Type.String({ description: "Why an attempt was refused, e.g. expired, reused, wrong user, or an API key without the secrets:grant scope" }),
+    ),
     purpose: Type.Optional(Type.String({ description: "script (a responder or tracker script) or template (static ${secrets.X} values)" })),
-    consumer: Type.Optional(Type.String({ description: "responder:<id> or api_tracker:<id>" })),
+    consumer: Type.Optional(
+      Type.String({ description: "responder:<id>, api_tracker:<id> or page_tracker:<id>; the kind alone for one an API key was refused to create" }),
+    ),
     secretIds: Type.Array(Type.String({ format: "uuid" })),
     keyVersions: Type.Array(Type.String(), { description: "Master key versions the released values were wrapped under" }),
     executionId: Type.Optional(Type.String()),

@@ -14,12 +14,12 @@ export async function trackerRunRoutes(
   opts: { auth: AuthDeps; runs: TrackerRunsService<{ revisions: number }>; base: string; revisionSchema: string; runLogSchema: string },
 ) {
   const { runs, base: BASE } = opts;
-  const preHandler = requireAuth(opts.auth, "user");
+  const onRequest = requireAuth(opts.auth, "user", "trackers");
 
   app.post(
     `${BASE}/:tracker_id/_history`,
     {
-      preHandler,
+      onRequest,
       // No body at all means {"refresh": false}; fastify would otherwise validate `undefined` against the object.
       preValidation: async (req) => {
         req.body ??= {};
@@ -30,7 +30,7 @@ export async function trackerRunRoutes(
         description: 'The revisions, oldest first. With {"refresh": true} the tracker runs first; a failed run is 422 (503 when the sandbox is unavailable).',
         params: TrackerParams,
         body: Type.Optional(HistoryRequest),
-        response: { 200: Type.Array(Type.Ref(opts.revisionSchema)), ...errors(400, 401, 404, 422, 503) },
+        response: { 200: Type.Array(Type.Ref(opts.revisionSchema)), ...errors(400, 401, 403, 404, 422, 503) },
       },
     },
     (req) => runs.history(userIdOf(req), req.params.tracker_id, req.body?.refresh === true),
@@ -38,7 +38,7 @@ export async function trackerRunRoutes(
 
   app.post(
     `${BASE}/:tracker_id/_clear`,
-    { preHandler, schema: { tags, security, params: TrackerParams, response: { 204: NoContent, ...errors(400, 401, 404) } } },
+    { onRequest, schema: { tags, security, params: TrackerParams, response: { 204: NoContent, ...errors(400, 401, 403, 404) } } },
     async (req, reply) => {
       await runs.clear(userIdOf(req), req.params.tracker_id);
       return reply.status(204).send(null);
@@ -48,8 +48,8 @@ export async function trackerRunRoutes(
   app.get(
     `${BASE}/:tracker_id/_logs`,
     {
-      preHandler,
-      schema: { tags, security, params: TrackerParams, response: { 200: Type.Array(Type.Ref(opts.runLogSchema)), ...errors(400, 401, 404) } },
+      onRequest,
+      schema: { tags, security, params: TrackerParams, response: { 200: Type.Array(Type.Ref(opts.runLogSchema)), ...errors(400, 401, 403, 404) } },
     },
     (req) => runs.logs(userIdOf(req), req.params.tracker_id),
   );

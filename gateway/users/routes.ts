@@ -16,13 +16,13 @@ const security: Record<string, string[]>[] = [{ operator: [] }];
 
 /** Bootstrapping users and their first API key; operator token only. */
 export async function usersRoutes(app: App, opts: { auth: AuthDeps; users: UsersService; apiKeys: ApiKeysService }) {
-  const preHandler = requireAuth(opts.auth, "operator");
+  const onRequest = requireAuth(opts.auth, "operator");
   app.addSchema(User);
 
   app.post(
     "/api/users",
     {
-      preHandler,
+      onRequest,
       schema: {
         tags,
         security,
@@ -36,7 +36,7 @@ export async function usersRoutes(app: App, opts: { auth: AuthDeps; users: Users
   app.post(
     "/api/users/:user_id/api_keys",
     {
-      preHandler,
+      onRequest,
       schema: {
         tags,
         security,
@@ -48,7 +48,7 @@ export async function usersRoutes(app: App, opts: { auth: AuthDeps; users: Users
     async (req, reply) => {
       const user = await opts.users.byId(req.params.user_id);
       if (!user) throw notFound("user not found");
-      return reply.status(201).send(await opts.apiKeys.create(user.id, req.body.name, req.body.expiresAt));
+      return reply.status(201).send(await opts.apiKeys.create(user.id, req.body.name, req.body.expiresAt, req.body.scopes));
     },
   );
 }

@@ -287,7 +287,10 @@ describe("validation", () => {
     ),
     { label: "statusCode 99", change: (b) => (settings(b).statusCode = 99), status: 400, field: /statusCode/ },
     { label: "statusCode 1000", change: (b) => (settings(b).statusCode = 1000), status: 400, field: /statusCode/ },
-    { label: "statusCode 100", change: (b) => (settings(b).statusCode = 100), status: 201 },
+    // An informational status cannot end a response (see test/security/header-values-and-informational-status.test.ts).
+    { label: "statusCode 100", change: (b) => (settings(b).statusCode = 100), status: 400, field: /statusCode/ },
+    { label: "statusCode 199", change: (b) => (settings(b).statusCode = 199), status: 400, field: /statusCode/ },
+    { label: "statusCode 200", change: (b) => (settings(b).statusCode = 200), status: 201 },
     { label: "statusCode 999", change: (b) => (settings(b).statusCode = 999), status: 201 },
     { label: 'statusCode "200" (no coercion)', change: (b) => (settings(b).statusCode = "200"), status: 400, field: /statusCode/ },
     { label: "statusCode 200.5", change: (b) => (settings(b).statusCode = 200.5), status: 400, field: /statusCode/ },

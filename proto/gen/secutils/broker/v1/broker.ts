@@ -248,6 +248,23 @@ export interface AuditEvent {
   executionId?: string | undefined;
 }
 
+export interface RecordGrantRefusalRequest {
+  userId: string;
+  /**
+   * What the access setting belongs to: "responder:<id>", "api_tracker:<id>"
+   * or "page_tracker:<id>"; the kind alone for one that was being created.
+   */
+  consumer: string;
+  /** The API key that asked. */
+  apiKeyId: string;
+  /** What the attempt would have granted: every secret, or these ids. */
+  all: boolean;
+  secretIds: string[];
+}
+
+export interface RecordGrantRefusalResponse {
+}
+
 export interface ListAuditEventsResponse {
   events: AuditEvent[];
   /** Present when older events remain: pass it as before_id. */
@@ -2753,6 +2770,203 @@ export const AuditEvent: MessageFns<AuditEvent> = {
   },
 };
 
+function createBaseRecordGrantRefusalRequest(): RecordGrantRefusalRequest {
+  return { userId: "", consumer: "", apiKeyId: "", all: false, secretIds: [] };
+}
+
+export const RecordGrantRefusalRequest: MessageFns<RecordGrantRefusalRequest> = {
+  encode(message: RecordGrantRefusalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.consumer !== "") {
+      writer.uint32(18).string(message.consumer);
+    }
+    if (message.apiKeyId !== "") {
+      writer.uint32(26).string(message.apiKeyId);
+    }
+    if (message.all !== false) {
+      writer.uint32(32).bool(message.all);
+    }
+    for (const v of message.secretIds) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordGrantRefusalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordGrantRefusalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consumer = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.apiKeyId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.all = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.secretIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordGrantRefusalRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      consumer: isSet(object.consumer) ? globalThis.String(object.consumer) : "",
+      apiKeyId: isSet(object.apiKeyId)
+        ? globalThis.String(object.apiKeyId)
+        : isSet(object.api_key_id)
+        ? globalThis.String(object.api_key_id)
+        : "",
+      all: isSet(object.all) ? globalThis.Boolean(object.all) : false,
+      secretIds: globalThis.Array.isArray(object?.secretIds)
+        ? object.secretIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.secret_ids)
+        ? object.secret_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RecordGrantRefusalRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.consumer !== "") {
+      obj.consumer = message.consumer;
+    }
+    if (message.apiKeyId !== "") {
+      obj.apiKeyId = message.apiKeyId;
+    }
+    if (message.all !== false) {
+      obj.all = message.all;
+    }
+    if (message.secretIds?.length) {
+      obj.secretIds = message.secretIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RecordGrantRefusalRequest>, I>>(base?: I): RecordGrantRefusalRequest {
+    return RecordGrantRefusalRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecordGrantRefusalRequest>, I>>(object: I): RecordGrantRefusalRequest {
+    const message = createBaseRecordGrantRefusalRequest();
+    message.userId = object.userId ?? "";
+    message.consumer = object.consumer ?? "";
+    message.apiKeyId = object.apiKeyId ?? "";
+    message.all = object.all ?? false;
+    message.secretIds = object.secretIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRecordGrantRefusalResponse(): RecordGrantRefusalResponse {
+  return {};
+}
+
+export const RecordGrantRefusalResponse: MessageFns<RecordGrantRefusalResponse> = {
+  encode(_: RecordGrantRefusalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordGrantRefusalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordGrantRefusalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RecordGrantRefusalResponse {
+    return {};
+  },
+
+  toJSON(_: RecordGrantRefusalResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RecordGrantRefusalResponse>, I>>(base?: I): RecordGrantRefusalResponse {
+    return RecordGrantRefusalResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecordGrantRefusalResponse>, I>>(_: I): RecordGrantRefusalResponse {
+    const message = createBaseRecordGrantRefusalResponse();
+    return message;
+  },
+};
+
 function createBaseListAuditEventsResponse(): ListAuditEventsResponse {
   return { events: [], nextBeforeId: undefined };
 }
@@ -2950,6 +3164,24 @@ export const SecretBrokerService = {
     responseDeserialize: (value: Buffer): ListAuditEventsResponse => ListAuditEventsResponse.decode(value),
   },
   /**
+   * Appends to a user's audit trail an attempt the gateway refused before any
+   * grant existed: an API key without the secrets:grant scope that tried to
+   * give scripts or templates access to secrets (an access setting created or
+   * widened, or the script or target of one that grants secrets changed).
+   * Gateway only. Holds ids, never a value.
+   */
+  recordGrantRefusal: {
+    path: "/secutils.broker.v1.SecretBroker/RecordGrantRefusal" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RecordGrantRefusalRequest): Buffer =>
+      Buffer.from(RecordGrantRefusalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RecordGrantRefusalRequest => RecordGrantRefusalRequest.decode(value),
+    responseSerialize: (value: RecordGrantRefusalResponse): Buffer =>
+      Buffer.from(RecordGrantRefusalResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RecordGrantRefusalResponse => RecordGrantRefusalResponse.decode(value),
+  },
+  /**
    * Operator commands (`internal` identity). Neither returns a value.
    * Rewrap moves every data key to the active master key; online, idempotent
    * and resumable (rows already on the active key are left alone).
@@ -3028,6 +3260,14 @@ export interface SecretBrokerServer extends UntypedServiceImplementation {
    * and every refused attempt made for them. Never a value. Gateway only.
    */
   listAuditEvents: handleUnaryCall<ListAuditEventsRequest, ListAuditEventsResponse>;
+  /**
+   * Appends to a user's audit trail an attempt the gateway refused before any
+   * grant existed: an API key without the secrets:grant scope that tried to
+   * give scripts or templates access to secrets (an access setting created or
+   * widened, or the script or target of one that grants secrets changed).
+   * Gateway only. Holds ids, never a value.
+   */
+  recordGrantRefusal: handleUnaryCall<RecordGrantRefusalRequest, RecordGrantRefusalResponse>;
   /**
    * Operator commands (`internal` identity). Neither returns a value.
    * Rewrap moves every data key to the active master key; online, idempotent
@@ -3194,6 +3434,28 @@ export interface SecretBrokerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListAuditEventsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Appends to a user's audit trail an attempt the gateway refused before any
+   * grant existed: an API key without the secrets:grant scope that tried to
+   * give scripts or templates access to secrets (an access setting created or
+   * widened, or the script or target of one that grants secrets changed).
+   * Gateway only. Holds ids, never a value.
+   */
+  recordGrantRefusal(
+    request: RecordGrantRefusalRequest,
+    callback: (error: ServiceError | null, response: RecordGrantRefusalResponse) => void,
+  ): ClientUnaryCall;
+  recordGrantRefusal(
+    request: RecordGrantRefusalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RecordGrantRefusalResponse) => void,
+  ): ClientUnaryCall;
+  recordGrantRefusal(
+    request: RecordGrantRefusalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RecordGrantRefusalResponse) => void,
   ): ClientUnaryCall;
   /**
    * Operator commands (`internal` identity). Neither returns a value.
