@@ -11,11 +11,16 @@ export class Api {
     return new Api(this.base, token);
   }
 
+  /** Headers of a JSON request with this API key. */
+  headers(): Record<string, string> {
+    return { authorization: `Bearer ${this.token}`, "content-type": "application/json" };
+  }
+
   /** POSTs JSON and returns the JSON answer; any status but 201 fails with the gateway's message. */
   async create(route: string, body: unknown): Promise<Record<string, unknown>> {
     const res = await fetch(`${this.base}${route}`, {
       method: "POST",
-      headers: { authorization: `Bearer ${this.token}`, "content-type": "application/json" },
+      headers: this.headers(),
       body: JSON.stringify(body),
     });
     const text = await res.text();

@@ -35,10 +35,15 @@ export interface Stack {
 const FOREIGN =
   /^(GATEWAY|GRANT|OPERATOR|KRATOS|WEBHOOKS|TEMPLATE|RESPONDER|OUTBOUND)_|^(PORT|HOST|DATA_DIR|LOG_LEVEL|API_KEYS_PER_USER|TRUSTED_PROXIES)$/;
 
-export async function startStack(d: StackDeps): Promise<Stack> {
+/**
+ * `part` names the embedded databases' folder (each part's stack has its
+ * own); `sandboxEnv` holds settings of the sandbox's own (e.g.
+ * OUTBOUND_ALLOW_HOSTS for a local upstream).
+ */
+export async function startStack(d: StackDeps, part = "responders", sandboxEnv: NodeJS.ProcessEnv = {}): Promise<Stack> {
   const dbs = await databases(d);
   // Own folders for the embedded databases: another part's broker may hold dev.dataDir/broker/db.
-  const dataDir = path.join(d.dev.dataDir, "responders");
+  const dataDir = path.join(d.dev.dataDir, part);
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const clean = Object.fromEntries(Object.entries(d.env).filter(([k]) => !FOREIGN.test(k)));
   const env = { ...devServiceEnv(d.dev, { ...clean, LOG_LEVEL: "warn" }), DATA_DIR: dataDir };
@@ -58,6 +63,7 @@ export async function startStack(d: StackDeps): Promise<Stack> {
     SANDBOX_HOST: "127.0.0.1",
     SANDBOX_PORT: String(sandboxPort),
     BROKER_URL: `127.0.0.1:${brokerPort}`,
+    ...sandboxEnv,
   });
   const gateway = spawn("gateway", "gateway/main.ts", [], {
     HOST: "127.0.0.1",

@@ -3,8 +3,9 @@
 // sandbox's per-execution cost against the same echo server and the reference
 // implementation's isolate, every baseline measured in the same run on the
 // same machine, and webhook responders served by the gateway against a
-// Fastify hello world. `npm run bench -- sandbox` (or `-- broker`,
-// `-- responders`) runs one part.
+// Fastify hello world, and one account's responder while another attacks the
+// sandbox. `npm run bench -- sandbox` (or `-- broker`, `-- responders`,
+// `-- attacks`) runs one part.
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -23,6 +24,7 @@ import { EchoClient } from "./echo.js";
 import { benchEnvelope } from "./envelope.js";
 import { createBenchDb, freePort, spawnTs } from "./processes.js";
 import { Report } from "./report.js";
+import { benchAttacks } from "./attacks.js";
 import { benchResponders } from "./responders.js";
 import { benchSandbox } from "./sandbox.js";
 import { fmt, latency, throughput, type Latency } from "./stats.js";
@@ -38,7 +40,7 @@ const SIZES = [32, 1024, 10_240];
 const CHANNEL_OPTIONS = BROKER_CHANNEL_OPTIONS;
 const PROBE_OPTIONS = probeOptions(CHANNEL_OPTIONS);
 
-const PARTS = ["broker", "sandbox", "responders"] as const;
+const PARTS = ["broker", "sandbox", "responders", "attacks"] as const;
 type Part = (typeof PARTS)[number];
 
 const report = new Report();
@@ -121,6 +123,11 @@ async function main() {
   if (parts.has("responders")) {
     console.log("");
     await benchResponders({ dev, env: baseEnv, adminUrl: ADMIN_URL, report, cleanups });
+  }
+
+  if (parts.has("attacks")) {
+    console.log("\n== one account's trivial responder while another attacks the sandbox");
+    await benchAttacks({ dev, env: baseEnv, adminUrl: ADMIN_URL, report, cleanups });
   }
 
   console.log(`\ntotal run time so far ${((performance.now() - started) / 1000).toFixed(1)} s`);
