@@ -39,6 +39,11 @@ const schema = z.object({
   // Chromium's own process sandbox. auto: on, except as root, where it cannot start.
   // off is for containers without user namespaces, where the container is the boundary.
   CHROMIUM_SANDBOX: z.enum(["auto", "on", "off"]).default("auto"),
+  // Private memory (anonymous and shared pages) of one page run's renderer
+  // processes, summed; above it they are killed and the run fails with the
+  // memory limit. Pages allocate outside every other limit of the sandbox.
+  // An empty page's renderer alone holds some 30 MiB: below 64 every run would fail.
+  PAGE_TRACKER_MAX_RENDERER_MB: z.coerce.number().int().min(64).default(512),
   SANDBOX_METRICS_PORT: optionalPort,
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   LOG_LEVEL: logLevel,
@@ -52,7 +57,7 @@ export interface SandboxConfig {
   pool: Omit<PoolOptions, "denoPath"> & { denoPath: string };
   limits: LimitSettings;
   outbound: OutboundPolicy;
-  browser: { executablePath: string; maxConcurrentRuns: number; chromiumSandbox: boolean };
+  browser: { executablePath: string; maxConcurrentRuns: number; chromiumSandbox: boolean; maxRendererMb: number };
   /** Prometheus metrics listener; off when unset. */
   metrics?: MetricsListen;
   logLevel: string;
@@ -108,6 +113,7 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
       workerBaseMb: WORKER_BASE_MB,
       maxProcessRssMb: e.SANDBOX_MAX_PROCESS_RSS_MB,
       killGraceMs: 3000,
+      workerExitGraceMs: 10_000,
     },
     limits,
     outbound: outbound!,
@@ -115,6 +121,7 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
       executablePath: e.CHROMIUM_PATH,
       maxConcurrentRuns: e.PAGE_TRACKER_MAX_CONCURRENT_RUNS,
       chromiumSandbox: e.CHROMIUM_SANDBOX === "auto" ? process.getuid?.() !== 0 : e.CHROMIUM_SANDBOX === "on",
+      maxRendererMb: e.PAGE_TRACKER_MAX_RENDERER_MB,
     },
     metrics: metricsListen(e.METRICS_HOST, e.SANDBOX_METRICS_PORT),
     logLevel: e.LOG_LEVEL,

@@ -15,6 +15,8 @@ export function pageBuilder() {
   const FunctionCtor = Function;
   const functionToString = Function.prototype.toString;
   const promiseThen = Promise.prototype.then;
+  const PromiseCtor = Promise;
+  const promiseReject = Promise.reject;
 
   return function build(pageCall, currentUrl) {
     // page.evaluate(fn, arg) runs in the browser page: the function travels as
@@ -55,7 +57,7 @@ export function pageBuilder() {
     const PAGE_METHODS = [
       "goto", "reload", "goBack", "goForward", "content", "title", "click", "dblclick", "fill", "press", "type", "check",
       "uncheck", "hover", "focus", "selectOption", "textContent", "innerText", "innerHTML", "inputValue", "getAttribute",
-      "isVisible", "isChecked", "waitForURL", "waitForLoadState", "waitForTimeout", "screenshot",
+      "isVisible", "isChecked", "waitForLoadState", "waitForTimeout", "screenshot",
     ];
     function makePage() {
       const page = {
@@ -66,6 +68,15 @@ export function pageBuilder() {
         waitForSelector: (selector, options) => {
           const target = "[" + jsonStringify(["locator", selectorOf(selector, "page.waitForSelector")]) + "]";
           return apply(promiseThen, pageCall("[]", "waitForSelector", [selector, options]), [(found) => (found ? makeLocator(target) : null)]);
+        },
+        // A URL or a glob, matched by the host in linear time. A RegExp or a
+        // predicate would have to run in the host's thread (or arrive as {}).
+        waitForURL: (url, options) => {
+          if (typeof url !== "string") {
+            const error = new TypeErrorCtor("page.waitForURL takes a URL or a glob string (a regular expression or a function is not supported)");
+            return apply(promiseReject, PromiseCtor, [error]);
+          }
+          return pageCall("[]", "waitForURL", [url, options]);
         },
       };
       for (const method of PAGE_METHODS) page[method] = (...args) => pageCall("[]", method, args);

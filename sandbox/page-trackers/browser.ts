@@ -7,6 +7,9 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { Logger } from "../../common/log.js";
 import { ForwardProxy, type ProxySession } from "../outbound/forward-proxy.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
+import { RendererMemoryWatch, type PageLoss, type WatchedRun } from "./renderer-memory.js";
+
+export type { PageLoss } from "./renderer-memory.js";
 
 export interface BrowserSettings {
   executablePath: string;
@@ -14,6 +17,8 @@ export interface BrowserSettings {
   chromiumSandbox?: boolean;
   /** Bytes one run may move through the proxy; the proxy's default when absent. */
   maxSessionBytes?: number;
+  /** Private memory one run's renderer processes may hold before they are killed; no cap when absent. */
+  maxRendererMb?: number;
 }
 
 export interface RunOptions {
@@ -27,6 +32,10 @@ export interface BrowserRun {
   page: Page;
   /** Why the proxy refused requests of this run, oldest first. */
   refusals(): string[];
+  /** Why the run's page is gone: killed above the renderer memory cap, or crashed. Undefined while it lives. */
+  pageLost(): PageLoss | undefined;
+  /** Settles when the page is gone (never, if it lives to the end of the run). */
+  readonly whenPageLost: Promise<PageLoss>;
   /** Cuts the run's traffic and closes its context. Idempotent; never throws. */
   close(): Promise<void>;
 }
@@ -73,6 +82,7 @@ const CONTEXT_CLOSE_TIMEOUT_MS = 10_000;
 
 export class BrowserHost {
   private browser: Promise<Browser> | undefined;
+  private readonly memoryWatches = new WeakMap<Browser, RendererMemoryWatch>();
   private proxy: Promise<ForwardProxy> | undefined;
   private stopped = false;
 
@@ -110,7 +120,13 @@ export class BrowserHost {
       context.setDefaultTimeout(options.defaultTimeoutMs);
       context.setDefaultNavigationTimeout(options.defaultTimeoutMs);
       const page = await context.newPage();
-      return new Run(page, context, session, this.log);
+      // Popups are closed at once: the script cannot reach them, and each
+      // may be a renderer of its own that the memory cap would not see.
+      context.on("page", (popup) => {
+        if (popup !== page) void popup.close().catch(() => {});
+      });
+      const watch = await this.memoryWatches.get(browser)?.watch(context, page);
+      return new Run(page, context, session, watch, this.settings.maxRendererMb, this.log);
     } catch (error) {
       session.close();
       await context?.close().catch(() => {});
@@ -196,6 +212,11 @@ export class BrowserHost {
       await browser.close().catch(() => {});
       throw new Error("the browser host is stopped");
     }
+    if (this.settings.maxRendererMb !== undefined) {
+      const watch = new RendererMemoryWatch(browser, { maxRendererMb: this.settings.maxRendererMb }, this.log);
+      this.memoryWatches.set(browser, watch);
+      browser.on("disconnected", () => void watch.stop());
+    }
     this.log.info({ version: browser.version() }, "page tracker browser started");
     return browser;
   }
@@ -203,16 +224,36 @@ export class BrowserHost {
 
 class Run implements BrowserRun {
   private closing: Promise<void> | undefined;
+  private loss: PageLoss | undefined;
+  private lost!: (loss: PageLoss) => void;
+  readonly whenPageLost = new Promise<PageLoss>((resolve) => {
+    this.lost = resolve;
+  });
 
   constructor(
     readonly page: Page,
     private readonly context: BrowserContext,
     private readonly session: ProxySession,
+    private readonly watch: WatchedRun | undefined,
+    maxRendererMb: number | undefined,
     private readonly log: Logger,
-  ) {}
+  ) {
+    const memory: PageLoss = { reason: "memory_limit", message: `the browser page exceeded its memory limit of ${maxRendererMb} MiB` };
+    const end = (loss: PageLoss) => {
+      this.loss ??= loss;
+      this.lost(this.loss);
+    };
+    // Marked before the kill: the crash that follows is already explained.
+    void watch?.whenExceeded.then(() => end(memory));
+    page.on("crash", () => end(watch?.crashWasMemory() ? memory : { reason: "crashed", message: "the browser page crashed" }));
+  }
 
   refusals(): string[] {
     return [...this.session.refusals];
+  }
+
+  pageLost(): PageLoss | undefined {
+    return this.loss;
   }
 
   close(): Promise<void> {
@@ -223,6 +264,7 @@ class Run implements BrowserRun {
   private async closeOnce(): Promise<void> {
     // The network goes first: the page's code may still be running while the context closes.
     this.session.close();
+    void this.watch?.stop();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), CONTEXT_CLOSE_TIMEOUT_MS);

@@ -3,11 +3,13 @@
 // is checked here against a closed table of methods and argument shapes, and
 // is carried out on the run's own Playwright page. Only JSON values (and
 // screenshot bytes) go back; no handle to a host object ever does.
+import type { LimitFunction } from "p-limit";
 import type { Locator, Page, Response } from "playwright-core";
 import { z } from "zod";
 import { OUTBOUND_ERROR_NAMES } from "../executions/proxy.js";
 import { REFUSED_HEADER } from "../outbound/forward-proxy.js";
 import { OutboundError } from "../outbound/types.js";
+import { MAX_GLOB_CHARS, UrlGlob } from "./url-glob.js";
 
 export interface PageRun {
   page: Page;
@@ -17,18 +19,34 @@ export interface PageRun {
   checkUrl(url: string): Promise<void>;
   /** What the browser's proxy refused so far in this run. */
   refusals(): readonly string[];
+  /** The run's calls in flight on the host; more wait (see MAX_CALLS_IN_FLIGHT). */
+  inFlight: LimitFunction;
+  /** Why the run's page is gone (its renderer was killed above the memory cap, or crashed); undefined while it lives. */
+  pageLost(): { kind?: "memory_limit"; message: string } | undefined;
 }
 
 /** Results above this size are refused rather than sent into a realm with a small heap. */
 export const MAX_REPLY_BYTES = 8 * 1024 * 1024;
 const MAX_STEPS = 16;
-const MAX_SELECTOR_CHARS = 4096;
+// Playwright parses and serializes a selector in the service's own thread
+// (about 20 ms per 1,000 characters of `:is(a,b,…)`, and much more when
+// hundreds arrive at once), so a selector's size is bounded, and so is the
+// whole chain a locator call carries (its steps become one selector).
+const MAX_SELECTOR_CHARS = 1024;
+const MAX_CHAIN_CHARS = 2048;
+/**
+ * A run's calls carried out at once; the rest wait their turn. Enough for
+ * `Promise.all([page.waitForURL(…), page.click(…)])` and the like, and few
+ * enough that one run's burst of calls (up to 2,000) cannot keep the
+ * service's thread busy for seconds.
+ */
+export const MAX_CALLS_IN_FLIGHT = 8;
 const MAX_TEXT_CHARS = 64 * 1024;
 const MAX_EXPRESSION_CHARS = 256 * 1024;
 const MESSAGE_MAX_CHARS = 500;
 const DEADLINE_GRACE_MS = 2000;
 
-const selector = z.string().max(MAX_SELECTOR_CHARS);
+const selector = z.string().max(MAX_SELECTOR_CHARS, `a selector may have at most ${MAX_SELECTOR_CHARS} characters`);
 const text = z.string().max(MAX_TEXT_CHARS);
 const timeout = z.number().nonnegative().optional();
 const waitUntil = z.enum(["load", "domcontentloaded", "networkidle", "commit"]).optional();
@@ -118,10 +136,14 @@ const PAGE_ONLY: Record<string, Handler> = {
     await found?.dispose();
     return value(found !== null);
   },
-  // A glob string only: a regular expression would be matched here, in the host.
+  // A glob string only, matched by url-glob.ts: given the string, Playwright
+  // would build a RegExp and test it here, where a backtracking one stalls
+  // every user (and a script's own regular expression would be no better).
   waitForURL: async (t, raw, ms) => {
-    const [url, o] = z.tuple([z.string().max(8192), navigation]).parse(padded(raw, 2));
-    await pageOf(t).waitForURL(url, { waitUntil: o?.waitUntil, timeout: ms(o?.timeout) });
+    const [url, o] = z.tuple([z.string().max(MAX_GLOB_CHARS), navigation]).parse(padded(raw, 2));
+    // Playwright's "" matches every URL.
+    const glob = url === "" ? undefined : UrlGlob.compile(url);
+    await pageOf(t).waitForURL((u) => glob?.matches(u.href) ?? true, { waitUntil: o?.waitUntil, timeout: ms(o?.timeout) });
     return value(null);
   },
   waitForLoadState: async (t, raw, ms) => {
@@ -211,6 +233,8 @@ function navigated(res: Response | null, run: PageRun) {
 
 function resolveTarget(page: Page, steps: z.infer<typeof step>[]): Target {
   if (steps.length === 0) return { kind: "page", page };
+  const chars = steps.reduce((n, s) => n + (s[0] === "locator" ? s[1].length : 0), 0);
+  if (chars > MAX_CHAIN_CHARS) throw new TypeError(`the locator chain's selectors are longer than ${MAX_CHAIN_CHARS} characters in all`);
   let locator: Locator | undefined;
   for (const s of steps) {
     if (s[0] === "locator") locator = locator ? locator.locator(s[1]) : page.locator(s[1]);
@@ -229,15 +253,36 @@ function resolveTarget(page: Page, steps: z.infer<typeof step>[]): Target {
  * an uncaught one ends the run with that kind).
  */
 export async function pageCallForScript(json: string, run: PageRun): Promise<string> {
-  let call: z.infer<typeof envelope>;
+  let raw: unknown;
   try {
-    call = envelope.parse(JSON.parse(json));
+    raw = JSON.parse(json);
   } catch {
     return JSON.stringify({ id: 0, ok: false, message: "page: malformed call" });
   }
+  const parsed = envelope.safeParse(raw);
+  if (!parsed.success) {
+    // Answered under the call's own id, so the script's promise settles with the reason.
+    const id = z.object({ id: z.number().int().positive() }).safeParse(raw);
+    return JSON.stringify({ id: id.success ? id.data.id : 0, ok: false, message: `page: invalid call (${parsed.error.issues[0]?.message ?? "unexpected value"})` });
+  }
+  const call = parsed.data;
   const reply = (fields: Record<string, unknown>) => JSON.stringify({ id: call.id, url: run.page.url(), ...fields });
-  const refusalsBefore = run.refusals().length;
   const name = `${call.target.length === 0 ? "page" : "locator"}.${call.method}`;
+  const lost = () => {
+    const loss = run.pageLost();
+    return loss && reply({ ok: false, ...(loss.kind ? { kind: loss.kind } : {}), message: `${name}: ${loss.message}` });
+  };
+  return run.inFlight(async () => lost() ?? (await carryOut(call, name, run, reply, lost)));
+}
+
+async function carryOut(
+  call: z.infer<typeof envelope>,
+  name: string,
+  run: PageRun,
+  reply: (fields: Record<string, unknown>) => string,
+  lost: () => string | undefined,
+): Promise<string> {
+  const refusalsBefore = run.refusals().length;
   try {
     const target = resolveTarget(run.page, call.target);
     const handler = (target.kind === "page" ? ON_PAGE : ON_LOCATOR).get(call.method);
@@ -260,6 +305,9 @@ export async function pageCallForScript(json: string, run: PageRun): Promise<str
     if (out.length > MAX_REPLY_BYTES) return reply({ ok: false, message: `${name}: the result is larger than ${MAX_REPLY_BYTES} bytes` });
     return out;
   } catch (err) {
+    // A call the page's end cut short ("Target crashed") says why the page ended.
+    const gone = lost();
+    if (gone) return gone;
     if (err instanceof OutboundError) return reply({ ok: false, kind: OUTBOUND_ERROR_NAMES[err.kind], message: `${name}: ${err.message}` });
     if (err instanceof z.ZodError) return reply({ ok: false, message: `${name}: invalid arguments (${describeIssue(err)})` });
     const refused = run.refusals().slice(refusalsBefore);

@@ -5,24 +5,32 @@ import { isUuid } from "../../common/ids.js";
 import {
   ErrorKind,
   TrackerStage,
+  type ExecuteResponse,
   type RunPageTrackerRequest,
   type RunPageTrackerResponse,
 } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { maskerFor } from "../broker/mask.js";
 import type { SecretsSource } from "../broker/secrets.js";
-import { proxyForScript } from "../executions/proxy.js";
 import { MAX_CONTEXT_BYTES, MAX_SCRIPT_BYTES, resolveLimits, type LimitSettings, type ResolvedLimits } from "../executions/request.js";
 import type { ExecutionService } from "../executions/service.js";
 import { displayUrl } from "../outbound/display-url.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
-import { pageCallForScript } from "./calls.js";
+import { MAX_CALLS_IN_FLIGHT, pageCallForScript } from "./calls.js";
+import type { PageLoss } from "./renderer-memory.js";
 
 /** One browser context and page for one run (sandbox/page-trackers/browser.ts). */
 export interface BrowserRun {
   page: Page;
   refusals(): readonly string[];
+  pageLost(): PageLoss | undefined;
+  readonly whenPageLost: Promise<PageLoss>;
   close(): Promise<void>;
 }
+
+// Once the page is gone, every page call fails at once, so the script
+// usually ends by itself; it gets this long to do so (and keep its logs)
+// before the run ends without it.
+const PAGE_LOST_GRACE_MS = 1000;
 
 export interface Browsers {
   newRun(options: { acceptInvalidCertificates: boolean; defaultTimeoutMs: number }): Promise<BrowserRun>;
@@ -87,28 +95,60 @@ export class PageTrackerRunService {
       deadline: Date.now() + x.limits.timeoutMs,
       checkUrl: this.deps.checkUrl,
       refusals: () => browser.refusals(),
+      inFlight: pLimit(MAX_CALLS_IN_FLIGHT),
+      pageLost: () => {
+        const loss = browser.pageLost();
+        return loss && { kind: loss.reason === "memory_limit" ? ("memory_limit" as const) : undefined, message: loss.message };
+      },
     };
+    // The extractor's op_proxy_request calls share one budget, as a responder's do.
+    const proxy = this.deps.executions.proxyCalls();
     try {
-      const res = await this.deps.executions.run(
+      const execution = this.deps.executions.run(
         { userId: x.userId, kind: "page", script: x.extractor, contextJson: contextOf(x.previousContentJson), ...x.limits },
         secretsJson,
         signal,
-        (json) => (isPageCall(json) ? pageCallForScript(json, run) : proxyForScript(json, this.deps.outbound)),
+        (json) => (isPageCall(json) ? pageCallForScript(json, run) : proxy(json)),
       );
-      const body = res.extractor?.body;
-      const error = res.error ?? (body === undefined ? { kind: ErrorKind.ERROR_KIND_SCRIPT_ERROR, message: "the extractor returned no content" } : undefined);
+      const res = await endOf(execution, browser.whenPageLost);
+      const loss = browser.pageLost();
+      const body = loss ? undefined : res?.extractor?.body;
+      const error = loss
+        ? { kind: loss.reason === "memory_limit" ? ErrorKind.ERROR_KIND_MEMORY_LIMIT : ErrorKind.ERROR_KIND_SCRIPT_ERROR, message: loss.message }
+        : (res!.error ?? (body === undefined ? { kind: ErrorKind.ERROR_KIND_SCRIPT_ERROR, message: "the extractor returned no content" } : undefined));
       const stage = {
         stage: TrackerStage.TRACKER_STAGE_EXTRACTOR,
         durationMs: Math.round(performance.now() - started),
         summary: body === undefined ? "" : `extracted ${body.length} bytes from ${displayUrl(browser.page.url())}`,
         error: error && { kind: error.kind, message: mask(error.message) },
-        logs: res.logs.map(mask),
-        logsTruncated: res.logsTruncated,
+        logs: (res?.logs ?? []).map(mask),
+        logsTruncated: res?.logsTruncated ?? false,
       };
       return error ? { stages: [stage] } : { stages: [stage], content: Buffer.from(body!) };
     } finally {
       await browser.close();
     }
+  }
+}
+
+/**
+ * The execution's answer; or, when the page is lost first, whatever the
+ * execution answers within a short grace (undefined if nothing: it goes on
+ * to its own deadline on the user's worker, but the run is over).
+ */
+async function endOf(execution: Promise<ExecuteResponse>, pageLost: Promise<PageLoss>): Promise<ExecuteResponse | undefined> {
+  const first = await Promise.race([execution, pageLost.then(() => "lost" as const)]);
+  if (first !== "lost") return first;
+  execution.catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), PAGE_LOST_GRACE_MS);
+  });
+  try {
+    // However the execution ends now, the run's answer is the lost page.
+    return await Promise.race([execution, grace]).catch(() => undefined);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -21,11 +21,14 @@ export interface PoolOptions {
   workerBaseMb: number;
   /** A process above this resident size is killed (a last resort; buffers are charged in the realm). */
   maxProcessRssMb: number;
-  /**
-   * How long past an execution's deadline the process may stay silent, and
-   * how long a worker told to stop may take to end, before the process is killed.
-   */
+  /** How long past an execution's deadline the process may stay silent before it is killed. */
   killGraceMs: number;
+  /**
+   * How long a worker told to stop (or reported gone) may take to report its
+   * thread's end before its process is killed. Generous: under load a busy
+   * Deno main thread reports late, and a kill fails every execution on it.
+   */
+  workerExitGraceMs: number;
 }
 
 /** How an execution on a worker ended. */
@@ -370,7 +373,7 @@ export class Pool {
     const timer = setTimeout(() => {
       proc.stopping.delete(worker);
       this.kill(proc, "stuck_worker", "a sandbox worker did not stop when told to; killing its process", { worker });
-    }, this.o.killGraceMs);
+    }, this.o.workerExitGraceMs);
     timer.unref();
     proc.stopping.set(worker, timer);
   }

@@ -10,7 +10,10 @@ import type { AddressInfo } from "node:net";
  * - `/news`: a page whose `#headline` is `site.headline`;
  * - `/form`: inputs, a checkbox, a select, a list, a link to /news, a button that shows `#later`;
  * - `/set-cookie` and `/cookies`: sets a cookie / shows the cookies it was sent;
- * - `/hang`: never answers; `/redirect?to=<url>`: a 302 to anywhere.
+ * - `/hang`: never answers; `/redirect?to=<url>`: a 302 to anywhere;
+ * - `/gate`: answers (title "Gate") once `openGate()` is called;
+ * - `/hog?mb=<n>&frame=<url>`: a page whose script holds n MiB in a filled
+ *   Uint8Array (then shows `#held`), with an iframe of `frame` when given.
  */
 export async function startTestSite(): Promise<TestSite> {
   const sessions = new Set<string>();
@@ -20,9 +23,17 @@ export async function startTestSite(): Promise<TestSite> {
     headline: "first headline",
     logins: [],
     url: (p: string) => `http://127.0.0.1:${site.port}${p}`,
+    requested: (path: string) => new Promise<void>((resolve) => waiting.push({ path, resolve })),
+    openGate: () => {
+      gateOpen = true;
+      for (const res of gated.splice(0)) page(res, 200, "Gate", "<p>open</p>");
+    },
     close: () => undefined,
   };
   const held: http.ServerResponse[] = [];
+  const gated: http.ServerResponse[] = [];
+  let gateOpen = false;
+  const waiting: { path: string; resolve: () => void }[] = [];
   const page = (res: http.ServerResponse, status: number, title: string, body: string, headers: http.OutgoingHttpHeaders = {}) =>
     res.writeHead(status, { "content-type": "text/html; charset=utf-8", ...headers }).end(`<!doctype html><title>${title}</title><body>${body}</body>`);
   const server = http.createServer((req, res) => {
@@ -30,6 +41,10 @@ export async function startTestSite(): Promise<TestSite> {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const url = new URL(req.url ?? "/", "http://site");
+      for (const w of waiting.filter((w) => w.path === url.pathname)) {
+        waiting.splice(waiting.indexOf(w), 1);
+        w.resolve();
+      }
       const cookies = Object.fromEntries((req.headers.cookie ?? "").split(/;\s*/).filter(Boolean).map((c) => c.split("=") as [string, string]));
       switch (url.pathname) {
         case "/login": {
@@ -80,6 +95,21 @@ export async function startTestSite(): Promise<TestSite> {
         case "/hang":
           held.push(res);
           return;
+        case "/gate":
+          if (gateOpen) return page(res, 200, "Gate", "<p>open</p>");
+          gated.push(res);
+          return;
+        case "/hog": {
+          const mb = Number(url.searchParams.get("mb") ?? "0");
+          const frame = url.searchParams.get("frame");
+          return page(
+            res,
+            200,
+            "Hog",
+            `${frame ? `<iframe src="${encodeURI(frame)}"></iframe>` : ""}
+             <script>globalThis.hog = new Uint8Array(${mb} * 1024 * 1024).fill(1); document.body.insertAdjacentHTML("beforeend", '<p id="held">held</p>');</script>`,
+          );
+        }
         default:
           return page(res, 404, "Not found", "<p>not found</p>");
       }
@@ -88,7 +118,7 @@ export async function startTestSite(): Promise<TestSite> {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   site.port = (server.address() as AddressInfo).port;
   site.close = () => {
-    for (const res of held.splice(0)) res.destroy();
+    for (const res of [...held.splice(0), ...gated.splice(0)]) res.destroy();
     server.closeAllConnections();
     server.close();
   };
@@ -102,5 +132,9 @@ export interface TestSite {
   headline: string;
   logins: { user: string; ok: boolean }[];
   url(path: string): string;
+  /** Settles when the site next gets a request for this path. */
+  requested(path: string): Promise<void>;
+  /** Answers the requests held at `/gate`, and every later one at once. */
+  openGate(): void;
   close(): void;
 }
