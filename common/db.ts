@@ -50,6 +50,11 @@ function openPostgres(url: string, max: number): Db {
   const pool = new pg.Pool({ connectionString: url, max });
   // An idle client losing its server (restart, failover) must not crash the process.
   pool.on("error", () => undefined);
+  // Nor one that is checked out: the server's FATAL on restart (57P01) can
+  // arrive between two queries, when neither the pool nor a query listens,
+  // and an 'error' event nobody listens to ends the process (the soak saw
+  // the broker die so). The failed query, or the next one, reports it.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   const run = async <R>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]) =>
     (await client.query(sql, params)).rows.map((r) => normaliseRow<R>(r));
   return {
