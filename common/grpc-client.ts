@@ -9,6 +9,14 @@ type Unary<Req, Res> = (
 ) => grpc.ClientUnaryCall;
 
 /**
+ * How long a call to the broker waits for it: a restart that has the broker
+ * back within this costs no request. Starting the broker takes 1-3 s on an
+ * idle machine and was seen past 5 s on a busy one (loading TypeScript,
+ * opening an embedded database); a grant (30 s) outlives the wait.
+ */
+export const BROKER_DEADLINE_MS = 15_000;
+
+/**
  * Calls one unary RPC with a deadline; failures reject as grpc.ServiceError.
  * With `waitForReady`, a call made while the peer is unreachable waits (up to
  * the deadline) for it to come back instead of failing at once: a restart of

@@ -1,10 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
 import { DomainError } from "../../common/errors.js";
-import { healthProbe, unary } from "../../common/grpc-client.js";
+import { BROKER_DEADLINE_MS, healthProbe, unary } from "../../common/grpc-client.js";
 import { BROKER_CHANNEL_OPTIONS, clientCredentials, type TlsFiles } from "../../common/tls.js";
 import { SecretBrokerClient } from "../../proto/gen/secutils/broker/v1/broker.js";
 
-const DEADLINE_MS = 5_000;
 const STATUS_DEADLINE_MS = 1_000;
 
 export interface BrokerState {
@@ -33,7 +32,7 @@ export function connectBroker(url: string, tls: TlsFiles) {
 /** Calls one unary RPC with a deadline and turns gRPC failures into domain errors. */
 export function callBroker<Req, Res>(fn: Parameters<typeof unary<Req, Res>>[0], client: grpc.Client, req: Req): Promise<Res> {
   // A broker being restarted is waited for (within the deadline), not failed at once.
-  return unary(fn, client, req, DEADLINE_MS, { waitForReady: true }).catch((err: grpc.ServiceError) => {
+  return unary(fn, client, req, BROKER_DEADLINE_MS, { waitForReady: true }).catch((err: grpc.ServiceError) => {
     throw toDomainError(err);
   });
 }

@@ -1,10 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
 import { DomainError } from "../../common/errors.js";
-import { unary } from "../../common/grpc-client.js";
+import { BROKER_DEADLINE_MS, unary } from "../../common/grpc-client.js";
 import { BROKER_CHANNEL_OPTIONS, clientCredentials, type TlsFiles } from "../../common/tls.js";
 import { SecretBrokerClient } from "../../proto/gen/secutils/broker/v1/broker.js";
 
-const DEADLINE_MS = 5_000;
 
 /**
  * The sandbox's only way to plaintext: OpenSecrets with the execution's grant,
@@ -22,7 +21,7 @@ export class SecretsSource {
   async openAsJson(grant: string, userId: string): Promise<string> {
     try {
       // A broker being restarted is waited for (within the deadline), not failed at once.
-      const res = await unary(this.client.openSecrets, this.client, { grant: { token: grant }, userId }, DEADLINE_MS, { waitForReady: true });
+      const res = await unary(this.client.openSecrets, this.client, { grant: { token: grant }, userId }, BROKER_DEADLINE_MS, { waitForReady: true });
       return JSON.stringify(res.secrets);
     } catch (err) {
       const e = err as grpc.ServiceError;
