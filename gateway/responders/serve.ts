@@ -159,6 +159,7 @@ export class WebhookServer {
         kind: ScriptKind.SCRIPT_KIND_RESPONDER,
         script: responder.settings.script!,
         context: scriptContext(req),
+        body: req.body,
         access: responder.access,
         consumer: consumerOf(responder),
         timeoutMs: this.deps.scriptTimeoutMs,
@@ -245,7 +246,10 @@ function pairsOf(raw: string[]): HeaderPair[] {
   return pairs;
 }
 
-/** The responder context of DESIGN.md section 5, minus secrets (the sandbox adds the granted ones). */
+/**
+ * The responder context of DESIGN.md section 5, minus secrets (the sandbox
+ * adds the granted ones) and minus the body, which travels as bytes of its own.
+ */
 function scriptContext(req: WebhookRequest): object {
   // Keys come from the caller: without a prototype, "__proto__" is just a key.
   const headers: Record<string, string> = Object.create(null);
@@ -263,6 +267,5 @@ function scriptContext(req: WebhookRequest): object {
     path: req.path,
     ...(req.rawQuery === undefined ? {} : { rawQuery: req.rawQuery }),
     query,
-    body: [...req.body],
   };
 }

@@ -12,6 +12,8 @@ export interface ScriptRun {
   script: string;
   /** The context without secrets: the sandbox adds the granted ones. */
   context: object;
+  /** Responders: the request body, which the script sees as `context.body`. */
+  body?: Buffer;
   access: StoredAccess;
   /** What runs the script, for the audit log, e.g. "responder:<id>". */
   consumer: string;
@@ -54,6 +56,7 @@ export class Scripts {
           kind: run.kind,
           script: run.script,
           contextJson: JSON.stringify(run.context),
+          body: run.body,
           grant: grant && { token: grant.token },
           limits: { timeoutMs, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0 },
         },

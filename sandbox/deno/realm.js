@@ -769,7 +769,7 @@ export function realmPrelude() {
   // Called by the worker directly. None of these runs user code.
   return {
     // Before any user code: the execution's context, secrets and limits.
-    begin(executionKind, contextJson, secretsJson, limitsJson, pageSource) {
+    begin(executionKind, contextJson, secretsJson, limitsJson, pageSource, body64) {
       kind = executionKind;
       const limits = jsonParse(limitsJson);
       maxResultBytes = limits.result;
@@ -778,6 +778,15 @@ export function realmPrelude() {
       const context = jsonParse(contextJson);
       const secrets = setPrototypeOf(jsonParse(secretsJson), null);
       if (kind === "responder") {
+        // The request body, sent apart as base64: the array of numbers the
+        // script sees is built here, on this user's own worker.
+        if (body64 !== null) {
+          charge(mathTrunc((body64.length * 3) / 4));
+          const bytes = apply(fromBase64, Uint8, [body64]);
+          const body = [];
+          for (let i = 0; i < bytes.length; i++) body[i] = bytes[i];
+          context.body = body;
+        }
         context.secrets = secrets;
       } else {
         let params = context.params;

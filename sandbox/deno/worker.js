@@ -140,6 +140,7 @@ export function workerMain() {
         m.secrets,
         JSON.stringify({ result: m.maxResultBytes, log: m.maxLogBytes, buffers: m.bufferBytes }),
         m.kind === "page" ? workerData.page : "",
+        typeof m.body64 === "string" ? m.body64 : null,
       );
     } catch {
       // The context was checked by the service: only running out of memory

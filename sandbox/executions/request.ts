@@ -13,6 +13,7 @@ const KINDS: Partial<Record<ScriptKind, RealmKind>> = {
 
 export const MAX_SCRIPT_BYTES = 256 * 1024;
 export const MAX_CONTEXT_BYTES = 8 * 1024 * 1024;
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 export interface LimitSettings {
   timeoutMs: { default: number; max: number };
@@ -34,6 +35,8 @@ export interface ScriptExecution extends ResolvedLimits {
   kind: RealmKind;
   script: string;
   contextJson: string;
+  /** Responders: the request body, given as bytes; it replaces any `body` in the context. */
+  body?: Buffer;
 }
 
 export interface ValidExecution extends ScriptExecution {
@@ -56,11 +59,14 @@ export function validateExecution(req: ExecuteRequest, settings: LimitSettings):
     throw invalid("context_json must be JSON");
   }
   if (context === null || typeof context !== "object" || Array.isArray(context)) throw invalid("context_json must be a JSON object");
+  if (req.body !== undefined && kind !== "responder") throw invalid("body is for responder scripts only");
+  if (req.body !== undefined && req.body.length > MAX_BODY_BYTES) throw invalid(`body must be at most ${MAX_BODY_BYTES} bytes`);
   return {
     userId: req.userId,
     kind,
     script: req.script,
     contextJson: req.contextJson,
+    ...(req.body === undefined ? {} : { body: req.body }),
     grant: req.grant?.token || undefined,
     ...resolveLimits(req.limits, settings),
   };

@@ -16,10 +16,12 @@ const BUFFER_BUDGET_PER_HEAP_MB = 4;
 const CONTEXT_BYTES_INCLUDED = 256 * 1024;
 /**
  * Heap taken per byte of context beyond that: the message carrying it, the
- * JSON text taken out of it, and what it parses into (an array of 1 MiB of
- * body bytes is about 4 MiB) are alive at once while the realm is prepared.
+ * JSON text taken out of it, and what it parses into are alive at once while
+ * the realm is prepared.
  */
 const HEAP_BYTES_PER_CONTEXT_BYTE = 3;
+/** And per byte of a responder's body: its base64 twice (message, field) and the array of numbers (4 bytes each). */
+const HEAP_BYTES_PER_BODY_BYTE = 7;
 
 /**
  * The worker heap (MiB) an execution is leased with: the script's share plus
@@ -27,9 +29,10 @@ const HEAP_BYTES_PER_CONTEXT_BYTE = 3;
  * bring 1 MiB, sent as numbers) is not taken out of the script's share, or
  * beyond the heap, before the script has run a line.
  */
-export function leaseHeapMb(memoryMb: number, contextBytes: number): number {
-  if (contextBytes <= CONTEXT_BYTES_INCLUDED) return memoryMb;
-  return memoryMb + Math.ceil((contextBytes * HEAP_BYTES_PER_CONTEXT_BYTE) / (1024 * 1024));
+export function leaseHeapMb(memoryMb: number, contextBytes: number, bodyBytes = 0): number {
+  const room = contextBytes * HEAP_BYTES_PER_CONTEXT_BYTE + bodyBytes * HEAP_BYTES_PER_BODY_BYTE;
+  if (room <= CONTEXT_BYTES_INCLUDED * HEAP_BYTES_PER_CONTEXT_BYTE) return memoryMb;
+  return memoryMb + Math.ceil(room / (1024 * 1024));
 }
 
 /**
@@ -75,7 +78,7 @@ export class ExecutionService {
     const started = performance.now();
     let lease;
     try {
-      lease = await this.pool.acquire(x.userId, leaseHeapMb(x.memoryMb, x.contextJson.length + secretsJson.length), signal);
+      lease = await this.pool.acquire(x.userId, leaseHeapMb(x.memoryMb, x.contextJson.length + secretsJson.length, x.body?.length), signal);
     } catch (err) {
       if (err instanceof QueueFull) throw new DomainError("limit", err.message);
       if (err instanceof Aborted) throw new DomainError("unavailable", err.message);
@@ -93,6 +96,8 @@ export class ExecutionService {
             kind: x.kind,
             script: x.script,
             context: x.contextJson,
+            // Base64, once: no byte of it needs escaping on the way.
+            body64: x.body?.toString("base64"),
             secrets: secretsJson,
             timeoutMs: x.timeoutMs,
             maxResultBytes: x.maxResultBytes,

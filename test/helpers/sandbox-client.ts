@@ -42,6 +42,8 @@ export interface Run {
   context?: object;
   grant?: string;
   limits?: Partial<Limits>;
+  /** Responders: the request body as bytes (the gateway's way), in place of the context's. */
+  body?: Buffer;
 }
 
 /** One Execute call; the outcome is reported rather than thrown. */
@@ -52,6 +54,7 @@ export function execute(client: ScriptRunnerClient, run: Run, deadlineMs = 60_00
     script: run.script,
     contextJson: JSON.stringify(run.context ?? RESPONDER_CONTEXT),
     grant: run.grant ? { token: run.grant } : undefined,
+    ...(run.body === undefined ? {} : { body: run.body }),
     limits: { timeoutMs: 0, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0, ...run.limits },
   };
   return rpc((meta, opts, cb) => client.execute(req, meta, { ...opts, deadline: Date.now() + deadlineMs }, cb));

@@ -82,6 +82,17 @@ describe("responder body auto-conversion", () => {
     expect(await bodyHex(`({ body: ${expr} })`)).toBe(expected);
   });
 
+  it("a request body given as bytes is context.body, an array of numbers, in place of the context's", async () => {
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => 255 - i));
+    const context = { method: "POST", headers: {}, path: "/", query: {}, body: [1, 2, 3] };
+    const script = `({ body: context.body, headers: { "x-array": String(Array.isArray(context.body)) } })`;
+    const r = await responderOf(script, { context, body: bytes });
+    expect(Buffer.from(r.body!)).toEqual(bytes);
+    expect(r.headers?.items).toEqual([{ name: "x-array", value: "true" }]);
+    const empty = await responderOf(`({ body: String(context.body.length) })`, { context, body: Buffer.alloc(0) });
+    expect(Buffer.from(empty.body!).toString()).toBe("0");
+  });
+
   it.each([
     ["null", "({ body: null })"],
     ["undefined", "({ body: undefined })"],
@@ -420,6 +431,8 @@ describe("bad requests are INVALID_ARGUMENT naming the field", () => {
     ["context_json that is not JSON", { contextJson: "{" }, /^context_json must be JSON$/],
     ["context_json that is an array", { contextJson: "[1]" }, /^context_json must be a JSON object$/],
     ["context_json that is null", { contextJson: "null" }, /^context_json must be a JSON object$/],
+    ["a body for a configurator", { kind: ScriptKind.SCRIPT_KIND_API_CONFIGURATOR, body: Buffer.from("x") }, /^body is for responder scripts only$/],
+    ["a body above 8 MiB", { body: Buffer.alloc(8 * 1024 * 1024 + 1) }, /^body must be at most 8388608 bytes$/],
     ["a timeout above the maximum", limits({ timeoutMs: 10_000_000 }), /^limits\.timeout_ms must be at most \d+$/],
     ["a memory limit above the maximum", limits({ memoryMb: 100_000 }), /^limits\.memory_mb must be at most \d+$/],
     ["a result limit above the maximum", limits({ maxResultBytes: 1_000_000_000 }), /^limits\.max_result_bytes must be at most \d+$/],
