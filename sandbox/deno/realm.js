@@ -363,6 +363,16 @@ export function realmPrelude() {
   function binaryToBase64(binary) {
     return apply(toBase64, binaryToBytes(binary), []);
   }
+  // Base64 from the host as the array of numbers scripts see for bytes
+  // (`context.body`, a proxied response's body). Charged before decoding:
+  // about three bytes for every four characters.
+  function base64ToNumbers(encoded) {
+    charge(mathTrunc((encoded.length * 3) / 4));
+    const bytes = apply(fromBase64, Uint8, [encoded]);
+    const numbers = [];
+    for (let i = 0; i < bytes.length; i++) numbers[i] = bytes[i];
+    return numbers;
+  }
   function bufferSourceToBinary(input) {
     if (input === undefined) return "";
     if (isView(input)) return bytesToBinary(viewBytes(input));
@@ -525,12 +535,7 @@ export function realmPrelude() {
     waiting[reply.id] = undefined;
     if (pending.page) return deliverPage(reply, pending);
     if (reply.ok) {
-      const encoded = reply.body64;
-      // Charged before decoding: about three bytes for every four characters.
-      charge(mathTrunc((encoded.length * 3) / 4));
-      const bytes = apply(fromBase64, Uint8, [encoded]);
-      const body = [];
-      for (let i = 0; i < bytes.length; i++) body[i] = bytes[i];
+      const body = base64ToNumbers(reply.body64);
       pending.resolve({ statusCode: reply.statusCode, headers: reply.headers, body });
     } else {
       const error = new ErrorCtor(reply.message);
@@ -780,13 +785,7 @@ export function realmPrelude() {
       if (kind === "responder") {
         // The request body, sent apart as base64: the array of numbers the
         // script sees is built here, on this user's own worker.
-        if (body64 !== null) {
-          charge(mathTrunc((body64.length * 3) / 4));
-          const bytes = apply(fromBase64, Uint8, [body64]);
-          const body = [];
-          for (let i = 0; i < bytes.length; i++) body[i] = bytes[i];
-          context.body = body;
-        }
+        if (body64 !== null) context.body = base64ToNumbers(body64);
         context.secrets = secrets;
       } else {
         let params = context.params;
