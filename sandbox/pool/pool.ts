@@ -49,6 +49,8 @@ interface Proc {
   restarts: number;
   /** Workers told to stop, until their thread is reported ended. */
   stopping: Map<number, NodeJS.Timeout>;
+  /** The pool has killed it; its exit is on the way. */
+  killed?: boolean;
 }
 
 interface Slot {
@@ -447,7 +449,12 @@ export class Pool {
   }
 
   private kill(proc: Proc, reason: KillReason, message: string, details: object = {}): void {
-    if (proc.deno.exited) return;
+    if (proc.deno.exited || proc.killed) return;
+    // Once: the process's exit arrives later, and other workers' exit
+    // watches on it may fire meanwhile.
+    proc.killed = true;
+    for (const timer of proc.stopping.values()) clearTimeout(timer);
+    proc.stopping.clear();
     this.killCounts[reason]++;
     this.log.error({ process: proc.index, pid: proc.deno.pid, ...details }, message);
     proc.deno.kill();
