@@ -264,7 +264,11 @@ export interface HttpRequestSpec {
   url: string;
   method?: string | undefined;
   headers?: Headers | undefined;
-  body?: Buffer | undefined;
+  body?:
+    | Buffer
+    | undefined;
+  /** The API tracker's target.acceptInvalidCertificates: this request alone skips TLS verification. */
+  acceptInvalidCertificates?: boolean | undefined;
 }
 
 export interface HttpResponseSpec {
@@ -1002,7 +1006,7 @@ export const ResponderResult: MessageFns<ResponderResult> = {
 };
 
 function createBaseHttpRequestSpec(): HttpRequestSpec {
-  return { url: "", method: undefined, headers: undefined, body: undefined };
+  return { url: "", method: undefined, headers: undefined, body: undefined, acceptInvalidCertificates: undefined };
 }
 
 export const HttpRequestSpec: MessageFns<HttpRequestSpec> = {
@@ -1018,6 +1022,9 @@ export const HttpRequestSpec: MessageFns<HttpRequestSpec> = {
     }
     if (message.body !== undefined) {
       writer.uint32(34).bytes(message.body);
+    }
+    if (message.acceptInvalidCertificates !== undefined) {
+      writer.uint32(40).bool(message.acceptInvalidCertificates);
     }
     return writer;
   },
@@ -1067,6 +1074,14 @@ export const HttpRequestSpec: MessageFns<HttpRequestSpec> = {
             message.body = Buffer.from(reader.bytes());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.acceptInvalidCertificates = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1085,6 +1100,11 @@ export const HttpRequestSpec: MessageFns<HttpRequestSpec> = {
       method: isSet(object.method) ? globalThis.String(object.method) : undefined,
       headers: isSet(object.headers) ? Headers.fromJSON(object.headers) : undefined,
       body: isSet(object.body) ? Buffer.from(bytesFromBase64(object.body)) : undefined,
+      acceptInvalidCertificates: isSet(object.acceptInvalidCertificates)
+        ? globalThis.Boolean(object.acceptInvalidCertificates)
+        : isSet(object.accept_invalid_certificates)
+        ? globalThis.Boolean(object.accept_invalid_certificates)
+        : undefined,
     };
   },
 
@@ -1102,6 +1122,9 @@ export const HttpRequestSpec: MessageFns<HttpRequestSpec> = {
     if (message.body !== undefined) {
       obj.body = base64FromBytes(message.body);
     }
+    if (message.acceptInvalidCertificates !== undefined) {
+      obj.acceptInvalidCertificates = message.acceptInvalidCertificates;
+    }
     return obj;
   },
 
@@ -1116,6 +1139,7 @@ export const HttpRequestSpec: MessageFns<HttpRequestSpec> = {
       ? Headers.fromPartial(object.headers)
       : undefined;
     message.body = object.body ?? undefined;
+    message.acceptInvalidCertificates = object.acceptInvalidCertificates ?? undefined;
     return message;
   },
 };
