@@ -1,4 +1,4 @@
-// The product's limits for a secret (DESIGN.md section 5), shared so the
+// The product's limits for a secret (docs/architecture.md, "The script contract"), shared so the
 // gateway's request schemas and the broker's checks cannot drift apart.
 export const NAME_MAX_CHARS = 128;
 export const VALUE_MAX_BYTES = 10_240;

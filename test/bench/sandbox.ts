@@ -137,7 +137,7 @@ export async function benchSandbox(d: SandboxBenchDeps): Promise<void> {
   startRow("worker start on a running process (per lease)", (s) => s.nextWorker);
   const fallback = await repeat(STARTS, () => processPerExecution(h, TRIVIAL, user()));
   report.add("one Deno process per execution (trivial script)", fmt.ms(fallback.p50), base, fallback.p50 / pooled);
-  console.log(`    (max ${fmt.ms(fallback.max)}; DESIGN.md estimated ~45 ms)`);
+  console.log(`    (max ${fmt.ms(fallback.max)}; the design estimated ~45 ms)`);
 }
 
 /** Latency rows; the overhead is the latency minus the echo no-op call's, or the latency itself without gRPC. */

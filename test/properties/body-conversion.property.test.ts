@@ -4,8 +4,8 @@ import { ErrorKind, type ScriptRunnerClient } from "../../proto/gen/secutils/san
 import { execute, randomUser, sandboxAs } from "../helpers/sandbox-client.js";
 import { Stack } from "../helpers/stack.js";
 
-// The script-result converter (a returned `body` becomes bytes, DESIGN.md
-// section 4) through the real sandbox: every generated value is built inside a
+// The script-result converter (a returned `body` becomes bytes, docs/architecture.md
+// "The script contract") through the real sandbox: every generated value is built inside a
 // fresh realm (JSON.parse there, so "__proto__" keys are own keys, as in a
 // parsed request) and returned as a responder's body; the bytes that come back
 // must be what the conversion table says.
