@@ -70,6 +70,7 @@ export function devServiceEnv(p: DevPaths, env: NodeJS.ProcessEnv): NodeJS.Proce
     ...(env.OPERATOR_TOKEN ? {} : { OPERATOR_TOKEN_FILE: env.OPERATOR_TOKEN_FILE ?? p.operatorTokenFile }),
     GRANT_SIGNING_KEY_FILE: env.GRANT_SIGNING_KEY_FILE ?? p.grantSigningKeyFile,
     BROKER_GRANT_VERIFY_KEY_FILE: env.BROKER_GRANT_VERIFY_KEY_FILE ?? p.grantVerifyKeyFile,
+    SANDBOX_GRANT_VERIFY_KEY_FILE: env.SANDBOX_GRANT_VERIFY_KEY_FILE ?? p.grantVerifyKeyFile,
     ...tls("broker", "BROKER"),
     ...tls("gateway", "GATEWAY"),
     ...tls("sandbox", "SANDBOX"),

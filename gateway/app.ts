@@ -40,6 +40,7 @@ import { AccessSetting } from "./grants/access.js";
 import { GrantGuard } from "./grants/grant-guard.js";
 import { ResponderDirectory } from "./responders/directory.js";
 import { RenderCache } from "./responders/render-cache.js";
+import type { SecretsGenerations } from "./secrets/generations.js";
 import { respondersRoutes } from "./responders/routes.js";
 import { Responder, ResponderRequest, ResponderStats } from "./responders/schemas.js";
 import { WebhookServer } from "./responders/serve.js";
@@ -61,6 +62,8 @@ export interface GatewayDeps {
   sandboxHealthy: () => Promise<boolean>;
   /** Mints execution grants for responder and tracker runs. */
   grants: GrantMinter;
+  /** Each user's secrets generation, which every cache of released values is keyed by. */
+  generations: SecretsGenerations;
   operatorToken?: string;
   kratosUrl?: string;
   apiKeysPerUser: number;
@@ -179,8 +182,8 @@ export async function buildApp(
     new TrackerScheduler({ ...schedulerSettings, kind: API_TRACKERS, load: (userId, id) => apiTrackerById(deps.db, userId, id), runner: apiTrackerRunner }),
     new TrackerScheduler({ ...schedulerSettings, kind: PAGE_TRACKERS, load: (userId, id) => pageTrackerById(deps.db, userId, id), runner: pageTrackerRunner }),
   ];
-  const renders = new RenderCache(deps.webhooks.renderCache);
-  secrets.onChanged((userId) => renders.secretsWritten(userId));
+  const renders = new RenderCache(deps.webhooks.renderCache, deps.generations);
+  secrets.onChanged((userId) => deps.generations.written(userId));
   const webhooks = new WebhookServer({
     db: deps.db,
     directory,

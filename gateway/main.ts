@@ -12,6 +12,7 @@ import { connectBroker } from "./broker/client.js";
 import { connectSandbox } from "./sandbox/client.js";
 import { loadGatewayConfig } from "./config.js";
 import { GrantMinter } from "./grants/mint.js";
+import { SecretsGenerations } from "./secrets/generations.js";
 import { GatewayMetrics } from "./metrics.js";
 import { WebhookUrls } from "./responders/urls.js";
 
@@ -35,7 +36,8 @@ async function main() {
   const sandbox = connectSandbox(config.sandboxUrl, config.tls);
   const urls = new WebhookUrls(config.webhooksDomain, { scheme: config.webhooksUrlScheme, port: config.webhooksUrlPort });
   const registry = createRegistry("gateway");
-  const { app, directory, renders, schedulers } = await buildApp({
+  const generations = new SecretsGenerations();
+  const { app, directory, schedulers } = await buildApp({
     metrics: new GatewayMetrics(registry),
     db,
     log,
@@ -43,7 +45,8 @@ async function main() {
     brokerState,
     sandbox: sandbox.client,
     sandboxHealthy: sandbox.healthy,
-    grants: new GrantMinter(config.grantSigningKey),
+    grants: new GrantMinter(config.grantSigningKey, { generationOf: (userId) => generations.of(userId) }),
+    generations,
     operatorToken: config.operatorToken,
     kratosUrl: config.kratosUrl,
     apiKeysPerUser: config.apiKeysPerUser,
@@ -57,7 +60,7 @@ async function main() {
     trackers: config.trackers,
   });
   await directory.start();
-  await renders.start(db, log);
+  await generations.start(db, log);
   if (!config.operatorToken) log.warn("no operator token configured: the operator endpoints are disabled");
   await app.listen({ host: config.host, port: config.port });
   urls.port ??= (app.server.address() as AddressInfo).port;
@@ -71,7 +74,7 @@ async function main() {
     await Promise.all(schedulers.map((s) => s.stop()));
     await metricsServer?.stop();
     await directory.stop();
-    await renders.stop();
+    await generations.stop();
     client.close();
     sandbox.client.close();
     await db.close();

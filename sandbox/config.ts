@@ -1,8 +1,10 @@
+import type { KeyObject } from "node:crypto";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { ConfigError, hostPort, logLevel, parseEnv, port, positiveInt, metricsListen, optionalPort, type MetricsListen } from "../common/config.js";
+import { readGrantKey } from "../common/grant-token.js";
 import type { TlsFiles } from "../common/tls.js";
 import { outboundPolicyFromEnv, type OutboundPolicy } from "./outbound/policy.js";
 import type { LimitSettings } from "./executions/request.js";
@@ -44,6 +46,12 @@ const schema = z.object({
   // memory limit. Pages allocate outside every other limit of the sandbox.
   // An empty page's renderer alone holds some 30 MiB: below 64 every run would fail.
   PAGE_TRACKER_MAX_RENDERER_MB: z.coerce.number().int().min(64).default(512),
+  // Released script secrets kept in memory between executions (0: a release
+  // at the broker for every execution). Each fill is a release, audited there.
+  SCRIPT_SECRETS_CACHE_MAX_BYTES: z.coerce.number().int().min(0).default(8 * 1024 * 1024),
+  SCRIPT_SECRETS_CACHE_TTL_MS: z.coerce.number().int().min(1).max(60_000).default(60_000),
+  // The gateway's public key: the sandbox checks every grant itself before a cached value is used.
+  SANDBOX_GRANT_VERIFY_KEY_FILE: z.string().optional(),
   SANDBOX_METRICS_PORT: optionalPort,
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   LOG_LEVEL: logLevel,
@@ -58,6 +66,8 @@ export interface SandboxConfig {
   limits: LimitSettings;
   outbound: OutboundPolicy;
   browser: { executablePath: string; maxConcurrentRuns: number; chromiumSandbox: boolean; maxRendererMb: number };
+  /** The cache of released script secrets; off (and no key needed) when maxBytes is 0. */
+  secretsCache: { maxBytes: number; ttlMs: number; verifyKey?: KeyObject };
   /** Prometheus metrics listener; off when unset. */
   metrics?: MetricsListen;
   logLevel: string;
@@ -87,6 +97,18 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
     outbound = outboundPolicyFromEnv(env);
   } catch (err) {
     problems.push(err instanceof Error ? err.message : String(err));
+  }
+  let verifyKey: KeyObject | undefined;
+  if (e.SCRIPT_SECRETS_CACHE_MAX_BYTES > 0) {
+    try {
+      verifyKey = readGrantKey(
+        "SANDBOX_GRANT_VERIFY_KEY_FILE",
+        e.SANDBOX_GRANT_VERIFY_KEY_FILE ?? path.join(e.DATA_DIR, "grants", "verify-key.pem"),
+        "public",
+      );
+    } catch (err) {
+      problems.push(...(err instanceof ConfigError ? err.problems : [String(err)]));
+    }
   }
   const denoPath = e.DENO_PATH ?? bundledDeno();
   if (!denoPath) problems.push("DENO_PATH: no Deno binary for this platform in node_modules; set DENO_PATH");
@@ -123,6 +145,7 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
       chromiumSandbox: e.CHROMIUM_SANDBOX === "auto" ? process.getuid?.() !== 0 : e.CHROMIUM_SANDBOX === "on",
       maxRendererMb: e.PAGE_TRACKER_MAX_RENDERER_MB,
     },
+    secretsCache: { maxBytes: e.SCRIPT_SECRETS_CACHE_MAX_BYTES, ttlMs: e.SCRIPT_SECRETS_CACHE_TTL_MS, verifyKey },
     metrics: metricsListen(e.METRICS_HOST, e.SANDBOX_METRICS_PORT),
     logLevel: e.LOG_LEVEL,
   };

@@ -25,9 +25,11 @@ async function main() {
   }
   const log = createLogger("sandbox", config.logLevel);
   const pool = new Pool(config.pool, log);
-  const secrets = new SecretsSource(config.brokerUrl, config.tls);
+  const secrets = new SecretsSource(config.brokerUrl, config.tls, config.secretsCache);
   const registry = createRegistry("sandbox");
-  const service = new ExecutionService(pool, secrets, config.outbound, config.limits, log, new SandboxMetrics(registry, pool));
+  const metrics = new SandboxMetrics(registry, pool);
+  secrets.onResult = (result) => metrics.secretsOpened(result);
+  const service = new ExecutionService(pool, secrets, config.outbound, config.limits, log, metrics);
   const trackers = new TrackerRunService(service, secrets, config.outbound, config.limits);
   // Chromium starts with the first page tracker run, not here: most sandboxes never run one.
   const browsers = new BrowserHost(

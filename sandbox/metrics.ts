@@ -7,6 +7,7 @@ import type { Pool } from "./pool/pool.js";
 export class SandboxMetrics {
   private readonly executions: Counter<"kind" | "outcome">;
   private readonly duration: Histogram<"kind">;
+  private readonly secrets: Counter<"source">;
 
   constructor(registry: Registry, pool: Pool) {
     this.executions = new Counter({
@@ -20,6 +21,12 @@ export class SandboxMetrics {
       help: "Script executions from the request to the answer, waiting for a worker included",
       labelNames: ["kind"],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30],
+      registers: [registry],
+    });
+    this.secrets = new Counter({
+      name: "sandbox_secrets_opened_total",
+      help: "Executions' secrets by source: hit (the cache of released values), fill (a release at the broker, then cached) or release (a release at the broker, not cacheable)",
+      labelNames: ["source"],
       registers: [registry],
     });
     new Counter({
@@ -42,6 +49,10 @@ export class SandboxMetrics {
         for (const [state, n] of Object.entries(pool.stats())) this.set({ state }, n);
       },
     });
+  }
+
+  secretsOpened(source: string): void {
+    this.secrets.inc({ source });
   }
 
   executed(kind: string, response: ExecuteResponse | "lost", seconds: number): void {

@@ -9,7 +9,7 @@ import type {
 } from "../../proto/gen/secutils/broker/v1/broker.js";
 import { appendAudit, type AuditEvent } from "../audit/store.js";
 import { claimAndRecordRelease } from "../grants/replay.js";
-import { GrantRefused, purposeName, verifyGrant, type Purpose } from "../grants/verify.js";
+import { GrantRefused, purposeName, verifyGrant, type Purpose } from "../../common/grant-verify.js";
 import { open, OpenError } from "../keyring/envelope.js";
 import type { KeyRing } from "../keyring/keyring.js";
 import * as store from "../secrets/store.js";

@@ -13,6 +13,9 @@ export interface GrantRequest {
   ttlSeconds?: number;
 }
 
+/** The user's secrets generation as this gateway knows it; see SecretsGenerations. */
+export type GenerationOf = (userId: string) => string;
+
 export interface MintedGrant {
   token: string;
   executionId: string;
@@ -29,14 +32,22 @@ const DEFAULT_TTL_SECONDS = 30;
 export class GrantMinter {
   private readonly defaultTtl: number;
 
+  private readonly generationOf: GenerationOf | undefined;
+
+  /**
+   * With `generationOf`, script grants carry the user's secrets generation, and
+   * the sandbox may serve them from its cache of released values; without it
+   * every script grant is a release at the broker.
+   */
   constructor(
     private readonly privateKey: KeyObject,
-    opts: { defaultTtlSeconds?: number } = {},
+    opts: { defaultTtlSeconds?: number; generationOf?: GenerationOf } = {},
   ) {
     if (privateKey.type !== "private" || privateKey.asymmetricKeyType !== "ed25519") {
       throw new TypeError("a grant signing key must be an Ed25519 private key");
     }
     this.defaultTtl = checkTtl(opts.defaultTtlSeconds ?? DEFAULT_TTL_SECONDS);
+    this.generationOf = opts.generationOf;
   }
 
   async mint(req: GrantRequest): Promise<MintedGrant> {
@@ -53,6 +64,7 @@ export class GrantMinter {
         consumer: req.consumer,
         issuedAt,
         expiresAt: issuedAt + ttl,
+        secretsGeneration: req.purpose === "script" && this.generationOf ? this.generationOf(req.userId) : "",
       },
       this.privateKey,
     );

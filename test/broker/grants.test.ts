@@ -91,6 +91,7 @@ function craft(overrides: Partial<GrantClaims>, key: KeyObject = signingKey): Pr
     consumer: "responder:crafted",
     issuedAt: now,
     expiresAt: now + 30,
+    secretsGeneration: "",
     ...overrides,
   };
   return signGrant(claims, key);

@@ -97,6 +97,7 @@ describe("grants that get nothing", () => {
       consumer: "test",
       issuedAt: now,
       expiresAt: now + 30,
+      secretsGeneration: "",
       ...over,
     };
   };

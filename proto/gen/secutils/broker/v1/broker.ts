@@ -145,6 +145,14 @@ export interface GrantClaims {
   /** Unix seconds. */
   issuedAt: number;
   expiresAt: number;
+  /**
+   * The user's secrets generation as the minting gateway knows it (script
+   * grants only): the gateway changes it before it answers any write of the
+   * user's secrets, and on its other replicas on the change notification. The
+   * sandbox keys its cache of released values by it, so a cached value never
+   * outlives a change; empty means "do not cache". The broker ignores it.
+   */
+  secretsGeneration: string;
 }
 
 export interface OpenSecretsRequest {
@@ -1283,6 +1291,7 @@ function createBaseGrantClaims(): GrantClaims {
     consumer: "",
     issuedAt: 0,
     expiresAt: 0,
+    secretsGeneration: "",
   };
 }
 
@@ -1311,6 +1320,9 @@ export const GrantClaims: MessageFns<GrantClaims> = {
     }
     if (message.expiresAt !== 0) {
       writer.uint32(64).int64(message.expiresAt);
+    }
+    if (message.secretsGeneration !== "") {
+      writer.uint32(74).string(message.secretsGeneration);
     }
     return writer;
   },
@@ -1392,6 +1404,14 @@ export const GrantClaims: MessageFns<GrantClaims> = {
             message.expiresAt = longToNumber(reader.int64());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.secretsGeneration = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1434,6 +1454,11 @@ export const GrantClaims: MessageFns<GrantClaims> = {
         : isSet(object.expires_at)
         ? globalThis.Number(object.expires_at)
         : 0,
+      secretsGeneration: isSet(object.secretsGeneration)
+        ? globalThis.String(object.secretsGeneration)
+        : isSet(object.secrets_generation)
+        ? globalThis.String(object.secrets_generation)
+        : "",
     };
   },
 
@@ -1463,6 +1488,9 @@ export const GrantClaims: MessageFns<GrantClaims> = {
     if (message.expiresAt !== 0) {
       obj.expiresAt = Math.round(message.expiresAt);
     }
+    if (message.secretsGeneration !== "") {
+      obj.secretsGeneration = message.secretsGeneration;
+    }
     return obj;
   },
 
@@ -1479,6 +1507,7 @@ export const GrantClaims: MessageFns<GrantClaims> = {
     message.consumer = object.consumer ?? "";
     message.issuedAt = object.issuedAt ?? 0;
     message.expiresAt = object.expiresAt ?? 0;
+    message.secretsGeneration = object.secretsGeneration ?? "";
     return message;
   },
 };

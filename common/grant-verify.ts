@@ -7,9 +7,9 @@ import {
   GrantTokenError,
   openGrantToken,
   type Purpose,
-} from "../../common/grant-token.js";
-import { GrantPurpose, type GrantClaims } from "../../proto/gen/secutils/broker/v1/broker.js";
-import { isUuid } from "../../common/ids.js";
+} from "./grant-token.js";
+import { GrantPurpose, type GrantClaims } from "../proto/gen/secutils/broker/v1/broker.js";
+import { isUuid } from "./ids.js";
 
 export type { Purpose };
 
