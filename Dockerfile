@@ -2,7 +2,7 @@
 # picks the service with `command:`; the default below runs the gateway.
 #
 #   docker build -t secutils-secrets .
-#   docker run ... secutils-secrets node --import tsx broker/main.ts
+#   docker run ... secutils-secrets node dist/broker/main.js
 #
 # Works with the classic builder and BuildKit alike (no BuildKit-only syntax).
 FROM node:20-bookworm-slim
@@ -17,15 +17,18 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends chromium fonts-liberation \
     && rm -rf /var/lib/apt/lists/*
 
-# Dependencies first so that source edits do not invalidate this layer.
-# tsx (the TypeScript runtime) is a production dependency, so --omit=dev suffices.
+# Dependencies first so that source edits do not invalidate this layer. The
+# project's own install step (compiling to dist/) needs the source: it runs below.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund \
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
     && npm cache clean --force
 
 # The source. .dockerignore keeps node_modules, local data, generated keys and
 # certificates, and .env files out of the build context.
 COPY . .
+
+# The services run compiled (esbuild, a production dependency), as under npm start.
+RUN node common/cli/build.mjs
 
 # Code and dependencies stay owned by root and read-only for the runtime user.
 # Make the source readable even when it was checked out under umask 077.
@@ -36,4 +39,4 @@ USER node
 # gateway (HTTP), broker (gRPC, mTLS), sandbox (gRPC, mTLS)
 EXPOSE 7070 7071 7072
 
-CMD ["node", "--import", "tsx", "gateway/main.ts"]
+CMD ["node", "dist/gateway/main.js"]

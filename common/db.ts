@@ -1,6 +1,6 @@
-import fs from "node:fs";
 import pg from "pg";
 import { PGlite } from "@electric-sql/pglite";
+import { seedPgliteDir } from "./pglite-template.js";
 
 /**
  * One small interface over a real Postgres (`pg` pool) and an embedded PGlite.
@@ -149,7 +149,7 @@ async function listenPostgres(
 }
 
 async function openPglite(dir: string): Promise<Db> {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  await seedPgliteDir(dir);
   const db = await PGlite.create(dir);
   return {
     kind: "pglite",

@@ -7,11 +7,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { devServiceEnv, ensureDevMaterial } from "../dev-material.js";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+// This file runs compiled, from dist/ (see build.mjs), and so do the services.
+const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SERVICES = [
-  { name: "broker", entry: "broker/main.ts" },
-  { name: "sandbox", entry: "sandbox/main.ts" },
-  { name: "gateway", entry: "gateway/main.ts" },
+  { name: "broker", entry: "broker/main.js" },
+  { name: "sandbox", entry: "sandbox/main.js" },
+  { name: "gateway", entry: "gateway/main.js" },
 ];
 
 const dev = await ensureDevMaterial(process.env.DATA_DIR ?? ".data");
@@ -36,8 +37,7 @@ function stopAll(code: number) {
 }
 
 for (const svc of SERVICES) {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, svc.entry)], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, [path.join(DIST, svc.entry)], {
     env,
     stdio: ["ignore", "inherit", "inherit"],
   });

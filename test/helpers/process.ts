@@ -1,8 +1,22 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+let built = false;
+/**
+ * The services run from dist/, compiled from the current sources (as `npm
+ * start` runs them); this rebuilds it when a source changed since (a few
+ * milliseconds when nothing did), once per test process.
+ */
+function compiled(entry: string): string {
+  if (!built) {
+    execFileSync(process.execPath, [path.join(ROOT, "common/cli/build.mjs")], { cwd: ROOT, stdio: "inherit" });
+    built = true;
+  }
+  return path.join(ROOT, "dist", entry.replace(/\.ts$/, ".js"));
+}
 
 /** A process whose whole output (stdout and stderr) is kept for inspection. */
 export class ServiceProcess {
@@ -11,14 +25,14 @@ export class ServiceProcess {
   private listeners: (() => void)[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  /** A TypeScript entry point of this repository, run the way `npm start` runs services. */
+  /** A TypeScript entry point of this repository, run the way `npm start` runs services (compiled, from dist/). */
   constructor(entry: string, env: NodeJS.ProcessEnv);
   /** Any command; `detached` puts it in its own process group (for a terminal-like Ctrl-C). */
   constructor(command: { cmd: string; args: string[]; detached?: boolean }, env: NodeJS.ProcessEnv);
   constructor(what: string | { cmd: string; args: string[]; detached?: boolean }, env: NodeJS.ProcessEnv) {
     const [cmd, args, detached] =
       typeof what === "string"
-        ? [process.execPath, ["--import", "tsx", path.join(ROOT, what)], false]
+        ? [process.execPath, [compiled(what)], false]
         : [what.cmd, what.args, what.detached ?? false];
     this.child = spawn(cmd, args, { cwd: ROOT, env, detached, stdio: ["ignore", "pipe", "pipe"] });
     const collect = (chunk: Buffer) => {
