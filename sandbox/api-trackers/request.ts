@@ -14,6 +14,8 @@ export interface TrackerHttpRequest {
   method: string;
   headers: [string, string][];
   body?: Buffer;
+  /** This request alone skips TLS certificate verification (the target's or the configurator's choice). */
+  acceptInvalidCertificates: boolean;
 }
 
 export interface ValidTrackerRun {
@@ -35,6 +37,7 @@ export function toTrackerRequest(r: HttpRequestSpec): TrackerHttpRequest {
     method: (r.method ?? "GET").toUpperCase(),
     headers: (r.headers?.items ?? []).map((h): [string, string] => [h.name, h.value]),
     ...(r.body === undefined ? {} : { body: Buffer.from(r.body) }),
+    acceptInvalidCertificates: r.acceptInvalidCertificates === true,
   };
 }
 

@@ -77,18 +77,20 @@ export class TrackerRunService {
         const res = await this.script(x, "configurator", script, configuratorContext(requests), secretsJson, signal);
         if (res.error) return scriptStage(res, res.error);
         const c = res.configurator;
-        if (c?.requests) {
+        if (c === undefined) return scriptStage(res, scriptError("the configurator's result could not be read"));
+        if (c.responses) {
+          outcome = { responses: c.responses.items.map(toResponse) };
+          return { ...scriptStage(res), summary: `returned ${outcome.responses!.length} response(s); no request was sent` };
+        }
+        if (c.requests && c.requests.items.length > 0) {
           outcome = { requests: c.requests.items.map(toTrackerRequest) };
           if (outcome.requests!.length > MAX_REQUESTS) {
             return scriptStage(res, scriptError(`the configurator returned more than ${MAX_REQUESTS} requests`));
           }
           return { ...scriptStage(res), summary: `returned ${outcome.requests!.length} request(s)` };
         }
-        if (c?.responses) {
-          outcome = { responses: c.responses.items.map(toResponse) };
-          return { ...scriptStage(res), summary: `returned ${outcome.responses!.length} response(s); no request was sent` };
-        }
-        return scriptStage(res, scriptError("the configurator's result could not be read"));
+        // null, nothing, or no requests: the tracker's own requests go out (as the reference does it).
+        return { ...scriptStage(res), summary: `returned no requests; the tracker's own ${requests.length} request(s) are sent` };
       });
       if (report.error) return { stages };
       if (outcome.requests) requests = outcome.requests;
@@ -111,7 +113,12 @@ export class TrackerRunService {
     const report = await timed(TrackerStage.TRACKER_STAGE_EXTRACTOR, async () => {
       const res = await this.script(x, "extractor", script, extractorContext(responses, x.previousContentJson), secretsJson, signal);
       if (res.error) return scriptStage(res, res.error);
-      if (res.extractor?.body === undefined) return scriptStage(res, scriptError("the extractor must return {body}"));
+      if (res.extractor === undefined) return scriptStage(res, scriptError("the extractor's result could not be read"));
+      if (res.extractor.body === undefined) {
+        // null, {} or {body: null}: what the tracker stores without an extractor.
+        content = responses.at(-1)?.body ?? Buffer.alloc(0);
+        return { ...scriptStage(res), summary: `returned no body; the last response's ${content.length} bytes are kept` };
+      }
       content = Buffer.from(res.extractor.body);
       return { ...scriptStage(res), summary: `extracted ${content.length} bytes` };
     });
@@ -180,12 +187,22 @@ function configuratorContext(requests: TrackerHttpRequest[]): string {
     method: r.method,
     headers: Object.fromEntries(r.headers),
     ...(r.body === undefined ? {} : { body: [...r.body] }),
+    acceptInvalidCertificates: r.acceptInvalidCertificates,
   }));
   return JSON.stringify({ requests: list, params: {} });
 }
 
+/**
+ * The extractor's context as the runtime skill gives it: each response's
+ * `status` (the reference's name) and `statusCode` (op_proxy_request's),
+ * `tags` (none exist yet), and the previous revision as `previousContent`,
+ * both at the top, where the skill's interface has it, and in `params`, where
+ * its table and our earlier releases put it.
+ */
 function extractorContext(responses: Response[], previousContentJson: string | undefined): string {
-  const list = JSON.stringify(responses.map((r) => ({ statusCode: r.statusCode, headers: r.headers, body: [...r.body] })));
-  const params = previousContentJson === undefined ? "{}" : `{"previousContent":${previousContentJson}}`;
-  return `{"responses":${list},"params":${params}}`;
+  const list = JSON.stringify(
+    responses.map((r) => ({ status: r.statusCode, statusCode: r.statusCode, headers: r.headers, body: [...r.body] })),
+  );
+  if (previousContentJson === undefined) return `{"tags":[],"responses":${list},"params":{}}`;
+  return `{"tags":[],"previousContent":${previousContentJson},"responses":${list},"params":{"previousContent":${previousContentJson}}}`;
 }

@@ -12,7 +12,10 @@
 //   object is ever reachable from the realm (the constructor.constructor
 //   escape needs one).
 // A user who tampers with built-ins can only confuse their own execution.
-export function realmPrelude() {
+//
+// `buildCoreExtras` is core-extras.js's function, compiled into the same
+// script: the Deno.core members that need no host.
+export function realmPrelude(buildCoreExtras) {
   "use strict";
   const g = globalThis;
   const apply = Reflect.apply;
@@ -509,7 +512,7 @@ export function realmPrelude() {
   }
   function proxyRequest(request) {
     return new PromiseCtor((resolve, reject) => {
-      if (request === null || typeof request !== "object") throw new TypeErrorCtor("op_proxy_request expects an object {url, method?, headers?, body?, timeout?}");
+      if (request === null || typeof request !== "object") throw new TypeErrorCtor("op_proxy_request expects an object {url, method?, headers?, body?, insecure?, timeout?, decompress?}");
       const url = request.url;
       if (typeof url !== "string") throw new TypeErrorCtor("op_proxy_request: url must be a string");
       const method = request.method;
@@ -518,6 +521,9 @@ export function realmPrelude() {
       const body = bodyToBinary(request.body, "op_proxy_request");
       const timeout = request.timeout;
       if (timeout !== undefined && timeout !== null && (typeof timeout !== "number" || !(timeout > 0))) throw new TypeErrorCtor("op_proxy_request: timeout must be a positive number of milliseconds");
+      // Both default as the reference has them: certificates checked, bodies decoded.
+      const insecure = request.insecure === true;
+      const decompress = request.decompress !== false;
       if (requestsLeft <= 0) throw new RangeErrorCtor("op_proxy_request: too many requests in one execution (at most 64)");
       requestsLeft--;
       const id = nextRequestId++;
@@ -525,7 +531,8 @@ export function realmPrelude() {
       outbox +=
         (outbox ? "\n" : "") +
         `{"id":${id},"url":${jsonStringify(url)},"method":${method == null ? "null" : jsonStringify(method)},"headers":${headers},` +
-        `"body64":${body === undefined ? "null" : '"' + binaryToBase64(body) + '"'},"timeout":${timeout == null ? "null" : jsonStringify(mathTrunc(timeout))}}`;
+        `"body64":${body === undefined ? "null" : '"' + binaryToBase64(body) + '"'},"timeout":${timeout == null ? "null" : jsonStringify(mathTrunc(timeout))},` +
+        `"insecure":${insecure},"decompress":${decompress}}`;
     });
   }
   function deliverOne(message) {
@@ -633,14 +640,19 @@ export function realmPrelude() {
     if (!isArray(value)) throw new TypeErrorCtor(`${what} must be an array`);
     return value;
   }
+  // No result, or one with neither list (or an empty `requests`), leaves the
+  // tracker's own requests as they are: "" is that empty result.
   function configuratorResult(result) {
+    if (result === null || result === undefined) return "";
+    requireObject(result, "the script's result");
     if (result.responses !== undefined && result.responses !== null) {
       const items = listOf(result.responses, "responses");
       let out = "";
       for (let i = 0; i < items.length; i++) {
         const r = requireObject(items[i], `responses[${i}]`);
-        const status = r.statusCode;
-        if (typeof status !== "number" || !numberIsInteger(status) || status < 100 || status > 999) throw new TypeErrorCtor(`responses[${i}].statusCode must be an integer from 100 to 999`);
+        // `status` is the reference's name; `statusCode` is op_proxy_request's.
+        const status = r.status !== undefined && r.status !== null ? r.status : r.statusCode;
+        if (typeof status !== "number" || !numberIsInteger(status) || status < 100 || status > 999) throw new TypeErrorCtor(`responses[${i}].status must be an integer from 100 to 999`);
         let item = `{"statusCode":${status}`;
         if (r.headers !== undefined && r.headers !== null) item += field("headers", headerPairs(r.headers, `responses[${i}].headers`));
         item += bodyField(r.body, `responses[${i}].body`);
@@ -661,11 +673,18 @@ export function realmPrelude() {
         }
         if (r.headers !== undefined && r.headers !== null) item += field("headers", headerPairs(r.headers, `requests[${i}].headers`));
         item += bodyField(r.body, `requests[${i}].body`);
+        if (r.acceptInvalidCertificates === true) item += field("acceptInvalidCertificates", "true");
         out += (i ? "," : "") + item + "}";
       }
       return field("requests", "[" + out + "]");
     }
-    throw new TypeErrorCtor("the configurator must return {requests} or {responses}");
+    return "";
+  }
+  // No result, or one without a body, stores the last response's body (the
+  // service's choice): "" is that empty result.
+  function extractorResult(result) {
+    if (result === null || result === undefined) return "";
+    return bodyField(requireObject(result, "the script's result").body, "body");
   }
   // A page extractor's return value is the content: bytes as they are, any
   // other value as its JSON text.
@@ -682,10 +701,13 @@ export function realmPrelude() {
         kind === "page"
           ? pageResult(value)
           : kind === "responder"
-            ? responderResult(requireObject(value, "the script's result"))
+            ? // null or undefined: the responder's static response, whole (the documented auth gates rely on it).
+              value === null || value === undefined
+              ? ""
+              : responderResult(requireObject(value, "the script's result"))
             : kind === "configurator"
-              ? configuratorResult(requireObject(value, "the script's result"))
-              : bodyField(requireObject(value, "the script's result").body, "body");
+              ? configuratorResult(value)
+              : extractorResult(value);
       const json = "{" + apply(stringSlice, body, [1]) + "}";
       if (json.length - base64Overhead > maxResultBytes) return fail("result_too_large", `the script's result is larger than ${maxResultBytes} bytes`);
       outcome = "R" + json;
@@ -759,10 +781,16 @@ export function realmPrelude() {
   }
   defineProperty(g, "__secutils_pump", { value: pump, writable: false, configurable: false, enumerable: false });
 
+  const extras = buildCoreExtras({
+    writeLog,
+    console,
+    decodeUtf8: (bytes) => binaryToString(bytesToBinary(bytes), false),
+  });
   const core = freeze({
     encode: (text) => utf8Encode(text),
     decode: (bytes) => binaryToString(bufferSourceToBinary(bytes), false),
     encodeBinaryString: (bytes) => bytesToBinary(isView(bytes) ? viewBytes(bytes) : new Uint8(bytes)),
+    ...extras,
     ops: freeze({ op_proxy_request: proxyRequest }),
   });
   const hidden = { writable: true, configurable: true, enumerable: false };
@@ -796,8 +824,12 @@ export function realmPrelude() {
       if (kind === "page") {
         // Built from its own source in page realms only: every other realm
         // stays as small as it was (the worker heap has little room to spare).
-        pageObject = indirectEval("(" + pageSource + ")()")(pageCall, () => pageUrl);
+        const built = indirectEval("(" + pageSource + ")()")(pageCall, () => pageUrl);
+        pageObject = built.page;
         pageContext = context;
+        // The page guide's global fetch, in page realms only: the host carries
+        // it out through the run's browser context, under the browser's proxy.
+        defineProperty(g, "fetch", { value: built.fetch, ...hidden });
       }
     },
     // The user's script, started by the next pump.

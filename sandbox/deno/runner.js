@@ -11,14 +11,15 @@
 // It also holds each busy worker to its deadline: a worker that has not
 // answered shortly after it is terminated and reported.
 import { Worker } from "node:worker_threads";
+import { coreExtras } from "./core-extras.js";
 import { workerResourceLimits } from "./limits.js";
-import { pageBuilder } from "./page.js";
+import { PAGE_SOURCE } from "./page.js";
 import { realmPrelude } from "./realm.js";
 import { workerMain } from "./worker.js";
 
 const WORKER_SOURCE = `(${workerMain.toString()})()`;
 const PRELUDE_SOURCE = realmPrelude.toString();
-const PAGE_SOURCE = pageBuilder.toString();
+const CORE_EXTRAS_SOURCE = coreExtras.toString();
 const DEADLINE_GRACE_MS = 500;
 const WATCH_INTERVAL_MS = 100;
 
@@ -37,7 +38,7 @@ function write(line) {
 function spawn(id, heapMb) {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { prelude: PRELUDE_SOURCE, page: PAGE_SOURCE },
+    workerData: { prelude: PRELUDE_SOURCE, coreExtras: CORE_EXTRAS_SOURCE, page: PAGE_SOURCE },
     resourceLimits: workerResourceLimits(heapMb),
   });
   const entry = { worker, deadline: 0, gone: false };

@@ -9,7 +9,8 @@
 export function workerMain() {
   const vm = require("node:vm");
   const { parentPort, workerData } = require("node:worker_threads");
-  const prelude = new vm.Script(`(${workerData.prelude})()`, { filename: "secutils:prelude" });
+  // Compiled once per worker; every fresh realm runs it (and builds its Deno.core extras) anew.
+  const prelude = new vm.Script(`(${workerData.prelude})(${workerData.coreExtras})`, { filename: "secutils:prelude" });
   const pumpScript = new vm.Script("__secutils_pump()", { filename: "secutils:pump" });
   let spare = null;
   let current = null;

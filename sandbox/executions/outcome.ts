@@ -27,11 +27,21 @@ const responder = z.object({
 });
 const configurator = z.union([
   z.object({
-    requests: z.array(z.object({ url: z.string(), method: z.string().optional(), headers: headers.optional(), body: binary.optional() })),
+    requests: z.array(
+      z.object({
+        url: z.string(),
+        method: z.string().optional(),
+        headers: headers.optional(),
+        body: binary.optional(),
+        acceptInvalidCertificates: z.boolean().optional(),
+      }),
+    ),
   }),
   z.object({
     responses: z.array(z.object({ statusCode: status, headers: headers.optional(), body: binary.default(Buffer.alloc(0)) })),
   }),
+  // Neither: the tracker's own requests stand.
+  z.object({}).strict(),
 ]);
 const extractor = z.object({ body: binary.optional() });
 
@@ -90,9 +100,9 @@ function parseOutcome(kind: RealmKind, outcome: string, limits: Limits): Omit<Ex
     case "configurator": {
       const r = configurator.safeParse(json);
       if (!r.success) return { error: invalid() };
-      return "requests" in r.data
-        ? { configurator: { requests: { items: r.data.requests } } }
-        : { configurator: { responses: { items: r.data.responses } } };
+      if ("requests" in r.data) return { configurator: { requests: { items: r.data.requests } } };
+      if ("responses" in r.data) return { configurator: { responses: { items: r.data.responses } } };
+      return { configurator: {} };
     }
     case "extractor":
     case "page": {

@@ -12,6 +12,8 @@ const realmRequest = z.object({
   headers: z.array(z.tuple([z.string(), z.string()])),
   body64: z.string().nullable(),
   timeout: z.number().nullable(),
+  insecure: z.boolean().optional(),
+  decompress: z.boolean().optional(),
 });
 
 /** How an outbound failure is reported: the realm's error kind names (common/script-errors.ts). */
@@ -30,9 +32,16 @@ export function executionBudget(policy: OutboundPolicy): ResponseBudget {
 /**
  * Performs one op_proxy_request for a script and returns the reply line the
  * realm expects. Never throws: every failure becomes an answer the script
- * sees as a rejected promise.
+ * sees as a rejected promise, in the documented wording, with `mask` applied
+ * (a URL in a message may carry a secret the script put there, and an
+ * uncaught message reaches the responder's caller).
  */
-export async function proxyForScript(json: string, policy: OutboundPolicy, budget?: ResponseBudget): Promise<string> {
+export async function proxyForScript(
+  json: string,
+  policy: OutboundPolicy,
+  budget?: ResponseBudget,
+  mask: (text: string) => string = (text) => text,
+): Promise<string> {
   let req: z.infer<typeof realmRequest>;
   try {
     req = realmRequest.parse(JSON.parse(json));
@@ -48,6 +57,8 @@ export async function proxyForScript(json: string, policy: OutboundPolicy, budge
         body: req.body64 === null ? undefined : Buffer.from(req.body64, "base64"),
         timeoutMs: req.timeout ?? 0,
         budget,
+        acceptInvalidCertificates: req.insecure === true,
+        decompress: req.decompress !== false,
       },
       policy,
     );
@@ -56,7 +67,7 @@ export async function proxyForScript(json: string, policy: OutboundPolicy, budge
     return JSON.stringify({ id: req.id, ok: true, statusCode: res.statusCode, headers: res.headers, body64: res.body.toString("base64") });
   } catch (err) {
     const kind = err instanceof OutboundError ? OUTBOUND_ERROR_NAMES[err.kind] : "upstream_failure";
-    const message = err instanceof OutboundError ? err.message : "the request failed";
-    return JSON.stringify({ id: req.id, ok: false, kind, message });
+    const message = err instanceof OutboundError ? err.scriptMessage : "Upstream request failed: the request failed";
+    return JSON.stringify({ id: req.id, ok: false, kind, message: mask(message) });
   }
 }

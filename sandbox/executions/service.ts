@@ -1,6 +1,7 @@
 import { DomainError } from "../../common/errors.js";
 import type { Logger } from "../../common/log.js";
 import type { ExecuteRequest, ExecuteResponse } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import { maskerFor } from "../broker/mask.js";
 import type { SecretsSource } from "../broker/secrets.js";
 import type { SandboxMetrics } from "../metrics.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
@@ -50,10 +51,13 @@ export class ExecutionService {
     private readonly metrics: SandboxMetrics,
   ) {}
 
-  /** op_proxy_request for one execution: its requests share one budget. */
-  proxyCalls(): (json: string) => Promise<string> {
+  /** op_proxy_request for one execution: its requests share one budget; released values are masked in its messages. */
+  proxyCalls(secretsJson = "{}"): (json: string) => Promise<string> {
     const budget = executionBudget(this.outbound);
-    return (json) => proxyForScript(json, this.outbound, budget);
+    // Built on the first failure only: most executions never need it, and it parses URLs per secret.
+    let masker: ((text: string) => string) | undefined;
+    const mask = (text: string) => (masker ??= maskerFor(secretsJson))(text);
+    return (json) => proxyForScript(json, this.outbound, budget, mask);
   }
 
   async execute(req: ExecuteRequest, signal?: AbortSignal): Promise<ExecuteResponse> {
@@ -73,7 +77,7 @@ export class ExecutionService {
     x: ScriptExecution,
     secretsJson: string,
     signal?: AbortSignal,
-    hostCalls: (json: string) => Promise<string> = this.proxyCalls(),
+    hostCalls: (json: string) => Promise<string> = this.proxyCalls(secretsJson),
   ): Promise<ExecuteResponse> {
     const started = performance.now();
     let lease;

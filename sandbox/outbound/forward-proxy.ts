@@ -239,7 +239,12 @@ export class ForwardProxy {
     const destination = parseConnectTarget(req.url ?? "");
     if (!destination) return rawReply(socket, 400, "Bad Request", "malformed CONNECT target\n");
     const checked = await this.check(state, destination);
-    if (!("addresses" in checked)) return rawReply(socket, checked.status, statusText(checked.status), `${checked.message}\n`);
+    if (!("addresses" in checked)) {
+      // Marked like a plain-HTTP refusal: a client that shows a failed CONNECT's
+      // answer as the response (Playwright's page.request does) can tell it too.
+      const marked = checked.status === 403 ? [`${REFUSED_HEADER}: 1`] : [];
+      return rawReply(socket, checked.status, statusText(checked.status), `${checked.message}\n`, marked);
+    }
     if (socket.destroyed) return;
 
     // Half-open like the client side (Node's HTTP server allows it), so a tunnel

@@ -1,11 +1,13 @@
 // The host side of Deno.core.ops.op_proxy_request: one HTTP request on behalf of
 // an untrusted script, with SSRF protection (see policy.ts), no redirects
-// followed, and time and size caps.
+// followed, time and size caps, and the body decoded as it arrives (see
+// decompress.ts).
 import type { LookupAddress } from "node:dns";
 import dns from "node:dns/promises";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
+import { codingOf, createDecoder, type BodyDecoder, type Coding } from "./decompress.js";
 import { addressRefusal, findAllowHost, isMetadataAddress, type OutboundPolicy } from "./policy.js";
 import { OutboundError, type OutboundRequest, type OutboundResponse } from "./types.js";
 
@@ -67,7 +69,14 @@ export async function performOutbound(
   // One deadline covers name resolution, connecting and the whole response.
   const deadline = new AbortController();
   const timer = setTimeout(
-    () => deadline.abort(new OutboundError("timeout", `request to ${target.name} timed out after ${timeoutMs} ms`)),
+    () =>
+      deadline.abort(
+        new OutboundError(
+          "timeout",
+          `request to ${target.name} timed out after ${timeoutMs} ms`,
+          `Upstream request timed out: no answer from ${target.name} within ${timeoutMs} ms`,
+        ),
+      ),
     timeoutMs,
   );
   const expired = new Promise<never>((_, reject) => {
@@ -81,30 +90,40 @@ export async function performOutbound(
   }
 }
 
-function refused(reason: string): OutboundError {
-  return new OutboundError("url_not_allowed", reason);
+function refused(reason: string, scriptMessage?: string): OutboundError {
+  return new OutboundError("url_not_allowed", reason, scriptMessage);
+}
+
+/** A refusal of `url` in the documented wording; the URL without user info (it may be a password). */
+function notAllowed(url: URL, reason: string): OutboundError {
+  const shown = new URL(url.href);
+  shown.username = "";
+  shown.password = "";
+  return refused(reason, `URL not allowed (non-public address): ${shown.href} (${reason})`);
 }
 
 function parseTarget(raw: unknown): Target {
+  const text = String(raw);
   let url: URL;
   try {
-    url = new URL(String(raw));
+    url = new URL(text);
   } catch {
-    throw refused("invalid URL");
+    const reason = /^[a-z][a-z0-9+.-]*:/i.test(text) ? "invalid URL syntax" : "relative URL without a base";
+    throw refused("invalid URL", `Invalid URL '${text}': ${reason}`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw refused(`URL scheme ${url.protocol} not allowed: only http: and https:`);
+    throw notAllowed(url, `URL scheme ${url.protocol} not allowed: only http: and https:`);
   }
-  if (url.username !== "" || url.password !== "") throw refused("URLs with credentials (user:password@) are not allowed");
+  if (url.username !== "" || url.password !== "") throw notAllowed(url, "URLs with credentials (user:password@) are not allowed");
   const bare = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
   return { url, name: url.hostname, host: bare, port, isIp: net.isIP(bare) !== 0 };
 }
 
 function checkMethod(method: unknown): string {
-  if (typeof method !== "string" || !TOKEN.test(method)) throw refused("invalid HTTP method");
+  if (typeof method !== "string" || !TOKEN.test(method)) throw refused("invalid HTTP method", `Invalid HTTP method: '${String(method)}'`);
   // CONNECT asks for a tunnel, not a response.
-  if (method.toUpperCase() === "CONNECT") throw refused("method CONNECT is not allowed");
+  if (method.toUpperCase() === "CONNECT") throw refused("method CONNECT is not allowed", `Invalid HTTP method: '${method}' (CONNECT is not allowed)`);
   return method;
 }
 
@@ -115,9 +134,13 @@ function requestHeaders(pairs: unknown, body: Buffer | undefined): Record<string
     if (typeof name !== "string" || typeof value !== "string") throw refused("request headers must be [name, value] strings");
     try {
       http.validateHeaderName(name);
+    } catch {
+      throw refused("invalid request header name or value", `Invalid header name: '${name}'`);
+    }
+    try {
       http.validateHeaderValue(name, value);
     } catch {
-      throw refused("invalid request header name or value");
+      throw refused("invalid request header name or value", `Invalid header value for '${name}'`);
     }
     const key = name.toLowerCase();
     if (DROPPED_REQUEST_HEADERS.has(key)) continue;
@@ -128,8 +151,15 @@ function requestHeaders(pairs: unknown, body: Buffer | undefined): Record<string
   return Object.fromEntries(headers);
 }
 
-function checkedAddresses(target: Target, policy: OutboundPolicy, lookup: LookupFunction): Promise<LookupAddress[]> {
-  return checkDestination(target.name, target.port, policy, lookup);
+/** checkDestination for a request, its failures worded for scripts too. */
+async function checkedAddresses(target: Target, policy: OutboundPolicy, lookup: LookupFunction): Promise<LookupAddress[]> {
+  try {
+    return await checkDestination(target.name, target.port, policy, lookup);
+  } catch (error) {
+    if (!(error instanceof OutboundError)) throw error;
+    if (error.kind === "url_not_allowed") throw notAllowed(target.url, error.message);
+    throw new OutboundError(error.kind, error.message, `Upstream request failed: ${error.message}`);
+  }
 }
 
 /**
@@ -182,7 +212,7 @@ function send(
   addresses: LookupAddress[],
   method: string,
   headers: Record<string, string[] | string>,
-  { body, budget }: OutboundRequest,
+  { body, budget, acceptInvalidCertificates, decompress }: OutboundRequest,
   policy: OutboundPolicy,
   signal: AbortSignal,
 ): Promise<OutboundResponse> {
@@ -193,6 +223,7 @@ function send(
       budget?.release(held);
       held = 0;
     };
+    let decoder: BodyDecoder | undefined;
     const client = target.url.protocol === "https:" ? https : http;
     const request = client.request({
       // The original name: it gives the Host header, the TLS server name and the certificate check.
@@ -202,50 +233,136 @@ function send(
       method,
       headers,
       lookup: pinnedLookup(addresses),
-      // A fresh connection each time: no pooled socket outlives the check it was made under.
+      // A fresh connection each time: no pooled socket outlives the check it was made under,
+      // and a request that skips certificate checks shares nothing with one that does not.
       agent: false,
+      ...(target.url.protocol === "https:" && acceptInvalidCertificates ? { rejectUnauthorized: false } : {}),
     });
     let settled = false;
     const fail = (error: OutboundError) => {
       if (settled) return;
       settled = true;
       giveBack();
+      decoder?.destroy();
       reject(error);
       request.destroy();
     };
-    const tooLarge = () =>
-      new OutboundError("too_large", `response from ${target.name} exceeds ${policy.maxResponseBytes} bytes`);
+    const max = policy.maxResponseBytes;
     signal.addEventListener("abort", () => fail(signal.reason as OutboundError), { once: true });
     request.on("error", (error) => fail(upstreamFailure(target.name, error)));
     request.on("response", (response) => {
       const declared = Number(response.headers["content-length"]);
       const status = response.statusCode ?? 0;
       const bodyless = method.toUpperCase() === "HEAD" || status === 204 || status === 304;
-      if (!bodyless && declared > policy.maxResponseBytes) return fail(tooLarge());
+      if (!bodyless && declared > max) {
+        return fail(
+          new OutboundError(
+            "too_large",
+            `response from ${target.name} exceeds ${max} bytes`,
+            `Upstream response body too large: ${declared} bytes exceeds limit of ${max} bytes`,
+          ),
+        );
+      }
+      const coding: Coding | undefined = decompress === false ? undefined : codingOf(response.headers["content-encoding"]);
       const chunks: Buffer[] = [];
+      // What arrived, and what the script gets (the same unless decoded): both under the cap.
+      let wire = 0;
       let size = 0;
-      response.on("data", (chunk: Buffer) => {
-        if (settled) return;
+      const keep = (chunk: Buffer): boolean => {
+        if (settled) return false;
         size += chunk.length;
-        if (size > policy.maxResponseBytes) return fail(tooLarge());
+        if (size > max) {
+          const decoded = decoder === undefined ? "" : " once decompressed";
+          fail(
+            new OutboundError(
+              "too_large",
+              `response from ${target.name} exceeds ${max} bytes${decoded}`,
+              `Upstream response body too large: more than ${max} bytes${decoded} exceeds limit of ${max} bytes`,
+            ),
+          );
+          return false;
+        }
         const refusal = budget?.take(chunk.length);
-        if (refusal !== undefined) return fail(new OutboundError("too_large", refusal));
+        if (refusal !== undefined) {
+          fail(new OutboundError("too_large", refusal));
+          return false;
+        }
         held += chunk.length;
         chunks.push(chunk);
-      });
-      response.on("error", (error) => fail(upstreamFailure(target.name, error)));
-      response.on("close", () => {
-        if (!response.complete) fail(new OutboundError("upstream_failure", `response from ${target.name} ended early`));
-      });
-      response.on("end", () => {
+        return true;
+      };
+      const finish = () => {
         if (settled) return;
         settled = true;
         giveBack();
-        resolve({ statusCode: status, headers: joinHeaders(response.rawHeaders), body: Buffer.concat(chunks, size) });
+        resolve({ statusCode: status, headers: answerHeaders(response.rawHeaders, decoder !== undefined), body: Buffer.concat(chunks, size) });
+      };
+      const startDecoder = (c: Coding) =>
+        createDecoder(
+          c,
+          {
+            data: keep,
+            end: finish,
+            error: (message) => fail(new OutboundError("upstream_failure", message)),
+            drain: () => response.resume(),
+          },
+          // A zstd frame may not ask for a window larger than the body may be (8 MiB at least, what zstd's own levels use).
+          Math.max(max, 8 * 1024 * 1024),
+        );
+      response.on("data", (chunk: Buffer) => {
+        if (settled) return;
+        wire += chunk.length;
+        if (wire > max) {
+          return fail(
+            new OutboundError(
+              "too_large",
+              `response from ${target.name} exceeds ${max} bytes`,
+              `Upstream response body too large: more than ${max} bytes exceeds limit of ${max} bytes`,
+            ),
+          );
+        }
+        if (coding === undefined) return void keep(chunk);
+        // Made on the first byte: an empty body (HEAD, 204, 304) is left as it is.
+        decoder ??= startDecoder(coding);
+        // The decoder holds what it has not decoded yet: the socket waits meanwhile.
+        if (!decoder.write(chunk)) response.pause();
+      });
+      const endedEarly = () =>
+        new OutboundError(
+          "upstream_failure",
+          `response from ${target.name} ended early`,
+          `Failed to read upstream response body: response from ${target.name} ended early`,
+        );
+      response.on("error", () => fail(endedEarly()));
+      response.on("close", () => {
+        if (!response.complete) fail(endedEarly());
+      });
+      response.on("end", () => {
+        if (settled) return;
+        if (decoder === undefined) return finish();
+        decoder.end();
       });
     });
     request.end(body);
   });
+}
+
+/**
+ * The response's headers as scripts see them: `content-length` renamed to
+ * `x-original-content-length` (it counts the bytes on the wire, not the body
+ * handed over), and after decoding `content-encoding` renamed to
+ * `x-original-content-encoding`, so that a script returning the response as
+ * is does not label a decoded body as compressed.
+ */
+function answerHeaders(raw: string[], decoded: boolean): Record<string, string> {
+  const joined = joinHeaders(raw);
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(joined)) {
+    if (name === "content-length") out["x-original-content-length"] = value;
+    else if (name === "content-encoding" && decoded) out["x-original-content-encoding"] = value;
+    else out[name] = value;
+  }
+  return out;
 }
 
 /** Lower-case names; repeated headers (set-cookie too) joined with ", ". */
@@ -268,6 +385,12 @@ const REASONS: Record<string, string> = {
   ENOTFOUND: "host not found",
   EAI_AGAIN: "temporary name resolution failure",
   EPIPE: "connection closed",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "self-signed certificate",
+  SELF_SIGNED_CERT_IN_CHAIN: "self-signed certificate in the chain",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "certificate not issued by a trusted authority",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "certificate not issued by a trusted authority",
+  CERT_HAS_EXPIRED: "certificate has expired",
+  ERR_TLS_CERT_ALTNAME_INVALID: "certificate does not name this host",
 };
 
 /** ": reason (CODE)" from a Node error's code, never its message or stack; "" without a code. */
@@ -279,8 +402,17 @@ export function describeCode(error: unknown): string {
   return REASONS[code] ? `: ${REASONS[code]} (${code})` : `: ${code}`;
 }
 
+// Failures to reach the upstream at all, as scripts are told ("Failed to connect to upstream").
+const CONNECT_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "EADDRNOTAVAIL"]);
+
 function upstreamFailure(name: string, error: unknown): OutboundError {
   const detail = describeCode(error);
-  if (detail.includes("HPE_HEADER_OVERFLOW")) return new OutboundError("too_large", `response headers from ${name} too large`);
-  return new OutboundError("upstream_failure", `request to ${name} failed${detail}`);
+  if (detail.includes("HPE_HEADER_OVERFLOW")) {
+    const message = `response headers from ${name} too large`;
+    return new OutboundError("too_large", message, `Upstream request failed: ${message}`);
+  }
+  const message = `request to ${name} failed${detail}`;
+  const code = (error as { code?: unknown } | null)?.code;
+  const connect = typeof code === "string" && CONNECT_CODES.has(code);
+  return new OutboundError("upstream_failure", message, `${connect ? "Failed to connect to upstream" : "Upstream request failed"}: ${message}`);
 }

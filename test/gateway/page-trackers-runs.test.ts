@@ -43,7 +43,7 @@ const create = (u: TestUser, name: string, body: string, extra: Record<string, u
   pages.create(stack, u, { name, target: { extractor: extractor(body) }, ...extra });
 const lastRevision = async (u: TestUser, id: string) => (await pages.revisionsOf(stack, u, id)).at(-1)?.data.original;
 const trackerOf = async (u: TestUser, id: string) =>
-  (await call<{ id: string; secrets: unknown }[]>(stack, "GET", PAGE_TRACKERS, { auth: u.auth })).body.find((t) => t.id === id)!;
+  (await call<{ items: { id: string; secrets: unknown }[] }>(stack, "GET", `${PAGE_TRACKERS}?q=${id}`, { auth: u.auth })).body.items.find((t) => t.id === id)!;
 
 const LOGIN = (site: () => TestSite) => `
   const password = context.params.secrets.SITE_PASSWORD;
@@ -106,7 +106,7 @@ describe("an extractor that logs in with a secret", () => {
 });
 
 describe("what the extractor can reach", () => {
-  it("has no host: no fetch, Deno is only the sandbox's core, and page.evaluate runs in the browser page", async () => {
+  it("has no host: Deno is only the sandbox's core, fetch is the page guide's (carried out by the browser context), and page.evaluate runs in the browser page", async () => {
     const user = await newUser(stack);
     const id = await create(
       user,
@@ -126,7 +126,7 @@ describe("what the extractor can reach", () => {
     );
     expect((await pages.refresh(stack, user, id)).status).toBe(200);
     expect(await lastRevision(user, id)).toEqual({
-      fetch: "undefined",
+      fetch: "function",
       deno: "core",
       viaPage: "core",
       pageKeys: false,
@@ -197,7 +197,7 @@ describe("the page object", () => {
       user,
       "methods",
       `const out = {};
-       out.goto = (await page.goto(${JSON.stringify(site.url("/form"))})).status;
+       out.goto = (await page.goto(${JSON.stringify(site.url("/form"))})).status();
        out.title = await page.title();
        out.hasContent = (await page.content()).includes('id="link"');
        await page.fill("#name", "Ada");

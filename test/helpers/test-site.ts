@@ -13,7 +13,13 @@ import type { AddressInfo } from "node:net";
  * - `/hang`: never answers; `/redirect?to=<url>`: a 302 to anywhere;
  * - `/gate`: answers (title "Gate") once `openGate()` is called;
  * - `/hog?mb=<n>&frame=<url>`: a page whose script holds n MiB in a filled
- *   Uint8Array (then shows `#held`), with an iframe of `frame` when given.
+ *   Uint8Array (then shows `#held`), with an iframe of `frame` when given;
+ * - `/shop`: what a recorded script meets (labels, placeholders, roles, test
+ *   ids, a search that calls `/api/search` from the page, rows with buttons,
+ *   and an iframe `/shop-frame` with a labelled input and a Pay button);
+ * - `/api/search?q=`: `{"items": [q + " 1", q + " 2"]}`; `/api/echo`: the
+ *   request's method, body and content type as JSON.
+ * Every request's headers are kept in `site.headers`, by path (the latest).
  */
 export async function startTestSite(): Promise<TestSite> {
   const sessions = new Set<string>();
@@ -22,6 +28,7 @@ export async function startTestSite(): Promise<TestSite> {
     password: "",
     headline: "first headline",
     logins: [],
+    headers: {},
     url: (p: string) => `http://127.0.0.1:${site.port}${p}`,
     requested: (path: string) => new Promise<void>((resolve) => waiting.push({ path, resolve })),
     openGate: () => {
@@ -41,6 +48,7 @@ export async function startTestSite(): Promise<TestSite> {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const url = new URL(req.url ?? "/", "http://site");
+      site.headers[url.pathname] = req.headers;
       for (const w of waiting.filter((w) => w.path === url.pathname)) {
         waiting.splice(waiting.indexOf(w), 1);
         w.resolve();
@@ -110,6 +118,53 @@ export async function startTestSite(): Promise<TestSite> {
              <script>globalThis.hog = new Uint8Array(${mb} * 1024 * 1024).fill(1); document.body.insertAdjacentHTML("beforeend", '<p id="held">held</p>');</script>`,
           );
         }
+        case "/shop":
+          return page(
+            res,
+            200,
+            "Shop",
+            `<h1>Shop</h1>
+             <nav><a href="/news">News</a> <a href="/shop?page=2" title="Next page">More</a></nav>
+             <label for="q">Search</label><input id="q" placeholder="Find a product">
+             <button type="button" id="search">Search</button>
+             <ul id="results"></ul>
+             <table>
+               <tr><td>Apple</td><td><button type="button" class="buy">Buy</button></td></tr>
+               <tr><td>Pear</td><td><button type="button" class="buy">Buy</button></td></tr>
+             </table>
+             <img alt="Company logo" src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">
+             <p>Cart: <span data-testid="cart-count">0</span> <span id="bought"></span></p>
+             <iframe src="/shop-frame" title="Payment"></iframe>
+             <script>
+               const search = () => fetch("/api/search?q=" + encodeURIComponent(document.querySelector("#q").value))
+                 .then((r) => r.json())
+                 .then((d) => { document.querySelector("#results").innerHTML = d.items.map((i) => "<li>" + i + "</li>").join(""); });
+               document.querySelector("#search").addEventListener("click", search);
+               document.querySelector("#q").addEventListener("keydown", (e) => { if (e.key === "Enter") search(); });
+               for (const b of document.querySelectorAll(".buy")) b.addEventListener("click", () => {
+                 const count = document.querySelector("[data-testid=cart-count]");
+                 count.textContent = String(Number(count.textContent) + 1);
+                 document.querySelector("#bought").textContent += b.closest("tr").cells[0].textContent + ";";
+               });
+             </script>`,
+          );
+        case "/shop-frame":
+          return page(
+            res,
+            200,
+            "Payment",
+            `<label>Card number <input name="card"></label>
+             <button type="button" onclick="document.querySelector('#paid').textContent = 'paid with ' + document.querySelector('input').value">Pay</button>
+             <p id="paid"></p>`,
+          );
+        case "/api/search":
+          return res
+            .writeHead(200, { "content-type": "application/json" })
+            .end(JSON.stringify({ items: [`${url.searchParams.get("q")} 1`, `${url.searchParams.get("q")} 2`] }));
+        case "/api/echo":
+          return res
+            .writeHead(200, { "content-type": "application/json", "x-echo": "yes" })
+            .end(JSON.stringify({ method: req.method, body: Buffer.concat(chunks).toString(), contentType: req.headers["content-type"] ?? null }));
         default:
           return page(res, 404, "Not found", "<p>not found</p>");
       }
@@ -131,6 +186,8 @@ export interface TestSite {
   password: string;
   headline: string;
   logins: { user: string; ok: boolean }[];
+  /** The headers of the latest request to each path. */
+  headers: Record<string, http.IncomingHttpHeaders>;
   url(path: string): string;
   /** Settles when the site next gets a request for this path. */
   requested(path: string): Promise<void>;

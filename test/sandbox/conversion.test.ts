@@ -12,8 +12,8 @@ import { rpc } from "../helpers/broker-client.js";
 import { execute, randomUser, sandboxAs, type Run } from "../helpers/sandbox-client.js";
 import { Stack } from "../helpers/stack.js";
 
-// What a script's result becomes in the ExecuteResponse (DESIGN.md section 4,
-// "Script conventions"): body auto-conversion, result shapes, script forms,
+// What a script's result becomes in the ExecuteResponse (docs/architecture.md,
+// "The script contract"): body auto-conversion, result shapes, script forms,
 // console output, text encoding, the tracker kinds and request validation.
 // Every assertion is on exact bytes or exact messages.
 let stack: Stack;
@@ -123,10 +123,17 @@ describe("responder body auto-conversion", () => {
 
 describe("the result must be an object", () => {
   it.each([
+    ["null", "null"],
+    ["undefined", "undefined"],
+    ["a promise of null", "(async () => null)()"],
+    ["a top-level return of nothing", "return;"],
+  ])("except %s, which keeps the static response whole (an empty result)", async (_what, script) => {
+    expect(await responderOf(script)).toEqual({ skipRequest: false, trackResponse: false });
+  });
+
+  it.each([
     ["a number", "42", "number"],
     ["a string", '"text"', "string"],
-    ["null", "null", "null"],
-    ["undefined", "undefined", "undefined"],
     ["an array", "[{ body: 'x' }]", "an array"],
     ["a function", "(function () { return { body: 'x' }; })", "function"],
     ["a promise of a number", "(async () => 5)()", "number"],
@@ -346,10 +353,35 @@ describe("API tracker configurator", () => {
   });
 
   it.each([
-    ["neither requests nor responses", "({})", "TypeError: the configurator must return {requests} or {responses}"],
+    ["null", "null"],
+    ["undefined", "undefined"],
+    ["neither requests nor responses", "({})"],
+  ])("%s is an empty result: the tracker's own requests stand", async (_what, script) => {
+    const r = await configurator(script);
+    expect(r.error).toBeUndefined();
+    expect(r.configurator).toEqual({});
+  });
+
+  it("an empty requests list comes back empty (the run then sends the tracker's own)", async () => {
+    const r = await configurator("({ requests: [] })");
+    expect(r.configurator).toEqual({ requests: { items: [] } });
+  });
+
+  it("a response's status may be given as `status` (the reference's name) or `statusCode`; `status` wins", async () => {
+    const r = await configurator(`({ responses: [{ status: 201 }, { statusCode: 202 }, { status: 203, statusCode: 500 }] })`);
+    expect(r.configurator!.responses!.items.map((i) => i.statusCode)).toEqual([201, 202, 203]);
+  });
+
+  it("a request's acceptInvalidCertificates: true is kept", async () => {
+    const r = await configurator(`({ requests: [{ url: "https://a.example/", acceptInvalidCertificates: true }, { url: "https://b.example/", acceptInvalidCertificates: "yes" }] })`);
+    expect(r.configurator!.requests!.items.map((i) => i.acceptInvalidCertificates)).toEqual([true, undefined]);
+  });
+
+  it.each([
+    ["a number", "42", "TypeError: the script's result must be an object, got number"],
     ["requests that is not an array", "({ requests: {} })", "TypeError: requests must be an array"],
     ["a request without a url", "({ requests: [{}] })", "TypeError: requests[0].url must be a string"],
-    ["a response without a statusCode", "({ responses: [{}] })", "TypeError: responses[0].statusCode must be an integer from 100 to 999"],
+    ["a response without a status", "({ responses: [{}] })", "TypeError: responses[0].status must be an integer from 100 to 999"],
   ])("%s is a script error", async (_what, script, message) => {
     const r = await configurator(script);
     expect(r.error).toEqual({ kind: ErrorKind.ERROR_KIND_SCRIPT_ERROR, message });
@@ -384,6 +416,15 @@ describe("API tracker extractor", () => {
     ["no body", "({})", undefined],
   ])("{body}: %s", async (_what, script, expected) => {
     expect(await extracted(script)).toBe(expected);
+  });
+
+  it.each([
+    ["null", "null"],
+    ["undefined", "undefined"],
+  ])("a result of %s has no body (the run then keeps the last response's)", async (_what, script) => {
+    const r = await extractor(script);
+    expect(r.error).toBeUndefined();
+    expect(r.extractor).toEqual({});
   });
 
   it("a non-byte number in an array body is a script error", async () => {

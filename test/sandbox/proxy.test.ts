@@ -1,8 +1,11 @@
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorKind, type ExecuteResponse, type ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
-import { bodyOf, execute, randomUser, sandboxAs } from "../helpers/sandbox-client.js";
+import { createCa, issueCert } from "../../common/pki.js";
+import { createSecret, newUser } from "../helpers/http.js";
+import { bodyOf, execute, randomUser, sandboxAs, scriptGrant } from "../helpers/sandbox-client.js";
 import { Stack } from "../helpers/stack.js";
 
 // Deno.core.ops.op_proxy_request called from scripts, through the real
@@ -90,6 +93,8 @@ let sandbox: ScriptRunnerClient;
 let allowed: LocalServer;
 let other: LocalServer;
 let refusedPort: number;
+let secure: https.Server;
+let securePort = 0;
 const user = randomUser();
 
 beforeAll(async () => {
@@ -97,9 +102,14 @@ beforeAll(async () => {
   allowed = await startServer(route);
   other = await startServer(route);
   refusedPort = await closedPort();
+  // Issued by a CA nobody trusts, as a self-signed upstream is.
+  const leaf = await issueCert(await createCa("untrusted test CA"), "localhost");
+  secure = https.createServer({ cert: leaf.cert, key: leaf.key }, (_req, res) => res.end("secure answer"));
+  await new Promise<void>((resolve) => secure.listen(0, "127.0.0.1", resolve));
+  securePort = (secure.address() as AddressInfo).port;
   stack = await Stack.start({
     sandboxEnv: {
-      OUTBOUND_ALLOW_HOSTS: `127.0.0.1:${allowed.port},127.0.0.1:${refusedPort}`,
+      OUTBOUND_ALLOW_HOSTS: `127.0.0.1:${allowed.port},127.0.0.1:${refusedPort},127.0.0.1:${securePort}`,
       OUTBOUND_MAX_RESPONSE_BYTES: String(MAX_RESPONSE_BYTES),
     },
   });
@@ -107,6 +117,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   sandbox?.close();
+  secure?.closeAllConnections();
+  secure?.close();
   await Promise.all([stack?.stop(), stopServer(allowed), stopServer(other)]);
 });
 
@@ -124,6 +136,7 @@ const uncaught = (request: string) => `(async () => { await Deno.core.ops.op_pro
 
 describe("refused destinations", () => {
   // {allowed} and {other} stand for the servers' ports, known once they listen.
+  // In the reference's wording, with our reason after the URL.
   const refused = [
     ["loopback on a port not allow-listed", "http://127.0.0.1:{other}/echo", "request to 127.0.0.1 refused: loopback address"],
     ["a private address", "http://10.0.0.1/", "request to 10.0.0.1 refused: private address"],
@@ -134,19 +147,19 @@ describe("refused destinations", () => {
       "http://localhost:{allowed}/echo",
       "request to localhost refused: it resolves to a non-public address (loopback address)",
     ],
-  ];
-  const target = (template: string) =>
-    JSON.stringify(template.replace("{allowed}", String(allowed.port)).replace("{other}", String(other.port)));
+  ].map(([what, template, reason]) => [what!, template!, (url: string) => `URL not allowed (non-public address): ${url} (${reason})`] as const);
+  const urlOf = (template: string) => template.replace("{allowed}", String(allowed.port)).replace("{other}", String(other.port));
+  const target = (template: string) => JSON.stringify(urlOf(template));
 
-  it.each(refused)("%s, uncaught: ERROR_KIND_URL_NOT_ALLOWED naming the host", async (_what, template, message) => {
+  it.each(refused)("%s, uncaught: ERROR_KIND_URL_NOT_ALLOWED naming the URL and the reason", async (_what, template, messageFor) => {
     const before = allowed.hits.length;
     const r = await run(uncaught(`{ url: ${target(template!)} }`));
-    expect(r.error).toEqual({ kind: ErrorKind.ERROR_KIND_URL_NOT_ALLOWED, message });
+    expect(r.error).toEqual({ kind: ErrorKind.ERROR_KIND_URL_NOT_ALLOWED, message: messageFor(urlOf(template)) });
     expect(other.hits).toEqual([]);
     expect(allowed.hits.length).toBe(before);
   });
 
-  it.each(refused)("%s, caught: an Error the script can read", async (_what, template, message) => {
+  it.each(refused)("%s, caught: an Error the script can read", async (_what, template, messageFor) => {
     const body = await bodyOf(sandbox, {
       userId: user,
       script: `(async () => {
@@ -154,8 +167,28 @@ describe("refused destinations", () => {
         catch (e) { return { body: [e instanceof Error, e.message].join(" | ") }; }
       })()`,
     });
-    expect(body).toBe(`true | ${message}`);
+    expect(body).toBe(`true | ${messageFor(urlOf(template))}`);
     expect(other.hits).toEqual([]);
+  });
+
+  it.each([
+    ["a URL that does not parse", `{ url: "not a url" }`, "Invalid URL 'not a url': relative URL without a base"],
+    ["a URL with a bad host", `{ url: "http://exa mple.com/" }`, "Invalid URL 'http://exa mple.com/': invalid URL syntax"],
+    ["a scheme other than http(s)", `{ url: "ftp://example.com/x" }`, "URL not allowed (non-public address): ftp://example.com/x (URL scheme ftp: not allowed: only http: and https:)"],
+    ["credentials in the URL (never shown)", `{ url: "http://user:pw@example.com/" }`, "URL not allowed (non-public address): http://example.com/ (URLs with credentials (user:password@) are not allowed)"],
+    ["a method that is no token", `{ url: "http://example.com/", method: "GE T" }`, "Invalid HTTP method: 'GE T'"],
+    ["CONNECT", `{ url: "http://example.com/", method: "CONNECT" }`, "Invalid HTTP method: 'CONNECT' (CONNECT is not allowed)"],
+    ["a header name that is no token", `{ url: "http://example.com/", headers: { "x y": "1" } }`, "Invalid header name: 'x y'"],
+    ["a header value with a line break", `{ url: "http://example.com/", headers: { "x-y": "a\\nb" } }`, "Invalid header value for 'x-y'"],
+  ])("%s: refused before any connection, in the documented wording", async (_what, request, message) => {
+    const body = await bodyOf(sandbox, {
+      userId: user,
+      script: `(async () => {
+        try { await Deno.core.ops.op_proxy_request(${request}); return { body: "no error" }; }
+        catch (e) { return { body: e.message }; }
+      })()`,
+    });
+    expect(body).toBe(message);
   });
 });
 
@@ -188,7 +221,9 @@ describe("the allow-listed server", () => {
     );
     const answer = JSON.parse(body);
     expect(answer.statusCode).toBe(201);
-    expect(answer.headers).toMatchObject({ "x-reply": "yes", "content-type": "application/octet-stream", "content-length": "256" });
+    // The length is the one on the wire: the reference hands it over under another name.
+    expect(answer.headers).toMatchObject({ "x-reply": "yes", "content-type": "application/octet-stream", "x-original-content-length": "256" });
+    expect(answer.headers["content-length"]).toBeUndefined();
     expect(answer.isArray).toBe(true);
     expect(answer.body).toEqual([...ECHO_BYTES]);
   });
@@ -257,17 +292,17 @@ describe("upstream failures", () => {
   it("a timeout: ERROR_KIND_UPSTREAM_FAILURE, timed out", async () => {
     const r = await run(uncaught(JSON.stringify({ url: url("/hang"), timeout: 200 })));
     await hang; // the request did reach the server, which never answered
-    expect(r.error).toEqual({ kind: ErrorKind.ERROR_KIND_UPSTREAM_FAILURE, message: "request to 127.0.0.1 timed out after 200 ms" });
+    expect(r.error).toEqual({ kind: ErrorKind.ERROR_KIND_UPSTREAM_FAILURE, message: "Upstream request timed out: no answer from 127.0.0.1 within 200 ms" });
   });
 
   it.each([
-    ["with a Content-Length", "/big"],
-    ["chunked", "/big-chunked"],
-  ])("a response over the cap (%s): ERROR_KIND_UPSTREAM_TOO_LARGE", async (_what, path) => {
+    ["with a Content-Length", "/big", `${MAX_RESPONSE_BYTES + 1} bytes`],
+    ["chunked", "/big-chunked", `more than ${MAX_RESPONSE_BYTES} bytes`],
+  ])("a response over the cap (%s): ERROR_KIND_UPSTREAM_TOO_LARGE", async (_what, path, size) => {
     const r = await run(uncaught(JSON.stringify({ url: url(path) })));
     expect(r.error).toEqual({
       kind: ErrorKind.ERROR_KIND_UPSTREAM_TOO_LARGE,
-      message: `response from 127.0.0.1 exceeds ${MAX_RESPONSE_BYTES} bytes`,
+      message: `Upstream response body too large: ${size} exceeds limit of ${MAX_RESPONSE_BYTES} bytes`,
     });
   });
 
@@ -275,7 +310,7 @@ describe("upstream failures", () => {
     const r = await run(uncaught(JSON.stringify({ url: `http://127.0.0.1:${refusedPort}/` })));
     expect(r.error).toEqual({
       kind: ErrorKind.ERROR_KIND_UPSTREAM_FAILURE,
-      message: "request to 127.0.0.1 failed: connection refused (ECONNREFUSED)",
+      message: "Failed to connect to upstream: request to 127.0.0.1 failed: connection refused (ECONNREFUSED)",
     });
   });
 
@@ -287,6 +322,41 @@ describe("upstream failures", () => {
         catch (e) { return { body: "fallback: " + e.message }; }
       })()`,
     });
-    expect(body).toBe("fallback: request to 127.0.0.1 failed: connection refused (ECONNREFUSED)");
+    expect(body).toBe("fallback: Failed to connect to upstream: request to 127.0.0.1 failed: connection refused (ECONNREFUSED)");
+  });
+});
+
+describe("insecure: accept an untrusted certificate for one request", () => {
+  it("refused by default, in the documented wording; accepted with insecure: true", async () => {
+    const target = JSON.stringify(`https://127.0.0.1:${securePort}/`);
+    const body = await bodyOf(sandbox, {
+      userId: user,
+      script: `(async () => {
+        let strict;
+        try { await Deno.core.ops.op_proxy_request({ url: ${target} }); strict = "no error"; } catch (e) { strict = e.message; }
+        const lenient = await Deno.core.ops.op_proxy_request({ url: ${target}, insecure: true });
+        return { body: [strict, lenient.statusCode, Deno.core.decode(new Uint8Array(lenient.body))].join(" | ") };
+      })()`,
+    });
+    expect(body).toBe(
+      "Upstream request failed: request to 127.0.0.1 failed: certificate not issued by a trusted authority (UNABLE_TO_VERIFY_LEAF_SIGNATURE) | 200 | secure answer",
+    );
+  });
+});
+
+describe("secrets in messages", () => {
+  it("a secret the script put in a refused URL is masked in the message the caller would see", async () => {
+    const owner = await newUser(stack);
+    const value = "sk-live-77c1e0d4a9";
+    const id = await createSecret(stack, owner, "KEY", value);
+    const o = await execute(sandbox, {
+      userId: owner.id,
+      grant: await scriptGrant(stack, owner.id, { selected: [id] }),
+      script: uncaught("{ url: `http://10.0.0.1/v1?key=${context.secrets.KEY}` }"),
+    });
+    expect(o.ok && o.value.error).toEqual({
+      kind: ErrorKind.ERROR_KIND_URL_NOT_ALLOWED,
+      message: "URL not allowed (non-public address): http://10.0.0.1/v1?key=******** (request to 10.0.0.1 refused: private address)",
+    });
   });
 });

@@ -111,6 +111,38 @@ describe("patterns a page tracker hands the sandbox service", () => {
     expect(content.tooLong).toMatch(/^page\.waitForURL: invalid arguments \(argument 0: .*8192/);
   }, 180_000);
 
+  it("waitForResponse and waitForRequest match a backtracking glob in linear time while the page loads, and another user's executions keep answering", async () => {
+    const attacker = await newUser(stack);
+    const hostile = "*" + "{**,**}".repeat(11) + "x";
+    const id = await pages.create(stack, attacker, {
+      name: "backtracking response glob",
+      target: {
+        extractor: extractor(`
+          await page.goto(${JSON.stringify(site.url("/form"))});
+          const hostile = ${JSON.stringify(hostile)};
+          const tries = [];
+          // Each wait sees the responses (or requests) of a reload, every URL tested against the glob.
+          for (const wait of ["waitForResponse", "waitForRequest", "waitForResponse"]) {
+            const [outcome] = await Promise.all([page[wait](hostile, { timeout: 1000 }).then(() => "matched", (e) => e.message), page.reload()]);
+            tries.push(outcome);
+          }
+          const [matching] = await Promise.all([page.waitForResponse(hostile.slice(0, -1) + "m").then((r) => r.status()), page.reload()]);
+          return { tries, matching };`),
+      },
+    });
+    const { res, durations } = await whileRunning(attacker, id);
+    expect(res.status, res.text).toBe(200);
+    expect(durations.length).toBeGreaterThan(3);
+    expect(await lastRevision(attacker, id)).toEqual({
+      tries: [
+        'page.waitForResponse: Timeout 1000ms exceeded while waiting for event "response"',
+        'page.waitForRequest: Timeout 1000ms exceeded while waiting for event "request"',
+        'page.waitForResponse: Timeout 1000ms exceeded while waiting for event "response"',
+      ],
+      matching: 200,
+    });
+  }, 180_000);
+
   it("a burst of complex selectors: oversized ones are refused at once, the largest allowed are carried out a few at a time, and another user's executions keep answering", async () => {
     const attacker = await newUser(stack);
     // 3,997 characters of alternatives: Playwright parses and serializes such a selector in the service's thread.
