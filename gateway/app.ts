@@ -7,23 +7,8 @@ import type { SecretBrokerClient } from "../proto/gen/secutils/broker/v1/broker.
 import type { BrokerState } from "./broker/client.js";
 import type { ScriptRunnerClient } from "../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { apiKeysRoutes } from "./api-keys/routes.js";
-import { apiTrackersRoutes } from "./api-trackers/routes.js";
-import { apiTrackerSandboxRun } from "./api-trackers/sandbox-run.js";
-import { ApiTracker } from "./api-trackers/schemas.js";
-import { ApiTrackersService } from "./api-trackers/service.js";
-import type { ApiTrackerRecord } from "./api-trackers/store.js";
-import { apiTrackerById } from "./api-trackers/store.js";
-import { pageTrackersRoutes } from "./page-trackers/routes.js";
-import { PageTracker } from "./page-trackers/schemas.js";
-import { PageTrackersService } from "./page-trackers/service.js";
-import { pageTrackerSandboxRun } from "./page-trackers/sandbox-run.js";
-import { pageTrackerById, type PageTrackerRecord } from "./page-trackers/store.js";
-import { API_TRACKERS, PAGE_TRACKERS } from "./trackers/kinds.js";
-import { trackerRunRoutes } from "./trackers/run-routes.js";
-import { ApiTrackerRevision, ApiTrackerRunLog, PageTrackerRevision, PageTrackerRunLog } from "./trackers/run-schemas.js";
-import { TrackerRunner } from "./trackers/runner.js";
-import { TrackerRunsService } from "./trackers/runs.js";
-import { TrackerScheduler } from "./trackers/scheduler.js";
+import type { TrackerScheduler } from "./trackers/scheduler.js";
+import { setUpTrackers } from "./trackers/setup.js";
 import { ApiKey, ApiKeyWithToken } from "./api-keys/schemas.js";
 import { ApiKeysService } from "./api-keys/service.js";
 import type { AuthDeps } from "./auth/authenticate.js";
@@ -36,7 +21,7 @@ import { ErrorBody } from "./http/schemas.js";
 import { secretsRoutes } from "./secrets/routes.js";
 import { AuditEvent, Secret } from "./secrets/schemas.js";
 import { SecretsService } from "./secrets/service.js";
-import { AccessSetting } from "./grants/access.js";
+import { AccessSettingShown } from "./grants/access.js";
 import { GrantGuard } from "./grants/grant-guard.js";
 import { ResponderDirectory } from "./responders/directory.js";
 import { RenderCache } from "./responders/render-cache.js";
@@ -49,6 +34,7 @@ import { TemplateRenderer } from "./responders/templates.js";
 import type { WebhookUrls } from "./responders/urls.js";
 import { isWebhookRequest, trustOf, WEBHOOK_ROUTE, webhookRewriter, webhookRoutes } from "./responders/webhook-routes.js";
 import { Scripts } from "./sandbox/run.js";
+import { finishDocument, OPENAPI_BASE } from "./status/openapi.js";
 import { statusRoutes } from "./status/routes.js";
 import { usersRoutes } from "./users/routes.js";
 import { UsersService } from "./users/service.js";
@@ -86,8 +72,6 @@ export async function buildApp(
   app: App;
   directory: ResponderDirectory;
   renders: RenderCache;
-  apiTrackers: ApiTrackersService;
-  pageTrackers: PageTrackersService;
   schedulers: TrackerScheduler<{ enabled: boolean }>[];
 }> {
   const trust = trustOf(deps.webhooks.trustedProxies);
@@ -113,24 +97,11 @@ export async function buildApp(
   });
 
   await app.register(swagger, {
-    openapi: {
-      openapi: "3.0.3",
-      info: {
-        title: "secutils-secrets",
-        version: "1",
-        description: "Write-only user secrets, API keys, webhook responders and operator bootstrap endpoints.",
-      },
-      components: {
-        securitySchemes: {
-          apiKey: { type: "http", scheme: "bearer", description: "su_ak_ + 64 hex" },
-          session: { type: "apiKey", in: "cookie", name: "ory_kratos_session" },
-          operator: { type: "http", scheme: "bearer", description: "the operator token" },
-        },
-      },
-    },
+    openapi: OPENAPI_BASE,
+    transformObject: finishDocument,
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  for (const schema of [ErrorBody, Secret, AuditEvent, ApiKey, ApiKeyWithToken, AccessSetting, Responder, ResponderRequest, ResponderStats, ApiTracker, ApiTrackerRevision, ApiTrackerRunLog, PageTracker, PageTrackerRevision, PageTrackerRunLog]) {
+  for (const schema of [ErrorBody, Secret, AuditEvent, ApiKey, ApiKeyWithToken, AccessSettingShown, Responder, ResponderRequest, ResponderStats]) {
     app.addSchema(schema);
   }
 
@@ -145,43 +116,10 @@ export async function buildApp(
     db: deps.db,
     urls: deps.webhooks.urls,
     handleOf: (userId) => users.handleOf(userId),
-    existingSecretIds: (userId, ids) => secrets.existingIds(userId, ids),
+    secretsOf: (userId) => secrets.lookupFor(userId),
     changed: (handle) => directory.invalidate(handle),
   });
   secrets.onDeleted((userId, id) => responders.secretDeleted(userId, id));
-  const apiTrackers = new ApiTrackersService({
-    db: deps.db,
-    existingSecretIds: (userId, ids) => secrets.existingIds(userId, ids),
-  });
-  secrets.onDeleted((userId, id) => apiTrackers.secretDeleted(userId, id));
-  const pageTrackers = new PageTrackersService({
-    db: deps.db,
-    existingSecretIds: (userId, ids) => secrets.existingIds(userId, ids),
-  });
-  secrets.onDeleted((userId, id) => pageTrackers.secretDeleted(userId, id));
-  const apiTrackerRunner = new TrackerRunner<ApiTrackerRecord>({
-    db: deps.db,
-    kind: API_TRACKERS,
-    sandboxRun: apiTrackerSandboxRun(deps.sandbox, deps.trackers),
-    wantsPrevious: (t) => t.extractor !== undefined,
-    grants: deps.grants,
-    log: deps.log,
-    metrics: deps.metrics,
-  });
-  const pageTrackerRunner = new TrackerRunner<PageTrackerRecord>({
-    db: deps.db,
-    kind: PAGE_TRACKERS,
-    sandboxRun: pageTrackerSandboxRun(deps.sandbox, deps.trackers.pageTimeoutMs),
-    wantsPrevious: () => true,
-    grants: deps.grants,
-    log: deps.log,
-    metrics: deps.metrics,
-  });
-  const schedulerSettings = { db: deps.db, log: deps.log, pollMs: deps.trackers.schedulerPollMs, maxConcurrentRuns: deps.trackers.maxConcurrentRuns };
-  const schedulers = [
-    new TrackerScheduler({ ...schedulerSettings, kind: API_TRACKERS, load: (userId, id) => apiTrackerById(deps.db, userId, id), runner: apiTrackerRunner }),
-    new TrackerScheduler({ ...schedulerSettings, kind: PAGE_TRACKERS, load: (userId, id) => pageTrackerById(deps.db, userId, id), runner: pageTrackerRunner }),
-  ];
   const renders = new RenderCache(deps.webhooks.renderCache, deps.generations);
   secrets.onChanged((userId) => deps.generations.written(userId));
   const webhooks = new WebhookServer({
@@ -197,25 +135,20 @@ export async function buildApp(
   // Creating or widening an access setting, per caller (an API key needs secrets:grant).
   const grants = new GrantGuard({ broker: deps.broker, log: deps.log });
   await app.register(respondersRoutes, { auth, responders, grants });
-  await app.register(apiTrackersRoutes, { auth, apiTrackers, grants });
-  await app.register(trackerRunRoutes, {
+  const { schedulers } = await setUpTrackers(app, {
+    db: deps.db,
+    log: deps.log,
+    metrics: deps.metrics,
+    sandbox: deps.sandbox,
+    minter: deps.grants,
+    settings: deps.trackers,
     auth,
-    base: "/api/web_scraping/api_trackers",
-    revisionSchema: "ApiTrackerRevision",
-    runLogSchema: "ApiTrackerRunLog",
-    runs: new TrackerRunsService({ db: deps.db, kind: API_TRACKERS, runner: apiTrackerRunner, owned: (userId, id) => apiTrackers.owned(userId, id) }),
-  });
-  await app.register(pageTrackersRoutes, { auth, pageTrackers, grants });
-  await app.register(trackerRunRoutes, {
-    auth,
-    base: "/api/web_scraping/page_trackers",
-    revisionSchema: "PageTrackerRevision",
-    runLogSchema: "PageTrackerRunLog",
-    runs: new TrackerRunsService({ db: deps.db, kind: PAGE_TRACKERS, runner: pageTrackerRunner, owned: (userId, id) => pageTrackers.owned(userId, id) }),
+    guard: grants,
+    secrets,
   });
   await app.register(webhookRoutes, { server: webhooks, bodyLimit: deps.webhooks.bodyLimit, metrics: deps.metrics });
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });
   app.get("/api-docs/openapi.json", { schema: { hide: true } }, () => app.swagger());
-  return { app, directory, renders, apiTrackers, pageTrackers, schedulers };
+  return { app, directory, renders, schedulers };
 }

@@ -44,4 +44,4 @@ export const UpdateApiKey = Type.Object({
   scopes: Type.Optional(ScopeList("Replaces what the key may do; the token stays the same")),
 });
 
-export const ApiKeyParams = Type.Object({ id: Type.String({ format: "uuid" }) });
+export const ApiKeyParams = Type.Object({ api_key_id: Type.String({ format: "uuid" }) });

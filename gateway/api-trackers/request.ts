@@ -1,4 +1,5 @@
-import type { TrackerTarget } from "./store.js";
+import type { HttpRequestSpec } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import type { RequestTarget } from "./kind.js";
 
 export interface OutgoingRequest {
   url: string;
@@ -8,7 +9,7 @@ export interface OutgoingRequest {
 }
 
 /** The request a target describes: a string body as UTF-8, any other JSON value as JSON. */
-export function requestOf(target: TrackerTarget): OutgoingRequest {
+export function requestOf(target: RequestTarget): OutgoingRequest {
   const headers = Object.entries(target.headers);
   if (!("body" in target) || target.body === undefined) return { url: target.url, method: target.method, headers };
   const isText = typeof target.body === "string";
@@ -17,4 +18,16 @@ export function requestOf(target: TrackerTarget): OutgoingRequest {
     headers.push(["content-type", target.mediaType ?? (isText ? "text/plain; charset=utf-8" : "application/json")]);
   }
   return { url: target.url, method: target.method, headers, body };
+}
+
+/** The target's request as the sandbox takes it; skipping TLS verification is per request. */
+export function requestSpecOf(target: RequestTarget): HttpRequestSpec {
+  const r = requestOf(target);
+  return {
+    url: r.url,
+    method: r.method,
+    headers: { items: r.headers.map(([name, value]) => ({ name, value })) },
+    body: r.body,
+    ...(target.acceptInvalidCertificates ? { acceptInvalidCertificates: true } : {}),
+  };
 }

@@ -1,48 +1,30 @@
 import { Type } from "@sinclair/typebox";
 import { requireAuth, userIdOf, type AuthDeps } from "../auth/authenticate.js";
-import type { GrantGuard } from "../grants/grant-guard.js";
 import type { App } from "../http/app-type.js";
-import { errors, NoContent } from "../http/schemas.js";
-import { ApiTracker, ApiTrackerParams, CreateApiTracker, UpdateApiTracker } from "./schemas.js";
-import type { ApiTrackersService } from "./service.js";
+import { errors } from "../http/schemas.js";
+import { API_TRACKERS } from "../trackers/kinds.js";
+import { bodyLimit, security, tags } from "../trackers/routes.js";
+import { ApiTrackerTestRequest, ApiTrackerTestResult, type apiTrackerTest } from "./test-request.js";
 
-const tags = ["web_scraping"];
-const security: Record<string, string[]>[] = [{ apiKey: [] }, { session: [] }];
-const BASE = "/api/web_scraping/api_trackers";
-// The gateway's default 64 KiB would make the schema's own maxima (two 64 KiB
-// scripts, a 32 KiB body, 100 headers of 8 KiB) unreachable.
-const bodyLimit = 1024 * 1024;
-
-export async function apiTrackersRoutes(app: App, opts: { auth: AuthDeps; apiTrackers: ApiTrackersService; grants: GrantGuard }) {
-  const { apiTrackers } = opts;
-  const onRequest = requireAuth(opts.auth, "user", "trackers");
-
-  app.get(BASE, { onRequest, schema: { tags, security, response: { 200: Type.Array(Type.Ref(ApiTracker)), ...errors(401, 403) } } }, (req) =>
-    apiTrackers.list(userIdOf(req)),
-  );
-
+/** The route only API trackers have: `_test`, the target's request once. */
+export async function apiTrackerTestRoute(app: App, opts: { auth: AuthDeps; test: ReturnType<typeof apiTrackerTest> }) {
   app.post(
-    BASE,
-    { onRequest, bodyLimit, schema: { tags, security, body: CreateApiTracker, response: { 201: Type.Ref(ApiTracker), ...errors(400, 401, 403, 409, 503) } } },
-    async (req, reply) => reply.status(201).send(await apiTrackers.create(userIdOf(req), req.body, opts.grants.checkFor(req.principal))),
-  );
-
-  app.put(
-    `${BASE}/:tracker_id`,
+    `${API_TRACKERS.base}/_test`,
     {
-      onRequest,
+      onRequest: requireAuth(opts.auth, "user", "trackers"),
       bodyLimit,
-      schema: { tags, security, params: ApiTrackerParams, body: UpdateApiTracker, response: { 200: Type.Ref(ApiTracker), ...errors(400, 401, 403, 404, 409, 503) } },
+      schema: {
+        operationId: "testApiTracker",
+        summary: "Send an API tracker target's request once and answer its raw response; nothing is stored",
+        description:
+          "The request goes out from the sandbox under the outbound policy, as a tracker's would; the target's scripts are not run and no secrets are opened. " +
+          "A request that could not be made is 400 with why.",
+        tags,
+        security,
+        body: ApiTrackerTestRequest,
+        response: { 200: Type.Ref(ApiTrackerTestResult), ...errors(400, 401, 403, 422, 503) },
+      },
     },
-    (req) => apiTrackers.update(userIdOf(req), req.params.tracker_id, req.body, opts.grants.checkFor(req.principal)),
-  );
-
-  app.delete(
-    `${BASE}/:tracker_id`,
-    { onRequest, schema: { tags, security, params: ApiTrackerParams, response: { 204: NoContent, ...errors(400, 401, 403, 404) } } },
-    async (req, reply) => {
-      await apiTrackers.delete(userIdOf(req), req.params.tracker_id);
-      return reply.status(204).send(null);
-    },
+    (req) => opts.test(userIdOf(req), req.body),
   );
 }

@@ -1,19 +1,14 @@
 import { invalid } from "../../common/errors.js";
 import { isHeaderName, isHeaderValue } from "../responders/rules.js";
-import { checkScript, checkText, checkTrackerBasics } from "../trackers/rules.js";
-import { BODY_MAX_BYTES, type CreateApiTracker, type TargetInput } from "./schemas.js";
+import { checkScript, checkText } from "../trackers/rules.js";
+import { BODY_MAX_BYTES, type ApiTargetInput } from "./schemas.js";
 
 const HEADER_NAME_MAX_CHARS = 256;
 // Deep enough for any real request body, shallow enough for Postgres to parse as jsonb.
 const BODY_MAX_DEPTH = 64;
 
 /** Rules a JSON schema cannot say; messages name the field (or header name), never a value. */
-export function checkApiTracker(t: Pick<CreateApiTracker, "name" | "config" | "target">): void {
-  checkTrackerBasics(t);
-  checkTarget(t.target);
-}
-
-function checkTarget(t: TargetInput): void {
+export function checkApiTarget(t: ApiTargetInput): void {
   checkText("target.url", t.url);
   if (!isHttpUrl(t.url)) throw invalid("target.url must be an absolute http or https URL");
   for (const [name, value] of Object.entries(t.headers ?? {})) {

@@ -1,10 +1,10 @@
 import type * as grpc from "@grpc/grpc-js";
 import { unary } from "../../common/grpc-client.js";
-import type { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import type { RunApiTrackerRequest, RunApiTrackerResponse, ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { contentValue } from "../trackers/content.js";
 import type { SandboxRun } from "../trackers/runner.js";
-import { requestOf } from "./request.js";
-import type { ApiTrackerRecord } from "./store.js";
+import type { ApiTarget, ApiTrackerRecord } from "./kind.js";
+import { requestSpecOf } from "./request.js";
 
 export interface RunSettings {
   scriptTimeoutMs: number;
@@ -16,28 +16,48 @@ const DEADLINE_SLACK_MS = 10_000;
 // The sandbox's cap on requests per run (sandbox/api-trackers/request.ts), for the deadline only.
 const MAX_REQUESTS = 20;
 
+/** What a run of `target` asks of the sandbox; `extractor` replaces the target's own when given (_test). */
+export interface ApiRunRequest {
+  userId: string;
+  target: ApiTarget;
+  grant?: string;
+  previousContentJson?: string;
+  /** Overrides for runs that are not the tracker's own (_test). */
+  extractor?: string;
+  acceptStatuses?: number[];
+}
+
 /**
- * An API tracker's run in the sandbox (RunApiTracker), which opens the
- * secrets, runs both scripts and sends the requests itself.
+ * One RunApiTracker call: the sandbox opens the secrets, runs both scripts
+ * and sends the requests itself, under its outbound policy.
  */
-export function apiTrackerSandboxRun(sandbox: ScriptRunnerClient, settings: RunSettings): SandboxRun<ApiTrackerRecord> {
-  return (tracker, grant, previous) => {
-    const request = requestOf(tracker.target);
-    return unary(
-      sandbox.runApiTracker,
-      sandbox as unknown as grpc.Client,
-      {
-        userId: tracker.userId,
-        requests: [{ url: request.url, method: request.method, headers: { items: request.headers.map(([name, value]) => ({ name, value })) }, body: request.body }],
-        configurator: tracker.configurator,
-        extractor: tracker.extractor,
-        previousContentJson: previous && JSON.stringify({ original: contentValue(previous.content) }),
-        grant: grant ? { token: grant } : undefined,
-        limits: { timeoutMs: settings.scriptTimeoutMs, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0 },
-        acceptStatuses: tracker.target.acceptStatuses ?? [],
-        requestTimeoutMs: settings.requestTimeoutMs,
-      },
-      2 * settings.scriptTimeoutMs + MAX_REQUESTS * settings.requestTimeoutMs + DEADLINE_SLACK_MS,
-    );
+export function runApiTarget(sandbox: ScriptRunnerClient, settings: RunSettings, r: ApiRunRequest): Promise<RunApiTrackerResponse> {
+  const request: RunApiTrackerRequest = {
+    userId: r.userId,
+    requests: [requestSpecOf(r.target)],
+    configurator: r.target.configurator,
+    extractor: r.extractor ?? r.target.extractor,
+    previousContentJson: r.previousContentJson,
+    grant: r.grant ? { token: r.grant } : undefined,
+    limits: { timeoutMs: settings.scriptTimeoutMs, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0 },
+    acceptStatuses: r.acceptStatuses ?? r.target.acceptStatuses ?? [],
+    requestTimeoutMs: settings.requestTimeoutMs,
   };
+  return unary(
+    sandbox.runApiTracker,
+    sandbox as unknown as grpc.Client,
+    request,
+    2 * settings.scriptTimeoutMs + MAX_REQUESTS * settings.requestTimeoutMs + DEADLINE_SLACK_MS,
+  );
+}
+
+/** An API tracker's scheduled or on-demand run in the sandbox. */
+export function apiTrackerSandboxRun(sandbox: ScriptRunnerClient, settings: RunSettings): SandboxRun<ApiTrackerRecord> {
+  return (tracker, grant, previous) =>
+    runApiTarget(sandbox, settings, {
+      userId: tracker.userId,
+      target: tracker.target,
+      grant,
+      previousContentJson: previous && JSON.stringify({ original: contentValue(previous.content) }),
+    });
 }

@@ -1,7 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { AccessSetting } from "../grants/access.js";
-import { UnixSeconds } from "../http/schemas.js";
-import { TrackerConfig, TrackerConfigView, TrackerName, TrackerParams, TrackerScript } from "../trackers/schemas.js";
+import { TrackerScript, trackerSchemas } from "../trackers/schemas.js";
 
 export const TARGET_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] as const;
 export type TargetMethod = (typeof TARGET_METHODS)[number];
@@ -31,7 +29,8 @@ const AcceptStatuses = Type.Array(Type.Integer({ minimum: 100, maximum: 999 }), 
   description: "Response statuses that count as success",
 });
 
-const Target = Type.Object(
+/** An API tracker's target as sent: one request, and the scripts that shape it and reduce its response. */
+export const ApiTarget = Type.Object(
   {
     url: Type.String({ minLength: 1, maxLength: URL_MAX_CHARS, description: "Absolute http or https URL" }),
     method: Type.Optional(Method),
@@ -39,55 +38,28 @@ const Target = Type.Object(
     body: Type.Optional(Type.Unknown({ description: "Any JSON value, sent as JSON; null means no body" })),
     mediaType: Type.Optional(Type.String({ minLength: 1, maxLength: MEDIA_TYPE_MAX_CHARS })),
     acceptStatuses: Type.Optional(AcceptStatuses),
+    acceptInvalidCertificates: Type.Optional(
+      Type.Boolean({ default: false, description: "Send the request even when the server's TLS certificate does not verify (development endpoints only)" }),
+    ),
     configurator: Type.Optional(TrackerScript("Script that may change the request before it is sent")),
     extractor: Type.Optional(TrackerScript("Script that reduces the response to the content kept as a revision")),
   },
   { additionalProperties: false },
 );
+export type ApiTargetInput = Static<typeof ApiTarget>;
 
-export const CreateApiTracker = Type.Object({
-  name: TrackerName,
-  enabled: Type.Optional(Type.Boolean({ default: true })),
-  config: TrackerConfig,
-  target: Target,
-  secrets: Type.Optional(AccessSetting),
+export const ApiTargetView = Type.Object({
+  url: Type.String(),
+  method: Method,
+  headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+  // An empty schema: the serializer writes the value with JSON.stringify, whatever its type.
+  body: Type.Optional(Type.Unknown()),
+  mediaType: Type.Optional(Type.String()),
+  acceptStatuses: Type.Optional(Type.Array(Type.Integer())),
+  acceptInvalidCertificates: Type.Optional(Type.Boolean({ description: "Present when true" })),
+  configurator: Type.Optional(Type.String()),
+  extractor: Type.Optional(Type.String()),
 });
-export type CreateApiTracker = Static<typeof CreateApiTracker>;
-export type TargetInput = CreateApiTracker["target"];
+export type ApiTargetView = Static<typeof ApiTargetView>;
 
-/** Any subset of the fields; `config` and `target`, when present, replace the old ones whole. */
-export const UpdateApiTracker = Type.Object({
-  name: Type.Optional(TrackerName),
-  enabled: Type.Optional(Type.Boolean()),
-  config: Type.Optional(TrackerConfig),
-  target: Type.Optional(Target),
-  secrets: Type.Optional(AccessSetting),
-});
-export type UpdateApiTracker = Static<typeof UpdateApiTracker>;
-
-export const ApiTracker = Type.Object(
-  {
-    id: Type.String({ format: "uuid" }),
-    name: Type.String(),
-    enabled: Type.Boolean(),
-    config: TrackerConfigView,
-    target: Type.Object({
-      url: Type.String(),
-      method: Method,
-      headers: Type.Optional(Type.Record(Type.String(), Type.String())),
-      // An empty schema: the serializer writes the value with JSON.stringify, whatever its type.
-      body: Type.Optional(Type.Unknown()),
-      mediaType: Type.Optional(Type.String()),
-      acceptStatuses: Type.Optional(Type.Array(Type.Integer())),
-      configurator: Type.Optional(Type.String()),
-      extractor: Type.Optional(Type.String()),
-    }),
-    secrets: Type.Ref(AccessSetting),
-    createdAt: UnixSeconds,
-    updatedAt: UnixSeconds,
-  },
-  { $id: "ApiTracker" },
-);
-export type ApiTracker = Static<typeof ApiTracker>;
-
-export const ApiTrackerParams = TrackerParams;
+export const ApiTrackerSchemas = trackerSchemas({ operation: "ApiTracker", target: ApiTarget, targetView: ApiTargetView });

@@ -21,7 +21,8 @@ export const ListQuery = Type.Object(
     tags: Type.Optional(Type.String({ maxLength: 4096, description: "Tag ids, comma-separated (accepted; tags are not implemented)" })),
     globalTags: Type.Optional(Type.String({ maxLength: 4096, description: "Tag ids, comma-separated (accepted; tags are not implemented)" })),
   },
-  { additionalProperties: false },
+  // The reference ignores parameters it does not know (a client's cache buster, say); so do we.
+  { additionalProperties: true },
 );
 
 export interface ListQueryValues {

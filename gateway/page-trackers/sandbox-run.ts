@@ -1,33 +1,45 @@
 import type * as grpc from "@grpc/grpc-js";
 import { unary } from "../../common/grpc-client.js";
-import type { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import type { RunPageTrackerResponse, ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { contentValue } from "../trackers/content.js";
-import type { RunnableTracker, SandboxRun } from "../trackers/runner.js";
+import type { SandboxRun } from "../trackers/runner.js";
+import type { PageTarget, PageTrackerRecord } from "./kind.js";
 
 // The sandbox ends the run at its time limit and closes the browser context;
 // this only bounds a hung call (and a wait for a free browser slot).
 const DEADLINE_SLACK_MS = 30_000;
 
 /**
- * A page tracker's run in the sandbox (RunPageTracker): the extractor and
- * every browser call it makes are carried out there, secrets included.
+ * One RunPageTracker call: the extractor and every browser call it makes are
+ * carried out in the sandbox, secrets included.
  */
-export function pageTrackerSandboxRun<T extends RunnableTracker & { extractor: string; acceptInvalidCertificates: boolean }>(
+export function runPageTarget(
   sandbox: ScriptRunnerClient,
   timeoutMs: number,
-): SandboxRun<T> {
+  r: { userId: string; target: PageTarget; grant?: string; previousContentJson?: string },
+): Promise<RunPageTrackerResponse> {
+  return unary(
+    sandbox.runPageTracker,
+    sandbox as unknown as grpc.Client,
+    {
+      userId: r.userId,
+      extractor: r.target.extractor,
+      previousContentJson: r.previousContentJson,
+      grant: r.grant ? { token: r.grant } : undefined,
+      limits: { timeoutMs, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0 },
+      acceptInvalidCertificates: r.target.acceptInvalidCertificates,
+    },
+    timeoutMs + DEADLINE_SLACK_MS,
+  );
+}
+
+/** A page tracker's scheduled or on-demand run in the sandbox. */
+export function pageTrackerSandboxRun(sandbox: ScriptRunnerClient, timeoutMs: number): SandboxRun<PageTrackerRecord> {
   return (tracker, grant, previous) =>
-    unary(
-      sandbox.runPageTracker,
-      sandbox as unknown as grpc.Client,
-      {
-        userId: tracker.userId,
-        extractor: tracker.extractor,
-        previousContentJson: previous && JSON.stringify({ original: contentValue(previous.content) }),
-        grant: grant ? { token: grant } : undefined,
-        limits: { timeoutMs, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0 },
-        acceptInvalidCertificates: tracker.acceptInvalidCertificates,
-      },
-      timeoutMs + DEADLINE_SLACK_MS,
-    );
+    runPageTarget(sandbox, timeoutMs, {
+      userId: tracker.userId,
+      target: tracker.target,
+      grant,
+      previousContentJson: previous && JSON.stringify({ original: contentValue(previous.content) }),
+    });
 }

@@ -1,11 +1,9 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { AccessSetting } from "../grants/access.js";
-import { UnixSeconds } from "../http/schemas.js";
-import { TrackerConfig, TrackerConfigView, TrackerName, TrackerParams, TrackerScript } from "../trackers/schemas.js";
+import { TrackerScript, trackerSchemas } from "../trackers/schemas.js";
 
 // Unknown fields are refused, as in an API tracker's target: a misspelt
 // "acceptInvalidCertificates" must not save a tracker that fails on the certificate.
-const Target = Type.Object(
+export const PageTarget = Type.Object(
   {
     extractor: TrackerScript("Script `execute(page, context)` that reduces the page to the content kept as a revision"),
     acceptInvalidCertificates: Type.Optional(
@@ -14,42 +12,12 @@ const Target = Type.Object(
   },
   { additionalProperties: false },
 );
+export type PageTargetInput = Static<typeof PageTarget>;
 
-export const CreatePageTracker = Type.Object({
-  name: TrackerName,
-  enabled: Type.Optional(Type.Boolean({ default: true })),
-  config: TrackerConfig,
-  target: Target,
-  secrets: Type.Optional(AccessSetting),
+export const PageTargetView = Type.Object({
+  extractor: Type.String(),
+  acceptInvalidCertificates: Type.Boolean(),
 });
-export type CreatePageTracker = Static<typeof CreatePageTracker>;
+export type PageTargetView = Static<typeof PageTargetView>;
 
-/** Any subset of the fields; `config` and `target`, when present, replace the old ones whole. */
-export const UpdatePageTracker = Type.Object({
-  name: Type.Optional(TrackerName),
-  enabled: Type.Optional(Type.Boolean()),
-  config: Type.Optional(TrackerConfig),
-  target: Type.Optional(Target),
-  secrets: Type.Optional(AccessSetting),
-});
-export type UpdatePageTracker = Static<typeof UpdatePageTracker>;
-
-export const PageTracker = Type.Object(
-  {
-    id: Type.String({ format: "uuid" }),
-    name: Type.String(),
-    enabled: Type.Boolean(),
-    config: TrackerConfigView,
-    target: Type.Object({
-      extractor: Type.String(),
-      acceptInvalidCertificates: Type.Boolean(),
-    }),
-    secrets: Type.Ref(AccessSetting),
-    createdAt: UnixSeconds,
-    updatedAt: UnixSeconds,
-  },
-  { $id: "PageTracker" },
-);
-export type PageTracker = Static<typeof PageTracker>;
-
-export const PageTrackerParams = TrackerParams;
+export const PageTrackerSchemas = trackerSchemas({ operation: "PageTracker", target: PageTarget, targetView: PageTargetView });

@@ -1,10 +1,24 @@
 import type { ResponderRecord } from "./store.js";
 
+// At one location length, an exact location beats a prefix, and a prefix beats
+// "*" (the catch-all for a path and everything under it).
+const TYPE_RANK: Record<ResponderRecord["location"]["pathType"], number> = { "=": 2, "^": 1, "*": 0 };
+
+/**
+ * Whether a location covers a (lower-cased) request path: "=" the path itself,
+ * "^" any path that starts with it, "*" the path and any path below it
+ * ("/api" covers "/api" and "/api/v1", not "/apis").
+ */
+function covers(pathType: ResponderRecord["location"]["pathType"], loc: string, path: string): boolean {
+  if (pathType === "=") return path === loc;
+  if (pathType === "^") return path.startsWith(loc);
+  return loc === "/" || path === loc || path.startsWith(`${loc}/`);
+}
+
 /**
  * Picks the responder for a request among one user's enabled responders: the
- * longest matching location wins, an exact location beats a prefix of the
- * same length, and a named method beats ANY. Paths compare case-insensitively;
- * a prefix location matches any path that starts with it.
+ * longest matching location wins, then the more specific path type, then a
+ * named method over ANY. Paths compare case-insensitively.
  */
 export function matchResponder(
   responders: readonly ResponderRecord[],
@@ -18,9 +32,8 @@ export function matchResponder(
     if ((r.location.subdomainPrefix ?? "") !== req.prefix) continue;
     if (r.method !== "ANY" && r.method !== method) continue;
     const loc = r.location.path.toLowerCase();
-    const exact = r.location.pathType === "=";
-    if (exact ? path !== loc : !path.startsWith(loc)) continue;
-    const score = loc.length * 4 + (exact ? 2 : 0) + (r.method === "ANY" ? 0 : 1);
+    if (!covers(r.location.pathType, loc, path)) continue;
+    const score = loc.length * 8 + TYPE_RANK[r.location.pathType] * 2 + (r.method === "ANY" ? 0 : 1);
     if (score > bestScore) {
       best = r;
       bestScore = score;

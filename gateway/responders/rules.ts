@@ -1,5 +1,5 @@
 import { invalid } from "../../common/errors.js";
-import type { CreateResponder } from "./schemas.js";
+import type { ResponderRecord } from "./store.js";
 
 // RFC 9110 token characters: what a header name may be made of.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -13,7 +13,7 @@ export const isHeaderName = (s: string) => TOKEN.test(s);
 export const isHeaderValue = (s: string) => FIELD_VALUE.test(s);
 
 /** Rules a JSON schema cannot say; messages name the field, never a value. */
-export function checkResponder(r: Pick<CreateResponder, "location" | "settings">): void {
+export function checkResponder(r: Pick<ResponderRecord, "location" | "settings">): void {
   const { path, subdomainPrefix } = r.location;
   if (!path.startsWith("/")) throw invalid("location.path must start with '/'");
   if (path.length > 1 && path.endsWith("/")) throw invalid("location.path must not end with '/' (except '/' itself)");
@@ -21,7 +21,7 @@ export function checkResponder(r: Pick<CreateResponder, "location" | "settings">
   if (subdomainPrefix !== undefined && !DNS_LABEL.test(subdomainPrefix)) {
     throw invalid("location.subdomainPrefix must be a DNS label: lowercase letters, digits and '-', not starting or ending with '-'");
   }
-  for (const [i, [name, value]] of (r.settings.headers ?? []).entries()) {
+  for (const [i, [name, value]] of r.settings.headers.entries()) {
     if (!isHeaderName(name)) throw invalid(`settings.headers[${i}] has an invalid header name`);
     if (!isHeaderValue(value)) {
       throw invalid(`settings.headers[${i}] has an invalid header value (control characters and characters above U+00FF are not allowed)`);

@@ -1,5 +1,5 @@
-import { Type, type Static } from "@sinclair/typebox";
-import { AccessSetting } from "../grants/access.js";
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { AccessSetting, AccessSettingShown } from "../grants/access.js";
 import { UnixSeconds } from "../http/schemas.js";
 
 export const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE", "ANY"] as const;
@@ -14,28 +14,38 @@ export const MAX_HEADERS = 100;
 export const SCRIPT_MAX_CHARS = 64 * 1024;
 export const BODY_MAX_CHARS = 32 * 1024;
 
-const Location = Type.Object(
-  {
-    pathType: Type.Union([Type.Literal("="), Type.Literal("^")], { description: '"=" exact path, "^" path prefix' }),
-    path: Type.String({ minLength: 1, maxLength: PATH_MAX_CHARS, description: "Starts with '/', does not end with '/' (except '/' itself)" }),
-    subdomainPrefix: Type.Optional(
-      Type.String({ minLength: 1, maxLength: PREFIX_MAX_CHARS, description: "A DNS label served at <prefix>-<handle>.webhooks.<domain>" }),
-    ),
-  },
-  { additionalProperties: false },
-);
+// The reference's clients send null for an unset optional field; null means absent here too.
+const orNull = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
+
+const locationFields = {
+  pathType: Type.Union([Type.Literal("="), Type.Literal("^"), Type.Literal("*")], {
+    description: '"=" exact path, "^" path prefix (any path starting with it), "*" the path and any sub-path of it',
+  }),
+  path: Type.String({ minLength: 1, maxLength: PATH_MAX_CHARS, description: "Starts with '/', does not end with '/' (except '/' itself)" }),
+};
+const Prefix = Type.String({ minLength: 1, maxLength: PREFIX_MAX_CHARS, description: "A DNS label served at <prefix>-<handle>.webhooks.<domain>" });
+const Location = Type.Object({ ...locationFields, subdomainPrefix: Type.Optional(Prefix) }, { additionalProperties: false });
+const LocationInput = Type.Object({ ...locationFields, subdomainPrefix: orNull(Prefix) }, { additionalProperties: false });
 
 const Header = Type.Tuple([Type.String({ minLength: 1, maxLength: 256 }), Type.String({ maxLength: 8192 })]);
+
+// Accepted, stored and returned as the reference product has them; this system sends no notification.
+const Notifications = Type.Object(
+  { throttleSeconds: Type.Integer({ minimum: 1, maximum: 4294967295, description: "Least time between two notifications" }) },
+  { additionalProperties: false, description: "Hit notifications as the reference product configures them (stored and returned; none are sent)" },
+);
+export type Notifications = Static<typeof Notifications>;
 
 const Settings = Type.Object(
   {
     requestsToTrack: Type.Integer({ minimum: 0, maximum: MAX_TRACKED_REQUESTS }),
     // 1xx is an interim answer: sent as the final one, it would leave the client waiting.
     statusCode: Type.Integer({ minimum: 200, maximum: 999, description: "200-999: an informational (1xx) status cannot end a response" }),
-    headers: Type.Optional(Type.Array(Header, { maxItems: MAX_HEADERS, description: "Ordered [name, value] pairs; duplicates are kept" })),
-    body: Type.Optional(Type.String({ maxLength: BODY_MAX_CHARS })),
-    script: Type.Optional(Type.String({ minLength: 1, maxLength: SCRIPT_MAX_CHARS })),
+    headers: orNull(Type.Array(Header, { maxItems: MAX_HEADERS, description: "Ordered [name, value] pairs; duplicates are kept" })),
+    body: orNull(Type.String({ maxLength: BODY_MAX_CHARS })),
+    script: orNull(Type.String({ minLength: 1, maxLength: SCRIPT_MAX_CHARS })),
     secrets: Type.Optional(AccessSetting),
+    notifications: orNull(Notifications),
   },
   { additionalProperties: false },
 );
@@ -46,22 +56,27 @@ const Method = Type.Union(
 );
 const Name = Type.String({ minLength: 1, maxLength: NAME_MAX_CHARS, description: "Unique per user, case-insensitively" });
 
+// The reference's tag ids: accepted so its clients' requests are valid, ignored until tags exist.
+const TagIds = Type.Optional(Type.Array(Type.String({ format: "uuid" }), { maxItems: 100, description: "Accepted and ignored (tags are not implemented)" }));
+
 export const CreateResponder = Type.Object({
   name: Name,
-  location: Location,
+  location: LocationInput,
   method: Method,
   enabled: Type.Optional(Type.Boolean({ default: true })),
   settings: Settings,
+  tagIds: TagIds,
 });
 export type CreateResponder = Static<typeof CreateResponder>;
 
 /** Any subset of the fields; `settings`, when present, replaces the settings whole. */
 export const UpdateResponder = Type.Object({
   name: Type.Optional(Name),
-  location: Type.Optional(Location),
+  location: Type.Optional(LocationInput),
   method: Type.Optional(Method),
   enabled: Type.Optional(Type.Boolean()),
   settings: Type.Optional(Settings),
+  tagIds: TagIds,
 });
 export type UpdateResponder = Static<typeof UpdateResponder>;
 
@@ -78,7 +93,8 @@ export const Responder = Type.Object(
       headers: Type.Array(Header),
       body: Type.Optional(Type.String()),
       script: Type.Optional(Type.String()),
-      secrets: Type.Ref(AccessSetting),
+      secrets: Type.Ref(AccessSettingShown),
+      notifications: Type.Optional(Notifications),
     }),
     url: Type.String({ description: "Where the responder answers" }),
     createdAt: UnixSeconds,
@@ -94,7 +110,7 @@ export const ResponderRequest = Type.Object(
   {
     id: Type.String(),
     responderId: Type.String({ format: "uuid" }),
-    clientAddress: Type.Optional(Type.String()),
+    clientAddress: Type.Optional(Type.String({ description: 'The caller as "ip:port" ("[ip]:port" for IPv6; port 0 when a trusted proxy named the caller)' })),
     method: Type.String(),
     url: Type.String({ description: "Path with query" }),
     headers: Type.Array(Type.Tuple([Type.String(), Type.String()])),

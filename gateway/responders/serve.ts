@@ -247,7 +247,7 @@ function pairsOf(raw: string[]): HeaderPair[] {
 }
 
 /**
- * The responder context of DESIGN.md section 5, minus secrets (the sandbox
+ * The responder context of docs/architecture.md ("The script contract"), minus secrets (the sandbox
  * adds the granted ones) and minus the body, which travels as bytes of its own.
  */
 function scriptContext(req: WebhookRequest): object {

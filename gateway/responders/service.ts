@@ -1,9 +1,10 @@
 import crypto from "node:crypto";
 import { conflict, invalid, notFound } from "../../common/errors.js";
 import { pgErrorCode, UNIQUE_VIOLATION, type Db } from "../../common/db.js";
-import { checkedAccess, fromStored } from "../grants/access.js";
+import { checkedAccess, fromStored, type SecretLookup } from "../grants/access.js";
 import type { GrantCheck } from "../grants/grant-guard.js";
 import { NO_ACCESS } from "../grants/widening.js";
+import { NAME_AND_DATES, paginate, type ListQueryValues, type Page } from "../http/pagination.js";
 import { hasPlaceholder } from "./templates.js";
 import { clearHistory, historyOf, statsOfUser, type HistoryEntry, type Stats } from "./history-store.js";
 import { checkResponder } from "./rules.js";
@@ -24,8 +25,8 @@ export interface RespondersDeps {
   urls: WebhookUrls;
   /** The user's webhook handle. */
   handleOf: (userId: string) => Promise<string>;
-  /** Which of these ids are secrets of this user (the broker decides). */
-  existingSecretIds: (userId: string, ids: string[]) => Promise<string[]>;
+  /** What checking a user's access settings needs to know of their secrets (the broker decides). */
+  secretsOf: (userId: string) => SecretLookup;
   /** Called after a user's responders changed, so this replica stops serving the old ones at once. */
   changed: (handle: string) => void;
 }
@@ -34,25 +35,42 @@ export interface RespondersDeps {
 export class RespondersService {
   constructor(private readonly deps: RespondersDeps) {}
 
-  async list(userId: string): Promise<Responder[]> {
-    const handle = await this.deps.handleOf(userId);
-    return (await respondersOfUser(this.deps.db, userId)).map((r) => this.toApi(r, handle));
+  /**
+   * One page of the user's responders, sorted as the reference allows: name
+   * (default), createdAt, updatedAt, or lastRequestedAt (never requested sorts
+   * as the oldest).
+   */
+  async page(userId: string, query: ListQueryValues): Promise<Page<Responder>> {
+    const [handle, records, stats] = await Promise.all([
+      this.deps.handleOf(userId),
+      respondersOfUser(this.deps.db, userId),
+      query.sort === "lastRequestedAt" ? statsOfUser(this.deps.db, userId) : Promise.resolve([]),
+    ]);
+    const lastRequested = new Map(stats.map((s) => [s.responderId, s.lastRequestedAt ?? 0]));
+    const page = paginate(records, query, {
+      sortBy: { ...NAME_AND_DATES, lastRequestedAt: (r: ResponderRecord) => lastRequested.get(r.id) ?? 0 },
+      name: (r) => r.name,
+      id: (r) => r.id,
+    });
+    return { items: page.items.map((r) => this.toApi(r, handle)), total: page.total };
   }
 
   /** `check` refuses a caller that may not grant secrets (absent: the caller may). */
   async create(userId: string, input: CreateResponder, check?: GrantCheck): Promise<Responder> {
-    checkResponder(input);
-    const access = await checkedAccess(input.settings.secrets ?? "none", "settings.secrets", (ids) => this.deps.existingSecretIds(userId, ids));
+    const location = locationOf(input.location);
+    const settings = settingsOf(input.settings);
+    checkResponder({ location, settings });
+    const access = await checkedAccess(input.settings.secrets ?? "none", "settings.secrets", this.deps.secretsOf(userId));
     await check?.({ consumer: "responder", before: NO_ACCESS, after: access, recipientsChanged: true });
     const record = await this.write(() =>
       insertResponder(this.deps.db, {
         id: crypto.randomUUID(),
         userId,
         name: input.name,
-        location: input.location,
+        location,
         method: input.method,
         enabled: input.enabled ?? true,
-        settings: settingsOf(input.settings),
+        settings,
         access,
       }),
     );
@@ -63,11 +81,11 @@ export class RespondersService {
     if (Object.values(change).every((v) => v === undefined)) throw invalid("nothing to update: send at least one field");
     const current = await responderById(this.deps.db, userId, id);
     if (!current) throw notFound("responder not found");
-    const location = change.location ?? current.location;
+    const location = change.location ? locationOf(change.location) : current.location;
     const settings = change.settings ? settingsOf(change.settings) : current.settings;
     checkResponder({ location, settings });
     // Settings replace the old ones whole, so a missing access setting means "none".
-    const access = change.settings ? await checkedAccess(change.settings.secrets ?? "none", "settings.secrets", (ids) => this.deps.existingSecretIds(userId, ids)) : current.access;
+    const access = change.settings ? await checkedAccess(change.settings.secrets ?? "none", "settings.secrets", this.deps.secretsOf(userId)) : current.access;
     if (change.settings) {
       await check?.({ consumer: `responder:${id}`, before: current.access, after: access, recipientsChanged: !sameRecipients(current.settings, settings) });
     }
@@ -159,12 +177,18 @@ function sameRecipients(a: ResponderRecord["settings"], b: ResponderRecord["sett
 
 const templatesOf = (s: ResponderRecord["settings"]) => [...s.headers.map(([, v]) => v), s.body ?? ""].filter(hasPlaceholder);
 
+// null and absent both mean "not set" (the reference's clients send null).
+function locationOf(l: CreateResponder["location"]): ResponderRecord["location"] {
+  return { pathType: l.pathType, path: l.path, ...(l.subdomainPrefix == null ? {} : { subdomainPrefix: l.subdomainPrefix }) };
+}
+
 function settingsOf(s: CreateResponder["settings"]): ResponderRecord["settings"] {
   return {
     requestsToTrack: s.requestsToTrack,
     statusCode: s.statusCode,
     headers: s.headers ?? [],
-    ...(s.body === undefined ? {} : { body: s.body }),
-    ...(s.script === undefined ? {} : { script: s.script }),
+    ...(s.body == null ? {} : { body: s.body }),
+    ...(s.script == null ? {} : { script: s.script }),
+    ...(s.notifications ? { notifications: s.notifications } : {}),
   };
 }

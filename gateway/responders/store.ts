@@ -1,7 +1,7 @@
 import type { Queryable } from "../../common/db.js";
 import type { StoredAccess } from "../grants/access.js";
 import { removeSecretFromAccessLists } from "../grants/access-store.js";
-import type { ResponderMethod } from "./schemas.js";
+import type { Notifications, ResponderMethod } from "./schemas.js";
 
 export type HeaderPair = [string, string];
 
@@ -10,10 +10,17 @@ export interface ResponderRecord {
   id: string;
   userId: string;
   name: string;
-  location: { pathType: "=" | "^"; path: string; subdomainPrefix?: string };
+  location: { pathType: "=" | "^" | "*"; path: string; subdomainPrefix?: string };
   method: ResponderMethod;
   enabled: boolean;
-  settings: { requestsToTrack: number; statusCode: number; headers: HeaderPair[]; body?: string; script?: string };
+  settings: {
+    requestsToTrack: number;
+    statusCode: number;
+    headers: HeaderPair[];
+    body?: string;
+    script?: string;
+    notifications?: Notifications;
+  };
   access: StoredAccess;
   createdAt: number;
   updatedAt: number;
@@ -23,7 +30,7 @@ interface Row {
   id: string;
   user_id: string;
   name: string;
-  path_type: "=" | "^";
+  path_type: "=" | "^" | "*";
   path: string;
   subdomain_prefix: string;
   method: ResponderMethod;
@@ -33,6 +40,7 @@ interface Row {
   headers: HeaderPair[];
   body: string | null;
   script: string | null;
+  notifications: Notifications | null;
   secrets_access: StoredAccess["mode"];
   secret_ids: string[];
   created_at: number;
@@ -42,7 +50,7 @@ interface Row {
 const epoch = (col: string) => `floor(extract(epoch FROM r.${col}))::float8 AS ${col}`;
 const COLS = [
   "r.id, r.user_id, r.name, r.path_type, r.path, r.subdomain_prefix, r.method, r.enabled, r.requests_to_track",
-  "r.status_code, r.headers, r.body, r.script, r.secrets_access, r.secret_ids::text[] AS secret_ids",
+  "r.status_code, r.headers, r.body, r.script, r.notifications, r.secrets_access, r.secret_ids::text[] AS secret_ids",
   epoch("created_at"),
   epoch("updated_at"),
 ].join(", ");
@@ -60,6 +68,7 @@ const toRecord = (r: Row): ResponderRecord => ({
     headers: r.headers,
     ...(r.body === null ? {} : { body: r.body }),
     ...(r.script === null ? {} : { script: r.script }),
+    ...(r.notifications === null ? {} : { notifications: r.notifications }),
   },
   access: { mode: r.secrets_access, ids: r.secret_ids },
   createdAt: r.created_at,
@@ -84,13 +93,14 @@ const values = (f: Fields) => [
   f.settings.script ?? null,
   f.access.mode,
   f.access.ids,
+  f.settings.notifications === undefined ? null : JSON.stringify(f.settings.notifications),
 ];
 
 export async function insertResponder(q: Queryable, f: Fields): Promise<ResponderRecord> {
   const [row] = await q.query<Row>(
     `INSERT INTO responders AS r (id, user_id, name, path_type, path, subdomain_prefix, method, enabled, requests_to_track,
-       status_code, headers, body, script, secrets_access, secret_ids)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15::uuid[])
+       status_code, headers, body, script, secrets_access, secret_ids, notifications)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15::uuid[], $16::jsonb)
      RETURNING ${COLS}`,
     values(f),
   );
@@ -101,7 +111,7 @@ export async function updateResponder(q: Queryable, f: Fields): Promise<Responde
   const [row] = await q.query<Row>(
     `UPDATE responders AS r SET name = $3, path_type = $4, path = $5, subdomain_prefix = $6, method = $7, enabled = $8,
        requests_to_track = $9, status_code = $10, headers = $11::jsonb, body = $12, script = $13, secrets_access = $14,
-       secret_ids = $15::uuid[], updated_at = now()
+       secret_ids = $15::uuid[], notifications = $16::jsonb, updated_at = now()
      WHERE r.id = $1 AND r.user_id = $2
      RETURNING ${COLS}`,
     values(f),

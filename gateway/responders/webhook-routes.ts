@@ -3,6 +3,8 @@ import proxyaddr from "@fastify/proxy-addr";
 import { DomainError } from "../../common/errors.js";
 import type { App } from "../http/app-type.js";
 import { statusClass, type GatewayMetrics } from "../metrics.js";
+import { clientAddressOf } from "./client-address.js";
+import { announcesBody, BODYLESS_FOR_FASTIFY, readBody } from "./request-body.js";
 import { tracked, type WebhookResponse, type WebhookServer } from "./serve.js";
 import type { WebhookUrls } from "./urls.js";
 
@@ -71,6 +73,12 @@ export async function webhookRoutes(app: App, opts: { server: WebhookServer; bod
   app.all(WEBHOOK_ROUTE, { schema: { hide: true } }, async (request, reply) => {
     const target = (request.raw as Marked)[TARGET];
     if (!target) return reply.status(404).send({ message: "not found" });
+    const raw = request.raw;
+    const body = Buffer.isBuffer(request.body)
+      ? request.body
+      : BODYLESS_FOR_FASTIFY.has(request.method) && announcesBody(raw)
+        ? await readBody(raw, opts.bodyLimit)
+        : EMPTY;
     let served;
     try {
       served = await opts.server.serve({
@@ -79,9 +87,9 @@ export async function webhookRoutes(app: App, opts: { server: WebhookServer; bod
         path: target.path,
         rawQuery: target.rawQuery,
         method: request.method,
-        rawHeaders: request.raw.rawHeaders,
-        body: Buffer.isBuffer(request.body) ? request.body : EMPTY,
-        clientAddress: request.ip,
+        rawHeaders: raw.rawHeaders,
+        body,
+        clientAddress: clientAddressOf(request.ip, raw.socket),
       });
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;

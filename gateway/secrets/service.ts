@@ -2,6 +2,11 @@ import type { Client } from "@grpc/grpc-js";
 import type { SecretBrokerClient, SecretMetadata } from "../../proto/gen/secutils/broker/v1/broker.js";
 import { DomainError, invalid } from "../../common/errors.js";
 import { callBroker } from "../broker/client.js";
+import type { SecretLookup } from "../grants/access.js";
+import { NAME_AND_DATES, paginate, type ListQueryValues, type Page } from "../http/pagination.js";
+
+// The reference's sort allow-list for secrets; the first is the default.
+const SECRET_PAGES = { sortBy: NAME_AND_DATES, name: (s: SecretMetadata) => s.name, id: (s: SecretMetadata) => s.id };
 
 /** User secrets, kept by the broker; the gateway never holds a stored value. */
 export class SecretsService {
@@ -36,6 +41,11 @@ export class SecretsService {
 
   async list(userId: string): Promise<SecretMetadata[]> {
     return (await this.call(this.broker.listSecrets, { userId })).secrets;
+  }
+
+  /** One page of the user's secrets' metadata (at most 100 per user, so paged here). */
+  async page(userId: string, query: ListQueryValues): Promise<Page<SecretMetadata>> {
+    return paginate(await this.list(userId), query, SECRET_PAGES);
   }
 
   async create(userId: string, name: string, value: string): Promise<SecretMetadata> {
@@ -92,6 +102,17 @@ export class SecretsService {
   /** Which of these ids are secrets of this user. */
   async existingIds(userId: string, ids: string[]): Promise<string[]> {
     return (await this.call(this.broker.resolveSecretIds, { userId, ids })).existingIds;
+  }
+
+  /** The user's secret ids by name, for those of `names` that exist. */
+  async idsByName(userId: string, names: string[]): Promise<Map<string, string>> {
+    const wanted = new Set(names);
+    return new Map((await this.list(userId)).filter((s) => wanted.has(s.name)).map((s) => [s.name, s.id]));
+  }
+
+  /** What checking one user's access settings needs to know of their secrets. */
+  lookupFor(userId: string): SecretLookup {
+    return { existingIds: (ids) => this.existingIds(userId, ids), idsByName: (names) => this.idsByName(userId, names) };
   }
 }
 

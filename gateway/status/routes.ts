@@ -19,9 +19,15 @@ export async function statusRoutes(app: App, opts: { db: Db; brokerState: () => 
     "/api/status",
     {
       schema: {
+        operationId: "getStatus",
+        summary: "Whether the gateway and what it depends on serve",
         tags: ["status"],
+        // Open to anyone, so load balancers and probes need no credentials.
+        security: [],
         response: {
           200: Type.Object({ status: Type.Literal("ok"), components: Components }),
+          // The HTTP server refuses a request it cannot read (e.g. headers too large) before any route.
+          "4XX": Type.Null({ description: "The request could not be read" }),
           503: Type.Object({ status: Type.Literal("unavailable"), components: Components, reasons: Type.Optional(Reasons) }),
         },
       },

@@ -2,19 +2,23 @@ import { Type } from "@sinclair/typebox";
 import { requireAuth, userIdOf, type AuthDeps } from "../auth/authenticate.js";
 import type { App } from "../http/app-type.js";
 import { errors, NoContent } from "../http/schemas.js";
+import type { TrackerKind } from "./kinds.js";
+import { security, tags } from "./routes.js";
 import { HistoryRequest } from "./run-schemas.js";
 import { TrackerParams } from "./schemas.js";
 import type { TrackerRunsService } from "./runs.js";
 
-const tags = ["web_scraping"];
-const security: Record<string, string[]>[] = [{ apiKey: [] }, { session: [] }];
-/** `_history`, `_clear` and `_logs` of one tracker kind under `base`; the schema ids name its revision and run log. */
-export async function trackerRunRoutes(
-  app: App,
-  opts: { auth: AuthDeps; runs: TrackerRunsService<{ revisions: number }>; base: string; revisionSchema: string; runLogSchema: string },
-) {
-  const { runs, base: BASE } = opts;
+/**
+ * `_history`, `_clear`, `_logs`, `_clear_logs` and `_logs_summary` of one
+ * tracker kind; the kind names its revision and run log schemas
+ * (`ApiTrackerRevision`, `ApiTrackerRunLog`).
+ */
+export async function trackerRunRoutes(app: App, opts: { auth: AuthDeps; runs: TrackerRunsService<{ revisions: number }>; kind: TrackerKind }) {
+  const { runs, kind } = opts;
+  const { base: BASE, operation, label } = kind;
   const onRequest = requireAuth(opts.auth, "user", "trackers");
+  const Revision = Type.Ref(`${operation}Revision`);
+  const RunLog = Type.Ref(`${operation}RunLog`);
 
   app.post(
     `${BASE}/:tracker_id/_history`,
@@ -25,12 +29,14 @@ export async function trackerRunRoutes(
         req.body ??= {};
       },
       schema: {
+        operationId: `get${operation}History`,
+        summary: `The ${label}'s stored revisions, optionally after running it now`,
         tags,
         security,
         description: 'The revisions, oldest first. With {"refresh": true} the tracker runs first; a failed run is 422 (503 when the sandbox is unavailable).',
         params: TrackerParams,
         body: Type.Optional(HistoryRequest),
-        response: { 200: Type.Array(Type.Ref(opts.revisionSchema)), ...errors(400, 401, 403, 404, 422, 503) },
+        response: { 200: Type.Array(Revision), ...errors(400, 401, 403, 404, 422, 503) },
       },
     },
     (req) => runs.history(userIdOf(req), req.params.tracker_id, req.body?.refresh === true),
@@ -38,7 +44,17 @@ export async function trackerRunRoutes(
 
   app.post(
     `${BASE}/:tracker_id/_clear`,
-    { onRequest, schema: { tags, security, params: TrackerParams, response: { 204: NoContent, ...errors(400, 401, 403, 404) } } },
+    {
+      onRequest,
+      schema: {
+        operationId: `clear${operation}History`,
+        summary: `Delete the ${label}'s stored revisions`,
+        tags,
+        security,
+        params: TrackerParams,
+        response: { 204: NoContent, ...errors(400, 401, 403, 404) },
+      },
+    },
     async (req, reply) => {
       await runs.clear(userIdOf(req), req.params.tracker_id);
       return reply.status(204).send(null);
@@ -49,8 +65,51 @@ export async function trackerRunRoutes(
     `${BASE}/:tracker_id/_logs`,
     {
       onRequest,
-      schema: { tags, security, params: TrackerParams, response: { 200: Type.Array(Type.Ref(opts.runLogSchema)), ...errors(400, 401, 403, 404) } },
+      schema: {
+        operationId: `get${operation}Logs`,
+        summary: `The ${label}'s run logs, newest first, each stage with its outcome and timing`,
+        tags,
+        security,
+        params: TrackerParams,
+        response: { 200: Type.Array(RunLog), ...errors(400, 401, 403, 404) },
+      },
     },
     (req) => runs.logs(userIdOf(req), req.params.tracker_id),
+  );
+
+  app.post(
+    `${BASE}/:tracker_id/_clear_logs`,
+    {
+      onRequest,
+      schema: {
+        operationId: `clear${operation}Logs`,
+        summary: `Delete the ${label}'s run logs (its revisions stay)`,
+        tags,
+        security,
+        params: TrackerParams,
+        response: { 204: NoContent, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req, reply) => {
+      await runs.clearLogs(userIdOf(req), req.params.tracker_id);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    `${BASE}/_logs_summary`,
+    {
+      onRequest,
+      schema: {
+        operationId: `get${operation}sLogsSummary`,
+        summary: `Every ${label} of the caller with its newest runs, keyed by tracker id`,
+        description: "Each tracker's newest 10 run logs, newest first (an empty list for one that has not run): its recent health at a glance.",
+        tags,
+        security,
+        // additionalProperties rather than Type.Record: OpenAPI 3.0 has no patternProperties.
+        response: { 200: Type.Object({}, { additionalProperties: Type.Array(RunLog), description: "Run logs by tracker id" }), ...errors(401, 403) },
+      },
+    },
+    (req) => runs.logsSummary(userIdOf(req)),
   );
 }

@@ -123,7 +123,7 @@ export class TrackerRunner<T extends RunnableTracker> {
   }
 }
 
-function toStageLog(s: StageReport): StageLog {
+export function toStageLog(s: StageReport): StageLog {
   return {
     stage: STAGES[s.stage],
     ok: s.error === undefined,
@@ -134,11 +134,11 @@ function toStageLog(s: StageReport): StageLog {
   };
 }
 
-const INTERNAL = "the run failed: internal error";
+export const INTERNAL = "the run failed: internal error";
 const GONE = { stage: "sandbox", message: "the tracker was deleted while it ran" } as const;
 
 /** A refused or failed sandbox call, as a failed run. Messages name no internal address. */
-function sandboxFailure(err: grpc.ServiceError): RunResult {
+export function sandboxFailure(err: grpc.ServiceError): RunResult {
   let message: string;
   switch (err.code) {
     case grpc.status.RESOURCE_EXHAUSTED:

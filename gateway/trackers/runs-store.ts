@@ -61,7 +61,38 @@ export async function recordRun(q: Queryable, kind: TrackerKind, run: Omit<RunLo
 /** Newest first. */
 export async function runsOf(q: Queryable, kind: TrackerKind, trackerId: string): Promise<RunLog[]> {
   const rows = await q.query<Row>(`SELECT ${COLS} FROM ${kind.runs} r WHERE tracker_id = $1 ORDER BY r.id DESC LIMIT $2`, [trackerId, RUNS_KEPT]);
-  return rows.map((r) => ({
+  return rows.map(toRunLog);
+}
+
+export async function clearRuns(q: Queryable, kind: TrackerKind, trackerId: string): Promise<void> {
+  await q.query(`DELETE FROM ${kind.runs} WHERE tracker_id = $1`, [trackerId]);
+}
+
+/**
+ * The newest `perTracker` runs of each of the user's trackers of this kind,
+ * newest first, keyed by tracker id; a tracker that has not run has an empty list.
+ */
+export async function recentRunsOfUser(q: Queryable, kind: TrackerKind, userId: string, perTracker: number): Promise<Map<string, RunLog[]>> {
+  const rows = await q.query<Omit<Row, "id" | "tracker_id"> & { owner_id: string; id: string | null; tracker_id: string | null }>(
+    `SELECT t.id AS owner_id, recent.* FROM ${kind.trackers} t
+     LEFT JOIN LATERAL (
+       SELECT ${COLS}, r.id AS seq FROM ${kind.runs} r WHERE r.tracker_id = t.id ORDER BY r.id DESC LIMIT $2
+     ) recent ON true
+     WHERE t.user_id = $1
+     ORDER BY t.created_at, t.id, recent.seq DESC`,
+    [userId, perTracker],
+  );
+  const byTracker = new Map<string, RunLog[]>();
+  for (const r of rows) {
+    const list = byTracker.get(r.owner_id) ?? [];
+    byTracker.set(r.owner_id, list);
+    if (r.id !== null && r.tracker_id !== null) list.push(toRunLog({ ...r, id: r.id, tracker_id: r.tracker_id }));
+  }
+  return byTracker;
+}
+
+function toRunLog(r: Row): RunLog {
+  return {
     id: r.id,
     trackerId: r.tracker_id,
     trigger: r.trigger,
@@ -70,5 +101,5 @@ export async function runsOf(q: Queryable, kind: TrackerKind, trackerId: string)
     ...(r.revision_id === null ? {} : { revisionId: r.revision_id }),
     startedAt: r.started_at,
     durationMs: r.duration_ms,
-  }));
+  };
 }

@@ -4,7 +4,10 @@ import { contentValue } from "./content.js";
 import { clearRevisions, revisionsOf, type RevisionRecord } from "./revisions-store.js";
 import type { TrackerKind } from "./kinds.js";
 import type { RunResult } from "./runner.js";
-import { runsOf, type RunLog } from "./runs-store.js";
+import { clearRuns, recentRunsOfUser, runsOf, type RunLog } from "./runs-store.js";
+
+/** Runs per tracker in `_logs_summary`, as many as the reference shows. */
+export const SUMMARY_RUNS = 10;
 
 export interface Revision {
   id: string;
@@ -51,6 +54,16 @@ export class TrackerRunsService<T extends { revisions: number }> {
   async logs(userId: string, id: string): Promise<RunLog[]> {
     await this.owned(userId, id);
     return runsOf(this.deps.db, this.deps.kind, id);
+  }
+
+  async clearLogs(userId: string, id: string): Promise<void> {
+    await this.owned(userId, id);
+    await clearRuns(this.deps.db, this.deps.kind, id);
+  }
+
+  /** Each of the user's trackers of this kind with its newest runs, keyed by tracker id: their health at a glance. */
+  async logsSummary(userId: string): Promise<Record<string, RunLog[]>> {
+    return Object.fromEntries(await recentRunsOfUser(this.deps.db, this.deps.kind, userId, SUMMARY_RUNS));
   }
 
   private owned(userId: string, id: string): Promise<T> {

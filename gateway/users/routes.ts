@@ -24,6 +24,8 @@ export async function usersRoutes(app: App, opts: { auth: AuthDeps; users: Users
     {
       onRequest,
       schema: {
+        operationId: "createUser",
+        summary: "Create a user (operator)",
         tags,
         security,
         body: Type.Object({ email: Type.String({ format: "email", maxLength: 320 }) }),
@@ -38,6 +40,8 @@ export async function usersRoutes(app: App, opts: { auth: AuthDeps; users: Users
     {
       onRequest,
       schema: {
+        operationId: "createUserApiKey",
+        summary: "Create an API key for a user (operator)",
         tags,
         security,
         params: Type.Object({ user_id: Type.String({ format: "uuid" }) }),

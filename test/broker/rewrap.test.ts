@@ -48,7 +48,7 @@ describe("rewrap to a new master key", () => {
       BROKER_MASTER_KEYS: JSON.stringify({ active: "k2", keys: { "dev-1": devKey, k2: newKey } }),
     });
     // A rotation while both keys are configured lands on the active key directly.
-    const first = (await call(stack, "GET", "/api/user/secrets", { auth: user.auth })).body[0];
+    const first = (await call(stack, "GET", "/api/user/secrets", { auth: user.auth })).body.items[0];
     expect((await call(stack, "PUT", `/api/user/secrets/${first.id}`, { auth: user.auth, json: { value: "rotated" } })).status).toBe(200);
 
     const once = await internal("rewrap");
@@ -75,6 +75,6 @@ describe("rewrap to a new master key", () => {
       BROKER_MASTER_KEYS: JSON.stringify({ active: "k2", keys: { k2: newKey } }),
     });
     expect(await internal("verify")).toEqual({ checked: 12, failedIds: [], rowsByKey: { k2: 12 } });
-    expect((await call(stack, "GET", "/api/user/secrets", { auth: user.auth })).body).toHaveLength(12);
+    expect((await call(stack, "GET", "/api/user/secrets", { auth: user.auth })).body.total).toBe(12);
   });
 });

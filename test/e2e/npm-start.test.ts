@@ -69,7 +69,7 @@ describe("npm start", () => {
     expect(stdout.trim()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
 
     const list = await fetch("http://127.0.0.1:7070/api/user/secrets", { headers: { authorization: `Bearer ${created.token}` } });
-    expect(await list.json()).toEqual([expect.objectContaining({ id: stdout.trim(), name: "THIRD_PARTY_API_KEY" })]);
+    expect(await list.json()).toEqual({ items: [expect.objectContaining({ id: stdout.trim(), name: "THIRD_PARTY_API_KEY" })], total: 1 });
   });
 
   it("stops every process cleanly on Ctrl-C", async () => {

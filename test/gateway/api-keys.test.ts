@@ -44,7 +44,7 @@ describe("API keys", () => {
     // The key authenticates as the session's user: both see the same secrets.
     const s = await call(stack, "POST", "/api/user/secrets", { auth: { bearer: token }, json: { name: "K", value: "v" } });
     expect(s.status).toBe(201);
-    expect((await call(stack, "GET", "/api/user/secrets", { auth: me })).body).toEqual([expect.objectContaining({ id: s.body.id })]);
+    expect((await call(stack, "GET", "/api/user/secrets", { auth: me })).body.items).toEqual([expect.objectContaining({ id: s.body.id })]);
     const used = await call(stack, "GET", "/api/user/api_keys", { auth: me });
     expect(used.body[0].lastUsedAt).toBeGreaterThanOrEqual(created.body.createdAt);
 
@@ -141,8 +141,8 @@ describe("Kratos sessions (against a local stand-in for Kratos)", () => {
     const me = session();
     const a = await call(stack, "POST", "/api/user/secrets", { auth: me, json: { name: "S", value: "v" } });
     expect(a.status).toBe(201);
-    expect((await call(stack, "GET", "/api/user/secrets", { auth: me })).body).toHaveLength(1);
-    expect((await call(stack, "GET", "/api/user/secrets", { auth: session() })).body).toEqual([]);
+    expect((await call(stack, "GET", "/api/user/secrets", { auth: me })).body.items).toHaveLength(1);
+    expect((await call(stack, "GET", "/api/user/secrets", { auth: session() })).body).toEqual({ items: [], total: 0 });
   });
 
   it("an operator-made user with the same verified email is linked, not duplicated", async () => {
@@ -150,7 +150,7 @@ describe("Kratos sessions (against a local stand-in for Kratos)", () => {
     const u = await newUser(stack, email);
     await call(stack, "POST", "/api/user/secrets", { auth: u.auth, json: { name: "FROM_KEY", value: "v" } });
     const listed = await call(stack, "GET", "/api/user/secrets", { auth: session(email) });
-    expect(listed.body.map((s: { name: string }) => s.name)).toEqual(["FROM_KEY"]);
+    expect(listed.body.items.map((s: { name: string }) => s.name)).toEqual(["FROM_KEY"]);
   });
 
   it("answers 503 with JSON when Kratos fails", async () => {

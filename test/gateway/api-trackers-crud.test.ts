@@ -6,15 +6,15 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDb, type Db } from "../../common/db.js";
 import { migrate } from "../../common/migrate.js";
-import { ApiTrackersService } from "../../gateway/api-trackers/service.js";
-import { apiTrackerById, insertApiTracker } from "../../gateway/api-trackers/store.js";
+import { API_TRACKER_KIND, type ApiTrackersService } from "../../gateway/api-trackers/kind.js";
+import { TrackersService } from "../../gateway/trackers/service.js";
 import { insertUser } from "../../gateway/users/store.js";
 import { BACKEND, createDatabase, dropDatabase } from "../helpers/databases.js";
 import { call, createSecret, newUser, type TestUser } from "../helpers/http.js";
 import { Stack } from "../helpers/stack.js";
 
 const BASE = "/api/web_scraping/api_trackers";
-const TRACKER_KEYS = ["config", "createdAt", "enabled", "id", "name", "secrets", "target", "updatedAt"];
+const TRACKER_KEYS = ["config", "createdAt", "enabled", "id", "name", "notifications", "secrets", "target", "updatedAt"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const URL_A = "https://api.example.test/v1/items?page=1";
 
@@ -42,12 +42,21 @@ const trackerBody = (over: Partial<Body> = {}): Body => ({
 });
 
 const create = (u: TestUser, json: unknown) => call(stack, "POST", BASE, { auth: u.auth, json });
-const update = (u: TestUser, id: string, json: unknown) => call(stack, "PUT", `${BASE}/${id}`, { auth: u.auth, json });
+/** PUT answers 204 without a body, as the reference does; the tracker as it now is comes from the list. */
+const update = async (u: TestUser, id: string, json: unknown) => {
+  const res = await call(stack, "PUT", `${BASE}/${id}`, { auth: u.auth, json });
+  if (res.status !== 204) return res;
+  expect(res.text).toBe("");
+  return { ...res, body: (await listed(u, id)) as Record<string, any> };
+};
 const remove = (u: TestUser, id: string) => call(stack, "DELETE", `${BASE}/${id}`, { auth: u.auth });
+/** All of the user's trackers, in the collection's default order (by name). */
 const list = async (u: TestUser) => {
-  const res = await call<Record<string, any>[]>(stack, "GET", BASE, { auth: u.auth });
+  const res = await call<{ items: Record<string, any>[]; total: number }>(stack, "GET", `${BASE}?pageSize=100`, { auth: u.auth });
   expect(res.status).toBe(200);
-  return res.body;
+  expect(Object.keys(res.body).sort()).toEqual(["items", "total"]);
+  expect(res.body.total).toBe(res.body.items.length);
+  return res.body.items;
 };
 const created = async (u: TestUser, over: Partial<Body> = {}) => {
   const res = await create(u, trackerBody(over));
@@ -68,6 +77,7 @@ describe("create, list, update, delete", () => {
       enabled: true,
       config: { revisions: 3 },
       target: { url: URL_A, method: "GET" },
+      notifications: false,
       secrets: "none",
       createdAt: res.body.updatedAt,
       updatedAt: expect.any(Number),
@@ -94,16 +104,17 @@ describe("create, list, update, delete", () => {
         configurator: "return { requestHeaders: {} };",
         extractor: "return JSON.stringify(context.body);",
       },
+      notifications: true,
       secrets: "all",
     };
     const res = await create(u, body);
     expect(res.status, res.text).toBe(201);
-    const { name, enabled, config, target, secrets } = body;
-    expect(res.body).toEqual({ id: expect.any(String), name, enabled, config, target, secrets, createdAt: expect.any(Number), updatedAt: expect.any(Number) });
+    const { name, enabled, config, target, notifications, secrets } = body;
+    expect(res.body).toEqual({ id: expect.any(String), name, enabled, config, target, notifications, secrets, createdAt: expect.any(Number), updatedAt: expect.any(Number) });
     expect(await list(u)).toEqual([res.body]);
   });
 
-  it("GET lists the caller's trackers only, in creation order", async () => {
+  it("GET lists the caller's trackers only, sorted by name", async () => {
     const [u, other] = await Promise.all([newUser(stack), newUser(stack)]);
     expect(await list(u)).toEqual([]);
     const a = await created(u, { name: "first" });
@@ -137,26 +148,26 @@ describe("create, list, update, delete", () => {
     expect(orig.secrets).toEqual({ selected: [secret] });
 
     const renamed = await update(u, orig.id, { name: "Renamed" });
-    expect(renamed.status).toBe(200);
+    expect(renamed.status).toBe(204);
     expect(renamed.body).toEqual({ ...orig, name: "Renamed", updatedAt: expect.any(Number) });
     expect(renamed.body.updatedAt).toBeGreaterThanOrEqual(orig.createdAt);
 
     const disabled = await update(u, orig.id, { enabled: false });
-    expect(disabled.status).toBe(200);
+    expect(disabled.status).toBe(204);
     expect(disabled.body).toEqual({ ...renamed.body, enabled: false, updatedAt: expect.any(Number) });
 
     // A target without method, headers, body or scripts: those go, they are not kept from before.
     const retargeted = await update(u, orig.id, { target: { url: "https://other.example.test/" } });
-    expect(retargeted.status).toBe(200);
+    expect(retargeted.status).toBe(204);
     expect(retargeted.body).toEqual({ ...disabled.body, target: { url: "https://other.example.test/", method: "GET" }, updatedAt: expect.any(Number) });
 
     // A config without a job unschedules the tracker.
     const reconfigured = await update(u, orig.id, { config: { revisions: 1 } });
-    expect(reconfigured.status).toBe(200);
+    expect(reconfigured.status).toBe(204);
     expect(reconfigured.body).toEqual({ ...retargeted.body, config: { revisions: 1 }, updatedAt: expect.any(Number) });
 
     const unshared = await update(u, orig.id, { secrets: "none" });
-    expect(unshared.status).toBe(200);
+    expect(unshared.status).toBe(204);
     expect(unshared.body).toEqual({ ...reconfigured.body, secrets: "none", updatedAt: expect.any(Number) });
     expect(unshared.body).toMatchObject({ id: orig.id, createdAt: orig.createdAt });
     expect(await list(u)).toEqual([unshared.body]);
@@ -259,7 +270,7 @@ describe("target.body", () => {
     const replaced = await update(u, t.id, { target: { url: URL_A, body: { x: 1 } } });
     expect(replaced.body.target.body).toEqual({ x: 1 });
     const cleared = await update(u, t.id, { target: { url: URL_A, body: null } });
-    expect(cleared.status).toBe(200);
+    expect(cleared.status).toBe(204);
     expect("body" in cleared.body.target).toBe(false);
     expect("body" in (await listed(u, t.id))!.target).toBe(false);
   });
@@ -507,7 +518,7 @@ describe("uniqueness", () => {
     expect(await list(u)).toEqual([a, b]);
     // Renaming onto its own name in another case is not a collision.
     const self = await update(u, b.id, { name: "BETA" });
-    expect(self.status).toBe(200);
+    expect(self.status).toBe(204);
     expect(self.body.name).toBe("BETA");
   });
 });
@@ -581,7 +592,7 @@ describe("store and schedule", () => {
     const migrations = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../gateway/migrations");
     await migrate(db, migrations, 1);
     await insertUser(db, { id: userId, email: `${userId}@example.test`, handle: crypto.randomBytes(8).toString("hex") });
-    service = new ApiTrackersService({ db, existingSecretIds: async () => [] });
+    service = new TrackersService(API_TRACKER_KIND, { db, secretsOf: () => ({ existingIds: async () => [], idsByName: async () => new Map() }) });
   });
   afterAll(async () => {
     await db?.close();
@@ -625,8 +636,8 @@ describe("store and schedule", () => {
       name: t.name,
       enabled: true,
       revisions: 1,
-      target: { url: URL_A, method: "GET", headers: { a: "1" }, body: "b" },
-      extractor: "return 1;",
+      notifications: false,
+      target: { url: URL_A, method: "GET", headers: { a: "1" }, body: "b", extractor: "return 1;" },
       access: { mode: "none", ids: [] },
       createdAt: t.createdAt,
       updatedAt: t.updatedAt,
@@ -635,11 +646,11 @@ describe("store and schedule", () => {
   });
 
   it("the store keeps a JSON null body apart from no body", async () => {
-    const base = { userId, enabled: true, revisions: 1, access: { mode: "none" as const, ids: [] } };
-    const withNull = await insertApiTracker(db, { ...base, id: crypto.randomUUID(), name: "null-body", target: { url: URL_A, method: "POST", headers: {}, body: null } }, null);
-    const without = await insertApiTracker(db, { ...base, id: crypto.randomUUID(), name: "no-body", target: { url: URL_A, method: "POST", headers: {} } }, null);
-    const a = (await apiTrackerById(db, userId, withNull.id))!.target;
-    const b = (await apiTrackerById(db, userId, without.id))!.target;
+    const base = { userId, enabled: true, revisions: 1, notifications: false, access: { mode: "none" as const, ids: [] } };
+    const withNull = await service.store.insert(db, { ...base, id: crypto.randomUUID(), name: "null-body", target: { url: URL_A, method: "POST", headers: {}, body: null } }, null);
+    const without = await service.store.insert(db, { ...base, id: crypto.randomUUID(), name: "no-body", target: { url: URL_A, method: "POST", headers: {} } }, null);
+    const a = (await service.store.byId(db, userId, withNull.id))!.target;
+    const b = (await service.store.byId(db, userId, without.id))!.target;
     expect("body" in a && a.body === null).toBe(true);
     expect("body" in b).toBe(false);
     expect(withNull.target).toEqual(a);

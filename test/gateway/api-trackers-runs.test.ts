@@ -31,7 +31,7 @@ afterAll(async () => {
 const url = (path: string) => `http://127.0.0.1:${upstream.port}${path}`;
 const createSecret = (u: TestUser, name: string, value: string) => createSecretFor(stack, u, name, value);
 const trackerOf = async (u: TestUser, id: string) =>
-  (await call<{ id: string; secrets: unknown }[]>(stack, "GET", "/api/web_scraping/api_trackers", { auth: u.auth })).body.find((t) => t.id === id)!;
+  (await call<{ items: { id: string; secrets: unknown }[] }>(stack, "GET", `/api/web_scraping/api_trackers?q=${id}`, { auth: u.auth })).body.items.find((t) => t.id === id)!;
 /** The upstream requests that carry this marker in their path. */
 const seenAt = (marker: string) => upstream.seen.filter((r) => r.url.includes(marker));
 
@@ -233,7 +233,7 @@ describe("failures are logged with their stage and never with a secret value", (
   });
 
   it("has put the value in no log entry, no response and no service's output", async () => {
-    const trackers = (await call<{ id: string }[]>(stack, "GET", "/api/web_scraping/api_trackers", { auth: user.auth })).body;
+    const trackers = (await call<{ items: { id: string }[] }>(stack, "GET", "/api/web_scraping/api_trackers?pageSize=100", { auth: user.auth })).body.items;
     expect(trackers.length).toBeGreaterThan(3);
     for (const t of trackers) {
       const logs = await call(stack, "GET", `/api/web_scraping/api_trackers/${t.id}/_logs`, { auth: user.auth });

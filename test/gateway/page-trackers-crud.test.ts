@@ -6,15 +6,15 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDb, type Db } from "../../common/db.js";
 import { migrate } from "../../common/migrate.js";
-import { PageTrackersService } from "../../gateway/page-trackers/service.js";
-import { insertPageTracker, pageTrackerById, removeSecretFromPageTrackers } from "../../gateway/page-trackers/store.js";
+import { PAGE_TRACKER_KIND, type PageTrackersService } from "../../gateway/page-trackers/kind.js";
+import { TrackersService } from "../../gateway/trackers/service.js";
 import { insertUser } from "../../gateway/users/store.js";
 import { BACKEND, createDatabase, dropDatabase } from "../helpers/databases.js";
 import { call, createSecret, newUser, type TestUser } from "../helpers/http.js";
 import { Stack } from "../helpers/stack.js";
 
 const BASE = "/api/web_scraping/page_trackers";
-const TRACKER_KEYS = ["config", "createdAt", "enabled", "id", "name", "secrets", "target", "updatedAt"];
+const TRACKER_KEYS = ["config", "createdAt", "enabled", "id", "name", "notifications", "secrets", "target", "updatedAt"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const EXTRACTOR = "export async function execute(page, context) { return await page.title(); }";
 
@@ -42,12 +42,21 @@ const trackerBody = (over: Partial<Body> = {}): Body => ({
 });
 
 const create = (u: TestUser, json: unknown) => call(stack, "POST", BASE, { auth: u.auth, json });
-const update = (u: TestUser, id: string, json: unknown) => call(stack, "PUT", `${BASE}/${id}`, { auth: u.auth, json });
+/** PUT answers 204 without a body, as the reference does; the tracker as it now is comes from the list. */
+const update = async (u: TestUser, id: string, json: unknown) => {
+  const res = await call(stack, "PUT", `${BASE}/${id}`, { auth: u.auth, json });
+  if (res.status !== 204) return res;
+  expect(res.text).toBe("");
+  return { ...res, body: (await listed(u, id)) as Record<string, any> };
+};
 const remove = (u: TestUser, id: string) => call(stack, "DELETE", `${BASE}/${id}`, { auth: u.auth });
+/** All of the user's trackers, in the collection's default order (by name). */
 const list = async (u: TestUser) => {
-  const res = await call<Record<string, any>[]>(stack, "GET", BASE, { auth: u.auth });
+  const res = await call<{ items: Record<string, any>[]; total: number }>(stack, "GET", `${BASE}?pageSize=100`, { auth: u.auth });
   expect(res.status).toBe(200);
-  return res.body;
+  expect(Object.keys(res.body).sort()).toEqual(["items", "total"]);
+  expect(res.body.total).toBe(res.body.items.length);
+  return res.body.items;
 };
 const created = async (u: TestUser, over: Partial<Body> = {}) => {
   const res = await create(u, trackerBody(over));
@@ -68,6 +77,7 @@ describe("create, list, update, delete", () => {
       enabled: true,
       config: { revisions: 3 },
       target: { extractor: EXTRACTOR, acceptInvalidCertificates: false },
+      notifications: false,
       secrets: "none",
       createdAt: res.body.updatedAt,
       updatedAt: expect.any(Number),
@@ -85,16 +95,17 @@ describe("create, list, update, delete", () => {
       enabled: false,
       config: { revisions: 30, job: { schedule: "0 */5 * * * *" } },
       target: { extractor: "export async function execute(page) {\n  return [1, 'é', \"\\u2028\"];\n}", acceptInvalidCertificates: true },
+      notifications: true,
       secrets: "all",
     };
     const res = await create(u, body);
     expect(res.status, res.text).toBe(201);
-    const { name, enabled, config, target, secrets } = body;
-    expect(res.body).toEqual({ id: expect.any(String), name, enabled, config, target, secrets, createdAt: expect.any(Number), updatedAt: expect.any(Number) });
+    const { name, enabled, config, target, notifications, secrets } = body;
+    expect(res.body).toEqual({ id: expect.any(String), name, enabled, config, target, notifications, secrets, createdAt: expect.any(Number), updatedAt: expect.any(Number) });
     expect(await list(u)).toEqual([res.body]);
   });
 
-  it("GET lists the caller's trackers only, in creation order", async () => {
+  it("GET lists the caller's trackers only, sorted by name", async () => {
     const [u, other] = await Promise.all([newUser(stack), newUser(stack)]);
     expect(await list(u)).toEqual([]);
     const a = await created(u, { name: "first" });
@@ -119,26 +130,26 @@ describe("create, list, update, delete", () => {
     expect(orig.secrets).toEqual({ selected: [secret] });
 
     const renamed = await update(u, orig.id, { name: "Renamed" });
-    expect(renamed.status).toBe(200);
+    expect(renamed.status).toBe(204);
     expect(renamed.body).toEqual({ ...orig, name: "Renamed", updatedAt: expect.any(Number) });
     expect(renamed.body.updatedAt).toBeGreaterThanOrEqual(orig.createdAt);
 
     const disabled = await update(u, orig.id, { enabled: false });
-    expect(disabled.status).toBe(200);
+    expect(disabled.status).toBe(204);
     expect(disabled.body).toEqual({ ...renamed.body, enabled: false, updatedAt: expect.any(Number) });
 
     // A target without acceptInvalidCertificates: the flag goes back to false, it is not kept from before.
     const retargeted = await update(u, orig.id, { target: { extractor: "return 2;" } });
-    expect(retargeted.status).toBe(200);
+    expect(retargeted.status).toBe(204);
     expect(retargeted.body).toEqual({ ...disabled.body, target: { extractor: "return 2;", acceptInvalidCertificates: false }, updatedAt: expect.any(Number) });
 
     // A config without a job unschedules the tracker.
     const reconfigured = await update(u, orig.id, { config: { revisions: 1 } });
-    expect(reconfigured.status).toBe(200);
+    expect(reconfigured.status).toBe(204);
     expect(reconfigured.body).toEqual({ ...retargeted.body, config: { revisions: 1 }, updatedAt: expect.any(Number) });
 
     const unshared = await update(u, orig.id, { secrets: "none" });
-    expect(unshared.status).toBe(200);
+    expect(unshared.status).toBe(204);
     expect(unshared.body).toEqual({ ...reconfigured.body, secrets: "none", updatedAt: expect.any(Number) });
     expect(unshared.body).toMatchObject({ id: orig.id, createdAt: orig.createdAt });
 
@@ -149,13 +160,14 @@ describe("create, list, update, delete", () => {
       target: { extractor: "return 3;", acceptInvalidCertificates: true },
       secrets: "all",
     });
-    expect(everything.status).toBe(200);
+    expect(everything.status).toBe(204);
     expect(everything.body).toEqual({
       id: orig.id,
       name: "Every",
       enabled: true,
       config: { revisions: 30, job: { schedule: "0 0 * * *" } },
       target: { extractor: "return 3;", acceptInvalidCertificates: true },
+      notifications: false,
       secrets: "all",
       createdAt: orig.createdAt,
       updatedAt: expect.any(Number),
@@ -433,7 +445,7 @@ describe("uniqueness", () => {
     expect(await list(u)).toEqual([a, b]);
     // Renaming onto its own name in another case is not a collision.
     const self = await update(u, b.id, { name: "BETA" });
-    expect(self.status).toBe(200);
+    expect(self.status).toBe(204);
     expect(self.body.name).toBe("BETA");
   });
 
@@ -528,7 +540,7 @@ describe("store and schedule", () => {
     const migrations = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../gateway/migrations");
     await migrate(db, migrations, 1);
     await insertUser(db, { id: userId, email: `${userId}@example.test`, handle: crypto.randomBytes(8).toString("hex") });
-    service = new PageTrackersService({ db, existingSecretIds: async (_userId, ids) => ids });
+    service = new TrackersService(PAGE_TRACKER_KIND, { db, secretsOf: () => ({ existingIds: async (ids) => ids, idsByName: async () => new Map() }) });
   });
   afterAll(async () => {
     await db?.close();
@@ -580,26 +592,26 @@ describe("store and schedule", () => {
       name: t.name,
       enabled: true,
       revisions: 1,
-      extractor: "return 1;",
-      acceptInvalidCertificates: true,
+      notifications: false,
+      target: { extractor: "return 1;", acceptInvalidCertificates: true },
       access: { mode: "selected", ids: [secret] },
       createdAt: t.createdAt,
       updatedAt: t.updatedAt,
     });
-    expect(await pageTrackerById(db, userId, t.id)).toEqual(r);
+    expect(await service.store.byId(db, userId, t.id)).toEqual(r);
     await expect(service.owned(crypto.randomUUID(), t.id)).rejects.toMatchObject({ kind: "not_found" });
     await expect(service.delete(crypto.randomUUID(), t.id)).rejects.toMatchObject({ kind: "not_found" });
   });
 
   it("removing a secret touches only the rows that hold it", async () => {
     const [one, two] = [crypto.randomUUID(), crypto.randomUUID()];
-    const base = { userId, enabled: true, revisions: 1, extractor: "x", acceptInvalidCertificates: false };
-    const single = await insertPageTracker(db, { ...base, id: crypto.randomUUID(), name: `r-${++counter}`, access: { mode: "selected", ids: [one] } }, null);
-    const pair = await insertPageTracker(db, { ...base, id: crypto.randomUUID(), name: `r-${++counter}`, access: { mode: "selected", ids: [one, two] } }, null);
-    expect(await removeSecretFromPageTrackers(db, userId, one)).toBe(2);
-    expect((await pageTrackerById(db, userId, single.id))!.access).toEqual({ mode: "none", ids: [] });
-    expect((await pageTrackerById(db, userId, pair.id))!.access).toEqual({ mode: "selected", ids: [two] });
-    expect(await removeSecretFromPageTrackers(db, userId, one)).toBe(0);
-    expect(await removeSecretFromPageTrackers(db, crypto.randomUUID(), two)).toBe(0);
+    const base = { userId, enabled: true, revisions: 1, notifications: false, target: { extractor: "x", acceptInvalidCertificates: false } };
+    const single = await service.store.insert(db, { ...base, id: crypto.randomUUID(), name: `r-${++counter}`, access: { mode: "selected", ids: [one] } }, null);
+    const pair = await service.store.insert(db, { ...base, id: crypto.randomUUID(), name: `r-${++counter}`, access: { mode: "selected", ids: [one, two] } }, null);
+    expect(await service.store.removeSecret(db, userId, one)).toBe(2);
+    expect((await service.store.byId(db, userId, single.id))!.access).toEqual({ mode: "none", ids: [] });
+    expect((await service.store.byId(db, userId, pair.id))!.access).toEqual({ mode: "selected", ids: [two] });
+    expect(await service.store.removeSecret(db, userId, one)).toBe(0);
+    expect(await service.store.removeSecret(db, crypto.randomUUID(), two)).toBe(0);
   });
 });

@@ -198,28 +198,28 @@ describe("changes show on the next request", () => {
     const r = await createResponder(stack, u, { location: { pathType: "=", path: "/life" }, enabled: false, settings: { body: "v1" } });
     expectNotFound(await hit(stack, host, "/life"));
 
-    expect((await update(u, r.id, { enabled: true })).status).toBe(200);
+    expect((await update(u, r.id, { enabled: true })).status).toBe(204);
     const on = await hit(stack, host, "/life");
     expect(on.status).toBe(200);
     expect(on.text).toBe("v1");
 
-    expect((await update(u, r.id, { settings: { requestsToTrack: 0, statusCode: 203, headers: [["x-v", "2"]], body: "v2" } })).status).toBe(200);
+    expect((await update(u, r.id, { settings: { requestsToTrack: 0, statusCode: 203, headers: [["x-v", "2"]], body: "v2" } })).status).toBe(204);
     const changed = await hit(stack, host, "/life");
     expect(changed.status).toBe(203);
     expect(changed.header("x-v")).toBe("2");
     expect(changed.text).toBe("v2");
 
-    expect((await update(u, r.id, { location: { pathType: "=", path: "/moved" } })).status).toBe(200);
+    expect((await update(u, r.id, { location: { pathType: "=", path: "/moved" } })).status).toBe(204);
     expectNotFound(await hit(stack, host, "/life"));
     expect((await hit(stack, host, "/moved")).text).toBe("v2");
 
-    expect((await update(u, r.id, { method: "POST" })).status).toBe(200);
+    expect((await update(u, r.id, { method: "POST" })).status).toBe(204);
     expectNotFound(await hit(stack, host, "/moved"));
     expect((await hit(stack, host, "/moved", { method: "POST" })).text).toBe("v2");
 
-    expect((await update(u, r.id, { enabled: false })).status).toBe(200);
+    expect((await update(u, r.id, { enabled: false })).status).toBe(204);
     expectNotFound(await hit(stack, host, "/moved", { method: "POST" }));
-    expect((await update(u, r.id, { enabled: true })).status).toBe(200);
+    expect((await update(u, r.id, { enabled: true })).status).toBe(204);
     expect((await hit(stack, host, "/moved", { method: "POST" })).text).toBe("v2");
 
     expect((await call(stack, "DELETE", `${BASE}/${r.id}`, { auth: u.auth })).status).toBe(204);
@@ -255,7 +255,7 @@ describe("hosts", () => {
     expect(JSON.parse(res.text)).toEqual({ message: expect.any(String) });
     const authed = await hit(stack, host, BASE, { headers: { authorization: `Bearer ${u.token}` } });
     expect(authed.status).toBe(200);
-    expect(JSON.parse(authed.text).map((r: { name: string }) => r.name)).toEqual(["root", "webhook api", "prefixed"]);
+    expect(JSON.parse(authed.text).items.map((r: { name: string }) => r.name)).toEqual(["prefixed", "root", "webhook api"]);
   });
 
   it("on a webhook host the API paths are the responders' paths", async () => {

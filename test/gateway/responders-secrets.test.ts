@@ -43,7 +43,7 @@ afterAll(async () => {
 
 const createSecret = (u: TestUser, name: string, value: string) => createSecretFor(stack, u, name, value);
 const getResponder = async (u: TestUser, id: string) =>
-  (await call<{ id: string; settings: { secrets: unknown } }[]>(stack, "GET", "/api/webhooks/responders", { auth: u.auth })).body.find(
+  (await call<{ items: { id: string; settings: { secrets: unknown } }[] }>(stack, "GET", `/api/webhooks/responders?q=${id}`, { auth: u.auth })).body.items.find(
     (r) => r.id === id,
   )!;
 
@@ -79,7 +79,7 @@ describe("the seed's curl example", () => {
         }')"`;
     const { stdout } = await promisify(execFile)("bash", ["-c", script], { env: { ...process.env, SECUTILS_API_KEY: user.token } });
     const responder = JSON.parse(stdout) as { id: string; url: string };
-    const [secret] = (await call<{ id: string }[]>(stack, "GET", "/api/user/secrets", { auth: user.auth })).body;
+    const [secret] = (await call<{ items: { id: string }[] }>(stack, "GET", "/api/user/secrets", { auth: user.auth })).body.items;
     expect(responder.url).toBe(`${stack.url.replace("127.0.0.1", `${user.handle}.webhooks.localhost`)}/`);
 
     // curl resolves *.localhost to loopback itself, so the responder URL works as returned.
@@ -99,7 +99,7 @@ describe("the seed's curl example", () => {
       auth: user.auth,
       json: { settings: { requestsToTrack: 5, statusCode: 200, headers: [["x-token", "Bearer ${secrets.NEW_NAME}"]], body: "ok", secrets: { selected: [secret!.id] } } },
     });
-    expect(renamed.status).toBe(200);
+    expect(renamed.status).toBe(204);
     expect((await hitUrl(stack, responder.url)).header("x-token")).toBe("Bearer sk-prod-rotated");
 
     expect((await call(stack, "DELETE", `/api/user/secrets/${secret!.id}`, { auth: user.auth })).status).toBe(204);

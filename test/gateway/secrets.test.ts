@@ -13,7 +13,9 @@ beforeAll(async () => {
 afterAll(() => stack?.stop());
 
 const create = (u: TestUser, json: unknown) => call(stack, "POST", "/api/user/secrets", { auth: u.auth, json });
-const list = async (u: TestUser) => (await call<{ id: string; name: string }[]>(stack, "GET", "/api/user/secrets", { auth: u.auth })).body;
+// A user has at most 100 secrets here, so one page of 100 is all of them.
+const list = async (u: TestUser) =>
+  (await call<{ items: { id: string; name: string }[] }>(stack, "GET", "/api/user/secrets?pageSize=100", { auth: u.auth })).body.items;
 
 describe("secret names", () => {
   it.each([

@@ -1,3 +1,8 @@
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NAME_MAX_CHARS, NAME_PATTERN, VALUE_MAX_BYTES } from "../../common/secret-rules.js";
 import { call } from "../helpers/http.js";
@@ -72,9 +77,9 @@ describe("OpenAPI document", () => {
         "DELETE /api/webhooks/responders/{responder_id}",
         "GET /api/user/api_keys",
         "POST /api/user/api_keys",
-        "PUT /api/user/api_keys/{id}",
-        "DELETE /api/user/api_keys/{id}",
-        "POST /api/user/api_keys/{id}/_regenerate",
+        "PUT /api/user/api_keys/{api_key_id}",
+        "DELETE /api/user/api_keys/{api_key_id}",
+        "POST /api/user/api_keys/{api_key_id}/_regenerate",
         "POST /api/users",
         "POST /api/users/{user_id}/api_keys",
         "POST /api/webhooks/responders",
@@ -86,6 +91,10 @@ describe("OpenAPI document", () => {
         "POST /api/web_scraping/api_trackers/{tracker_id}/_history",
         "POST /api/web_scraping/api_trackers/{tracker_id}/_clear",
         "GET /api/web_scraping/api_trackers/{tracker_id}/_logs",
+        "POST /api/web_scraping/api_trackers/{tracker_id}/_clear_logs",
+        "GET /api/web_scraping/api_trackers/_logs_summary",
+        "POST /api/web_scraping/api_trackers/_debug",
+        "POST /api/web_scraping/api_trackers/_test",
         "GET /api/web_scraping/page_trackers",
         "POST /api/web_scraping/page_trackers",
         "PUT /api/web_scraping/page_trackers/{tracker_id}",
@@ -93,6 +102,9 @@ describe("OpenAPI document", () => {
         "POST /api/web_scraping/page_trackers/{tracker_id}/_history",
         "POST /api/web_scraping/page_trackers/{tracker_id}/_clear",
         "GET /api/web_scraping/page_trackers/{tracker_id}/_logs",
+        "POST /api/web_scraping/page_trackers/{tracker_id}/_clear_logs",
+        "GET /api/web_scraping/page_trackers/_logs_summary",
+        "POST /api/web_scraping/page_trackers/_debug",
       ].sort(),
     );
     const create = doc.paths["/api/user/secrets"].post.requestBody.content["application/json"].schema;
@@ -101,5 +113,67 @@ describe("OpenAPI document", () => {
     expect(create.required.sort()).toEqual(["name", "value"]);
     // The secret as returned has no value field.
     expect(Object.keys(doc.components.schemas.UserSecret.properties).sort()).toEqual(["createdAt", "id", "name", "updatedAt"]);
+  });
+
+  it("names, sums up and tags every operation, with a camelCase operationId unique in the document, and names its server", async () => {
+    const doc = (await call(stack, "GET", "/api-docs/openapi.json")).body;
+    const ops = Object.entries(doc.paths as Record<string, Record<string, { operationId?: string; summary?: string; tags?: string[] }>>).flatMap(
+      ([p, methods]) => Object.entries(methods).map(([m, op]) => ({ route: `${m.toUpperCase()} ${p}`, ...op })),
+    );
+    const missing = ops.filter((o) => !/^[a-z][A-Za-z0-9]*$/.test(o.operationId ?? "") || !o.summary || !o.tags?.length).map((o) => o.route);
+    expect(missing).toEqual([]);
+    const ids = ops.map((o) => o.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(doc.servers).toEqual([expect.objectContaining({ url: "/" })]);
+    const byId = Object.fromEntries(ops.map((o) => [o.operationId, o.route]));
+    expect(byId).toMatchObject({
+      listSecrets: "GET /api/user/secrets",
+      updateSecret: "PUT /api/user/secrets/{secret_id}",
+      listResponders: "GET /api/webhooks/responders",
+      updateResponder: "PUT /api/webhooks/responders/{responder_id}",
+      listApiKeys: "GET /api/user/api_keys",
+    });
+  });
+
+  it("says what the endpoints answer: pages for secrets and responders, 204 for a responder update", async () => {
+    const doc = (await call(stack, "GET", "/api-docs/openapi.json")).body;
+    for (const route of ["/api/user/secrets", "/api/webhooks/responders"]) {
+      const get = doc.paths[route].get;
+      expect(get.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`).sort()).toEqual(
+        ["query:globalTags", "query:order", "query:page", "query:pageSize", "query:q", "query:sort", "query:tags"],
+      );
+      const page = get.responses["200"].content["application/json"].schema;
+      expect(page.required.sort()).toEqual(["items", "total"]);
+      expect(page.properties.items.type).toBe("array");
+    }
+    const put = doc.paths["/api/webhooks/responders/{responder_id}"].put.responses;
+    expect(Object.keys(put)).toContain("204");
+    expect(Object.keys(put)).not.toContain("200");
+    expect(Object.keys(doc.paths["/api/user/secrets/{secret_id}"].put.responses)).toContain("200");
+    // OpenAPI 3.0 has no tuples: a header pair is an array of exactly two strings.
+    const headers = doc.components.schemas.Responder.properties.settings.properties.headers;
+    expect(headers.items).toMatchObject({ minItems: 2, maxItems: 2 });
+    expect(JSON.stringify(doc)).not.toContain("additionalItems");
+  });
+
+  it("is clean under Redocly's recommended rules: no error, no warning", { timeout: 120_000 }, async () => {
+    const res = await call(stack, "GET", "/api-docs/openapi.json");
+    // A folder of its own, so no redocly.yaml around the project changes the rules.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "openapi-lint-"));
+    try {
+      const file = path.join(dir, "openapi.json");
+      fs.writeFileSync(file, res.text);
+      const cli = path.resolve("node_modules/.bin/redocly");
+      const run = await promisify(execFile)(cli, ["lint", "--extends", "recommended", "--format", "json", file], {
+        cwd: dir,
+        env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" },
+        maxBuffer: 16 * 1024 * 1024,
+      }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? "" }));
+      const report = JSON.parse(run.stdout) as { totals: { errors: number; warnings: number }; problems: { ruleId: string; message: string }[] };
+      expect(report.problems.map((p) => `${p.ruleId}: ${p.message}`)).toEqual([]);
+      expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -5,10 +5,11 @@ import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { openDb, type Db } from "../../common/db.js";
 import { migrate } from "../../common/migrate.js";
-import { insertPageTracker } from "../../gateway/page-trackers/store.js";
+import { PAGE_TRACKER_KIND } from "../../gateway/page-trackers/kind.js";
 import { PAGE_TRACKERS } from "../../gateway/trackers/kinds.js";
 import { latestRevision, revisionsOf, storeRevisionIfChanged } from "../../gateway/trackers/revisions-store.js";
 import { recordRun, runsOf } from "../../gateway/trackers/runs-store.js";
+import { TrackerStore } from "../../gateway/trackers/store.js";
 import { ADMIN_URL, createDatabase, dropDatabase } from "../helpers/databases.js";
 
 // The revision and run-log stores past nine rows: ids are handed out as text,
@@ -34,9 +35,18 @@ afterAll(async () => {
 it("orders revisions and runs by number, not as text, across 9 → 10 → 11", async () => {
   const userId = crypto.randomUUID();
   await db.query("INSERT INTO users (id, email, handle) VALUES ($1, $2, $3)", [userId, `${userId}@example.test`, crypto.randomBytes(8).toString("hex")]);
-  const tracker = await insertPageTracker(
+  const tracker = await new TrackerStore(PAGE_TRACKERS, PAGE_TRACKER_KIND.columns).insert(
     db,
-    { id: crypto.randomUUID(), userId, name: "t", enabled: true, revisions: 30, extractor: "x", acceptInvalidCertificates: false, access: { mode: "none", ids: [] } },
+    {
+      id: crypto.randomUUID(),
+      userId,
+      name: "t",
+      enabled: true,
+      revisions: 30,
+      notifications: false,
+      target: { extractor: "x", acceptInvalidCertificates: false },
+      access: { mode: "none", ids: [] },
+    },
     null,
   );
   for (let i = 1; i <= 12; i++) {

@@ -6,11 +6,15 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { openDb, type Db } from "../../common/db.js";
 import { createLogger } from "../../common/log.js";
 import { migrate } from "../../common/migrate.js";
-import { apiTrackerById, insertApiTracker, type ApiTrackerRecord } from "../../gateway/api-trackers/store.js";
-import { pageTrackerById, insertPageTracker, type PageTrackerRecord } from "../../gateway/page-trackers/store.js";
+import { API_TRACKER_KIND, type ApiTrackerRecord } from "../../gateway/api-trackers/kind.js";
+import { PAGE_TRACKER_KIND, type PageTrackerRecord } from "../../gateway/page-trackers/kind.js";
 import { API_TRACKERS, PAGE_TRACKERS } from "../../gateway/trackers/kinds.js";
 import type { RunResult } from "../../gateway/trackers/runner.js";
 import { TrackerScheduler } from "../../gateway/trackers/scheduler.js";
+import { TrackerStore } from "../../gateway/trackers/store.js";
+
+const apiStore = new TrackerStore(API_TRACKERS, API_TRACKER_KIND.columns);
+const pageStore = new TrackerStore(PAGE_TRACKERS, PAGE_TRACKER_KIND.columns);
 import { ADMIN_URL, createDatabase, dropDatabase } from "../helpers/databases.js";
 
 // The scheduler's claim on the embedded PGlite that `npm start` uses (and on
@@ -37,7 +41,7 @@ afterAll(async () => {
 async function tracker(opts: { enabled: boolean; schedule?: string; due: boolean }): Promise<ApiTrackerRecord> {
   const userId = crypto.randomUUID();
   await db.query("INSERT INTO users (id, email, handle) VALUES ($1, $2, $3)", [userId, `${userId}@example.test`, crypto.randomBytes(8).toString("hex")]);
-  return insertApiTracker(
+  return apiStore.insert(
     db,
     {
       id: crypto.randomUUID(),
@@ -46,6 +50,7 @@ async function tracker(opts: { enabled: boolean; schedule?: string; due: boolean
       enabled: opts.enabled,
       revisions: 3,
       ...(opts.schedule ? { schedule: opts.schedule } : {}),
+      notifications: false,
       target: { url: "http://example.test/", method: "GET", headers: {} },
       access: { mode: "none", ids: [] },
     },
@@ -67,7 +72,7 @@ it("claims a due tick once between two schedulers, moves it to the next minute a
     },
   };
   const log = createLogger("test", "silent");
-  const schedulers = [1, 2].map(() => new TrackerScheduler({ db, kind: API_TRACKERS, load: (userId, id) => apiTrackerById(db, userId, id), runner, log, pollMs: 10, maxConcurrentRuns: 4 }));
+  const schedulers = [1, 2].map(() => new TrackerScheduler({ db, kind: API_TRACKERS, load: (userId, id) => apiStore.byId(db, userId, id), runner, log, pollMs: 10, maxConcurrentRuns: 4 }));
   schedulers.forEach((s) => s.start());
   await allRan;
   // Twenty more polls of each scheduler: none may run the tick again.
@@ -87,9 +92,19 @@ it("claims page trackers from their own table, and only them", async () => {
   const api = await tracker({ enabled: true, schedule: "* * * * *", due: true });
   const userId = crypto.randomUUID();
   await db.query("INSERT INTO users (id, email, handle) VALUES ($1, $2, $3)", [userId, `${userId}@example.test`, crypto.randomBytes(8).toString("hex")]);
-  const page = await insertPageTracker(
+  const page = await pageStore.insert(
     db,
-    { id: crypto.randomUUID(), userId, name: "p", enabled: true, revisions: 3, schedule: "*/5 * * * *", extractor: "x", acceptInvalidCertificates: false, access: { mode: "none", ids: [] } },
+    {
+      id: crypto.randomUUID(),
+      userId,
+      name: "p",
+      enabled: true,
+      revisions: 3,
+      schedule: "*/5 * * * *",
+      notifications: false,
+      target: { extractor: "x", acceptInvalidCertificates: false },
+      access: { mode: "none", ids: [] },
+    },
     new Date(Date.now() - 1000),
   );
   const runs: string[] = [];
@@ -98,7 +113,7 @@ it("claims page trackers from their own table, and only them", async () => {
   const scheduler = new TrackerScheduler({
     db,
     kind: PAGE_TRACKERS,
-    load: (u, id) => pageTrackerById(db, u, id),
+    load: (u, id) => pageStore.byId(db, u, id),
     runner: {
       run: async (t: PageTrackerRecord, trigger: string): Promise<RunResult> => {
         runs.push(`${t.id}:${trigger}`);

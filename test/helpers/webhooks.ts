@@ -22,6 +22,8 @@ export function hit(
   opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string; url?: string } = {},
 ): Promise<WebhookAnswer> {
   const target = new URL(opts.url ?? stack.url);
+  // As curl and fetch do: Node frames a GET, DELETE, OPTIONS or TRACE body only when told its length.
+  const length = opts.body === undefined || hasHeader(opts.headers, "transfer-encoding") ? {} : { "content-length": String(Buffer.byteLength(opts.body)) };
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -29,7 +31,7 @@ export function hit(
         port: target.port,
         method: opts.method ?? "GET",
         path,
-        headers: { host, ...opts.headers },
+        headers: { host, ...length, ...opts.headers },
         agent: false,
         ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       },
@@ -56,6 +58,8 @@ export function hit(
   });
 }
 
+const hasHeader = (headers: Record<string, string> | undefined, name: string) => Object.keys(headers ?? {}).some((h) => h.toLowerCase() === name);
+
 /** A request to the URL a responder reported (its host and path). */
 export function hitUrl(stack: Stack, url: string, opts: Parameters<typeof hit>[3] = {}, suffix = ""): Promise<WebhookAnswer> {
   const u = new URL(url);
@@ -66,7 +70,7 @@ export const webhookHost = (u: { handle: string }, prefix?: string) => `${prefix
 
 export interface ResponderInput {
   name?: string;
-  location?: { pathType: "=" | "^"; path: string; subdomainPrefix?: string };
+  location?: { pathType: "=" | "^" | "*"; path: string; subdomainPrefix?: string };
   method?: string;
   enabled?: boolean;
   settings?: Record<string, unknown>;

@@ -33,10 +33,10 @@ it("a change through one replica reaches the other's cache", async () => {
     auth: user.auth,
     json: { settings: { requestsToTrack: 0, statusCode: 200, headers: [], body: "v2" } },
   });
-  expect(put.status).toBe(200);
+  expect(put.status).toBe(204);
   expect((await until(viaSecond, (a) => a.text === "v2")).text).toBe("v2");
 
-  expect((await call(stack, "PUT", `/api/webhooks/responders/${r.id}`, { auth: user.auth, json: { enabled: false } })).status).toBe(200);
+  expect((await call(stack, "PUT", `/api/webhooks/responders/${r.id}`, { auth: user.auth, json: { enabled: false } })).status).toBe(204);
   expect((await until(viaSecond, (a) => a.status === 404)).status).toBe(404);
 });
 
@@ -61,7 +61,7 @@ it("a replica whose notification connection drops serves nothing stale", async (
     auth: user.auth,
     json: { settings: { requestsToTrack: 0, statusCode: 200, headers: [], body: "after" } },
   });
-  expect(put.status).toBe(200);
+  expect(put.status).toBe(204);
   expect((await until(viaSecond, (a) => a.text === "after")).text).toBe("after");
   expect(stack.output()).toContain("responder change notifications were interrupted");
 });

@@ -135,7 +135,7 @@ describe("API key endpoints: scopes chosen at creation", () => {
   it("are described in the OpenAPI document of the key endpoints", async () => {
     const doc = (await call(stack, "GET", "/api-docs/openapi.json")).body;
     const body = (p: string, m: string) => doc.paths[p][m].requestBody.content["application/json"].schema;
-    for (const schema of [body("/api/user/api_keys", "post"), body("/api/user/api_keys/{id}", "put"), body("/api/users/{user_id}/api_keys", "post")]) {
+    for (const schema of [body("/api/user/api_keys", "post"), body("/api/user/api_keys/{api_key_id}", "put"), body("/api/users/{user_id}/api_keys", "post")]) {
       expect(schema.properties.scopes).toMatchObject({ type: "array", minItems: 1, uniqueItems: true, items: { type: "string", enum: ALL_SCOPES } });
       expect(schema.required ?? []).not.toContain("scopes");
     }
@@ -228,6 +228,10 @@ describe("a key without secrets:grant", () => {
     const responder = (secrets: unknown) => responderBody({ settings: { script: "({ body: JSON.stringify(context.secrets) })", secrets } });
     await refusedGrant(key.post("/api/webhooks/responders", responder("all")), "responder", "all");
     await refusedGrant(key.post("/api/webhooks/responders", responder({ selected: [a] })), "responder", [a]);
+    // The reference's shapes are the same grants: names are refused as the ids they name.
+    await refusedGrant(key.post("/api/webhooks/responders", responder({ type: "all" })), "responder", "all");
+    await refusedGrant(key.post("/api/webhooks/responders", responder({ type: "selected", secrets: ["B"] })), "responder", [b]);
+    expect((await key.post("/api/webhooks/responders", responder({ type: "none" }))).status).toBe(201);
     expect((await key.post("/api/webhooks/responders", responder("none"))).status).toBe(201);
     expect((await key.post("/api/webhooks/responders", responder({ selected: [] }))).status).toBe(201);
 
@@ -241,10 +245,10 @@ describe("a key without secrets:grant", () => {
     expect((await key.post(PAGE_TRACKERS, pageTracker("p-none", "none"))).status).toBe(201);
 
     // What was refused was not created.
-    const names = async (p: string) => (await call(stack, "GET", p, { auth: owner.auth })).body.map((x: { name: string }) => x.name);
+    const names = async (p: string) => (await call(stack, "GET", p, { auth: owner.auth })).body.items.map((x: { name: string }) => x.name);
     expect(await names(API_TRACKERS)).toEqual(["t-none"]);
     expect(await names(PAGE_TRACKERS)).toEqual(["p-none"]);
-    expect((await names("/api/webhooks/responders")).length).toBe(2);
+    expect((await names("/api/webhooks/responders")).length).toBe(3);
   });
 
   it("cannot widen a responder's setting, nor change what an existing one serves; narrowing is allowed", async () => {
@@ -255,7 +259,7 @@ describe("a key without secrets:grant", () => {
     const url = `/api/webhooks/responders/${id}`;
     const settings = (secrets: unknown, extra: Record<string, unknown> = {}) => ({ settings: { requestsToTrack: 0, statusCode: 200, script, secrets, ...extra } });
     const key = as(limited.auth);
-    const current = async () => (await call(stack, "GET", "/api/webhooks/responders", { auth: owner.auth })).body.find((r: { id: string }) => r.id === id);
+    const current = async () => (await call(stack, "GET", `/api/webhooks/responders?q=${id}`, { auth: owner.auth })).body.items.find((r: { id: string }) => r.id === id);
 
     await refusedGrant(key.put(url, settings({ selected: [a, b] })), `responder:${id}`, [b]);
     await refusedGrant(key.put(url, settings("all")), `responder:${id}`, "all");
@@ -265,13 +269,13 @@ describe("a key without secrets:grant", () => {
     expect((await current()).settings).toMatchObject({ script, secrets: { selected: [a] } });
 
     // Neither widening nor new code: allowed.
-    expect((await key.put(url, { name: "renamed", enabled: false })).status).toBe(200);
-    expect((await key.put(url, settings({ selected: [a] }, { requestsToTrack: 5, statusCode: 201 }))).status).toBe(200);
+    expect((await key.put(url, { name: "renamed", enabled: false })).status).toBe(204);
+    expect((await key.put(url, settings({ selected: [a] }, { requestsToTrack: 5, statusCode: 201 }))).status).toBe(204);
     // A key with the scope widens; then the limited key narrows, step by step, to nothing.
-    expect((await as(granting.auth).put(url, settings("all"))).status).toBe(200);
-    expect((await key.put(url, settings({ selected: [a, b] }))).status).toBe(200);
-    expect((await key.put(url, settings({ selected: [b] }))).status).toBe(200);
-    expect((await key.put(url, settings("none", { script: "({ body: 'no secrets here' })" }))).status).toBe(200);
+    expect((await as(granting.auth).put(url, settings("all"))).status).toBe(204);
+    expect((await key.put(url, settings({ selected: [a, b] }))).status).toBe(204);
+    expect((await key.put(url, settings({ selected: [b] }))).status).toBe(204);
+    expect((await key.put(url, settings("none", { script: "({ body: 'no secrets here' })" }))).status).toBe(204);
     expect((await current()).settings.secrets).toBe("none");
     // And from nothing it cannot come back.
     await refusedGrant(key.put(url, settings({ selected: [b] }, { script: "({ body: 'no secrets here' })" })), `responder:${id}`, [b]);
@@ -288,11 +292,11 @@ describe("a key without secrets:grant", () => {
     await refusedGrant(key.put(api, { secrets: { selected: [a, b] } }), consumer, [b]);
     await refusedGrant(key.put(api, { target: { ...target, url: "https://attacker.example/collect" } }), consumer, [a]);
     await refusedGrant(key.put(api, { target: { ...target, extractor: "({ body: JSON.stringify(context.params.secrets) })" } }), consumer, [a]);
-    expect((await key.put(api, { name: "api renamed", config: { revisions: 3 } })).status).toBe(200);
-    expect((await key.put(api, { target: { ...target } })).status).toBe(200);
-    expect((await key.put(api, { secrets: "none" })).status).toBe(200);
+    expect((await key.put(api, { name: "api renamed", config: { revisions: 3 } })).status).toBe(204);
+    expect((await key.put(api, { target: { ...target } })).status).toBe(204);
+    expect((await key.put(api, { secrets: "none" })).status).toBe(204);
     // With nothing granted, its target and scripts are the key's to change.
-    expect((await key.put(api, { target: { ...target, url: "https://example.com/b" } })).status).toBe(200);
+    expect((await key.put(api, { target: { ...target, url: "https://example.com/b" } })).status).toBe(204);
 
     const extractor = "export async function execute(page) { return await page.title(); }";
     const page = await as(granting.auth).post(PAGE_TRACKERS, { name: "page", config: { revisions: 1 }, target: { extractor }, secrets: "all" });
@@ -300,9 +304,9 @@ describe("a key without secrets:grant", () => {
     const pageUrl = `${PAGE_TRACKERS}/${page.body.id}`;
     await refusedGrant(key.put(pageUrl, { target: { extractor: `${extractor}\n// changed` } }), `page_tracker:${page.body.id}`, "all");
     await refusedGrant(key.put(pageUrl, { target: { extractor, acceptInvalidCertificates: true } }), `page_tracker:${page.body.id}`, "all");
-    expect((await key.put(pageUrl, { secrets: { selected: [a] } })).status).toBe(200);
+    expect((await key.put(pageUrl, { secrets: { selected: [a] } })).status).toBe(204);
     await refusedGrant(key.put(pageUrl, { secrets: "all" }), `page_tracker:${page.body.id}`, "all");
-    const stored = (await call(stack, "GET", PAGE_TRACKERS, { auth: owner.auth })).body.find((t: { id: string }) => t.id === page.body.id);
+    const stored = (await call(stack, "GET", `${PAGE_TRACKERS}?q=${page.body.id}`, { auth: owner.auth })).body.items.find((t: { id: string }) => t.id === page.body.id);
     expect(stored).toMatchObject({ secrets: { selected: [a] }, target: { extractor, acceptInvalidCertificates: false } });
   });
 

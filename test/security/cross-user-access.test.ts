@@ -47,9 +47,9 @@ describe("through the REST API", () => {
       expect([foreign.status, foreign.text]).toEqual([404, '{"message":"secret not found"}']);
       expect([missing.status, missing.text]).toEqual([foreign.status, foreign.text]);
     }
-    const mine = await call<SecretMetadata[]>(stack, "GET", "/api/user/secrets", { auth: alice.auth });
-    expect(mine.body.map((s) => [s.id, s.name])).toEqual([[aliceSecret, "SHARED_NAME"]]);
-    expect((await call<SecretMetadata[]>(stack, "GET", "/api/user/secrets", { auth: mallory.auth })).body.map((s) => s.name)).toEqual(["MALLORY"]);
+    const mine = await call<{ items: SecretMetadata[] }>(stack, "GET", "/api/user/secrets", { auth: alice.auth });
+    expect(mine.body.items.map((s) => [s.id, s.name])).toEqual([[aliceSecret, "SHARED_NAME"]]);
+    expect((await call<{ items: SecretMetadata[] }>(stack, "GET", "/api/user/secrets", { auth: mallory.auth })).body.items.map((s) => s.name)).toEqual(["MALLORY"]);
   });
 
   it("Alice's secret id cannot be put in Mallory's responder or tracker access list", async () => {

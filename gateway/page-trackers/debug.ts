@@ -1,0 +1,53 @@
+import { Type, type Static } from "@sinclair/typebox";
+import type { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import type { AccessSetting } from "../grants/access.js";
+import type { GrantCheck } from "../grants/grant-guard.js";
+import { DebugCommon, debugRequestSchema, type DebugRuns } from "../trackers/debug.js";
+import type { PageTrackersService } from "./kind.js";
+import { runPageTarget } from "./sandbox-run.js";
+import { PageTarget, type PageTargetInput } from "./schemas.js";
+
+export const PageTrackerDebugRequest = debugRequestSchema(PageTarget);
+
+const LogEntry = Type.Object({ level: Type.String(), message: Type.String({ description: "Secret values masked" }) });
+
+export const PageTrackerDebugResult = Type.Object(
+  {
+    ...DebugCommon,
+    target: Type.Object({
+      type: Type.Literal("page"),
+      extractorSource: Type.String(),
+      logs: Type.Array(LogEntry, { description: "The extractor's console output" }),
+      durationMs: Type.Integer({ description: "The extractor's run, browser calls included" }),
+      error: Type.Optional(Type.String()),
+    }),
+  },
+  { $id: "PageTrackerDebugResult", description: "One run of the extractor against the browser; nothing was stored" },
+);
+export type PageTrackerDebugResult = Static<typeof PageTrackerDebugResult>;
+
+// The sandbox writes console.warn(...) and the like as "[warn] ..."; log and info carry no prefix.
+const LEVEL = /^\[(warn|error|debug|trace)\] /;
+
+/** `_debug` of a page tracker: the extractor once in a fresh browser context, its logs, result and timing back. */
+export function pageTrackerDebug(deps: { runs: DebugRuns; service: PageTrackersService; sandbox: ScriptRunnerClient; timeoutMs: number }) {
+  return async (userId: string, input: { target: PageTargetInput; secrets?: AccessSetting }, check?: GrantCheck): Promise<PageTrackerDebugResult> => {
+    const outcome = await deps.runs.run(deps.service, userId, input, check, (target, grant) =>
+      runPageTarget(deps.sandbox, deps.timeoutMs, { userId, target, grant }),
+    );
+    const stage = outcome.stages.find((s) => s.stage === "extractor");
+    return {
+      ...outcome,
+      target: {
+        type: "page",
+        extractorSource: input.target.extractor,
+        logs: (stage?.logs ?? []).map((line) => {
+          const m = LEVEL.exec(line);
+          return m ? { level: m[1]!, message: line.slice(m[0].length) } : { level: "log", message: line };
+        }),
+        durationMs: stage?.durationMs ?? outcome.durationMs,
+        ...(outcome.error === undefined ? {} : { error: outcome.error }),
+      },
+    };
+  };
+}

@@ -1,0 +1,93 @@
+import * as grpc from "@grpc/grpc-js";
+import { Type, type TSchema } from "@sinclair/typebox";
+import { DomainError } from "../../common/errors.js";
+import type { Logger } from "../../common/log.js";
+import type { StageReport } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import { AccessSetting, grantAccessOf } from "../grants/access.js";
+import type { GrantCheck } from "../grants/grant-guard.js";
+import type { GrantMinter } from "../grants/mint.js";
+import { NO_ACCESS } from "../grants/widening.js";
+import { contentValue } from "./content.js";
+import { INTERNAL, sandboxFailure, toStageLog } from "./runner.js";
+import type { StageLog } from "./runs-store.js";
+import type { TrackersService } from "./service.js";
+
+/** A debug run's request: a target and an access setting, as on create; other fields (name, config) are accepted and ignored. */
+export function debugRequestSchema<In extends TSchema>(target: In) {
+  return Type.Object({ target, secrets: Type.Optional(AccessSetting) });
+}
+
+/** A run log's stage, as `_logs` shows it, for the debug answers. */
+export const DebugStage = Type.Object({
+  stage: Type.String(),
+  ok: Type.Boolean(),
+  durationMs: Type.Integer(),
+  summary: Type.Optional(Type.String()),
+  errorKind: Type.Optional(Type.String()),
+  message: Type.Optional(Type.String()),
+  logs: Type.Optional(Type.Array(Type.String())),
+});
+
+/** What every kind's debug answer starts with (the reference's names, and the skill document's `elapsedMs`). */
+export const DebugCommon = {
+  durationMs: Type.Integer({ description: "Wall time of the whole run" }),
+  elapsedMs: Type.Integer({ description: "The same as durationMs" }),
+  result: Type.Optional(Type.Unknown({ description: "The extracted content, as a revision shows it: parsed JSON, else text, else base64" })),
+  error: Type.Optional(Type.String({ description: "Why the run failed, from the stage that failed; secret values masked" })),
+  stages: Type.Array(DebugStage, { description: "Each stage that ran, as the run logs show them" }),
+};
+
+export interface DebugOutcome {
+  durationMs: number;
+  elapsedMs: number;
+  result?: unknown;
+  error?: string;
+  stages: StageLog[];
+}
+
+/**
+ * One run of a kind's pipeline that stores nothing: the target checked as on
+ * create, the caller's right to grant the secrets checked as on create, and a
+ * single-use grant of its own (audited as `<kind>:_debug`) when the setting
+ * grants anything.
+ */
+export class DebugRuns {
+  constructor(private readonly deps: { grants: GrantMinter; log: Logger }) {}
+
+  async run<In, T, View, R extends object>(
+    service: TrackersService<In, T, View, R>,
+    userId: string,
+    input: { target: In; secrets?: AccessSetting },
+    check: GrantCheck | undefined,
+    call: (target: T, grant: string | undefined) => Promise<{ stages: StageReport[]; content?: Uint8Array }>,
+  ): Promise<DebugOutcome> {
+    const target = service.checkedTarget(input.target);
+    const access = await service.access(userId, input.secrets ?? "none");
+    await check?.({ consumer: service.kind.consumer, before: NO_ACCESS, after: access, recipientsChanged: true });
+    const grantAccess = grantAccessOf(access);
+    const grant = grantAccess && (await this.deps.grants.mint({ userId, purpose: "script", access: grantAccess, consumer: `${service.kind.consumer}:_debug` }));
+    const started = performance.now();
+    let answer: { stages: StageReport[]; content?: Uint8Array };
+    try {
+      answer = await call(target, grant?.token);
+    } catch (err) {
+      throw this.failure(err as grpc.ServiceError, service.kind.label);
+    }
+    const durationMs = Math.round(performance.now() - started);
+    const stages = answer.stages.map(toStageLog);
+    const failed = stages.find((s) => !s.ok);
+    const outcome: DebugOutcome = { durationMs, elapsedMs: durationMs, stages };
+    if (failed) outcome.error = `the ${failed.stage} stage failed: ${failed.message ?? "no message"}`;
+    else if (answer.content !== undefined) outcome.result = contentValue(Buffer.from(answer.content));
+    else outcome.error = "the run produced no content";
+    return outcome;
+  }
+
+  /** A sandbox call that did not run: 400 for a request it refused, 503 when it (or the broker) is unavailable. */
+  private failure(err: grpc.ServiceError, label: string): DomainError {
+    const message = sandboxFailure(err).failure?.message ?? INTERNAL;
+    if (err.code === grpc.status.INVALID_ARGUMENT) return new DomainError("invalid", message);
+    if (message === INTERNAL) this.deps.log.error({ err }, `${label} debug run failed`);
+    return new DomainError("unavailable", message);
+  }
+}

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, createSecret, newUser } from "../helpers/http.js";
+import { Stack } from "../helpers/stack.js";
+import { startTestSite, type TestSite } from "../helpers/test-site.js";
+import { PAGE_TRACKERS } from "../helpers/trackers.js";
+
+// `_debug` of page trackers through the real gateway, broker and sandbox (with
+// Chromium), against a local test site the sandbox's outbound policy allow-lists.
+
+let stack: Stack;
+let site: TestSite;
+
+beforeAll(async () => {
+  site = await startTestSite();
+  stack = await Stack.start({
+    sandboxEnv: { OUTBOUND_ALLOW_HOSTS: `127.0.0.1:${site.port}` },
+    gatewayEnv: { PAGE_TRACKER_TIMEOUT_MS: "8000", TRACKER_SCHEDULER_POLL_MS: "0" },
+  });
+});
+afterAll(async () => {
+  site?.close();
+  await stack?.stop();
+});
+
+const SECRET = "page-debug-planted-value";
+const extractor = (body: string) => `export async function execute(page, context) {\n${body}\n}`;
+const debug = (auth: { bearer: string } | undefined, json: unknown) => call(stack, "POST", `${PAGE_TRACKERS}/_debug`, { auth, json });
+
+describe("_debug", () => {
+  it("runs the extractor once with a grant of its own and answers its result, logs and timing; nothing is stored and the release is audited", async () => {
+    const user = await newUser(stack);
+    const secretId = await createSecret(stack, user, "TOKEN", SECRET);
+    site.headline = "debugged headline";
+    const source = extractor(`
+      console.log("token", context.params.secrets.TOKEN);
+      console.warn("careful");
+      await page.goto(${JSON.stringify(site.url("/news"))});
+      return { headline: await page.textContent("#headline"), secretLength: context.params.secrets.TOKEN.length };`);
+    const res = await debug(user.auth, { name: "ignored", config: { revisions: 1 }, target: { extractor: source }, secrets: { selected: [secretId] } });
+    expect(res.status, res.text).toBe(200);
+    expect(res.text).not.toContain(SECRET);
+    expect(res.body).toMatchObject({
+      result: { headline: "debugged headline", secretLength: SECRET.length },
+      durationMs: expect.any(Number),
+      stages: [{ stage: "extractor", ok: true }],
+      target: {
+        type: "page",
+        extractorSource: source,
+        logs: [
+          { level: "log", message: "token ********" },
+          { level: "warn", message: "careful" },
+        ],
+        durationMs: expect.any(Number),
+      },
+    });
+    expect(res.body.error).toBeUndefined();
+    expect(res.body.elapsedMs).toBe(res.body.durationMs);
+    expect((await call(stack, "GET", PAGE_TRACKERS, { auth: user.auth })).body.total).toBe(0);
+
+    const audit = await call(stack, "GET", "/api/user/secrets/_audit", { auth: user.auth });
+    const releases = audit.body.events.filter((e: { consumer?: string }) => e.consumer === "page_tracker:_debug");
+    expect(releases).toHaveLength(1);
+    expect(releases[0]).toMatchObject({ outcome: "released", purpose: "script", secretIds: [secretId] });
+    expect(stack.output()).not.toContain(SECRET);
+  });
+
+  it("answers a failing extractor with its error, the secret masked", async () => {
+    const user = await newUser(stack);
+    await createSecret(stack, user, "TOKEN", SECRET);
+    const res = await debug(user.auth, { target: { extractor: extractor(`throw new Error("broken " + context.params.secrets.TOKEN);`) }, secrets: "all" });
+    expect(res.status, res.text).toBe(200);
+    expect(res.text).not.toContain(SECRET);
+    expect(res.body.result).toBeUndefined();
+    expect(res.body.error).toMatch(/^the extractor stage failed: .*broken \*{8}/);
+    expect(res.body.target.error).toBe(res.body.error);
+  });
+
+  it("refuses an empty extractor like create does, and wants a signed-in user", async () => {
+    const user = await newUser(stack);
+    const res = await debug(user.auth, { target: { extractor: "  " } });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(/target\.extractor/);
+    expect((await debug(undefined, { target: { extractor: extractor("return 1;") } })).status).toBe(401);
+  });
+});
