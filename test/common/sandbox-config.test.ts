@@ -1,12 +1,19 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../common/config.js";
-import { loadSandboxConfig } from "../../sandbox/config.js";
+import { loadSandboxConfig as load } from "../../sandbox/config.js";
 
-// The sandbox's page tracker settings as the service reads them at start.
+// The sandbox's page tracker and secrets cache settings as the service reads them at start.
 
-const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
+// The page tracker cases run without the cache of released secrets, which needs a key file.
+const loadSandboxConfig = (env: NodeJS.ProcessEnv) => load({ SCRIPT_SECRETS_CACHE_MAX_BYTES: "0", ...env });
+
+const problemsOf = (env: NodeJS.ProcessEnv, loader = loadSandboxConfig): string[] => {
   try {
-    loadSandboxConfig(env);
+    loader(env);
   } catch (err) {
     if (err instanceof ConfigError) return err.problems;
     throw err;
@@ -48,5 +55,34 @@ describe("page tracker settings", () => {
     expect(problems.some((p) => p.startsWith("PAGE_TRACKER_MAX_RENDERER_MB:"))).toBe(true);
     expect(problems.some((p) => p.startsWith("CHROMIUM_SANDBOX:"))).toBe(true);
     expect(problems.some((p) => p.startsWith("PAGE_TRACKER_MAX_CONCURRENT_RUNS:"))).toBe(true);
+  });
+});
+
+describe("the cache of released script secrets", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandbox-config-"));
+  const keyFile = path.join(dir, "verify-key.pem");
+  fs.writeFileSync(keyFile, crypto.generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }));
+
+  it("is on by default (8 MiB, 60 s) and reads the gateway's grant verify key", () => {
+    const { secretsCache } = load({ SANDBOX_GRANT_VERIFY_KEY_FILE: keyFile });
+    expect(secretsCache.maxBytes).toBe(8 * 1024 * 1024);
+    expect(secretsCache.ttlMs).toBe(60_000);
+    expect(secretsCache.verifyKey?.asymmetricKeyType).toBe("ed25519");
+  });
+
+  it("needs the key while on, and not when SCRIPT_SECRETS_CACHE_MAX_BYTES=0", () => {
+    const missing = problemsOf({ SANDBOX_GRANT_VERIFY_KEY_FILE: path.join(dir, "absent.pem") }, load);
+    expect(missing).toHaveLength(1);
+    expect(missing[0]!.startsWith("SANDBOX_GRANT_VERIFY_KEY_FILE:"), missing[0]).toBe(true);
+    expect(load({ SCRIPT_SECRETS_CACHE_MAX_BYTES: "0", SANDBOX_GRANT_VERIFY_KEY_FILE: path.join(dir, "absent.pem") }).secretsCache.verifyKey).toBeUndefined();
+  });
+
+  it("keeps values at most 60 s", () => {
+    expect(load({ SANDBOX_GRANT_VERIFY_KEY_FILE: keyFile, SCRIPT_SECRETS_CACHE_TTL_MS: "5000" }).secretsCache.ttlMs).toBe(5000);
+    for (const bad of ["60001", "0", "soon"]) {
+      const problems = problemsOf({ SANDBOX_GRANT_VERIFY_KEY_FILE: keyFile, SCRIPT_SECRETS_CACHE_TTL_MS: bad }, load);
+      expect(problems, bad).toHaveLength(1);
+      expect(problems[0]!.startsWith("SCRIPT_SECRETS_CACHE_TTL_MS:"), problems[0]).toBe(true);
+    }
   });
 });

@@ -63,6 +63,8 @@ export class Stack {
       BROKER_METRICS_PORT: "0",
       SANDBOX_METRICS_PORT: "0",
       GATEWAY_METRICS_PORT: "0",
+      // CI runs the suite once with the sandbox's cache of released secrets off (see .ci/run).
+      ...(process.env.SCRIPT_SECRETS_CACHE_MAX_BYTES === undefined ? {} : { SCRIPT_SECRETS_CACHE_MAX_BYTES: process.env.SCRIPT_SECRETS_CACHE_MAX_BYTES }),
       ...this.options.env,
       ...extra,
     };

@@ -14,7 +14,8 @@ let second: string;
 let user: TestUser;
 
 beforeAll(async () => {
-  stack = await Stack.start();
+  // The sandbox's cache of released script secrets on, whatever the run's mode: the last test is about it.
+  stack = await Stack.start({ sandboxEnv: { SCRIPT_SECRETS_CACHE_MAX_BYTES: String(8 * 1024 * 1024) } });
   second = (await stack.addGateway()).url;
   user = await newUser(stack);
 });
@@ -85,4 +86,25 @@ it("a secret rotated through one replica is used by the other's next request, th
 
   expect((await call(stack, "DELETE", `/api/user/secrets/${created.body.id}`, { auth: user.auth })).status).toBe(204);
   expect((await until(viaSecond, (a) => a.text === "${secrets.ROTATED}")).text).toBe("${secrets.ROTATED}");
+});
+
+it("a scripted responder's cached secrets follow a rotation, a rename and a delete made through the other replica", async () => {
+  const created = await call(stack, "POST", "/api/user/secrets", { auth: user.auth, json: { name: "SCRIPTED", value: "s-first" } });
+  expect(created.status).toBe(201);
+  const r = await createResponder(stack, user, {
+    location: { pathType: "=", path: "/scripted" },
+    settings: { secrets: "all", script: "(() => ({ body: String(context.secrets.SCRIPTED) + '|' + String(context.secrets.RENAMED) }))()" },
+  });
+  const viaSecond = () => hit(stack, new URL(r.url).host, "/scripted", { url: second });
+  // Warm: the sandbox now holds the values released under the second replica's generation.
+  expect((await until(viaSecond, (a) => a.text === "s-first|undefined")).text).toBe("s-first|undefined");
+  expect((await viaSecond()).text).toBe("s-first|undefined");
+
+  const id = created.body.id;
+  expect((await call(stack, "PUT", `/api/user/secrets/${id}`, { auth: user.auth, json: { value: "s-second" } })).status).toBe(200);
+  expect((await until(viaSecond, (a) => a.text === "s-second|undefined")).text).toBe("s-second|undefined");
+  expect((await call(stack, "PUT", `/api/user/secrets/${id}`, { auth: user.auth, json: { name: "RENAMED" } })).status).toBe(200);
+  expect((await until(viaSecond, (a) => a.text === "undefined|s-second")).text).toBe("undefined|s-second");
+  expect((await call(stack, "DELETE", `/api/user/secrets/${id}`, { auth: user.auth })).status).toBe(204);
+  expect((await until(viaSecond, (a) => a.text === "undefined|undefined")).text).toBe("undefined|undefined");
 });

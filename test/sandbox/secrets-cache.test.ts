@@ -42,7 +42,8 @@ async function refusal(userId: string, grant: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  stack = await Stack.start();
+  // The cache on, whatever mode the rest of the run uses (CI runs the suite once with it off).
+  stack = await Stack.start({ sandboxEnv: { SCRIPT_SECRETS_CACHE_MAX_BYTES: String(8 * 1024 * 1024) } });
   sandbox = sandboxAs(stack);
   signingKey = crypto.createPrivateKey(fs.readFileSync(stack.dev.grantSigningKeyFile));
   [alice, bob] = await Promise.all([newUser(stack), newUser(stack)]);
@@ -89,7 +90,7 @@ describe("the cache of released secrets", () => {
     expect(await refusal(alice.id, served)).toBe("grant refused: reused");
   });
 
-  it("forged, expired and other users' grants get nothing while the values are cached, and the broker audits them", async () => {
+  it("forged, expired, wrong-purpose and other users' grants get nothing while the values are cached, and the broker audits them", async () => {
     await bodyOf(sandbox, { userId: alice.id, script: SHOW, grant: await grantAt("g-hostile", alice.id) });
     const now = Math.floor(Date.now() / 1000);
     const claims = (over: object) => ({
@@ -107,12 +108,15 @@ describe("the cache of released secrets", () => {
     const forger = crypto.generateKeyPairSync("ed25519").privateKey;
     expect(await refusal(alice.id, await signGrant(claims({}), forger))).toBe("grant refused: bad signature");
     expect(await refusal(alice.id, await signGrant(claims({ issuedAt: now - 120, expiresAt: now - 60 }), signingKey))).toBe("grant refused: expired");
+    // A template grant (the gateway's, for RenderTemplates) is not a script grant.
+    const template = await minterAt("g-hostile").mint({ userId: alice.id, purpose: "template", access: "all", consumer: "responder:cache-test" });
+    expect(await refusal(alice.id, template.token)).toBe("grant refused: wrong purpose");
     // Bob's grant with the same generation text, presented for Alice, and Alice's presented for Bob.
     expect(await refusal(alice.id, await grantAt("g-hostile", bob.id))).toBe("grant refused: wrong user");
     expect(await refusal(bob.id, await grantAt("g-hostile", alice.id))).toBe("grant refused: wrong user");
     const audit = await call(stack, "GET", "/api/user/secrets/_audit?limit=100", { auth: alice.auth });
     const reasons = (audit.body.events as { outcome: string; reason?: string }[]).filter((e) => e.outcome === "refused").map((e) => e.reason);
-    expect(reasons).toEqual(expect.arrayContaining(["expired", "wrong user"]));
+    expect(reasons).toEqual(expect.arrayContaining(["expired", "wrong purpose", "wrong user"]));
   });
 
   it("is dropped when the broker is in doubt: no value is served while it is down", async () => {
@@ -161,6 +165,31 @@ describe("through the gateway, whose grants carry the user's generation", () => 
     expect(await hitText()).toBe("tok-second-3a7d");
     expect(await releases(bob)).toBe(before + 2);
   });
+
+  it("a rename and a delete also show on the very next request", async () => {
+    expect(await hitText()).toBe("tok-second-3a7d");
+    expect((await call(stack, "PUT", `/api/user/secrets/${secretId}`, { auth: bob.auth, json: { name: "TOKEN2" } })).status).toBe(200);
+    expect(await hitText()).toBe("undefined");
+    expect((await call(stack, "PUT", `/api/user/secrets/${secretId}`, { auth: bob.auth, json: { name: "TOKEN" } })).status).toBe(200);
+    expect(await hitText()).toBe("tok-second-3a7d");
+    const other = await createSecret(stack, bob, "OTHER", "other-1");
+    expect(await hitText()).toBe("tok-second-3a7d");
+    expect((await call(stack, "DELETE", `/api/user/secrets/${other}`, { auth: bob.auth })).status).toBe(204);
+    expect((await call(stack, "DELETE", `/api/user/secrets/${secretId}`, { auth: bob.auth })).status).toBe(204);
+    expect(await hitText()).toBe("undefined");
+    secretId = await createSecret(stack, bob, "TOKEN", "tok-second-3a7d");
+    expect(await hitText()).toBe("tok-second-3a7d");
+  });
+
+  it("a sandbox restart loses only the cache: the next request is a fill", async () => {
+    expect(await hitText()).toBe("tok-second-3a7d");
+    await stack.stopSandbox();
+    await stack.startSandbox();
+    const before = await releases(bob);
+    expect(await hitText()).toBe("tok-second-3a7d");
+    expect(await hitText()).toBe("tok-second-3a7d");
+    expect(await releases(bob)).toBe(before + 1);
+  }, 60_000);
 
   it("SCRIPT_SECRETS_CACHE_MAX_BYTES=0: every execution is a release", async () => {
     await stack.stopSandbox();
