@@ -135,6 +135,11 @@ describe("per-user concurrency", () => {
 
 describe("a Deno process killed with SIGKILL", () => {
   it("fails only the executions that were on it, and the pool recovers", async () => {
+    // A fresh pool, so the eight executions are spread over both processes: new
+    // workers go to the process with the fewest, and the earlier tests' idle
+    // leases (kept 30 s) could leave one process hosting none of them.
+    await stack.stopSandbox();
+    await stack.startSandbox();
     const before = denoPids(stack);
     expect(before.length).toBe(2);
     // Eight users, one execution each, spread over both processes; each
