@@ -32,7 +32,11 @@ export interface Child {
 }
 
 export function spawnTs(name: string, entry: string, args: string[], env: NodeJS.ProcessEnv): Child {
-  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
+  return spawnCommand(name, process.execPath, ["--import", "tsx", entry, ...args], env);
+}
+
+export function spawnCommand(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Child {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe"],

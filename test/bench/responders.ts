@@ -7,6 +7,7 @@ import crypto from "node:crypto";
 import os from "node:os";
 import { Api, createResponder, createSecret, createUser, type ResponderSpec } from "./responders-api.js";
 import { cpuMeter, processes } from "./cpu.js";
+import { startMonolith, type Monolith } from "./monolith.js";
 import { startStack, type Stack, type StackDeps } from "./responders-stack.js";
 import { MAX_CONCURRENT_SCRIPTS } from "../../gateway/responders/serve.js";
 import { interleavedSequential, manyConnections, oneConnection, warmUp, type Measured, type Reply, type Target } from "./http-load.js";
@@ -21,6 +22,12 @@ const DURATION_S = 12;
 const MANY_ROUNDS = 4;
 const WARMUP_MANY = 1000;
 const SCRIPT_P50_GOAL_MS = 1.5;
+const SCRIPT_P99_GOAL_MS = 5;
+// Issue 17's anchor: the same scripted work in one unguarded Deno process.
+const MONOLITH_CONNECTIONS = 10;
+const MONOLITH_ROUNDS = 4;
+const MONOLITH_ROUND_S = 3;
+const SCRIPT = '(async () => ({ statusCode: 200, body: context.secrets.A ? "ok" : "missing" }))()';
 // The gateway answers 429 beyond this many scripts in flight for one
 // responder, so the scripted case spreads its connections over this many
 // identical responders (connections pinned to one each) to stay under it.
@@ -42,17 +49,20 @@ export async function benchResponders(d: RespondersBenchDeps): Promise<void> {
   const stack = await startStack(d);
   const baseline = helloTarget(stack.helloPort);
   const setup = await setUp(stack);
+  const monolith = await startMonolith(SCRIPT, setup.values, d.cleanups);
   const cases = [setup.static, setup.templated, setup.scriptedNoSecrets, setup.scripted];
   printMethod(stack, performance.now() - started);
 
-  const all = [baseline, ...cases.map((c) => c.targets[0]!)];
+  const all = [baseline, ...cases.map((c) => c.targets[0]!), monolith.target];
   const one = await measureOneConnection(all, d.cleanups);
+  const monolith1 = one.pop()!;
   const [base1, ...cases1] = one;
   console.log(`  hello world baseline (c=1): p50 ${fmt.ms(base1!.p50)}, p99 ${fmt.ms(base1!.p99)}, ${rate(base1!.rate)}`);
   cases.forEach((c, i) => oneConnectionRows(d.report, c.targets[0]!.label, cases1[i]!, base1!));
   const oneOf = (c: Case) => cases1[cases.indexOf(c)]!;
   scriptGoalRow(d.report, oneOf(setup.static), oneOf(setup.scriptedNoSecrets), "scripted responder without secrets", false);
   scriptGoalRow(d.report, oneOf(setup.static), oneOf(setup.scripted), "scripted responder", true);
+  await monolithRows(d.report, stack, monolith, monolith1, oneOf(setup.scripted), setup);
 
   // Rounds alternate the cases, so a slow spell of the shared machine hits all of them alike.
   const groups = [[baseline], ...cases.map((c) => c.targets)];
@@ -128,7 +138,15 @@ function helloTarget(port: number): Target {
 }
 
 /** One user, two secrets and the responders; the targets check each answer against those secrets. */
-async function setUp(stack: Stack): Promise<{ static: Case; templated: Case; scriptedNoSecrets: Case; scripted: Case }> {
+interface Setup {
+  values: { A: string; B: string };
+  static: Case;
+  templated: Case;
+  scriptedNoSecrets: Case;
+  scripted: Case;
+}
+
+async function setUp(stack: Stack): Promise<Setup> {
   const base = `http://127.0.0.1:${stack.gatewayPort}`;
   const user = await createUser(new Api(base, stack.operatorToken), "bench@example.com");
   const a = crypto.randomBytes(16).toString("hex");
@@ -191,11 +209,12 @@ async function setUp(stack: Stack): Promise<{ static: Case; templated: Case; scr
   );
   const scripted = await scriptedTargets(
     "scripted",
-    '(async () => ({ statusCode: 200, body: context.secrets.A ? "ok" : "missing" }))()',
+    SCRIPT,
     "all",
     "scripted responder (context.secrets)",
   );
   return {
+    values: { A: a, B: b },
     static: staticCase,
     templated: templatedCase,
     scriptedNoSecrets: { targets: noSecrets },
@@ -274,4 +293,54 @@ async function finish(stack: Stack) {
     const log = c.output();
     if (log) console.log(`\n${c.name} log (warn and above):\n${log}`);
   }
+}
+
+/**
+ * Issue 17's goals, against the monolith: throughput and CPU per request at
+ * ${MONOLITH_CONNECTIONS} connections (rounds taking turns), and the p50/p99 at one connection
+ * (measured with the other cases above).
+ */
+async function monolithRows(report: Report, stack: Stack, monolith: Monolith, mono1: Measured, scripted1: Measured, setup: Setup) {
+  const base = (text: string) => `${text} (monolith)`;
+  const p50 = scripted1.p50 - mono1.p50;
+  const p99 = scripted1.p99 - mono1.p99;
+  console.log(`  monolith (c=1): p50 ${fmt.ms(mono1.p50)}, p99 ${fmt.ms(mono1.p99)}, ${rate(mono1.rate)}`);
+  report.add(
+    `scripted responder p50 minus monolith p50 (c=1), goal ≤ ${SCRIPT_P50_GOAL_MS} ms: ${p50 <= SCRIPT_P50_GOAL_MS ? "pass" : "FAIL"}`,
+    fmt.ms(p50),
+    `${fmt.ms(SCRIPT_P50_GOAL_MS)} (goal)`,
+    p50 / SCRIPT_P50_GOAL_MS,
+  );
+  report.add(
+    `scripted responder p99 minus monolith p99 (c=1), goal ≤ ${SCRIPT_P99_GOAL_MS} ms: ${p99 <= SCRIPT_P99_GOAL_MS ? "pass" : "FAIL"}`,
+    fmt.ms(p99),
+    `${fmt.ms(SCRIPT_P99_GOAL_MS)} (goal)`,
+    p99 / SCRIPT_P99_GOAL_MS,
+  );
+  const groups = [[monolith.target], setup.scripted.targets, setup.scriptedNoSecrets.targets];
+  for (const g of groups) await warmUp(g, MONOLITH_CONNECTIONS, WARMUP_MANY);
+  const rounds: Measured[][] = groups.map(() => []);
+  const cpu = groups.map(() => 0);
+  for (let r = 0; r < MONOLITH_ROUNDS; r++) {
+    for (const [i, g] of groups.entries()) {
+      const pids = i === 0 ? [monolith.pid] : Object.values(systemPids(stack)).flat();
+      const meter = cpuMeter(pids);
+      rounds[i]!.push(await manyConnections(g, MONOLITH_CONNECTIONS, MONOLITH_ROUND_S));
+      cpu[i]! += meter();
+    }
+  }
+  const [mono, scripted, none] = rounds.map(combine);
+  const perRequest = rounds.map((rs, i) => cpu[i]! / rs.reduce((n, m) => n + m.requests, 0));
+  const c = MONOLITH_CONNECTIONS;
+  const goal = (ratio: number, min: number) => `goal ≥ ${min.toFixed(2)}× monolith: ${ratio >= min ? "pass" : "FAIL"}`;
+  report.add(`scripted responder (context.secrets) throughput (c=${c}), ${goal(scripted!.rate / mono!.rate, 0.5)}`, rate(scripted!.rate), base(rate(mono!.rate)), scripted!.rate / mono!.rate);
+  report.add(`scripted responder without secrets (access none) throughput (c=${c}), ${goal(none!.rate / mono!.rate, 0.6)}`, rate(none!.rate), base(rate(mono!.rate)), none!.rate / mono!.rate);
+  const cpuRatio = perRequest[1]! / perRequest[0]!;
+  report.add(
+    `scripted responder CPU per request (c=${c}, all processes), goal ≤ 2.5× monolith: ${cpuRatio <= 2.5 ? "pass" : "FAIL"}`,
+    fmt.ms(perRequest[1]!),
+    base(fmt.ms(perRequest[0]!)),
+    cpuRatio,
+  );
+  report.add(`scripted responder p50 latency (c=${c}, autocannon)`, fmt.ms(scripted!.p50), base(fmt.ms(mono!.p50)), scripted!.p50 / mono!.p50);
 }

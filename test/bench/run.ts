@@ -5,7 +5,7 @@
 // same machine, and webhook responders served by the gateway against a
 // Fastify hello world, and one account's responder while another attacks the
 // sandbox. `npm run bench -- sandbox` (or `-- broker`, `-- responders`,
-// `-- attacks`) runs one part.
+// `-- attacks`, `-- startup`) runs one part; `-- startup` times `npm start`.
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -27,6 +27,7 @@ import { Report } from "./report.js";
 import { benchAttacks } from "./attacks.js";
 import { benchResponders } from "./responders.js";
 import { benchSandbox } from "./sandbox.js";
+import { benchStartup } from "./startup.js";
 import { fmt, latency, throughput, type Latency } from "./stats.js";
 
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -40,7 +41,7 @@ const SIZES = [32, 1024, 10_240];
 const CHANNEL_OPTIONS = BROKER_CHANNEL_OPTIONS;
 const PROBE_OPTIONS = probeOptions(CHANNEL_OPTIONS);
 
-const PARTS = ["broker", "sandbox", "responders", "attacks"] as const;
+const PARTS = ["broker", "sandbox", "responders", "attacks", "startup"] as const;
 type Part = (typeof PARTS)[number];
 
 const report = new Report();
@@ -128,6 +129,11 @@ async function main() {
   if (parts.has("attacks")) {
     console.log("\n== one account's trivial responder while another attacks the sandbox");
     await benchAttacks({ dev, env: baseEnv, adminUrl: ADMIN_URL, report, cleanups });
+  }
+
+  if (parts.has("startup")) {
+    console.log("\n== npm start");
+    await benchStartup({ report, cleanups });
   }
 
   console.log(`\ntotal run time so far ${((performance.now() - started) / 1000).toFixed(1)} s`);
