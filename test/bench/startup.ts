@@ -77,8 +77,8 @@ export async function benchStartup(d: { report: Report; cleanups: Array<() => un
     ["existing data folder", again, GOAL_EXISTING_MS],
   ] as const) {
     const ms = median(runs.map((r) => r.readyMs));
-    const parts = ["broker", "sandbox", "gateway"].map((s) => `${s} ${fmt.ms(median(runs.map((r) => r.services[s] ?? NaN)))}`).join(", ");
-    console.log(`  ${label}: ready in ${runs.map((r) => fmt.ms(r.readyMs)).join(", ")}; listening at ${parts}`);
-    d.report.add(`npm start to /api/status 200, ${label}, goal ≤ ${goal / 1000} s: ${ms <= goal ? "pass" : "FAIL"}`, fmt.ms(ms), `${fmt.ms(goal)} (goal)`, ms / goal);
+    const parts = ["broker", "sandbox", "gateway"].map((s) => `${s} ${fmt.s(median(runs.map((r) => r.services[s] ?? NaN)))}`).join(", ");
+    console.log(`  ${label}: ready in ${runs.map((r) => fmt.s(r.readyMs)).join(", ")}; listening at ${parts}`);
+    d.report.add(`npm start to /api/status 200, ${label}, goal ≤ ${goal / 1000} s: ${ms <= goal ? "pass" : "FAIL"}`, fmt.s(ms), `${fmt.s(goal)} (goal)`, ms / goal);
   }
 }

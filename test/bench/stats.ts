@@ -86,6 +86,7 @@ export function calibrate(fn: () => void, targetMs: number): number {
 
 export const fmt = {
   ms: (x: number) => `${x.toPrecision(3)} ms`,
+  s: (ms: number) => `${(ms / 1000).toFixed(2)} s`,
   us: (x: number) => `${x.toPrecision(3)} µs/op`,
   rate: (x: number) => `${Math.round(x).toLocaleString("en-US")} calls/s`,
   // autocannon reports whole milliseconds, so a baseline can be 0 ms: no ratio then.
