@@ -39,7 +39,8 @@ const requestFields = {
   mediaType: Type.Optional(Type.String({ minLength: 1, maxLength: MEDIA_TYPE_MAX_CHARS })),
   acceptStatuses: Type.Optional(AcceptStatuses),
   acceptInvalidCertificates: Type.Optional(
-    Type.Boolean({ default: false, description: "Send the request even when the server's TLS certificate does not verify (development endpoints only)" }),
+    // No schema default: filled in, it would make every target look as if it had a request of its own besides `requests`.
+    Type.Boolean({ description: "Send the request even when the server's TLS certificate does not verify (development endpoints only); false when absent" }),
   ),
 };
 

@@ -18,7 +18,8 @@ export const PageTarget = Type.Object(
   {
     extractor: TrackerScript("Script `execute(page, context)` that reduces the page to the content kept as a revision"),
     acceptInvalidCertificates: Type.Optional(
-      Type.Boolean({ default: false, description: "Load the page even when its TLS certificate does not verify" }),
+      // No schema default: filled in, it would hide an ignoreHttpsErrors sent instead.
+      Type.Boolean({ description: "Load the page even when its TLS certificate does not verify; false when absent" }),
     ),
     ignoreHttpsErrors: Type.Optional(
       Type.Boolean({ description: "Playwright's name for acceptInvalidCertificates (the skill document's); when both are given they must agree" }),
