@@ -50,9 +50,13 @@ export function apiTrackerDebug(deps: {
   sandbox: ScriptRunnerClient;
   settings: RunSettings;
 }) {
-  return async (userId: string, input: { target: ApiTargetInput; secrets?: AccessSetting }, check?: GrantCheck): Promise<ApiTrackerDebugResult> => {
+  return async (
+    userId: string,
+    input: { target: ApiTargetInput; secrets?: AccessSetting; config?: { timeout?: number } },
+    check?: GrantCheck,
+  ): Promise<ApiTrackerDebugResult> => {
     const outcome = await deps.runs.run(deps.service, userId, input, check, (target, grant) =>
-      runApiTarget(deps.sandbox, deps.settings, { userId, target, grant }),
+      runApiTarget(deps.sandbox, deps.settings, { userId, target, grant, timeoutMs: input.config?.timeout }),
     );
     return { ...outcome, target: pipeline(outcome) };
   };

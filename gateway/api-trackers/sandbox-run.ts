@@ -3,7 +3,7 @@ import { unary } from "../../common/grpc-client.js";
 import type { RunApiTrackerRequest, RunApiTrackerResponse, ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { contentValue } from "../trackers/content.js";
 import type { SandboxRun } from "../trackers/runner.js";
-import type { ApiTarget, ApiTrackerRecord } from "./kind.js";
+import { requestsOfTarget, type ApiTarget, type ApiTrackerRecord } from "./kind.js";
 import { requestSpecOf } from "./request.js";
 
 export interface RunSettings {
@@ -25,6 +25,8 @@ export interface ApiRunRequest {
   /** Overrides for runs that are not the tracker's own (_test). */
   extractor?: string;
   acceptStatuses?: number[];
+  /** The tracker's `config.timeout`: each request's limit when lower than the service's. */
+  timeoutMs?: number;
 }
 
 /**
@@ -34,14 +36,14 @@ export interface ApiRunRequest {
 export function runApiTarget(sandbox: ScriptRunnerClient, settings: RunSettings, r: ApiRunRequest): Promise<RunApiTrackerResponse> {
   const request: RunApiTrackerRequest = {
     userId: r.userId,
-    requests: [requestSpecOf(r.target)],
+    requests: requestsOfTarget(r.target).map(requestSpecOf),
     configurator: r.target.configurator,
     extractor: r.extractor ?? r.target.extractor,
     previousContentJson: r.previousContentJson,
     grant: r.grant ? { token: r.grant } : undefined,
     limits: { timeoutMs: settings.scriptTimeoutMs, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0 },
     acceptStatuses: r.acceptStatuses ?? r.target.acceptStatuses ?? [],
-    requestTimeoutMs: settings.requestTimeoutMs,
+    requestTimeoutMs: Math.min(settings.requestTimeoutMs, r.timeoutMs ?? Infinity),
   };
   return unary(
     sandbox.runApiTracker,
@@ -59,5 +61,6 @@ export function apiTrackerSandboxRun(sandbox: ScriptRunnerClient, settings: RunS
       target: tracker.target,
       grant,
       previousContentJson: previous && JSON.stringify({ original: contentValue(previous.content) }),
+      timeoutMs: tracker.timeoutMs,
     });
 }

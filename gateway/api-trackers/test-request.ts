@@ -50,7 +50,8 @@ const lossy = new TextDecoder("utf-8");
  */
 export function apiTrackerTest(deps: { service: ApiTrackersService; sandbox: ScriptRunnerClient; settings: RunSettings; log: Logger }) {
   return async (userId: string, input: { target: ApiTargetInput }): Promise<ApiTrackerTestResult> => {
-    const target = { ...deps.service.checkedTarget(input.target), configurator: undefined, extractor: undefined };
+    // The primary request alone: `_test` shows what one request answers.
+    const target = { ...deps.service.checkedTarget(input.target), more: undefined, configurator: undefined, extractor: undefined };
     let answer;
     try {
       answer = await runApiTarget(deps.sandbox, deps.settings, { userId, target, extractor: RAW_RESPONSE, acceptStatuses: ANY_STATUS });

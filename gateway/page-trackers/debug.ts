@@ -31,9 +31,13 @@ const LEVEL = /^\[(warn|error|debug|trace)\] /;
 
 /** `_debug` of a page tracker: the extractor once in a fresh browser context, its logs, result and timing back. */
 export function pageTrackerDebug(deps: { runs: DebugRuns; service: PageTrackersService; sandbox: ScriptRunnerClient; timeoutMs: number }) {
-  return async (userId: string, input: { target: PageTargetInput; secrets?: AccessSetting }, check?: GrantCheck): Promise<PageTrackerDebugResult> => {
+  return async (
+    userId: string,
+    input: { target: PageTargetInput; secrets?: AccessSetting; config?: { timeout?: number } },
+    check?: GrantCheck,
+  ): Promise<PageTrackerDebugResult> => {
     const outcome = await deps.runs.run(deps.service, userId, input, check, (target, grant) =>
-      runPageTarget(deps.sandbox, deps.timeoutMs, { userId, target, grant }),
+      runPageTarget(deps.sandbox, deps.timeoutMs, { userId, target, grant, timeoutMs: input.config?.timeout }),
     );
     const stage = outcome.stages.find((s) => s.stage === "extractor");
     return {

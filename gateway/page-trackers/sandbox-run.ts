@@ -16,8 +16,10 @@ const DEADLINE_SLACK_MS = 30_000;
 export function runPageTarget(
   sandbox: ScriptRunnerClient,
   timeoutMs: number,
-  r: { userId: string; target: PageTarget; grant?: string; previousContentJson?: string },
+  r: { userId: string; target: PageTarget; grant?: string; previousContentJson?: string; timeoutMs?: number },
 ): Promise<RunPageTrackerResponse> {
+  // The tracker's config.timeout, when lower than the service's limit.
+  const limitMs = Math.min(timeoutMs, r.timeoutMs ?? Infinity);
   return unary(
     sandbox.runPageTracker,
     sandbox as unknown as grpc.Client,
@@ -26,10 +28,11 @@ export function runPageTarget(
       extractor: r.target.extractor,
       previousContentJson: r.previousContentJson,
       grant: r.grant ? { token: r.grant } : undefined,
-      limits: { timeoutMs, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0 },
+      limits: { timeoutMs: limitMs, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0 },
       acceptInvalidCertificates: r.target.acceptInvalidCertificates,
+      ...(r.target.userAgent === undefined ? {} : { userAgent: r.target.userAgent }),
     },
-    timeoutMs + DEADLINE_SLACK_MS,
+    limitMs + DEADLINE_SLACK_MS,
   );
 }
 
@@ -41,5 +44,6 @@ export function pageTrackerSandboxRun(sandbox: ScriptRunnerClient, timeoutMs: nu
       target: tracker.target,
       grant,
       previousContentJson: previous && JSON.stringify({ original: contentValue(previous.content) }),
+      timeoutMs: tracker.timeoutMs,
     });
 }

@@ -10,11 +10,20 @@ import { NO_ACCESS } from "../grants/widening.js";
 import { contentValue } from "./content.js";
 import { INTERNAL, sandboxFailure, toStageLog } from "./runner.js";
 import type { StageLog } from "./runs-store.js";
+import { TrackerTimeout } from "./schemas.js";
 import type { TrackersService } from "./service.js";
 
-/** A debug run's request: a target and an access setting, as on create; other fields (name, config) are accepted and ignored. */
+/**
+ * A debug run's request: a target and an access setting, as on create, and of
+ * the config its timeout; other fields (name, the rest of config) are accepted
+ * and ignored, so a create payload can be debugged as it is.
+ */
 export function debugRequestSchema<In extends TSchema>(target: In) {
-  return Type.Object({ target, secrets: Type.Optional(AccessSetting) });
+  return Type.Object({
+    target,
+    secrets: Type.Optional(AccessSetting),
+    config: Type.Optional(Type.Object({ timeout: Type.Optional(TrackerTimeout) }, { description: "Only timeout is used" })),
+  });
 }
 
 /** A run log's stage, as `_logs` shows it, for the debug answers. */

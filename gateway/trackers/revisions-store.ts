@@ -45,12 +45,12 @@ export async function storeRevisionIfChanged(db: Db, kind: TrackerKind, trackerI
   });
 }
 
-/** The newest `keep` revisions, oldest first (the cap may have been lowered since they were stored). */
+/**
+ * The newest `keep` revisions (the cap may have been lowered since they were
+ * stored), newest first as the reference answers them.
+ */
 export async function revisionsOf(q: Queryable, kind: TrackerKind, trackerId: string, keep: number): Promise<RevisionRecord[]> {
-  const rows = await q.query<Row>(
-    `SELECT * FROM (SELECT ${COLS} FROM ${kind.revisions} r WHERE tracker_id = $1 ORDER BY r.id DESC LIMIT $2) newest ORDER BY id::bigint`,
-    [trackerId, keep],
-  );
+  const rows = await q.query<Row>(`SELECT ${COLS} FROM ${kind.revisions} r WHERE tracker_id = $1 ORDER BY r.id DESC LIMIT $2`, [trackerId, keep]);
   return rows.map(toRecord);
 }
 

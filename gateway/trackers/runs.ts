@@ -29,7 +29,7 @@ export class TrackerRunsService<T extends { revisions: number }> {
   ) {}
 
   /**
-   * The tracker's revisions, oldest first; with `refresh` after running it
+   * The tracker's revisions, newest first; with `refresh` after running it
    * now. A failed run is logged and answered as an error naming the stage.
    */
   async history(userId: string, id: string, refresh: boolean): Promise<Revision[]> {

@@ -8,7 +8,7 @@ import { NAME_AND_DATES, paginate, type ListQueryValues, type Page } from "../ht
 import type { TrackerKind } from "./kinds.js";
 import { checkTrackerBasics } from "./rules.js";
 import { firstRunAt, normalizeSchedule } from "./schedule.js";
-import type { TrackerConfig } from "./schemas.js";
+import type { RetryStrategy, TrackerConfig } from "./schemas.js";
 import type { TargetColumns, TrackerFields, TrackerRecord } from "./store.js";
 import { TrackerStore } from "./store.js";
 
@@ -35,6 +35,7 @@ export interface TrackerInput<In> {
   target: In;
   notifications?: boolean;
   secrets?: AccessSetting;
+  tagIds?: string[];
 }
 
 export interface TrackerView<View> {
@@ -45,6 +46,7 @@ export interface TrackerView<View> {
   target: View;
   notifications: boolean;
   secrets: AccessSettingShown;
+  tagIds?: string[];
   createdAt: number;
   updatedAt: number;
 }
@@ -97,6 +99,7 @@ export class TrackersService<In, T, View, R extends object> {
       config,
       target: this.def.stored(input.target),
       notifications: input.notifications ?? false,
+      tagIds: input.tagIds ?? [],
       access,
     });
     const record = await this.write(() => this.store.insert(this.deps.db, fields, firstRunAt(fields)));
@@ -105,8 +108,8 @@ export class TrackersService<In, T, View, R extends object> {
 
   async update(userId: string, id: string, change: Partial<TrackerInput<In>>, check?: GrantCheck): Promise<TrackerView<View>> {
     // Only the fields this API knows count: unknown top-level fields are accepted and ignored.
-    const { name, enabled, config, target, notifications, secrets } = change;
-    if ([name, enabled, config, target, notifications, secrets].every((v) => v === undefined)) {
+    const { name, enabled, config, target, notifications, secrets, tagIds } = change;
+    if ([name, enabled, config, target, notifications, secrets, tagIds].every((v) => v === undefined)) {
       throw invalid("nothing to update: send at least one field");
     }
     const current = await this.owned(userId, id);
@@ -121,6 +124,7 @@ export class TrackersService<In, T, View, R extends object> {
       config: nextConfig,
       target: target === undefined ? current.target : this.def.stored(target),
       notifications: notifications ?? current.notifications,
+      tagIds: tagIds ?? current.tagIds,
       access,
     });
     const recipientsChanged = !this.def.sameRecipients(current.target, fields.target);
@@ -165,7 +169,7 @@ export class TrackersService<In, T, View, R extends object> {
   private fields(
     id: string,
     userId: string,
-    d: { name: string; enabled: boolean; config: TrackerConfig; target: T; notifications: boolean; access: StoredAccess },
+    d: { name: string; enabled: boolean; config: TrackerConfig; target: T; notifications: boolean; tagIds: string[]; access: StoredAccess },
   ): TrackerFields<T> {
     return {
       id,
@@ -174,7 +178,10 @@ export class TrackersService<In, T, View, R extends object> {
       enabled: d.enabled,
       revisions: d.config.revisions,
       ...(d.config.job ? { schedule: d.config.job.schedule } : {}),
+      ...(d.config.timeout === undefined ? {} : { timeoutMs: d.config.timeout }),
+      ...(d.config.job?.retryStrategy ? { retryStrategy: d.config.job.retryStrategy } : {}),
       notifications: d.notifications,
+      tagIds: d.tagIds,
       target: d.target,
       access: d.access,
     };
@@ -189,6 +196,7 @@ export class TrackersService<In, T, View, R extends object> {
       target: this.def.view(r.target),
       notifications: r.notifications,
       secrets: fromStored(r.access),
+      ...(r.tagIds.length === 0 ? {} : { tagIds: r.tagIds }),
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
     };
@@ -209,9 +217,14 @@ export class TrackersService<In, T, View, R extends object> {
 
 /** Presets become anchored expressions when saved, as the reference stores them. */
 function normalized(config: TrackerConfig): TrackerConfig {
-  return config.job ? { ...config, job: { schedule: normalizeSchedule(config.job.schedule) } } : config;
+  return config.job ? { ...config, job: { ...config.job, schedule: normalizeSchedule(config.job.schedule) } } : config;
 }
 
-function configOf(r: { revisions: number; schedule?: string }): TrackerConfig {
-  return { revisions: r.revisions, ...(r.schedule === undefined ? {} : { job: { schedule: r.schedule } }) };
+// Absent options stay absent, as the reference leaves them out.
+function configOf(r: { revisions: number; schedule?: string; timeoutMs?: number; retryStrategy?: RetryStrategy }): TrackerConfig {
+  return {
+    revisions: r.revisions,
+    ...(r.timeoutMs === undefined ? {} : { timeout: r.timeoutMs }),
+    ...(r.schedule === undefined ? {} : { job: { schedule: r.schedule, ...(r.retryStrategy ? { retryStrategy: r.retryStrategy } : {}) } }),
+  };
 }

@@ -2,6 +2,7 @@ import type { Queryable } from "../../common/db.js";
 import type { StoredAccess } from "../grants/access.js";
 import { removeSecretFromAccessLists } from "../grants/access-store.js";
 import type { TrackerKind } from "./kinds.js";
+import type { RetryStrategy } from "./schemas.js";
 
 /** A tracker as the gateway keeps it: what every kind has, and the kind's own target. */
 export interface TrackerRecord<T> {
@@ -14,6 +15,12 @@ export interface TrackerRecord<T> {
   schedule?: string;
   /** Kept and returned; this system sends no notifications. */
   notifications: boolean;
+  /** The run's time limit in ms; absent means the service's own. */
+  timeoutMs?: number;
+  /** Kept and returned; this system does not retry failed runs yet. */
+  retryStrategy?: RetryStrategy;
+  /** Kept and returned; tags do not exist in this system yet. */
+  tagIds: string[];
   target: T;
   /** The access setting in its stored form. */
   access: StoredAccess;
@@ -21,7 +28,8 @@ export interface TrackerRecord<T> {
   updatedAt: number;
 }
 
-export type TrackerFields<T> = Omit<TrackerRecord<T>, "createdAt" | "updatedAt">;
+/** What a write sets; no tag ids means none. */
+export type TrackerFields<T> = Omit<TrackerRecord<T>, "createdAt" | "updatedAt" | "tagIds"> & { tagIds?: string[] };
 
 /**
  * How a kind keeps its target in columns of its own table. Column names and
@@ -42,14 +50,31 @@ interface CommonRow {
   revisions: number;
   schedule: string | null;
   notifications: boolean;
+  timeout_ms: number | null;
+  retry_strategy: RetryStrategy | null;
+  tag_ids: string[];
   secrets_access: StoredAccess["mode"];
   secret_ids: string[];
   created_at: number;
   updated_at: number;
 }
 
-const COMMON = ["id", "user_id", "name", "enabled", "revisions", "schedule", "notifications", "secrets_access", "secret_ids", "next_run_at"] as const;
-const CASTS: Partial<Record<(typeof COMMON)[number], string>> = { secret_ids: "uuid[]" };
+const COMMON = [
+  "id",
+  "user_id",
+  "name",
+  "enabled",
+  "revisions",
+  "schedule",
+  "notifications",
+  "secrets_access",
+  "secret_ids",
+  "next_run_at",
+  "timeout_ms",
+  "retry_strategy",
+  "tag_ids",
+] as const;
+const CASTS: Partial<Record<(typeof COMMON)[number], string>> = { secret_ids: "uuid[]", retry_strategy: "jsonb", tag_ids: "uuid[]" };
 const epoch = (col: string) => `floor(extract(epoch FROM t.${col}))::float8 AS ${col}`;
 
 /** One kind's tracker rows; every query is scoped to the owning user. */
@@ -64,7 +89,7 @@ export class TrackerStore<T, R extends object> {
   ) {
     const own = target.columns.map((c) => c.name);
     this.cols = [
-      "t.id, t.user_id, t.name, t.enabled, t.revisions, t.schedule, t.notifications",
+      "t.id, t.user_id, t.name, t.enabled, t.revisions, t.schedule, t.notifications, t.timeout_ms, t.retry_strategy, t.tag_ids::text[] AS tag_ids",
       ...own.map((c) => `t.${c}`),
       "t.secrets_access, t.secret_ids::text[] AS secret_ids",
       epoch("created_at"),
@@ -110,7 +135,13 @@ export class TrackerStore<T, R extends object> {
   }
 
   private values(f: TrackerFields<T>, nextRunAt: Date | null): unknown[] {
-    return [f.id, f.userId, f.name, f.enabled, f.revisions, f.schedule ?? null, f.notifications, f.access.mode, f.access.ids, nextRunAt, ...this.target.values(f.target)];
+    return [
+      f.id, f.userId, f.name, f.enabled, f.revisions, f.schedule ?? null, f.notifications, f.access.mode, f.access.ids, nextRunAt,
+      f.timeoutMs ?? null,
+      f.retryStrategy === undefined ? null : JSON.stringify(f.retryStrategy),
+      f.tagIds ?? [],
+      ...this.target.values(f.target),
+    ];
   }
 
   private toRecord(r: CommonRow & R): TrackerRecord<T> {
@@ -122,6 +153,9 @@ export class TrackerStore<T, R extends object> {
       revisions: r.revisions,
       ...(r.schedule === null ? {} : { schedule: r.schedule }),
       notifications: r.notifications,
+      ...(r.timeout_ms === null ? {} : { timeoutMs: r.timeout_ms }),
+      ...(r.retry_strategy === null ? {} : { retryStrategy: r.retry_strategy }),
+      tagIds: r.tag_ids,
       target: this.target.fromRow(r),
       access: { mode: r.secrets_access, ids: r.secret_ids },
       createdAt: r.created_at,

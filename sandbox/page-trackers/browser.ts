@@ -26,6 +26,8 @@ export interface RunOptions {
   acceptInvalidCertificates: boolean;
   /** Playwright's default for actions and navigations in this run. */
   defaultTimeoutMs: number;
+  /** The context's User-Agent (navigator.userAgent and the header); the browser's own when absent. */
+  userAgent?: string;
 }
 
 export interface BrowserRun {
@@ -114,6 +116,7 @@ export class BrowserHost {
       context = await browser.newContext({
         proxy: { server: proxy.url, bypass: PROXY_LOOPBACK, username: session.username, password: session.password },
         ignoreHTTPSErrors: options.acceptInvalidCertificates,
+        ...(options.userAgent === undefined ? {} : { userAgent: options.userAgent }),
         serviceWorkers: "block",
         acceptDownloads: false,
       });

@@ -33,7 +33,7 @@ export interface BrowserRun {
 const PAGE_LOST_GRACE_MS = 1000;
 
 export interface Browsers {
-  newRun(options: { acceptInvalidCertificates: boolean; defaultTimeoutMs: number }): Promise<BrowserRun>;
+  newRun(options: { acceptInvalidCertificates: boolean; defaultTimeoutMs: number; userAgent?: string }): Promise<BrowserRun>;
 }
 
 interface ValidPageRun {
@@ -42,6 +42,7 @@ interface ValidPageRun {
   previousContentJson?: string;
   grant?: string;
   acceptInvalidCertificates: boolean;
+  userAgent?: string;
   limits: ResolvedLimits;
 }
 
@@ -86,7 +87,11 @@ export class PageTrackerRunService {
     const started = performance.now();
     let browser: BrowserRun;
     try {
-      browser = await this.deps.browsers.newRun({ acceptInvalidCertificates: x.acceptInvalidCertificates, defaultTimeoutMs: x.limits.timeoutMs });
+      browser = await this.deps.browsers.newRun({
+        acceptInvalidCertificates: x.acceptInvalidCertificates,
+        defaultTimeoutMs: x.limits.timeoutMs,
+        ...(x.userAgent === undefined ? {} : { userAgent: x.userAgent }),
+      });
     } catch (err) {
       throw new DomainError("unprocessable", err instanceof Error ? err.message : "the browser could not be started");
     }
@@ -180,6 +185,16 @@ function validatePageRun(req: RunPageTrackerRequest, settings: LimitSettings): V
     previousContentJson: previous,
     grant: req.grant?.token || undefined,
     acceptInvalidCertificates: req.acceptInvalidCertificates,
+    ...(req.userAgent === undefined ? {} : { userAgent: checkedUserAgent(req.userAgent) }),
     limits: resolveLimits(req.limits, settings),
   };
+}
+
+// Chromium sends it as a header: a control character would break the request line.
+const USER_AGENT_MAX_CHARS = 1024;
+function checkedUserAgent(ua: string): string {
+  if (ua.length > USER_AGENT_MAX_CHARS || /[\u0000-\u001f\u007f]/.test(ua) || /[^\u0000-\u00ff]/.test(ua)) {
+    throw new DomainError("invalid", `user_agent must be at most ${USER_AGENT_MAX_CHARS} characters without control characters or characters above U+00FF`);
+  }
+  return ua;
 }

@@ -176,7 +176,7 @@ describe("create, list, update, delete", () => {
   it("PUT with {} (or with fields it does not know only) is 400 and changes nothing", async () => {
     const u = await newUser(stack);
     const t = await created(u);
-    for (const json of [{}, { tagIds: [] }]) {
+    for (const json of [{}, { labels: [] }]) {
       const res = await update(u, t.id, json);
       expect(res.status).toBe(400);
       expect(res.body).toEqual({ message: "nothing to update: send at least one field" });
@@ -569,7 +569,7 @@ describe("OpenAPI", () => {
     expect(Object.keys(doc.paths[BASE]).sort()).toEqual(["get", "post"]);
     expect(Object.keys(doc.paths[`${BASE}/{tracker_id}`]).sort()).toEqual(["delete", "put"]);
     expect(doc.paths[BASE].post.tags).toEqual(["web_scraping"]);
-    expect(Object.keys(doc.components.schemas.ApiTracker.properties).sort()).toEqual(TRACKER_KEYS);
+    expect(Object.keys(doc.components.schemas.ApiTracker.properties).sort()).toEqual([...TRACKER_KEYS, "tagIds"].sort());
   });
 });
 
@@ -637,6 +637,7 @@ describe("store and schedule", () => {
       enabled: true,
       revisions: 1,
       notifications: false,
+      tagIds: [],
       target: { url: URL_A, method: "GET", headers: { a: "1" }, body: "b", extractor: "return 1;" },
       access: { mode: "none", ids: [] },
       createdAt: t.createdAt,

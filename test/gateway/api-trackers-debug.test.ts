@@ -227,6 +227,6 @@ describe("a tracker made from a debugged target", () => {
     const dbg = await debug(user, { target });
     const id = await createTracker(stack, user, { name: "same", target });
     const run = await refresh(stack, user, id);
-    expect(run.body.at(-1)!.data.original).toEqual(dbg.body.result);
+    expect(run.body[0]!.data.original).toEqual(dbg.body.result);
   });
 });

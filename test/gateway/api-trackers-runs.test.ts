@@ -90,7 +90,7 @@ describe("secrets in the configurator", () => {
       expect(res.status).toBe(200);
       // The configurator answered itself, so nothing reached the upstream.
       expect(seenAt(`/keys-${name}`)).toHaveLength(0);
-      return res.body.at(-1)!.data.original;
+      return res.body[0]!.data.original;
     };
     expect(await keysFor("none", "none")).toEqual({ keys: [], nullProto: true });
     expect(await keysFor("selected", { selected: [a, b] })).toEqual({ keys: ["A", "B"], nullProto: true });
@@ -133,8 +133,8 @@ describe("extractor and revisions", () => {
       data = v;
       expect((await refresh(stack, user, id)).status).toBe(200);
     }
-    // Oldest first, capped at two.
-    expect((await revisionsOf(stack, user, id)).map((r) => (r.data.original as { value: string }).value)).toEqual(["second", "third"]);
+    // Newest first, capped at two.
+    expect((await revisionsOf(stack, user, id)).map((r) => (r.data.original as { value: string }).value)).toEqual(["third", "second"]);
   });
 
   it("gives the extractor the previous revision as params.previousContent", async () => {
@@ -147,7 +147,7 @@ describe("extractor and revisions", () => {
       },
     });
     for (let i = 0; i < 3; i++) expect((await refresh(stack, user, id)).status).toBe(200);
-    expect((await revisionsOf(stack, user, id)).map((r) => r.data.original)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect((await revisionsOf(stack, user, id)).map((r) => r.data.original)).toEqual([{ n: 3 }, { n: 2 }, { n: 1 }]);
   });
 
   it("stores the response body as is when there is no extractor; _history without a body does not run; _clear empties", async () => {

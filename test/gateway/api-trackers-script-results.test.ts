@@ -104,8 +104,8 @@ describe("the extractor's context", () => {
     });
     for (let i = 0; i < 2; i++) expect((await refresh(stack, user, id)).status).toBe(200);
     expect((await revisionsOf(stack, user, id)).map((r) => r.data.original)).toEqual([
-      { status: 200, statusCode: 200, tags: [], run: 1, same: true },
       { status: 200, statusCode: 200, tags: [], run: 2, same: true },
+      { status: 200, statusCode: 200, tags: [], run: 1, same: true },
     ]);
   });
 

@@ -178,7 +178,7 @@ describe("create, list, update, delete", () => {
   it("PUT with {} (or with fields it does not know only) is 400 and changes nothing", async () => {
     const u = await newUser(stack);
     const t = await created(u);
-    for (const json of [{}, { tagIds: [] }]) {
+    for (const json of [{}, { labels: [] }]) {
       const res = await update(u, t.id, json);
       expect(res.status).toBe(400);
       expect(res.body).toEqual({ message: "nothing to update: send at least one field" });
@@ -512,8 +512,8 @@ describe("OpenAPI", () => {
       expect(op.tags).toEqual(["web_scraping"]);
     }
     const schema = doc.components.schemas.PageTracker;
-    expect(Object.keys(schema.properties).sort()).toEqual(TRACKER_KEYS);
-    expect(Object.keys(schema.properties.target.properties).sort()).toEqual(["acceptInvalidCertificates", "extractor"]);
+    expect(Object.keys(schema.properties).sort()).toEqual([...TRACKER_KEYS, "tagIds"].sort());
+    expect(Object.keys(schema.properties.target.properties).sort()).toEqual(["acceptInvalidCertificates", "engine", "extractor", "userAgent"]);
     const body = doc.paths[BASE].post.requestBody.content["application/json"].schema;
     expect(body.required.sort()).toEqual(["config", "name", "target"]);
     expect(body.properties.target.required).toEqual(["extractor"]);
@@ -593,6 +593,7 @@ describe("store and schedule", () => {
       enabled: true,
       revisions: 1,
       notifications: false,
+      tagIds: [],
       target: { extractor: "return 1;", acceptInvalidCertificates: true },
       access: { mode: "selected", ids: [secret] },
       createdAt: t.createdAt,

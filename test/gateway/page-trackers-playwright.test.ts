@@ -42,7 +42,7 @@ afterAll(async () => {
 });
 
 const extractor = (body: string) => `export async function execute(page, context) {\n${body}\n}`;
-const lastRevision = async (u: TestUser, id: string) => (await pages.revisionsOf(stack, u, id)).at(-1)?.data.original;
+const lastRevision = async (u: TestUser, id: string) => (await pages.revisionsOf(stack, u, id))[0]?.data.original;
 const s = (v: string) => JSON.stringify(v);
 
 async function runOnce(user: TestUser, name: string, body: string, extra: Record<string, unknown> = {}) {

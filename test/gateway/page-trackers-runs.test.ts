@@ -41,7 +41,7 @@ afterAll(async () => {
 const extractor = (body: string) => `export async function execute(page, context) {\n${body}\n}`;
 const create = (u: TestUser, name: string, body: string, extra: Record<string, unknown> = {}) =>
   pages.create(stack, u, { name, target: { extractor: extractor(body) }, ...extra });
-const lastRevision = async (u: TestUser, id: string) => (await pages.revisionsOf(stack, u, id)).at(-1)?.data.original;
+const lastRevision = async (u: TestUser, id: string) => (await pages.revisionsOf(stack, u, id))[0]?.data.original;
 const trackerOf = async (u: TestUser, id: string) =>
   (await call<{ items: { id: string; secrets: unknown }[] }>(stack, "GET", `${PAGE_TRACKERS}?q=${id}`, { auth: u.auth })).body.items.find((t) => t.id === id)!;
 
@@ -184,8 +184,8 @@ describe("what the extractor can reach", () => {
     expect((await pages.refresh(stack, user, id)).status).toBe(200);
     expect((await pages.refresh(stack, user, id)).status).toBe(200);
     expect((await pages.revisionsOf(stack, user, id)).map((r) => r.data.original)).toEqual([
-      { before: "", after: "visited=yes", run: 1 },
       { before: "", after: "visited=yes", run: 2 },
+      { before: "", after: "visited=yes", run: 1 },
     ]);
   });
 });
@@ -293,8 +293,8 @@ describe("revisions", () => {
     expect((await pages.refresh(stack, user, id)).status).toBe(200);
     const revisions = (await pages.revisionsOf(stack, user, id)).map((r) => r.data.original);
     expect(revisions).toEqual([
-      { headline: "headline 2", previous: "headline 1" },
       { headline: "headline 2", previous: "headline 2" },
+      { headline: "headline 2", previous: "headline 1" },
     ]);
     const logs = await pages.logsOf(stack, user, id);
     expect(logs).toHaveLength(4);

@@ -54,6 +54,6 @@ it("orders revisions and runs by number, not as text, across 9 → 10 → 11", a
     await recordRun(db, PAGE_TRACKERS, { trackerId: tracker.id, trigger: "manual", outcome: "ok", stages: [], startedAtMs: Date.now(), durationMs: i });
   }
   expect((await latestRevision(db, PAGE_TRACKERS, tracker.id))!.content.toString()).toBe("content 12");
-  expect((await revisionsOf(db, PAGE_TRACKERS, tracker.id, 3)).map((r) => r.content.toString())).toEqual(["content 10", "content 11", "content 12"]);
+  expect((await revisionsOf(db, PAGE_TRACKERS, tracker.id, 3)).map((r) => r.content.toString())).toEqual(["content 12", "content 11", "content 10"]);
   expect((await runsOf(db, PAGE_TRACKERS, tracker.id)).map((r) => r.durationMs)).toEqual([12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
 });

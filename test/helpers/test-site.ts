@@ -18,7 +18,10 @@ import type { AddressInfo } from "node:net";
  *   ids, a search that calls `/api/search` from the page, rows with buttons,
  *   and an iframe `/shop-frame` with a labelled input and a Pay button);
  * - `/api/search?q=`: `{"items": [q + " 1", q + " 2"]}`; `/api/echo`: the
- *   request's method, body and content type as JSON.
+ *   request's method, body and content type as JSON; `/api/state`:
+ *   `{"status": site.headline, "other": ...}` (what the skill's extractor reads);
+ * - `/hn`: a front page shaped like Hacker News, whose first
+ *   `.athing .titleline a` is `site.headline` linking to /item?id=1.
  * Every request's headers are kept in `site.headers`, by path (the latest).
  */
 export async function startTestSite(): Promise<TestSite> {
@@ -161,6 +164,16 @@ export async function startTestSite(): Promise<TestSite> {
           return res
             .writeHead(200, { "content-type": "application/json" })
             .end(JSON.stringify({ items: [`${url.searchParams.get("q")} 1`, `${url.searchParams.get("q")} 2`] }));
+        case "/api/state":
+          return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: site.headline, other: "dropped by the extractor" }));
+        case "/hn":
+          return page(
+            res,
+            200,
+            "Hacker News",
+            `<table><tr class="athing"><td><span class="titleline"><a href="/item?id=1">${site.headline}</a></span></td></tr>` +
+              `<tr class="athing"><td><span class="titleline"><a href="/item?id=2">second story</a></span></td></tr></table>`,
+          );
         case "/api/echo":
           return res
             .writeHead(200, { "content-type": "application/json", "x-echo": "yes" })

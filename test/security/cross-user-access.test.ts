@@ -80,7 +80,7 @@ describe("through the REST API", () => {
       secrets: "all",
     });
     const run = await call<{ data: { original: unknown } }[]>(stack, "POST", `/api/web_scraping/api_trackers/${t}/_history`, { auth: mallory.auth, json: { refresh: true } });
-    expect(run.body.at(-1)!.data.original).toEqual({ MALLORY: "mallory-value", SHARED_NAME: "mallory-shared" });
+    expect(run.body[0]!.data.original).toEqual({ MALLORY: "mallory-value", SHARED_NAME: "mallory-shared" });
     expect(answer.text + JSON.stringify(run.body)).not.toContain(ALICE_VALUE);
   });
 });

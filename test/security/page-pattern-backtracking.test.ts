@@ -70,7 +70,7 @@ async function whileRunning(user: TestUser, id: string) {
 }
 
 const extractor = (body: string) => `export async function execute(page, context) {\n${body}\n}`;
-const lastRevision = async (u: TestUser, id: string) => (await pages.revisionsOf(stack, u, id)).at(-1)?.data.original;
+const lastRevision = async (u: TestUser, id: string) => (await pages.revisionsOf(stack, u, id))[0]?.data.original;
 
 describe("patterns a page tracker hands the sandbox service", () => {
   it("a backtracking waitForURL glob times out as asked while another user's executions keep answering; globs still match", async () => {

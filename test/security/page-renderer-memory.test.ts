@@ -35,7 +35,7 @@ afterAll(async () => {
 
 const extractor = (body: string) => `export async function execute(page, context) {\n${body}\n}`;
 const create = (u: TestUser, name: string, body: string) => pages.create(stack, u, { name, target: { extractor: extractor(body) } });
-const lastRevision = async (u: TestUser, id: string) => (await pages.revisionsOf(stack, u, id)).at(-1)?.data.original;
+const lastRevision = async (u: TestUser, id: string) => (await pages.revisionsOf(stack, u, id))[0]?.data.original;
 
 const HOLD_2_GIB = `page.evaluate(() => {
   globalThis.k = [];

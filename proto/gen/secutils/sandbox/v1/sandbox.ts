@@ -386,6 +386,8 @@ export interface RunPageTrackerRequest {
     | undefined;
   /** TLS certificate errors of the pages it loads are ignored. */
   acceptInvalidCertificates: boolean;
+  /** The browser context's User-Agent; absent means the browser's own. */
+  userAgent?: string | undefined;
 }
 
 export interface RunPageTrackerResponse {
@@ -2291,6 +2293,7 @@ function createBaseRunPageTrackerRequest(): RunPageTrackerRequest {
     grant: undefined,
     limits: undefined,
     acceptInvalidCertificates: false,
+    userAgent: undefined,
   };
 }
 
@@ -2313,6 +2316,9 @@ export const RunPageTrackerRequest: MessageFns<RunPageTrackerRequest> = {
     }
     if (message.acceptInvalidCertificates !== false) {
       writer.uint32(48).bool(message.acceptInvalidCertificates);
+    }
+    if (message.userAgent !== undefined) {
+      writer.uint32(58).string(message.userAgent);
     }
     return writer;
   },
@@ -2378,6 +2384,14 @@ export const RunPageTrackerRequest: MessageFns<RunPageTrackerRequest> = {
             message.acceptInvalidCertificates = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.userAgent = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2410,6 +2424,11 @@ export const RunPageTrackerRequest: MessageFns<RunPageTrackerRequest> = {
         : isSet(object.accept_invalid_certificates)
         ? globalThis.Boolean(object.accept_invalid_certificates)
         : false,
+      userAgent: isSet(object.userAgent)
+        ? globalThis.String(object.userAgent)
+        : isSet(object.user_agent)
+        ? globalThis.String(object.user_agent)
+        : undefined,
     };
   },
 
@@ -2433,6 +2452,9 @@ export const RunPageTrackerRequest: MessageFns<RunPageTrackerRequest> = {
     if (message.acceptInvalidCertificates !== false) {
       obj.acceptInvalidCertificates = message.acceptInvalidCertificates;
     }
+    if (message.userAgent !== undefined) {
+      obj.userAgent = message.userAgent;
+    }
     return obj;
   },
 
@@ -2449,6 +2471,7 @@ export const RunPageTrackerRequest: MessageFns<RunPageTrackerRequest> = {
       ? Limits.fromPartial(object.limits)
       : undefined;
     message.acceptInvalidCertificates = object.acceptInvalidCertificates ?? false;
+    message.userAgent = object.userAgent ?? undefined;
     return message;
   },
 };
