@@ -17,6 +17,7 @@ import type { GatewayMetrics } from "./metrics.js";
 import type { GrantMinter } from "./grants/mint.js";
 import type { App } from "./http/app-type.js";
 import { installErrorHandling } from "./http/errors.js";
+import { lazySchemaController } from "./http/lazy-compilers.js";
 import { ErrorBody } from "./http/schemas.js";
 import { secretsRoutes } from "./secrets/routes.js";
 import { AuditEvent, Secret } from "./secrets/schemas.js";
@@ -85,6 +86,7 @@ export async function buildApp(
     // Unknown fields inside objects that list theirs are refused, not silently dropped
     // (a misspelt "script" must not save a static responder).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    schemaController: lazySchemaController(),
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
   // Webhook hits are counted where they are answered (the reply is written raw there).
