@@ -2,21 +2,21 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, createSecret, newUser, type TestUser } from "../helpers/http.js";
+import { referenceDir } from "../helpers/reference-docs.js";
 import { Stack } from "../helpers/stack.js";
 import { startTestSite, type TestSite } from "../helpers/test-site.js";
 import { API_TRACKERS, PAGE_TRACKERS, trackerCalls, type Revision } from "../helpers/trackers.js";
 
 // The reference's web-scraping skill documents, run as an agent following them
 // would: their curl examples, create payloads and scripts, read from the
-// documents themselves (shared/reference beside the project) at test time, with
+// documents themselves (test/helpers/reference-docs.ts finds them) at test time, with
 // https://secutils.dev pointed at this gateway and the example hosts at a local
 // test site that the sandbox's outbound policy allow-lists.
 
-const REFERENCE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/reference");
+
 const run = promisify(execFile);
 const api = trackerCalls(API_TRACKERS);
 const pages = trackerCalls(PAGE_TRACKERS);
@@ -27,8 +27,7 @@ const docs: Record<"api" | "page", string> = { api: "", page: "" };
 
 beforeAll(async () => {
   for (const kind of ["api", "page"] as const) {
-    const file = path.join(REFERENCE, `web-scraping-${kind}.SKILL.md`);
-    if (!fs.existsSync(file)) throw new Error(`the reference document is missing: ${file} (shared/ must sit beside the project)`);
+    const file = path.join(referenceDir(), `web-scraping-${kind}.SKILL.md`);
     docs[kind] = fs.readFileSync(file, "utf8");
   }
   site = await startTestSite();

@@ -1,28 +1,27 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, newUser } from "../helpers/http.js";
+import { referenceDir } from "../helpers/reference-docs.js";
 import { Stack } from "../helpers/stack.js";
 import { historyOf, hitUrl } from "../helpers/webhooks.js";
 
 // The reference's webhooks skill document, run as an agent following it would:
 // its curl example and its create payload, taken from the document itself
-// (shared/reference beside the project), with https://secutils.dev pointed at
+// (test/helpers/reference-docs.ts finds them), with https://secutils.dev pointed at
 // this gateway. Responder URLs are *.webhooks.localhost, which curl resolves to
 // loopback itself.
 
-const SKILL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/reference/webhooks.SKILL.md");
+const SKILL = () => path.join(referenceDir(), "webhooks.SKILL.md");
 const run = promisify(execFile);
 
 let stack: Stack;
 let doc: string;
 
 beforeAll(async () => {
-  if (!fs.existsSync(SKILL)) throw new Error(`the reference document is missing: ${SKILL} (shared/ must sit beside the project)`);
-  doc = fs.readFileSync(SKILL, "utf8");
+  doc = fs.readFileSync(SKILL(), "utf8");
   stack = await Stack.start();
 });
 afterAll(() => stack?.stop());
