@@ -42,6 +42,17 @@ describe("master key rotation under load", () => {
     const failures: string[] = [];
     let running = true;
     let operations = 0;
+    // Each step waits for some load to happen, not for time to pass: on a slow or busy machine
+    // fixed pauses let the rotation finish with hardly any requests around it.
+    const waiting: { n: number; resolve: () => void }[] = [];
+    const progressed = () => {
+      for (const w of waiting.splice(0)) if (operations >= w.n) w.resolve();
+      else waiting.push(w);
+    };
+    const afterOperations = (more: number) => new Promise<void>((resolve) => {
+      waiting.push({ n: operations + more, resolve });
+      progressed();
+    });
 
     // Each worker owns a secret, a scripted and a templated responder, and checks every answer.
     const worker = async (w: number) => {
@@ -74,30 +85,29 @@ describe("master key rotation under load", () => {
           }
         }
         operations++;
+        progressed();
       }
     };
     const workers = Array.from({ length: 4 }, (_, w) => worker(w));
-    const soon = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-    await soon(1500);
+    await afterOperations(6);
     // 1. A new active key beside the old one.
     const k2 = key();
     writeRing({ active: "k2", keys: { ...original.keys, k2 } });
     await reload("reloaded");
-    await soon(500);
+    await afterOperations(4);
     // 2. Online rewrap, still under load.
     const internal = brokerAs(stack, "internal");
     const rewrapped = await must(rpc<RewrapResponse>((m, o, cb) => internal.rewrap({ batchSize: 2 }, m, o, cb)));
     expect(rewrapped.failedIds).toEqual([]);
     expect(rewrapped.activeKeyId).toBe("k2");
-    await soon(500);
+    await afterOperations(4);
     // 3. A ring that gets k2 wrong is refused; the running ring stays.
     writeRing({ active: "k2", keys: { ...original.keys, k2: key() } });
     await reload("not reloaded");
     // 4. The old key leaves the ring.
     writeRing({ active: "k2", keys: { k2 } });
     await reload("reloaded");
-    await soon(1000);
+    await afterOperations(8);
     running = false;
     await Promise.all(workers);
 
