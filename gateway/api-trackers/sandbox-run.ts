@@ -1,7 +1,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import { unary } from "../../common/grpc-client.js";
 import type { RunApiTrackerRequest, RunApiTrackerResponse, ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
-import { contentValue } from "../trackers/content.js";
+import { previousContentJson } from "../trackers/content.js";
 import type { SandboxRun } from "../trackers/runner.js";
 import { requestsOfTarget, type ApiTarget, type ApiTrackerRecord } from "./kind.js";
 import { requestSpecOf } from "./request.js";
@@ -60,7 +60,7 @@ export function apiTrackerSandboxRun(sandbox: ScriptRunnerClient, settings: RunS
       userId: tracker.userId,
       target: tracker.target,
       grant,
-      previousContentJson: previous && JSON.stringify({ original: contentValue(previous.content) }),
+      previousContentJson: previousContentJson(previous),
       timeoutMs: tracker.timeoutMs,
     });
 }

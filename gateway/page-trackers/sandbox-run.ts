@@ -1,7 +1,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import { unary } from "../../common/grpc-client.js";
 import type { RunPageTrackerResponse, ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
-import { contentValue } from "../trackers/content.js";
+import { previousContentJson } from "../trackers/content.js";
 import type { SandboxRun } from "../trackers/runner.js";
 import type { PageTarget, PageTrackerRecord } from "./kind.js";
 
@@ -43,7 +43,7 @@ export function pageTrackerSandboxRun(sandbox: ScriptRunnerClient, timeoutMs: nu
       userId: tracker.userId,
       target: tracker.target,
       grant,
-      previousContentJson: previous && JSON.stringify({ original: contentValue(previous.content) }),
+      previousContentJson: previousContentJson(previous),
       timeoutMs: tracker.timeoutMs,
     });
 }

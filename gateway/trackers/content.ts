@@ -44,3 +44,8 @@ function nestedAtMost(text: string, max: number): boolean {
   }
   return true;
 }
+
+/** What a run hands the sandbox as the previous revision: `{original}` as JSON text, or nothing. */
+export function previousContentJson(previous: { content: Buffer } | undefined): string | undefined {
+  return previous && JSON.stringify({ original: contentValue(previous.content) });
+}
