@@ -23,6 +23,8 @@ const schema = z.object({
   SANDBOX_PROCESSES: positiveInt(Math.min(2, os.availableParallelism())),
   SANDBOX_MAX_WORKERS: positiveInt(64),
   SANDBOX_WORKERS_PER_USER: positiveInt(4),
+  // Nice value of a user's running executions beyond their first (0: off).
+  SANDBOX_PARALLEL_NICE: z.coerce.number().int().min(0).max(19).default(10),
   SANDBOX_SPARE_WORKERS: positiveInt(4),
   SANDBOX_QUEUE_PER_USER: positiveInt(1000),
   SANDBOX_LEASE_IDLE_MS: positiveInt(30_000),
@@ -46,6 +48,10 @@ const schema = z.object({
   // memory limit. Pages allocate outside every other limit of the sandbox.
   // An empty page's renderer alone holds some 30 MiB: below 64 every run would fail.
   PAGE_TRACKER_MAX_RENDERER_MB: z.coerce.number().int().min(64).default(512),
+  // The browser's scheduling priority (nice, 0-19): page runs are background
+  // work, and on a small machine a busy Chromium would otherwise take the
+  // cores webhook responders answer from.
+  PAGE_TRACKER_BROWSER_NICE: z.coerce.number().int().min(0).max(19).default(10),
   // Released script secrets kept in memory between executions (0: a release
   // at the broker for every execution). Each fill is a release, audited there.
   SCRIPT_SECRETS_CACHE_MAX_BYTES: z.coerce.number().int().min(0).default(8 * 1024 * 1024),
@@ -65,7 +71,7 @@ export interface SandboxConfig {
   pool: Omit<PoolOptions, "denoPath"> & { denoPath: string };
   limits: LimitSettings;
   outbound: OutboundPolicy;
-  browser: { executablePath: string; maxConcurrentRuns: number; chromiumSandbox: boolean; maxRendererMb: number };
+  browser: { executablePath: string; maxConcurrentRuns: number; chromiumSandbox: boolean; maxRendererMb: number; nice: number };
   /** The cache of released script secrets; off (and no key needed) when maxBytes is 0. */
   secretsCache: { maxBytes: number; ttlMs: number; verifyKey?: KeyObject };
   /** Prometheus metrics listener; off when unset. */
@@ -128,6 +134,7 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
       processes: e.SANDBOX_PROCESSES,
       maxWorkers: e.SANDBOX_MAX_WORKERS,
       workersPerUser: e.SANDBOX_WORKERS_PER_USER,
+      parallelNice: e.SANDBOX_PARALLEL_NICE,
       spareWorkers: e.SANDBOX_SPARE_WORKERS,
       queuePerUser: e.SANDBOX_QUEUE_PER_USER,
       leaseIdleMs: e.SANDBOX_LEASE_IDLE_MS,
@@ -144,6 +151,7 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
       maxConcurrentRuns: e.PAGE_TRACKER_MAX_CONCURRENT_RUNS,
       chromiumSandbox: e.CHROMIUM_SANDBOX === "auto" ? process.getuid?.() !== 0 : e.CHROMIUM_SANDBOX === "on",
       maxRendererMb: e.PAGE_TRACKER_MAX_RENDERER_MB,
+      nice: e.PAGE_TRACKER_BROWSER_NICE,
     },
     secretsCache: { maxBytes: e.SCRIPT_SECRETS_CACHE_MAX_BYTES, ttlMs: e.SCRIPT_SECRETS_CACHE_TTL_MS, verifyKey },
     metrics: metricsListen(e.METRICS_HOST, e.SANDBOX_METRICS_PORT),

@@ -33,7 +33,7 @@ async function main() {
   const trackers = new TrackerRunService(service, secrets, config.outbound, config.limits);
   // Chromium starts with the first page tracker run, not here: most sandboxes never run one.
   const browsers = new BrowserHost(
-    { executablePath: config.browser.executablePath, chromiumSandbox: config.browser.chromiumSandbox, maxRendererMb: config.browser.maxRendererMb },
+    { executablePath: config.browser.executablePath, chromiumSandbox: config.browser.chromiumSandbox, maxRendererMb: config.browser.maxRendererMb, nice: config.browser.nice },
     config.outbound,
     log,
   );

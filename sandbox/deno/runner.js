@@ -3,7 +3,7 @@
 //
 // stdin  `<worker>\t<timeout ms>\t<json>`  to a worker (`exec` or `reply`);
 //        `0\t0\t<json>`                     control: spawn / retire a worker.
-// stdout `W\t<worker>`                       the worker is ready;
+// stdout `W\t<worker>\t<thread id>`          the worker is ready (its threadId: Deno names its thread worker-<id>);
 //        `D\t<worker>\t<reason>`             the worker is gone (time, memory, crashed);
 //        `X\t<worker>`                       its thread has exited (after D, or after a retire);
 //        plus the worker's own `R` and `P` lines, forwarded as they are.
@@ -44,7 +44,7 @@ function spawn(id, heapMb) {
   const entry = { worker, deadline: 0, gone: false };
   workers.set(id, entry);
   worker.on("message", (message) => {
-    if (message === "ready") return write(`W\t${id}\n`);
+    if (message === "ready") return write(`W\t${id}\t${worker.threadId}\n`);
     entry.deadline = 0;
     write(message);
   });
@@ -98,18 +98,22 @@ function handle(line) {
 }
 
 // The supervisor closing stdin means stop: an idle worker would otherwise
-// keep the process alive.
+// keep the process alive. A line may span hundreds of chunks (a proxied
+// answer of several MiB): each chunk is searched alone and the pieces joined
+// once, since searching a growing concatenation flattens it every time.
 const decoder = new TextDecoder();
-let buffered = "";
+const pieces = [];
 for await (const chunk of Deno.stdin.readable) {
-  let scanFrom = buffered.length;
-  buffered += decoder.decode(chunk, { stream: true });
+  const text = decoder.decode(chunk, { stream: true });
   let start = 0;
   let end;
-  while ((end = buffered.indexOf("\n", scanFrom)) >= 0) {
-    if (end > start) handle(buffered.slice(start, end));
-    start = scanFrom = end + 1;
+  while ((end = text.indexOf("\n", start)) >= 0) {
+    pieces.push(text.slice(start, end));
+    const line = pieces.length === 1 ? pieces[0] : pieces.join("");
+    pieces.length = 0;
+    if (line.length > 0) handle(line);
+    start = end + 1;
   }
-  if (start > 0) buffered = buffered.slice(start);
+  if (start < text.length) pieces.push(start === 0 ? text : text.slice(start));
 }
 Deno.exit(0);

@@ -3,6 +3,8 @@
 // (outbound/forward-proxy.ts) under its own session: the outbound policy
 // holds for pages exactly as for scripts, and closing a run ends its traffic.
 import fs from "node:fs/promises";
+import os from "node:os";
+import nodePath from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { Logger } from "../../common/log.js";
 import { ForwardProxy, type ProxySession } from "../outbound/forward-proxy.js";
@@ -19,6 +21,8 @@ export interface BrowserSettings {
   maxSessionBytes?: number;
   /** Private memory one run's renderer processes may hold before they are killed; no cap when absent. */
   maxRendererMb?: number;
+  /** The browser's nice value (0-19), inherited by every process and thread it starts; 0 when absent. */
+  nice?: number;
 }
 
 export interface RunOptions {
@@ -86,6 +90,7 @@ export class BrowserHost {
   private browser: Promise<Browser> | undefined;
   private readonly memoryWatches = new WeakMap<Browser, RendererMemoryWatch>();
   private proxy: Promise<ForwardProxy> | undefined;
+  private launcher: Promise<string> | undefined;
   private stopped = false;
 
   constructor(
@@ -145,6 +150,8 @@ export class BrowserHost {
     this.proxy = undefined;
     await browser?.then((b) => b.close()).catch(() => {});
     await proxy?.then((p) => p.stop()).catch(() => {});
+    const launcher = await this.launcher?.catch(() => undefined);
+    if (launcher !== undefined && launcher !== this.settings.executablePath) await fs.rm(nodePath.dirname(launcher), { recursive: true, force: true });
   }
 
   private forwardProxy(): Promise<ForwardProxy> {
@@ -191,7 +198,7 @@ export class BrowserHost {
       // of resident memory, which a sandbox that never runs a page tracker need not pay.
       const { chromium } = await import("playwright-core");
       browser = await chromium.launch({
-        executablePath: path,
+        executablePath: await (this.launcher ??= niceLauncher(path, this.settings.nice ?? 0)),
         headless: true,
         // Chromium's own sandbox cannot start as root; elsewhere it is kept.
         chromiumSandbox: this.settings.chromiumSandbox ?? process.getuid?.() !== 0,
@@ -279,6 +286,43 @@ class Run implements BrowserRun {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * The browser's command, started at a lower priority when `nice` > 0. A nice
+ * value set before exec reaches every process (zygote, renderers, GPU) and
+ * thread Chromium starts; renicing after launch would reach only the threads
+ * that exist then. Chromium sets its threads' nice values itself (0 for most,
+ * -8 for compositing and IO), which only a process allowed CAP_SYS_NICE can
+ * do: as root the capability is dropped from the browser's bounding set
+ * (util-linux setpriv), so those calls fail and the inherited value stays.
+ * Playwright spawns the executable it is given, so the priority comes from a
+ * short launcher in a private temporary folder.
+ */
+async function niceLauncher(executable: string, nice: number): Promise<string> {
+  if (nice === 0) return executable;
+  const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+  const command = ["nice", "-n", String(nice)];
+  if (process.getuid?.() === 0) {
+    const setpriv = await firstExecutable(["/usr/bin/setpriv", "/bin/setpriv"]);
+    if (setpriv) command.push(setpriv, "--bounding-set=-sys_nice");
+  }
+  const dir = await fs.mkdtemp(nodePath.join(os.tmpdir(), "secutils-chromium-"));
+  const launcher = nodePath.join(dir, "chromium");
+  await fs.writeFile(launcher, `#!/bin/sh\nexec ${[...command, executable].map(quote).join(" ")} "$@"\n`, { mode: 0o700 });
+  return launcher;
+}
+
+async function firstExecutable(paths: string[]): Promise<string | undefined> {
+  for (const path of paths) {
+    try {
+      await fs.access(path, fs.constants.X_OK);
+      return path;
+    } catch {
+      // Try the next.
+    }
+  }
+  return undefined;
 }
 
 function browserEnv(): Record<string, string> {

@@ -29,7 +29,8 @@ export const DENO_FLAGS = [
 
 /** What a Deno process reports, already split into fields. */
 export interface ProcessEvents {
-  workerReady(worker: number): void;
+  /** `threadId` is the worker's own (Deno names its OS thread after it). */
+  workerReady(worker: number, threadId: number): void;
   workerGone(worker: number, reason: string): void;
   /** The worker's thread has ended (it may have been reported gone earlier). */
   workerExited(worker: number): void;
@@ -126,7 +127,7 @@ export class DenoProcess {
     const fields = line.split("\t");
     switch (fields[0]) {
       case "W":
-        return this.events.workerReady(Number(fields[1]));
+        return this.events.workerReady(Number(fields[1]), Number(fields[2]));
       case "D":
         return this.events.workerGone(Number(fields[1]), fields[2] ?? "crashed");
       case "X":

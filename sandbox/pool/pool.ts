@@ -1,5 +1,6 @@
 import type { Logger } from "../../common/log.js";
 import { DenoProcess } from "./deno-process.js";
+import { setThreadNice, workerThreadTid } from "./thread-priority.js";
 
 export interface PoolOptions {
   denoPath: string;
@@ -29,6 +30,13 @@ export interface PoolOptions {
    * Deno main thread reports late, and a kill fails every execution on it.
    */
   workerExitGraceMs: number;
+  /**
+   * Nice value of a user's running executions beyond the first while another
+   * user runs one too (0: all at the normal priority). One user's parallel
+   * executions then share what the cores have left once every other user's
+   * single execution has run.
+   */
+  parallelNice: number;
 }
 
 /** How an execution on a worker ended. */
@@ -64,6 +72,14 @@ interface Slot {
   markFailed(): void;
   idleTimer?: NodeJS.Timeout;
   running?: Running;
+  /** The worker's threadId, as Deno reported it when ready. */
+  threadId?: number;
+  /** The kernel's id of its thread, found on first need; null when it cannot be found. */
+  tid?: number | null;
+  /** The thread's nice value as last set (0 as started). */
+  nice: number;
+  /** Its priority could not be lowered back: a fresh worker replaces it after this execution. */
+  retireOnRelease?: boolean;
 }
 
 interface Running {
@@ -99,6 +115,8 @@ export class Pool {
   private readonly users = new Map<string, UserState>();
   private readonly spares = new Set<Slot>();
   private readonly running = new Map<number, { slot: Slot; run: Running }>();
+  /** Executions running now, per user (for priorities). */
+  private readonly runningByUser = new Map<string, number>();
   private nextSlot = 1;
   private nextExec = 1;
   private slotCount = 0;
@@ -169,6 +187,7 @@ export class Pool {
   /** Runs one execution on a leased worker; `message` gets the execution id. */
   exec(lease: Lease, timeoutMs: number, message: (id: number) => string, onRequest: (json: string) => Promise<string>): Promise<RunOutcome> {
     const slot = lease.slot;
+    const user = slot.user;
     const id = this.nextExec++;
     return new Promise<RunOutcome>((resolve) => {
       if (!slot.proc.slots.has(slot)) return resolve({ kind: "lost", reason: "crashed" });
@@ -182,13 +201,15 @@ export class Pool {
         onRequest,
         finish: (o) => {
           clearTimeout(backstop);
-          this.running.delete(id);
+          if (this.running.delete(id) && user !== null) this.countRunning(user, -1);
           slot.running = undefined;
           resolve(o);
         },
       };
+      this.prioritise(slot);
       slot.running = run;
       this.running.set(id, { slot, run });
+      if (user !== null) this.countRunning(user, 1);
       slot.proc.deno.toWorker(slot.id, timeoutMs, message(id));
     });
   }
@@ -197,7 +218,7 @@ export class Pool {
   release(lease: Lease, discard: boolean): void {
     const slot = lease.slot;
     if (!slot.proc.slots.has(slot)) return this.dispatch();
-    if (discard) {
+    if (discard || slot.retireOnRelease) {
       this.removeSlot(slot, true);
       return this.dispatch();
     }
@@ -340,7 +361,7 @@ export class Pool {
       markFailed = () => reject(new Error("worker lost while starting"));
     });
     ready.catch(() => {});
-    const slot: Slot = { id: this.nextSlot++, proc, memoryMb, user: null, state: "starting", ready, markReady, markFailed };
+    const slot: Slot = { id: this.nextSlot++, proc, memoryMb, user: null, state: "starting", ready, markReady, markFailed, nice: 0 };
     proc.slots.add(slot);
     this.slotCount++;
     proc.deno.spawnWorker(slot.id, memoryMb + this.o.workerBaseMb);
@@ -380,6 +401,47 @@ export class Pool {
     proc.stopping.set(worker, timer);
   }
 
+  // ---- priority -----------------------------------------------------------
+
+  /**
+   * Before an execution of `slot`'s user: it runs at `parallelNice` when the
+   * user already has one running and another user has one running too, at
+   * the normal priority otherwise. A user starting to run also sends every
+   * other user's extra running executions (all but one) to `parallelNice`.
+   * Alone on the machine, a user's parallel executions keep every core.
+   */
+  private prioritise(slot: Slot): void {
+    if (this.o.parallelNice === 0 || slot.user === null) return;
+    const mine = this.runningByUser.get(slot.user) ?? 0;
+    const contested = this.runningByUser.size > (mine > 0 ? 1 : 0);
+    this.setNice(slot, mine > 0 && contested ? this.o.parallelNice : 0);
+    if (mine > 0) return;
+    for (const [user, running] of this.runningByUser) {
+      if (running < 2) continue;
+      let keptOne = false;
+      for (const s of this.users.get(user)?.slots ?? []) {
+        if (!s.running) continue;
+        if (!keptOne && s.nice === 0) keptOne = true;
+        else this.setNice(s, this.o.parallelNice);
+      }
+    }
+  }
+
+  private setNice(slot: Slot, nice: number): void {
+    if (nice === slot.nice) return;
+    const pid = slot.proc.deno.pid;
+    if (slot.tid === undefined) slot.tid = (slot.threadId !== undefined && pid !== undefined && workerThreadTid(pid, slot.threadId)) || null;
+    if (slot.tid === null) return;
+    if (setThreadNice(slot.tid, nice)) slot.nice = nice;
+    else slot.retireOnRelease = true;
+  }
+
+  private countRunning(user: string, delta: 1 | -1): void {
+    const n = (this.runningByUser.get(user) ?? 0) + delta;
+    if (n > 0) this.runningByUser.set(user, n);
+    else this.runningByUser.delete(user);
+  }
+
   // ---- processes ----------------------------------------------------------
 
   private startProcess(index: number, restarts: number): void {
@@ -389,9 +451,10 @@ export class Pool {
       slots: new Set(),
       stopping: new Map(),
       deno: new DenoProcess(index + 1, this.o.denoPath, {
-        workerReady: (id) => {
+        workerReady: (id, threadId) => {
           const slot = this.findSlot(proc, id);
           if (!slot) return;
+          slot.threadId = threadId;
           if (slot.state === "starting") slot.state = slot.user === null ? "idle" : "busy";
           slot.markReady();
         },

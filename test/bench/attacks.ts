@@ -162,6 +162,9 @@ async function setUpAttacks(attacker: Api, gatewayPort: number, bigUrl: string):
         }).then((r) => r.arrayBuffer()),
     });
   }
+  // BENCH_ATTACKS=flood,glob,... runs only the attacks whose names contain one of the words: to find which one costs the victim.
+  const only = process.env.BENCH_ATTACKS?.split(",").map((w) => w.trim()).filter(Boolean);
+  if (only?.length) loops.splice(0, loops.length, ...loops.filter((l) => only.some((w) => l.name.includes(w))));
   return {
     names: loops.map((l) => `${l.name} (${l.parallel} at a time)`),
     start() {

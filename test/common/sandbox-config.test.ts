@@ -22,14 +22,24 @@ const problemsOf = (env: NodeJS.ProcessEnv, loader = loadSandboxConfig): string[
 };
 
 describe("page tracker settings", () => {
-  it("defaults to Debian's Chromium binary, 2 concurrent runs, Chromium's sandbox on unless root, and 512 MiB of renderer memory per run", () => {
+  it("defaults to Debian's Chromium binary, 2 concurrent runs, Chromium's sandbox on unless root, 512 MiB of renderer memory per run and nice 10", () => {
     const { browser } = loadSandboxConfig({});
     expect(browser).toEqual({
       executablePath: "/usr/lib/chromium/chromium",
       maxConcurrentRuns: 2,
       chromiumSandbox: process.getuid?.() !== 0,
       maxRendererMb: 512,
+      nice: 10,
     });
+  });
+
+  it("PAGE_TRACKER_BROWSER_NICE and SANDBOX_PARALLEL_NICE take a nice value from 0 to 19", () => {
+    expect(loadSandboxConfig({ PAGE_TRACKER_BROWSER_NICE: "0" }).browser.nice).toBe(0);
+    expect(loadSandboxConfig({ SANDBOX_PARALLEL_NICE: "19" }).pool.parallelNice).toBe(19);
+    expect(loadSandboxConfig({}).pool.parallelNice).toBe(10);
+    for (const name of ["PAGE_TRACKER_BROWSER_NICE", "SANDBOX_PARALLEL_NICE"]) {
+      for (const bad of ["20", "-1", "1.5", "low"]) expect(problemsOf({ [name]: bad }), `${name}=${bad}`).toHaveLength(1);
+    }
   });
 
   it("PAGE_TRACKER_MAX_RENDERER_MB sets the renderer memory cap, from 64 MiB up", () => {

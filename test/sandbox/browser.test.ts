@@ -4,6 +4,7 @@
 // `allowed` and `secure`, so `other` (a live server too) must stay unreachable.
 import { createHash } from "node:crypto";
 import dgram from "node:dgram";
+import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
@@ -310,6 +311,27 @@ describe("lifecycle", () => {
       /^the browser at \/bin\/false could not be started: it exited or did not answer during startup$/,
     );
     await wrong.stop();
+  });
+
+  it("runs the browser, its renderers and every thread of theirs at the configured nice value", async () => {
+    const niced = new BrowserHost({ executablePath: "/usr/lib/chromium/chromium", nice: 7 }, createOutboundPolicy({ allowHosts: `127.0.0.1:${allowed.port}` }), log);
+    try {
+      const run = await niced.newRun({ acceptInvalidCertificates: false, defaultTimeoutMs: 10_000 });
+      await run.page.goto(`http://127.0.0.1:${allowed.port}/niced`);
+      const cdp = await run.page.context().browser()!.newBrowserCDPSession();
+      const { processInfo } = await cdp.send("SystemInfo.getProcessInfo");
+      const pids = processInfo.map((p) => p.id).filter((pid) => pid > 0);
+      expect(processInfo.some((p) => p.type === "renderer")).toBe(true);
+      // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value (after the parenthesised name).
+      const niceOf = (pid: number, tid: string) => Number(fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1]!.split(" ")[16]);
+      const values = pids.flatMap((pid) => fs.readdirSync(`/proc/${pid}/task`).map((tid) => niceOf(pid, tid)));
+      expect(values.length).toBeGreaterThan(pids.length);
+      // Chromium may lower a thread's priority further on its own (background work), never raise it.
+      expect(Math.min(...values)).toBe(7);
+      await run.close();
+    } finally {
+      await niced.stop();
+    }
   });
 
   it("starts a new browser for the next run after the browser crashes", async () => {
