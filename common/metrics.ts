@@ -1,6 +1,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { constants, PerformanceObserver } from "node:perf_hooks";
+import v8 from "node:v8";
+import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { Logger } from "./log.js";
 
 /**
@@ -12,7 +14,30 @@ export function createRegistry(service: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
+  const afterGc = new Gauge({
+    name: "nodejs_heap_used_after_major_gc_bytes",
+    help: "V8 heap in use just after the last major collection: what the process keeps, without the sawtooth of garbage between collections",
+    registers: [registry],
+  });
+  watchMajorCollections((bytes) => afterGc.set(bytes));
   return registry;
+}
+
+let majorCollectionWatchers: ((heapBytes: number) => void)[] | undefined;
+
+/** Calls `watch` with the heap in use after each major (mark-sweep-compact) collection, read as soon as it is reported. */
+function watchMajorCollections(watch: (heapBytes: number) => void): void {
+  if (!majorCollectionWatchers) {
+    const watchers: ((heapBytes: number) => void)[] = [];
+    majorCollectionWatchers = watchers;
+    new PerformanceObserver((list) => {
+      const major = list.getEntries().some((e) => (e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR);
+      if (!major) return;
+      const used = v8.getHeapStatistics().used_heap_size;
+      for (const w of watchers) w(used);
+    }).observe({ entryTypes: ["gc"] });
+  }
+  majorCollectionWatchers.push(watch);
 }
 
 export interface MetricsServer {

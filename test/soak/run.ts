@@ -24,7 +24,7 @@ const DURATION_S = Number(process.env.SOAK_DURATION_S ?? 60);
 const CONNECTIONS = 50;
 const RECOVERY_WINDOW_MS = 10_000;
 const RECOVERY_GOAL_MS = 2_000;
-const RSS_GROWTH_GOAL = 0.1;
+const MEMORY_GROWTH_GOAL = 0.1;
 const RSS_WINDOW_S = 20;
 /** A process restarted by a fault has less time: its own warm-up before its start window. */
 const RESTARTED_WARMUP_S = 5;
@@ -37,6 +37,17 @@ function rssKb(pid: number | undefined): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
     return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The heap a Node service kept after its last major collection (common/metrics.ts), from its metrics; 0 when unknown. */
+async function heapAfterGcKb(port: number): Promise<number> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(900) })).text();
+    const m = /^nodejs_heap_used_after_major_gc_bytes\{[^}]*\} (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
+    return m ? Number(m[1]) / 1024 : 0;
   } catch {
     return 0;
   }
@@ -67,6 +78,7 @@ async function main() {
     const dev = await ensureDevMaterial(dataDir);
     const env = devServiceEnv(dev, { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "warn" });
     const [brokerPort, sandboxPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const metricsPorts = { broker: await freePort(), sandbox: await freePort(), gateway: await freePort() };
     const brokerDb = await cluster.createDatabase("broker");
     const gatewayDb = await cluster.createDatabase("gateway");
     const children: Record<string, Child> = {};
@@ -76,11 +88,17 @@ async function main() {
       cleanups.unshift(() => child.stop());
       return child;
     };
-    const startBroker = () => spawn("broker", "broker/main.ts", { BROKER_PORT: String(brokerPort), BROKER_DATABASE_URL: brokerDb });
+    const startBroker = () =>
+      spawn("broker", "broker/main.ts", { BROKER_PORT: String(brokerPort), BROKER_DATABASE_URL: brokerDb, BROKER_METRICS_PORT: String(metricsPorts.broker) });
     startBroker();
-    spawn("sandbox", "sandbox/main.ts", { SANDBOX_PORT: String(sandboxPort), BROKER_URL: `127.0.0.1:${brokerPort}` });
+    spawn("sandbox", "sandbox/main.ts", {
+      SANDBOX_PORT: String(sandboxPort),
+      BROKER_URL: `127.0.0.1:${brokerPort}`,
+      SANDBOX_METRICS_PORT: String(metricsPorts.sandbox),
+    });
     spawn("gateway", "gateway/main.ts", {
       PORT: String(gatewayPort),
+      GATEWAY_METRICS_PORT: String(metricsPorts.gateway),
       BROKER_URL: `127.0.0.1:${brokerPort}`,
       SANDBOX_URL: `127.0.0.1:${sandboxPort}`,
       GATEWAY_DATABASE_URL: gatewayDb,
@@ -133,18 +151,30 @@ async function main() {
     await sleep(WARMUP_S * 1000);
     const t0 = performance.now();
     const servedBefore = outcomes.length;
-    const processes = () => ({
-      gateway: { pid: children.gateway!.pid, kb: rssKb(children.gateway!.pid) },
-      broker: { pid: children.broker!.pid, kb: rssKb(children.broker!.pid) },
-      sandbox: { pid: children.sandbox!.pid, kb: rssKb(children.sandbox!.pid) },
-      "deno (all)": { pid: 0, kb: denoPidsOf(children.sandbox!.pid!).reduce((n, pid) => n + rssKb(pid), 0) },
-    });
-    // A garbage-collected heap makes resident memory a sawtooth (tens of MiB
-    // between major collections), so each end is the median of one sample a
-    // second over RSS_WINDOW_S seconds: the first after warm-up (for a process
-    // started during the run, after a warm-up of its own) and the last.
-    const samples: { at: number; rss: ReturnType<typeof processes> }[] = [];
-    const sampler = setInterval(() => samples.push({ at: performance.now() - t0, rss: processes() }), 1000);
+    // What each process is judged on. A garbage-collected heap makes resident
+    // memory a sawtooth (tens of MiB between major collections), which two
+    // windows of it can catch at different heights: the Node services are
+    // judged on the heap they keep after a major collection, and their
+    // resident memory is shown beside it. The Deno processes have no such
+    // figure; theirs is resident memory, summed.
+    type Sample = Record<"gateway" | "broker" | "sandbox" | "deno (all)", { pid: number | undefined; kb: number; rssKb: number }>;
+    const node = async (name: "gateway" | "broker" | "sandbox") => {
+      const pid = children[name]!.pid;
+      return { pid, kb: await heapAfterGcKb(metricsPorts[name]), rssKb: rssKb(pid) };
+    };
+    const processes = async (): Promise<Sample> => {
+      const [gateway, broker, sandbox] = await Promise.all([node("gateway"), node("broker"), node("sandbox")]);
+      const denoKb = denoPidsOf(children.sandbox!.pid!).reduce((n, pid) => n + rssKb(pid), 0);
+      return { gateway, broker, sandbox, "deno (all)": { pid: 0, kb: denoKb, rssKb: denoKb } };
+    };
+    // One sample a second; each end of the run is the median over RSS_WINDOW_S
+    // seconds: the first after warm-up (for a process started during the run,
+    // after a warm-up of its own) and the last.
+    const samples: { at: number; rss: Sample }[] = [];
+    const sampler = setInterval(() => {
+      const at = performance.now() - t0;
+      void processes().then((rss) => samples.push({ at, rss }));
+    }, 1000);
     log(`soak: warm-up done (${servedBefore} requests); measuring`);
 
     const faults: { name: string; at: number; took: number }[] = [];
@@ -221,24 +251,32 @@ async function main() {
     for (const [kind, n] of errors) log(`  ${String(n).padStart(6)}  ${kind}`);
     log("recovery after each fault (last failed request after the faulted component is back; goal <= 2000 ms):");
     for (const r of recoveries) log(`  ${r.name.padEnd(28)} ${String(r.recovery).padStart(5)} ms  (${r.failures} failed requests; the fault itself took ${r.took} ms)`);
-    log(`resident memory, median of the first ${RSS_WINDOW_S} s after warm-up -> median of the last ${RSS_WINDOW_S} s (MiB):`);
+    log(`memory, median of the first ${RSS_WINDOW_S} s after warm-up -> median of the last ${RSS_WINDOW_S} s (MiB; Node services: heap after a major collection, judged, and resident memory beside it):`);
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-    const rssRows = (Object.keys(processes()) as (keyof ReturnType<typeof processes>)[]).map((name) => {
+    samples.sort((a, b) => a.at - b.at);
+    const names = ["gateway", "broker", "sandbox", "deno (all)"] as const;
+    const memoryRows = names.map((name) => {
       const last = samples.at(-1)!.rss[name];
       // The process alive at the end (the broker is a new one after its restart); Deno processes summed.
-      const mine = samples.filter((x) => x.rss[name].pid === last.pid);
+      const mine = samples.filter((x) => x.rss[name].pid === last.pid && x.rss[name].kb > 0);
       const restarted = name !== "deno (all)" && last.pid !== samples[0]!.rss[name].pid;
       const born = restarted ? mine[0]!.at + RESTARTED_WARMUP_S * 1000 : 0;
       // A process restarted late has a shorter life: its two windows split what is left of it.
       const window = Math.min(RSS_WINDOW_S * 1000, (DURATION_S * 1000 - born) / 2);
       const startWindow = mine.filter((x) => x.at >= born && x.at < born + window);
       const endWindow = mine.filter((x) => x.at >= DURATION_S * 1000 - window);
-      const a = median(startWindow.map((x) => x.rss[name].kb));
-      const b = median(endWindow.map((x) => x.rss[name].kb));
-      const growth = a === 0 ? 0 : (b - a) / a;
-      const note = born > 0 ? `  (restarted at ${((mine[0]!.at) / 1000).toFixed(0)} s; its own warm-up first)` : "";
-      log(`  ${name.padEnd(12)} ${(a / 1024).toFixed(1).padStart(7)} -> ${(b / 1024).toFixed(1).padStart(7)}  (${growth >= 0 ? "+" : ""}${(growth * 100).toFixed(1)}%)${note}`);
-      return growth;
+      const growthOf = (pick: (x: (typeof samples)[number]) => number) => {
+        const a = median(startWindow.map(pick));
+        const b = median(endWindow.map(pick));
+        return { a, b, growth: a === 0 ? 0 : (b - a) / a };
+      };
+      const fmt = ({ a, b, growth }: { a: number; b: number; growth: number }) =>
+        `${(a / 1024).toFixed(1).padStart(7)} -> ${(b / 1024).toFixed(1).padStart(7)}  (${growth >= 0 ? "+" : ""}${(growth * 100).toFixed(1)}%)`;
+      const judged = growthOf((x) => x.rss[name].kb);
+      const rss = name === "deno (all)" ? "" : `   resident ${fmt(growthOf((x) => x.rss[name].rssKb))}`;
+      const note = born > 0 ? `  (restarted at ${(mine[0]!.at / 1000).toFixed(0)} s; its own warm-up first)` : "";
+      log(`  ${name.padEnd(12)} ${fmt(judged)}${rss}${note}`);
+      return judged.growth;
     });
     log(`writes: ${writer.writes} (${writer.failedWrites} not acknowledged), ${checked} secrets read back`);
     log(`lost writes: ${lost}`);
@@ -248,7 +286,7 @@ async function main() {
     if (lost > 0) broken.push("lost writes");
     if (leaks > 0) broken.push("a response carried a value that was not granted");
     if (recoveries.some((r) => r.recovery > RECOVERY_GOAL_MS)) broken.push(`recovery above ${RECOVERY_GOAL_MS} ms`);
-    if (rssRows.some((g) => g > RSS_GROWTH_GOAL)) broken.push(`resident memory grew more than ${RSS_GROWTH_GOAL * 100}%`);
+    if (memoryRows.some((g) => g > MEMORY_GROWTH_GOAL)) broken.push(`memory grew more than ${MEMORY_GROWTH_GOAL * 100}%`);
     log(broken.length === 0 ? "soak: every promise held" : `soak: BROKEN: ${broken.join("; ")}`);
     process.exitCode = broken.length === 0 ? 0 : 1;
   } finally {
