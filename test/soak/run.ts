@@ -258,13 +258,15 @@ async function main() {
     const memoryRows = names.map((name) => {
       const last = samples.at(-1)!.rss[name];
       // The process alive at the end (the broker is a new one after its restart); Deno processes summed.
-      const mine = samples.filter((x) => x.rss[name].pid === last.pid && x.rss[name].kb > 0);
+      const mine = samples.filter((x) => x.rss[name].pid === last.pid);
       const restarted = name !== "deno (all)" && last.pid !== samples[0]!.rss[name].pid;
       const born = restarted ? mine[0]!.at + RESTARTED_WARMUP_S * 1000 : 0;
       // A process restarted late has a shorter life: its two windows split what is left of it.
       const window = Math.min(RSS_WINDOW_S * 1000, (DURATION_S * 1000 - born) / 2);
-      const startWindow = mine.filter((x) => x.at >= born && x.at < born + window);
-      const endWindow = mine.filter((x) => x.at >= DURATION_S * 1000 - window);
+      // A new process reports no heap until its first major collection.
+      const known = mine.filter((x) => x.rss[name].kb > 0);
+      const startWindow = known.filter((x) => x.at >= born && x.at < born + window);
+      const endWindow = known.filter((x) => x.at >= DURATION_S * 1000 - window);
       const growthOf = (pick: (x: (typeof samples)[number]) => number) => {
         const a = median(startWindow.map(pick));
         const b = median(endWindow.map(pick));
