@@ -29,3 +29,8 @@ export function checkResponder(r: Pick<ResponderRecord, "location" | "settings">
   }
   if (r.settings.script !== undefined && r.settings.script.trim() === "") throw invalid("settings.script must not be empty");
 }
+
+const PLACEHOLDER_START = "${secrets.";
+
+/** Whether a static value names a secret (`${secrets.KEY}`), to be expanded when served. */
+export const hasPlaceholder = (s: string) => s.includes(PLACEHOLDER_START);

@@ -5,7 +5,7 @@ import { checkedAccess, fromStored, type SecretLookup } from "../grants/access.j
 import type { GrantCheck } from "../grants/grant-guard.js";
 import { NO_ACCESS } from "../grants/widening.js";
 import { NAME_AND_DATES, paginate, type ListQueryValues, type Page } from "../http/pagination.js";
-import { hasPlaceholder } from "./templates.js";
+import { hasPlaceholder } from "./rules.js";
 import { clearHistory, historyOf, statsOfUser, type HistoryEntry, type Stats } from "./history-store.js";
 import { checkResponder } from "./rules.js";
 import type { CreateResponder, Responder, UpdateResponder } from "./schemas.js";

@@ -9,7 +9,7 @@ import { Api, createResponder, createSecret, createUser, type ResponderSpec } fr
 import { cpuMeter, processes } from "./cpu.js";
 import { startMonolith, type Monolith } from "./monolith.js";
 import { startStack, type Stack, type StackDeps } from "./responders-stack.js";
-import { MAX_CONCURRENT_SCRIPTS } from "../../gateway/responders/serve.js";
+import { MAX_CONCURRENT_SCRIPTS } from "../../gateway/webhooks/serve.js";
 import { interleavedSequential, manyConnections, oneConnection, warmUp, type Measured, type Reply, type Target } from "./http-load.js";
 import type { Report } from "./report.js";
 import { fmt } from "./stats.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RenderCache } from "../../gateway/responders/render-cache.js";
+import { RenderCache } from "../../gateway/webhooks/render-cache.js";
 import type { ResponderRecord } from "../../gateway/responders/store.js";
 
 // The rendered-template cache on its own: what it may keep and when it must forget.

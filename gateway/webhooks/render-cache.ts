@@ -1,5 +1,5 @@
 import { SecretsGenerations } from "../secrets/generations.js";
-import type { ResponderRecord } from "./store.js";
+import type { ResponderRecord } from "../responders/store.js";
 
 
 interface Entry {

@@ -2,10 +2,10 @@ import { ErrorKind, ScriptKind, type ResponderResult } from "../../proto/gen/sec
 import type { Db } from "../../common/db.js";
 import { SandboxRefused, type Scripts } from "../sandbox/run.js";
 import type { HandleResponders, ResponderDirectory } from "./directory.js";
-import { trackRequest, type TrackedRequest, type TrackedResponse } from "./history-store.js";
+import { trackRequest, type TrackedRequest, type TrackedResponse } from "../responders/history-store.js";
 import { matchResponder } from "./match.js";
-import { isHeaderName, isHeaderValue } from "./rules.js";
-import type { HeaderPair, ResponderRecord } from "./store.js";
+import { isHeaderName, isHeaderValue } from "../responders/rules.js";
+import type { HeaderPair, ResponderRecord } from "../responders/store.js";
 import type { RenderCache } from "./render-cache.js";
 import type { TemplateRenderer } from "./templates.js";
 

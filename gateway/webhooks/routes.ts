@@ -6,7 +6,7 @@ import { statusClass, type GatewayMetrics } from "../metrics.js";
 import { clientAddressOf } from "./client-address.js";
 import { announcesBody, BODYLESS_FOR_FASTIFY, readBody } from "./request-body.js";
 import { tracked, type WebhookResponse, type WebhookServer } from "./serve.js";
-import type { WebhookUrls } from "./urls.js";
+import type { WebhookUrls } from "../responders/urls.js";
 
 /**
  * Webhook hits share the gateway's port with the REST API and are told apart

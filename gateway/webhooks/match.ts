@@ -1,4 +1,4 @@
-import type { ResponderRecord } from "./store.js";
+import type { ResponderRecord } from "../responders/store.js";
 
 // At one location length, an exact location beats a prefix, and a prefix beats
 // "*" (the catch-all for a path and everything under it).

@@ -3,10 +3,8 @@ import type { SecretBrokerClient } from "../../proto/gen/secutils/broker/v1/brok
 import { callBroker } from "../broker/client.js";
 import { grantAccessOf, type StoredAccess } from "../grants/access.js";
 import type { GrantMinter } from "../grants/mint.js";
+import { hasPlaceholder } from "../responders/rules.js";
 
-const PLACEHOLDER_START = "${secrets.";
-
-export const hasPlaceholder = (s: string) => s.includes(PLACEHOLDER_START);
 
 /**
  * Expands `${secrets.KEY}` in static responder values through the broker, the

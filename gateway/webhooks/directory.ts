@@ -1,6 +1,6 @@
 import type { Db } from "../../common/db.js";
 import type { Logger } from "../../common/log.js";
-import { enabledRespondersOfHandle, type ResponderRecord } from "./store.js";
+import { enabledRespondersOfHandle, type ResponderRecord } from "../responders/store.js";
 
 export interface HandleResponders {
   userId: string;
