@@ -8,7 +8,7 @@ import { readGrantKey } from "../common/grant-token.js";
 import type { TlsFiles } from "../common/tls.js";
 import { outboundPolicyFromEnv, type OutboundPolicy } from "./outbound/policy.js";
 import type { LimitSettings } from "./executions/request.js";
-import type { PoolOptions } from "./pool/pool.js";
+import type { PoolOptions } from "./pool/types.js";
 
 const schema = z.object({
   DATA_DIR: z.string().default(".data"),

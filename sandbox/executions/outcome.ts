@@ -6,7 +6,7 @@ import {
   type Headers,
   type ScriptError,
 } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
-import type { RunOutcome } from "../pool/pool.js";
+import type { RunOutcome } from "../pool/types.js";
 import type { RealmKind } from "./request.js";
 
 // What the realm reports (see sandbox/deno/realm.js): bodies are base64

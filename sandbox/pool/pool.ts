@@ -1,108 +1,7 @@
 import type { Logger } from "../../common/log.js";
 import { DenoProcess } from "./deno-process.js";
-import { setThreadNice, workerThreadTid } from "./thread-priority.js";
-
-export interface PoolOptions {
-  denoPath: string;
-  /** Deno processes kept running. */
-  processes: number;
-  /** Workers across all processes, leased and spare. */
-  maxWorkers: number;
-  /** Workers one user may hold at once: the user's concurrency. */
-  workersPerUser: number;
-  /** Unleased workers kept ready, so a new lease does not wait for one to start. */
-  spareWorkers: number;
-  /** Executions of one user that may wait for a worker. */
-  queuePerUser: number;
-  /** An idle lease ends after this long; its worker is then discarded. */
-  leaseIdleMs: number;
-  /** Default heap of a spare worker (MiB, the script's share). */
-  defaultMemoryMb: number;
-  /** Heap the worker itself needs besides the script's share (MiB). */
-  workerBaseMb: number;
-  /** A process above this resident size is killed (a last resort; buffers are charged in the realm). */
-  maxProcessRssMb: number;
-  /** How long past an execution's deadline the process may stay silent before it is killed. */
-  killGraceMs: number;
-  /**
-   * How long a worker told to stop (or reported gone) may take to report its
-   * thread's end before its process is killed. Generous: under load a busy
-   * Deno main thread reports late, and a kill fails every execution on it.
-   */
-  workerExitGraceMs: number;
-  /**
-   * Nice value of a user's running executions beyond the first while another
-   * user runs one too (0: all at the normal priority). One user's parallel
-   * executions then share what the cores have left once every other user's
-   * single execution has run.
-   */
-  parallelNice: number;
-}
-
-/** How an execution on a worker ended. */
-export type RunOutcome =
-  | { kind: "finished"; outcome: string; logs: string }
-  | { kind: "lost"; reason: "time" | "memory" | "crashed" };
-
-/** Why the pool ended a whole Deno process (the last resort, each counted). */
-export type KillReason = "stuck_worker" | "silent_past_deadline" | "memory_cap";
-
-export class QueueFull extends Error {}
-export class Aborted extends Error {}
-
-interface Proc {
-  index: number;
-  deno: DenoProcess;
-  slots: Set<Slot>;
-  restarts: number;
-  /** Workers told to stop, until their thread is reported ended. */
-  stopping: Map<number, NodeJS.Timeout>;
-  /** The pool has killed it; its exit is on the way. */
-  killed?: boolean;
-}
-
-interface Slot {
-  id: number;
-  proc: Proc;
-  memoryMb: number;
-  user: string | null;
-  state: "starting" | "idle" | "busy";
-  ready: Promise<void>;
-  markReady(): void;
-  markFailed(): void;
-  idleTimer?: NodeJS.Timeout;
-  running?: Running;
-  /** The worker's threadId, as Deno reported it when ready. */
-  threadId?: number;
-  /** The kernel's id of its thread, found on first need; null when it cannot be found. */
-  tid?: number | null;
-  /** The thread's nice value as last set (0 as started). */
-  nice: number;
-  /** Its priority could not be lowered back: a fresh worker replaces it after this execution. */
-  retireOnRelease?: boolean;
-}
-
-interface Running {
-  id: number;
-  finish(o: RunOutcome): void;
-  onRequest(json: string): Promise<string>;
-}
-
-interface Waiter {
-  memoryMb: number;
-  resolve(slot: Slot): void;
-  reject(err: Error): void;
-}
-
-interface UserState {
-  slots: Set<Slot>;
-  queue: Waiter[];
-}
-
-/** A worker held by one user for one execution. */
-export interface Lease {
-  readonly slot: Slot;
-}
+import { Priorities } from "./priorities.js";
+import { Aborted, QueueFull, type KillReason, type Lease, type PoolOptions, type Proc, type RunOutcome, type Running, type Slot, type UserState, type Waiter } from "./types.js";
 
 /**
  * Long-lived Deno processes and their workers. A worker is bound to one user
@@ -115,8 +14,7 @@ export class Pool {
   private readonly users = new Map<string, UserState>();
   private readonly spares = new Set<Slot>();
   private readonly running = new Map<number, { slot: Slot; run: Running }>();
-  /** Executions running now, per user (for priorities). */
-  private readonly runningByUser = new Map<string, number>();
+  private readonly priorities: Priorities;
   private nextSlot = 1;
   private nextExec = 1;
   private slotCount = 0;
@@ -128,6 +26,7 @@ export class Pool {
     private readonly o: PoolOptions,
     private readonly log: Logger,
   ) {
+    this.priorities = new Priorities(o.parallelNice, (user) => this.users.get(user)?.slots ?? []);
     for (let i = 0; i < o.processes; i++) this.startProcess(i, 0);
     this.replenish();
     this.rssWatch = setInterval(() => this.watchMemory(), 2000);
@@ -201,15 +100,14 @@ export class Pool {
         onRequest,
         finish: (o) => {
           clearTimeout(backstop);
-          if (this.running.delete(id) && user !== null) this.countRunning(user, -1);
+          if (this.running.delete(id) && user !== null) this.priorities.ended(user);
           slot.running = undefined;
           resolve(o);
         },
       };
-      this.prioritise(slot);
+      this.priorities.starting(slot);
       slot.running = run;
       this.running.set(id, { slot, run });
-      if (user !== null) this.countRunning(user, 1);
       slot.proc.deno.toWorker(slot.id, timeoutMs, message(id));
     });
   }
@@ -399,47 +297,6 @@ export class Pool {
     }, this.o.workerExitGraceMs);
     timer.unref();
     proc.stopping.set(worker, timer);
-  }
-
-  // ---- priority -----------------------------------------------------------
-
-  /**
-   * Before an execution of `slot`'s user: it runs at `parallelNice` when the
-   * user already has one running and another user has one running too, at
-   * the normal priority otherwise. A user starting to run also sends every
-   * other user's extra running executions (all but one) to `parallelNice`.
-   * Alone on the machine, a user's parallel executions keep every core.
-   */
-  private prioritise(slot: Slot): void {
-    if (this.o.parallelNice === 0 || slot.user === null) return;
-    const mine = this.runningByUser.get(slot.user) ?? 0;
-    const contested = this.runningByUser.size > (mine > 0 ? 1 : 0);
-    this.setNice(slot, mine > 0 && contested ? this.o.parallelNice : 0);
-    if (mine > 0) return;
-    for (const [user, running] of this.runningByUser) {
-      if (running < 2) continue;
-      let keptOne = false;
-      for (const s of this.users.get(user)?.slots ?? []) {
-        if (!s.running) continue;
-        if (!keptOne && s.nice === 0) keptOne = true;
-        else this.setNice(s, this.o.parallelNice);
-      }
-    }
-  }
-
-  private setNice(slot: Slot, nice: number): void {
-    if (nice === slot.nice) return;
-    const pid = slot.proc.deno.pid;
-    if (slot.tid === undefined) slot.tid = (slot.threadId !== undefined && pid !== undefined && workerThreadTid(pid, slot.threadId)) || null;
-    if (slot.tid === null) return;
-    if (setThreadNice(slot.tid, nice)) slot.nice = nice;
-    else slot.retireOnRelease = true;
-  }
-
-  private countRunning(user: string, delta: 1 | -1): void {
-    const n = (this.runningByUser.get(user) ?? 0) + delta;
-    if (n > 0) this.runningByUser.set(user, n);
-    else this.runningByUser.delete(user);
   }
 
   // ---- processes ----------------------------------------------------------

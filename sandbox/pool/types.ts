@@ -1,0 +1,105 @@
+// The pool's vocabulary: its options, what an execution's end looks like,
+// and the records it keeps per Deno process, worker (slot) and user.
+import type { DenoProcess } from "./deno-process.js";
+
+export interface PoolOptions {
+  denoPath: string;
+  /** Deno processes kept running. */
+  processes: number;
+  /** Workers across all processes, leased and spare. */
+  maxWorkers: number;
+  /** Workers one user may hold at once: the user's concurrency. */
+  workersPerUser: number;
+  /** Unleased workers kept ready, so a new lease does not wait for one to start. */
+  spareWorkers: number;
+  /** Executions of one user that may wait for a worker. */
+  queuePerUser: number;
+  /** An idle lease ends after this long; its worker is then discarded. */
+  leaseIdleMs: number;
+  /** Default heap of a spare worker (MiB, the script's share). */
+  defaultMemoryMb: number;
+  /** Heap the worker itself needs besides the script's share (MiB). */
+  workerBaseMb: number;
+  /** A process above this resident size is killed (a last resort; buffers are charged in the realm). */
+  maxProcessRssMb: number;
+  /** How long past an execution's deadline the process may stay silent before it is killed. */
+  killGraceMs: number;
+  /**
+   * How long a worker told to stop (or reported gone) may take to report its
+   * thread's end before its process is killed. Generous: under load a busy
+   * Deno main thread reports late, and a kill fails every execution on it.
+   */
+  workerExitGraceMs: number;
+  /**
+   * Nice value of a user's running executions beyond the first while another
+   * user runs one too (0: all at the normal priority). One user's parallel
+   * executions then share what the cores have left once every other user's
+   * single execution has run.
+   */
+  parallelNice: number;
+}
+
+/** How an execution on a worker ended. */
+export type RunOutcome =
+  | { kind: "finished"; outcome: string; logs: string }
+  | { kind: "lost"; reason: "time" | "memory" | "crashed" };
+
+/** Why the pool ended a whole Deno process (the last resort, each counted). */
+export type KillReason = "stuck_worker" | "silent_past_deadline" | "memory_cap";
+
+export class QueueFull extends Error {}
+export class Aborted extends Error {}
+
+export interface Proc {
+  index: number;
+  deno: DenoProcess;
+  slots: Set<Slot>;
+  restarts: number;
+  /** Workers told to stop, until their thread is reported ended. */
+  stopping: Map<number, NodeJS.Timeout>;
+  /** The pool has killed it; its exit is on the way. */
+  killed?: boolean;
+}
+
+export interface Slot {
+  id: number;
+  proc: Proc;
+  memoryMb: number;
+  user: string | null;
+  state: "starting" | "idle" | "busy";
+  ready: Promise<void>;
+  markReady(): void;
+  markFailed(): void;
+  idleTimer?: NodeJS.Timeout;
+  running?: Running;
+  /** The worker's threadId, as Deno reported it when ready. */
+  threadId?: number;
+  /** The kernel's id of its thread, found on first need; null when it cannot be found. */
+  tid?: number | null;
+  /** The thread's nice value as last set (0 as started). */
+  nice: number;
+  /** Its priority could not be lowered back: a fresh worker replaces it after this execution. */
+  retireOnRelease?: boolean;
+}
+
+export interface Running {
+  id: number;
+  finish(o: RunOutcome): void;
+  onRequest(json: string): Promise<string>;
+}
+
+export interface Waiter {
+  memoryMb: number;
+  resolve(slot: Slot): void;
+  reject(err: Error): void;
+}
+
+export interface UserState {
+  slots: Set<Slot>;
+  queue: Waiter[];
+}
+
+/** A worker held by one user for one execution. */
+export interface Lease {
+  readonly slot: Slot;
+}
