@@ -1,6 +1,5 @@
-import type * as grpc from "@grpc/grpc-js";
-import { unary } from "../../common/grpc-client.js";
 import type { RunApiTrackerRequest, RunApiTrackerResponse, ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import { sandboxCalls } from "../sandbox/calls.js";
 import { previousContentJson } from "../trackers/content.js";
 import type { SandboxRun } from "../trackers/runner.js";
 import { requestsOfTarget, type ApiTarget, type ApiTrackerRecord } from "./kind.js";
@@ -11,8 +10,6 @@ export interface RunSettings {
   requestTimeoutMs: number;
 }
 
-// The sandbox ends scripts and requests by their own limits; this only bounds a hung call.
-const DEADLINE_SLACK_MS = 10_000;
 // The sandbox's cap on requests per run (sandbox/api-trackers/request.ts), for the deadline only.
 const MAX_REQUESTS = 20;
 
@@ -45,12 +42,8 @@ export function runApiTarget(sandbox: ScriptRunnerClient, settings: RunSettings,
     acceptStatuses: r.acceptStatuses ?? r.target.acceptStatuses ?? [],
     requestTimeoutMs: Math.min(settings.requestTimeoutMs, r.timeoutMs ?? Infinity),
   };
-  return unary(
-    sandbox.runApiTracker,
-    sandbox as unknown as grpc.Client,
-    request,
-    2 * settings.scriptTimeoutMs + MAX_REQUESTS * settings.requestTimeoutMs + DEADLINE_SLACK_MS,
-  );
+  // Both scripts and every request at their limits: the longest the sandbox may take.
+  return sandboxCalls.runApiTracker(sandbox, request, 2 * settings.scriptTimeoutMs + MAX_REQUESTS * settings.requestTimeoutMs);
 }
 
 /** An API tracker's scheduled or on-demand run in the sandbox. */

@@ -1,9 +1,8 @@
-import * as grpc from "@grpc/grpc-js";
 import { Type, type Static } from "@sinclair/typebox";
 import { DomainError, invalid } from "../../common/errors.js";
 import type { Logger } from "../../common/log.js";
 import type { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
-import { INTERNAL, sandboxFailure, toStageLog } from "../trackers/runner.js";
+import { sandboxCallError, toStageLog } from "../trackers/runner.js";
 import type { ApiTrackersService } from "./kind.js";
 import { runApiTarget, type RunSettings } from "./sandbox-run.js";
 import { ApiTarget, type ApiTargetInput } from "./schemas.js";
@@ -56,9 +55,9 @@ export function apiTrackerTest(deps: { service: ApiTrackersService; sandbox: Scr
     try {
       answer = await runApiTarget(deps.sandbox, deps.settings, { userId, target, extractor: RAW_RESPONSE, acceptStatuses: ANY_STATUS });
     } catch (err) {
-      const failure = sandboxFailure(err as grpc.ServiceError).failure?.message ?? INTERNAL;
-      if (failure === INTERNAL) deps.log.error({ err }, "API tracker test request failed");
-      throw new DomainError((err as grpc.ServiceError).code === grpc.status.INVALID_ARGUMENT ? "invalid" : "unavailable", failure);
+      const { error, internal } = sandboxCallError(err);
+      if (internal) deps.log.error({ err }, "API tracker test request failed");
+      throw error;
     }
     const stages = answer.stages.map(toStageLog);
     const request = stages.find((s) => s.stage === "request");

@@ -1,13 +1,8 @@
-import type * as grpc from "@grpc/grpc-js";
-import { unary } from "../../common/grpc-client.js";
 import type { RunPageTrackerResponse, ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import { sandboxCalls } from "../sandbox/calls.js";
 import { previousContentJson } from "../trackers/content.js";
 import type { SandboxRun } from "../trackers/runner.js";
 import type { PageTarget, PageTrackerRecord } from "./kind.js";
-
-// The sandbox ends the run at its time limit and closes the browser context;
-// this only bounds a hung call (and a wait for a free browser slot).
-const DEADLINE_SLACK_MS = 30_000;
 
 /**
  * One RunPageTracker call: the extractor and every browser call it makes are
@@ -20,9 +15,9 @@ export function runPageTarget(
 ): Promise<RunPageTrackerResponse> {
   // The tracker's config.timeout, when lower than the service's limit.
   const limitMs = Math.min(timeoutMs, r.timeoutMs ?? Infinity);
-  return unary(
-    sandbox.runPageTracker,
-    sandbox as unknown as grpc.Client,
+  // The sandbox ends the run at its time limit and closes the browser context.
+  return sandboxCalls.runPageTracker(
+    sandbox,
     {
       userId: r.userId,
       extractor: r.target.extractor,
@@ -32,7 +27,7 @@ export function runPageTarget(
       acceptInvalidCertificates: r.target.acceptInvalidCertificates,
       ...(r.target.userAgent === undefined ? {} : { userAgent: r.target.userAgent }),
     },
-    limitMs + DEADLINE_SLACK_MS,
+    limitMs,
   );
 }
 

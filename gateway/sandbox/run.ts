@@ -1,10 +1,9 @@
-import * as grpc from "@grpc/grpc-js";
 import { DomainError } from "../../common/errors.js";
-import { unary } from "../../common/grpc-client.js";
 import type { ExecuteResponse, ScriptKind, ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import type { StoredAccess } from "../grants/access.js";
 import { grantAccessOf } from "../grants/access.js";
 import type { GrantMinter } from "../grants/mint.js";
+import { sandboxCalls, sandboxFailureOf } from "./calls.js";
 
 export interface ScriptRun {
   userId: string;
@@ -31,9 +30,6 @@ export class SandboxRefused extends DomainError {
   }
 }
 
-// The sandbox's own wall clock ends an execution first; this only bounds a hung call.
-const DEADLINE_SLACK_MS = 10_000;
-
 /** Runs scripts in the sandbox with a grant for exactly the access setting. */
 export class Scripts {
   constructor(
@@ -48,9 +44,8 @@ export class Scripts {
       ? await this.grants.mint({ userId: run.userId, purpose: "script", access, consumer: run.consumer })
       : undefined;
     try {
-      return await unary(
-        this.client.execute,
-        this.client as unknown as grpc.Client,
+      return await sandboxCalls.execute(
+        this.client,
         {
           userId: run.userId,
           kind: run.kind,
@@ -60,24 +55,12 @@ export class Scripts {
           grant: grant && { token: grant.token },
           limits: { timeoutMs, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0 },
         },
-        timeoutMs + DEADLINE_SLACK_MS,
+        timeoutMs,
       );
     } catch (err) {
-      throw refusal(err as grpc.ServiceError);
+      const failure = sandboxFailureOf(err, "script");
+      if (failure.kind === "busy" || failure.kind === "unavailable") throw new SandboxRefused(failure.kind, failure.message);
+      throw new Error(failure.message);
     }
-  }
-}
-
-function refusal(err: grpc.ServiceError): Error {
-  switch (err.code) {
-    case grpc.status.RESOURCE_EXHAUSTED:
-      return new SandboxRefused("busy", "too many script executions are waiting");
-    case grpc.status.UNAVAILABLE:
-    case grpc.status.DEADLINE_EXCEEDED:
-      return new SandboxRefused("unavailable", "the script sandbox is unavailable");
-    case grpc.status.PERMISSION_DENIED:
-      return new SandboxRefused("unavailable", "the secrets for this script could not be released");
-    default:
-      return new Error(`sandbox call failed: ${grpc.status[err.code] ?? err.code}`);
   }
 }

@@ -1,6 +1,4 @@
-import * as grpc from "@grpc/grpc-js";
 import { Type, type TSchema } from "@sinclair/typebox";
-import { DomainError } from "../../common/errors.js";
 import type { Logger } from "../../common/log.js";
 import type { StageReport } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { AccessSetting, grantAccessOf } from "../grants/access.js";
@@ -8,7 +6,7 @@ import type { GrantCheck } from "../grants/grant-guard.js";
 import type { GrantMinter } from "../grants/mint.js";
 import { NO_ACCESS } from "../grants/widening.js";
 import { contentValue } from "./content.js";
-import { INTERNAL, sandboxFailure, toStageLog } from "./runner.js";
+import { sandboxCallError, toStageLog } from "./runner.js";
 import type { StageLog } from "./runs-store.js";
 import { TrackerTimeout } from "./schemas.js";
 import type { TrackersService } from "./service.js";
@@ -80,7 +78,9 @@ export class DebugRuns {
     try {
       answer = await call(target, grant?.token);
     } catch (err) {
-      throw this.failure(err as grpc.ServiceError, service.kind.label);
+      const { error, internal } = sandboxCallError(err);
+      if (internal) this.deps.log.error({ err }, `${service.kind.label} debug run failed`);
+      throw error;
     }
     const durationMs = Math.round(performance.now() - started);
     const stages = answer.stages.map(toStageLog);
@@ -90,13 +90,5 @@ export class DebugRuns {
     else if (answer.content !== undefined) outcome.result = contentValue(Buffer.from(answer.content));
     else outcome.error = "the run produced no content";
     return outcome;
-  }
-
-  /** A sandbox call that did not run: 400 for a request it refused, 503 when it (or the broker) is unavailable. */
-  private failure(err: grpc.ServiceError, label: string): DomainError {
-    const message = sandboxFailure(err).failure?.message ?? INTERNAL;
-    if (err.code === grpc.status.INVALID_ARGUMENT) return new DomainError("invalid", message);
-    if (message === INTERNAL) this.deps.log.error({ err }, `${label} debug run failed`);
-    return new DomainError("unavailable", message);
   }
 }

@@ -1,11 +1,12 @@
-import * as grpc from "@grpc/grpc-js";
 import { FOREIGN_KEY_VIOLATION, pgErrorCode, type Db } from "../../common/db.js";
+import { DomainError } from "../../common/errors.js";
 import { errorKindName } from "../../common/script-errors.js";
 import type { Logger } from "../../common/log.js";
 import { TrackerStage, type StageReport } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { grantAccessOf, type StoredAccess } from "../grants/access.js";
 import type { GrantMinter } from "../grants/mint.js";
 import type { GatewayMetrics } from "../metrics.js";
+import { sandboxFailureOf } from "../sandbox/calls.js";
 import type { TrackerKind } from "./kinds.js";
 import { latestRevision, storeRevisionIfChanged, type RevisionRecord } from "./revisions-store.js";
 import { recordRun, type StageLog, type StageName } from "./runs-store.js";
@@ -74,7 +75,7 @@ export class TrackerRunner<T extends RunnableTracker> {
     try {
       result = await this.runInSandbox(tracker);
     } catch (err) {
-      result = sandboxFailure(err as grpc.ServiceError);
+      result = sandboxFailure(err);
       if (result.failure?.message === INTERNAL) log.error({ err, tracker: tracker.id }, `${kind.label} run failed`);
     }
     const durationMs = Math.round(performance.now() - started);
@@ -137,29 +138,20 @@ export function toStageLog(s: StageReport): StageLog {
 export const INTERNAL = "the run failed: internal error";
 const GONE = { stage: "sandbox", message: "the tracker was deleted while it ran" } as const;
 
-/** A refused or failed sandbox call, as a failed run. Messages name no internal address. */
-export function sandboxFailure(err: grpc.ServiceError): RunResult {
-  let message: string;
-  switch (err.code) {
-    case grpc.status.RESOURCE_EXHAUSTED:
-      message = "too many script executions are waiting";
-      break;
-    case grpc.status.UNAVAILABLE:
-    case grpc.status.DEADLINE_EXCEEDED:
-      message = "the script sandbox or the secret broker is unavailable";
-      break;
-    case grpc.status.PERMISSION_DENIED:
-      message = "the secrets for this tracker could not be released";
-      break;
-    case grpc.status.INVALID_ARGUMENT:
-      message = `the sandbox refused the run: ${err.details}`;
-      break;
-    // The sandbox could not carry the run out, e.g. no browser to load a page in.
-    case grpc.status.FAILED_PRECONDITION:
-      message = err.details;
-      break;
-    default:
-      message = INTERNAL;
-  }
+/**
+ * A tracker's sandbox call that did not run, as an answer to the API (_debug,
+ * _test): 400 for a request the sandbox refused, 503 when it (or the broker)
+ * is unavailable. `internal` marks one worth logging.
+ */
+export function sandboxCallError(err: unknown): { error: DomainError; internal: boolean } {
+  const failure = sandboxFailureOf(err, "tracker");
+  const message = failure.kind === "internal" ? INTERNAL : failure.message;
+  return { error: new DomainError(failure.kind === "refused" ? "invalid" : "unavailable", message), internal: failure.kind === "internal" };
+}
+
+/** A refused or failed sandbox call, as a failed run (gateway/sandbox/calls.ts reads it). */
+export function sandboxFailure(err: unknown): RunResult {
+  const failure = sandboxFailureOf(err, "tracker");
+  const message = failure.kind === "internal" ? INTERNAL : failure.message;
   return { outcome: "failed", stages: [{ stage: "sandbox", ok: false, durationMs: 0, errorKind: "unavailable", message }], failure: { stage: "sandbox", message } };
 }
