@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import type { Db } from "../common/db.js";
+import { isDatabaseUnavailable, type Db } from "../common/db.js";
 import { DomainError } from "../common/errors.js";
 import { GRPC_STATUS } from "../common/grpc-server.js";
 import type { Logger } from "../common/log.js";
@@ -17,9 +17,10 @@ type Impl<Req, Res> = (req: Req, ctx: CallContext) => Promise<Res>;
 
 /**
  * Wraps one RPC implementation: authorises the caller's certificate identity
- * (refusals are audited), then maps domain errors to gRPC statuses. Anything
- * unexpected becomes INTERNAL with a fixed message; the detail goes only to
- * the log, which never receives request values.
+ * (refusals are audited), then maps domain errors to gRPC statuses and a
+ * database that went away to UNAVAILABLE. Anything else becomes INTERNAL
+ * with a fixed message; the detail goes only to the log, which never
+ * receives request values.
  */
 export function makeGuard(db: Db, log: Logger, metrics: BrokerMetrics) {
   return function guard<Req, Res>(rpc: Rpc, impl: Impl<Req, Res>): grpc.handleUnaryCall<Req, Res> {
@@ -43,6 +44,12 @@ export function makeGuard(db: Db, log: Logger, metrics: BrokerMetrics) {
         (res) => callback(null, res),
         (err: unknown) => {
           if (err instanceof DomainError) return callback({ code: GRPC_STATUS[err.kind], details: err.message });
+          // A restart or failover of the database: the caller may retry, and
+          // the gateway answers 503 for it rather than 500.
+          if (isDatabaseUnavailable(err)) {
+            log.warn({ rpc, code: (err as { code?: unknown }).code }, "the database is unavailable");
+            return callback({ code: grpc.status.UNAVAILABLE, details: "the database is unavailable" });
+          }
           log.error({ err, rpc }, "rpc failed");
           callback({ code: grpc.status.INTERNAL, details: "internal error" });
         },
