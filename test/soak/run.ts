@@ -265,7 +265,9 @@ async function main() {
       const window = Math.min(RSS_WINDOW_S * 1000, (DURATION_S * 1000 - born) / 2);
       // A new process reports no heap until its first major collection.
       const known = mine.filter((x) => x.rss[name].kb > 0);
-      const startWindow = known.filter((x) => x.at >= born && x.at < born + window);
+      // The start window opens at the first figure after the process's own warm-up.
+      const opens = known.find((x) => x.at >= born)?.at ?? born;
+      const startWindow = known.filter((x) => x.at >= opens && x.at < opens + window);
       const endWindow = known.filter((x) => x.at >= DURATION_S * 1000 - window);
       const growthOf = (pick: (x: (typeof samples)[number]) => number) => {
         const a = median(startWindow.map(pick));
@@ -274,6 +276,10 @@ async function main() {
       };
       const fmt = ({ a, b, growth }: { a: number; b: number; growth: number }) =>
         `${(a / 1024).toFixed(1).padStart(7)} -> ${(b / 1024).toFixed(1).padStart(7)}  (${growth >= 0 ? "+" : ""}${(growth * 100).toFixed(1)}%)`;
+      if (startWindow.length === 0 || endWindow.length === 0) {
+        log(`  ${name.padEnd(12)} no figure in one of the windows (no major collection yet): not judged`);
+        return 0;
+      }
       const judged = growthOf((x) => x.rss[name].kb);
       const rss = name === "deno (all)" ? "" : `   resident ${fmt(growthOf((x) => x.rss[name].rssKb))}`;
       const note = born > 0 ? `  (restarted at ${(mine[0]!.at / 1000).toFixed(0)} s; its own warm-up first)` : "";
