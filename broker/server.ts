@@ -3,7 +3,8 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { Db } from "../common/db.js";
 import type { Logger } from "../common/log.js";
-import { listen, setServing, type Listening } from "../common/grpc-server.js";
+import { BROKER_DEADLINE_MS } from "../common/grpc-client.js";
+import { listen, serverOptions, setServing, stopServing, type Listening } from "../common/grpc-server.js";
 import type { TlsFiles } from "../common/tls.js";
 import { SecretBrokerService } from "../proto/gen/secutils/broker/v1/broker.js";
 import { auditRpc } from "./audit/rpc.js";
@@ -40,7 +41,7 @@ const GRANT_USES_PURGE_MS = 5 * 60_000;
  * TLS. Health turns NOT_SERVING while the database does not answer.
  */
 export async function startBroker(deps: BrokerDeps, host: string, port: number): Promise<Listening> {
-  const server = new grpc.Server();
+  const server = new grpc.Server(serverOptions(BROKER_DEADLINE_MS));
   const guard = makeGuard(deps.db, deps.log, deps.metrics);
   const secrets = new SecretsService(deps.db, deps.ring, { maxPerUser: deps.maxSecretsPerUser });
   server.addService(SecretBrokerService, {
@@ -52,12 +53,14 @@ export async function startBroker(deps: BrokerDeps, host: string, port: number):
   });
   const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
   health.addToServer(server);
+  // Balancing clients send calls only to a SERVING broker, so a database that
+  // is back is noticed within half a second.
   const probe = setInterval(() => {
     deps.db.query("SELECT 1").then(
       () => setServing(health, SERVICE_NAME, true),
       () => setServing(health, SERVICE_NAME, false),
     );
-  }, 2000);
+  }, 500);
   probe.unref();
   const purge = setInterval(() => {
     purgeGrantUses(deps.db, Math.floor(Date.now() / 1000) - GRANT_USES_KEPT_SECONDS).catch((err: unknown) =>
@@ -72,7 +75,7 @@ export async function startBroker(deps: BrokerDeps, host: string, port: number):
     stop: () => {
       clearInterval(probe);
       clearInterval(purge);
-      return listening.stop();
+      return stopServing(health, SERVICE_NAME, listening);
     },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isGrpcTarget } from "./grpc-target.js";
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -27,10 +28,10 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEn
 
 export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 export const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
-/** A gRPC address as `host:port`. */
-export const hostPort = z
+/** Where a gRPC service's instances are: `host:port`, a comma-separated list of them, or `dns:///name:port`. */
+export const grpcTargetValue = z
   .string()
-  .regex(/^[^\s/:]+:\d{1,5}$/, "must be host:port")
+  .refine(isGrpcTarget, "must be host:port, a comma-separated list of host:port, or dns:///name:port")
   .optional();
 export const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info");
 export const postgresUrl = z

@@ -1,7 +1,10 @@
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
+import { balancedChannelOptions, type RetryOnUnavailable } from "./grpc-balancing.js";
+import { grpcTarget, instancesOf } from "./grpc-target.js";
 
-type Unary<Req, Res> = (
+/** A generated client's unary method. */
+export type Unary<Req, Res> = (
   req: Req,
   metadata: grpc.Metadata,
   options: Partial<grpc.CallOptions>,
@@ -45,6 +48,31 @@ interface HealthClient extends grpc.Client {
 }
 const HealthClientCtor = grpc.makeGenericClientConstructor(healthService as grpc.ServiceDefinition, "Health");
 
+/**
+ * What a client of one of our services is given: the target for a *_URL
+ * value (see grpc-target.ts) and options that spread calls over every
+ * healthy instance it names.
+ */
+export function balanced(
+  url: string,
+  options: grpc.ChannelOptions,
+  retry?: RetryOnUnavailable,
+): { target: string; options: grpc.ChannelOptions } {
+  return { target: grpcTarget(url), options: { ...options, ...balancedChannelOptions(retry) } };
+}
+
+/**
+ * The broker's calls that read, or release under a grant: sent again to
+ * another broker when theirs died with them in flight. A release whose grant
+ * the dead broker had already claimed is refused by the next one (a grant is
+ * used once), so such a request fails rather than releasing twice. Writes are
+ * not repeated: the dead broker may have committed them.
+ */
+export const BROKER_RETRY: RetryOnUnavailable = {
+  service: "secutils.broker.v1.SecretBroker",
+  methods: ["ListSecrets", "ResolveSecretIds", "OpenSecrets", "RenderTemplates", "ListAuditEvents", "Verify", "GetStatus"],
+};
+
 /** A probe that is true when the server answers the standard gRPC health check as SERVING in time. */
 export function healthProbe(url: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions) {
   const health = new HealthClientCtor(url, credentials, options) as unknown as HealthClient;
@@ -54,4 +82,30 @@ export function healthProbe(url: string, credentials: grpc.ChannelCredentials, o
         resolve(!err && (res?.status === "SERVING" || res?.status === 1)),
       ),
     );
+}
+
+export interface InstanceState {
+  address: string;
+  serving: boolean;
+}
+
+/**
+ * The health of every instance a *_URL value names, each asked on its own
+ * connection (the balanced channel hides which one answered).
+ */
+export function instancesProbe(url: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions) {
+  const probes = new Map<string, ReturnType<typeof healthProbe>>();
+  return async (timeoutMs = 1000): Promise<InstanceState[]> => {
+    const addresses = await instancesOf(url);
+    return Promise.all(
+      addresses.map(async (address) => {
+        let probe = probes.get(address);
+        if (!probe) {
+          probe = healthProbe(address, credentials, options);
+          probes.set(address, probe);
+        }
+        return { address, serving: await probe(timeoutMs) };
+      }),
+    );
+  };
 }

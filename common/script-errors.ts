@@ -19,3 +19,12 @@ const BY_NAME = new Map(NAMES.map(([kind, name]) => [name, kind]));
 export const errorKindName = (kind: ErrorKind): string | undefined => BY_KIND.get(kind);
 
 export const errorKindNamed = (name: string): ErrorKind | undefined => BY_NAME.get(name);
+
+/** What a run that started and then lost its process (a Deno process, or a whole sandbox instance) answers. */
+export const INTERRUPTED_MESSAGE = "the execution was interrupted: its sandbox process stopped";
+
+/**
+ * Trailer the sandbox puts on every error it answers itself, so the gateway
+ * can tell such an answer from a connection that died under a started run.
+ */
+export const ANSWERED_TRAILER = "secutils-answered";

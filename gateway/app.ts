@@ -5,6 +5,7 @@ import type { Db } from "../common/db.js";
 import type { Logger } from "../common/log.js";
 import type { SecretBrokerClient } from "../proto/gen/secutils/broker/v1/broker.js";
 import type { BrokerState } from "./broker/client.js";
+import type { SandboxState } from "./sandbox/client.js";
 import type { ScriptRunnerClient } from "../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { apiKeysRoutes } from "./api-keys/routes.js";
 import type { TrackerScheduler } from "./trackers/scheduler.js";
@@ -46,7 +47,7 @@ export interface GatewayDeps {
   broker: SecretBrokerClient;
   brokerState: () => Promise<BrokerState>;
   sandbox: ScriptRunnerClient;
-  sandboxHealthy: () => Promise<boolean>;
+  sandboxState: () => Promise<SandboxState>;
   /** Mints execution grants for responder and tracker runs. */
   grants: GrantMinter;
   /** Each user's secrets generation, which every cache of released values is keyed by. */
@@ -111,7 +112,7 @@ export async function buildApp(
   const apiKeys = new ApiKeysService(deps.db, deps.apiKeysPerUser);
   const auth: AuthDeps = { apiKeys, users, operatorToken: deps.operatorToken, kratosUrl: deps.kratosUrl };
 
-  await app.register(statusRoutes, { db: deps.db, brokerState: deps.brokerState, sandboxHealthy: deps.sandboxHealthy });
+  await app.register(statusRoutes, { db: deps.db, brokerState: deps.brokerState, sandboxState: deps.sandboxState });
   const secrets = new SecretsService(deps.broker);
   const directory = new ResponderDirectory(deps.db, deps.log);
   const responders = new RespondersService({

@@ -2,7 +2,7 @@ import type { KeyObject } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { ConfigError, hostPort, logLevel, parseEnv, port, positiveInt, postgresUrl, metricsListen, optionalPort, type MetricsListen } from "../common/config.js";
+import { ConfigError, grpcTargetValue, logLevel, parseEnv, port, positiveInt, postgresUrl, metricsListen, optionalPort, type MetricsListen } from "../common/config.js";
 import type { DbTarget } from "../common/db.js";
 import { readGrantKey } from "../common/grant-token.js";
 import type { TlsFiles } from "../common/tls.js";
@@ -13,9 +13,9 @@ const schema = z.object({
   PORT: port(7070),
   GATEWAY_DATABASE_URL: postgresUrl,
   BROKER_PORT: port(7071),
-  BROKER_URL: hostPort,
+  BROKER_URL: grpcTargetValue,
   SANDBOX_PORT: port(7072),
-  SANDBOX_URL: hostPort,
+  SANDBOX_URL: grpcTargetValue,
   GATEWAY_TLS_CA: z.string().optional(),
   GATEWAY_TLS_CERT: z.string().optional(),
   GATEWAY_TLS_KEY: z.string().optional(),

@@ -44,7 +44,7 @@ async function main() {
     broker: client,
     brokerState,
     sandbox: sandbox.client,
-    sandboxHealthy: sandbox.healthy,
+    sandboxState: sandbox.state,
     grants: new GrantMinter(config.grantSigningKey, { generationOf: (userId) => generations.of(userId) }),
     generations,
     operatorToken: config.operatorToken,

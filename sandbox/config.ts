@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { ConfigError, hostPort, logLevel, parseEnv, port, positiveInt, metricsListen, optionalPort, type MetricsListen } from "../common/config.js";
+import { ConfigError, grpcTargetValue, logLevel, parseEnv, port, positiveInt, metricsListen, optionalPort, type MetricsListen } from "../common/config.js";
 import { readGrantKey } from "../common/grant-token.js";
 import type { TlsFiles } from "../common/tls.js";
 import { outboundPolicyFromEnv, type OutboundPolicy } from "./outbound/policy.js";
@@ -18,7 +18,7 @@ const schema = z.object({
   SANDBOX_TLS_CERT: z.string().optional(),
   SANDBOX_TLS_KEY: z.string().optional(),
   BROKER_PORT: port(7071),
-  BROKER_URL: hostPort,
+  BROKER_URL: grpcTargetValue,
   DENO_PATH: z.string().optional(),
   SANDBOX_PROCESSES: positiveInt(Math.min(2, os.availableParallelism())),
   SANDBOX_MAX_WORKERS: positiveInt(64),

@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { DomainError } from "../../common/errors.js";
-import { BROKER_DEADLINE_MS, healthProbe, unary } from "../../common/grpc-client.js";
+import { balanced, BROKER_DEADLINE_MS, BROKER_RETRY, healthProbe, instancesProbe, unary, type InstanceState } from "../../common/grpc-client.js";
+import { grpcTarget } from "../../common/grpc-target.js";
 import { BROKER_CHANNEL_OPTIONS, clientCredentials, type TlsFiles } from "../../common/tls.js";
 import { SecretBrokerClient } from "../../proto/gen/secutils/broker/v1/broker.js";
 
@@ -10,21 +11,31 @@ export interface BrokerState {
   up: boolean;
   /** Why it does not serve, when the broker itself said so (GetStatus). */
   reason?: string;
+  /** Each instance the broker URL names. */
+  instances: InstanceState[];
 }
 
-/** The SecretBroker client and a status probe, sharing one set of credentials. */
+/**
+ * The SecretBroker client, spreading calls over every healthy broker instance
+ * `url` names, and a status probe; all share one set of credentials.
+ */
 export function connectBroker(url: string, tls: TlsFiles) {
   const credentials = clientCredentials(tls);
-  const client = new SecretBrokerClient(url, credentials, BROKER_CHANNEL_OPTIONS);
-  const healthy = healthProbe(url, credentials, BROKER_CHANNEL_OPTIONS);
+  const { target, options } = balanced(url, BROKER_CHANNEL_OPTIONS, BROKER_RETRY);
+  const client = new SecretBrokerClient(target, credentials, options);
+  const healthy = healthProbe(target, credentials, options);
+  const instances = instancesProbe(url, credentials, BROKER_CHANNEL_OPTIONS);
+  // Unbalanced: the balanced client sends nothing to a broker that says NOT_SERVING, which is the one to ask why.
+  const statusClient = new SecretBrokerClient(grpcTarget(url), credentials, BROKER_CHANNEL_OPTIONS);
   const state = async (): Promise<BrokerState> => {
-    if (await healthy()) return { up: true };
+    const [up, each] = await Promise.all([healthy(), instances()]);
+    if (up) return { up: true, instances: each };
     // Health only says no; a broker that is up but refuses to serve says why.
-    const reason = await unary(client.getStatus, client, {}, STATUS_DEADLINE_MS).then(
+    const reason = await unary(statusClient.getStatus, statusClient, {}, STATUS_DEADLINE_MS).then(
       (s) => (s.serving ? undefined : s.reason),
       () => undefined,
     );
-    return reason ? { up: false, reason } : { up: false };
+    return reason ? { up: false, reason, instances: each } : { up: false, instances: each };
   };
   return { client, state };
 }

@@ -2,7 +2,8 @@
 // rule and one reading of what a failed call means, for responders and both
 // tracker kinds alike.
 import * as grpc from "@grpc/grpc-js";
-import { unary } from "../../common/grpc-client.js";
+import type { Unary } from "../../common/grpc-client.js";
+import { ANSWERED_TRAILER, INTERRUPTED_MESSAGE } from "../../common/script-errors.js";
 import type {
   ExecuteRequest,
   ExecuteResponse,
@@ -20,17 +21,47 @@ import type {
  */
 export const DEADLINE_SLACK_MS = 30_000;
 
-const deadline = (workMs: number) => workMs + DEADLINE_SLACK_MS;
-const asClient = (sandbox: ScriptRunnerClient) => sandbox as unknown as grpc.Client;
+
+
+/** A failed call that had started on a sandbox instance (it sent its headers). */
+interface StartedFailure extends grpc.ServiceError {
+  started: true;
+}
+
+/**
+ * How long a call waits for a sandbox instance when none is connected: a
+ * restarted instance is connected to again within this (the reconnect
+ * backoff is at most 500 ms), and a sandbox that is down answers 503 after it.
+ */
+export const CONNECT_WAIT_MS = 1_000;
+
+/**
+ * One call, never sent twice: a run that started on an instance which then
+ * died may have had effects, so it fails; one that reached no instance was
+ * already sent to another by grpc-js.
+ */
+async function run<Req, Res>(sandbox: ScriptRunnerClient, method: Unary<Req, Res>, request: Req, workMs: number): Promise<Res> {
+  if (sandbox.getChannel().getConnectivityState(true) !== grpc.connectivityState.READY) {
+    // Not ready in time: the call below fails at once, as UNAVAILABLE.
+    await new Promise<void>((resolve) => sandbox.waitForReady(Date.now() + CONNECT_WAIT_MS, () => resolve()));
+  }
+  return new Promise((resolve, reject) => {
+    let started = false;
+    const call = method.call(sandbox, request, new grpc.Metadata(), { deadline: Date.now() + workMs + DEADLINE_SLACK_MS }, (err, res) =>
+      err ? reject(started ? Object.assign(err, { started: true as const }) : err) : resolve(res),
+    );
+    call.on("metadata", () => (started = true));
+  });
+}
 
 /** `workMs`: the longest the sandbox may take by its own limits. */
 export const sandboxCalls = {
   execute: (sandbox: ScriptRunnerClient, request: ExecuteRequest, workMs: number): Promise<ExecuteResponse> =>
-    unary(sandbox.execute, asClient(sandbox), request, deadline(workMs)),
+    run(sandbox, sandbox.execute, request, workMs),
   runApiTracker: (sandbox: ScriptRunnerClient, request: RunApiTrackerRequest, workMs: number): Promise<RunApiTrackerResponse> =>
-    unary(sandbox.runApiTracker, asClient(sandbox), request, deadline(workMs)),
+    run(sandbox, sandbox.runApiTracker, request, workMs),
   runPageTracker: (sandbox: ScriptRunnerClient, request: RunPageTrackerRequest, workMs: number): Promise<RunPageTrackerResponse> =>
-    unary(sandbox.runPageTracker, asClient(sandbox), request, deadline(workMs)),
+    run(sandbox, sandbox.runPageTracker, request, workMs),
 };
 
 /**
@@ -45,7 +76,10 @@ export interface SandboxFailure {
 
 /** The failure of a call for a responder's script or a tracker's run. */
 export function sandboxFailureOf(err: unknown, subject: "script" | "tracker"): SandboxFailure {
-  const e = err as Partial<grpc.ServiceError>;
+  const e = err as Partial<StartedFailure>;
+  // The instance (or the Deno process) running it died: say so, not that no sandbox is there.
+  const connectionLost = e.started && (e.metadata?.get(ANSWERED_TRAILER).length ?? 0) === 0;
+  if (e.code === grpc.status.UNAVAILABLE && (connectionLost || e.details === INTERRUPTED_MESSAGE)) return { kind: "unavailable", message: INTERRUPTED_MESSAGE };
   switch (e.code) {
     case grpc.status.RESOURCE_EXHAUSTED:
       return { kind: "busy", message: "too many script executions are waiting" };

@@ -1,5 +1,5 @@
 import type * as grpc from "@grpc/grpc-js";
-import { healthProbe } from "../../common/grpc-client.js";
+import { balanced, healthProbe, instancesProbe, type InstanceState } from "../../common/grpc-client.js";
 import { channelOptionsFor, clientCredentials, type TlsFiles } from "../../common/tls.js";
 import { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 
@@ -10,11 +10,27 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.max_send_message_length": 16 * 1024 * 1024,
 };
 
-/** The ScriptRunner client and a health probe, presenting the gateway identity. */
+export interface SandboxState {
+  up: boolean;
+  /** Each instance the sandbox URL names. */
+  instances: InstanceState[];
+}
+
+/**
+ * The ScriptRunner client, spreading executions over every healthy sandbox
+ * instance `url` names, and probes of the whole and of each instance; all
+ * present the gateway identity.
+ */
 export function connectSandbox(url: string, tls: TlsFiles) {
   const credentials = clientCredentials(tls);
+  const { target, options } = balanced(url, CHANNEL_OPTIONS);
+  const healthy = healthProbe(target, credentials, options);
+  const instances = instancesProbe(url, credentials, CHANNEL_OPTIONS);
   return {
-    client: new ScriptRunnerClient(url, credentials, CHANNEL_OPTIONS),
-    healthy: healthProbe(url, credentials, CHANNEL_OPTIONS),
+    client: new ScriptRunnerClient(target, credentials, options),
+    state: async (): Promise<SandboxState> => {
+      const [up, each] = await Promise.all([healthy(), instances()]);
+      return { up, instances: each };
+    },
   };
 }

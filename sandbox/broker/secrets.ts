@@ -2,7 +2,7 @@ import type { KeyObject } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { DomainError } from "../../common/errors.js";
 import { GrantRefused, verifyGrant } from "../../common/grant-verify.js";
-import { BROKER_DEADLINE_MS, unary } from "../../common/grpc-client.js";
+import { balanced, BROKER_DEADLINE_MS, BROKER_RETRY, unary } from "../../common/grpc-client.js";
 import { BROKER_CHANNEL_OPTIONS, clientCredentials, type TlsFiles } from "../../common/tls.js";
 import { SecretBrokerClient } from "../../proto/gen/secutils/broker/v1/broker.js";
 import { ReleasedSecretsCache, SpentGrants } from "./released-cache.js";
@@ -42,7 +42,8 @@ export class SecretsSource {
   onResult: (result: SecretsSourceResult) => void = () => {};
 
   constructor(url: string, tls: TlsFiles, cache: SecretsCacheOptions = { maxBytes: 0, ttlMs: 0 }) {
-    this.client = new SecretBrokerClient(url, clientCredentials(tls), BROKER_CHANNEL_OPTIONS);
+    const { target, options } = balanced(url, BROKER_CHANNEL_OPTIONS, BROKER_RETRY);
+    this.client = new SecretBrokerClient(target, clientCredentials(tls), options);
     if (cache.maxBytes > 0) {
       if (!cache.verifyKey) throw new TypeError("the secrets cache needs the gateway's grant verify key");
       this.verifyKey = cache.verifyKey;

@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { DomainError } from "../../common/errors.js";
 import { GRPC_STATUS } from "../../common/grpc-server.js";
+import { ANSWERED_TRAILER } from "../../common/script-errors.js";
 import type { Logger } from "../../common/log.js";
 import { peerIdentity } from "../../common/tls.js";
 import type { ScriptRunnerServer } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
@@ -10,6 +11,12 @@ import type { ExecutionService } from "./service.js";
 
 // Only the gateway runs scripts.
 const ALLOWED = new Set(["gateway"]);
+
+const answered = () => {
+  const trailers = new grpc.Metadata();
+  trailers.set(ANSWERED_TRAILER, "1");
+  return trailers;
+};
 
 // A full queue is a passing overload here, not a broken precondition.
 const STATUS = { ...GRPC_STATUS, limit: grpc.status.RESOURCE_EXHAUSTED };
@@ -27,16 +34,19 @@ export function scriptRunnerRpc(
       const identity = peerIdentity(call);
       if (identity === undefined || !ALLOWED.has(identity)) {
         log.warn({ caller: identity ?? "(none)", method: name }, "refused a call from an identity not allowed to run scripts");
-        return callback({ code: grpc.status.PERMISSION_DENIED, details: `identity ${identity ?? "(none)"} may not call ${name}` });
+        return callback({ code: grpc.status.PERMISSION_DENIED, details: `identity ${identity ?? "(none)"} may not call ${name}`, metadata: answered() });
       }
+      // Headers first: they tell the gateway the run started here, so a failure
+      // after them is an interrupted run, never one to try elsewhere.
+      call.sendMetadata(new grpc.Metadata());
       const abort = new AbortController();
       call.once("cancelled", () => abort.abort());
       handle(call.request, abort.signal).then(
         (res) => callback(null, res),
         (err: unknown) => {
-          if (err instanceof DomainError) return callback({ code: STATUS[err.kind], details: err.message });
+          if (err instanceof DomainError) return callback({ code: STATUS[err.kind], details: err.message, metadata: answered() });
           log.error({ err, method: name }, "script call failed");
-          callback({ code: grpc.status.INTERNAL, details: "internal error" });
+          callback({ code: grpc.status.INTERNAL, details: "internal error", metadata: answered() });
         },
       );
     };

@@ -8,6 +8,7 @@ import type { OutboundPolicy } from "../outbound/policy.js";
 import type { Pool } from "../pool/pool.js";
 import { Aborted, QueueFull } from "../pool/types.js";
 import { isMemoryLimit, ProcessLost, toResponse } from "./outcome.js";
+import { INTERRUPTED_MESSAGE } from "../../common/script-errors.js";
 import { executionBudget, proxyForScript } from "./proxy.js";
 import { validateExecution, type LimitSettings, type ScriptExecution } from "./request.js";
 
@@ -131,7 +132,7 @@ export class ExecutionService {
         discard = true;
         this.metrics.executed(x.kind, "lost", (performance.now() - started) / 1000);
         this.log.warn({ user: x.userId }, "execution lost with its sandbox process");
-        throw new DomainError("unavailable", "the execution was interrupted: its sandbox process stopped");
+        throw new DomainError("unavailable", INTERRUPTED_MESSAGE);
       }
       throw err;
     } finally {

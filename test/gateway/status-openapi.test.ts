@@ -30,12 +30,20 @@ describe("GET /api/status", () => {
   it("is 200 {status: ok} with every component's state only while the broker answers, 503 naming it otherwise", async () => {
     const up = await call(stack, "GET", "/api/status");
     expect(up.status).toBe(200);
-    expect(up.body).toEqual({ status: "ok", components: { database: "ok", broker: "ok", sandbox: "ok" } });
+    expect(up.body).toEqual({
+      status: "ok",
+      components: { database: "ok", broker: "ok", sandbox: "ok" },
+      instances: { broker: [{ state: "ok" }], sandbox: [{ state: "ok" }] },
+    });
 
     await stack.stopBroker();
     const down = await call(stack, "GET", "/api/status");
     expect(down.status).toBe(503);
-    expect(down.body).toEqual({ status: "unavailable", components: { database: "ok", broker: "unavailable", sandbox: "ok" } });
+    expect(down.body).toEqual({
+      status: "unavailable",
+      components: { database: "ok", broker: "unavailable", sandbox: "ok" },
+      instances: { broker: [{ state: "unavailable" }], sandbox: [{ state: "ok" }] },
+    });
     const secrets = await call(stack, "GET", "/api/user/secrets", { auth: { bearer: "su_ak_" + "1".repeat(64) } });
     expect(secrets.status).toBe(401);
 
@@ -47,7 +55,11 @@ describe("GET /api/status", () => {
     await stack.stopSandbox();
     const down = await call(stack, "GET", "/api/status");
     expect(down.status).toBe(503);
-    expect(down.body).toEqual({ status: "unavailable", components: { database: "ok", broker: "ok", sandbox: "unavailable" } });
+    expect(down.body).toEqual({
+      status: "unavailable",
+      components: { database: "ok", broker: "ok", sandbox: "unavailable" },
+      instances: { broker: [{ state: "ok" }], sandbox: [{ state: "unavailable" }] },
+    });
     await stack.startSandbox();
     expect(await statusOnceReconnected()).toBe(200);
   });

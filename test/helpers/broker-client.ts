@@ -6,11 +6,11 @@ import type { Stack } from "./stack.js";
 
 export const CHANNEL = BROKER_CHANNEL_OPTIONS;
 
-/** A broker client presenting the development certificate of one identity. */
-export function brokerAs(stack: Stack, identity: string): SecretBrokerClient {
+/** A broker client presenting the development certificate of one identity; `addr` picks one broker of several. */
+export function brokerAs(stack: Pick<Stack, "dev" | "brokerAddr">, identity: string, addr = stack.brokerAddr): SecretBrokerClient {
   const pki = stack.dev.pkiDir;
   return new SecretBrokerClient(
-    stack.brokerAddr,
+    addr,
     clientCredentials({ ca: path.join(pki, "ca.crt"), cert: path.join(pki, `${identity}.crt`), key: path.join(pki, `${identity}.key`) }),
     CHANNEL,
   );

@@ -1,5 +1,8 @@
 import type { Stack } from "./stack.js";
 
+/** What a helper needs of a running system: a gateway to call and the operator token. */
+export type StackLike = Pick<Stack, "url" | "operatorToken">;
+
 export interface Answer<T = unknown> {
   status: number;
   headers: Headers;
@@ -11,7 +14,7 @@ export type Auth = { bearer: string } | { cookie: string } | undefined;
 
 /** One HTTP request to the gateway; the raw text is kept so tests can search it. */
 export async function call<T = any>(
-  stack: Stack,
+  stack: StackLike,
   method: string,
   path: string,
   opts: { auth?: Auth; json?: unknown; raw?: string; headers?: Record<string, string> } = {},
@@ -49,7 +52,7 @@ export interface TestUser {
 let counter = 0;
 
 /** A new user with one API key, made through the operator endpoints. */
-export async function newUser(stack: Stack, email = `user${++counter}-${Date.now()}@example.test`): Promise<TestUser> {
+export async function newUser(stack: StackLike, email = `user${++counter}-${Date.now()}@example.test`): Promise<TestUser> {
   const op = { bearer: stack.operatorToken };
   const user = await call(stack, "POST", "/api/users", { auth: op, json: { email } });
   if (user.status !== 201) throw new Error(`create user: ${user.status} ${user.text}`);
@@ -59,7 +62,7 @@ export async function newUser(stack: Stack, email = `user${++counter}-${Date.now
 }
 
 /** Stores a secret for the user and returns its id. */
-export async function createSecret(stack: Stack, user: TestUser, name: string, value: string): Promise<string> {
+export async function createSecret(stack: StackLike, user: TestUser, name: string, value: string): Promise<string> {
   const res = await call(stack, "POST", "/api/user/secrets", { auth: user.auth, json: { name, value } });
   if (res.status !== 201) throw new Error(`create secret: ${res.status} ${res.text}`);
   return res.body.id as string;

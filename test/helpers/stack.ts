@@ -56,13 +56,7 @@ export class Stack {
 
   private env(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
     const base: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      LOG_LEVEL: "info",
-      // Every service serves metrics on a port of its own choosing (logged as metricsPort).
-      BROKER_METRICS_PORT: "0",
-      SANDBOX_METRICS_PORT: "0",
-      GATEWAY_METRICS_PORT: "0",
+      ...baseServiceEnv(),
       // CI runs the suite once with the sandbox's cache of released secrets off (see .ci/run).
       ...(process.env.SCRIPT_SECRETS_CACHE_MAX_BYTES === undefined ? {} : { SCRIPT_SECRETS_CACHE_MAX_BYTES: process.env.SCRIPT_SECRETS_CACHE_MAX_BYTES }),
       ...this.options.env,
@@ -162,6 +156,19 @@ export class Stack {
     for (const target of [this.brokerDb, this.gatewayDb]) if ("url" in target) await dropDatabase(target.url);
     fs.rmSync(this.dev.dataDir, { recursive: true, force: true });
   }
+}
+
+/** What every service a test starts is given, before its own settings. */
+export function baseServiceEnv(): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LOG_LEVEL: "info",
+    // Every service serves metrics on a port of its own choosing (logged as metricsPort).
+    BROKER_METRICS_PORT: "0",
+    SANDBOX_METRICS_PORT: "0",
+    GATEWAY_METRICS_PORT: "0",
+  };
 }
 
 const portOf = (addr: string) => (addr ? addr.split(":")[1]! : "0");

@@ -1,6 +1,5 @@
 import http from "node:http";
-import { call, type TestUser } from "./http.js";
-import type { Stack } from "./stack.js";
+import { call, type StackLike, type TestUser } from "./http.js";
 
 export interface WebhookAnswer {
   status: number;
@@ -16,7 +15,7 @@ export interface WebhookAnswer {
  * address and names the webhook host in `Host`, as DNS would route it.
  */
 export function hit(
-  stack: Stack,
+  stack: StackLike,
   host: string,
   path: string,
   opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string; url?: string } = {},
@@ -61,7 +60,7 @@ export function hit(
 const hasHeader = (headers: Record<string, string> | undefined, name: string) => Object.keys(headers ?? {}).some((h) => h.toLowerCase() === name);
 
 /** A request to the URL a responder reported (its host and path). */
-export function hitUrl(stack: Stack, url: string, opts: Parameters<typeof hit>[3] = {}, suffix = ""): Promise<WebhookAnswer> {
+export function hitUrl(stack: StackLike, url: string, opts: Parameters<typeof hit>[3] = {}, suffix = ""): Promise<WebhookAnswer> {
   const u = new URL(url);
   return hit(stack, u.host, u.pathname + suffix, opts);
 }
@@ -89,14 +88,14 @@ export function responderBody(r: ResponderInput = {}) {
   };
 }
 
-export async function createResponder(stack: Stack, user: TestUser, r: ResponderInput = {}) {
+export async function createResponder(stack: StackLike, user: TestUser, r: ResponderInput = {}) {
   const res = await call(stack, "POST", "/api/webhooks/responders", { auth: user.auth, json: responderBody(r) });
   if (res.status !== 201) throw new Error(`create responder: ${res.status} ${res.text}`);
   return res.body as { id: string; url: string; name: string; settings: Record<string, unknown> };
 }
 
 /** History is written just after the response leaves; wait until it holds `count` entries. */
-export async function historyOf(stack: Stack, user: TestUser, id: string, count: number, timeoutMs = 10_000) {
+export async function historyOf(stack: StackLike, user: TestUser, id: string, count: number, timeoutMs = 10_000) {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const res = await call<Record<string, unknown>[]>(stack, "GET", `/api/webhooks/responders/${id}/_history`, { auth: user.auth });
