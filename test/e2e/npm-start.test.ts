@@ -9,10 +9,11 @@ import { ROOT, ServiceProcess } from "../helpers/process.js";
 const run = promisify(execFile);
 
 // `npm start` exactly as a new user runs it: default ports, embedded
-// databases, generated development keys. It needs ports 7070 and 7071 free,
-// which only this test file uses. With TEST_DATABASE_URL set the suite is
-// about the real Postgres, and vitest.config.ts leaves this file out of that
-// run: npm start's embedded default is what it checks.
+// databases, generated development keys. It needs ports 7070-7072 (and
+// 7170-7173 for the second block) free, which only this test file uses.
+// With TEST_DATABASE_URL set the suite is about the real Postgres, and
+// vitest.config.ts leaves this file out of that run: npm start's embedded
+// default is what it checks.
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "npm-start-"));
 let npm: ServiceProcess;
 
@@ -40,7 +41,11 @@ describe("npm start", () => {
   it("reports every component up", async () => {
     const res = await fetch("http://127.0.0.1:7070/api/status");
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: "ok", components: { database: "ok", broker: "ok", sandbox: "ok" } });
+    expect(await res.json()).toEqual({
+      status: "ok",
+      components: { database: "ok", broker: "ok", sandbox: "ok" },
+      instances: { broker: [{ state: "ok" }], sandbox: [{ state: "ok" }] },
+    });
     // The launcher, the broker and the gateway (and npm's own processes).
     expect(processesWith(`DATA_DIR=${dataDir}`).length).toBeGreaterThanOrEqual(3);
   });
@@ -82,6 +87,35 @@ describe("npm start", () => {
     // Nothing is left listening.
     await expect(fetch("http://127.0.0.1:7070/api/status")).rejects.toThrow();
     expect(processesWith(`DATA_DIR=${dataDir}`)).toEqual([]);
+  });
+});
+
+describe("npm start with SANDBOX_INSTANCES=2", () => {
+  const moreDir = fs.mkdtempSync(path.join(os.tmpdir(), "npm-start-more-"));
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: moreDir, PORT: "7170", BROKER_PORT: "7171", SANDBOX_PORT: "7172", SANDBOX_INSTANCES: "2" };
+  for (const k of ["GATEWAY_DATABASE_URL", "BROKER_DATABASE_URL", "OPERATOR_TOKEN", "BROKER_MASTER_KEYS", "BROKER_INSTANCES"]) delete env[k];
+  afterAll(() => fs.rmSync(moreDir, { recursive: true, force: true }));
+
+  it("runs two sandboxes on consecutive ports, both serving in /api/status", async () => {
+    const npm2 = new ServiceProcess({ cmd: "npm", args: ["start"], detached: true }, env);
+    try {
+      await npm2.waitFor(/"msg":"gateway ready"/, 90_000);
+      expect(npm2.output).toContain("instances: broker 7171, sandbox-1 7172, sandbox-2 7173, gateway");
+      const status = await (await fetch("http://127.0.0.1:7170/api/status")).json();
+      expect(status.instances).toEqual({ broker: [{ state: "ok" }], sandbox: [{ state: "ok" }, { state: "ok" }] });
+      // Both sandboxes listen where the layout says.
+      expect(npm2.output.match(/"port":717[23],.*"msg":"sandbox listening"/g)?.length).toBe(2);
+    } finally {
+      process.kill(-npm2.child.pid!, "SIGINT");
+      await npm2.exited;
+    }
+  });
+
+  it("refuses BROKER_INSTANCES=2 on the embedded database, saying what it needs", async () => {
+    const npm3 = new ServiceProcess({ cmd: "npm", args: ["start"], detached: true }, { ...env, BROKER_INSTANCES: "2" });
+    const { code } = await npm3.exited;
+    expect(code).not.toBe(0);
+    expect(npm3.output).toContain("BROKER_INSTANCES > 1 needs BROKER_DATABASE_URL");
   });
 });
 
