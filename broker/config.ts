@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
-import { logLevel, parseEnv, port, positiveInt, postgresUrl, metricsListen, optionalPort, type MetricsListen } from "../common/config.js";
+import { ConfigError, logLevel, parseEnv, port, positiveInt, postgresUrl, metricsListen, optionalPort, type MetricsListen } from "../common/config.js";
 import type { DbTarget } from "../common/db.js";
 import { readGrantKey } from "../common/grant-token.js";
 import type { TlsFiles } from "../common/tls.js";
@@ -11,6 +11,7 @@ const schema = z.object({
   BROKER_HOST: z.string().default("127.0.0.1"),
   BROKER_PORT: port(7071),
   BROKER_DATABASE_URL: postgresUrl,
+  BROKER_MIGRATION_DATABASE_URL: postgresUrl,
   BROKER_TLS_CA: z.string().optional(),
   BROKER_TLS_CERT: z.string().optional(),
   BROKER_TLS_KEY: z.string().optional(),
@@ -25,6 +26,12 @@ export interface BrokerConfig {
   host: string;
   port: number;
   db: DbTarget;
+  /**
+   * The table owner's connection, for migrations and for granting the
+   * runtime role (BROKER_DATABASE_URL's) what it may do; without it the
+   * broker migrates as its runtime role, which then owns the tables.
+   */
+  migrationDb?: DbTarget;
   tls: TlsFiles;
   maxSecretsPerUser: number;
   grantVerifyKey: KeyObject;
@@ -36,10 +43,14 @@ export interface BrokerConfig {
 export function loadBrokerConfig(env: NodeJS.ProcessEnv = process.env): BrokerConfig {
   const e = parseEnv(schema, env);
   const pki = path.join(e.DATA_DIR, "pki");
+  if (e.BROKER_MIGRATION_DATABASE_URL && !e.BROKER_DATABASE_URL) {
+    throw new ConfigError(["BROKER_MIGRATION_DATABASE_URL: needs BROKER_DATABASE_URL (the runtime role's connection to the same database)"]);
+  }
   return {
     host: e.BROKER_HOST,
     port: e.BROKER_PORT,
     db: e.BROKER_DATABASE_URL ? { url: e.BROKER_DATABASE_URL } : { pgliteDir: path.join(e.DATA_DIR, "broker", "db") },
+    ...(e.BROKER_MIGRATION_DATABASE_URL ? { migrationDb: { url: e.BROKER_MIGRATION_DATABASE_URL } } : {}),
     tls: {
       ca: e.BROKER_TLS_CA ?? path.join(pki, "ca.crt"),
       cert: e.BROKER_TLS_CERT ?? path.join(pki, "broker.crt"),

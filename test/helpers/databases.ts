@@ -40,3 +40,42 @@ export async function dropDatabase(url: string): Promise<void> {
     await client.end();
   }
 }
+
+/** The two roles a broker database is set up with, as compose's init does: its owner, and the role the broker serves as. */
+export const BROKER_OWNER_ROLE = "secutils_test_owner";
+export const BROKER_RUNTIME_ROLE = "secutils_test_broker";
+
+export interface BrokerDatabase {
+  /** The superuser's connection, for tests that tamper as an attacker with full SQL access would. */
+  adminUrl: string;
+  /** The owner's: migrations. */
+  ownerUrl: string;
+  /** The broker's at run time. */
+  runtimeUrl: string;
+}
+
+/** A throwaway broker database owned by BROKER_OWNER_ROLE, both roles created once per cluster. */
+export async function createBrokerDatabase(): Promise<BrokerDatabase> {
+  if (!ADMIN_URL) throw new Error("TEST_DATABASE_URL is not set");
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  const name = `t_broker_${crypto.randomBytes(5).toString("hex")}`;
+  try {
+    for (const role of [BROKER_OWNER_ROLE, BROKER_RUNTIME_ROLE]) {
+      // Test files start in parallel: a role another one just created is fine.
+      await client.query(`CREATE ROLE ${role} LOGIN`).catch((err: { code?: string }) => {
+        if (err.code !== "42710" && err.code !== "23505") throw err;
+      });
+    }
+    await client.query(`CREATE DATABASE ${name} OWNER ${BROKER_OWNER_ROLE}`);
+  } finally {
+    await client.end();
+  }
+  const as = (role: string) => {
+    const u = new URL(withDatabase(ADMIN_URL!, name));
+    u.username = role;
+    u.password = "";
+    return u.toString();
+  };
+  return { adminUrl: withDatabase(ADMIN_URL, name), ownerUrl: as(BROKER_OWNER_ROLE), runtimeUrl: as(BROKER_RUNTIME_ROLE) };
+}

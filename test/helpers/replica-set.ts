@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { devServiceEnv, ensureDevMaterial, type DevPaths } from "../../common/dev-material.js";
-import { createDatabase, dropDatabase } from "./databases.js";
+import { createBrokerDatabase, createDatabase, dropDatabase, type BrokerDatabase } from "./databases.js";
 import { ServiceProcess } from "./process.js";
 import { baseServiceEnv } from "./stack.js";
 
@@ -38,7 +38,7 @@ export class ReplicaSet {
   private constructor(
     readonly dev: DevPaths,
     readonly operatorToken: string,
-    readonly brokerDbUrl: string,
+    readonly brokerDb: BrokerDatabase,
     readonly gatewayDbUrl: string,
     private readonly options: ReplicaSetOptions,
   ) {}
@@ -52,7 +52,7 @@ export class ReplicaSet {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "secutils-replicas-"));
     const dev = await ensureDevMaterial(dataDir);
     const token = fs.readFileSync(dev.operatorTokenFile, "utf8").trim();
-    const set = new ReplicaSet(dev, token, await createDatabase("broker"), await createDatabase("gateway"), options);
+    const set = new ReplicaSet(dev, token, await createBrokerDatabase(), await createDatabase("gateway"), options);
     // The first of each kind migrates its database; the others then start together.
     for (let i = 0; i < (options.brokers ?? 2); i++) set.brokers.push(await set.launch("broker", "0"));
     await Promise.all(
@@ -78,7 +78,7 @@ export class ReplicaSet {
   private async launch(name: "broker" | "sandbox", port: string): Promise<Instance> {
     const env =
       name === "broker"
-        ? this.env({ BROKER_PORT: port, BROKER_DATABASE_URL: this.brokerDbUrl })
+        ? this.env({ BROKER_PORT: port, BROKER_DATABASE_URL: this.brokerDb.runtimeUrl, BROKER_MIGRATION_DATABASE_URL: this.brokerDb.ownerUrl })
         : this.env({ SANDBOX_PORT: port, BROKER_URL: this.addresses("broker"), ...this.options.sandboxEnv });
     const proc = new ServiceProcess(`${name}/main.ts`, env);
     const m = await proc.waitFor(new RegExp(`"port":(\\d+),.*"msg":"${name} listening"`));
@@ -114,7 +114,7 @@ export class ReplicaSet {
 
   async stop(): Promise<void> {
     await Promise.all([...this.gateways, ...this.sandboxes, ...this.brokers].map((p) => p.proc.stop()));
-    await dropDatabase(this.brokerDbUrl);
+    await dropDatabase(this.brokerDb.adminUrl);
     await dropDatabase(this.gatewayDbUrl);
     fs.rmSync(this.dev.dataDir, { recursive: true, force: true });
   }

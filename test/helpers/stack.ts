@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { devServiceEnv, ensureDevMaterial, type DevPaths } from "../../common/dev-material.js";
 import { openDb, type Db, type DbTarget } from "../../common/db.js";
-import { BACKEND, createDatabase, dropDatabase } from "./databases.js";
+import { BACKEND, createBrokerDatabase, createDatabase, dropDatabase, type BrokerDatabase } from "./databases.js";
 import { ServiceProcess } from "./process.js";
 
 export interface StackOptions {
@@ -37,17 +37,19 @@ export class Stack {
     readonly brokerDb: DbTarget,
     readonly gatewayDb: DbTarget,
     private readonly options: StackOptions,
+    readonly brokerRoles?: BrokerDatabase,
   ) {}
 
   static async start(options: StackOptions = {}): Promise<Stack> {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "secutils-test-"));
     const dev = await ensureDevMaterial(dataDir);
-    const [brokerDb, gatewayDb]: DbTarget[] =
-      BACKEND === "postgres"
-        ? [{ url: await createDatabase("broker") }, { url: await createDatabase("gateway") }]
-        : [{ pgliteDir: path.join(dataDir, "broker", "db") }, { pgliteDir: path.join(dataDir, "gateway", "db") }];
+    // On Postgres the broker migrates as the tables' owner and serves as a role that may only append to the audit trail.
+    const brokerRoles = BACKEND === "postgres" ? await createBrokerDatabase() : undefined;
+    const [brokerDb, gatewayDb]: DbTarget[] = brokerRoles
+      ? [{ url: brokerRoles.adminUrl }, { url: await createDatabase("gateway") }]
+      : [{ pgliteDir: path.join(dataDir, "broker", "db") }, { pgliteDir: path.join(dataDir, "gateway", "db") }];
     const token = fs.readFileSync(dev.operatorTokenFile, "utf8").trim();
-    const stack = new Stack(dev, token, brokerDb!, gatewayDb!, options);
+    const stack = new Stack(dev, token, brokerDb!, gatewayDb!, options, brokerRoles);
     await stack.startBroker();
     await stack.startSandbox();
     await stack.startGateway();
@@ -66,7 +68,9 @@ export class Stack {
   }
 
   async startBroker(extra: Record<string, string> = {}): Promise<void> {
-    const db: Record<string, string> = "url" in this.brokerDb ? { BROKER_DATABASE_URL: this.brokerDb.url } : {};
+    const db: Record<string, string> = this.brokerRoles
+      ? { BROKER_DATABASE_URL: this.brokerRoles.runtimeUrl, BROKER_MIGRATION_DATABASE_URL: this.brokerRoles.ownerUrl }
+      : {};
     [this.broker, this.brokerAddr] = await this.launch(
       "broker",
       this.env({ BROKER_PORT: portOf(this.brokerAddr), ...db, ...this.options.brokerEnv, ...extra }),

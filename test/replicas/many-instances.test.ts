@@ -117,9 +117,12 @@ it("survives kill -9 of a sandbox and a broker: only executions running on that 
   );
 
   const failed = outcomes.filter((o) => !o.ok);
-  // What may fail: a scripted request already under way when the sandbox died.
+  // What may fail: a scripted request already sent to the sandbox that died. It
+  // says it was interrupted once the sandbox had said it started the run;
+  // before that, the gateway cannot tell whether it had.
   for (const f of failed) {
-    expect(f).toMatchObject({ kind: "scripted", status: 503, text: "the execution was interrupted: its sandbox process stopped" });
+    expect(f).toMatchObject({ kind: "scripted", status: 503 });
+    expect(["the execution was interrupted: its sandbox process stopped", "the script sandbox is unavailable"]).toContain(f.text);
     expect(f.startedAt).toBeLessThanOrEqual(deadAt);
   }
   expect(failed.length).toBeLessThanOrEqual(4);
@@ -154,7 +157,7 @@ it("accepts a grant once across both brokers: a replay sent to the other is refu
     expect(once.ok && once.value.secrets).toEqual({ SHARED: VALUE });
     expect(await open(second)).toMatchObject({ ok: false, code: grpc.status.PERMISSION_DENIED, details: "grant refused: reused" });
 
-    const db = new pg.Client({ connectionString: set.brokerDbUrl });
+    const db = new pg.Client({ connectionString: set.brokerDb.adminUrl });
     await db.connect();
     try {
       const rows = await db.query<{ outcome: string; reason: string | null }>(
