@@ -1,13 +1,10 @@
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { ConfigError } from "../common/config.js";
-import { describeTarget, openDb, type Db, type DbTarget } from "../common/db.js";
+import { describeTarget, openDb } from "../common/db.js";
 import { createLogger, type Logger } from "../common/log.js";
 import { createRegistry, startMetricsServer } from "../common/metrics.js";
-import { migrate } from "../common/migrate.js";
 import { failStart, stopOnSignals } from "../common/service-process.js";
 import { loadBrokerConfig } from "./config.js";
-import { currentRole, grantRuntime, ownsTables } from "./database/runtime-role.js";
+import { DatabaseNotReady, prepareDatabase } from "./database/prepare.js";
 import { BrokerMetrics } from "./metrics.js";
 import { checkKeyRing } from "./keyring/key-checks.js";
 import { keyRingFromEnv, KeyRingError } from "./keyring/keyring.js";
@@ -15,8 +12,6 @@ import { reloadKeyRing, SwappableKeyRing } from "./keyring/reload.js";
 import { startBroker } from "./server.js";
 import { startFailedClosed } from "./status.js";
 
-const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
-const MIGRATION_LOCK = 0x5ec0b0;
 
 const fail = (message: string): never => failStart("broker", message);
 
@@ -30,7 +25,13 @@ async function main() {
   }
   const log = createLogger("broker", config.logLevel);
   const db = await openDb(config.db);
-  await prepareDatabase(db, config.migrationDb, log);
+  try {
+    await prepareDatabase(db, config.migrationDb, log);
+  } catch (err) {
+    await db.close();
+    if (err instanceof DatabaseNotReady) fail(err.message);
+    throw err;
+  }
   let ring, orphanKeys: string[];
   try {
     ring = keyRingFromEnv(process.env);
@@ -75,35 +76,6 @@ async function main() {
     await metricsServer?.stop();
     await db.close();
   });
-}
-
-/**
- * Migrates as the tables' owner and grants the runtime role what serving
- * needs (database/runtime-role.ts); with no owner connection, migrates as
- * the runtime role and, on Postgres, warns that the audit trail is then only
- * as safe as that role's password.
- */
-async function prepareDatabase(db: Db, migrationDb: DbTarget | undefined, log: Logger): Promise<void> {
-  const runtimeRole = await currentRole(db);
-  if (!migrationDb) {
-    await migrate(db, MIGRATIONS, MIGRATION_LOCK);
-    if (db.kind === "postgres" && (await ownsTables(db, runtimeRole))) {
-      log.warn(
-        { role: runtimeRole },
-        "the broker's database role owns the audit table, so it could disable its append-only trigger: set BROKER_MIGRATION_DATABASE_URL to an owner role",
-      );
-    }
-    return;
-  }
-  const owner = await openDb(migrationDb, { poolSize: 1 });
-  try {
-    await migrate(owner, MIGRATIONS, MIGRATION_LOCK);
-    await grantRuntime(owner, runtimeRole);
-  } finally {
-    await owner.close();
-  }
-  if (await ownsTables(db, runtimeRole)) throw new Error(`the runtime role ${runtimeRole} owns the audit table: BROKER_DATABASE_URL must log in as another role than BROKER_MIGRATION_DATABASE_URL`);
-  log.info({ role: runtimeRole }, "tables migrated by their owner; the broker serves as a role that may only append to the audit trail");
 }
 
 /**

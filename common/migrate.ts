@@ -2,16 +2,19 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Db } from "./db.js";
 
+const migrationFiles = (dir: string) =>
+  fs
+    .readdirSync(dir)
+    .filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f))
+    .sort();
+
 /**
  * Applies `NNN_name.sql` files from a folder in order, once each, recording
  * them in schema_migrations. All pending files run in one transaction under
  * an advisory lock so replicas starting together do not race.
  */
 export async function migrate(db: Db, dir: string, lockKey: number): Promise<string[]> {
-  const files = fs
-    .readdirSync(dir)
-    .filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f))
-    .sort();
+  const files = migrationFiles(dir);
   return db.tx(async (q) => {
     await q.query("SELECT pg_advisory_xact_lock($1)", [lockKey]);
     await q.query(
@@ -27,4 +30,13 @@ export async function migrate(db: Db, dir: string, lockKey: number): Promise<str
     }
     return applied;
   });
+}
+
+/** The migration files not yet applied (all of them on a database never migrated). */
+export async function pendingMigrations(db: Db, dir: string): Promise<string[]> {
+  const files = migrationFiles(dir);
+  const exists = await db.query<{ t: string | null }>("SELECT to_regclass('schema_migrations')::text AS t");
+  if (!exists[0]?.t) return files;
+  const done = new Set((await db.query<{ id: string }>("SELECT id FROM schema_migrations")).map((r) => r.id));
+  return files.filter((f) => !done.has(f));
 }

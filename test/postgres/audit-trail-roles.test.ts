@@ -1,8 +1,10 @@
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { BROKER_RUNTIME_ROLE } from "../helpers/databases.js";
+import { devServiceEnv } from "../../common/dev-material.js";
+import { BROKER_RUNTIME_ROLE, createBrokerDatabase, dropDatabase } from "../helpers/databases.js";
+import { ServiceProcess } from "../helpers/process.js";
 import { call, createSecret, newUser } from "../helpers/http.js";
-import { Stack } from "../helpers/stack.js";
+import { baseServiceEnv, Stack } from "../helpers/stack.js";
 import { createResponder, hitUrl } from "../helpers/webhooks.js";
 
 // The audit trail cannot be rewritten by the broker's own database role: the
@@ -57,4 +59,32 @@ it("refuses the runtime role every way of changing or silencing the audit trail"
   expect(await refusal("DROP TABLE audit_events")).toBe("42501");
   expect(await refusal("CREATE TABLE audit_events_copy (id int)")).toBe("42501");
   expect(await count()).toBe(before);
+});
+
+it("as compose runs it: a one-shot step migrates as the owner, and the broker, holding only the runtime role, checks and serves", async () => {
+  const db = await createBrokerDatabase();
+  const env = (extra: Record<string, string>) => devServiceEnv(stack.dev, { ...baseServiceEnv(), BROKER_PORT: "0", ...extra });
+  try {
+    // Before the step: the broker may not migrate, and says what to run.
+    const early = new ServiceProcess("broker/main.ts", env({ BROKER_DATABASE_URL: db.runtimeUrl }));
+    expect((await early.exited).code).toBe(1);
+    expect(early.output).toMatch(/database migration\(s\) pending .* may not apply them: run node dist\/broker\/database\/migrate-main.js/);
+
+    const step = new ServiceProcess(
+      "broker/database/migrate-main.ts",
+      env({ BROKER_MIGRATION_DATABASE_URL: db.ownerUrl, BROKER_RUNTIME_ROLE: BROKER_RUNTIME_ROLE }),
+    );
+    expect((await step.exited).code).toBe(0);
+    expect(step.output).toMatch(/migration\(s\) applied; secutils_test_broker may read and append to the audit trail/);
+
+    const broker = new ServiceProcess("broker/main.ts", env({ BROKER_DATABASE_URL: db.runtimeUrl }));
+    try {
+      await broker.waitFor(/"msg":"broker listening"/);
+      expect(broker.output).not.toContain("owns the audit table");
+    } finally {
+      await broker.stop();
+    }
+  } finally {
+    await dropDatabase(db.adminUrl);
+  }
 });
