@@ -1,7 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { call, type TestUser } from "./http.js";
-import type { Stack } from "./stack.js";
+import { call, type StackLike, type TestUser } from "./http.js";
 
 export interface RunLog {
   id: string;
@@ -23,20 +22,20 @@ export const PAGE_TRACKERS = "/api/web_scraping/page_trackers";
 /** REST calls on the trackers under `path` (API or page trackers: the same shape). */
 export function trackerCalls(path: string) {
   return {
-    async create(stack: Stack, user: TestUser, body: Record<string, unknown>): Promise<string> {
+    async create(stack: StackLike, user: TestUser, body: Record<string, unknown>): Promise<string> {
       const res = await call(stack, "POST", path, { auth: user.auth, json: { config: { revisions: 10 }, ...body } });
       if (res.status !== 201) throw new Error(`create tracker: ${res.status} ${res.text}`);
       return res.body.id as string;
     },
     /** POST _history {"refresh": true}: runs the tracker now. */
-    refresh: (stack: Stack, user: TestUser, id: string, base = stack.url) =>
-      call<Revision[] & { message?: string }>({ ...stack, url: base } as Stack, "POST", `${path}/${id}/_history`, { auth: user.auth, json: { refresh: true } }),
-    async revisionsOf(stack: Stack, user: TestUser, id: string): Promise<Revision[]> {
+    refresh: (stack: StackLike, user: TestUser, id: string, base = stack.url) =>
+      call<Revision[] & { message?: string }>({ ...stack, url: base }, "POST", `${path}/${id}/_history`, { auth: user.auth, json: { refresh: true } }),
+    async revisionsOf(stack: StackLike, user: TestUser, id: string): Promise<Revision[]> {
       const res = await call<Revision[]>(stack, "POST", `${path}/${id}/_history`, { auth: user.auth, json: { refresh: false } });
       if (res.status !== 200) throw new Error(`history: ${res.status} ${res.text}`);
       return res.body;
     },
-    async logsOf(stack: Stack, user: TestUser, id: string): Promise<RunLog[]> {
+    async logsOf(stack: StackLike, user: TestUser, id: string): Promise<RunLog[]> {
       const res = await call<RunLog[]>(stack, "GET", `${path}/${id}/_logs`, { auth: user.auth });
       if (res.status !== 200) throw new Error(`logs: ${res.status} ${res.text}`);
       return res.body;

@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { openDb, type Db } from "../../common/db.js";
 import { newUser } from "../helpers/http.js";
-import { Stack } from "../helpers/stack.js";
+import { ReplicaSet } from "../helpers/replica-set.js";
 import { until } from "../helpers/wait.js";
 import { createTracker, logsOf, startUpstream, type RunLog } from "../helpers/trackers.js";
 
-// Two gateway replicas on one Postgres database, both polling for due
-// trackers every 50 ms. A per-minute schedule must run once per tick, by
-// whichever replica claims it. The test drives time by moving the tracker's
+// Two gateways, two brokers and two sandboxes on one Postgres, both gateways
+// polling for due trackers every 50 ms. A per-minute schedule must run once
+// per tick, by whichever gateway claims it, on whichever sandbox. The test drives time by moving the tracker's
 // next tick into the past, as the clock reaching it would.
 
-let stack: Stack;
+let stack: ReplicaSet;
 let db: Db;
 let upstream: Awaited<ReturnType<typeof startUpstream>>;
 let failNext = false;
@@ -23,12 +23,11 @@ beforeAll(async () => {
     }
     return { body: JSON.stringify({ ok: true }) };
   });
-  stack = await Stack.start({
+  stack = await ReplicaSet.start({
     sandboxEnv: { OUTBOUND_ALLOW_HOSTS: `127.0.0.1:${upstream.port}` },
     gatewayEnv: { TRACKER_SCHEDULER_POLL_MS: "50" },
   });
-  await stack.addGateway();
-  db = await openDb(stack.gatewayDb, { poolSize: 1 });
+  db = await openDb({ url: stack.gatewayDbUrl }, { poolSize: 1 });
 });
 afterAll(async () => {
   await db?.close();
