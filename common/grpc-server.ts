@@ -16,19 +16,6 @@ export const GRPC_STATUS: Record<ErrorKind, grpc.status> = {
   data_loss: grpc.status.DATA_LOSS,
 };
 
-/**
- * Options every server of ours starts with. Clients find instances that
- * joined behind a DNS name when they look the name up again, which they do
- * when a connection ends; closing each connection after a while (calls on it
- * finish first, within the grace) makes that happen even when none fails.
- */
-export function serverOptions(graceMs: number): grpc.ServerOptions {
-  return {
-    "grpc.max_connection_age_ms": 5 * 60_000,
-    "grpc.max_connection_age_grace_ms": graceMs,
-  };
-}
-
 /** Sets the overall health and that of the named service together. */
 export function setServing(health: HealthImplementation, serviceName: string, up: boolean): void {
   const status = up ? "SERVING" : "NOT_SERVING";

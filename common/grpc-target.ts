@@ -1,8 +1,11 @@
 // What a service's *_URL may say, and how it becomes a grpc-js target:
-//   host:port                    one instance (or every address DNS gives the host)
-//   dns:///name:port             every address DNS gives the name, asked again as instances come and go
+//   host:port                    one instance, or every address DNS gives the host
+//   dns:///name:port             the same, spelled as gRPC spells it
 //   host1:port1,host2:port2,...  these instances, each host looked up in turn
-// Each form is balanced the same way (see grpc-balancing.ts).
+// Every form goes through one resolver here, which looks the names up again
+// when an instance leaves and every few seconds, so that instances that
+// joined behind a name are found; each is balanced the same way (see
+// grpc-balancing.ts).
 import dns from "node:dns/promises";
 import * as grpc from "@grpc/grpc-js";
 
@@ -10,8 +13,10 @@ const { statusOrFromError, statusOrFromValue } = grpc.experimental;
 
 const LIST_SCHEME = "secutils-list";
 const HOST_PORT = /^[^\s/:,]+:\d{1,5}$/;
-/** A list's hosts are looked up again at most this often. */
+/** Names are looked up again at most this often when the balancer asks (an instance left)... */
 const RELOOKUP_MS = 1_000;
+/** ...and at least this often, for instances that joined. */
+const REFRESH_MS = 10_000;
 
 /** True when `value` is one of the forms above. */
 export function isGrpcTarget(value: string): boolean {
@@ -21,7 +26,7 @@ export function isGrpcTarget(value: string): boolean {
 
 /** The grpc-js target for a *_URL value. */
 export function grpcTarget(value: string): string {
-  return value.includes(",") ? `${LIST_SCHEME}:///${value}` : value;
+  return `${LIST_SCHEME}:///${value.startsWith("dns:///") ? value.slice("dns:///".length) : value}`;
 }
 
 const splitHostPort = (hp: string) => {
@@ -43,33 +48,44 @@ async function lookupAll(hp: string): Promise<string[]> {
 }
 
 /**
- * The resolver for a list of instances that may be names (compose service
- * names) as well as addresses: grpc-js's own `ipv4:` list takes addresses
- * only. Looks every name up again when the balancer asks (an instance
- * left), at most once a second.
+ * The resolver for every target: grpc-js's own `ipv4:` list takes addresses
+ * only, and its DNS resolver asks again only when an instance leaves.
+ * Looks every name up again when the balancer asks (at most once a second),
+ * and every REFRESH_MS, passing a result on then only when it changed.
  */
 class ListResolver implements grpc.experimental.Resolver {
   private last = 0;
+  private lastFound = "";
   private pending: NodeJS.Timeout | undefined;
+  private readonly refresh: NodeJS.Timeout;
   private destroyed = false;
 
   constructor(
     private readonly target: grpc.experimental.GrpcUri,
     private readonly listener: grpc.experimental.ResolverListener,
-  ) {}
+  ) {
+    this.refresh = setInterval(() => void this.resolve(false), REFRESH_MS);
+    this.refresh.unref();
+  }
 
   updateResolution(): void {
     if (this.pending || this.destroyed) return;
     const wait = Math.max(0, this.last + RELOOKUP_MS - Date.now());
-    this.pending = setTimeout(() => void this.resolve(), wait);
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      void this.resolve(true);
+    }, wait);
     this.pending.unref();
   }
 
-  private async resolve(): Promise<void> {
+  private async resolve(asked: boolean): Promise<void> {
     this.last = Date.now();
     const instances = await instancesOf(this.target.path);
-    this.pending = undefined;
     if (this.destroyed) return;
+    const found = [...instances].sort().join(",");
+    // Unchanged: the balancer keeps its connections (a new list would rebuild them).
+    if (!asked && found === this.lastFound) return;
+    this.lastFound = found;
     if (instances.length === 0) {
       this.listener(statusOrFromError({ code: grpc.status.UNAVAILABLE, details: "no instance found", metadata: new grpc.Metadata() }), {}, null, "");
       return;
@@ -81,6 +97,7 @@ class ListResolver implements grpc.experimental.Resolver {
   destroy(): void {
     this.destroyed = true;
     clearTimeout(this.pending);
+    clearInterval(this.refresh);
     this.pending = undefined;
   }
 

@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "../common/log.js";
-import { listen, serverOptions, setServing, stopServing, type Listening } from "../common/grpc-server.js";
+import { listen, setServing, stopServing, type Listening } from "../common/grpc-server.js";
 import type { TlsFiles } from "../common/tls.js";
 import { ScriptRunnerService } from "../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { scriptRunnerRpc } from "./executions/rpc.js";
@@ -32,7 +32,6 @@ export async function startSandboxServer(
   port: number,
 ): Promise<Listening> {
   const server = new grpc.Server({
-    ...serverOptions(deps.shutdownGraceMs),
     "grpc.max_receive_message_length": deps.maxMessageBytes,
     "grpc.max_send_message_length": deps.maxMessageBytes,
   });

@@ -48,8 +48,22 @@ export function callBroker<Req, Res>(fn: Parameters<typeof unary<Req, Res>>[0], 
   });
 }
 
+/**
+ * The broker refused a grant as already used. For a grant the gateway just
+ * minted this means a call repeated after its broker died had already been
+ * answered there: the caller may mint a new grant and ask once more.
+ */
+export class GrantAlreadyUsed extends DomainError {
+  constructor() {
+    super("unavailable", "the secret broker is unavailable");
+  }
+}
+
 export function toDomainError(err: grpc.ServiceError): Error {
   switch (err.code) {
+    case grpc.status.PERMISSION_DENIED:
+      if (err.details === "grant refused: reused") return new GrantAlreadyUsed();
+      return new Error(`broker call failed: PERMISSION_DENIED`);
     case grpc.status.INVALID_ARGUMENT:
       return new DomainError("invalid", err.details);
     case grpc.status.NOT_FOUND:

@@ -1,6 +1,6 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { SecretBrokerClient } from "../../proto/gen/secutils/broker/v1/broker.js";
-import { callBroker } from "../broker/client.js";
+import { callBroker, GrantAlreadyUsed } from "../broker/client.js";
 import { grantAccessOf, type StoredAccess } from "../grants/access.js";
 import type { GrantMinter } from "../grants/mint.js";
 import { hasPlaceholder } from "../responders/rules.js";
@@ -28,11 +28,20 @@ export class TemplateRenderer {
     if (!grantAccess || !this.needed(access, templates)) return templates;
     // Only values that name a secret travel to the broker.
     const at = templates.flatMap((t, i) => (hasPlaceholder(t) ? [i] : []));
-    const grant = await this.grants.mint({ userId, purpose: "template", access: grantAccess, consumer });
-    const res = await callBroker(this.broker.renderTemplates, this.broker as unknown as grpc.Client, {
-      grant: { token: grant.token },
-      templates: at.map((i) => templates[i]!),
-      userId,
+    const renderOnce = async () => {
+      const grant = await this.grants.mint({ userId, purpose: "template", access: grantAccess, consumer });
+      return callBroker(this.broker.renderTemplates, this.broker as unknown as grpc.Client, {
+        grant: { token: grant.token },
+        templates: at.map((i) => templates[i]!),
+        userId,
+      });
+    };
+    // A broker that died with the call in flight may have used the grant
+    // already; the call repeated at another broker is then refused. A new
+    // grant, once: each release stays audited under its own grant.
+    const res = await renderOnce().catch((err: unknown) => {
+      if (err instanceof GrantAlreadyUsed) return renderOnce();
+      throw err;
     });
     const out = [...templates];
     at.forEach((i, j) => (out[i] = res.rendered[j]!));
