@@ -187,11 +187,7 @@ export class BrowserHost {
   private async launch(proxy: ForwardProxy): Promise<Browser> {
     const path = this.settings.executablePath;
     const failed = (reason: string) => new Error(`the browser at ${path} could not be started: ${reason}`);
-    try {
-      await fs.access(path, fs.constants.X_OK);
-    } catch {
-      throw failed("no executable file there");
-    }
+    if ((await firstExecutable([path])) === undefined) throw failed("no executable file there");
     let browser: Browser;
     try {
       // Loaded with the first page run: playwright-core costs the service ~80 MiB
@@ -313,6 +309,7 @@ async function niceLauncher(executable: string, nice: number): Promise<string> {
   return launcher;
 }
 
+/** The first of `paths` that is an executable file, if any. */
 async function firstExecutable(paths: string[]): Promise<string | undefined> {
   for (const path of paths) {
     try {
