@@ -42,6 +42,7 @@ export function unary<Req, Res>(
 interface HealthClient extends grpc.Client {
   check(
     req: { service: string },
+    metadata: grpc.Metadata,
     options: Partial<grpc.CallOptions>,
     cb: (err: grpc.ServiceError | null, res?: { status?: string | number }) => void,
   ): grpc.ClientUnaryCall;
@@ -73,12 +74,17 @@ export const BROKER_RETRY: RetryOnUnavailable = {
   methods: ["ListSecrets", "ResolveSecretIds", "OpenSecrets", "RenderTemplates", "ListAuditEvents", "Verify", "GetStatus"],
 };
 
-/** A probe that is true when the server answers the standard gRPC health check as SERVING in time. */
+/**
+ * A probe that is true when the server answers the standard gRPC health
+ * check as SERVING in time. It waits (within the time) for a connection, so
+ * a server that just came back is not reported down because the probe's own
+ * connection was still backing off.
+ */
 export function healthProbe(url: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions) {
   const health = new HealthClientCtor(url, credentials, options) as unknown as HealthClient;
   return (timeoutMs = 1000) =>
     new Promise<boolean>((resolve) =>
-      health.check({ service: "" }, { deadline: Date.now() + timeoutMs }, (err, res) =>
+      health.check({ service: "" }, new grpc.Metadata({ waitForReady: true }), { deadline: Date.now() + timeoutMs }, (err, res) =>
         resolve(!err && (res?.status === "SERVING" || res?.status === 1)),
       ),
     );

@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { DomainError } from "../../common/errors.js";
-import { balanced, BROKER_DEADLINE_MS, BROKER_RETRY, healthProbe, instancesProbe, unary, type InstanceState } from "../../common/grpc-client.js";
+import { balanced, BROKER_DEADLINE_MS, BROKER_RETRY, instancesProbe, unary, type InstanceState } from "../../common/grpc-client.js";
 import { grpcTarget } from "../../common/grpc-target.js";
 import { BROKER_CHANNEL_OPTIONS, clientCredentials, type TlsFiles } from "../../common/tls.js";
 import { SecretBrokerClient } from "../../proto/gen/secutils/broker/v1/broker.js";
@@ -23,13 +23,13 @@ export function connectBroker(url: string, tls: TlsFiles) {
   const credentials = clientCredentials(tls);
   const { target, options } = balanced(url, BROKER_CHANNEL_OPTIONS, BROKER_RETRY);
   const client = new SecretBrokerClient(target, credentials, options);
-  const healthy = healthProbe(target, credentials, options);
   const instances = instancesProbe(url, credentials, BROKER_CHANNEL_OPTIONS);
   // Unbalanced: the balanced client sends nothing to a broker that says NOT_SERVING, which is the one to ask why.
   const statusClient = new SecretBrokerClient(grpcTarget(url), credentials, BROKER_CHANNEL_OPTIONS);
   const state = async (): Promise<BrokerState> => {
-    const [up, each] = await Promise.all([healthy(), instances()]);
-    if (up) return { up: true, instances: each };
+    // Up while one instance serves: the balanced client then has one to call.
+    const each = await instances();
+    if (each.some((i) => i.serving)) return { up: true, instances: each };
     // Health only says no; a broker that is up but refuses to serve says why.
     const reason = await unary(statusClient.getStatus, statusClient, {}, STATUS_DEADLINE_MS).then(
       (s) => (s.serving ? undefined : s.reason),

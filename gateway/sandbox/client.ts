@@ -1,5 +1,5 @@
 import type * as grpc from "@grpc/grpc-js";
-import { balanced, healthProbe, instancesProbe, type InstanceState } from "../../common/grpc-client.js";
+import { balanced, instancesProbe, type InstanceState } from "../../common/grpc-client.js";
 import { channelOptionsFor, clientCredentials, type TlsFiles } from "../../common/tls.js";
 import { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 
@@ -24,13 +24,13 @@ export interface SandboxState {
 export function connectSandbox(url: string, tls: TlsFiles) {
   const credentials = clientCredentials(tls);
   const { target, options } = balanced(url, CHANNEL_OPTIONS);
-  const healthy = healthProbe(target, credentials, options);
   const instances = instancesProbe(url, credentials, CHANNEL_OPTIONS);
   return {
     client: new ScriptRunnerClient(target, credentials, options),
+    // Up while one instance serves: the balanced client then has one to call.
     state: async (): Promise<SandboxState> => {
-      const [up, each] = await Promise.all([healthy(), instances()]);
-      return { up, instances: each };
+      const each = await instances();
+      return { up: each.some((i) => i.serving), instances: each };
     },
   };
 }
