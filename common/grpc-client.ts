@@ -65,9 +65,10 @@ export function balanced(
 /**
  * The broker's calls that read, or release under a grant: sent again to
  * another broker when theirs died with them in flight. A release whose grant
- * the dead broker had already claimed is refused by the next one (a grant is
- * used once), so such a request fails rather than releasing twice. Writes are
- * not repeated: the dead broker may have committed them.
+ * the dead broker had already used is refused by the next one (a grant is
+ * used once), never released twice; the gateway then mints a new grant for
+ * a template (webhooks/templates.ts). Writes are not repeated: the dead
+ * broker may have committed them.
  */
 export const BROKER_RETRY: RetryOnUnavailable = {
   service: "secutils.broker.v1.SecretBroker",

@@ -21,8 +21,6 @@ import type {
  */
 export const DEADLINE_SLACK_MS = 30_000;
 
-
-
 /** A failed call that had started on a sandbox instance (it sent its headers). */
 interface StartedFailure extends grpc.ServiceError {
   started: true;
