@@ -29,8 +29,10 @@ const REWATCH_MS = 250;
 interface HealthWatchClient extends grpc.Client {
   watch(req: { service: string }, options?: Partial<grpc.CallOptions>): grpc.ClientReadableStream<{ status?: string | number }>;
 }
-const HealthClient = grpc.makeGenericClientConstructor(healthService as grpc.ServiceDefinition, "Health");
-const isServing = (status: string | number | undefined) => status === "SERVING" || status === 1;
+/** The standard health service's client, for the watch here and grpc-client.ts's checks. */
+export const HealthClient = grpc.makeGenericClientConstructor(healthService as grpc.ServiceDefinition, "Health");
+/** A health answer's status is SERVING (a name or its enum number, as the loader gives it). */
+export const isServing = (status: string | number | undefined) => status === "SERVING" || status === 1;
 
 /**
  * A subchannel that is healthy only while its server says SERVING on

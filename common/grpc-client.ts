@@ -1,6 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { service as healthService } from "grpc-health-check";
-import { balancedChannelOptions, type RetryOnUnavailable } from "./grpc-balancing.js";
+import { balancedChannelOptions, HealthClient as HealthClientCtor, isServing, type RetryOnUnavailable } from "./grpc-balancing.js";
 import { grpcTarget, instancesOf } from "./grpc-target.js";
 
 /** A generated client's unary method. */
@@ -47,7 +46,6 @@ interface HealthClient extends grpc.Client {
     cb: (err: grpc.ServiceError | null, res?: { status?: string | number }) => void,
   ): grpc.ClientUnaryCall;
 }
-const HealthClientCtor = grpc.makeGenericClientConstructor(healthService as grpc.ServiceDefinition, "Health");
 
 /**
  * What a client of one of our services is given: the target for a *_URL
@@ -81,12 +79,12 @@ export const BROKER_RETRY: RetryOnUnavailable = {
  * a server that just came back is not reported down because the probe's own
  * connection was still backing off.
  */
-export function healthProbe(url: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions) {
+function healthProbe(url: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions) {
   const health = new HealthClientCtor(url, credentials, options) as unknown as HealthClient;
   return (timeoutMs = 1000) =>
     new Promise<boolean>((resolve) =>
       health.check({ service: "" }, new grpc.Metadata({ waitForReady: true }), { deadline: Date.now() + timeoutMs }, (err, res) =>
-        resolve(!err && (res?.status === "SERVING" || res?.status === 1)),
+        resolve(!err && isServing(res?.status)),
       ),
     );
 }
