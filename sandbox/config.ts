@@ -26,6 +26,7 @@ const schema = z.object({
   // Nice value of a user's running executions beyond their first (0: off).
   SANDBOX_PARALLEL_NICE: z.coerce.number().int().min(0).max(19).default(10),
   SANDBOX_SPARE_WORKERS: positiveInt(4),
+  SANDBOX_WARMUP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   SANDBOX_QUEUE_PER_USER: positiveInt(1000),
   SANDBOX_LEASE_IDLE_MS: positiveInt(30_000),
   SANDBOX_MAX_PROCESS_RSS_MB: positiveInt(2048),
@@ -143,6 +144,7 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
       maxProcessRssMb: e.SANDBOX_MAX_PROCESS_RSS_MB,
       killGraceMs: 3000,
       workerExitGraceMs: 10_000,
+      warmupDelayMs: e.SANDBOX_WARMUP_DELAY_MS,
     },
     limits,
     outbound: outbound!,

@@ -19,6 +19,8 @@ export class Pool {
   private nextExec = 1;
   private slotCount = 0;
   private stopped = false;
+  private warm = false;
+  private warmTimer?: NodeJS.Timeout;
   private readonly rssWatch: NodeJS.Timeout;
   private readonly killCounts: Record<KillReason, number> = { stuck_worker: 0, silent_past_deadline: 0, memory_cap: 0 };
 
@@ -27,8 +29,18 @@ export class Pool {
     private readonly log: Logger,
   ) {
     this.priorities = new Priorities(o.parallelNice, (user) => this.users.get(user)?.slots ?? []);
-    for (let i = 0; i < o.processes; i++) this.startProcess(i, 0);
+    this.startProcess(0, 0);
     this.replenish();
+    if (o.warmupDelayMs === 0) this.warmUp();
+    else
+      this.ready().then(
+        () => {
+          if (this.warm || this.stopped) return;
+          this.warmTimer = setTimeout(() => this.warmUp(), o.warmupDelayMs);
+          this.warmTimer.unref();
+        },
+        () => this.warmUp(),
+      );
     this.rssWatch = setInterval(() => this.watchMemory(), 2000);
     this.rssWatch.unref();
   }
@@ -139,6 +151,7 @@ export class Pool {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.warmTimer);
     clearInterval(this.rssWatch);
     for (const u of this.users.values()) for (const w of u.queue.splice(0)) w.reject(new Aborted("the sandbox is stopping"));
     await Promise.all(this.procs.map((p) => p?.deno.stop()));
@@ -172,6 +185,7 @@ export class Pool {
     slot.user = userId;
     slot.state = "busy";
     user.slots.add(slot);
+    this.warmUp();
     this.replenish();
     return slot;
   }
@@ -227,9 +241,20 @@ export class Pool {
     return starting;
   }
 
-  /** Keeps `spareWorkers` unleased workers of the default size. */
+  /** Starts the processes and spares held back at start-up (see `warmupDelayMs`). */
+  private warmUp(): void {
+    if (this.warm || this.stopped) return;
+    this.warm = true;
+    clearTimeout(this.warmTimer);
+    for (let i = 1; i < this.o.processes; i++) this.startProcess(i, 0);
+    this.log.info({ processes: this.o.processes, spareWorkers: this.o.spareWorkers }, "sandbox pool warming up");
+    this.replenish();
+  }
+
+  /** Keeps `spareWorkers` unleased workers of the default size (one until warm). */
   private replenish(): void {
-    while (!this.stopped && this.spares.size < this.o.spareWorkers) {
+    const target = this.warm ? this.o.spareWorkers : Math.min(1, this.o.spareWorkers);
+    while (!this.stopped && this.spares.size < target) {
       const slot = this.newSlot(this.o.defaultMemoryMb);
       if (!slot) return;
       this.spares.add(slot);

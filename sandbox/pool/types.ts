@@ -37,6 +37,14 @@ export interface PoolOptions {
    * single execution has run.
    */
   parallelNice: number;
+  /**
+   * Start-up serves first: one process and one spare worker start at once;
+   * the other processes and spares start after the first lease, or this
+   * long after that spare is ready, whichever comes first (0: all at once).
+   * On a small machine they would otherwise take CPU from the other
+   * services starting beside the sandbox.
+   */
+  warmupDelayMs: number;
 }
 
 /** How an execution on a worker ended. */

@@ -168,6 +168,10 @@ export function baseServiceEnv(): NodeJS.ProcessEnv {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     LOG_LEVEL: "info",
+    // The whole pool from the start (`npm start` holds part of it back until
+    // the first lease): several tests count the Deno processes before their
+    // first execution. test/sandbox/warm-up.test.ts covers the held-back start.
+    SANDBOX_WARMUP_DELAY_MS: "0",
     // Every service serves metrics on a port of its own choosing (logged as metricsPort).
     BROKER_METRICS_PORT: "0",
     SANDBOX_METRICS_PORT: "0",
