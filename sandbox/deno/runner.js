@@ -1,12 +1,7 @@
 // The main module of a sandbox Deno process, started by the Node supervisor
-// with every permission denied. It owns worker threads and routes lines:
-//
-// stdin  `<worker>\t<timeout ms>\t<json>`  to a worker (`exec` or `reply`);
-//        `0\t0\t<json>`                     control: spawn / retire a worker.
-// stdout `W\t<worker>\t<thread id>`          the worker is ready (its threadId: Deno names its thread worker-<id>);
-//        `D\t<worker>\t<reason>`             the worker is gone (time, memory, crashed);
-//        `X\t<worker>`                       its thread has exited (after D, or after a retire);
-//        plus the worker's own `R` and `P` lines, forwarded as they are.
+// with every permission denied. It owns worker threads and routes lines (the
+// protocol is protocol.js): execs and replies to the workers, their results
+// and host calls back as they are, and the workers' comings and goings.
 //
 // It also holds each busy worker to its deadline: a worker that has not
 // answered shortly after it is terminated and reported.
@@ -14,10 +9,11 @@ import { Worker } from "node:worker_threads";
 import { coreExtras } from "./core-extras.js";
 import { workerResourceLimits } from "./limits.js";
 import { PAGE_SOURCE } from "./page.js";
+import { exitedLine, goneLine, parseInputLine, readyLine, workerProtocol } from "./protocol.js";
 import { realmPrelude } from "./realm.js";
 import { workerMain } from "./worker.js";
 
-const WORKER_SOURCE = `(${workerMain.toString()})()`;
+const WORKER_SOURCE = `(${workerMain.toString()})((${workerProtocol.toString()})())`;
 const PRELUDE_SOURCE = realmPrelude.toString();
 const CORE_EXTRAS_SOURCE = coreExtras.toString();
 const DEADLINE_GRACE_MS = 500;
@@ -44,7 +40,7 @@ function spawn(id, heapMb) {
   const entry = { worker, deadline: 0, gone: false };
   workers.set(id, entry);
   worker.on("message", (message) => {
-    if (message === "ready") return write(`W\t${id}\t${worker.threadId}\n`);
+    if (message === "ready") return write(readyLine(id, worker.threadId));
     entry.deadline = 0;
     write(message);
   });
@@ -53,14 +49,14 @@ function spawn(id, heapMb) {
     if (entry.gone) return;
     entry.gone = true;
     workers.delete(id);
-    if (reason) write(`D\t${id}\t${reason}\n`);
+    if (reason) write(goneLine(id, reason));
   };
   worker.on("error", (error) => lost(error && error.code === "ERR_WORKER_OUT_OF_MEMORY" ? "memory" : "crashed"));
   // The supervisor waits for this after every retirement: Deno's
   // terminate() resolves even when the thread goes on running.
   worker.on("exit", () => {
     lost("crashed");
-    write(`X\t${id}\n`);
+    write(exitedLine(id));
   });
   entry.lost = lost;
 }
@@ -80,21 +76,16 @@ setInterval(() => {
 }, WATCH_INTERVAL_MS);
 
 function handle(line) {
-  const first = line.indexOf("\t");
-  const second = line.indexOf("\t", first + 1);
-  const id = Number(line.slice(0, first));
-  const timeoutMs = Number(line.slice(first + 1, second));
-  const payload = line.slice(second + 1);
-  if (id === 0) {
-    const control = JSON.parse(payload);
-    if (control.t === "spawn") spawn(control.w, control.heapMb);
-    else if (control.t === "retire") retire(control.w, "");
+  const input = parseInputLine(line);
+  if ("control" in input) {
+    if (input.control.t === "spawn") spawn(input.control.w, input.control.heapMb);
+    else if (input.control.t === "retire") retire(input.control.w, "");
     return;
   }
-  const entry = workers.get(id);
-  if (!entry) return write(`D\t${id}\tcrashed\n`);
-  if (timeoutMs > 0) entry.deadline = Date.now() + timeoutMs;
-  entry.worker.postMessage(payload);
+  const entry = workers.get(input.worker);
+  if (!entry) return write(goneLine(input.worker, "crashed"));
+  if (input.timeoutMs > 0) entry.deadline = Date.now() + input.timeoutMs;
+  entry.worker.postMessage(input.json);
 }
 
 // The supervisor closing stdin means stop: an idle worker would otherwise

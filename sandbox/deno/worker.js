@@ -3,10 +3,10 @@
 // is leased to one user and runs one execution at a time, each in a fresh
 // realm prepared in advance while the worker is idle.
 //
-// Lines to the Node supervisor are built here and only forwarded by the
-// runner: `R\t<exec>\t<outcome>\t<logs>` for a result and
-// `P\t<exec>\t<request json>` for op_proxy_request.
-export function workerMain() {
+// Result and host-call lines are built here with `protocol` (protocol.js's
+// workerProtocol(), whose source the runner passes in) and only forwarded by
+// the runner.
+export function workerMain(protocol) {
   const vm = require("node:vm");
   const { parentPort, workerData } = require("node:worker_threads");
   // Compiled once per worker; every fresh realm runs it (and builds its Deno.core extras) anew.
@@ -55,15 +55,13 @@ export function workerMain() {
     } catch {
       // A broken realm keeps no logs.
     }
-    send(`R\t${exec.id}\t${outcome}\t${logs}\n`);
+    send(protocol.resultLine(exec.id, outcome, logs));
     // A moment later, so the result is on its way before the worker spends
     // half a millisecond on the next realm.
     setTimeout(prepareSpare, 1);
   }
 
-  function failure(kind, message) {
-    return "E" + JSON.stringify({ kind, message });
-  }
+  const failure = protocol.failureOutcome;
 
   function timeLimit(exec) {
     return failure("time_limit", `the script exceeded its time limit of ${exec.timeoutMs} ms`);
@@ -114,7 +112,7 @@ export function workerMain() {
     }
     const requests = exec.realm.takeRequests();
     if (typeof requests === "string" && requests !== "") {
-      for (const request of requests.split("\n")) send(`P\t${exec.id}\t${request}\n`);
+      for (const request of requests.split("\n")) send(protocol.requestLine(exec.id, request));
     }
     // Otherwise the script waits on something that never settles (there are
     // no timers in a realm); the deadline ends it.
@@ -162,7 +160,7 @@ export function workerMain() {
   }
 
   parentPort.on("message", (raw) => {
-    const m = JSON.parse(raw);
+    const m = protocol.parseMessage(raw);
     if (m.t === "exec") start(m);
     else if (m.t === "reply") reply(m);
   });

@@ -6,6 +6,7 @@ import {
   type Headers,
   type ScriptError,
 } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import { isFailureOf } from "../deno/protocol.js";
 import type { RunOutcome } from "../pool/types.js";
 import type { RealmKind } from "./request.js";
 
@@ -126,5 +127,5 @@ function parseLogs(raw: string): { list: string[]; truncated: boolean } {
 }
 
 export function isMemoryLimit(run: RunOutcome): boolean {
-  return run.kind === "finished" && run.outcome.startsWith('E{"kind":"memory_limit"');
+  return run.kind === "finished" && isFailureOf(run.outcome, "memory_limit");
 }

@@ -1,9 +1,10 @@
 import { DomainError } from "../../common/errors.js";
 import { isUuid } from "../../common/ids.js";
 import { ScriptKind, type ExecuteRequest, type Limits } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import type { RealmKind } from "../deno/protocol.js";
 
 // "page" is a page tracker extractor: never asked for through Execute, only by RunPageTracker.
-export type RealmKind = "responder" | "configurator" | "extractor" | "page";
+export type { RealmKind };
 
 const KINDS: Partial<Record<ScriptKind, RealmKind>> = {
   [ScriptKind.SCRIPT_KIND_RESPONDER]: "responder",

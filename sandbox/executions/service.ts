@@ -7,6 +7,7 @@ import type { SandboxMetrics } from "../metrics.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
 import type { Pool } from "../pool/pool.js";
 import { Aborted, QueueFull } from "../pool/types.js";
+import { execMessage } from "../deno/protocol.js";
 import { isMemoryLimit, ProcessLost, toResponse } from "./outcome.js";
 import { INTERRUPTED_MESSAGE } from "../../common/script-errors.js";
 import { executionBudget, proxyForScript } from "./proxy.js";
@@ -96,7 +97,7 @@ export class ExecutionService {
         lease,
         x.timeoutMs,
         (id) =>
-          JSON.stringify({
+          execMessage({
             t: "exec",
             id,
             kind: x.kind,

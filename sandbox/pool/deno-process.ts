@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
+import { controlLine, inputLine, parseOutputLine } from "../deno/protocol.js";
 
 const RUNNER = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "deno", "runner.js");
 
@@ -41,7 +42,7 @@ export interface ProcessEvents {
 
 /**
  * One long-lived Deno process hosting worker threads. Speaks the line
- * protocol described in sandbox/deno/runner.js over stdin/stdout.
+ * protocol of sandbox/deno/protocol.js over stdin/stdout.
  */
 export class DenoProcess {
   private readonly child: ChildProcessWithoutNullStreams;
@@ -82,16 +83,16 @@ export class DenoProcess {
   }
 
   spawnWorker(worker: number, heapMb: number): void {
-    this.send(`0\t0\t${JSON.stringify({ t: "spawn", w: worker, heapMb })}`);
+    this.send(controlLine({ t: "spawn", w: worker, heapMb }));
   }
 
   retireWorker(worker: number): void {
-    this.send(`0\t0\t${JSON.stringify({ t: "retire", w: worker })}`);
+    this.send(controlLine({ t: "retire", w: worker }));
   }
 
-  /** `message` is the worker's JSON; a timeout starts the runner's watch. */
+  /** `message` is the worker's JSON (protocol.js's execMessage or replyMessage); a timeout starts the runner's watch. */
   toWorker(worker: number, timeoutMs: number, message: string): void {
-    this.send(`${worker}\t${timeoutMs}\t${message}`);
+    this.send(inputLine(worker, timeoutMs, message));
   }
 
   kill(): void {
@@ -120,22 +121,22 @@ export class DenoProcess {
   }
 
   private send(line: string): void {
-    if (!this.exitedFlag) this.child.stdin.write(line + "\n");
+    if (!this.exitedFlag) this.child.stdin.write(line);
   }
 
   private onLine(line: string): void {
-    const fields = line.split("\t");
-    switch (fields[0]) {
-      case "W":
-        return this.events.workerReady(Number(fields[1]), Number(fields[2]));
-      case "D":
-        return this.events.workerGone(Number(fields[1]), fields[2] ?? "crashed");
-      case "X":
-        return this.events.workerExited(Number(fields[1]));
-      case "R":
-        return this.events.result(Number(fields[1]), fields[2] ?? "", fields[3] ?? "F[]");
-      case "P":
-        return this.events.request(Number(fields[1]), fields.slice(2).join("\t"));
+    const event = parseOutputLine(line);
+    switch (event?.type) {
+      case "ready":
+        return this.events.workerReady(event.worker, event.threadId);
+      case "gone":
+        return this.events.workerGone(event.worker, event.reason);
+      case "exited":
+        return this.events.workerExited(event.worker);
+      case "result":
+        return this.events.result(event.exec, event.outcome, event.logs);
+      case "request":
+        return this.events.request(event.exec, event.json);
       default:
         // A line we did not expect means the process cannot be trusted to
         // keep the protocol; start over.

@@ -1,4 +1,5 @@
 import type { Logger } from "../../common/log.js";
+import { replyMessage } from "../deno/protocol.js";
 import { DenoProcess } from "./deno-process.js";
 import { Priorities } from "./priorities.js";
 import { Aborted, QueueFull, type KillReason, type Lease, type PoolOptions, type Proc, type RunOutcome, type Running, type Slot, type UserState, type Waiter } from "./types.js";
@@ -357,7 +358,7 @@ export class Pool {
           if (!entry) return;
           void entry.run.onRequest(json).then((data) => {
             if (this.running.get(execId) === entry) {
-              proc.deno.toWorker(entry.slot.id, 0, JSON.stringify({ t: "reply", id: execId, data }));
+              proc.deno.toWorker(entry.slot.id, 0, replyMessage(execId, data));
             }
           });
         },

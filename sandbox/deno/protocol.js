@@ -1,0 +1,148 @@
+// @ts-check
+// The messages between the sandbox's Node supervisor (pool/deno-process.ts,
+// executions/service.ts), a Deno process's runner (runner.js) and its
+// workers (worker.js), defined once for both sides. Plain JavaScript with
+// JSDoc types, so that Deno loads it as it is and TypeScript checks it.
+//
+// Over the process's pipes, one line each (JSON escapes every newline):
+//   stdin   `<worker>\t<timeout ms>\t<json>`  an exec or reply for a worker;
+//           `0\t0\t<json>`                   control: spawn or retire a worker.
+//   stdout  `W\t<worker>\t<thread id>`        the worker is ready;
+//           `D\t<worker>\t<reason>`           the worker is gone (time, memory, crashed);
+//           `X\t<worker>`                     its thread has ended;
+//           `R\t<exec>\t<outcome>\t<logs>`     an execution's result (built by the worker);
+//           `P\t<exec>\t<json>`               a call to the host (op_proxy_request, page calls).
+// An outcome is `R<json>` (the script's result) or `E{"kind","message"}`
+// (kinds named as in common/script-errors.ts); logs are `F[...]` or, when cut
+// at their limit, `T[...]`. The realm (realm.js) writes its outcomes and host
+// calls with the built-ins it captured, in these same formats.
+
+/** @typedef {"responder" | "configurator" | "extractor" | "page"} RealmKind */
+
+/**
+ * One execution, sent to a leased worker.
+ * @typedef {object} ExecMessage
+ * @property {"exec"} t
+ * @property {number} id
+ * @property {RealmKind} kind
+ * @property {string} script
+ * @property {string} context JSON, checked by the service
+ * @property {string} [body64] a responder's request body, base64
+ * @property {string} secrets JSON object of released secrets
+ * @property {number} timeoutMs
+ * @property {number} maxResultBytes
+ * @property {number} maxLogBytes
+ * @property {number} bufferBytes what the script's buffers may hold in all
+ */
+
+/**
+ * The host's answer to a `P` line.
+ * @typedef {object} ReplyMessage
+ * @property {"reply"} t
+ * @property {number} id the execution
+ * @property {string} data
+ */
+
+/** @typedef {{ t: "spawn", w: number, heapMb: number } | { t: "retire", w: number }} ControlMessage */
+
+/**
+ * What a Deno process reports, one event per stdout line.
+ * @typedef {{ type: "ready", worker: number, threadId: number }
+ *   | { type: "gone", worker: number, reason: string }
+ *   | { type: "exited", worker: number }
+ *   | { type: "result", exec: number, outcome: string, logs: string }
+ *   | { type: "request", exec: number, json: string }} ProcessEvent
+ */
+
+/** @param {ExecMessage} m */
+export function execMessage(m) {
+  return JSON.stringify(m);
+}
+
+/** @param {number} id @param {string} data */
+export function replyMessage(id, data) {
+  /** @type {ReplyMessage} */
+  const m = { t: "reply", id, data };
+  return JSON.stringify(m);
+}
+
+/** A line for a worker; `timeoutMs` > 0 starts the runner's watch over it. */
+export function inputLine(/** @type {number} */ worker, /** @type {number} */ timeoutMs, /** @type {string} */ json) {
+  return `${worker}\t${timeoutMs}\t${json}\n`;
+}
+
+/** @param {ControlMessage} control */
+export function controlLine(control) {
+  return inputLine(0, 0, JSON.stringify(control));
+}
+
+/**
+ * The runner's reading of a stdin line.
+ * @param {string} line
+ * @returns {{ control: ControlMessage } | { worker: number, timeoutMs: number, json: string }}
+ */
+export function parseInputLine(line) {
+  const first = line.indexOf("\t");
+  const second = line.indexOf("\t", first + 1);
+  const worker = Number(line.slice(0, first));
+  const json = line.slice(second + 1);
+  if (worker === 0) return { control: JSON.parse(json) };
+  return { worker, timeoutMs: Number(line.slice(first + 1, second)), json };
+}
+
+/** @param {number} worker @param {number} threadId */
+export const readyLine = (worker, threadId) => `W\t${worker}\t${threadId}\n`;
+/** @param {number} worker @param {"time" | "memory" | "crashed"} reason */
+export const goneLine = (worker, reason) => `D\t${worker}\t${reason}\n`;
+/** @param {number} worker */
+export const exitedLine = (worker) => `X\t${worker}\n`;
+
+/**
+ * The lines and outcomes a worker builds. The worker runs from its
+ * function's source (runner.js), where no module can be imported, so this
+ * function holds no reference outside itself: the runner hands its source to
+ * every worker, and everything else uses the functions it returns.
+ */
+export function workerProtocol() {
+  return {
+    /** @param {number} exec @param {string} outcome @param {string} logs */
+    resultLine: (exec, outcome, logs) => `R\t${exec}\t${outcome}\t${logs}\n`,
+    /** @param {number} exec @param {string} json */
+    requestLine: (exec, json) => `P\t${exec}\t${json}\n`,
+    /** @param {string} kind @param {string} message */
+    failureOutcome: (kind, message) => "E" + JSON.stringify({ kind, message }),
+    /** @param {string} raw @returns {ExecMessage | ReplyMessage} */
+    parseMessage: (raw) => JSON.parse(raw),
+  };
+}
+
+export const { resultLine, requestLine, failureOutcome } = workerProtocol();
+
+/** Whether an outcome is the failure of this kind (as failureOutcome and the realm write it). */
+export function isFailureOf(/** @type {string} */ outcome, /** @type {string} */ kind) {
+  return outcome.startsWith(`E{"kind":${JSON.stringify(kind)}`);
+}
+
+/**
+ * The supervisor's reading of a stdout line; undefined for a line outside
+ * the protocol (the process is then not to be trusted).
+ * @param {string} line without its newline
+ * @returns {ProcessEvent | undefined}
+ */
+export function parseOutputLine(line) {
+  const fields = line.split("\t");
+  switch (fields[0]) {
+    case "W":
+      return { type: "ready", worker: Number(fields[1]), threadId: Number(fields[2]) };
+    case "D":
+      return { type: "gone", worker: Number(fields[1]), reason: fields[2] ?? "crashed" };
+    case "X":
+      return { type: "exited", worker: Number(fields[1]) };
+    case "R":
+      return { type: "result", exec: Number(fields[1]), outcome: fields[2] ?? "", logs: fields[3] ?? "F[]" };
+    case "P":
+      return { type: "request", exec: Number(fields[1]), json: fields.slice(2).join("\t") };
+    default:
+      return undefined;
+  }
+}
