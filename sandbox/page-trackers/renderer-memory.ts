@@ -31,6 +31,12 @@ const DEFAULT_POLL_MS = 100;
 // A mapping that failed for some run (a trace that timed out on a busy
 // browser) is tried again this long after, new renderers or not.
 const REMAP_RETRY_MS = 1000;
+// A renderer no run has claimed that holds more than this is traced for
+// again (at most every REMAP_RETRY_MS): a cross-site frame's renderer starts
+// before its frame is committed, so the trace its start called for may not
+// name it yet, and nothing new would call for another. An empty page's
+// renderer holds some 30 MiB.
+const UNCLAIMED_REMAP_BYTES = 64 * 1024 * 1024;
 // A page that crashes this soon after a kill of a renderer nobody had claimed
 // yet was, as far as anyone can tell, in that renderer.
 const UNCLAIMED_KILL_WINDOW_MS = 5000;
@@ -87,6 +93,8 @@ export class RendererMemoryWatch {
   private mapAgain = false;
   /** When the last mapping missed a run, the time to try again; 0 when it did not. */
   private retryAt = 0;
+  /** When a renderer nobody claims may next call for a mapping. */
+  private unclaimedRemapAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
   private lastUnclaimedKill = 0;
@@ -151,6 +159,10 @@ export class RendererMemoryWatch {
       if (pids.some((pid) => !this.seen.has(pid)) || (this.retryAt !== 0 && Date.now() >= this.retryAt)) void this.remap();
       const bytes = new Map<number, number>();
       await Promise.all(pids.map(async (pid) => bytes.set(pid, (await privateBytes(pid)) ?? 0)));
+      if (Date.now() >= this.unclaimedRemapAt && pids.some((pid) => !this.owners.has(pid) && bytes.get(pid)! > UNCLAIMED_REMAP_BYTES)) {
+        this.unclaimedRemapAt = Date.now() + REMAP_RETRY_MS;
+        void this.remap();
+      }
       const totals = new Map<Watched, number>();
       for (const pid of pids) {
         const owner = this.owners.get(pid);

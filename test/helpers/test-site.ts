@@ -12,8 +12,9 @@ import type { AddressInfo } from "node:net";
  * - `/set-cookie` and `/cookies`: sets a cookie / shows the cookies it was sent;
  * - `/hang`: never answers; `/redirect?to=<url>`: a 302 to anywhere;
  * - `/gate`: answers (title "Gate") once `openGate()` is called;
- * - `/hog?mb=<n>&frame=<url>`: a page whose script holds n MiB in a filled
- *   Uint8Array (then shows `#held`), with an iframe of `frame` when given;
+ * - `/hog?mb=<n>&frame=<url>&delayMs=<ms>`: a page whose script holds n MiB
+ *   in a filled Uint8Array (then shows `#held`), with an iframe of `frame`
+ *   when given, answered after `delayMs` when given;
  * - `/shop`: what a recorded script meets (labels, placeholders, roles, test
  *   ids, a search that calls `/api/search` from the page, rows with buttons,
  *   and an iframe `/shop-frame` with a labelled input and a Pay button);
@@ -113,13 +114,17 @@ export async function startTestSite(): Promise<TestSite> {
         case "/hog": {
           const mb = Number(url.searchParams.get("mb") ?? "0");
           const frame = url.searchParams.get("frame");
-          return page(
-            res,
-            200,
-            "Hog",
-            `${frame ? `<iframe src="${encodeURI(frame)}"></iframe>` : ""}
-             <script>globalThis.hog = new Uint8Array(${mb} * 1024 * 1024).fill(1); document.body.insertAdjacentHTML("beforeend", '<p id="held">held</p>');</script>`,
-          );
+          const answer = () =>
+            page(
+              res,
+              200,
+              "Hog",
+              `${frame ? `<iframe src="${encodeURI(frame)}"></iframe>` : ""}
+               <script>globalThis.hog = new Uint8Array(${mb} * 1024 * 1024).fill(1); document.body.insertAdjacentHTML("beforeend", '<p id="held">held</p>');</script>`,
+            );
+          const delayMs = Number(url.searchParams.get("delayMs") ?? "0");
+          if (delayMs > 0) return void setTimeout(answer, delayMs);
+          return answer();
         }
         case "/shop":
           return page(
