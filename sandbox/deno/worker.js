@@ -160,9 +160,21 @@ export function workerMain(protocol) {
   }
 
   parentPort.on("message", (raw) => {
-    const m = protocol.parseMessage(raw);
+    // A reply carries an upstream answer (up to the execution's in-flight
+    // budget, as base64): reading it may run out of heap like anything else
+    // sized by what the script asked for, so the running execution's guard
+    // covers it. Unguarded, the reply was lost and the script waited for it
+    // until its time limit.
+    const exec = current;
+    if (exec !== null) guard(exec);
+    let m;
+    try {
+      m = protocol.parseMessage(raw);
+      if (m.t === "reply") reply(m);
+    } finally {
+      if (exec !== null) exec.inside = false;
+    }
     if (m.t === "exec") start(m);
-    else if (m.t === "reply") reply(m);
   });
   spare = newRealm();
   // Held open on purpose: a worker whose only pending work was the parent

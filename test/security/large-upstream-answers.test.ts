@@ -50,7 +50,8 @@ describe("64 parallel 10 MiB answers, twice at once", () => {
   it("fail the flooding executions with a clear error; the Deno processes survive and others are served meanwhile", async () => {
     const pidsBefore = denoPids(stack).sort();
     const other = randomUser();
-    const floods = [randomUser(), randomUser()].map((user) => execute(sandbox, { userId: user, script: FLOOD(bigUrl), limits: { timeoutMs: 60_000 } }));
+    // Below the test's own 60 s, so a flood that hangs shows as its time limit, not as a test timeout.
+    const floods = [randomUser(), randomUser()].map((user) => execute(sandbox, { userId: user, script: FLOOD(bigUrl), limits: { timeoutMs: 45_000 } }));
     // Another user's executions while the floods are on.
     const others: string[] = [];
     let done = false;
@@ -76,6 +77,19 @@ describe("64 parallel 10 MiB answers, twice at once", () => {
     expect(others.length).toBeGreaterThan(0);
     expect(new Set(others)).toEqual(new Set(["ok"]));
     expect(denoPids(stack).sort()).toEqual(pidsBefore);
+  });
+
+  it("one answer too big for the script's heap fails it with the memory limit at once, not at its time limit", async () => {
+    // The 10 MiB answer reaches the worker as about 13 MiB of base64, more
+    // than a 10 MiB script's heap can read: the reply itself runs out of
+    // memory. It used to be lost, and the script waited for it until its time
+    // limit (the floods above hung the same way on a busy machine).
+    const script = `(async () => {
+      const r = await Deno.core.ops.op_proxy_request({ url: ${JSON.stringify(bigUrl)} });
+      return { body: String(r.body.length) };
+    })()`;
+    const o = await execute(sandbox, { userId: randomUser(), script, limits: { timeoutMs: 45_000 } });
+    expect(o.ok && o.value.error?.message).toBe("the script exceeded its memory limit of 10 MiB");
   });
 
   it("every byte value still arrives exactly", async () => {
