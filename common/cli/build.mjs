@@ -18,7 +18,7 @@ const DIST = path.join(ROOT, "dist");
 const STAMP = path.join(DIST, ".sources");
 const SOURCE_DIRS = ["broker", "gateway", "sandbox", "common", "proto/gen"];
 /** Files read at run time next to the code that reads them. */
-const ASSET = /(\/migrations\/[^/]+\.sql|^sandbox\/deno\/[^/]+\.js)$/;
+const ASSET = /(\/migrations\/[^/]+\.sql|^sandbox\/deno\/.+\.js)$/;
 
 /** @param {string} dir @returns {string[]} paths relative to ROOT */
 function walk(dir) {

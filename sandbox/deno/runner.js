@@ -10,11 +10,11 @@ import { coreExtras } from "./core-extras.js";
 import { workerResourceLimits } from "./limits.js";
 import { PAGE_SOURCE } from "./page.js";
 import { exitedLine, goneLine, parseInputLine, readyLine, workerProtocol } from "./protocol.js";
-import { realmPrelude } from "./realm.js";
+import { REALM_PRELUDE_SOURCE } from "./realm.js";
 import { workerMain } from "./worker.js";
 
 const WORKER_SOURCE = `(${workerMain.toString()})((${workerProtocol.toString()})())`;
-const PRELUDE_SOURCE = realmPrelude.toString();
+const PRELUDE_SOURCE = REALM_PRELUDE_SOURCE;
 const CORE_EXTRAS_SOURCE = coreExtras.toString();
 const DEADLINE_GRACE_MS = 500;
 const WATCH_INTERVAL_MS = 100;
