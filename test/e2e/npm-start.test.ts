@@ -23,8 +23,10 @@ describe("npm start", () => {
     for (const k of ["PORT", "BROKER_PORT", "GATEWAY_DATABASE_URL", "BROKER_DATABASE_URL", "OPERATOR_TOKEN", "BROKER_MASTER_KEYS"]) delete env[k];
     // Its own process group, so a Ctrl-C can be sent to the whole tree like a terminal does.
     npm = new ServiceProcess({ cmd: "npm", args: ["start"], detached: true }, env);
+    // The services start side by side: each one's own line, not the gateway's alone.
     await npm.waitFor(/"msg":"gateway ready"/, 90_000);
     await npm.waitFor(/"msg":"broker listening"/, 90_000);
+    await npm.waitFor(/"msg":"sandbox listening"/, 90_000);
   });
 
   afterAll(async () => {
@@ -99,12 +101,15 @@ describe("npm start with SANDBOX_INSTANCES=2", () => {
   it("runs two sandboxes on consecutive ports, both serving in /api/status", async () => {
     const npm2 = new ServiceProcess({ cmd: "npm", args: ["start"], detached: true }, env);
     try {
+      // The services start side by side: the gateway may be ready before the others listen.
       await npm2.waitFor(/"msg":"gateway ready"/, 90_000);
+      await npm2.waitFor(/"msg":"broker listening"/, 90_000);
+      // Both sandboxes listen where the layout says.
+      await npm2.waitFor(/"port":7172,.*"msg":"sandbox listening"/, 90_000);
+      await npm2.waitFor(/"port":7173,.*"msg":"sandbox listening"/, 90_000);
       expect(npm2.output).toContain("instances: broker 7171, sandbox-1 7172, sandbox-2 7173, gateway");
       const status = await (await fetch("http://127.0.0.1:7170/api/status")).json();
       expect(status.instances).toEqual({ broker: [{ state: "ok" }], sandbox: [{ state: "ok" }, { state: "ok" }] });
-      // Both sandboxes listen where the layout says.
-      expect(npm2.output.match(/"port":717[23],.*"msg":"sandbox listening"/g)?.length).toBe(2);
     } finally {
       process.kill(-npm2.child.pid!, "SIGINT");
       await npm2.exited;
