@@ -1,6 +1,8 @@
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import type { Db } from "./db.js";
+import { openDb, type Db, type DbTarget } from "./db.js";
+import { ensureDerivedTemplate, seedPgliteDir } from "./pglite-template.js";
 
 const migrationFiles = (dir: string) =>
   fs
@@ -39,4 +41,35 @@ export async function pendingMigrations(db: Db, dir: string): Promise<string[]> 
   if (!exists[0]?.t) return files;
   const done = new Set((await db.query<{ id: string }>("SELECT id FROM schema_migrations")).map((r) => r.id));
   return files.filter((f) => !done.has(f));
+}
+
+/**
+ * Opens a service's database and applies its migrations. A new embedded
+ * folder starts as a copy of a template with them already applied (made
+ * once per set of migration files), so `migrate` finds nothing to do there.
+ */
+export async function openMigrated(target: DbTarget, dir: string, lockKey: number): Promise<Db> {
+  if ("pgliteDir" in target) await seedPgliteDir(target.pgliteDir, () => migratedTemplate(dir, lockKey));
+  const db = await openDb(target);
+  try {
+    await migrate(db, dir, lockKey);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return db;
+}
+
+/** The embedded template with the migrations in `dir` applied, named by their names and content. */
+export function migratedTemplate(dir: string, lockKey: number): Promise<string> {
+  const hash = crypto.createHash("sha256");
+  for (const file of migrationFiles(dir)) hash.update(`${file}\0`).update(fs.readFileSync(path.join(dir, file))).update("\0");
+  return ensureDerivedTemplate(`migrated-${hash.digest("hex").slice(0, 16)}`, async (folder) => {
+    const db = await openDb({ pgliteDir: folder });
+    try {
+      await migrate(db, dir, lockKey);
+    } finally {
+      await db.close();
+    }
+  });
 }

@@ -1,23 +1,18 @@
 import type { AddressInfo } from "node:net";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { ConfigError } from "../common/config.js";
-import { describeTarget, openDb } from "../common/db.js";
+import { describeTarget } from "../common/db.js";
 import { createLogger } from "../common/log.js";
 import { createRegistry, startMetricsServer } from "../common/metrics.js";
-import { migrate } from "../common/migrate.js";
 import { failStart, stopOnSignals } from "../common/service-process.js";
 import { buildApp } from "./app.js";
 import { connectBroker } from "./broker/client.js";
+import { openGatewayDb } from "./database.js";
 import { connectSandbox } from "./sandbox/client.js";
 import { loadGatewayConfig } from "./config.js";
 import { GrantMinter } from "./grants/mint.js";
 import { SecretsGenerations } from "./secrets/generations.js";
 import { GatewayMetrics } from "./metrics.js";
 import { WebhookUrls } from "./responders/urls.js";
-
-const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
-const MIGRATION_LOCK = 0x6a7e;
 
 const fail = (message: string): never => failStart("gateway", message);
 
@@ -30,8 +25,7 @@ async function main() {
     throw err;
   }
   const log = createLogger("gateway", config.logLevel);
-  const db = await openDb(config.db);
-  await migrate(db, MIGRATIONS, MIGRATION_LOCK);
+  const db = await openGatewayDb(config.db);
   const { client, state: brokerState } = connectBroker(config.brokerUrl, config.tls);
   const sandbox = connectSandbox(config.sandboxUrl, config.tls);
   const urls = new WebhookUrls(config.webhooksDomain, { scheme: config.webhooksUrlScheme, port: config.webhooksUrlPort });
