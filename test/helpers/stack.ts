@@ -4,6 +4,7 @@ import path from "node:path";
 import { devServiceEnv, ensureDevMaterial, type DevPaths } from "../../common/dev-material.js";
 import { openDb, type Db, type DbTarget } from "../../common/db.js";
 import { BACKEND, createBrokerDatabase, createDatabase, dropDatabase, type BrokerDatabase } from "./databases.js";
+import { reservePort } from "./ports.js";
 import { ServiceProcess } from "./process.js";
 
 export interface StackOptions {
@@ -50,10 +51,30 @@ export class Stack {
       : [{ pgliteDir: path.join(dataDir, "broker", "db") }, { pgliteDir: path.join(dataDir, "gateway", "db") }];
     const token = fs.readFileSync(dev.operatorTokenFile, "utf8").trim();
     const stack = new Stack(dev, token, brokerDb!, gatewayDb!, options, brokerRoles);
-    await stack.startBroker();
-    await stack.startSandbox();
-    await stack.startGateway();
+    // All three at once, as `npm start` runs them: each waits for the others
+    // by itself, and only the gRPC ports must be known in advance.
+    const [brokerPort, sandboxPort] = [await reservePort(), await reservePort()];
+    stack.brokerAddr = `127.0.0.1:${brokerPort}`;
+    stack.sandboxAddr = `127.0.0.1:${sandboxPort}`;
+    await Promise.all([stack.startBroker(), stack.startSandbox(), stack.startGateway()]);
+    await stack.untilServing();
     return stack;
+  }
+
+  /**
+   * Until the gateway's /api/status says every component serves: a gateway
+   * that listened before its broker or sandbox did sees them come up a
+   * moment later, and tests expect what a started system does.
+   */
+  private async untilServing(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const res = await fetch(`${this.url}/api/status`);
+      const body = await res.text();
+      if (res.status === 200) return;
+      if (Date.now() > deadline) throw new Error(`the stack did not come up: /api/status ${res.status} ${body}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
   }
 
   private env(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
