@@ -9,6 +9,7 @@ import { clientCredentials } from "../../common/tls.js";
 import { SecretBrokerClient, type BrokerStatus } from "../../proto/gen/secutils/broker/v1/broker.js";
 import { CHANNEL, must, rpc } from "../helpers/broker-client.js";
 import { BACKEND, createDatabase, dropDatabase } from "../helpers/databases.js";
+import { reservePort } from "../helpers/ports.js";
 import { ServiceProcess } from "../helpers/process.js";
 
 let dev: DevPaths;
@@ -25,8 +26,8 @@ afterAll(async () => {
   fs.rmSync(dev.dataDir, { recursive: true, force: true });
 });
 
-function broker(keys: Record<string, string | undefined>) {
-  const env = devServiceEnv(dev, { PATH: process.env.PATH, BROKER_PORT: "0", ...(dbUrl ? { BROKER_DATABASE_URL: dbUrl } : {}) });
+function broker(keys: Record<string, string | undefined>, port = "0") {
+  const env = devServiceEnv(dev, { PATH: process.env.PATH, BROKER_PORT: port, ...(dbUrl ? { BROKER_DATABASE_URL: dbUrl } : {}) });
   delete env.BROKER_MASTER_KEYS_FILE;
   for (const [k, v] of Object.entries(keys)) if (v !== undefined) env[k] = v;
   return new ServiceProcess("broker/main.ts", env);
@@ -36,6 +37,34 @@ const key = () => crypto.randomBytes(32).toString("base64");
 const identity = (id: string) => ({ ca: path.join(dev.pkiDir, "ca.crt"), cert: path.join(dev.pkiDir, `${id}.crt`), key: path.join(dev.pkiDir, `${id}.key`) });
 
 describe("master key problems: the broker fails closed and says why", () => {
+  // One gateway for every case, pointed at the port each case's broker then
+  // listens on: it follows the broker that is there now.
+  let brokerPort = "";
+  let gateway: ServiceProcess;
+  let gatewayUrl = "";
+  beforeAll(async () => {
+    brokerPort = String(await reservePort());
+    gateway = new ServiceProcess(
+      "gateway/main.ts",
+      devServiceEnv(dev, { PATH: process.env.PATH, PORT: "0", BROKER_URL: `127.0.0.1:${brokerPort}`, SANDBOX_URL: "127.0.0.1:1", ...(gatewayDbUrl ? { GATEWAY_DATABASE_URL: gatewayDbUrl } : {}) }),
+    );
+    gatewayUrl = (await gateway.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+  });
+
+  /** The gateway's status once it names this broker's reason (it still names the previous broker's for a moment). */
+  async function gatewayStatusNaming(message: RegExp) {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const res = await fetch(`${gatewayUrl}/api/status`);
+      const body = (await res.json()) as { components: Record<string, string>; reasons?: { broker?: string } };
+      if (message.test(body.reasons?.broker ?? "") || Date.now() > deadline) return { status: res.status, body };
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   // Up, but serving nothing: every RPC is UNAVAILABLE with the reason, GetStatus
   // and health say so, and the gateway's /api/status names the reason.
   async function expectFailedClosed(p: ServiceProcess, message: RegExp) {
@@ -50,20 +79,10 @@ describe("master key problems: the broker fails closed and says why", () => {
       const create = await rpc((m, o, cb) => client.createSecret({ userId: crypto.randomUUID(), name: "A", value: "v" }, m, o, cb));
       expect(create).toMatchObject({ ok: false, code: grpc.status.UNAVAILABLE });
       expect((create as { details: string }).details).toMatch(message);
-      const gateway = new ServiceProcess(
-        "gateway/main.ts",
-        devServiceEnv(dev, { PATH: process.env.PATH, PORT: "0", BROKER_URL: `127.0.0.1:${port}`, SANDBOX_URL: "127.0.0.1:1", ...(gatewayDbUrl ? { GATEWAY_DATABASE_URL: gatewayDbUrl } : {}) }),
-      );
-      try {
-        const url = (await gateway.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-        const res = await fetch(`${url}/api/status`);
-        expect(res.status).toBe(503);
-        const body = (await res.json()) as { components: Record<string, string>; reasons?: { broker?: string } };
-        expect(body.components.broker).toBe("unavailable");
-        expect(body.reasons?.broker).toMatch(message);
-      } finally {
-        await gateway.stop();
-      }
+      const { status: code, body } = await gatewayStatusNaming(message);
+      expect(code).toBe(503);
+      expect(body.components.broker).toBe("unavailable");
+      expect(body.reasons?.broker).toMatch(message);
     } finally {
       client.close();
       await p.stop();
@@ -77,15 +96,15 @@ describe("master key problems: the broker fails closed and says why", () => {
     ["malformed JSON", { BROKER_MASTER_KEYS: "{active:" }, /not valid JSON/],
     ["an active id not in the ring", { BROKER_MASTER_KEYS: JSON.stringify({ active: "b", keys: { a: key() } }) }, /active master key b is not in the key ring/],
   ])("serves nothing with %s", async (_what, env, message) => {
-    await expectFailedClosed(broker(env), message);
+    await expectFailedClosed(broker(env, brokerPort), message);
   });
 
   it("serves nothing with a different key under an id the database already knows", async () => {
-    const good = broker({ BROKER_MASTER_KEYS: JSON.stringify({ active: "main", keys: { main: key() } }) });
+    const good = broker({ BROKER_MASTER_KEYS: JSON.stringify({ active: "main", keys: { main: key() } }) }, brokerPort);
     await good.waitFor(/"msg":"broker listening"/);
     await good.stop();
     await expectFailedClosed(
-      broker({ BROKER_MASTER_KEYS: JSON.stringify({ active: "main", keys: { main: key() } }) }),
+      broker({ BROKER_MASTER_KEYS: JSON.stringify({ active: "main", keys: { main: key() } }) }, brokerPort),
       /master key main is not the key this database was sealed with/,
     );
   });
