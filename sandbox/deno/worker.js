@@ -12,6 +12,17 @@ export function workerMain(protocol) {
   // Compiled once per worker; every fresh realm runs it (and builds its Deno.core extras) anew.
   const prelude = new vm.Script(`(${workerData.prelude})(${workerData.coreExtras})`, { filename: "secutils:prelude" });
   const pumpScript = new vm.Script("__secutils_pump()", { filename: "secutils:pump" });
+  const v8 = require("node:v8");
+  // Each dead realm waits for its context's weak callbacks, so it takes two
+  // collections to free; meanwhile it counts against the heap limit. Under
+  // load (the collector's threads starved) that garbage once in about
+  // 120,000 trivial executions reached the limit inside one, and Deno ended
+  // the worker: a memory-limit error for a script that used nothing. So
+  // while the worker is idle between executions and the heap is past half
+  // its limit, it collects (the runner starts Deno with --expose-gc).
+  const collect = typeof globalThis.gc === "function" ? globalThis.gc : null;
+  globalThis.gc = undefined;
+  const collectAbove = v8.getHeapStatistics().heap_size_limit * 0.5;
   let spare = null;
   let current = null;
 
@@ -36,7 +47,9 @@ export function workerMain(protocol) {
   }
 
   function prepareSpare() {
-    if (spare === null && current === null) spare = newRealm();
+    if (spare !== null || current !== null) return;
+    if (collect !== null && v8.getHeapStatistics().used_heap_size > collectAbove) collect();
+    spare = newRealm();
   }
 
   function send(line) {

@@ -26,6 +26,9 @@ export const DENO_FLAGS = [
   "--deny-ffi",
   "--deny-sys",
   "--deny-import",
+  // For the workers' collection between executions (sandbox/deno/worker.js);
+  // every realm's prelude empties its own copy before user code runs.
+  "--v8-flags=--expose-gc",
 ];
 
 /** What a Deno process reports, already split into fields. */

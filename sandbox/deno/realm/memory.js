@@ -150,6 +150,9 @@ export function memory() {
     defineProperty(Original.prototype, "constructor", { value: Guarded, writable: false, configurable: false });
     if (g[name] === Original) defineProperty(g, name, { value: Guarded, writable: true, configurable: true, enumerable: false });
   }
+  // The worker collects between executions (the runner's Deno exposes gc
+  // for it, to every realm too); the property cannot be deleted, only emptied.
+  g.gc = undefined;
   // Not ECMAScript, and their memory is not on the heap either.
   delete g.WebAssembly;
   delete g.SharedArrayBuffer;
