@@ -33,6 +33,7 @@ export class ReleasedSecretsCache {
   }
 
   get(key: string): string | undefined {
+    this.dropExpired();
     const e = this.entries.get(key);
     if (!e) return undefined;
     if (e.expiresAt <= this.now()) {
@@ -46,6 +47,7 @@ export class ReleasedSecretsCache {
     // Strings are UTF-16 in memory; the key and the entry's bookkeeping are small change.
     const bytes = (key.length + json.length) * 2 + 64;
     if (bytes > this.opts.maxBytes / 4) return;
+    this.dropExpired();
     const old = this.entries.get(key);
     if (old) this.drop(key, old);
     for (const [oldest, e] of this.entries) {
@@ -63,6 +65,20 @@ export class ReleasedSecretsCache {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /**
+   * An entry past its age is dropped even if its key is never asked for
+   * again (every write to a user's secrets makes a new key): values are not
+   * held beyond their age while the cache is in use. Every entry lives
+   * `ttlMs` from its insertion, so the oldest are first in the map.
+   */
+  private dropExpired(): void {
+    const now = this.now();
+    for (const [key, e] of this.entries) {
+      if (e.expiresAt > now) break;
+      this.drop(key, e);
+    }
   }
 
   private drop(key: string, e: Entry): void {

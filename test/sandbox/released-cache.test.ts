@@ -37,6 +37,22 @@ describe("ReleasedSecretsCache", () => {
     expect(c.get("k")).toBeUndefined();
   });
 
+  it("drops entries past their age on the next use, even under keys never asked for again", () => {
+    let now = 1000;
+    const c = new ReleasedSecretsCache({ maxBytes: 1 << 20, ttlMs: 60_000, now: () => now });
+    c.set("u\n1\n*", '{"A":"1"}');
+    now += 30_000;
+    c.set("u\n2\n*", '{"A":"2"}');
+    expect(c.size).toBe(2);
+    now += 30_000;
+    // The first entry's age is up; its key (an old generation) is never read again.
+    c.set("u\n3\n*", '{"A":"3"}');
+    expect(c.size).toBe(2);
+    now += 30_000;
+    expect(c.get("u\n3\n*")).toBe('{"A":"3"}');
+    expect(c.size).toBe(1);
+  });
+
   it("keeps within its bytes, oldest out first, and refuses an entry above a quarter of them", () => {
     const c = new ReleasedSecretsCache({ maxBytes: 4096, ttlMs: 60_000 });
     const value = "x".repeat(400); // ~870 bytes with its key and bookkeeping
