@@ -6,6 +6,7 @@ import { openDb, type Db, type DbTarget } from "../../common/db.js";
 import { BACKEND, createBrokerDatabase, createDatabase, dropDatabase, type BrokerDatabase } from "./databases.js";
 import { reservePort } from "./ports.js";
 import { ServiceProcess } from "./process.js";
+import { until } from "./wait.js";
 
 export interface StackOptions {
   /** Extra environment for both services. */
@@ -66,15 +67,13 @@ export class Stack {
    * that listened before its broker or sandbox did sees them come up a
    * moment later, and tests expect what a started system does.
    */
-  private async untilServing(timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+  private async untilServing(): Promise<void> {
+    const status = async () => {
       const res = await fetch(`${this.url}/api/status`);
-      const body = await res.text();
-      if (res.status === 200) return;
-      if (Date.now() > deadline) throw new Error(`the stack did not come up: /api/status ${res.status} ${body}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+      return { code: res.status, body: await res.text() };
+    };
+    const last = await until(status, (s) => s.code === 200, 30_000);
+    if (last.code !== 200) throw new Error(`the stack did not come up: /api/status ${last.code} ${last.body}`);
   }
 
   private env(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {

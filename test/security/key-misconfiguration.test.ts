@@ -10,6 +10,7 @@ import { SecretBrokerClient, type BrokerStatus } from "../../proto/gen/secutils/
 import { CHANNEL, must, rpc } from "../helpers/broker-client.js";
 import { BACKEND, createDatabase, dropDatabase } from "../helpers/databases.js";
 import { reservePort } from "../helpers/ports.js";
+import { until } from "../helpers/wait.js";
 import { ServiceProcess } from "../helpers/process.js";
 
 let dev: DevPaths;
@@ -56,13 +57,11 @@ describe("master key problems: the broker fails closed and says why", () => {
 
   /** The gateway's status once it names this broker's reason (it still names the previous broker's for a moment). */
   async function gatewayStatusNaming(message: RegExp) {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
+    const status = async () => {
       const res = await fetch(`${gatewayUrl}/api/status`);
-      const body = (await res.json()) as { components: Record<string, string>; reasons?: { broker?: string } };
-      if (message.test(body.reasons?.broker ?? "") || Date.now() > deadline) return { status: res.status, body };
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+      return { status: res.status, body: (await res.json()) as { components: Record<string, string>; reasons?: { broker?: string } } };
+    };
+    return until(status, (s) => message.test(s.body.reasons?.broker ?? ""), 20_000);
   }
 
   // Up, but serving nothing: every RPC is UNAVAILABLE with the reason, GetStatus
