@@ -1,6 +1,8 @@
 // Child process entry: the HTTP baseline for the responders part. Its own
-// Node process with tsx, Fastify and the gateway's pino logger at warn, as the
-// gateway runs in the bench, so only the responder work differs.
+// Node process with Fastify and the gateway's pino logger at warn, as the
+// gateway runs in the bench, so only the responder work differs. It is loaded
+// through tsx (the gateway runs compiled); once it serves, that costs nothing:
+// it formats no stack traces, the one place tsx's source maps are read.
 // Usage: hello-server.ts <port>
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import { createLogger } from "../../common/log.js";

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { devServiceEnv, type DevPaths } from "../../common/dev-material.js";
-import { createBenchDb, freePort, spawnTs, type Child } from "./processes.js";
+import { createBenchDb, freePort, spawnService, spawnTs, type Child } from "./processes.js";
 
 export interface StackDeps {
   dev: DevPaths;
@@ -50,7 +50,7 @@ export async function startStack(d: StackDeps, part = "responders", sandboxEnv: 
   const [brokerPort, sandboxPort, gatewayPort, helloPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
 
   const spawn = (name: string, entry: string, args: string[], extra: NodeJS.ProcessEnv) => {
-    const child = spawnTs(name, entry, args, { ...env, ...extra });
+    const child = (entry.startsWith("test/") ? spawnTs : spawnService)(name, entry, args, { ...env, ...extra });
     d.cleanups.push(child.stop);
     return child;
   };

@@ -109,7 +109,7 @@ function printMethod(stack: Stack, startupMs: number) {
     [
       `Responders: GET over loopback HTTP/1.1 to the gateway, Host <handle>.webhooks.localhost, history off (requestsToTrack 0);`,
       `  gateway, broker and sandbox each in their own process at LOG_LEVEL=warn, databases: ${stack.backend};`,
-      `  baseline: a Fastify hello world (GET / → "ok") in its own tsx process with the same pino logger at warn;`,
+      `  baseline: a Fastify hello world (GET / → "ok") in its own Node process (loaded through tsx) with the same pino logger at warn;`,
       `  1 connection (keep-alive, hrtime per request): ${WARMUP} warm-up requests per case, then ${ROUNDS} interleaved rounds of ` +
         `${ONE_CONNECTION_MS / ROUNDS / 1000} s per case;`,
       `  ${CONNECTIONS} connections: autocannon, ${WARMUP_MANY} warm-up requests per case, then ${MANY_ROUNDS} rounds of ` +

@@ -22,7 +22,7 @@ import {
 import { probeOptions, promised, ready, within } from "./calls.js";
 import { EchoClient } from "./echo.js";
 import { benchEnvelope } from "./envelope.js";
-import { createBenchDb, freePort, spawnTs } from "./processes.js";
+import { createBenchDb, freePort, spawnService, spawnTs } from "./processes.js";
 import { Report } from "./report.js";
 import { benchAttacks } from "./attacks.js";
 import { benchResponders } from "./responders.js";
@@ -159,7 +159,7 @@ async function startBroker(
   const pki = (file: string) => path.join(dev.pkiDir, file);
   const serverTls: TlsFiles = { ca: pki("ca.crt"), cert: pki("broker.crt"), key: pki("broker.key") };
   const brokerPort = await freePort();
-  const child = spawnTs("broker", "broker/main.ts", [], {
+  const child = spawnService("broker", "broker/main.ts", [], {
     ...baseEnv,
     DATA_DIR: dataDir,
     LOG_LEVEL: "warn",

@@ -16,7 +16,7 @@ import { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.
 import { DENO_FLAGS } from "../../sandbox/pool/deno-process.js";
 import { probeOptions, ready } from "./calls.js";
 import { cpuMeter as cpuMeterOf, processes } from "./cpu.js";
-import { freePort, spawnTs, type Child } from "./processes.js";
+import { freePort, spawnService, type Child } from "./processes.js";
 import type { Report } from "./report.js";
 import { CASES, expectBody, request, TRIVIAL, type ScriptCase } from "./sandbox-cases.js";
 import { denoStart, host, inHostLatency, processPerExecution, repeat, summarize, type DenoStart } from "./sandbox-host.js";
@@ -164,7 +164,7 @@ interface Service {
 async function startService(d: SandboxBenchDeps, env: NodeJS.ProcessEnv): Promise<Service> {
   const pki = (file: string) => path.join(d.dev.pkiDir, file);
   const port = await freePort();
-  const child = spawnTs("sandbox", "sandbox/main.ts", [], {
+  const child = spawnService("sandbox", "sandbox/main.ts", [], {
     ...env,
     LOG_LEVEL: "warn",
     SANDBOX_HOST: "127.0.0.1",

@@ -8,9 +8,9 @@ let built = false;
 /**
  * The services run from dist/, compiled from the current sources (as `npm
  * start` runs them); this rebuilds it when a source changed since (a few
- * milliseconds when nothing did), once per test process.
+ * milliseconds when nothing did), once per process.
  */
-function compiled(entry: string): string {
+export function compiled(entry: string): string {
   if (!built) {
     execFileSync(process.execPath, [path.join(ROOT, "common/cli/build.mjs")], { cwd: ROOT, stdio: "inherit" });
     built = true;
