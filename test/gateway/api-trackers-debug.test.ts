@@ -1,7 +1,7 @@
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCa, issueCert } from "../../common/pki.js";
+import { createCa, issueCert } from "../../common/certificates.js";
 import { call, createSecret, newUser, type TestUser } from "../helpers/http.js";
 import { Stack } from "../helpers/stack.js";
 import { API_TRACKERS, createTracker, logsOf, refresh, startUpstream } from "../helpers/trackers.js";

@@ -3,7 +3,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCa, issueCert } from "../../common/pki.js";
+import { createCa, issueCert } from "../../common/certificates.js";
 import {
   ErrorKind,
   TrackerStage,

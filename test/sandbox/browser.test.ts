@@ -10,7 +10,7 @@ import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../common/log.js";
-import { createCa, issueCert } from "../../common/pki.js";
+import { createCa, issueCert } from "../../common/certificates.js";
 import { createOutboundPolicy } from "../../sandbox/outbound/policy.js";
 import { BrowserHost, type BrowserRun, type RunOptions } from "../../sandbox/page-trackers/browser.js";
 

@@ -3,7 +3,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorKind, type ExecuteResponse, type ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
-import { createCa, issueCert } from "../../common/pki.js";
+import { createCa, issueCert } from "../../common/certificates.js";
 import { createSecret, newUser } from "../helpers/http.js";
 import { bodyOf, execute, randomUser, sandboxAs, scriptGrant } from "../helpers/sandbox-client.js";
 import { Stack } from "../helpers/stack.js";
