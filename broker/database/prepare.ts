@@ -6,21 +6,19 @@
 //     role that owns its database): migrate as that role;
 //   - neither (compose: a one-shot migrate container did it): only check that
 //     nothing is pending.
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { openDb, type Db, type DbTarget } from "../../common/db.js";
 import type { Logger } from "../../common/log.js";
 import { migrate, pendingMigrations } from "../../common/migrate.js";
+import { MIGRATIONS_DIR } from "../files.js";
 import { currentRole, grantRuntime, ownsTables } from "./runtime-role.js";
 
-export const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), "../migrations");
 const MIGRATION_LOCK = 0x5ec0b0;
 
 export class DatabaseNotReady extends Error {}
 
 /** Migrates as `owner` and grants `runtimeRole`; what the one-shot migrate step runs. */
 export async function migrateAsOwner(owner: Db, runtimeRole: string): Promise<string[]> {
-  const applied = await migrate(owner, MIGRATIONS, MIGRATION_LOCK);
+  const applied = await migrate(owner, MIGRATIONS_DIR, MIGRATION_LOCK);
   await grantRuntime(owner, runtimeRole);
   return applied;
 }
@@ -41,7 +39,7 @@ export async function prepareDatabase(db: Db, migrationDb: DbTarget | undefined,
     return;
   }
   if (db.kind === "pglite" || (await mayCreateTables(db))) {
-    await migrate(db, MIGRATIONS, MIGRATION_LOCK);
+    await migrate(db, MIGRATIONS_DIR, MIGRATION_LOCK);
     if (db.kind === "postgres" && (await ownsTables(db, runtimeRole))) {
       log.warn(
         { role: runtimeRole },
@@ -50,7 +48,7 @@ export async function prepareDatabase(db: Db, migrationDb: DbTarget | undefined,
     }
     return;
   }
-  const pending = await pendingMigrations(db, MIGRATIONS);
+  const pending = await pendingMigrations(db, MIGRATIONS_DIR);
   if (pending.length > 0) {
     throw new DatabaseNotReady(
       `${pending.length} database migration(s) pending (${pending.join(", ")}) and the role ${runtimeRole} may not apply them: run node dist/broker/database/migrate-main.js as the owner first, or set BROKER_MIGRATION_DATABASE_URL`,

@@ -1,8 +1,10 @@
 // @ts-check
 // Compiles the services' TypeScript to JavaScript under dist/ (esbuild, one
 // file per source file, same layout), with the files they read at run time
-// (migrations, the Deno side of the sandbox). Services then start on plain
-// Node: loading through tsx cost each of them about a second of CPU more.
+// (migrations, the Deno side of the sandbox), then bundles each service's
+// entry point with its dependencies into one file at the same place. Services
+// then start on plain Node: loading through tsx cost each of them about a
+// second of CPU more, and loading a thousand files instead of one about 0.7 s.
 //
 // Run by `npm install` (postinstall), `npm start` and `npm test` (pre-scripts)
 // and by the tests' process helper; it does nothing when dist/ already holds
@@ -17,6 +19,14 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const DIST = path.join(ROOT, "dist");
 const STAMP = path.join(DIST, ".sources");
 const SOURCE_DIRS = ["broker", "gateway", "sandbox", "common", "proto/gen"];
+/** The services' entry points and `npm start`'s launcher, each also bundled (see build()). */
+const BUNDLED = ["broker/main.ts", "sandbox/main.ts", "gateway/main.ts", "common/cli/start.ts"];
+/**
+ * Left out of the bundles and loaded from node_modules: they read files that
+ * sit beside their own code (PGlite its WebAssembly and data, playwright-core
+ * its protocol files, grpc-health-check its .proto).
+ */
+const EXTERNAL = ["@electric-sql/pglite", "playwright-core", "grpc-health-check"];
 /** Files read at run time next to the code that reads them. */
 const ASSET = /(\/migrations\/[^/]+\.sql|^sandbox\/deno\/.+\.js)$/;
 
@@ -60,6 +70,24 @@ export async function build() {
     entryPoints: code.map((f) => path.join(ROOT, f)),
     outdir: tmp,
     outbase: ROOT,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    logLevel: "error",
+  });
+  // Each service's entry point again, over its per-file output: one file
+  // with its dependencies, so a start reads and compiles one module instead
+  // of about a thousand (the gateway listened after 1.7 s of CPU, 0.95 s
+  // bundled). The per-file output stays for the other command-line tools.
+  await esbuild({
+    entryPoints: BUNDLED.map((f) => path.join(ROOT, f)),
+    outdir: tmp,
+    outbase: ROOT,
+    bundle: true,
+    external: EXTERNAL.flatMap((p) => [p, `${p}/*`]),
+    // For the CommonJS packages' require() of Node's own modules.
+    banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
+    allowOverwrite: true,
     format: "esm",
     platform: "node",
     target: "node20",

@@ -3,10 +3,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
-import { fileURLToPath } from "node:url";
 import { controlLine, inputLine, parseOutputLine } from "../deno/protocol.js";
-
-const RUNNER = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "deno", "runner.js");
+import { DENO_RUNNER as RUNNER } from "../files.js";
 
 // Every permission denied, nothing fetched or read from configuration; the
 // runner's own modules are the only files Deno loads.

@@ -1,0 +1,9 @@
+// Files the sandbox reads at run time, found from this folder. In `npm
+// start`'s bundle (dist/sandbox/main.js) every module's import.meta.url is
+// the bundle's, so only a module at the service's root names the same folder
+// bundled, compiled file by file, or run from source.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The Deno side's entry point; its modules sit beside it. */
+export const DENO_RUNNER = path.join(path.dirname(fileURLToPath(import.meta.url)), "deno", "runner.js");
