@@ -1,17 +1,18 @@
 import type { Logger } from "../../common/log.js";
 import { replyMessage } from "../deno/protocol.js";
-import { DenoProcess } from "./deno-process.js";
 import { Priorities } from "./priorities.js";
+import { DenoProcesses, type ProcessHandlers } from "./processes.js";
 import { Aborted, QueueFull, type KillReason, type Lease, type PoolOptions, type Proc, type RunOutcome, type Running, type Slot, type UserState, type Waiter } from "./types.js";
 
 /**
- * Long-lived Deno processes and their workers. A worker is bound to one user
+ * Workers on long-lived Deno processes (processes.ts starts, restarts and
+ * kills those), leased to users. A worker is bound to one user
  * when first leased and never serves anyone else: when the lease ends it is
  * discarded and a fresh spare takes its place. Each user holds at most
  * `workersPerUser` workers; further executions wait in the user's queue.
  */
 export class Pool {
-  private readonly procs: (Proc | undefined)[] = [];
+  private readonly processes: DenoProcesses;
   private readonly users = new Map<string, UserState>();
   private readonly spares = new Set<Slot>();
   private readonly running = new Map<number, { slot: Slot; run: Running }>();
@@ -22,15 +23,14 @@ export class Pool {
   private stopped = false;
   private warm = false;
   private warmTimer?: NodeJS.Timeout;
-  private readonly rssWatch: NodeJS.Timeout;
-  private readonly killCounts: Record<KillReason, number> = { stuck_worker: 0, silent_past_deadline: 0, memory_cap: 0 };
 
   constructor(
     private readonly o: PoolOptions,
     private readonly log: Logger,
   ) {
     this.priorities = new Priorities(o.parallelNice, (user) => this.users.get(user)?.slots ?? []);
-    this.startProcess(0, 0);
+    this.processes = new DenoProcesses(o, log, this.processHandlers());
+    this.processes.start(0);
     this.replenish();
     if (o.warmupDelayMs === 0) this.warmUp();
     else
@@ -42,8 +42,6 @@ export class Pool {
         },
         () => this.warmUp(),
       );
-    this.rssWatch = setInterval(() => this.watchMemory(), 2000);
-    this.rssWatch.unref();
   }
 
   /** Resolves once a spare worker is ready (start-up, health). */
@@ -59,7 +57,7 @@ export class Pool {
       queued += u.queue.length;
     }
     return {
-      processes: this.procs.filter((p) => p && !p.deno.exited).length,
+      processes: this.processes.live().length,
       workers: this.slotCount,
       spare: this.spares.size,
       leased,
@@ -71,18 +69,15 @@ export class Pool {
 
   /** Processes ended by the pool so far, by reason. */
   kills(): Readonly<Record<KillReason, number>> {
-    return this.killCounts;
+    return this.processes.kills();
   }
 
   processPids(): number[] {
-    return this.procs.flatMap((p) => (p?.deno.pid !== undefined && !p.deno.exited ? [p.deno.pid] : []));
+    return this.processes.pids();
   }
 
   rssBytes(): number[] {
-    return this.procs.flatMap((p) => {
-      const rss = p?.deno.rssBytes();
-      return rss === undefined ? [] : [rss];
-    });
+    return this.processes.rssBytes();
   }
 
   async acquire(user: string, memoryMb: number, signal?: AbortSignal): Promise<Lease> {
@@ -106,7 +101,7 @@ export class Pool {
       // The runner ends a worker shortly past the deadline; if even that
       // does not come, the process is stuck as a whole.
       const backstop = setTimeout(() => {
-        this.kill(slot.proc, "silent_past_deadline", "sandbox process silent past an execution deadline; killing it");
+        this.processes.kill(slot.proc, "silent_past_deadline", "sandbox process silent past an execution deadline; killing it");
       }, timeoutMs + this.o.killGraceMs);
       const run: Running = {
         id,
@@ -153,9 +148,8 @@ export class Pool {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.warmTimer);
-    clearInterval(this.rssWatch);
     for (const u of this.users.values()) for (const w of u.queue.splice(0)) w.reject(new Aborted("the sandbox is stopping"));
-    await Promise.all(this.procs.map((p) => p?.deno.stop()));
+    await this.processes.stop();
   }
 
   // ---- leasing ------------------------------------------------------------
@@ -247,7 +241,7 @@ export class Pool {
     if (this.warm || this.stopped) return;
     this.warm = true;
     clearTimeout(this.warmTimer);
-    for (let i = 1; i < this.o.processes; i++) this.startProcess(i, 0);
+    for (let i = 1; i < this.o.processes; i++) this.processes.start(i);
     this.log.info({ processes: this.o.processes, spareWorkers: this.o.spareWorkers }, "sandbox pool warming up");
     this.replenish();
   }
@@ -274,9 +268,7 @@ export class Pool {
       if (!victim) return undefined;
       this.removeSlot(victim, true);
     }
-    const proc = this.procs
-      .filter((p): p is Proc => p !== undefined && !p.deno.exited)
-      .sort((a, b) => a.slots.size - b.slots.size)[0];
+    const proc = this.processes.leastLoaded();
     if (!proc) return undefined;
     let markReady = () => {};
     let markFailed = () => {};
@@ -309,109 +301,50 @@ export class Pool {
     }
     slot.markFailed();
     if (retire) slot.proc.deno.retireWorker(slot.id);
-    this.expectExit(slot.proc, slot.id);
+    this.processes.expectWorkerExit(slot.proc, slot.id);
   }
 
-  // Whatever removed it, the worker's thread must end: one that goes on
-  // running (Deno's terminate() does not stop every kind of work) would hold
-  // a core with no execution to account for it. Only the process can go.
-  private expectExit(proc: Proc, worker: number): void {
-    if (proc.stopping.has(worker) || proc.deno.exited || this.stopped) return;
-    const timer = setTimeout(() => {
-      proc.stopping.delete(worker);
-      this.kill(proc, "stuck_worker", "a sandbox worker did not stop when told to; killing its process", { worker });
-    }, this.o.workerExitGraceMs);
-    timer.unref();
-    proc.stopping.set(worker, timer);
-  }
+  // ---- what the processes report -------------------------------------------
 
-  // ---- processes ----------------------------------------------------------
-
-  private startProcess(index: number, restarts: number): void {
-    const proc: Proc = {
-      index,
-      restarts,
-      slots: new Set(),
-      stopping: new Map(),
-      deno: new DenoProcess(index + 1, this.o.denoPath, {
-        workerReady: (id, threadId) => {
-          const slot = this.findSlot(proc, id);
-          if (!slot) return;
-          slot.threadId = threadId;
-          if (slot.state === "starting") slot.state = slot.user === null ? "idle" : "busy";
-          slot.markReady();
-        },
-        workerGone: (id, reason) => {
-          const slot = this.findSlot(proc, id);
-          if (!slot) return;
+  private processHandlers(): ProcessHandlers {
+    return {
+      workerReady: (proc, id, threadId) => {
+        const slot = this.findSlot(proc, id);
+        if (!slot) return;
+        slot.threadId = threadId;
+        if (slot.state === "starting") slot.state = slot.user === null ? "idle" : "busy";
+        slot.markReady();
+      },
+      workerGone: (proc, id, reason) => {
+        const slot = this.findSlot(proc, id);
+        if (!slot) return;
+        const run = slot.running;
+        this.removeSlot(slot, false);
+        run?.finish({ kind: "lost", reason: reason === "time" || reason === "memory" ? reason : "crashed" });
+        this.replenish();
+        this.dispatch();
+      },
+      result: (execId, outcome, logs) => {
+        this.running.get(execId)?.run.finish({ kind: "finished", outcome, logs });
+      },
+      request: (proc, execId, json) => {
+        const entry = this.running.get(execId);
+        if (!entry) return;
+        void entry.run.onRequest(json).then((data) => {
+          if (this.running.get(execId) === entry) proc.deno.toWorker(entry.slot.id, 0, replyMessage(execId, data));
+        });
+      },
+      ended: (proc) => {
+        for (const slot of [...proc.slots]) {
           const run = slot.running;
           this.removeSlot(slot, false);
-          run?.finish({ kind: "lost", reason: reason === "time" || reason === "memory" ? reason : "crashed" });
-          this.replenish();
-          this.dispatch();
-        },
-        result: (execId, outcome, logs) => {
-          this.running.get(execId)?.run.finish({ kind: "finished", outcome, logs });
-        },
-        request: (execId, json) => {
-          const entry = this.running.get(execId);
-          if (!entry) return;
-          void entry.run.onRequest(json).then((data) => {
-            if (this.running.get(execId) === entry) {
-              proc.deno.toWorker(entry.slot.id, 0, replyMessage(execId, data));
-            }
-          });
-        },
-        workerExited: (id) => {
-          clearTimeout(proc.stopping.get(id));
-          proc.stopping.delete(id);
-        },
-        exited: (description) => this.processExited(proc, description),
-      }),
+          run?.finish({ kind: "lost", reason: "crashed" });
+        }
+      },
+      replaced: () => {
+        this.replenish();
+        this.dispatch();
+      },
     };
-    this.procs[index] = proc;
-  }
-
-  private processExited(proc: Proc, description: string): void {
-    for (const slot of [...proc.slots]) {
-      const run = slot.running;
-      this.removeSlot(slot, false);
-      run?.finish({ kind: "lost", reason: "crashed" });
-    }
-    for (const timer of proc.stopping.values()) clearTimeout(timer);
-    proc.stopping.clear();
-    if (this.stopped) return;
-    this.log.warn({ process: proc.index, exit: description }, "sandbox process stopped; starting a new one");
-    // Quick restarts back off, so a binary that cannot start does not spin.
-    const uptime = performance.now() - proc.deno.startedAt;
-    const restarts = uptime > 10_000 ? 0 : proc.restarts + 1;
-    const delay = restarts === 0 ? 0 : Math.min(5000, 100 * 2 ** restarts);
-    setTimeout(() => {
-      if (this.stopped) return;
-      this.startProcess(proc.index, restarts);
-      this.replenish();
-      this.dispatch();
-    }, delay).unref();
-  }
-
-  private kill(proc: Proc, reason: KillReason, message: string, details: object = {}): void {
-    if (proc.deno.exited || proc.killed) return;
-    // Once: the process's exit arrives later, and other workers' exit
-    // watches on it may fire meanwhile.
-    proc.killed = true;
-    for (const timer of proc.stopping.values()) clearTimeout(timer);
-    proc.stopping.clear();
-    this.killCounts[reason]++;
-    this.log.error({ process: proc.index, pid: proc.deno.pid, ...details }, message);
-    proc.deno.kill();
-  }
-
-  private watchMemory(): void {
-    for (const proc of this.procs) {
-      const rss = proc?.deno.rssBytes();
-      if (proc && rss !== undefined && rss > this.o.maxProcessRssMb * 1024 * 1024) {
-        this.kill(proc, "memory_cap", "sandbox process above its memory cap; killing it", { rssMb: Math.round(rss / 1048576) });
-      }
-    }
   }
 }
