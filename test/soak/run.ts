@@ -18,6 +18,7 @@ import { freePort, spawnService, type Child } from "../bench/processes.js";
 import { denoPidsOf } from "../helpers/sandbox-client.js";
 import { startCluster } from "./cluster.js";
 import { api, get, runLoad, Writer, type Api, type Outcome, type Target } from "./load.js";
+import { judgeMemory, type MemorySample, type Sample } from "./memory.js";
 
 // Long enough for each Node process's heap to pass its first major collections.
 const WARMUP_S = Number(process.env.SOAK_WARMUP_S ?? 60);
@@ -26,9 +27,6 @@ const CONNECTIONS = 50;
 const RECOVERY_WINDOW_MS = 10_000;
 const RECOVERY_GOAL_MS = 2_000;
 const MEMORY_GROWTH_GOAL = 0.1;
-const RSS_WINDOW_S = 20;
-/** A process restarted by a fault has less time: its own warm-up before its start window. */
-const RESTARTED_WARMUP_S = 5;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -181,13 +179,7 @@ async function main() {
     await sleep(Math.max(0, warmupStart + WARMUP_S * 1000 - performance.now()));
     const t0 = performance.now();
     const servedBefore = outcomes.length;
-    // What each process is judged on. A garbage-collected heap makes resident
-    // memory a sawtooth (tens of MiB between major collections), which two
-    // windows of it can catch at different heights: the Node services are
-    // judged on the heap they keep after a major collection, and their
-    // resident memory is shown beside it. The Deno processes have no such
-    // figure; theirs is resident memory, summed.
-    type Sample = Record<"gateway" | "broker" | "sandbox" | "deno (all)", { pid: number | undefined; kb: number; rssKb: number }>;
+    // What each process is judged on (memory.ts says why).
     const node = async (name: "gateway" | "broker" | "sandbox") => {
       const pid = children[name]!.pid;
       return { pid, kb: await heapAfterGcKb(metricsPorts[name]), rssKb: rssKb(pid) };
@@ -197,10 +189,8 @@ async function main() {
       const denoKb = denoPidsOf(children.sandbox!.pid!).reduce((n, pid) => n + rssKb(pid), 0);
       return { gateway, broker, sandbox, "deno (all)": { pid: 0, kb: denoKb, rssKb: denoKb } };
     };
-    // One sample a second; each life of a process is judged on the median
-    // over its first and its last RSS_WINDOW_S seconds (for a process started
-    // during the run, after a warm-up of its own).
-    const samples: { at: number; rss: Sample }[] = [];
+    // One sample a second, judged at the end (memory.ts).
+    const samples: MemorySample[] = [];
     const sampler = setInterval(() => {
       const at = performance.now() - t0;
       void processes().then((rss) => samples.push({ at, rss }));
@@ -268,65 +258,7 @@ async function main() {
     for (const [kind, n] of errors) log(`  ${String(n).padStart(6)}  ${kind}`);
     log("recovery after each fault (last failed request after the faulted component is back; goal <= 2000 ms):");
     for (const r of recoveries) log(`  ${r.name.padEnd(28)} ${String(r.recovery).padStart(5)} ms  (${r.failures} failed requests; the fault itself took ${r.took} ms)`);
-    log(`memory, median of the first ${RSS_WINDOW_S} s after warm-up -> median of the last ${RSS_WINDOW_S} s of each process's life (MiB; Node services: heap after a major collection, judged, and resident memory beside it):`);
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-    samples.sort((a, b) => a.at - b.at);
-    const names = ["gateway", "broker", "sandbox", "deno (all)"] as const;
-    const memoryRows = names.flatMap((name) => {
-      // Each life of the process (the broker has two: before and after its restart); Deno processes summed, as one.
-      const lives: (typeof samples)[] = [];
-      for (const x of samples) {
-        const life = lives.at(-1);
-        if (life && life[0]!.rss[name].pid === x.rss[name].pid) life.push(x);
-        else lives.push([x]);
-      }
-      return lives.map((mine, i) => {
-        const label = lives.length === 1 ? name : `${name} (${i === 0 ? "first" : "restarted"})`;
-        const born = i === 0 ? 0 : mine[0]!.at + RESTARTED_WARMUP_S * 1000;
-        const ends = i === lives.length - 1 ? DURATION_S * 1000 : mine.at(-1)!.at + 1;
-        // A short life has shorter windows: the two split it.
-        const window = Math.min(RSS_WINDOW_S * 1000, (ends - born) / 2);
-        // A new process reports no heap until its first major collection.
-        const known = mine.filter((x) => x.rss[name].kb > 0);
-        // The start window opens at the first figure after the process's own warm-up.
-        const opens = known.find((x) => x.at >= born)?.at ?? born;
-        const startWindow = known.filter((x) => x.at >= opens && x.at < opens + window);
-        const endWindow = known.filter((x) => x.at >= ends - window && x.at < ends);
-        const growthOf = (pick: (x: (typeof samples)[number]) => number) => {
-          const a = median(startWindow.map(pick));
-          const b = median(endWindow.map(pick));
-          return { a, b, growth: a === 0 ? 0 : (b - a) / a };
-        };
-        const fmt = ({ a, b, growth }: { a: number; b: number; growth: number }) =>
-          `${(a / 1024).toFixed(1).padStart(7)} -> ${(b / 1024).toFixed(1).padStart(7)}  (${growth >= 0 ? "+" : ""}${(growth * 100).toFixed(1)}%)`;
-        const span = `${(mine[0]!.at / 1000).toFixed(0)}-${(Math.min(ends, DURATION_S * 1000) / 1000).toFixed(0)} s`;
-        const note = lives.length > 1 ? `  (${span}${born > 0 ? `; its own ${RESTARTED_WARMUP_S} s warm-up first` : ""})` : "";
-        if (startWindow.length === 0 || endWindow.length === 0 || startWindow[0] === endWindow[0]) {
-          // V8 never needed a major collection there, so there is no sawtooth of one either: a process up since the warm-up is judged on its resident memory instead.
-          const all = mine.filter((x) => x.at >= born);
-          const first = all.filter((x) => x.at < all[0]!.at + window);
-          const last = all.filter((x) => x.at >= ends - window && x.at < ends);
-          if (first.length === 0 || last.length === 0) {
-            log(`  ${label.padEnd(20)} too short a life to judge${note}`);
-            return 0;
-          }
-          const a = median(first.map((x) => x.rss[name].rssKb));
-          const b = median(last.map((x) => x.rss[name].rssKb));
-          const growth = (b - a) / a;
-          if (i > 0) {
-            // Started during the measured run: its heap is still filling towards its first major collection, so resident memory only climbs; its previous life is judged.
-            log(`  ${label.padEnd(20)} no major collection yet: resident ${fmt({ a, b, growth })}, not judged${note}`);
-            return 0;
-          }
-          log(`  ${label.padEnd(20)} no major collection: resident ${fmt({ a, b, growth })}, judged${note}`);
-          return growth;
-        }
-        const judged = growthOf((x) => x.rss[name].kb);
-        const rss = name === "deno (all)" ? "" : `   resident ${fmt(growthOf((x) => x.rss[name].rssKb))}`;
-        log(`  ${label.padEnd(20)} ${fmt(judged)}${rss}${note}`);
-        return judged.growth;
-      });
-    });
+    const memoryRows = judgeMemory(samples, DURATION_S * 1000, log);
     log(`writes: ${writer.writes} (${writer.failedWrites} not acknowledged), ${checked} secrets read back`);
     log(`lost writes: ${lost}`);
     log(`responses with a value the responder was not granted: ${leaks}`);
