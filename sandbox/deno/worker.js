@@ -103,16 +103,21 @@ export function workerMain(protocol) {
     if (timeout < 1) return finish(timeLimit(exec));
     guard(exec);
     try {
-      pumpScript.runInContext(exec.realm.context, { timeout });
-    } catch (error) {
-      const timedOut = error !== null && typeof error === "object" && error.code === "ERR_SCRIPT_EXECUTION_TIMEOUT";
-      if (timedOut) return finish(timeLimit(exec));
-      if (exec.realm.memoryExceeded()) return finish(failure("memory_limit", "the script exceeded its memory limit"));
-      return finish(failure("script_error", "the script failed"));
+      try {
+        pumpScript.runInContext(exec.realm.context, { timeout });
+      } catch (error) {
+        const timedOut = error !== null && typeof error === "object" && error.code === "ERR_SCRIPT_EXECUTION_TIMEOUT";
+        if (timedOut) return finish(timeLimit(exec));
+        if (exec.realm.memoryExceeded()) return finish(failure("memory_limit", "the script exceeded its memory limit"));
+        return finish(failure("script_error", "the script failed"));
+      }
+      // Still guarded: reading the outcome and the requests allocates too,
+      // with the heap perhaps at its limit after a large reply. Out of heap
+      // there, unguarded, the execution waited for its time limit.
+      check(exec);
     } finally {
       exec.inside = false;
     }
-    check(exec);
   }
 
   function check(exec) {
