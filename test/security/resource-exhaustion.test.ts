@@ -71,6 +71,14 @@ describe("memory limit", () => {
     ["one huge buffer", "new ArrayBuffer(2 ** 30)"],
     ["an array-like with a huge length", "new Float64Array({ length: 1e9 })"],
     ["buffers grown by copying", "let a = [new Uint8Array(1e6)]; while (true) a.push(a[a.length - 1].slice());"],
+    // Intl objects hold native memory the heap does not see: each is charged 64 KiB, so a thousand
+    // exceed the 40 MiB buffer budget long before they would fill the heap. Their constructors are
+    // guarded when the script first reads Intl, whatever built-in it replaced before.
+    ["Intl objects (native memory)", "const a = []; for (let i = 0; i < 1000; i++) a.push(new Intl.Collator('en')); ({ body: 'unguarded' })"],
+    [
+      "Intl objects, read after the array iterator was replaced",
+      "Array.prototype[Symbol.iterator] = function* () {}; const a = []; for (let i = 0; i < 1000; i++) a.push(new Intl.Segmenter('en')); ({ body: 'unguarded' })",
+    ],
   ])("%s ends with the memory-limit error", async (_what, script) => {
     const user = randomUser();
     const { error } = await alongsideOthers({ userId: user, script, limits: { timeoutMs: 20_000 } });
@@ -86,6 +94,16 @@ describe("memory limit", () => {
       script: `const a = []; for (let i = 0; i < 20000; i++) a.push({ i }); ({ body: String(a.length + new Uint8Array(1e6).length) })`,
     });
     expect(body).toBe("1020000");
+  });
+
+  it("Intl works as usual once guarded, and can be replaced before it is read", async () => {
+    const script = `
+      const formatted = new Intl.NumberFormat("en-US").format(1234.5);
+      const data = "value" in Object.getOwnPropertyDescriptor(globalThis, "Intl");
+      const ctor = Intl.DateTimeFormat.prototype.constructor === Intl.DateTimeFormat;
+      ({ body: [formatted, data, ctor, Intl.Collator.name].join("|") })`;
+    expect(await bodyOf(sandbox, { userId: randomUser(), script })).toBe("1,234.5|true|true|Collator");
+    expect(await bodyOf(sandbox, { userId: randomUser(), script: `globalThis.Intl = 7; ({ body: String(Intl) })` })).toBe("7");
   });
 
   it("typed arrays copied from an array-like (a length read once) or an iterable keep their values", async () => {

@@ -9,6 +9,8 @@ export function captured() {
   const construct = Reflect.construct;
   const defineProperty = Object.defineProperty;
   const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+  const getOwnPropertyNames = Object.getOwnPropertyNames;
+  const ownKeys = Reflect.ownKeys;
   const getPrototypeOf = Object.getPrototypeOf;
   const setPrototypeOf = Object.setPrototypeOf;
   const objectKeys = Object.keys;

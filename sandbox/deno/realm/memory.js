@@ -122,10 +122,31 @@ export function memory() {
     }[method];
     defineProperty(TypedArray.prototype, method, { value: wrapped, writable: true, configurable: true });
   }
-  // Intl objects hold native memory the heap limit does not see.
+  // Intl objects hold native memory the heap limit does not see. The global
+  // is the only way to them, so their constructors are guarded when a script
+  // first reads it: most never do, and guarding them costs a realm more than
+  // the buffers' guards.
   const IntlObject = g.Intl;
   if (IntlObject) {
-    for (const name of Object.getOwnPropertyNames(IntlObject)) {
+    const becomeData = (value) => defineProperty(g, "Intl", { value, writable: true, configurable: true, enumerable: false });
+    defineProperty(g, "Intl", {
+      get() {
+        guardIntl();
+        becomeData(IntlObject);
+        return IntlObject;
+      },
+      set: becomeData,
+      configurable: true,
+      enumerable: false,
+    });
+  }
+  // Runs when a script reads Intl, after it may have replaced any built-in:
+  // plain index loops, since a replaced array iterator could otherwise skip
+  // the constructors it wants unguarded.
+  function guardIntl() {
+    const names = getOwnPropertyNames(IntlObject);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
       const Original = IntlObject[name];
       if (typeof Original !== "function" || !Original.prototype) continue;
       const Guarded = function (...args) {
@@ -143,7 +164,9 @@ export function memory() {
     defineProperty(Guarded, "name", { value: name, configurable: true });
     defineProperty(Guarded, "length", { value: Original.length, configurable: true });
     defineProperty(Guarded, "prototype", { value: Original.prototype, writable: false });
-    for (const key of Reflect.ownKeys(Original)) {
+    const keys = ownKeys(Original);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
       if (key === "prototype" || key === "name" || key === "length") continue;
       defineProperty(Guarded, key, getOwnPropertyDescriptor(Original, key));
     }

@@ -69,20 +69,35 @@ export function script() {
   }
   defineProperty(g, "__secutils_pump", { value: pump, writable: false, configurable: false, enumerable: false });
 
-  const extras = buildCoreExtras({
+  const buildExtras = buildCoreExtras({
     writeLog,
     console,
     decodeUtf8: (bytes) => binaryToString(bytesToBinary(bytes), false),
   });
-  const core = freeze({
-    encode: (text) => utf8Encode(text),
-    decode: (bytes) => binaryToString(bufferSourceToBinary(bytes), false),
-    encodeBinaryString: (bytes) => bytesToBinary(isView(bytes) ? viewBytes(bytes) : new Uint8(bytes)),
-    ...extras,
-    ops: freeze({ op_proxy_request: proxyRequest }),
-  });
+  // Built on the first read (see core-extras.js): a realm whose script never
+  // looks at Deno.core is cheaper to make and leaves less for the collector.
+  let core;
+  const coreOnce = () => {
+    if (core === undefined) {
+      core = freeze({
+        encode: (text) => utf8Encode(text),
+        decode: (bytes) => binaryToString(bufferSourceToBinary(bytes), false),
+        encodeBinaryString: (bytes) => bytesToBinary(isView(bytes) ? viewBytes(bytes) : new Uint8(bytes)),
+        ...buildExtras(),
+        ops: freeze({ op_proxy_request: proxyRequest }),
+      });
+    }
+    return core;
+  };
   const hidden = { writable: true, configurable: true, enumerable: false };
-  defineProperty(g, "Deno", { value: freeze({ core }), ...hidden });
+  defineProperty(g, "Deno", {
+    value: freeze({
+      get core() {
+        return coreOnce();
+      },
+    }),
+    ...hidden,
+  });
   defineProperty(g, "TextEncoder", { value: TextEncoder, ...hidden });
   defineProperty(g, "TextDecoder", { value: TextDecoder, ...hidden });
   defineProperty(g, "console", { value: console, ...hidden });
