@@ -40,10 +40,19 @@ export function scriptRunnerRpc(
       // after them is an interrupted run, never one to try elsewhere.
       call.sendMetadata(new grpc.Metadata());
       const abort = new AbortController();
-      call.once("cancelled", () => abort.abort());
+      const cancelled = () => abort.abort();
+      call.once("cancelled", cancelled);
+      // grpc-js reports most finished calls as cancelled when their stream
+      // closes; aborting then would only build an unused DOMException (with
+      // its stack trace) per call.
+      const settled = () => call.removeListener("cancelled", cancelled);
       handle(call.request, abort.signal).then(
-        (res) => callback(null, res),
+        (res) => {
+          settled();
+          callback(null, res);
+        },
         (err: unknown) => {
+          settled();
           if (err instanceof DomainError) return callback({ code: STATUS[err.kind], details: err.message, metadata: answered() });
           log.error({ err, method: name }, "script call failed");
           callback({ code: grpc.status.INTERNAL, details: "internal error", metadata: answered() });
