@@ -62,16 +62,31 @@ export function workerMain(protocol) {
   function finish(outcome) {
     const exec = current;
     if (exec === null) return;
-    current = null;
     clearTimeout(exec.timer);
-    let logs = "F[]";
-    try {
-      const l = exec.realm.logs();
-      if (typeof l === "string") logs = l;
-    } catch {
-      // A broken realm keeps no logs.
+    if (exec.finishing) {
+      // The first attempt ran out of heap reading the logs or sending them
+      // (up to their limit, with the heap perhaps at its own): answer
+      // without them, unless the result was already on its way.
+      if (!exec.sent) send(protocol.resultLine(exec.id, outcome, "F[]"));
+    } else {
+      // Guarded, and still the current execution until its line is sent:
+      // out of heap here, the guard's check finds it and calls back in.
+      // Unguarded, the result was lost and the runner ended the worker only
+      // after the deadline.
+      exec.finishing = true;
+      guard(exec);
+      let logs = "F[]";
+      try {
+        const l = exec.realm.logs();
+        if (typeof l === "string") logs = l;
+      } catch {
+        // A broken realm keeps no logs.
+      }
+      send(protocol.resultLine(exec.id, outcome, logs));
+      exec.sent = true;
     }
-    send(protocol.resultLine(exec.id, outcome, logs));
+    exec.inside = false;
+    current = null;
     // A moment later, so the result is on its way before the worker spends
     // half a millisecond on the next realm.
     setTimeout(prepareSpare, 1);
