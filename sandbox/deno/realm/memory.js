@@ -124,8 +124,8 @@ export function memory() {
   }
   // Intl objects hold native memory the heap limit does not see. The global
   // is the only way to them, so their constructors are guarded when a script
-  // first reads it: most never do, and guarding them costs a realm more than
-  // the buffers' guards.
+  // first reads it: most never do, and guarding them all was a large share
+  // of preparing a realm.
   const IntlObject = g.Intl;
   if (IntlObject) {
     const becomeData = (value) => defineProperty(g, "Intl", { value, writable: true, configurable: true, enumerable: false });
