@@ -20,7 +20,6 @@ export class Pool {
   private nextSlot = 1;
   private nextExec = 1;
   private slotCount = 0;
-  private stopped = false;
   private warm = false;
   private warmTimer?: NodeJS.Timeout;
 
@@ -36,7 +35,7 @@ export class Pool {
     else
       this.ready().then(
         () => {
-          if (this.warm || this.stopped) return;
+          if (this.warm || this.processes.stopped) return;
           this.warmTimer = setTimeout(() => this.warmUp(), o.warmupDelayMs);
           this.warmTimer.unref();
         },
@@ -146,10 +145,10 @@ export class Pool {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
+    const processesStopped = this.processes.stop();
     clearTimeout(this.warmTimer);
     for (const u of this.users.values()) for (const w of u.queue.splice(0)) w.reject(new Aborted("the sandbox is stopping"));
-    await this.processes.stop();
+    await processesStopped;
   }
 
   // ---- leasing ------------------------------------------------------------
@@ -238,7 +237,7 @@ export class Pool {
 
   /** Starts the processes and spares held back at start-up (see `warmupDelayMs`). */
   private warmUp(): void {
-    if (this.warm || this.stopped) return;
+    if (this.warm || this.processes.stopped) return;
     this.warm = true;
     clearTimeout(this.warmTimer);
     for (let i = 1; i < this.o.processes; i++) this.processes.start(i);
@@ -249,7 +248,7 @@ export class Pool {
   /** Keeps `spareWorkers` unleased workers of the default size (one until warm). */
   private replenish(): void {
     const target = this.warm ? this.o.spareWorkers : Math.min(1, this.o.spareWorkers);
-    while (!this.stopped && this.spares.size < target) {
+    while (!this.processes.stopped && this.spares.size < target) {
       const slot = this.newSlot(this.o.defaultMemoryMb);
       if (!slot) return;
       this.spares.add(slot);
@@ -259,7 +258,7 @@ export class Pool {
   // ---- workers ------------------------------------------------------------
 
   private newSlot(memoryMb: number): Slot | undefined {
-    if (this.stopped) return undefined;
+    if (this.processes.stopped) return undefined;
     if (this.slotCount >= this.o.maxWorkers) {
       // Make room by retiring a spare of another size or an idle lease.
       const victim =

@@ -23,7 +23,7 @@ export class DenoProcesses {
   private readonly procs: (Proc | undefined)[] = [];
   private readonly killCounts: Record<KillReason, number> = { stuck_worker: 0, silent_past_deadline: 0, memory_cap: 0 };
   private readonly rssWatch: NodeJS.Timeout;
-  private stopped = false;
+  private stopRequested = false;
 
   constructor(
     private readonly o: Pick<PoolOptions, "denoPath" | "maxProcessRssMb" | "workerExitGraceMs">,
@@ -71,10 +71,15 @@ export class DenoProcesses {
   }
 
   rssBytes(): number[] {
-    return this.procs.flatMap((p) => {
-      const rss = p?.deno.rssBytes();
+    return this.live().flatMap((p) => {
+      const rss = p.deno.rssBytes();
       return rss === undefined ? [] : [rss];
     });
+  }
+
+  /** Set by stop(), at once: the pool reads it too. */
+  get stopped(): boolean {
+    return this.stopRequested;
   }
 
   /** Processes ended by the pool so far, by reason. */
@@ -107,7 +112,7 @@ export class DenoProcesses {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.stopRequested = true;
     clearInterval(this.rssWatch);
     await Promise.all(this.procs.map((p) => p?.deno.stop()));
   }
@@ -134,9 +139,9 @@ export class DenoProcesses {
   }
 
   private watchMemory(): void {
-    for (const proc of this.procs) {
-      const rss = proc?.deno.rssBytes();
-      if (proc && rss !== undefined && rss > this.o.maxProcessRssMb * 1024 * 1024) {
+    for (const proc of this.live()) {
+      const rss = proc.deno.rssBytes();
+      if (rss !== undefined && rss > this.o.maxProcessRssMb * 1024 * 1024) {
         this.kill(proc, "memory_cap", "sandbox process above its memory cap; killing it", { rssMb: Math.round(rss / 1048576) });
       }
     }
