@@ -77,23 +77,18 @@ export function script() {
   // Built on the first read (see core-extras.js): a realm whose script never
   // looks at Deno.core is cheaper to make and leaves less for the collector.
   let core;
-  const coreOnce = () => {
-    if (core === undefined) {
-      core = freeze({
-        encode: (text) => utf8Encode(text),
-        decode: (bytes) => binaryToString(bufferSourceToBinary(bytes), false),
-        encodeBinaryString: (bytes) => bytesToBinary(isView(bytes) ? viewBytes(bytes) : new Uint8(bytes)),
-        ...buildExtras(),
-        ops: freeze({ op_proxy_request: proxyRequest }),
-      });
-    }
-    return core;
-  };
   const hidden = { writable: true, configurable: true, enumerable: false };
   defineProperty(g, "Deno", {
     value: freeze({
       get core() {
-        return coreOnce();
+        core ??= freeze({
+          encode: (text) => utf8Encode(text),
+          decode: (bytes) => binaryToString(bufferSourceToBinary(bytes), false),
+          encodeBinaryString: (bytes) => bytesToBinary(isView(bytes) ? viewBytes(bytes) : new Uint8(bytes)),
+          ...buildExtras(),
+          ops: freeze({ op_proxy_request: proxyRequest }),
+        });
+        return core;
       },
     }),
     ...hidden,
