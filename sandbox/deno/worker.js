@@ -13,13 +13,14 @@ export function workerMain(protocol) {
   const prelude = new vm.Script(`(${workerData.prelude})(${workerData.coreExtras})`, { filename: "secutils:prelude" });
   const pumpScript = new vm.Script("__secutils_pump()", { filename: "secutils:pump" });
   const v8 = require("node:v8");
-  // Each dead realm waits for its context's weak callbacks, so it takes two
-  // collections to free; meanwhile it counts against the heap limit. Under
-  // load (the collector's threads starved) that garbage once in about
-  // 120,000 trivial executions reached the limit inside one, and Deno ended
-  // the worker: a memory-limit error for a script that used nothing. So
-  // while the worker is idle between executions and the heap is past half
-  // its limit, it collects (the runner starts Deno with --expose-gc).
+  // Dead realms count against the heap limit until a full collection, and
+  // under load V8 alone let them reach the limit now and then (about once
+  // in 100,000 trivial executions, far more often with one core busy): a
+  // memory-limit error for a script that used nothing, or a worker that
+  // from then on answered nothing. So before each realm is made, when the
+  // heap is past half its limit, the worker collects (the runner starts
+  // Deno with --expose-gc). Collecting later (at 70%) saved a few percent
+  // of CPU, but left V8 less room to do it alone.
   const collect = typeof globalThis.gc === "function" ? globalThis.gc : null;
   globalThis.gc = undefined;
   const collectAbove = v8.getHeapStatistics().heap_size_limit * 0.5;
@@ -49,9 +50,13 @@ export function workerMain(protocol) {
     };
   }
 
+  function collectIfFull() {
+    if (collect !== null && v8.getHeapStatistics().used_heap_size > collectAbove) collect();
+  }
+
   function prepareSpare() {
     if (spare !== null || current !== null) return;
-    if (collect !== null && v8.getHeapStatistics().used_heap_size > collectAbove) collect();
+    collectIfFull();
     spare = newRealm();
   }
 
@@ -155,6 +160,9 @@ export function workerMain(protocol) {
   }
 
   function start(m) {
+    // Under steady load the next execution often arrives before the spare
+    // is prepared: the collection must hold on this path too.
+    if (spare === null) collectIfFull();
     const realm = spare ?? newRealm();
     spare = null;
     const exec = {
