@@ -9,15 +9,16 @@
 // rather than borrowed from node:v8.
 //
 // The prelude calls this once per realm, before any user code, so every
-// built-in captured below is the original (buffers are made with the
-// prelude's guarded constructors, so they are charged like the script's
-// own), and Proxy is guarded at once. It returns the function that builds
-// the members, which the prelude calls when a script first reads
-// Deno.core. `tools` brings the prelude's log writer, console and UTF-8
-// decoder.
+// built-in captured below is the original, and Proxy is guarded at once. It
+// returns the function that builds the members, which the prelude calls
+// when a script first reads Deno.core. `tools` brings the prelude's log
+// writer, console and UTF-8 decoder, the original ArrayBuffer and
+// %TypedArray% (the buffer globals are accessors until first read), and the
+// guarded buffer constructors, installed on demand: buffers made here are
+// charged like the script's own.
 export function coreExtras(tools) {
   "use strict";
-  const { writeLog, console, decodeUtf8 } = tools;
+  const { writeLog, console, decodeUtf8, OriginalArrayBuffer, TypedArray, guardedBuffers } = tools;
   const apply = Reflect.apply;
   const getPrototypeOf = Object.getPrototypeOf;
   const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
@@ -26,7 +27,7 @@ export function coreExtras(tools) {
   const hasOwn = Object.hasOwn;
   const freeze = Object.freeze;
   const isArray = Array.isArray;
-  const isView = ArrayBuffer.isView;
+  const isView = OriginalArrayBuffer.isView;
   const StringCtor = String;
   const NumberCtor = Number;
   const BigIntCtor = BigInt;
@@ -63,7 +64,6 @@ export function coreExtras(tools) {
   const symbolValueOf = Symbol.prototype.valueOf;
   const bigintValueOf = BigInt.prototype.valueOf;
   const toStringTagKey = Symbol.toStringTag;
-  const TypedArray = getPrototypeOf(Uint8Array);
   const getter = (proto, name) => getOwnPropertyDescriptor(proto, name).get;
   const typedArrayTag = getter(TypedArray.prototype, toStringTagKey);
   const taBuffer = getter(TypedArray.prototype, "buffer");
@@ -72,9 +72,9 @@ export function coreExtras(tools) {
   const dvBuffer = getter(DataView.prototype, "buffer");
   const dvByteOffset = getter(DataView.prototype, "byteOffset");
   const dvByteLength = getter(DataView.prototype, "byteLength");
-  const abByteLength = getter(ArrayBuffer.prototype, "byteLength");
-  const abResizable = getter(ArrayBuffer.prototype, "resizable");
-  const abMaxByteLength = getter(ArrayBuffer.prototype, "maxByteLength");
+  const abByteLength = getter(OriginalArrayBuffer.prototype, "byteLength");
+  const abResizable = getter(OriginalArrayBuffer.prototype, "resizable");
+  const abMaxByteLength = getter(OriginalArrayBuffer.prototype, "maxByteLength");
   const mapSize = getter(Map.prototype, "size");
   const setSize = getter(Set.prototype, "size");
   const regExpSource = getter(RegExp.prototype, "source");
@@ -83,9 +83,6 @@ export function coreExtras(tools) {
   const AsyncFunctionPrototype = getPrototypeOf(async function () {});
   const GeneratorFunctionPrototype = getPrototypeOf(function* () {});
   const AsyncGeneratorFunctionPrototype = getPrototypeOf(async function* () {});
-  // The guarded constructors (the prelude has installed them): buffers made here are charged like the script's own.
-  const ArrayBufferCtor = globalThis.ArrayBuffer;
-  const Uint8 = globalThis.Uint8Array;
   const DataViewCtor = globalThis.DataView;
   const ProxyCtor = globalThis.Proxy;
   const proxyRevocable = ProxyCtor.revocable;
@@ -131,6 +128,11 @@ export function coreExtras(tools) {
   // realm's preparation. Everything above (the captures and the Proxy guard)
   // still runs before any user code.
   return function buildMembers() {
+    // The guarded constructors (the prelude installs them now): buffers made
+    // here are charged like the script's own.
+    const guarded = guardedBuffers();
+    const ArrayBufferCtor = guarded.ArrayBuffer;
+    const Uint8 = guarded.Uint8Array;
     // ---- type checks (Node's util.types; only what a brand check can tell) --
     const isDate = (v) => isObject(v) && passes(dateGetTime, v);
     const isRegExp = (v) => isObject(v) && v !== RegExpPrototype && passes(regExpSource, v);

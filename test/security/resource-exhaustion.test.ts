@@ -88,6 +88,44 @@ describe("memory limit", () => {
     await stillServing();
   });
 
+  // The buffer constructors are guarded the first time a script could reach a buffer, not while
+  // the realm is prepared: every way to a buffer that does not read its global goes through them.
+  it.each([
+    ["a TextEncoder result's constructor", "const C = new TextEncoder().encode('x').constructor; new C(2 ** 30)"],
+    ["a TextEncoder result's buffer's constructor", "const B = new TextEncoder().encode('x').buffer.constructor; new B(2 ** 30)"],
+    ["slices of a TextEncoder result", "let a = [new TextEncoder().encode('x'.repeat(1e6))]; while (true) a.push(a[a.length - 1].slice());"],
+    ["a Deno.core.encode result's constructor", "const C = Deno.core.encode('x').constructor; new C(2 ** 30)"],
+    ["a Deno.core.serialize result's buffer's constructor", "const B = Deno.core.serialize(1).buffer.constructor; new B(2 ** 30)"],
+    ["the global's getter, called by hand", "const C = Object.getOwnPropertyDescriptor(globalThis, 'Float64Array').get(); new C(2 ** 27)"],
+    [
+      "a constructor reached after the global was redefined",
+      "Object.defineProperty(globalThis, 'Uint8Array', { value: 1 }); const C = new TextEncoder().encode('x').constructor; new C(2 ** 30)",
+    ],
+    [
+      "a static put on Function.prototype before the guards",
+      "Function.prototype.fromHex = function () { return this; }; const C = Int8Array.fromHex(''); new C(2 ** 30)",
+    ],
+    ["a constructor read after the array iterator was replaced", "Array.prototype[Symbol.iterator] = function* () {}; new Uint8Array(2 ** 30)"],
+  ])("a buffer from %s is charged", async (_what, script) => {
+    const o = await execute(sandbox, { userId: randomUser(), script });
+    if (!o.ok) throw new Error(`rpc failed: ${o.details}`);
+    expect(o.value.error).toEqual({ kind: ErrorKind.ERROR_KIND_MEMORY_LIMIT, message: "the script exceeded its memory limit of 10 MiB" });
+  });
+
+  it("the buffer globals behave as data properties: replaced, deleted or read, as the script left them", async () => {
+    const script = `
+      Uint8Array = 5;
+      delete globalThis.ArrayBuffer;
+      const bytes = new TextEncoder().encode("é");
+      const C = Object.getPrototypeOf(bytes).constructor;
+      ({ body: [
+        String(Uint8Array), typeof ArrayBuffer, C.name, C.BYTES_PER_ELEMENT, Array.from(bytes).join("."),
+        Float64Array === Float64Array, new Int16Array([1, 2]) instanceof Int16Array, Int16Array.name,
+        Object.getOwnPropertyDescriptor(globalThis, "Int16Array").writable,
+      ].join(",") })`;
+    expect(await bodyOf(sandbox, { userId: randomUser(), script })).toBe("5,undefined,Uint8Array,1,195.169,true,true,Int16Array,true");
+  });
+
   it("a script within its memory limit is not stopped", async () => {
     const body = await bodyOf(sandbox, {
       userId: randomUser(),

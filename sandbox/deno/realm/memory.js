@@ -32,70 +32,137 @@ export function memory() {
       return -1;
     }
   }
+  // The buffer constructors and the methods that allocate are guarded the
+  // first time a script could reach a buffer: when it reads one of these
+  // globals, reads Deno.core, encodes with TextEncoder (each hands out
+  // buffers made with the original constructors), or begins a page realm.
+  // Without one of those, ECMAScript offers no way to a buffer, and most
+  // scripts never take one: guarding them all was a large share of
+  // preparing a realm.
   const OriginalArrayBuffer = ArrayBuffer;
-  function GuardedArrayBuffer(length, options) {
-    if (new.target === undefined) throw new TypeErrorCtor("Constructor ArrayBuffer requires 'new'");
-    const n = toCount(length);
-    let max;
-    if (options !== null && typeof options === "object" && options.maxByteLength !== undefined) max = toCount(options.maxByteLength);
-    charge(max === undefined ? n : max > n ? max : n);
-    const args = max === undefined ? [n] : [n, { maxByteLength: max }];
-    return construct(OriginalArrayBuffer, args, new.target === GuardedArrayBuffer ? OriginalArrayBuffer : new.target);
-  }
-  adoptConstructor(GuardedArrayBuffer, OriginalArrayBuffer, "ArrayBuffer");
-  for (const method of ["slice", "transfer", "transferToFixedLength"]) {
-    const original = OriginalArrayBuffer.prototype[method];
-    if (typeof original !== "function") continue;
-    const wrapped = {
-      [method](a, b) {
-        const size = apply(abByteLength, this, []);
-        charge(method === "slice" ? size : a === undefined ? size : toCount(a));
-        return apply(original, this, method === "slice" ? [a, b] : a === undefined ? [] : [toCount(a)]);
-      },
-    }[method];
-    defineProperty(OriginalArrayBuffer.prototype, method, { value: wrapped, writable: true, configurable: true });
-  }
-  const typedNames = [
-    "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array",
+  const bufferNames = [
+    "ArrayBuffer", "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array",
     "Float16Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array",
   ];
-  for (const name of typedNames) {
+  const OriginalBuffers = setPrototypeOf({}, null);
+  const GuardedBuffers = setPrototypeOf({}, null);
+  const bufferGetters = setPrototypeOf({}, null);
+  let buffersGuarded = false;
+  for (let i = 0; i < bufferNames.length; i++) {
+    const name = bufferNames[i];
     const Original = g[name];
     if (typeof Original !== "function") continue;
+    OriginalBuffers[name] = Original;
+    const get = () => {
+      guardBuffers();
+      return GuardedBuffers[name];
+    };
+    bufferGetters[name] = get;
+    defineProperty(g, name, {
+      get,
+      set(value) {
+        guardBuffers();
+        defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
+      },
+      configurable: true,
+      enumerable: false,
+    });
+  }
+
+  // Runs once, perhaps after the script has replaced any built-in: only
+  // captured ones and index loops here.
+  function guardBuffers() {
+    if (buffersGuarded) return;
+    buffersGuarded = true;
+    guardArrayBuffer();
+    for (let i = 1; i < bufferNames.length; i++) {
+      const name = bufferNames[i];
+      if (OriginalBuffers[name] !== undefined) guardTypedArray(name, OriginalBuffers[name]);
+    }
+    guardTypedArrayMethods();
+    // A global the script has redefined or deleted stays as the script left it.
+    for (let i = 0; i < bufferNames.length; i++) {
+      const name = bufferNames[i];
+      const d = getOwnPropertyDescriptor(g, name);
+      if (d !== undefined && d.get === bufferGetters[name]) {
+        defineProperty(g, name, { value: GuardedBuffers[name], writable: true, configurable: true, enumerable: false });
+      }
+    }
+  }
+
+  // Only an own method: by the time the guards go in, the script may have
+  // put a function of its own on Object.prototype or Function.prototype.
+  function ownMethod(object, key) {
+    const d = getOwnPropertyDescriptor(object, key);
+    return d !== undefined && typeof d.value === "function" ? d.value : undefined;
+  }
+
+  function guardArrayBuffer() {
+    function GuardedArrayBuffer(length, options) {
+      if (new.target === undefined) throw new TypeErrorCtor("Constructor ArrayBuffer requires 'new'");
+      const n = toCount(length);
+      let max;
+      if (options !== null && typeof options === "object" && options.maxByteLength !== undefined) max = toCount(options.maxByteLength);
+      charge(max === undefined ? n : max > n ? max : n);
+      const args = max === undefined ? [n] : [n, { maxByteLength: max }];
+      return construct(OriginalArrayBuffer, args, new.target === GuardedArrayBuffer ? OriginalArrayBuffer : new.target);
+    }
+    adoptConstructor(GuardedArrayBuffer, OriginalArrayBuffer, "ArrayBuffer");
+    GuardedBuffers.ArrayBuffer = GuardedArrayBuffer;
+    const methods = ["slice", "transfer", "transferToFixedLength"];
+    for (let i = 0; i < methods.length; i++) {
+      const method = methods[i];
+      const original = ownMethod(OriginalArrayBuffer.prototype, method);
+      if (original === undefined) continue;
+      const wrapped = {
+        [method](a, b) {
+          const size = apply(abByteLength, this, []);
+          charge(method === "slice" ? size : a === undefined ? size : toCount(a));
+          return apply(original, this, method === "slice" ? [a, b] : a === undefined ? [] : [toCount(a)]);
+        },
+      }[method];
+      defineProperty(OriginalArrayBuffer.prototype, method, { value: wrapped, writable: true, configurable: true });
+    }
+  }
+
+  function guardTypedArray(name, Original) {
     const size = Original.BYTES_PER_ELEMENT;
     const Guarded = function (source, offset, length) {
-        if (new.target === undefined) throw new TypeErrorCtor(`Constructor ${name} requires 'new'`);
-        const target = new.target === Guarded ? Original : new.target;
-        if (source === null || typeof source !== "object") {
-          const n = toCount(source);
-          charge(n * size);
-          return construct(Original, [n], target);
-        }
-        if (isArrayBuffer(source)) return construct(Original, [source, offset, length], target);
-        const viewLength = typedLength(source);
-        if (viewLength >= 0) {
-          charge(viewLength * size);
-          return construct(Original, [source], target);
-        }
-        // Copy iterables and array-likes into an array of our own first (a
-        // heap allocation, so the heap limit bounds it), so a getter or a
-        // proxy cannot report one length to the check and another to V8.
-        if (source[iteratorKey] == null) {
-          // An array-like states its length: charge it before copying, so
-          // { length: 1e9 } fails at once instead of filling the heap slowly.
-          const n = toCount(source.length);
-          charge(n * size);
-          const list = apply(arrayFrom, ArrayCtor, [{ length: n }, (_, i) => source[i]]);
-          return construct(Original, [list], target);
-        }
-        const list = apply(arrayFrom, ArrayCtor, [source]);
-        charge(list.length * size);
+      if (new.target === undefined) throw new TypeErrorCtor(`Constructor ${name} requires 'new'`);
+      const target = new.target === Guarded ? Original : new.target;
+      if (source === null || typeof source !== "object") {
+        const n = toCount(source);
+        charge(n * size);
+        return construct(Original, [n], target);
+      }
+      if (isArrayBuffer(source)) return construct(Original, [source, offset, length], target);
+      const viewLength = typedLength(source);
+      if (viewLength >= 0) {
+        charge(viewLength * size);
+        return construct(Original, [source], target);
+      }
+      // Copy iterables and array-likes into an array of our own first (a
+      // heap allocation, so the heap limit bounds it), so a getter or a
+      // proxy cannot report one length to the check and another to V8.
+      if (source[iteratorKey] == null) {
+        // An array-like states its length: charge it before copying, so
+        // { length: 1e9 } fails at once instead of filling the heap slowly.
+        const n = toCount(source.length);
+        charge(n * size);
+        const list = apply(arrayFrom, ArrayCtor, [{ length: n }, (_, i) => source[i]]);
         return construct(Original, [list], target);
+      }
+      const list = apply(arrayFrom, ArrayCtor, [source]);
+      charge(list.length * size);
+      return construct(Original, [list], target);
     };
     adoptConstructor(Guarded, Original, name);
-    for (const key of ["fromBase64", "fromHex"]) {
-      const original = Original[key];
-      if (typeof original !== "function") continue;
+    GuardedBuffers[name] = Guarded;
+    const statics = ["fromBase64", "fromHex"];
+    for (let i = 0; i < statics.length; i++) {
+      const key = statics[i];
+      const original = ownMethod(Original, key);
+      if (original === undefined) continue;
       defineProperty(Guarded, key, {
         value: {
           [key](text, options) {
@@ -109,18 +176,23 @@ export function memory() {
       });
     }
   }
-  // Methods that allocate a new array of the receiver's size without asking
-  // the (guarded) constructor.
-  for (const method of ["slice", "map", "filter", "toReversed", "toSorted", "with"]) {
-    const original = TypedArray.prototype[method];
-    if (typeof original !== "function") continue;
-    const wrapped = {
-      [method](...args) {
-        charge(apply(taByteLength, this, []));
-        return apply(original, this, args);
-      },
-    }[method];
-    defineProperty(TypedArray.prototype, method, { value: wrapped, writable: true, configurable: true });
+
+  function guardTypedArrayMethods() {
+    // Methods that allocate a new array of the receiver's size without asking
+    // the (guarded) constructor.
+    const methods = ["slice", "map", "filter", "toReversed", "toSorted", "with"];
+    for (let i = 0; i < methods.length; i++) {
+      const method = methods[i];
+      const original = ownMethod(TypedArray.prototype, method);
+      if (original === undefined) continue;
+      const wrapped = {
+        [method](...args) {
+          charge(apply(taByteLength, this, []));
+          return apply(original, this, args);
+        },
+      }[method];
+      defineProperty(TypedArray.prototype, method, { value: wrapped, writable: true, configurable: true });
+    }
   }
   // Intl objects hold native memory the heap limit does not see. The global
   // is the only way to them, so their constructors are guarded when a script
@@ -157,8 +229,8 @@ export function memory() {
       IntlObject[name] = Guarded;
     }
   }
-  // Make `Guarded` stand in for `Original` everywhere user code can find it:
-  // the global, the prototype's constructor, statics and subclassing.
+  // Make `Guarded` stand in for `Original` wherever user code can find it
+  // but the global: the prototype's constructor, statics and subclassing.
   function adoptConstructor(Guarded, Original, name) {
     setPrototypeOf(Guarded, getPrototypeOf(Original));
     defineProperty(Guarded, "name", { value: name, configurable: true });
@@ -171,7 +243,6 @@ export function memory() {
       defineProperty(Guarded, key, getOwnPropertyDescriptor(Original, key));
     }
     defineProperty(Original.prototype, "constructor", { value: Guarded, writable: false, configurable: false });
-    if (g[name] === Original) defineProperty(g, name, { value: Guarded, writable: true, configurable: true, enumerable: false });
   }
   // The worker collects between executions (the runner's Deno exposes gc
   // for it, to every realm too); the property cannot be deleted, only emptied.

@@ -73,6 +73,14 @@ export function script() {
     writeLog,
     console,
     decodeUtf8: (bytes) => binaryToString(bytesToBinary(bytes), false),
+    // Read here, before any user code: the buffer globals are accessors now,
+    // and reading one would guard the buffers in every realm.
+    OriginalArrayBuffer,
+    TypedArray,
+    guardedBuffers: () => {
+      guardBuffers();
+      return GuardedBuffers;
+    },
   });
   // Built on the first read (see core-extras.js): a realm whose script never
   // looks at Deno.core is cheaper to make and leaves less for the collector.
@@ -81,6 +89,8 @@ export function script() {
   defineProperty(g, "Deno", {
     value: freeze({
       get core() {
+        // Several members hand out buffers: guard them first (memory.js).
+        guardBuffers();
         core ??= freeze({
           encode: (text) => utf8Encode(text),
           decode: (bytes) => binaryToString(bufferSourceToBinary(bytes), false),
@@ -120,6 +130,8 @@ export function script() {
       }
       defineProperty(g, "context", { value: context, writable: true, configurable: true, enumerable: false });
       if (kind === "page") {
+        // The page surface hands out buffers (and reads their globals).
+        guardBuffers();
         // Built from its own source in page realms only: every other realm
         // stays as small as it was (the worker heap has little room to spare).
         const built = indirectEval("(" + pageSource + ")()")(pageCall, () => pageUrl);

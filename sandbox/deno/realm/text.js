@@ -140,6 +140,8 @@ export function text() {
       return "utf-8";
     }
     encode(input = "") {
+      // Made with the original constructor: guard them before the script holds one.
+      guardBuffers();
       return utf8Encode(input);
     }
     encodeInto(source, destination) {
