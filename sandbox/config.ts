@@ -165,7 +165,7 @@ export const GRPC_MAX_MESSAGE_BYTES = GRPC_MESSAGE_BYTES;
 
 // The real binary from the `deno` package's platform dependency: spawning the
 // npm wrapper instead would leave Deno running when the wrapper is killed.
-function bundledDeno(): string | undefined {
+export function bundledDeno(): string | undefined {
   const suffix = process.platform === "linux" ? `linux-${process.arch}-glibc` : `${process.platform}-${process.arch}`;
   try {
     const pkg = createRequire(import.meta.url).resolve(`@deno/${suffix}/package.json`);
