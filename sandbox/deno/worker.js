@@ -14,8 +14,8 @@ export function workerMain(protocol) {
   const pumpScript = new vm.Script("__secutils_pump()", { filename: "secutils:pump" });
   const v8 = require("node:v8");
   // Dead realms count against the heap limit until a full collection, and
-  // under load V8 alone let them reach the limit now and then (about once
-  // in 100,000 trivial executions, far more often with one core busy): a
+  // under load V8 alone let them reach the limit now and then (in the order
+  // of once in 100,000 trivial executions with a core kept busy): a
   // memory-limit error for a script that used nothing, or a worker that
   // from then on answered nothing. So before each realm is made, when the
   // heap is past half its limit, the worker collects (the runner starts

@@ -84,7 +84,7 @@ export function memory() {
     for (let i = 0; i < bufferNames.length; i++) {
       const name = bufferNames[i];
       const d = getOwnPropertyDescriptor(g, name);
-      if (d !== undefined && d.get === bufferGetters[name]) {
+      if (d !== undefined && bufferGetters[name] !== undefined && d.get === bufferGetters[name]) {
         defineProperty(g, name, { value: GuardedBuffers[name], writable: true, configurable: true, enumerable: false });
       }
     }
