@@ -54,13 +54,19 @@ export class DenoProcess {
   private exitedFlag = false;
   readonly startedAt = performance.now();
 
+  /**
+   * `launch` is for benchmarks only: another checkout's runner (an A/B in one
+   * sitting) and V8 flags added to the pool's own.
+   */
   constructor(
     readonly id: number,
     denoPath: string,
     private readonly events: ProcessEvents,
+    launch: { runner?: string; v8Flags?: string } = {},
   ) {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), "secutils-deno-"));
-    this.child = spawn(path.resolve(denoPath), [...DENO_FLAGS, RUNNER], {
+    const flags = launch.v8Flags ? DENO_FLAGS.map((f) => (f.startsWith("--v8-flags=") ? `${f},${launch.v8Flags}` : f)) : DENO_FLAGS;
+    this.child = spawn(path.resolve(denoPath), [...flags, path.resolve(launch.runner ?? RUNNER)], {
       cwd: home,
       // Only what Deno itself needs; none of the service's secrets.
       env: { DENO_DIR: home, DENO_NO_UPDATE_CHECK: "1", DENO_NO_PACKAGE_JSON: "1", NO_COLOR: "1", PATH: "/usr/bin:/bin" },

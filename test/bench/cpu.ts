@@ -5,17 +5,43 @@ import fs from "node:fs";
 
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
 
-/** CPU time (user + system, all threads) of a process so far, in ms; undefined once it is gone. */
-export function cpuMs(pid: number): number | undefined {
+/** CPU time (user + system) in ms from a stat(5) file, with the command name; undefined once it is gone. */
+function statCpu(file: string): { comm: string; ms: number } | undefined {
   let stat: string;
   try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    stat = fs.readFileSync(file, "utf8");
   } catch {
     return undefined;
   }
   // Fields after the command: state is field 3 of stat(5), utime 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  return { comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK };
+}
+
+/** CPU time (user + system, all threads) of a process so far, in ms; undefined once it is gone. */
+export function cpuMs(pid: number): number | undefined {
+  return statCpu(`/proc/${pid}/stat`)?.ms;
+}
+
+/**
+ * CPU time (ms) of each thread of a process so far, summed by thread name with
+ * digits dropped (worker-1 and worker-2 are one row); threads gone are left out.
+ */
+export function threadCpuMs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    const t = statCpu(`/proc/${pid}/task/${tid}/stat`);
+    if (!t) continue;
+    const name = t.comm.replace(/\d+/g, "#");
+    out.set(name, (out.get(name) ?? 0) + t.ms);
+  }
+  return out;
 }
 
 /** Processes as `ps` lists them: by parent (`--ppid N`) or by command name (`-C name`). */
