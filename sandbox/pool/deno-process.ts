@@ -93,8 +93,9 @@ export class DenoProcess {
     return this.exitedFlag;
   }
 
-  spawnWorker(worker: number, heapMb: number): void {
-    this.send(controlLine({ t: "spawn", w: worker, heapMb }));
+  /** `heapMb` is the worker's heap limit; before each realm it collects if less than `shareMb` is free. */
+  spawnWorker(worker: number, heapMb: number, shareMb: number): void {
+    this.send(controlLine({ t: "spawn", w: worker, heapMb, shareMb }));
   }
 
   retireWorker(worker: number): void {

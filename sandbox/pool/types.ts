@@ -2,6 +2,11 @@
 // and the records it keeps per Deno process, worker (slot) and user.
 import type { DenoProcess } from "./deno-process.js";
 
+/** The heap limit (MiB) of a worker leased with `shareMb` for the script. */
+export function workerHeapMb(o: Pick<PoolOptions, "workerBaseMb" | "gcHeadroomMb">, shareMb: number): number {
+  return shareMb + o.workerBaseMb + o.gcHeadroomMb;
+}
+
 export interface PoolOptions {
   denoPath: string;
   /** Deno processes kept running. */
@@ -20,6 +25,13 @@ export interface PoolOptions {
   defaultMemoryMb: number;
   /** Heap the worker itself needs besides the script's share (MiB). */
   workerBaseMb: number;
+  /**
+   * Heap (MiB) on top of the script's share and the worker's own, where dead
+   * realms wait for a collection: the worker collects before a realm only
+   * when less than the script's share is free, so each full collection
+   * (which marks the ~5 MiB the worker's runtime keeps) frees this much more.
+   */
+  gcHeadroomMb: number;
   /** A process above this resident size is killed (a last resort; buffers are charged in the realm). */
   maxProcessRssMb: number;
   /** How long past an execution's deadline the process may stay silent before it is killed. */

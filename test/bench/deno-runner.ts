@@ -7,13 +7,17 @@
 // sandbox/deno/runner.js for an A/B in one sitting. Linux only (/proc).
 //
 //   node --import tsx test/bench/deno-runner.ts [--runner F] [--workers 2]
-//     [--executions 6000] [--heap-mb 16] [--v8-flags F,G] [--busy] [--runs 1]
+//     [--executions 6000] [--share-mb 10] [--heap-mb 32] [--v8-flags F,G]
+//     [--busy] [--runs 1]
+// The defaults are the pool's for a default lease: the script's share, and
+// the heap limit that adds the worker's own heap and the collection headroom.
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
-import { bundledDeno } from "../../sandbox/config.js";
+import { bundledDeno, loadSandboxConfig } from "../../sandbox/config.js";
 import { execMessage } from "../../sandbox/deno/protocol.js";
 import { DENO_RUNNER } from "../../sandbox/files.js";
 import { DenoProcess } from "../../sandbox/pool/deno-process.js";
+import { workerHeapMb } from "../../sandbox/pool/types.js";
 import { threadCpuMs } from "./cpu.js";
 import { percentile } from "./stats.js";
 
@@ -21,13 +25,17 @@ const SCRIPT = '(async () => ({ statusCode: 200, body: context.secrets.A ? "ok" 
 const CONTEXT = JSON.stringify({ method: "GET", path: "/x", query: {}, headers: { accept: "*/*" } });
 const SECRETS = JSON.stringify({ A: "alpha", B: "beta" });
 const TIMEOUT_MS = 5_000;
+// The service's defaults (no cache of released secrets: it would want a key file).
+const DEFAULT_POOL = loadSandboxConfig({ SCRIPT_SECRETS_CACHE_MAX_BYTES: "0" }).pool;
+const DEFAULT_SHARE_MB = DEFAULT_POOL.defaultMemoryMb;
 
 const { values: args } = parseArgs({
   options: {
     runner: { type: "string", default: DENO_RUNNER },
     workers: { type: "string", default: "2" },
     executions: { type: "string", default: "6000" },
-    "heap-mb": { type: "string", default: "16" },
+    "share-mb": { type: "string", default: String(DEFAULT_SHARE_MB) },
+    "heap-mb": { type: "string", default: String(workerHeapMb(DEFAULT_POOL, DEFAULT_SHARE_MB)) },
     "v8-flags": { type: "string", default: "" },
     busy: { type: "boolean", default: false },
     runs: { type: "string", default: "1" },
@@ -116,7 +124,7 @@ function once(denoPath: string, workers: number, total: number): Promise<RunResu
       },
       { runner: args.runner, v8Flags: args["v8-flags"] },
     );
-    for (let w = 1; w <= workers; w++) deno.spawnWorker(w, Number(args["heap-mb"]));
+    for (let w = 1; w <= workers; w++) deno.spawnWorker(w, Number(args["heap-mb"]), Number(args["share-mb"]));
   });
 }
 

@@ -9,6 +9,7 @@ import { ExecutionService } from "../../sandbox/executions/service.js";
 import { SandboxMetrics } from "../../sandbox/metrics.js";
 import { DenoProcess } from "../../sandbox/pool/deno-process.js";
 import { Pool } from "../../sandbox/pool/pool.js";
+import { workerHeapMb } from "../../sandbox/pool/types.js";
 import { expectBody, request, type ScriptCase } from "./sandbox-cases.js";
 import { interleavedLatency, percentile } from "./stats.js";
 
@@ -70,7 +71,8 @@ const PROBE_WORKER = 999_999;
 /** One Deno process started as the pool starts it (same binary, flags, runner), timed, then stopped. */
 export async function denoStart(h: Host): Promise<DenoStart> {
   // A default worker's heap, as the pool asks for it.
-  const heapMb = h.config.pool.defaultMemoryMb + h.config.pool.workerBaseMb;
+  const shareMb = h.config.pool.defaultMemoryMb;
+  const heapMb = workerHeapMb(h.config.pool, shareMb);
   const arrivals = new Map<number, (t: number) => void>();
   const failures: Array<(err: Error) => void> = [];
   const arrival = (id: number) =>
@@ -96,11 +98,11 @@ export async function denoStart(h: Host): Promise<DenoStart> {
     const up = arrival(PROBE_WORKER);
     const first = arrival(1);
     deno.toWorker(PROBE_WORKER, 0, "{}");
-    deno.spawnWorker(1, heapMb);
+    deno.spawnWorker(1, heapMb, shareMb);
     const [tUp, tFirst] = await Promise.all([up, first]);
     const next = arrival(2);
     const t1 = performance.now();
-    deno.spawnWorker(2, heapMb);
+    deno.spawnWorker(2, heapMb, shareMb);
     const tNext = await next;
     return { process: tUp - t0, firstWorker: tFirst - t0, nextWorker: tNext - t1 };
   } finally {

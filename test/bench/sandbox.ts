@@ -14,6 +14,7 @@ import type { DevPaths } from "../../common/dev-material.js";
 import { channelOptionsFor, clientCredentials } from "../../common/tls.js";
 import { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { DENO_FLAGS } from "../../sandbox/pool/deno-process.js";
+import { workerHeapMb } from "../../sandbox/pool/types.js";
 import { probeOptions, ready } from "./calls.js";
 import { cpuMeter as cpuMeterOf, processes } from "./cpu.js";
 import { freePort, spawnService, type Child } from "./processes.js";
@@ -68,7 +69,7 @@ export async function benchSandbox(d: SandboxBenchDeps): Promise<void> {
   );
   report.add(`sandbox RSS per leased worker (${LEASED} leased)`, `${perWorker.toFixed(1)} MiB`, `${GOAL_RSS_MIB} MiB (goal)`, perWorker / GOAL_RSS_MIB);
   // What the goal is up against: an empty worker of each kind Deno offers.
-  const heapMb = h.config.pool.defaultMemoryMb + h.config.pool.workerBaseMb;
+  const heapMb = workerHeapMb(h.config.pool, h.config.pool.defaultMemoryMb);
   for (const [kind, label] of [
     ["thread", "empty node:worker_threads worker (the kind whose heap limit holds)"],
     ["web", "empty Deno Web Worker (heap limit does not hold)"],

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../common/config.js";
 import { loadSandboxConfig as load } from "../../sandbox/config.js";
 
-// The sandbox's page tracker and secrets cache settings as the service reads them at start.
+// The sandbox's worker heap, page tracker and secrets cache settings as the service reads them at start.
 
 // The page tracker cases run without the cache of released secrets, which needs a key file.
 const loadSandboxConfig = (env: NodeJS.ProcessEnv) => load({ SCRIPT_SECRETS_CACHE_MAX_BYTES: "0", ...env });
