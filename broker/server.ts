@@ -3,7 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { Db } from "../common/db.js";
 import type { Logger } from "../common/log.js";
-import { listen, setServing, stopServing, type Listening } from "../common/grpc-server.js";
+import { listen, SERVER_OPTIONS, setServing, stopServing, type Listening } from "../common/grpc-server.js";
 import type { TlsFiles } from "../common/tls.js";
 import { SecretBrokerService } from "../proto/gen/secutils/broker/v1/broker.js";
 import { auditRpc } from "./audit/rpc.js";
@@ -40,7 +40,7 @@ const GRANT_USES_PURGE_MS = 5 * 60_000;
  * TLS. Health turns NOT_SERVING while the database does not answer.
  */
 export async function startBroker(deps: BrokerDeps, host: string, port: number): Promise<Listening> {
-  const server = new grpc.Server();
+  const server = new grpc.Server(SERVER_OPTIONS);
   const guard = makeGuard(deps.db, deps.log, deps.metrics);
   const secrets = new SecretsService(deps.db, deps.ring, { maxPerUser: deps.maxSecretsPerUser });
   server.addService(SecretBrokerService, {

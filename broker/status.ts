@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "../common/log.js";
-import { listen, type Listening } from "../common/grpc-server.js";
+import { listen, SERVER_OPTIONS, type Listening } from "../common/grpc-server.js";
 import { peerIdentity, type TlsFiles } from "../common/tls.js";
 import { SecretBrokerService, type BrokerStatus, type SecretBrokerServer } from "../proto/gen/secutils/broker/v1/broker.js";
 import { allowed, POLICY, type Rpc } from "./auth/policy.js";
@@ -26,7 +26,7 @@ export function statusRpc(guard: Guard, databaseUp: () => Promise<boolean>): Pic
  * show the reason; nothing is ever decrypted.
  */
 export async function startFailedClosed(reason: string, deps: { tls: TlsFiles; log: Logger }, host: string, port: number): Promise<Listening> {
-  const server = new grpc.Server();
+  const server = new grpc.Server(SERVER_OPTIONS);
   const refuse: grpc.handleUnaryCall<unknown, unknown> = (_call, callback) =>
     callback({ code: grpc.status.UNAVAILABLE, details: `the secret broker is not serving: ${reason}` });
   const handlers = Object.fromEntries((Object.keys(POLICY) as Rpc[]).map((rpc) => [rpc, refuse])) as unknown as SecretBrokerServer;

@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "../common/log.js";
-import { listen, setServing, stopServing, type Listening } from "../common/grpc-server.js";
+import { listen, SERVER_OPTIONS, setServing, stopServing, type Listening } from "../common/grpc-server.js";
 import type { TlsFiles } from "../common/tls.js";
 import { ScriptRunnerService } from "../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { scriptRunnerRpc } from "./executions/rpc.js";
@@ -32,6 +32,7 @@ export async function startSandboxServer(
   port: number,
 ): Promise<Listening> {
   const server = new grpc.Server({
+    ...SERVER_OPTIONS,
     "grpc.max_receive_message_length": deps.maxMessageBytes,
     "grpc.max_send_message_length": deps.maxMessageBytes,
   });
