@@ -43,7 +43,7 @@
  * @property {string} data
  */
 
-/** @typedef {{ t: "spawn", w: number, heapMb: number, shareMb: number } | { t: "retire", w: number }} ControlMessage */
+/** @typedef {{ t: "spawn", w: number, heapMb: number, headroomMb: number, shareMb: number } | { t: "retire", w: number }} ControlMessage */
 
 /**
  * What a Deno process reports, one event per stdout line.

@@ -31,11 +31,11 @@ function write(line) {
   while (offset < data.length) offset += Deno.stdout.writeSync(data.subarray(offset));
 }
 
-function spawn(id, heapMb, shareMb) {
+function spawn(id, heapMb, headroomMb, shareMb) {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: { prelude: PRELUDE_SOURCE, coreExtras: CORE_EXTRAS_SOURCE, page: PAGE_SOURCE, shareMb },
-    resourceLimits: workerResourceLimits(heapMb),
+    resourceLimits: workerResourceLimits(heapMb, headroomMb),
   });
   const entry = { worker, deadline: 0, gone: false };
   workers.set(id, entry);
@@ -78,7 +78,7 @@ setInterval(() => {
 function handle(line) {
   const input = parseInputLine(line);
   if ("control" in input) {
-    if (input.control.t === "spawn") spawn(input.control.w, input.control.heapMb, input.control.shareMb);
+    if (input.control.t === "spawn") spawn(input.control.w, input.control.heapMb, input.control.headroomMb, input.control.shareMb);
     else if (input.control.t === "retire") retire(input.control.w, "");
     return;
   }

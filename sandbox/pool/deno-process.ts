@@ -93,9 +93,12 @@ export class DenoProcess {
     return this.exitedFlag;
   }
 
-  /** `heapMb` is the worker's heap limit; before each realm it collects if less than `shareMb` is free. */
-  spawnWorker(worker: number, heapMb: number, shareMb: number): void {
-    this.send(controlLine({ t: "spawn", w: worker, heapMb, shareMb }));
+  /**
+   * `heapMb` is the worker's heap limit, `headroomMb` of it the collection
+   * headroom; before each realm it collects if less than `shareMb` is free.
+   */
+  spawnWorker(worker: number, heapMb: number, headroomMb: number, shareMb: number): void {
+    this.send(controlLine({ t: "spawn", w: worker, heapMb, headroomMb, shareMb }));
   }
 
   retireWorker(worker: number): void {

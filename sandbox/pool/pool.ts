@@ -279,7 +279,7 @@ export class Pool {
     const slot: Slot = { id: this.nextSlot++, proc, memoryMb, user: null, state: "starting", ready, markReady, markFailed, nice: 0 };
     proc.slots.add(slot);
     this.slotCount++;
-    proc.deno.spawnWorker(slot.id, workerHeapMb(this.o, memoryMb), memoryMb);
+    proc.deno.spawnWorker(slot.id, workerHeapMb(this.o, memoryMb), this.o.gcHeadroomMb, memoryMb);
     return slot;
   }
 

@@ -7,10 +7,11 @@
 // sandbox/deno/runner.js for an A/B in one sitting. Linux only (/proc).
 //
 //   node --import tsx test/bench/deno-runner.ts [--runner F] [--workers 2]
-//     [--executions 6000] [--share-mb 10] [--heap-mb 32] [--v8-flags F,G]
-//     [--busy] [--runs 1]
-// The defaults are the pool's for a default lease: the script's share, and
-// the heap limit that adds the worker's own heap and the collection headroom.
+//     [--executions 6000] [--share-mb 10] [--heap-mb 32] [--headroom-mb 16]
+//     [--v8-flags F,G] [--busy] [--runs 1]
+// The defaults are the pool's for a default lease: the script's share, the
+// heap limit that adds the worker's own heap and the collection headroom,
+// and that headroom.
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { bundledDeno, loadSandboxConfig } from "../../sandbox/config.js";
@@ -36,6 +37,7 @@ const { values: args } = parseArgs({
     executions: { type: "string", default: "6000" },
     "share-mb": { type: "string", default: String(DEFAULT_SHARE_MB) },
     "heap-mb": { type: "string", default: String(workerHeapMb(DEFAULT_POOL, DEFAULT_SHARE_MB)) },
+    "headroom-mb": { type: "string", default: String(DEFAULT_POOL.gcHeadroomMb) },
     "v8-flags": { type: "string", default: "" },
     busy: { type: "boolean", default: false },
     runs: { type: "string", default: "1" },
@@ -124,7 +126,7 @@ function once(denoPath: string, workers: number, total: number): Promise<RunResu
       },
       { runner: args.runner, v8Flags: args["v8-flags"] },
     );
-    for (let w = 1; w <= workers; w++) deno.spawnWorker(w, Number(args["heap-mb"]), Number(args["share-mb"]));
+    for (let w = 1; w <= workers; w++) deno.spawnWorker(w, Number(args["heap-mb"]), Number(args["headroom-mb"]), Number(args["share-mb"]));
   });
 }
 

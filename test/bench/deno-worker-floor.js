@@ -1,12 +1,13 @@
 // The floor under the sandbox's memory per leased worker: what an empty
 // worker costs a Deno process started with the pool's flags. Run by the
-// sandbox bench as `deno <flags> deno-worker-floor.js <thread|web> <heapMb> <count>`;
+// sandbox bench as `deno <flags> deno-worker-floor.js <thread|web> <heapMb> <headroomMb> <count>`;
 // prints the resident memory added per worker, in bytes.
 import { Worker as ThreadWorker } from "node:worker_threads";
 import { workerResourceLimits } from "../../sandbox/deno/limits.js";
 
-const [kind, heapArg, countArg] = Deno.args;
+const [kind, heapArg, headroomArg, countArg] = Deno.args;
 const heapMb = Number(heapArg);
+const headroomMb = Number(headroomArg);
 const count = Number(countArg);
 const settle = () => new Promise((r) => setTimeout(r, 1000));
 
@@ -14,7 +15,7 @@ function startThread() {
   // The same resource limits the runner gives a worker of this heap.
   const w = new ThreadWorker(`require("node:worker_threads").parentPort.postMessage(1); setInterval(() => {}, 2 ** 30);`, {
     eval: true,
-    resourceLimits: workerResourceLimits(heapMb),
+    resourceLimits: workerResourceLimits(heapMb, headroomMb),
   });
   return new Promise((resolve) => w.once("message", resolve));
 }

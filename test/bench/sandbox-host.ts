@@ -98,11 +98,11 @@ export async function denoStart(h: Host): Promise<DenoStart> {
     const up = arrival(PROBE_WORKER);
     const first = arrival(1);
     deno.toWorker(PROBE_WORKER, 0, "{}");
-    deno.spawnWorker(1, heapMb, shareMb);
+    deno.spawnWorker(1, heapMb, h.config.pool.gcHeadroomMb, shareMb);
     const [tUp, tFirst] = await Promise.all([up, first]);
     const next = arrival(2);
     const t1 = performance.now();
-    deno.spawnWorker(2, heapMb, shareMb);
+    deno.spawnWorker(2, heapMb, h.config.pool.gcHeadroomMb, shareMb);
     const tNext = await next;
     return { process: tUp - t0, firstWorker: tFirst - t0, nextWorker: tNext - t1 };
   } finally {

@@ -74,7 +74,7 @@ export async function benchSandbox(d: SandboxBenchDeps): Promise<void> {
     ["thread", "empty node:worker_threads worker (the kind whose heap limit holds)"],
     ["web", "empty Deno Web Worker (heap limit does not hold)"],
   ] as const) {
-    const floor = emptyWorkerMib(h.config.pool.denoPath, kind, heapMb);
+    const floor = emptyWorkerMib(h.config.pool.denoPath, kind, heapMb, h.config.pool.gcHeadroomMb);
     report.add(`RSS of an ${label}`, `${floor.toFixed(1)} MiB`, `${GOAL_RSS_MIB} MiB (goal)`, floor / GOAL_RSS_MIB);
   }
 
@@ -209,8 +209,8 @@ async function startService(d: SandboxBenchDeps, env: NodeJS.ProcessEnv): Promis
 const FLOOR_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), "deno-worker-floor.js");
 
 /** Resident memory an empty worker adds to a Deno process started with the pool's flags (MiB). */
-function emptyWorkerMib(denoPath: string, kind: "thread" | "web", heapMb: number): number {
-  const out = execFileSync(denoPath, [...DENO_FLAGS, FLOOR_SCRIPT, kind, String(heapMb), String(LEASED)], { encoding: "utf8", timeout: 120_000 });
+function emptyWorkerMib(denoPath: string, kind: "thread" | "web", heapMb: number, headroomMb: number): number {
+  const out = execFileSync(denoPath, [...DENO_FLAGS, FLOOR_SCRIPT, kind, String(heapMb), String(headroomMb), String(LEASED)], { encoding: "utf8", timeout: 120_000 });
   return Number(out.trim()) / 1024 / 1024;
 }
 

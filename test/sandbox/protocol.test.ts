@@ -39,7 +39,9 @@ describe("the Node–Deno protocol", () => {
     const reply = replyMessage(3, '{"status":200}');
     expect(parseInputLine(strip(inputLine(5, 1500, reply)))).toEqual({ worker: 5, timeoutMs: 1500, json: reply });
     expect(JSON.parse(reply)).toEqual({ t: "reply", id: 3, data: '{"status":200}' });
-    expect(parseInputLine(strip(controlLine({ t: "spawn", w: 9, heapMb: 32, shareMb: 10 })))).toEqual({ control: { t: "spawn", w: 9, heapMb: 32, shareMb: 10 } });
+    expect(parseInputLine(strip(controlLine({ t: "spawn", w: 9, heapMb: 32, headroomMb: 16, shareMb: 10 })))).toEqual({
+      control: { t: "spawn", w: 9, heapMb: 32, headroomMb: 16, shareMb: 10 },
+    });
     expect(parseInputLine(strip(controlLine({ t: "retire", w: 9 })))).toEqual({ control: { t: "retire", w: 9 } });
   });
 
