@@ -18,18 +18,16 @@ export function workerMain(protocol) {
   // of once in 100,000 trivial executions with a core kept busy): a
   // memory-limit error for a script that used nothing, or a worker that
   // from then on answered nothing. So before each realm is made, when less
-  // than the script's share is free (and never later than half the limit),
-  // the worker collects (the runner starts Deno with --expose-gc). The heap
-  // limit holds a headroom beyond the share and the worker's own heap for
-  // the dead realms (sandbox/pool/types.ts, gcHeadroomMb): each collection
-  // marks the ~5 MiB the runtime keeps, whatever it frees, so the fewer the
-  // better. With no headroom this is the half-limit rule measured before
-  // it (collecting at 70% then saved a few percent of CPU, but left V8 less
-  // room to do it alone).
+  // than the script's share is free, the worker collects (the runner starts
+  // Deno with --expose-gc). The heap limit holds a headroom beyond the share
+  // and the worker's own heap for the dead realms (sandbox/pool/types.ts,
+  // gcHeadroomMb): each collection marks the ~5 MiB the runtime keeps,
+  // whatever it frees, so the fewer the better. (Before the headroom, this
+  // was at half the limit: collecting at 70% saved a few percent of CPU, but
+  // left V8 too little room to do it alone.)
   const collect = typeof globalThis.gc === "function" ? globalThis.gc : null;
   globalThis.gc = undefined;
-  const heapLimit = v8.getHeapStatistics().heap_size_limit;
-  const collectAbove = Math.max(heapLimit * 0.5, heapLimit - workerData.shareMb * 1024 * 1024);
+  const collectAbove = v8.getHeapStatistics().heap_size_limit - workerData.shareMb * 1024 * 1024;
   let spare = null;
   let current = null;
 

@@ -27,9 +27,9 @@ export interface PoolOptions {
   workerBaseMb: number;
   /**
    * Heap (MiB) on top of the script's share and the worker's own, where dead
-   * realms wait for a collection: the worker collects before a realm only
-   * when less than the script's share is free, so each full collection
-   * (which marks the ~5 MiB the worker's runtime keeps) frees this much more.
+   * realms wait for a collection: the worker collects before a realm when
+   * less than the script's share is free, so each full collection (which
+   * marks the ~5 MiB the worker's runtime keeps) frees this much more.
    */
   gcHeadroomMb: number;
   /** A process above this resident size is killed (a last resort; buffers are charged in the realm). */
