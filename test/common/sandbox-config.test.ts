@@ -5,6 +5,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../common/config.js";
 import { loadSandboxConfig as load } from "../../sandbox/config.js";
+import { workerHeap } from "../../sandbox/pool/types.js";
 
 // The sandbox's worker heap, page tracker and secrets cache settings as the service reads them at start.
 
@@ -20,6 +21,20 @@ const problemsOf = (env: NodeJS.ProcessEnv, loader = loadSandboxConfig): string[
   }
   return [];
 };
+
+describe("worker heap", () => {
+  it("is the script's share, 6 MiB for the worker and a collection headroom of SANDBOX_GC_HEADROOM_MB (default 16, 0 allowed)", () => {
+    const { pool } = loadSandboxConfig({});
+    expect(pool.gcHeadroomMb).toBe(16);
+    expect(workerHeap(pool, pool.defaultMemoryMb)).toEqual({ heapMb: 10 + 6 + 16, headroomMb: 16, shareMb: 10 });
+    expect(workerHeap(loadSandboxConfig({ SANDBOX_GC_HEADROOM_MB: "0" }).pool, 20)).toEqual({ heapMb: 20 + 6, headroomMb: 0, shareMb: 20 });
+    for (const bad of ["-1", "1.5", "2048", "lots"]) {
+      const problems = problemsOf({ SANDBOX_GC_HEADROOM_MB: bad });
+      expect(problems, bad).toHaveLength(1);
+      expect(problems[0]!.startsWith("SANDBOX_GC_HEADROOM_MB:"), problems[0]).toBe(true);
+    }
+  });
+});
 
 describe("page tracker settings", () => {
   it("defaults to Debian's Chromium binary, 2 concurrent runs, Chromium's sandbox on unless root, 512 MiB of renderer memory per run and nice 10", () => {
