@@ -5,6 +5,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { controlLine, inputLine, parseOutputLine } from "../deno/protocol.js";
 import { DENO_RUNNER as RUNNER } from "../files.js";
+import type { WorkerHeap } from "./types.js";
 
 // Every permission denied, nothing fetched or read from configuration; the
 // runner's own modules are the only files Deno loads.
@@ -93,12 +94,8 @@ export class DenoProcess {
     return this.exitedFlag;
   }
 
-  /**
-   * `heapMb` is the worker's heap limit, `headroomMb` of it the collection
-   * headroom; before each realm it collects if less than `shareMb` is free.
-   */
-  spawnWorker(worker: number, heapMb: number, headroomMb: number, shareMb: number): void {
-    this.send(controlLine({ t: "spawn", w: worker, heapMb, headroomMb, shareMb }));
+  spawnWorker(worker: number, heap: WorkerHeap): void {
+    this.send(controlLine({ t: "spawn", w: worker, ...heap }));
   }
 
   retireWorker(worker: number): void {

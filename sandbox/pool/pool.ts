@@ -2,7 +2,7 @@ import type { Logger } from "../../common/log.js";
 import { replyMessage } from "../deno/protocol.js";
 import { Priorities } from "./priorities.js";
 import { DenoProcesses, type ProcessHandlers } from "./processes.js";
-import { Aborted, QueueFull, type KillReason, type Lease, type PoolOptions, type Proc, type RunOutcome, type Running, type Slot, type UserState, type Waiter, workerHeapMb } from "./types.js";
+import { Aborted, QueueFull, type KillReason, type Lease, type PoolOptions, type Proc, type RunOutcome, type Running, type Slot, type UserState, type Waiter, workerHeap } from "./types.js";
 
 /**
  * Workers on long-lived Deno processes (processes.ts starts, restarts and
@@ -279,7 +279,7 @@ export class Pool {
     const slot: Slot = { id: this.nextSlot++, proc, memoryMb, user: null, state: "starting", ready, markReady, markFailed, nice: 0 };
     proc.slots.add(slot);
     this.slotCount++;
-    proc.deno.spawnWorker(slot.id, workerHeapMb(this.o, memoryMb), this.o.gcHeadroomMb, memoryMb);
+    proc.deno.spawnWorker(slot.id, workerHeap(this.o, memoryMb));
     return slot;
   }
 

@@ -2,9 +2,19 @@
 // and the records it keeps per Deno process, worker (slot) and user.
 import type { DenoProcess } from "./deno-process.js";
 
-/** The heap limit (MiB) of a worker leased with `shareMb` for the script. */
-export function workerHeapMb(o: Pick<PoolOptions, "workerBaseMb" | "gcHeadroomMb">, shareMb: number): number {
-  return shareMb + o.workerBaseMb + o.gcHeadroomMb;
+/** A worker's heap, as the runner is told it (MiB). */
+export interface WorkerHeap {
+  /** The heap limit: the script's share, the worker's own heap and the headroom. */
+  heapMb: number;
+  /** The collection headroom within it. */
+  headroomMb: number;
+  /** The script's share: the worker collects before a realm when less than this is free. */
+  shareMb: number;
+}
+
+/** The heap of a worker leased with `shareMb` for the script. */
+export function workerHeap(o: Pick<PoolOptions, "workerBaseMb" | "gcHeadroomMb">, shareMb: number): WorkerHeap {
+  return { heapMb: shareMb + o.workerBaseMb + o.gcHeadroomMb, headroomMb: o.gcHeadroomMb, shareMb };
 }
 
 export interface PoolOptions {

@@ -18,7 +18,7 @@ import { bundledDeno, loadSandboxConfig } from "../../sandbox/config.js";
 import { execMessage } from "../../sandbox/deno/protocol.js";
 import { DENO_RUNNER } from "../../sandbox/files.js";
 import { DenoProcess } from "../../sandbox/pool/deno-process.js";
-import { workerHeapMb } from "../../sandbox/pool/types.js";
+import { workerHeap } from "../../sandbox/pool/types.js";
 import { threadCpuMs } from "./cpu.js";
 import { percentile } from "./stats.js";
 
@@ -28,16 +28,16 @@ const SECRETS = JSON.stringify({ A: "alpha", B: "beta" });
 const TIMEOUT_MS = 5_000;
 // The service's defaults (no cache of released secrets: it would want a key file).
 const DEFAULT_POOL = loadSandboxConfig({ SCRIPT_SECRETS_CACHE_MAX_BYTES: "0" }).pool;
-const DEFAULT_SHARE_MB = DEFAULT_POOL.defaultMemoryMb;
+const DEFAULT_HEAP = workerHeap(DEFAULT_POOL, DEFAULT_POOL.defaultMemoryMb);
 
 const { values: args } = parseArgs({
   options: {
     runner: { type: "string", default: DENO_RUNNER },
     workers: { type: "string", default: "2" },
     executions: { type: "string", default: "6000" },
-    "share-mb": { type: "string", default: String(DEFAULT_SHARE_MB) },
-    "heap-mb": { type: "string", default: String(workerHeapMb(DEFAULT_POOL, DEFAULT_SHARE_MB)) },
-    "headroom-mb": { type: "string", default: String(DEFAULT_POOL.gcHeadroomMb) },
+    "share-mb": { type: "string", default: String(DEFAULT_HEAP.shareMb) },
+    "heap-mb": { type: "string", default: String(DEFAULT_HEAP.heapMb) },
+    "headroom-mb": { type: "string", default: String(DEFAULT_HEAP.headroomMb) },
     "v8-flags": { type: "string", default: "" },
     busy: { type: "boolean", default: false },
     runs: { type: "string", default: "1" },
@@ -126,7 +126,7 @@ function once(denoPath: string, workers: number, total: number): Promise<RunResu
       },
       { runner: args.runner, v8Flags: args["v8-flags"] },
     );
-    for (let w = 1; w <= workers; w++) deno.spawnWorker(w, Number(args["heap-mb"]), Number(args["headroom-mb"]), Number(args["share-mb"]));
+    for (let w = 1; w <= workers; w++) deno.spawnWorker(w, { heapMb: Number(args["heap-mb"]), headroomMb: Number(args["headroom-mb"]), shareMb: Number(args["share-mb"]) });
   });
 }
 

@@ -9,7 +9,7 @@ import { ExecutionService } from "../../sandbox/executions/service.js";
 import { SandboxMetrics } from "../../sandbox/metrics.js";
 import { DenoProcess } from "../../sandbox/pool/deno-process.js";
 import { Pool } from "../../sandbox/pool/pool.js";
-import { workerHeapMb } from "../../sandbox/pool/types.js";
+import { workerHeap } from "../../sandbox/pool/types.js";
 import { expectBody, request, type ScriptCase } from "./sandbox-cases.js";
 import { interleavedLatency, percentile } from "./stats.js";
 
@@ -71,8 +71,7 @@ const PROBE_WORKER = 999_999;
 /** One Deno process started as the pool starts it (same binary, flags, runner), timed, then stopped. */
 export async function denoStart(h: Host): Promise<DenoStart> {
   // A default worker's heap, as the pool asks for it.
-  const shareMb = h.config.pool.defaultMemoryMb;
-  const heapMb = workerHeapMb(h.config.pool, shareMb);
+  const heap = workerHeap(h.config.pool, h.config.pool.defaultMemoryMb);
   const arrivals = new Map<number, (t: number) => void>();
   const failures: Array<(err: Error) => void> = [];
   const arrival = (id: number) =>
@@ -98,11 +97,11 @@ export async function denoStart(h: Host): Promise<DenoStart> {
     const up = arrival(PROBE_WORKER);
     const first = arrival(1);
     deno.toWorker(PROBE_WORKER, 0, "{}");
-    deno.spawnWorker(1, heapMb, h.config.pool.gcHeadroomMb, shareMb);
+    deno.spawnWorker(1, heap);
     const [tUp, tFirst] = await Promise.all([up, first]);
     const next = arrival(2);
     const t1 = performance.now();
-    deno.spawnWorker(2, heapMb, h.config.pool.gcHeadroomMb, shareMb);
+    deno.spawnWorker(2, heap);
     const tNext = await next;
     return { process: tUp - t0, firstWorker: tFirst - t0, nextWorker: tNext - t1 };
   } finally {

@@ -14,7 +14,7 @@ import type { DevPaths } from "../../common/dev-material.js";
 import { channelOptionsFor, clientCredentials } from "../../common/tls.js";
 import { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { DENO_FLAGS } from "../../sandbox/pool/deno-process.js";
-import { workerHeapMb } from "../../sandbox/pool/types.js";
+import { workerHeap, type WorkerHeap } from "../../sandbox/pool/types.js";
 import { probeOptions, ready } from "./calls.js";
 import { cpuMeter as cpuMeterOf, processes } from "./cpu.js";
 import { freePort, spawnService, type Child } from "./processes.js";
@@ -69,12 +69,12 @@ export async function benchSandbox(d: SandboxBenchDeps): Promise<void> {
   );
   report.add(`sandbox RSS per leased worker (${LEASED} leased)`, `${perWorker.toFixed(1)} MiB`, `${GOAL_RSS_MIB} MiB (goal)`, perWorker / GOAL_RSS_MIB);
   // What the goal is up against: an empty worker of each kind Deno offers.
-  const heapMb = workerHeapMb(h.config.pool, h.config.pool.defaultMemoryMb);
+  const heap = workerHeap(h.config.pool, h.config.pool.defaultMemoryMb);
   for (const [kind, label] of [
     ["thread", "empty node:worker_threads worker (the kind whose heap limit holds)"],
     ["web", "empty Deno Web Worker (heap limit does not hold)"],
   ] as const) {
-    const floor = emptyWorkerMib(h.config.pool.denoPath, kind, heapMb, h.config.pool.gcHeadroomMb);
+    const floor = emptyWorkerMib(h.config.pool.denoPath, kind, heap);
     report.add(`RSS of an ${label}`, `${floor.toFixed(1)} MiB`, `${GOAL_RSS_MIB} MiB (goal)`, floor / GOAL_RSS_MIB);
   }
 
@@ -209,8 +209,8 @@ async function startService(d: SandboxBenchDeps, env: NodeJS.ProcessEnv): Promis
 const FLOOR_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), "deno-worker-floor.js");
 
 /** Resident memory an empty worker adds to a Deno process started with the pool's flags (MiB). */
-function emptyWorkerMib(denoPath: string, kind: "thread" | "web", heapMb: number, headroomMb: number): number {
-  const out = execFileSync(denoPath, [...DENO_FLAGS, FLOOR_SCRIPT, kind, String(heapMb), String(headroomMb), String(LEASED)], { encoding: "utf8", timeout: 120_000 });
+function emptyWorkerMib(denoPath: string, kind: "thread" | "web", heap: WorkerHeap): number {
+  const out = execFileSync(denoPath, [...DENO_FLAGS, FLOOR_SCRIPT, kind, String(heap.heapMb), String(heap.headroomMb), String(LEASED)], { encoding: "utf8", timeout: 120_000 });
   return Number(out.trim()) / 1024 / 1024;
 }
 
