@@ -8,7 +8,11 @@
 //
 //   node --import tsx test/bench/deno-runner.ts [--runner F] [--workers 2]
 //     [--executions 6000] [--share-mb 10] [--heap-mb 32] [--headroom-mb 16]
-//     [--v8-flags F,G] [--busy] [--runs 1]
+//     [--v8-flags F,G] [--busy] [--runs 1] [--gap-ms 0]
+// `--gap-ms` waits that long after each result before the worker's next
+// execution, as at one connection where the answer travels back to the
+// client and the next request in: the worker is idle meanwhile, and
+// latency, not throughput, is what that run measures.
 // The defaults are the pool's for a default lease: the script's share, the
 // heap limit that adds the worker's own heap and the collection headroom,
 // and that headroom.
@@ -41,6 +45,7 @@ const { values: args } = parseArgs({
     "v8-flags": { type: "string", default: "" },
     busy: { type: "boolean", default: false },
     runs: { type: "string", default: "1" },
+    "gap-ms": { type: "string", default: "0" },
   },
 });
 
@@ -120,7 +125,10 @@ function once(denoPath: string, workers: number, total: number): Promise<RunResu
           sentAt.delete(exec);
           latencies.push(performance.now() - s.at);
           if (!outcome.startsWith("R")) failures.push(outcome.slice(0, 120));
-          if (nextId < total) send(s.worker);
+          if (nextId < total) {
+            if (gapMs > 0) setTimeout(() => send(s.worker), gapMs);
+            else send(s.worker);
+          }
           else if (latencies.length === total) finish();
         },
       },
@@ -130,6 +138,7 @@ function once(denoPath: string, workers: number, total: number): Promise<RunResu
   });
 }
 
+const gapMs = Number(args["gap-ms"]);
 const denoPath = process.env.DENO_PATH ?? bundledDeno();
 if (!denoPath) throw new Error("no Deno binary for this platform in node_modules; set DENO_PATH");
 const busy = args.busy ? spawn(process.execPath, ["-e", "for(;;){}"], { stdio: "ignore" }) : undefined;
