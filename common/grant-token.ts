@@ -6,6 +6,7 @@ import crypto, { type KeyObject } from "node:crypto";
 import fs from "node:fs";
 import { GrantClaims, GrantPurpose } from "../proto/gen/secutils/broker/v1/broker.js";
 import { ConfigError } from "./config.js";
+import { ed25519 } from "./ed25519.js";
 
 export const GRANT_TYP = "secutils-grant";
 export const GRANT_ALG = "EdDSA";
@@ -19,15 +20,16 @@ export const GRANT_PURPOSE: Record<Purpose, GrantPurpose> = {
   template: GrantPurpose.GRANT_PURPOSE_TEMPLATE,
 };
 
-// One fixed JWS profile, signed and checked with node:crypto directly: through
-// a general JOSE library a grant cost ~0.35 ms to sign and ~0.37 ms to verify,
-// against ~0.07 and ~0.17 ms here, on every templated or scripted request.
+// One fixed JWS profile, signed and checked directly (ed25519.ts): through a
+// general JOSE library a grant cost ~0.35 ms to sign and ~0.37 ms to verify,
+// against ~0.07 and ~0.17 ms with node:crypto, on every templated or scripted
+// request.
 const HEADER = Buffer.from(JSON.stringify({ alg: GRANT_ALG, typ: GRANT_TYP })).toString("base64url");
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 export async function signGrant(claims: GrantClaims, privateKey: KeyObject): Promise<string> {
   const signingInput = `${HEADER}.${Buffer.from(GrantClaims.encode(claims).finish()).toString("base64url")}`;
-  return `${signingInput}.${crypto.sign(null, Buffer.from(signingInput), privateKey).toString("base64url")}`;
+  return `${signingInput}.${ed25519.sign(Buffer.from(signingInput), privateKey).toString("base64url")}`;
 }
 
 export class GrantTokenError extends Error {
@@ -56,7 +58,7 @@ export function openGrantToken(token: string, publicKey: KeyObject): { header: R
   if (hd.alg !== GRANT_ALG || "crit" in hd || "b64" in hd) throw new GrantTokenError("malformed");
   let valid: boolean;
   try {
-    valid = crypto.verify(null, Buffer.from(`${h}.${p}`), publicKey, Buffer.from(sig, "base64url"));
+    valid = ed25519.verify(Buffer.from(`${h}.${p}`), publicKey, Buffer.from(sig, "base64url"));
   } catch {
     valid = false;
   }

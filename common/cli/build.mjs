@@ -24,9 +24,10 @@ const BUNDLED = ["broker/main.ts", "sandbox/main.ts", "gateway/main.ts", "common
 /**
  * Left out of the bundles and loaded from node_modules: they read files that
  * sit beside their own code (PGlite its WebAssembly and data, playwright-core
- * its protocol files, grpc-health-check its .proto).
+ * its protocol files, grpc-health-check its .proto, sodium-native its
+ * prebuilt addon).
  */
-const EXTERNAL = ["@electric-sql/pglite", "playwright-core", "grpc-health-check"];
+const EXTERNAL = ["@electric-sql/pglite", "playwright-core", "grpc-health-check", "sodium-native"];
 /** Files read at run time next to the code that reads them. */
 const ASSET = /(\/migrations\/[^/]+\.sql|^sandbox\/deno\/.+\.js)$/;
 
