@@ -14,7 +14,8 @@ const MAX_TRACKED_USERS = 100_000;
  *
  * Every secret write goes through a gateway, which calls `written` before it
  * answers: the user's generation here changes at once, and `NOTIFY
- * secrets_changed` changes it on every other replica. When the notification
+ * secrets_changed` (payload: this instance, then the user) changes it on
+ * every other replica; each replica ignores its own. When the notification
  * stream is interrupted, every generation changes (a new epoch), since a
  * change may have been missed.
  *
@@ -34,7 +35,15 @@ export class SecretsGenerations {
     this.db = db;
     this.unlisten = await db.listen(
       SECRETS_CHANNEL,
-      (userId) => this.changed(userId),
+      (payload) => {
+        // "<instance> <user>". This process changed its own generation before
+        // the write was answered; counting its notification again changed it
+        // a second time whenever that arrived, and a cache filled in between
+        // was filled again (seen under load: two releases for one change).
+        const space = payload.indexOf(" ");
+        if (space >= 0 && payload.slice(0, space) === this.instance) return;
+        this.changed(space >= 0 ? payload.slice(space + 1) : payload);
+      },
       () => {
         log.warn("secret change notifications were interrupted: every cached secret value is dropped");
         this.changedAll();
@@ -64,7 +73,7 @@ export class SecretsGenerations {
   /** A secret of this user was written through this gateway: change here, then tell every other replica. */
   async written(userId: string): Promise<void> {
     this.changed(userId);
-    await this.db?.query("SELECT pg_notify($1, $2)", [SECRETS_CHANNEL, userId]);
+    await this.db?.query("SELECT pg_notify($1, $2)", [SECRETS_CHANNEL, `${this.instance} ${userId}`]);
   }
 
   changed(userId: string): void {
