@@ -36,7 +36,8 @@ export async function startSandboxServer(
     "grpc.max_receive_message_length": deps.maxMessageBytes,
     "grpc.max_send_message_length": deps.maxMessageBytes,
   });
-  server.addService(ScriptRunnerService, scriptRunnerRpc(deps.service, deps.trackers, deps.pages, deps.log));
+  const rpc = scriptRunnerRpc(deps.service, deps.trackers, deps.pages, deps.log);
+  server.addService(ScriptRunnerService, rpc.handlers);
   const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
   health.addToServer(server);
   const probe = setInterval(() => {
@@ -48,6 +49,11 @@ export async function startSandboxServer(
     port: listening.port,
     stop: () => {
       clearInterval(probe);
+      // Open execution streams would otherwise keep taking executions until
+      // the grace ran out; NOT_SERVING first, so the streams the gateway
+      // opens in their place go to another instance.
+      setServing(health, SERVICE_NAME, false);
+      rpc.drain();
       return stopServing(health, SERVICE_NAME, listening);
     },
   };

@@ -13,6 +13,7 @@ import type {
   RunPageTrackerResponse,
   ScriptRunnerClient,
 } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import { ExecutionStreams } from "./streams.js";
 
 /**
  * The sandbox ends every run by its own limits (scripts, requests, pages);
@@ -39,10 +40,7 @@ export const CONNECT_WAIT_MS = 1_000;
  * already sent to another by grpc-js.
  */
 async function run<Req, Res>(sandbox: ScriptRunnerClient, method: Unary<Req, Res>, request: Req, workMs: number): Promise<Res> {
-  if (sandbox.getChannel().getConnectivityState(true) !== grpc.connectivityState.READY) {
-    // Not ready in time: the call below fails at once, as UNAVAILABLE.
-    await new Promise<void>((resolve) => sandbox.waitForReady(Date.now() + CONNECT_WAIT_MS, () => resolve()));
-  }
+  await connected(sandbox);
   return new Promise((resolve, reject) => {
     let started = false;
     // grpc-js captures the caller's stack for every call, for the error it may
@@ -62,10 +60,23 @@ async function run<Req, Res>(sandbox: ScriptRunnerClient, method: Unary<Req, Res
   });
 }
 
+/** Waits for a connected instance, CONNECT_WAIT_MS at most; not ready in time, the call fails at once, as UNAVAILABLE. */
+async function connected(sandbox: ScriptRunnerClient): Promise<void> {
+  if (sandbox.getChannel().getConnectivityState(true) === grpc.connectivityState.READY) return;
+  await new Promise<void>((resolve) => sandbox.waitForReady(Date.now() + CONNECT_WAIT_MS, () => resolve()));
+}
+
+const streams = new WeakMap<ScriptRunnerClient, ExecutionStreams>();
+
 /** `workMs`: the longest the sandbox may take by its own limits. */
 export const sandboxCalls = {
-  execute: (sandbox: ScriptRunnerClient, request: ExecuteRequest, workMs: number): Promise<ExecuteResponse> =>
-    run(sandbox, sandbox.execute, request, workMs),
+  /** A responder's script: over the client's execution streams (streams.ts). */
+  execute: async (sandbox: ScriptRunnerClient, request: ExecuteRequest, workMs: number): Promise<ExecuteResponse> => {
+    await connected(sandbox);
+    let s = streams.get(sandbox);
+    if (s === undefined) streams.set(sandbox, (s = new ExecutionStreams(sandbox)));
+    return s.execute(request, workMs + DEADLINE_SLACK_MS);
+  },
   runApiTracker: (sandbox: ScriptRunnerClient, request: RunApiTrackerRequest, workMs: number): Promise<RunApiTrackerResponse> =>
     run(sandbox, sandbox.runApiTracker, request, workMs),
   runPageTracker: (sandbox: ScriptRunnerClient, request: RunPageTrackerRequest, workMs: number): Promise<RunPageTrackerResponse> =>

@@ -4,7 +4,7 @@ import { GRPC_STATUS } from "../../common/grpc-server.js";
 import { ANSWERED_TRAILER } from "../../common/script-errors.js";
 import type { Logger } from "../../common/log.js";
 import { peerIdentity } from "../../common/tls.js";
-import type { ScriptRunnerServer } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import type { ExecuteStreamRequest, ExecuteStreamResponse, ScriptRunnerServer } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import type { TrackerRunService } from "../api-trackers/run.js";
 import type { PageTrackerRunService } from "../page-trackers/run.js";
 import type { ExecutionService } from "./service.js";
@@ -21,21 +21,29 @@ const answered = () => {
 // A full queue is a passing overload here, not a broken precondition.
 const STATUS = { ...GRPC_STATUS, limit: grpc.status.RESOURCE_EXHAUSTED };
 
+/** The status a failed run ends with; undefined for an error of ours (logged, answered as INTERNAL). */
+function statusOf(err: unknown): { code: grpc.status; details: string } | undefined {
+  return err instanceof DomainError ? { code: STATUS[err.kind], details: err.message } : undefined;
+}
+
+/** The handlers, and `drain()`: streams take no new execution and end as their running ones answer. */
+export interface ScriptRunnerRpc {
+  handlers: ScriptRunnerServer;
+  drain(): void;
+}
+
 export function scriptRunnerRpc(
   service: ExecutionService,
   trackers: TrackerRunService,
   pages: PageTrackerRunService,
   log: Logger,
-): ScriptRunnerServer {
+): ScriptRunnerRpc {
   /** Identity check, cancellation and error mapping shared by every method. */
   const serve =
     <Req, Res>(name: string, handle: (req: Req, signal: AbortSignal) => Promise<Res>) =>
     (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
-      const identity = peerIdentity(call);
-      if (identity === undefined || !ALLOWED.has(identity)) {
-        log.warn({ caller: identity ?? "(none)", method: name }, "refused a call from an identity not allowed to run scripts");
-        return callback({ code: grpc.status.PERMISSION_DENIED, details: `identity ${identity ?? "(none)"} may not call ${name}`, metadata: answered() });
-      }
+      const refused = refusal(call, name);
+      if (refused) return callback({ ...refused, metadata: answered() });
       // Headers first: they tell the gateway the run started here, so a failure
       // after them is an interrupted run, never one to try elsewhere.
       call.sendMetadata(new grpc.Metadata());
@@ -53,15 +61,93 @@ export function scriptRunnerRpc(
         },
         (err: unknown) => {
           settled();
-          if (err instanceof DomainError) return callback({ code: STATUS[err.kind], details: err.message, metadata: answered() });
-          log.error({ err, method: name }, "script call failed");
-          callback({ code: grpc.status.INTERNAL, details: "internal error", metadata: answered() });
+          callback({ ...failure(err, name), metadata: answered() });
         },
       );
     };
+
+  /** Only the gateway's identity may run scripts. */
+  const refusal = (call: Parameters<typeof peerIdentity>[0], name: string) => {
+    const identity = peerIdentity(call);
+    if (identity !== undefined && ALLOWED.has(identity)) return undefined;
+    log.warn({ caller: identity ?? "(none)", method: name }, "refused a call from an identity not allowed to run scripts");
+    return { code: grpc.status.PERMISSION_DENIED, details: `identity ${identity ?? "(none)"} may not call ${name}` };
+  };
+
+  const failure = (err: unknown, name: string) => {
+    const status = statusOf(err);
+    if (status) return status;
+    log.error({ err, method: name }, "script call failed");
+    return { code: grpc.status.INTERNAL, details: "internal error" };
+  };
+
+  /** Each open stream's way to end once its running executions have answered. */
+  const streams = new Set<() => void>();
+  let draining = false;
+
+  /**
+   * Executions over one stream, each as Execute would run it: "started" as
+   * it is taken (the unary call's early headers), then its result or its
+   * failure. A half-closed stream ends once its executions have answered; a
+   * cancelled one stops them all. While the service stops, an execution is
+   * refused untaken (no "started"), so the gateway sends it to another
+   * instance, and the stream ends as soon as its running ones have answered.
+   */
+  const executeStream = (call: grpc.ServerDuplexStream<ExecuteStreamRequest, ExecuteStreamResponse>) => {
+    const refused = refusal(call, "executeStream");
+    if (refused) return void call.emit("error", refused);
+    const running = new Map<number, AbortController>();
+    let ending = false;
+    const send = (m: ExecuteStreamResponse) => {
+      if (!call.cancelled && call.writable) call.write(m);
+    };
+    const end = () => {
+      ending = true;
+      if (running.size === 0 && call.writable) call.end();
+    };
+    streams.add(end);
+    const forget = () => streams.delete(end);
+    for (const event of ["finish", "close", "cancelled", "error"]) call.once(event, forget);
+    const done = (id: number) => {
+      running.delete(id);
+      if (ending && running.size === 0 && call.writable) call.end();
+    };
+    call.on("data", (m: ExecuteStreamRequest) => {
+      if (m.cancel) return running.get(m.id)?.abort();
+      if (!m.execute || running.has(m.id)) return;
+      if (draining) return send({ id: m.id, failure: { code: grpc.status.UNAVAILABLE, details: "the sandbox is stopping" } });
+      const abort = new AbortController();
+      running.set(m.id, abort);
+      send({ id: m.id, started: true });
+      service.execute(m.execute, abort.signal).then(
+        (result) => {
+          send({ id: m.id, result });
+          done(m.id);
+        },
+        (err: unknown) => {
+          send({ id: m.id, failure: failure(err, "executeStream") });
+          done(m.id);
+        },
+      );
+    });
+    call.on("end", end);
+    call.on("cancelled", () => {
+      for (const abort of running.values()) abort.abort();
+    });
+    // A write after the caller went away fails here; the executions stop through "cancelled".
+    call.on("error", () => {});
+  };
+
   return {
-    execute: serve("execute", (req, signal) => service.execute(req, signal)),
-    runApiTracker: serve("runApiTracker", (req, signal) => trackers.run(req, signal)),
-    runPageTracker: serve("runPageTracker", (req, signal) => pages.run(req, signal)),
+    handlers: {
+      execute: serve("execute", (req, signal) => service.execute(req, signal)),
+      executeStream,
+      runApiTracker: serve("runApiTracker", (req, signal) => trackers.run(req, signal)),
+      runPageTracker: serve("runPageTracker", (req, signal) => pages.run(req, signal)),
+    },
+    drain() {
+      draining = true;
+      for (const end of streams) end();
+    },
   };
 }

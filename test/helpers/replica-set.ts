@@ -105,6 +105,11 @@ export class ReplicaSet {
     await instance.proc.stop("SIGKILL");
   }
 
+  /** SIGTERM: the instance stops as a platform stops it, finishing what it took. */
+  async terminate(instance: Instance): Promise<void> {
+    await instance.proc.stop("SIGTERM");
+  }
+
   /** Starts the instance again at its address. */
   async restart(instance: Instance): Promise<void> {
     instance.pastOutput += instance.proc.output;

@@ -35,6 +35,20 @@ export async function scriptGrant(stack: Stack, userId: string, access: GrantAcc
 
 export const RESPONDER_CONTEXT = { method: "POST", headers: { "content-type": "application/json" }, path: "/hook", query: {}, body: [] };
 
+/** A responder's ExecuteRequest with no grant and the service's default limits. */
+export const responderRequest = (script: string, userId = randomUser()): ExecuteRequest => ({
+  userId,
+  kind: ScriptKind.SCRIPT_KIND_RESPONDER,
+  script,
+  contextJson: JSON.stringify(RESPONDER_CONTEXT),
+  limits: { timeoutMs: 0, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0 },
+});
+/** A responder script answering 200 with `body`. */
+export const answering = (body: string) => `(async () => ({ statusCode: 200, body: ${JSON.stringify(body)} }))()`;
+/** Busy for `ms` (realms have no timers), then answers `body`. */
+export const busyThen = (ms: number, body: string) =>
+  `(async () => { const t = Date.now(); while (Date.now() - t < ${ms}); return { statusCode: 200, body: ${JSON.stringify(body)} }; })()`;
+
 export interface Run {
   userId: string;
   script: string;

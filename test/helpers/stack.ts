@@ -117,6 +117,11 @@ export class Stack {
     await this.halt(this.sandbox);
   }
 
+  /** kill -9: no drain, no goodbye to its callers. */
+  async killSandbox(): Promise<void> {
+    await this.halt(this.sandbox, "SIGKILL");
+  }
+
   /** Starts a gRPC service; a restart keeps the port it had. */
   private async launch(name: "broker" | "sandbox", env: NodeJS.ProcessEnv): Promise<[ServiceProcess, string]> {
     const proc = new ServiceProcess(`${name}/main.ts`, env);
@@ -125,8 +130,8 @@ export class Stack {
   }
 
   /** Stops a process, keeping what it printed for output(). */
-  private async halt(proc: ServiceProcess): Promise<void> {
-    await proc.stop();
+  private async halt(proc: ServiceProcess, signal?: NodeJS.Signals): Promise<void> {
+    await proc.stop(signal);
     this.pastOutput += proc.output;
     proc.output = "";
   }

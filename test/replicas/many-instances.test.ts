@@ -153,6 +153,32 @@ it("survives kill -9 of a sandbox and a broker: only executions running on that 
   expect(after.releases[0]).toBeGreaterThan(before.releases[0]!);
 });
 
+it("a sandbox stopped with SIGTERM under load: no request fails, and it gets traffic again once back", async () => {
+  const stopping = set.sandboxes[1]!;
+  const outcomes = await load(
+    4,
+    (async () => {
+      await forMs(1000);
+      await set.terminate(stopping);
+      await forMs(1000);
+    })(),
+  );
+  // Its runs finish, and what it no longer takes goes to the other (gateway/sandbox/streams.ts).
+  expect(outcomes.filter((o) => !o.ok)).toEqual([]);
+  expect(outcomes.filter((o) => o.kind === "scripted").length).toBeGreaterThan(20);
+
+  await set.restart(stopping);
+  const before = await counts();
+  const after = await until(
+    async () => {
+      await load(2, forMs(300));
+      return counts();
+    },
+    (now) => now.executions[1]! > before.executions[1]!,
+  );
+  expect(after.executions[1]).toBeGreaterThan(before.executions[1]!);
+});
+
 it("accepts a grant once across both brokers: a replay sent to the other is refused and audited", async () => {
   const minter = new GrantMinter(crypto.createPrivateKey(fs.readFileSync(set.dev.grantSigningKeyFile)));
   const [first, second] = set.brokers.map((b) => brokerAs({ dev: set.dev, brokerAddr: b.addr }, "sandbox"));

@@ -10,8 +10,10 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -311,6 +313,35 @@ export interface ExecuteResponse {
   logs: string[];
   /** Whether output beyond the cap was dropped. */
   logsTruncated: boolean;
+}
+
+export interface ExecuteStreamRequest {
+  /** The execution's number on this stream, chosen by the caller. */
+  id: number;
+  execute?:
+    | ExecuteRequest
+    | undefined;
+  /** The caller gave up on the execution (its deadline passed): stop it. */
+  cancel?: boolean | undefined;
+}
+
+export interface ExecuteStreamResponse {
+  id: number;
+  /**
+   * The instance took the execution: from here on, a lost stream means
+   * an interrupted run, never one that may be tried elsewhere.
+   */
+  started?: boolean | undefined;
+  result?:
+    | ExecuteResponse
+    | undefined;
+  /** What Execute would have ended with: a gRPC status code and its message. */
+  failure?: ExecuteFailure | undefined;
+}
+
+export interface ExecuteFailure {
+  code: number;
+  details: string;
 }
 
 export interface RunApiTrackerRequest {
@@ -1800,6 +1831,315 @@ export const ExecuteResponse: MessageFns<ExecuteResponse> = {
   },
 };
 
+function createBaseExecuteStreamRequest(): ExecuteStreamRequest {
+  return { id: 0, execute: undefined, cancel: undefined };
+}
+
+export const ExecuteStreamRequest: MessageFns<ExecuteStreamRequest> = {
+  encode(message: ExecuteStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint64(message.id);
+    }
+    if (message.execute !== undefined) {
+      ExecuteRequest.encode(message.execute, writer.uint32(18).fork()).join();
+    }
+    if (message.cancel !== undefined) {
+      writer.uint32(24).bool(message.cancel);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecuteStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecuteStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.execute = ExecuteRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.cancel = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExecuteStreamRequest {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      execute: isSet(object.execute) ? ExecuteRequest.fromJSON(object.execute) : undefined,
+      cancel: isSet(object.cancel) ? globalThis.Boolean(object.cancel) : undefined,
+    };
+  },
+
+  toJSON(message: ExecuteStreamRequest): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.execute !== undefined) {
+      obj.execute = ExecuteRequest.toJSON(message.execute);
+    }
+    if (message.cancel !== undefined) {
+      obj.cancel = message.cancel;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExecuteStreamRequest>, I>>(base?: I): ExecuteStreamRequest {
+    return ExecuteStreamRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecuteStreamRequest>, I>>(object: I): ExecuteStreamRequest {
+    const message = createBaseExecuteStreamRequest();
+    message.id = object.id ?? 0;
+    message.execute = (object.execute !== undefined && object.execute !== null)
+      ? ExecuteRequest.fromPartial(object.execute)
+      : undefined;
+    message.cancel = object.cancel ?? undefined;
+    return message;
+  },
+};
+
+function createBaseExecuteStreamResponse(): ExecuteStreamResponse {
+  return { id: 0, started: undefined, result: undefined, failure: undefined };
+}
+
+export const ExecuteStreamResponse: MessageFns<ExecuteStreamResponse> = {
+  encode(message: ExecuteStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint64(message.id);
+    }
+    if (message.started !== undefined) {
+      writer.uint32(16).bool(message.started);
+    }
+    if (message.result !== undefined) {
+      ExecuteResponse.encode(message.result, writer.uint32(26).fork()).join();
+    }
+    if (message.failure !== undefined) {
+      ExecuteFailure.encode(message.failure, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecuteStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecuteStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.started = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.result = ExecuteResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.failure = ExecuteFailure.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExecuteStreamResponse {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      started: isSet(object.started) ? globalThis.Boolean(object.started) : undefined,
+      result: isSet(object.result) ? ExecuteResponse.fromJSON(object.result) : undefined,
+      failure: isSet(object.failure) ? ExecuteFailure.fromJSON(object.failure) : undefined,
+    };
+  },
+
+  toJSON(message: ExecuteStreamResponse): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.started !== undefined) {
+      obj.started = message.started;
+    }
+    if (message.result !== undefined) {
+      obj.result = ExecuteResponse.toJSON(message.result);
+    }
+    if (message.failure !== undefined) {
+      obj.failure = ExecuteFailure.toJSON(message.failure);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExecuteStreamResponse>, I>>(base?: I): ExecuteStreamResponse {
+    return ExecuteStreamResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecuteStreamResponse>, I>>(object: I): ExecuteStreamResponse {
+    const message = createBaseExecuteStreamResponse();
+    message.id = object.id ?? 0;
+    message.started = object.started ?? undefined;
+    message.result = (object.result !== undefined && object.result !== null)
+      ? ExecuteResponse.fromPartial(object.result)
+      : undefined;
+    message.failure = (object.failure !== undefined && object.failure !== null)
+      ? ExecuteFailure.fromPartial(object.failure)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseExecuteFailure(): ExecuteFailure {
+  return { code: 0, details: "" };
+}
+
+export const ExecuteFailure: MessageFns<ExecuteFailure> = {
+  encode(message: ExecuteFailure, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).uint32(message.code);
+    }
+    if (message.details !== "") {
+      writer.uint32(18).string(message.details);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecuteFailure {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecuteFailure();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.details = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExecuteFailure {
+    return {
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      details: isSet(object.details) ? globalThis.String(object.details) : "",
+    };
+  },
+
+  toJSON(message: ExecuteFailure): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.details !== "") {
+      obj.details = message.details;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExecuteFailure>, I>>(base?: I): ExecuteFailure {
+    return ExecuteFailure.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecuteFailure>, I>>(object: I): ExecuteFailure {
+    const message = createBaseExecuteFailure();
+    message.code = object.code ?? 0;
+    message.details = object.details ?? "";
+    return message;
+  },
+};
+
 function createBaseRunApiTrackerRequest(): RunApiTrackerRequest {
   return {
     userId: "",
@@ -2573,6 +2913,23 @@ export const ScriptRunnerService = {
     responseDeserialize: (value: Buffer): ExecuteResponse => ExecuteResponse.decode(value),
   },
   /**
+   * The same executions over one long-lived stream, many at a time: the
+   * gateway numbers each on its stream, and the answers come back in the
+   * order they finish. A unary call costs a new HTTP/2 stream, its headers
+   * and trailers and a wake-up of each side for each; a message on an open
+   * stream costs one frame. The failures are those of Execute, as messages.
+   */
+  executeStream: {
+    path: "/secutils.sandbox.v1.ScriptRunner/ExecuteStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: ExecuteStreamRequest): Buffer => Buffer.from(ExecuteStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExecuteStreamRequest => ExecuteStreamRequest.decode(value),
+    responseSerialize: (value: ExecuteStreamResponse): Buffer =>
+      Buffer.from(ExecuteStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExecuteStreamResponse => ExecuteStreamResponse.decode(value),
+  },
+  /**
    * One API tracker run: configurator, the HTTP requests (performed here
    * under the outbound policy), extractor. The grant's secrets are opened
    * once and serve both scripts; they never leave this service, and every
@@ -2611,6 +2968,14 @@ export const ScriptRunnerService = {
 export interface ScriptRunnerServer extends UntypedServiceImplementation {
   execute: handleUnaryCall<ExecuteRequest, ExecuteResponse>;
   /**
+   * The same executions over one long-lived stream, many at a time: the
+   * gateway numbers each on its stream, and the answers come back in the
+   * order they finish. A unary call costs a new HTTP/2 stream, its headers
+   * and trailers and a wake-up of each side for each; a message on an open
+   * stream costs one frame. The failures are those of Execute, as messages.
+   */
+  executeStream: handleBidiStreamingCall<ExecuteStreamRequest, ExecuteStreamResponse>;
+  /**
    * One API tracker run: configurator, the HTTP requests (performed here
    * under the outbound policy), extractor. The grant's secrets are opened
    * once and serve both scripts; they never leave this service, and every
@@ -2643,6 +3008,19 @@ export interface ScriptRunnerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ExecuteResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * The same executions over one long-lived stream, many at a time: the
+   * gateway numbers each on its stream, and the answers come back in the
+   * order they finish. A unary call costs a new HTTP/2 stream, its headers
+   * and trailers and a wake-up of each side for each; a message on an open
+   * stream costs one frame. The failures are those of Execute, as messages.
+   */
+  executeStream(): ClientDuplexStream<ExecuteStreamRequest, ExecuteStreamResponse>;
+  executeStream(options: Partial<CallOptions>): ClientDuplexStream<ExecuteStreamRequest, ExecuteStreamResponse>;
+  executeStream(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<ExecuteStreamRequest, ExecuteStreamResponse>;
   /**
    * One API tracker run: configurator, the HTTP requests (performed here
    * under the outbound policy), extractor. The grant's secrets are opened
@@ -2716,6 +3094,17 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;
