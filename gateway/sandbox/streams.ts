@@ -9,10 +9,11 @@
 // The rules of the unary call hold: an execution is never sent twice once
 // an instance may have started it; one the instance said it did not take
 // (it was stopping, or the stream ended before it got there) goes to
-// another stream. Balancing stays grpc-js's: each stream is one call, placed
-// by the channel's policy over the healthy instances, and streams are
-// replaced every STREAM_MAX_AGE_MS so that an instance that comes back gets
-// its share again.
+// another stream. Each stream is one call, placed by the channel's policy
+// over the healthy instances; executions are then spread by instance over
+// the open streams (pick()), and streams are replaced every
+// STREAM_MAX_AGE_MS, so that an instance that comes back gets its share
+// again.
 import * as grpc from "@grpc/grpc-js";
 import { ANSWERED_TRAILER } from "../../common/script-errors.js";
 import type {
@@ -24,11 +25,9 @@ import type {
 } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 
 /**
- * This many streams are kept open while executions come: each execution
- * takes the one with the fewest in flight, the next in turn among equals, so
- * that even one execution at a time is spread over every stream (and so over
- * the instances they were placed on), and one large result holds up few
- * others.
+ * This many streams are kept open while executions come (see pick() for
+ * which one an execution takes): several, so that the channel places them
+ * on several instances and one large result holds up few others.
  */
 export const MAX_STREAMS = 4;
 /** Each stream takes new executions for about this long (±25%, so that they are not replaced all at once), then ends once they have answered. */

@@ -21,11 +21,6 @@ const answered = () => {
 // A full queue is a passing overload here, not a broken precondition.
 const STATUS = { ...GRPC_STATUS, limit: grpc.status.RESOURCE_EXHAUSTED };
 
-/** The status a failed run ends with; undefined for an error of ours (logged, answered as INTERNAL). */
-function statusOf(err: unknown): { code: grpc.status; details: string } | undefined {
-  return err instanceof DomainError ? { code: STATUS[err.kind], details: err.message } : undefined;
-}
-
 /** The handlers, and `drain()`: streams take no new execution and end as their running ones answer. */
 export interface ScriptRunnerRpc {
   handlers: ScriptRunnerServer;
@@ -74,9 +69,9 @@ export function scriptRunnerRpc(
     return { code: grpc.status.PERMISSION_DENIED, details: `identity ${identity ?? "(none)"} may not call ${name}` };
   };
 
+  /** The status a failed run ends with; an error of ours is logged and answered as INTERNAL. */
   const failure = (err: unknown, name: string) => {
-    const status = statusOf(err);
-    if (status) return status;
+    if (err instanceof DomainError) return { code: STATUS[err.kind], details: err.message };
     log.error({ err, method: name }, "script call failed");
     return { code: grpc.status.INTERNAL, details: "internal error" };
   };
@@ -101,16 +96,19 @@ export function scriptRunnerRpc(
     const send = (m: ExecuteStreamResponse) => {
       if (!call.cancelled && call.writable) call.write(m);
     };
+    const endIfIdle = () => {
+      if (ending && running.size === 0 && call.writable) call.end();
+    };
     const end = () => {
       ending = true;
-      if (running.size === 0 && call.writable) call.end();
+      endIfIdle();
     };
     streams.add(end);
     const forget = () => streams.delete(end);
     for (const event of ["finish", "close", "cancelled", "error"]) call.once(event, forget);
     const done = (id: number) => {
       running.delete(id);
-      if (ending && running.size === 0 && call.writable) call.end();
+      endIfIdle();
     };
     call.on("data", (m: ExecuteStreamRequest) => {
       if (m.cancel) return running.get(m.id)?.abort();
