@@ -25,10 +25,12 @@ export function setServing(health: HealthImplementation, serviceName: string, up
 
 /**
  * Stops a server: first says NOT_SERVING, so balancing clients send their
- * next calls to another instance, then lets calls in flight finish.
+ * next calls to another instance, then (`drain`) tells long-lived calls to
+ * take nothing new, then lets calls in flight finish.
  */
-export function stopServing(health: HealthImplementation, serviceName: string, listening: Listening): Promise<void> {
+export function stopServing(health: HealthImplementation, serviceName: string, listening: Listening, drain?: () => void): Promise<void> {
   setServing(health, serviceName, false);
+  drain?.();
   return listening.stop();
 }
 

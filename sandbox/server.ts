@@ -50,11 +50,9 @@ export async function startSandboxServer(
     stop: () => {
       clearInterval(probe);
       // Open execution streams would otherwise keep taking executions until
-      // the grace ran out; NOT_SERVING first, so the streams the gateway
-      // opens in their place go to another instance.
-      setServing(health, SERVICE_NAME, false);
-      rpc.drain();
-      return stopServing(health, SERVICE_NAME, listening);
+      // the grace ran out; drained after NOT_SERVING, so the streams the
+      // gateway opens in their place go to another instance.
+      return stopServing(health, SERVICE_NAME, listening, rpc.drain);
     },
   };
 }

@@ -13,7 +13,7 @@ import type {
   RunPageTrackerResponse,
   ScriptRunnerClient,
 } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
-import { ExecutionStreams } from "./streams.js";
+import { ExecutionStreams, type ExecutionFailure } from "./streams.js";
 
 /**
  * The sandbox ends every run by its own limits (scripts, requests, pages);
@@ -21,11 +21,6 @@ import { ExecutionStreams } from "./streams.js";
  * slack, which also covers a page run waiting for a free browser.
  */
 export const DEADLINE_SLACK_MS = 30_000;
-
-/** A failed call that had started on a sandbox instance (it sent its headers). */
-interface StartedFailure extends grpc.ServiceError {
-  started: true;
-}
 
 /**
  * How long a call waits for a sandbox instance when none is connected: a
@@ -95,7 +90,8 @@ export interface SandboxFailure {
 
 /** The failure of a call for a responder's script or a tracker's run. */
 export function sandboxFailureOf(err: unknown, subject: "script" | "tracker"): SandboxFailure {
-  const e = err as Partial<StartedFailure>;
+  // A unary call's error with `started` set when it had sent its headers, or a stream's (streams.ts).
+  const e = err as Partial<ExecutionFailure>;
   // The instance (or the Deno process) running it died: say so, not that no sandbox is there.
   const connectionLost = e.started && (e.metadata?.get(ANSWERED_TRAILER).length ?? 0) === 0;
   if (e.code === grpc.status.UNAVAILABLE && (connectionLost || e.details === INTERRUPTED_MESSAGE)) return { kind: "unavailable", message: INTERRUPTED_MESSAGE };
