@@ -77,18 +77,29 @@ export function controlLine(control) {
 }
 
 /**
- * The runner's reading of a stdin line.
- * @param {string} line
- * @returns {{ control: ControlMessage } | { worker: number, timeoutMs: number, json: string }}
+ * The reading of stdin lines, done by the runner's input thread (reader.js).
+ * It runs from this function's source, as workerProtocol() does, so it
+ * holds no reference outside itself.
  */
-export function parseInputLine(line) {
-  const first = line.indexOf("\t");
-  const second = line.indexOf("\t", first + 1);
-  const worker = Number(line.slice(0, first));
-  const json = line.slice(second + 1);
-  if (worker === 0) return { control: JSON.parse(json) };
-  return { worker, timeoutMs: Number(line.slice(first + 1, second)), json };
+export function inputProtocol() {
+  return {
+    /**
+     * One stdin line, without its newline.
+     * @param {string} line
+     * @returns {{ control: ControlMessage } | { worker: number, timeoutMs: number, json: string }}
+     */
+    parseInputLine(line) {
+      const first = line.indexOf("\t");
+      const second = line.indexOf("\t", first + 1);
+      const worker = Number(line.slice(0, first));
+      const json = line.slice(second + 1);
+      if (worker === 0) return { control: JSON.parse(json) };
+      return { worker, timeoutMs: Number(line.slice(first + 1, second)), json };
+    },
+  };
 }
+
+export const { parseInputLine } = inputProtocol();
 
 /** @param {number} worker @param {number} threadId */
 export const readyLine = (worker, threadId) => `W\t${worker}\t${threadId}\n`;

@@ -1,25 +1,35 @@
 // The main module of a sandbox Deno process, started by the Node supervisor
 // with every permission denied. It owns worker threads and routes lines (the
-// protocol is protocol.js): execs and replies to the workers, their results
-// and host calls back as they are, and the workers' comings and goings.
+// protocol is protocol.js): the input thread (reader.js) hands execs and
+// replies to the workers; the workers' results and host calls go back
+// through here as they are, with the workers' comings and goings.
 //
 // It also holds each busy worker to its deadline: a worker that has not
 // answered shortly after it is terminated and reported.
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker } from "node:worker_threads";
 import { coreExtras } from "./core-extras.js";
 import { workerResourceLimits } from "./limits.js";
 import { PAGE_SOURCE } from "./page.js";
-import { exitedLine, goneLine, parseInputLine, readyLine, workerProtocol } from "./protocol.js";
+import { exitedLine, goneLine, inputProtocol, readyLine, workerProtocol } from "./protocol.js";
+import { readerMain } from "./reader.js";
 import { REALM_PRELUDE_SOURCE } from "./realm.js";
 import { workerMain } from "./worker.js";
 
 const WORKER_SOURCE = `(${workerMain.toString()})((${workerProtocol.toString()})())`;
+const READER_SOURCE = `(${readerMain.toString()})((${inputProtocol.toString()})())`;
 const PRELUDE_SOURCE = REALM_PRELUDE_SOURCE;
 const CORE_EXTRAS_SOURCE = coreExtras.toString();
 const DEADLINE_GRACE_MS = 500;
 const WATCH_INTERVAL_MS = 100;
 
 const workers = new Map();
+// Shared with the input thread, one slot per live worker (reader.js). More
+// than a process ever holds: the pool's whole default is 64 workers.
+const SLOTS = 4096;
+const owners = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
+const deadlines = new Float64Array(new SharedArrayBuffer(SLOTS * 8));
+const freeSlots = Array.from({ length: SLOTS }, (_, i) => SLOTS - 1 - i);
+const announce = new MessageChannel();
 const encoder = new TextEncoder();
 
 // Synchronous: an asynchronous write to a pipe waits on Deno's blocking pool
@@ -32,16 +42,24 @@ function write(line) {
 }
 
 function spawn(id, heapMb, headroomMb, shareMb) {
+  const slot = freeSlots.pop();
+  if (slot === undefined) return write(goneLine(id, "crashed"));
+  Atomics.store(owners, slot, id);
+  deadlines[slot] = 0;
+  // The worker's input: the input thread holds the other end.
+  const input = new MessageChannel();
+  announce.port1.postMessage({ w: id, slot, port: input.port2 }, [input.port2]);
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { prelude: PRELUDE_SOURCE, coreExtras: CORE_EXTRAS_SOURCE, page: PAGE_SOURCE, shareMb },
+    workerData: { prelude: PRELUDE_SOURCE, coreExtras: CORE_EXTRAS_SOURCE, page: PAGE_SOURCE, shareMb, input: input.port1 },
+    transferList: [input.port1],
     resourceLimits: workerResourceLimits(heapMb, headroomMb),
   });
-  const entry = { worker, deadline: 0, gone: false };
+  const entry = { worker, slot, gone: false };
   workers.set(id, entry);
   worker.on("message", (message) => {
     if (message === "ready") return write(readyLine(id, worker.threadId));
-    entry.deadline = 0;
+    deadlines[slot] = 0;
     write(message);
   });
   // Reported once; a retirement the supervisor asked for is not reported.
@@ -49,6 +67,10 @@ function spawn(id, heapMb, headroomMb, shareMb) {
     if (entry.gone) return;
     entry.gone = true;
     workers.delete(id);
+    announce.port1.postMessage({ w: id });
+    Atomics.store(owners, slot, 0);
+    deadlines[slot] = 0;
+    freeSlots.push(slot);
     if (reason) write(goneLine(id, reason));
   };
   worker.on("error", (error) => lost(error && error.code === "ERR_WORKER_OUT_OF_MEMORY" ? "memory" : "crashed"));
@@ -71,40 +93,23 @@ function retire(id, reason) {
 setInterval(() => {
   const now = Date.now();
   for (const [id, entry] of workers) {
-    if (entry.deadline !== 0 && now > entry.deadline + DEADLINE_GRACE_MS) retire(id, "time");
+    const deadline = deadlines[entry.slot];
+    if (deadline !== 0 && now > deadline + DEADLINE_GRACE_MS) retire(id, "time");
   }
 }, WATCH_INTERVAL_MS);
 
-function handle(line) {
-  const input = parseInputLine(line);
-  if ("control" in input) {
-    if (input.control.t === "spawn") spawn(input.control.w, input.control.heapMb, input.control.headroomMb, input.control.shareMb);
-    else if (input.control.t === "retire") retire(input.control.w, "");
-    return;
-  }
-  const entry = workers.get(input.worker);
-  if (!entry) return write(goneLine(input.worker, "crashed"));
-  if (input.timeoutMs > 0) entry.deadline = Date.now() + input.timeoutMs;
-  entry.worker.postMessage(input.json);
-}
-
-// The supervisor closing stdin means stop: an idle worker would otherwise
-// keep the process alive. A line may span hundreds of chunks (a proxied
-// answer of several MiB): each chunk is searched alone and the pieces joined
-// once, since searching a growing concatenation flattens it every time.
-const decoder = new TextDecoder();
-const pieces = [];
-for await (const chunk of Deno.stdin.readable) {
-  const text = decoder.decode(chunk, { stream: true });
-  let start = 0;
-  let end;
-  while ((end = text.indexOf("\n", start)) >= 0) {
-    pieces.push(text.slice(start, end));
-    const line = pieces.length === 1 ? pieces[0] : pieces.join("");
-    pieces.length = 0;
-    if (line.length > 0) handle(line);
-    start = end + 1;
-  }
-  if (start < text.length) pieces.push(start === 0 ? text : text.slice(start));
-}
-Deno.exit(0);
+const reader = new Worker(READER_SOURCE, {
+  eval: true,
+  workerData: { ports: announce.port2, owners: owners.buffer, deadlines: deadlines.buffer },
+  transferList: [announce.port2],
+});
+reader.on("message", (m) => {
+  // The supervisor closed stdin: stop (an idle worker would otherwise keep the process alive).
+  if (m.end) Deno.exit(0);
+  if (m.unknown !== undefined) return write(goneLine(m.unknown, "crashed"));
+  if (m.control.t === "spawn") spawn(m.control.w, m.control.heapMb, m.control.headroomMb, m.control.shareMb);
+  else if (m.control.t === "retire") retire(m.control.w, "");
+});
+// Without its input the process can do nothing more: the supervisor starts another.
+reader.on("error", () => Deno.exit(1));
+reader.on("exit", () => Deno.exit(1));

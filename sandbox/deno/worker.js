@@ -211,7 +211,8 @@ export function workerMain(protocol) {
     enter(exec);
   }
 
-  parentPort.on("message", (raw) => {
+  // Execs and replies come from the runner's input thread (reader.js), on this worker's port.
+  workerData.input.on("message", (raw) => {
     // A reply carries an upstream answer (up to the execution's in-flight
     // budget, as base64): reading it may run out of heap like anything else
     // sized by what the script asked for, so the running execution's guard

@@ -6,6 +6,7 @@ import {
   goneLine,
   inputLine,
   isFailureOf,
+  inputProtocol,
   parseInputLine,
   parseOutputLine,
   readyLine,
@@ -59,5 +60,11 @@ describe("the Node–Deno protocol", () => {
     expect(rebuilt.resultLine(1, "R{}", "F[]")).toBe(resultLine(1, "R{}", "F[]"));
     expect(rebuilt.failureOutcome("time_limit", "x")).toBe(failureOutcome("time_limit", "x"));
     expect(rebuilt.parseMessage('{"t":"reply","id":1,"data":""}')).toEqual({ t: "reply", id: 1, data: "" });
+  });
+
+  it("gives the input thread a line reader that stands alone (the runner passes its source)", () => {
+    const rebuilt = new Function(`return (${inputProtocol.toString()})();`)() as ReturnType<typeof inputProtocol>;
+    expect(rebuilt.parseInputLine(strip(inputLine(5, 1500, '{"t":"reply"}')))).toEqual({ worker: 5, timeoutMs: 1500, json: '{"t":"reply"}' });
+    expect(rebuilt.parseInputLine(strip(controlLine({ t: "retire", w: 9 })))).toEqual({ control: { t: "retire", w: 9 } });
   });
 });
