@@ -11,7 +11,8 @@
 //           `D\t<worker>\t<reason>`           the worker is gone (time, memory, crashed);
 //           `X\t<worker>`                     its thread has ended;
 //           `R\t<exec>\t<outcome>\t<logs>`     an execution's result (built by the worker);
-//           `P\t<exec>\t<json>`               a call to the host (op_proxy_request, page calls).
+//           `P\t<exec>\t<json>`               a call to the host (op_proxy_request, page calls);
+//           an empty line                    skipped (output.js: the end of a line a worker ended mid-write).
 // An outcome is `R<json>` (the script's result) or `E{"kind","message"}`
 // (kinds named as in common/script-errors.ts); logs are `F[...]` or, when cut
 // at their limit, `T[...]`. The realm (realm.js) writes its outcomes and host

@@ -1,8 +1,9 @@
 // The main module of a sandbox Deno process, started by the Node supervisor
-// with every permission denied. It owns worker threads and routes lines (the
-// protocol is protocol.js): the input thread (reader.js) hands execs and
-// replies to the workers; the workers' results and host calls go back
-// through here as they are, with the workers' comings and goings.
+// with every permission denied. It owns worker threads (the protocol is
+// protocol.js): the input thread (reader.js) hands execs and replies to the
+// workers, which write their results and host calls to stdout themselves
+// (output.js); this thread starts and ends workers and reports their
+// comings and goings.
 //
 // It also holds each busy worker to its deadline: a worker that has not
 // answered shortly after it is terminated and reported.
@@ -10,12 +11,13 @@ import { MessageChannel, Worker } from "node:worker_threads";
 import { coreExtras } from "./core-extras.js";
 import { workerResourceLimits } from "./limits.js";
 import { PAGE_SOURCE } from "./page.js";
+import { stdoutLock } from "./output.js";
 import { exitedLine, goneLine, inputProtocol, readyLine, workerProtocol } from "./protocol.js";
 import { readerMain } from "./reader.js";
 import { REALM_PRELUDE_SOURCE } from "./realm.js";
 import { workerMain } from "./worker.js";
 
-const WORKER_SOURCE = `(${workerMain.toString()})((${workerProtocol.toString()})())`;
+const WORKER_SOURCE = `(${workerMain.toString()})((${workerProtocol.toString()})(), (${stdoutLock.toString()})())`;
 const READER_SOURCE = `(${readerMain.toString()})((${inputProtocol.toString()})())`;
 const PRELUDE_SOURCE = REALM_PRELUDE_SOURCE;
 const CORE_EXTRAS_SOURCE = coreExtras.toString();
@@ -30,15 +32,36 @@ const owners = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
 const deadlines = new Float64Array(new SharedArrayBuffer(SLOTS * 8));
 const freeSlots = Array.from({ length: SLOTS }, (_, i) => SLOTS - 1 - i);
 const announce = new MessageChannel();
-const encoder = new TextEncoder();
+// stdout's lock (output.js); a worker holds it as its slot + 1.
+const output = new Int32Array(new SharedArrayBuffer(4));
+const MAIN = SLOTS + 1;
+const lock = stdoutLock();
+const queued = [];
+let retrying = false;
 
 // Synchronous: an asynchronous write to a pipe waits on Deno's blocking pool
 // (measured: p99 of the return trip 4.5 ms against 1 ms). The supervisor
-// reads eagerly, so a full pipe only ever blocks briefly.
+// reads eagerly, so a full pipe only ever blocks briefly. While a worker
+// holds the lock, the lines wait their turn in order.
 function write(line) {
-  const data = encoder.encode(line);
-  let offset = 0;
-  while (offset < data.length) offset += Deno.stdout.writeSync(data.subarray(offset));
+  queued.push(line);
+  flush();
+}
+
+function flush() {
+  while (queued.length > 0) {
+    if (!lock.tryWrite(output, MAIN, queued[0])) {
+      if (!retrying) {
+        retrying = true;
+        setTimeout(() => {
+          retrying = false;
+          flush();
+        }, 1);
+      }
+      return;
+    }
+    queued.shift();
+  }
 }
 
 function spawn(id, heapMb, headroomMb, shareMb) {
@@ -51,16 +74,23 @@ function spawn(id, heapMb, headroomMb, shareMb) {
   announce.port1.postMessage({ w: id, slot, port: input.port2 }, [input.port2]);
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { prelude: PRELUDE_SOURCE, coreExtras: CORE_EXTRAS_SOURCE, page: PAGE_SOURCE, shareMb, input: input.port1 },
+    workerData: {
+      prelude: PRELUDE_SOURCE,
+      coreExtras: CORE_EXTRAS_SOURCE,
+      page: PAGE_SOURCE,
+      shareMb,
+      input: input.port1,
+      output: output.buffer,
+      deadlines: deadlines.buffer,
+      slot,
+    },
     transferList: [input.port1],
     resourceLimits: workerResourceLimits(heapMb, headroomMb),
   });
   const entry = { worker, slot, gone: false };
   workers.set(id, entry);
   worker.on("message", (message) => {
-    if (message === "ready") return write(readyLine(id, worker.threadId));
-    deadlines[slot] = 0;
-    write(message);
+    if (message === "ready") write(readyLine(id, worker.threadId));
   });
   // Reported once; a retirement the supervisor asked for is not reported.
   const lost = (reason) => {
@@ -70,13 +100,16 @@ function spawn(id, heapMb, headroomMb, shareMb) {
     announce.port1.postMessage({ w: id });
     Atomics.store(owners, slot, 0);
     deadlines[slot] = 0;
-    freeSlots.push(slot);
     if (reason) write(goneLine(id, reason));
   };
   worker.on("error", (error) => lost(error && error.code === "ERR_WORKER_OUT_OF_MEMORY" ? "memory" : "crashed"));
   // The supervisor waits for this after every retirement: Deno's
   // terminate() resolves even when the thread goes on running.
   worker.on("exit", () => {
+    // Only now is the slot free for another worker: until its thread has
+    // ended, the lock may still be held in its name.
+    lock.takeOver(output, slot + 1, MAIN);
+    freeSlots.push(slot);
     lost("crashed");
     write(exitedLine(id));
   });

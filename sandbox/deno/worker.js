@@ -4,9 +4,10 @@
 // realm prepared in advance while the worker is idle.
 //
 // Result and host-call lines are built here with `protocol` (protocol.js's
-// workerProtocol(), whose source the runner passes in) and only forwarded by
-// the runner.
-export function workerMain(protocol) {
+// workerProtocol(), whose source the runner passes in) and written to stdout
+// here, under the lock the runner and its workers share (`output`,
+// output.js's stdoutLock()).
+export function workerMain(protocol, output) {
   const vm = require("node:vm");
   const { parentPort, workerData } = require("node:worker_threads");
   // Compiled once per worker; every fresh realm runs it (and builds its Deno.core extras) anew.
@@ -64,8 +65,12 @@ export function workerMain(protocol) {
     spare = newRealm();
   }
 
+  const outputWord = new Int32Array(workerData.output);
+  const deadlines = new Float64Array(workerData.deadlines);
   function send(line) {
-    parentPort.postMessage(line);
+    // Answered: the runner's watch over this execution ends.
+    deadlines[workerData.slot] = 0;
+    output.write(outputWord, workerData.slot + 1, line);
   }
 
   function finish(outcome) {

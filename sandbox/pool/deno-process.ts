@@ -137,6 +137,11 @@ export class DenoProcess {
   }
 
   private onLine(line: string): void {
+    // The runner's end of a line a worker may have left half written when it
+    // was ended (sandbox/deno/output.js). The half line reads as a malformed
+    // result or call of that worker's own execution (an invalid result), or
+    // as no line of the protocol, which stops the process.
+    if (line === "") return;
     const event = parseOutputLine(line);
     switch (event?.type) {
       case "ready":
