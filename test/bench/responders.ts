@@ -333,7 +333,15 @@ async function monolithRows(report: Report, stack: Stack, monolith: Monolith, mo
   const perRequest = rounds.map((rs, i) => cpu[i]! / rs.reduce((n, m) => n + m.requests, 0));
   const c = MONOLITH_CONNECTIONS;
   const goal = (ratio: number, min: number) => `goal ≥ ${min.toFixed(2)}× monolith: ${ratio >= min ? "pass" : "FAIL"}`;
-  report.add(`scripted responder (context.secrets) throughput (c=${c}), ${goal(scripted!.rate / mono!.rate, 0.5)}`, rate(scripted!.rate), base(rate(mono!.rate)), scripted!.rate / mono!.rate);
+  // Run with SCRIPT_SECRETS_CACHE_MAX_BYTES=0, every execution is a release at the broker: issue 17 asks 0.25× there.
+  const cacheOff = process.env.SCRIPT_SECRETS_CACHE_MAX_BYTES === "0";
+  const scriptedLabel = `scripted responder (context.secrets${cacheOff ? ", cache of released secrets off" : ""})`;
+  report.add(
+    `${scriptedLabel} throughput (c=${c}), ${goal(scripted!.rate / mono!.rate, cacheOff ? 0.25 : 0.5)}`,
+    rate(scripted!.rate),
+    base(rate(mono!.rate)),
+    scripted!.rate / mono!.rate,
+  );
   report.add(`scripted responder without secrets (access none) throughput (c=${c}), ${goal(none!.rate / mono!.rate, 0.6)}`, rate(none!.rate), base(rate(mono!.rate)), none!.rate / mono!.rate);
   const cpuRatio = perRequest[1]! / perRequest[0]!;
   report.add(
