@@ -42,6 +42,13 @@ export function stdoutLock() {
       for (;;) {
         const holder = Atomics.compareExchange(word, 0, 0, me);
         if (holder === 0) break;
+        // Already ours: a write of this thread was cut short with the lock
+        // held (out of heap ends the JS stack with no `finally`, and the
+        // worker answers again). End what it may have left half written.
+        if (holder === me) {
+          writeAll(encoder.encode("\n"));
+          break;
+        }
         Atomics.wait(word, 0, holder, 10);
       }
       try {

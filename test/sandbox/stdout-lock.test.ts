@@ -83,4 +83,17 @@ describe("the lock over a Deno process's stdout", () => {
     // Taking over for a holder that does not hold it (7) changes nothing.
     expect(out.split("\n")).toEqual(['R\t1\tR{"half', "waited", "refused false, held by 5", ""]);
   });
+
+  it("lets a thread whose own write was cut short with the lock held write again, its half line ended first", async () => {
+    const out = await runDeno(`
+      const word = new Int32Array(new SharedArrayBuffer(4));
+      const lock = stdoutLock();
+      // As after running out of heap mid-write: the lock still held by this very writer (3).
+      Atomics.store(word, 0, 3);
+      Deno.stdout.writeSync(new TextEncoder().encode('R\\t2\\tR{"cut'));
+      lock.write(word, 3, 'R\\t2\\tE{"kind":"memory_limit"}\\n');
+      lock.write(word, 4, "next\\n");
+    `);
+    expect(out.split("\n")).toEqual(['R\t2\tR{"cut', 'R\t2\tE{"kind":"memory_limit"}', "next", ""]);
+  });
 });
