@@ -18,7 +18,12 @@ import { REALM_PRELUDE_SOURCE } from "./realm.js";
 import { workerMain } from "./worker.js";
 
 const WORKER_SOURCE = `(${workerMain.toString()})((${workerProtocol.toString()})(), (${stdoutLock.toString()})())`;
-const READER_SOURCE = `(${readerMain.toString()})((${inputProtocol.toString()})())`;
+// A module, run as a Web Worker (reader.js says why): it waits for its setup, then reads until stdin ends.
+const READER_SOURCE = `import { receiveMessageOnPort } from "node:worker_threads";
+self.onmessage = (e) => {
+  self.onmessage = null;
+  (${readerMain.toString()})((${inputProtocol.toString()})(), e.data, (m) => self.postMessage(m), receiveMessageOnPort);
+};`;
 const PRELUDE_SOURCE = REALM_PRELUDE_SOURCE;
 const CORE_EXTRAS_SOURCE = coreExtras.toString();
 const DEADLINE_GRACE_MS = 500;
@@ -131,18 +136,14 @@ setInterval(() => {
   }
 }, WATCH_INTERVAL_MS);
 
-const reader = new Worker(READER_SOURCE, {
-  eval: true,
-  workerData: { ports: announce.port2, owners: owners.buffer, deadlines: deadlines.buffer },
-  transferList: [announce.port2],
-});
-reader.on("message", (m) => {
+const reader = new globalThis.Worker(URL.createObjectURL(new Blob([READER_SOURCE], { type: "text/javascript" })), { type: "module" });
+reader.postMessage({ ports: announce.port2, owners: owners.buffer, deadlines: deadlines.buffer }, [announce.port2]);
+reader.onmessage = ({ data: m }) => {
   // The supervisor closed stdin: stop (an idle worker would otherwise keep the process alive).
   if (m.end) Deno.exit(0);
   if (m.unknown !== undefined) return write(goneLine(m.unknown, "crashed"));
   if (m.control.t === "spawn") spawn(m.control.w, m.control.heapMb, m.control.headroomMb, m.control.shareMb);
   else if (m.control.t === "retire") retire(m.control.w, "");
-});
+};
 // Without its input the process can do nothing more: the supervisor starts another.
-reader.on("error", () => Deno.exit(1));
-reader.on("exit", () => Deno.exit(1));
+reader.onerror = () => Deno.exit(1);
