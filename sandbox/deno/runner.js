@@ -72,8 +72,8 @@ function flush() {
 function spawn(id, heapMb, headroomMb, shareMb) {
   const slot = freeSlots.pop();
   if (slot === undefined) return write(goneLine(id, "crashed"));
+  // Its deadline is 0: the last owner's lost() cleared it, and the input thread sets none for a slot it does not own.
   Atomics.store(owners, slot, id);
-  deadlines[slot] = 0;
   // The worker's input: the input thread holds the other end.
   const input = new MessageChannel();
   announce.port1.postMessage({ w: id, slot, port: input.port2 }, [input.port2]);

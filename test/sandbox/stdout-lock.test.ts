@@ -29,6 +29,17 @@ function runDeno(body: string): Promise<string> {
   });
 }
 
+/**
+ * The start of a case: `word` and `lock` in scope, the lock held by
+ * `holder`, and `half` already written, as by a holder ended mid-line.
+ */
+const heldWithHalfLine = (holder: number, half: string) => `
+  const word = new Int32Array(new SharedArrayBuffer(4));
+  const lock = stdoutLock();
+  Atomics.store(word, 0, ${holder});
+  Deno.stdout.writeSync(new TextEncoder().encode(${JSON.stringify(half)}));
+`;
+
 describe("the lock over a Deno process's stdout", () => {
   // Deno's own stdout writes are whole here even without the lock (each is
   // one call under Rust's stdout mutex); what this checks is the lock under
@@ -58,12 +69,8 @@ describe("the lock over a Deno process's stdout", () => {
   });
 
   it("after its holder has ended mid-line: ends that line, then lets the next writer through", async () => {
-    const out = await runDeno(`
-      const word = new Int32Array(new SharedArrayBuffer(4));
-      const lock = stdoutLock();
-      // Holder 5 wrote half a line and was ended before releasing.
-      Atomics.store(word, 0, 5);
-      Deno.stdout.writeSync(new TextEncoder().encode('R\\t1\\tR{"half'));
+    // Holder 5 wrote half a line and was ended before releasing.
+    const out = await runDeno(`${heldWithHalfLine(5, 'R\t1\tR{"half')}
       const refused = lock.tryWrite(word, 9, "never\\n");
       const worker = new Worker(\`
         const { parentPort, workerData } = require("node:worker_threads");
@@ -85,12 +92,8 @@ describe("the lock over a Deno process's stdout", () => {
   });
 
   it("lets a thread whose own write was cut short with the lock held write again, its half line ended first", async () => {
-    const out = await runDeno(`
-      const word = new Int32Array(new SharedArrayBuffer(4));
-      const lock = stdoutLock();
-      // As after running out of heap mid-write: the lock still held by this very writer (3).
-      Atomics.store(word, 0, 3);
-      Deno.stdout.writeSync(new TextEncoder().encode('R\\t2\\tR{"cut'));
+    // As after running out of heap mid-write: the lock still held by this very writer (3).
+    const out = await runDeno(`${heldWithHalfLine(3, 'R\t2\tR{"cut')}
       lock.write(word, 3, 'R\\t2\\tE{"kind":"memory_limit"}\\n');
       lock.write(word, 4, "next\\n");
     `);
