@@ -161,21 +161,51 @@ async function openPglite(dir: string): Promise<Db> {
   // Process-wide, but PGlite is the only WebAssembly a service loads.
   v8.setFlagsFromString("--liftoff-only");
   const db = await PGlite.create(dir);
+  // close() first refuses new work, then waits for what is in flight, and
+  // only then closes PGlite: a statement racing PGlite's close() is reported
+  // to wedge it with the event loop blocked (electric-sql/pglite#1084), and
+  // one issued just after fails with an internal TypeError instead of
+  // reading as "database unavailable". The broker's health probe and calls
+  // cut short by a forced gRPC shutdown can both still be running then.
+  const inFlight = new Set<Promise<unknown>>();
+  let closing: Promise<void> | undefined;
+  const track = <T>(op: () => Promise<T>): Promise<T> => {
+    if (closing) return Promise.reject(databaseClosing());
+    const p = op();
+    inFlight.add(p);
+    const forget = () => void inFlight.delete(p);
+    p.then(forget, forget);
+    return p;
+  };
   return {
     kind: "pglite",
-    query: async (sql, params) => (await db.query<Record<string, unknown>>(sql, params)).rows.map((r) => normaliseRow(r)),
-    exec: async (sql) => void (await db.exec(sql)),
+    query: (sql, params) => track(async () => (await db.query<Record<string, unknown>>(sql, params)).rows.map((r) => normaliseRow(r))),
+    exec: (sql) => track(async () => void (await db.exec(sql))),
     tx: (fn) =>
-      db.transaction((t) =>
-        fn({
-          query: async (sql, params) => (await t.query<Record<string, unknown>>(sql, params)).rows.map((r) => normaliseRow(r)),
-          exec: async (sql) => void (await t.exec(sql)),
-        }),
+      track(() =>
+        db.transaction((t) =>
+          fn({
+            query: async (sql, params) => (await t.query<Record<string, unknown>>(sql, params)).rows.map((r) => normaliseRow(r)),
+            exec: async (sql) => void (await t.exec(sql)),
+          }),
+        ),
       ),
     // One in-process backend: nothing can be lost between NOTIFY and delivery.
-    listen: async (channel, onMessage) => db.listen(channel, onMessage),
-    close: () => db.close(),
+    listen: async (channel, onMessage) => {
+      const unlisten = await track(() => db.listen(channel, onMessage));
+      return () => (closing ? Promise.resolve() : track(unlisten));
+    },
+    close: () =>
+      (closing ??= (async () => {
+        while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+        await db.close();
+      })()),
   };
+}
+
+/** What a PGlite call made after close() began rejects with: reads as unavailable (a 503), like a Postgres shutting down. */
+function databaseClosing(): Error {
+  return Object.assign(new Error("the embedded database is closing"), { code: "57P01" });
 }
 
 /** Postgres error code, when the error came from the database. */

@@ -48,6 +48,8 @@ async function main() {
   });
   const started = performance.now();
   await pool.ready();
+  // An execution at the default wall clock finishes; a longer one is cut (the platform's stop timeout decides anyway).
+  const shutdownGraceMs = config.limits.timeoutMs.default + 5000;
   const server = await startSandboxServer(
     {
       service,
@@ -57,8 +59,7 @@ async function main() {
       log,
       tls: config.tls,
       maxMessageBytes: GRPC_MAX_MESSAGE_BYTES,
-      // An execution at the default wall clock finishes; a longer one is cut (the platform's stop timeout decides anyway).
-      shutdownGraceMs: config.limits.timeoutMs.default + 5000,
+      shutdownGraceMs,
     },
     config.host,
     config.port,
@@ -76,7 +77,7 @@ async function main() {
     await browsers.stop();
     await pool.stop();
     secrets.close();
-  });
+  }, shutdownGraceMs + 10_000);
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

@@ -45,7 +45,7 @@ export class ServiceProcess {
   }
 
   /** Resolves with the first match of re in the output; rejects if the process exits first. */
-  waitFor(re: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
+  waitFor(re: RegExp, timeoutMs = 40_000): Promise<RegExpMatchArray> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => done(new Error(`timed out waiting for ${re} in:\n${this.output.slice(-2000)}`)), timeoutMs);
       const check = () => {
@@ -69,8 +69,24 @@ export class ServiceProcess {
     });
   }
 
-  async stop(signal: NodeJS.Signals = "SIGTERM") {
+  /**
+   * Signals the process and waits for it to exit. One that has not exited
+   * `withinMs` later is killed and the wait fails with its last output: a
+   * service that does not stop when told is a bug to see, not a test timeout.
+   */
+  async stop(signal: NodeJS.Signals = "SIGTERM", withinMs = 30_000) {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
-    return this.exited;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.child.kill("SIGKILL");
+        reject(new Error(`still running ${withinMs} ms after ${signal}; its last output:\n${this.output.slice(-3000)}`));
+      }, withinMs);
+    });
+    try {
+      return await Promise.race([this.exited, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
