@@ -87,7 +87,11 @@ export class Stack {
     return devServiceEnv(this.dev, base);
   }
 
+  /** The settings the broker was last started with, which a restart for direct database access keeps. */
+  private brokerExtra: Record<string, string> = {};
+
   async startBroker(extra: Record<string, string> = {}): Promise<void> {
+    this.brokerExtra = extra;
     const db: Record<string, string> = this.brokerRoles
       ? { BROKER_DATABASE_URL: this.brokerRoles.runtimeUrl, BROKER_MIGRATION_DATABASE_URL: this.brokerRoles.ownerUrl }
       : {};
@@ -179,7 +183,7 @@ export class Stack {
       return await fn(db);
     } finally {
       await db.close();
-      if (embedded) await this.startBroker();
+      if (embedded) await this.startBroker(this.brokerExtra);
     }
   }
 
