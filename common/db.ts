@@ -197,7 +197,8 @@ async function openPglite(dir: string): Promise<Db> {
     },
     close: () =>
       (closing ??= (async () => {
-        while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+        // Nothing joins the set once closing is set.
+        await Promise.allSettled([...inFlight]);
         await db.close();
       })()),
   };

@@ -44,17 +44,22 @@ export class ServiceProcess {
     this.exited = new Promise((resolve) => this.child.once("close", (code, signal) => resolve({ code, signal })));
   }
 
+  /** The end of what it printed, for an error message. */
+  tail(): string {
+    return this.output.slice(-3000);
+  }
+
   /** Resolves with the first match of re in the output; rejects if the process exits first. */
   waitFor(re: RegExp, timeoutMs = 40_000): Promise<RegExpMatchArray> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => done(new Error(`timed out waiting for ${re} in:\n${this.output.slice(-2000)}`)), timeoutMs);
+      const timer = setTimeout(() => done(new Error(`timed out waiting for ${re} in:\n${this.tail()}`)), timeoutMs);
       const check = () => {
         const m = this.output.match(re);
         if (m) done(undefined, m);
       };
       const onExit = () => {
         check();
-        done(new Error(`process exited before ${re}:\n${this.output.slice(-2000)}`));
+        done(new Error(`process exited before ${re}:\n${this.tail()}`));
       };
       const done = (err?: Error, m?: RegExpMatchArray) => {
         clearTimeout(timer);
@@ -80,7 +85,7 @@ export class ServiceProcess {
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         this.child.kill("SIGKILL");
-        reject(new Error(`still running ${withinMs} ms after ${signal}; its last output:\n${this.output.slice(-3000)}`));
+        reject(new Error(`still running ${withinMs} ms after ${signal}; its last output:\n${this.tail()}`));
       }, withinMs);
     });
     try {

@@ -138,7 +138,7 @@ export class Stack {
     const { code } = await proc.stop(signal);
     // A service gives up a stop that overran its deadline (exit 1, an error
     // line) rather than hang; the test goes on, but the output says why.
-    if (signal !== "SIGKILL" && code !== 0) console.warn(`a service exited ${code} when stopped; its last output:\n${proc.output.slice(-3000)}`);
+    if (signal !== "SIGKILL" && code !== 0) console.warn(`a service exited ${code} when stopped; its last output:\n${proc.tail()}`);
     this.pastOutput += proc.output;
     proc.output = "";
   }
