@@ -56,10 +56,14 @@ describe("time limit", () => {
     ["a loop after await", "(async () => { await null; while (true) {} })()"],
     ["an awaited promise that never settles", "(async () => { await new Promise(() => {}); })()"],
   ])("%s ends with the time-limit error at the configured limit", async (_what, script) => {
-    const { error, ms } = await alongsideOthers({ userId: randomUser(), script, limits: { timeoutMs: 1500 } });
+    const offender = randomUser();
+    const { error, ms } = await alongsideOthers({ userId: offender, script, limits: { timeoutMs: 1500 } });
     expect(error).toEqual({ kind: ErrorKind.ERROR_KIND_TIME_LIMIT, message: "the script exceeded its time limit of 1500 ms" });
     expect(ms).toBeGreaterThanOrEqual(1500);
     await stillServing();
+    // A script still running at its deadline is ended with its worker: the
+    // offender's next execution gets another.
+    expect(await bodyOf(sandbox, { userId: offender, script: `({ body: "again" })` })).toBe("again");
   });
 });
 
