@@ -26,12 +26,8 @@ self.onmessage = (e) => {
 };`;
 const PRELUDE_SOURCE = REALM_PRELUDE_SOURCE;
 const CORE_EXTRAS_SOURCE = coreExtras.toString();
-// The watch is what ends a script still running at its deadline (workers
-// enter realms without vm's timeout: worker.js says why), so it looks
-// often. The grace lets a worker whose script waits on nothing answer by
-// its own timer first, and keep its thread.
-const DEADLINE_GRACE_MS = 100;
-const WATCH_INTERVAL_MS = 25;
+const DEADLINE_GRACE_MS = 500;
+const WATCH_INTERVAL_MS = 100;
 
 const workers = new Map();
 // Shared with the input thread, one slot per live worker (reader.js). More

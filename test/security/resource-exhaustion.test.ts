@@ -61,8 +61,7 @@ describe("time limit", () => {
     expect(error).toEqual({ kind: ErrorKind.ERROR_KIND_TIME_LIMIT, message: "the script exceeded its time limit of 1500 ms" });
     expect(ms).toBeGreaterThanOrEqual(1500);
     await stillServing();
-    // A script still running at its deadline is ended with its worker: the
-    // offender's next execution gets another.
+    // The offender is served again at once.
     expect(await bodyOf(sandbox, { userId: offender, script: `({ body: "again" })` })).toBe("again");
   });
 });
