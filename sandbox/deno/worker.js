@@ -136,7 +136,7 @@ export function workerMain(protocol, output) {
   // the pump catches everything the script throws.
   //
   // vm's `timeout` is the costliest part of an entry: Deno arms it on its
-  // blocking pool for every call (~110 µs of this thread's time, against
+  // blocking pool for every call (~110 µs a call, timed in a worker, against
   // ~25 µs for the pump of a trivial script). It stays: nothing else stops
   // a script that runs on. Deno's terminate() does not (a worker spinning in
   // a loop, vm or not, kept a core busy after terminate() had resolved and

@@ -61,7 +61,7 @@ describe("time limit", () => {
     expect(error).toEqual({ kind: ErrorKind.ERROR_KIND_TIME_LIMIT, message: "the script exceeded its time limit of 1500 ms" });
     expect(ms).toBeGreaterThanOrEqual(1500);
     await stillServing();
-    // The offender is served again at once.
+    // The offender's next execution is served.
     expect(await bodyOf(sandbox, { userId: offender, script: `({ body: "again" })` })).toBe("again");
   });
 });
