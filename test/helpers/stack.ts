@@ -32,6 +32,8 @@ export class Stack {
   private readonly extraGateways: ServiceProcess[] = [];
   /** Output of processes that have already been replaced. */
   private pastOutput = "";
+  /** The settings the broker was last started with, which a restart for direct database access keeps. */
+  private brokerExtra: Record<string, string> = {};
 
   private constructor(
     readonly dev: DevPaths,
@@ -86,9 +88,6 @@ export class Stack {
     };
     return devServiceEnv(this.dev, base);
   }
-
-  /** The settings the broker was last started with, which a restart for direct database access keeps. */
-  private brokerExtra: Record<string, string> = {};
 
   async startBroker(extra: Record<string, string> = {}): Promise<void> {
     this.brokerExtra = extra;
