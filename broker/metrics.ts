@@ -7,6 +7,7 @@ const RELEASES = new Set(["openSecrets", "renderTemplates"]);
 export class BrokerMetrics {
   private readonly rpcDuration: Histogram<"rpc" | "code">;
   private readonly releases: Counter<"rpc" | "outcome">;
+  private readonly recordsPerCommit: Histogram;
 
   constructor(registry: Registry) {
     this.rpcDuration = new Histogram({
@@ -22,6 +23,17 @@ export class BrokerMetrics {
       labelNames: ["rpc", "outcome"],
       registers: [registry],
     });
+    this.recordsPerCommit = new Histogram({
+      name: "broker_release_records_per_commit",
+      help: "Releases recorded (grant spent, audit record written) by each commit: concurrent releases share one",
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers: [registry],
+    });
+  }
+
+  /** One commit of release records. */
+  committed(releases: number): void {
+    this.recordsPerCommit.observe(releases);
   }
 
   /** One finished call; `code` is grpc.status.OK when it succeeded. */

@@ -99,6 +99,8 @@ export async function verifyGrant(key: KeyObject, token: string, check: GrantChe
   return claims;
 }
 
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 // Only well-formed claims may reach the audit log (its columns are typed).
 function wellFormed(c: GrantClaims): boolean {
   return (
@@ -106,6 +108,9 @@ function wellFormed(c: GrantClaims): boolean {
     c.executionId.length > 0 &&
     c.executionId.length <= MAX_EXECUTION_ID_CHARS &&
     c.consumer.length <= MAX_CONSUMER_CHARS &&
+    // Postgres stores no NUL in text: one would fail the statement that records the release.
+    !CONTROL.test(c.executionId) &&
+    !CONTROL.test(c.consumer) &&
     c.secretIds.every(isUuid) &&
     // "all" with a list is ambiguous; refuse rather than guess which was meant.
     !(c.all && c.secretIds.length > 0) &&

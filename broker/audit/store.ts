@@ -16,10 +16,19 @@ export interface AuditEvent {
 export const AUDIT_COLUMNS = "caller, rpc, outcome, reason, purpose, user_id, secret_ids, master_key_ids, execution_id, consumer";
 /** `auditParams` as $1..$10, typed so they also work in an INSERT ... SELECT. */
 export const AUDIT_VALUES = "$1::text, $2::text, $3::text, $4::text, $5::text, $6::uuid, $7::uuid[], $8::text[], $9::text, $10::text";
+/** The columns with their types, for reading `auditRecord` objects back with jsonb_to_recordset. */
+export const AUDIT_RECORD_TYPES =
+  "caller text, rpc text, outcome text, reason text, purpose text, user_id uuid, secret_ids uuid[], master_key_ids text[], execution_id text, consumer text";
 
 /** Appends one event. The table refuses updates and deletes. Never pass a value. */
 export async function appendAudit(q: Queryable, e: AuditEvent): Promise<void> {
   await q.query(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${AUDIT_VALUES})`, auditParams(e));
+}
+
+/** One event as a JSON object keyed by column (AUDIT_RECORD_TYPES), for statements that insert many. */
+export function auditRecord(e: AuditEvent): Record<string, unknown> {
+  const params = auditParams(e);
+  return Object.fromEntries(AUDIT_COLUMNS.split(", ").map((column, i) => [column, params[i]]));
 }
 
 export function auditParams(e: AuditEvent): unknown[] {

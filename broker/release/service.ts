@@ -8,7 +8,7 @@ import type {
   RenderTemplatesRequest,
 } from "../../proto/gen/secutils/broker/v1/broker.js";
 import { appendAudit, type AuditEvent } from "../audit/store.js";
-import { claimAndRecordRelease } from "../grants/replay.js";
+import { ReleaseRecorder } from "../grants/recorder.js";
 import { GrantRefused, purposeName, verifyGrant, type Purpose } from "../../common/grant-verify.js";
 import { open, OpenError } from "../keyring/envelope.js";
 import type { KeyRing } from "../keyring/keyring.js";
@@ -37,12 +37,17 @@ const described = (c: GrantClaims | undefined): Partial<AuditEvent> =>
  * Values never reach the audit log, the log or an error message.
  */
 export class ReleaseService {
+  private readonly recorder: ReleaseRecorder;
+
   constructor(
     private readonly db: Db,
     private readonly ring: KeyRing,
     private readonly verifyKey: KeyObject,
     private readonly log: Logger,
-  ) {}
+    onCommit?: (releases: number) => void,
+  ) {
+    this.recorder = new ReleaseRecorder(db, onCommit);
+  }
 
   /** Every granted secret that still exists, by name (sandbox, script grants). */
   async openSecrets(caller: string, req: OpenSecretsRequest): Promise<Map<string, string>> {
@@ -105,14 +110,16 @@ export class ReleaseService {
 
   /**
    * Spends the execution id and records the release in one statement (one
-   * commit), after decryption succeeded and before any value leaves. Last, so
+   * commit, shared with the releases beside it: ReleaseRecorder), after
+   * decryption succeeded and before any value leaves. Last, so
    * a grant refused for any other reason is not spent; a reused one releases
    * nothing.
    */
   private async claimAndRecord(rpc: ReleaseRpc, caller: string, claims: GrantClaims, rows: SecretRow[], values: Map<string, string>) {
-    const recorded = await claimAndRecordRelease(this.db, claims.expiresAt, {
+    const recorded = await this.recorder.record({
       ...this.event(rpc, caller, claims, rows),
       executionId: claims.executionId,
+      expiresAt: claims.expiresAt,
     });
     if (!recorded) {
       values.clear();

@@ -1,4 +1,4 @@
-import type { Queryable } from "../../common/db.js";
+import { prepared, type Queryable } from "../../common/db.js";
 import type { Sealed, WrappedKey } from "../keyring/envelope.js";
 
 // All SQL for the secrets table. Parameters only.
@@ -136,7 +136,8 @@ export async function sealedForUser(
   let where = "user_id = $1";
   if (ids !== "all") where += ` AND id = ANY($${params.push(ids)}::uuid[])`;
   if (names) where += ` AND name = ANY($${params.push(names)}::text[])`;
-  const rows = await q.query<SealedRow>(`SELECT ${SEALED} FROM secrets WHERE ${where} ORDER BY name`, params);
+  // Four texts at most (scope, names): each prepared, as every release runs one.
+  const rows = await q.query<SealedRow>(prepared(`SELECT ${SEALED} FROM secrets WHERE ${where} ORDER BY name`), params);
   return rows.map(toSecret);
 }
 

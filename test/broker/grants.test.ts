@@ -3,6 +3,7 @@ import fs from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import { CompactSign } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ReleaseRecorder } from "../../broker/grants/recorder.js";
 import { signGrant } from "../../common/grant-token.js";
 import { GrantMinter } from "../../gateway/grants/mint.js";
 import {
@@ -14,6 +15,7 @@ import {
 } from "../../proto/gen/secutils/broker/v1/broker.js";
 import { brokerAs, must, rpc } from "../helpers/broker-client.js";
 import { call, newUser, type TestUser } from "../helpers/http.js";
+import { metricSum, scrapeMetrics } from "../helpers/replica-set.js";
 import { Stack } from "../helpers/stack.js";
 
 let stack: Stack;
@@ -166,6 +168,7 @@ describe("OpenSecrets", () => {
     ["a token of another type signed with the right key", () => new CompactSign(new TextEncoder().encode("{}")).setProtectedHeader({ alg: "EdDSA", typ: "JWT" }).sign(signingKey), "wrong token type"],
     ["a payload that is not GrantClaims", () => new CompactSign(new TextEncoder().encode('{"sub":"x"}')).setProtectedHeader({ alg: "EdDSA", typ: "secutils-grant" }).sign(signingKey), "malformed"],
     ["claims without an execution id", () => craft({ executionId: "" }), "malformed"],
+    ["claims whose consumer holds a control character", () => craft({ consumer: "responder:\u0000" }), "malformed"],
     ["secret ids that are not uuids", () => craft({ all: false, secretIds: ["../../etc"] }), "malformed"],
   ])("refuses %s with PERMISSION_DENIED and releases nothing", async (_what, token, reason) => {
     const res = await open(await token(), alice.id);
@@ -300,6 +303,70 @@ interface AuditRow {
   execution_id: string | null;
   consumer: string | null;
 }
+
+describe("releases recorded together (group commit)", () => {
+  const perCommit = async () => {
+    const text = await scrapeMetrics(stack.broker);
+    return {
+      commits: metricSum(text, "broker_release_records_per_commit_count"),
+      records: metricSum(text, "broker_release_records_per_commit_sum"),
+    };
+  };
+
+  it("releases that arrive together share commits, and each is recorded once, with its own fields", async () => {
+    const before = await perCommit();
+    const grants = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? scriptGrant(alice.id, [ids.A!, ids.D!]) : scriptGrant(bob.id, "all", "tracker:together"))),
+    );
+    const results = await Promise.all(grants.map((g, i) => must(open(g.token, i % 2 === 0 ? alice.id : bob.id))));
+    results.forEach((r, i) => expect(r.secrets).toEqual(i % 2 === 0 ? { A: ALICE.A, D: ALICE.D } : BOB));
+    grants.forEach((g, i) => (i % 2 === 0 ? expectAudited("openSecrets", g, alice, ["A", "D"]) : expectAudited("openSecrets", g, bob, ["X"], "tracker:together")));
+    const after = await perCommit();
+    expect(after.records - before.records).toBe(16);
+    // On Postgres the first is committed alone, and those that came meanwhile
+    // wait for one statement together. PGlite runs one statement at a time in
+    // the broker's own thread: there nothing is in flight to wait for.
+    if ("url" in stack.brokerDb) expect(after.commits - before.commits).toBeLessThan(16);
+  });
+
+  it("a statement one release makes fail is retried release by release, so only that one fails; a repeated id is spent once", async () => {
+    const release = (executionId: string, consumer = "responder:recorder-test") => ({
+      caller: "sandbox",
+      rpc: "openSecrets",
+      outcome: "released" as const,
+      purpose: "script",
+      userId: alice.id,
+      secretIds: [ids.A!],
+      masterKeyIds: ["dev-1"],
+      executionId,
+      consumer,
+      expiresAt: Math.floor(Date.now() / 1000) + 30,
+    });
+    const [a, b, c] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    const poisoned = crypto.randomUUID();
+    const { outcomes, rows } = await stack.withBrokerDb(async (db) => {
+      const recorder = new ReleaseRecorder(db);
+      const settle = (p: Promise<boolean>) => p.then((spent) => (spent ? "spent" : "used before"), () => "failed");
+      const outcomes = await Promise.all([
+        // Alone in the first statement; the rest arrive while it commits.
+        settle(recorder.record(release(a))),
+        settle(recorder.record(release(b))),
+        // Postgres refuses NUL in text: this statement fails for this release alone.
+        settle(recorder.record(release(poisoned, "responder:\u0000"))),
+        settle(recorder.record(release(c))),
+        settle(recorder.record(release(a))),
+        settle(recorder.record(release(b))),
+      ]);
+      const rows = await db.query<{ execution_id: string; consumer: string }>(
+        "SELECT execution_id, consumer FROM audit_events WHERE execution_id = ANY($1::text[])",
+        [[a, b, c, poisoned]],
+      );
+      return { outcomes, rows };
+    });
+    expect(outcomes).toEqual(["spent", "spent", "failed", "spent", "used before", "used before"]);
+    expect(rows.map((r) => r.execution_id).sort()).toEqual([a, b, c].sort());
+  });
+});
 
 describe("tampered rows and the audit log", () => {
   it("a granted secret that fails authentication is DATA_LOSS, and nothing is released", async () => {

@@ -77,6 +77,9 @@ describe("Prometheus metrics", () => {
     const cached = process.env.SCRIPT_SECRETS_CACHE_MAX_BYTES !== "0";
     expect(sample(broker.text, "broker_releases_total", { rpc: "openSecrets", outcome: "released" })).toBe(cached ? 1 : 3);
     expect(sample(broker.text, "broker_rpc_duration_seconds_count", { rpc: "createSecret", code: "OK" })).toBe(1);
+    // One at a time, each release has a commit of its own.
+    expect(sample(broker.text, "broker_release_records_per_commit_sum", {})).toBe(cached ? 1 : 3);
+    expect(sample(broker.text, "broker_release_records_per_commit_count", {})).toBe(cached ? 1 : 3);
 
     const sandbox = await scrape(stack.sandbox);
     expect(sample(sandbox.text, "sandbox_executions_total", { kind: "responder", outcome: "ok" })).toBe(3);
