@@ -39,7 +39,11 @@ export class BrokerMetrics {
   /** One finished call; `code` is grpc.status.OK when it succeeded. */
   call(rpc: string, code: grpc.status, seconds: number): void {
     this.rpcDuration.observe({ rpc, code: grpc.status[code] ?? String(code) }, seconds);
-    if (!RELEASES.has(rpc)) return;
+    if (RELEASES.has(rpc)) this.release(rpc, code);
+  }
+
+  /** One release answered: a call of its own, or one of an OpenSecretsBatch's. */
+  release(rpc: string, code: grpc.status): void {
     if (code === grpc.status.OK) this.releases.inc({ rpc, outcome: "released" });
     else if (code === grpc.status.PERMISSION_DENIED) this.releases.inc({ rpc, outcome: "refused" });
   }

@@ -42,20 +42,27 @@ export function makeGuard(db: Db, log: Logger, metrics: BrokerMetrics) {
       }
       impl(call.request, { identity: identity! }).then(
         (res) => callback(null, res),
-        (err: unknown) => {
-          if (err instanceof DomainError) return callback({ code: GRPC_STATUS[err.kind], details: err.message });
-          // A restart or failover of the database: the caller may retry, and
-          // the gateway answers 503 for it rather than 500.
-          if (isDatabaseUnavailable(err)) {
-            log.warn({ rpc, code: (err as { code?: unknown }).code }, "the database is unavailable");
-            return callback({ code: grpc.status.UNAVAILABLE, details: "the database is unavailable" });
-          }
-          log.error({ err, rpc }, "rpc failed");
-          callback({ code: grpc.status.INTERNAL, details: "internal error" });
-        },
+        (err: unknown) => callback(statusOf(err, rpc, log)),
       );
     };
   };
+}
+
+/**
+ * The status an RPC answers for an error: a domain error's own, a database
+ * that went away as UNAVAILABLE, anything else INTERNAL with a fixed message
+ * (the detail goes only to the log).
+ */
+export function statusOf(err: unknown, rpc: Rpc, log: Logger): { code: grpc.status; details: string } {
+  if (err instanceof DomainError) return { code: GRPC_STATUS[err.kind], details: err.message };
+  // A restart or failover of the database: the caller may retry, and
+  // the gateway answers 503 for it rather than 500.
+  if (isDatabaseUnavailable(err)) {
+    log.warn({ rpc, code: (err as { code?: unknown }).code }, "the database is unavailable");
+    return { code: grpc.status.UNAVAILABLE, details: "the database is unavailable" };
+  }
+  log.error({ err, rpc }, "rpc failed");
+  return { code: grpc.status.INTERNAL, details: "internal error" };
 }
 
 export type Guard = ReturnType<typeof makeGuard>;

@@ -45,7 +45,12 @@ export async function startBroker(deps: BrokerDeps, host: string, port: number):
   const secrets = new SecretsService(deps.db, deps.ring, { maxPerUser: deps.maxSecretsPerUser });
   server.addService(SecretBrokerService, {
     ...secretsRpc(guard, secrets),
-    ...releaseRpc(guard, new ReleaseService(deps.db, deps.ring, deps.grantVerifyKey, deps.log, (n) => deps.metrics.committed(n))),
+    ...releaseRpc(
+      guard,
+      new ReleaseService(deps.db, deps.ring, deps.grantVerifyKey, deps.log, (n) => deps.metrics.committed(n)),
+      deps.log,
+      deps.metrics,
+    ),
     ...adminRpc(guard, deps.db, deps.ring),
     ...auditRpc(guard, deps.db),
     ...statusRpc(guard, () => deps.db.query("SELECT 1").then(() => true, () => false)),

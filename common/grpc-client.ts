@@ -60,6 +60,9 @@ export function balanced(
   return { target: grpcTarget(url), options: { ...options, ...balancedChannelOptions(retry) } };
 }
 
+/** Releases one OpenSecretsBatch carries at most (the broker refuses more, the sandbox sends no more). */
+export const MAX_BATCH_RELEASES = 64;
+
 /**
  * The broker's calls that read, or release under a grant: sent again to
  * another broker when theirs died with them in flight. A release whose grant
@@ -70,7 +73,7 @@ export function balanced(
  */
 export const BROKER_RETRY: RetryOnUnavailable = {
   service: "secutils.broker.v1.SecretBroker",
-  methods: ["ListSecrets", "ResolveSecretIds", "OpenSecrets", "RenderTemplates", "ListAuditEvents", "Verify", "GetStatus"],
+  methods: ["ListSecrets", "ResolveSecretIds", "OpenSecrets", "OpenSecretsBatch", "RenderTemplates", "ListAuditEvents", "Verify", "GetStatus"],
 };
 
 /**

@@ -1,6 +1,8 @@
 import type { KeyObject } from "node:crypto";
 import type { Db } from "../../common/db.js";
 import { DomainError } from "../../common/errors.js";
+import type { Settled } from "../../common/grouped-calls.js";
+import { MAX_BATCH_RELEASES } from "../../common/grpc-client.js";
 import type { Logger } from "../../common/log.js";
 import type {
   GrantClaims,
@@ -57,6 +59,25 @@ export class ReleaseService {
     const values = await this.decrypt(rpc, caller, claims, rows);
     await this.claimAndRecord(rpc, caller, claims, rows, values);
     return values;
+  }
+
+  /**
+   * Several script releases at once, each on its own as openSecrets would do
+   * it (their records share commits: ReleaseRecorder); one outcome per
+   * request, in order.
+   */
+  async openSecretsBatch(caller: string, reqs: OpenSecretsRequest[]): Promise<Settled<Map<string, string>>[]> {
+    if (reqs.length === 0 || reqs.length > MAX_BATCH_RELEASES) {
+      throw new DomainError("invalid", `a batch holds 1 to ${MAX_BATCH_RELEASES} releases`);
+    }
+    return Promise.all(
+      reqs.map((req) =>
+        this.openSecrets(caller, req).then(
+          (value): Settled<Map<string, string>> => ({ ok: true, value }),
+          (error: unknown): Settled<Map<string, string>> => ({ ok: false, error }),
+        ),
+      ),
+    );
   }
 
   /** Expands `${secrets.NAME}` in each template (gateway, template grants). */

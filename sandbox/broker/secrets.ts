@@ -2,9 +2,10 @@ import type { KeyObject } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { DomainError } from "../../common/errors.js";
 import { GrantRefused, verifyGrant } from "../../common/grant-verify.js";
-import { balanced, BROKER_DEADLINE_MS, BROKER_RETRY, unary } from "../../common/grpc-client.js";
+import { balanced, BROKER_DEADLINE_MS, BROKER_RETRY, MAX_BATCH_RELEASES, unary } from "../../common/grpc-client.js";
 import { BROKER_CHANNEL_OPTIONS, clientCredentials, type TlsFiles } from "../../common/tls.js";
-import { SecretBrokerClient } from "../../proto/gen/secutils/broker/v1/broker.js";
+import { GroupedCalls, type Settled } from "../../common/grouped-calls.js";
+import { SecretBrokerClient, type OpenSecretsOutcome, type OpenSecretsRequest } from "../../proto/gen/secutils/broker/v1/broker.js";
 import { ReleasedSecretsCache, SpentGrants } from "./released-cache.js";
 
 /** Where an execution's secrets came from, for the metrics. */
@@ -38,6 +39,10 @@ export class SecretsSource {
   private readonly cache: ReleasedSecretsCache | undefined;
   private readonly spent = new SpentGrants();
   private readonly verifyKey: KeyObject | undefined;
+  // Releases that arrive while one OpenSecretsBatch is in flight go to the
+  // broker together in the next: one call, and one commit of their records,
+  // for many executions under load; alone, a release goes at once.
+  private readonly releases = new GroupedCalls((requests: OpenSecretsRequest[]) => this.openBatch(requests), MAX_BATCH_RELEASES);
   /** Called once per execution that asked for secrets. */
   onResult: (result: SecretsSourceResult) => void = () => {};
 
@@ -94,17 +99,28 @@ export class SecretsSource {
   }
 
   private async release(grant: string, userId: string): Promise<string> {
+    let outcome: OpenSecretsOutcome;
     try {
-      // A broker being restarted is waited for (within the deadline), not failed at once.
-      const res = await unary(this.client.openSecrets, this.client, { grant: { token: grant }, userId }, BROKER_DEADLINE_MS, { waitForReady: true });
-      return JSON.stringify(res.secrets);
+      outcome = await this.releases.call({ grant: { token: grant }, userId });
     } catch (err) {
       const e = err as grpc.ServiceError;
-      if (e.code === grpc.status.PERMISSION_DENIED) throw new DomainError("forbidden", e.details);
-      this.cache?.clear();
-      if (e.code === grpc.status.DATA_LOSS) throw new DomainError("data_loss", "a granted secret failed authentication");
-      throw new DomainError("unavailable", "secrets are unavailable: the secret broker did not answer");
+      outcome = { code: e.code ?? grpc.status.UNKNOWN, message: e.details ?? "", secrets: {} };
     }
+    if (outcome.code === grpc.status.OK) return JSON.stringify(outcome.secrets);
+    if (outcome.code === grpc.status.PERMISSION_DENIED) throw new DomainError("forbidden", outcome.message);
+    this.cache?.clear();
+    if (outcome.code === grpc.status.DATA_LOSS) throw new DomainError("data_loss", "a granted secret failed authentication");
+    throw new DomainError("unavailable", "secrets are unavailable: the secret broker did not answer");
+  }
+
+  /** One OpenSecretsBatch for the releases that queued while the last was in flight. */
+  private async openBatch(requests: OpenSecretsRequest[]): Promise<Settled<OpenSecretsOutcome>[]> {
+    // A broker being restarted is waited for (within the deadline), not failed at once.
+    const res = await unary(this.client.openSecretsBatch, this.client, { requests }, BROKER_DEADLINE_MS, { waitForReady: true });
+    return requests.map((_, i) => {
+      const value = res.outcomes[i];
+      return value ? { ok: true, value } : { ok: false, error: new Error("the broker answered fewer outcomes than releases") };
+    });
   }
 
   close(): void {

@@ -9,6 +9,8 @@ import { GrantMinter } from "../../gateway/grants/mint.js";
 import {
   GrantClaims,
   GrantPurpose,
+  type OpenSecretsBatchResponse,
+  type OpenSecretsRequest,
   type OpenSecretsResponse,
   type RenderTemplatesResponse,
   type SecretBrokerClient,
@@ -303,6 +305,56 @@ interface AuditRow {
   execution_id: string | null;
   consumer: string | null;
 }
+
+const openBatch = (requests: OpenSecretsRequest[], client = sandbox) =>
+  rpc<OpenSecretsBatchResponse>((m, o, cb) => client.openSecretsBatch({ requests }, m, o, cb));
+
+describe("OpenSecretsBatch", () => {
+  it("answers each release on its own, as OpenSecrets would have, in order", async () => {
+    const fine = await scriptGrant(alice.id, [ids.A!]);
+    const spent = await scriptGrant(bob.id, "all");
+    expect((await must(open(spent.token, bob.id))).secrets).toEqual(BOB);
+    expectAudited("openSecrets", spent, bob, ["X"]);
+    const otherUser = await scriptGrant(alice.id, "all");
+    const twice = await scriptGrant(bob.id, "all", "tracker:twice");
+    const forged = await craft({}, crypto.generateKeyPairSync("ed25519").privateKey);
+    const res = await must(
+      openBatch([
+        { grant: { token: fine.token }, userId: alice.id },
+        { grant: { token: spent.token }, userId: bob.id },
+        { grant: { token: otherUser.token }, userId: bob.id },
+        { grant: { token: forged }, userId: alice.id },
+        { grant: { token: twice.token }, userId: bob.id },
+        { grant: { token: twice.token }, userId: bob.id },
+      ]),
+    );
+    const [a, reused, wrongUser, bad, t1, t2] = res.outcomes;
+    expect(a).toEqual({ code: grpc.status.OK, message: "", secrets: { A: ALICE.A } });
+    expectAudited("openSecrets", fine, alice, ["A"]);
+    expect(reused).toEqual({ code: grpc.status.PERMISSION_DENIED, message: "grant refused: reused", secrets: {} });
+    expect(wrongUser).toEqual({ code: grpc.status.PERMISSION_DENIED, message: "grant refused: wrong user", secrets: {} });
+    refusedExecutions.push({ executionId: otherUser.executionId, reason: "wrong user", rpc: "openSecrets" });
+    expect(bad).toEqual({ code: grpc.status.PERMISSION_DENIED, message: "grant refused: bad signature", secrets: {} });
+    // The same grant twice in one batch: released once.
+    expect([t1, t2].filter((o) => o?.code === grpc.status.OK).map((o) => o?.secrets)).toEqual([BOB]);
+    expect([t1, t2].filter((o) => o?.code !== grpc.status.OK)).toEqual([{ code: grpc.status.PERMISSION_DENIED, message: "grant refused: reused", secrets: {} }]);
+    expectAudited("openSecrets", twice, bob, ["X"], "tracker:twice");
+    // The grant refused for another user was not spent.
+    expect((await must(open(otherUser.token, alice.id))).secrets).toEqual(ALICE);
+  });
+
+  it("holds 1 to 64 releases, and only the sandbox identity may call it", async () => {
+    const g = await scriptGrant(alice.id, "all");
+    expect(await openBatch([])).toMatchObject({ ok: false, code: grpc.status.INVALID_ARGUMENT, details: "a batch holds 1 to 64 releases" });
+    const tooMany = Array.from({ length: 65 }, () => ({ grant: { token: g.token }, userId: alice.id }));
+    expect(await openBatch(tooMany)).toMatchObject({ ok: false, code: grpc.status.INVALID_ARGUMENT });
+    const res = await openBatch([{ grant: { token: g.token }, userId: alice.id }], gateway);
+    expect(res).toMatchObject({ ok: false, code: grpc.status.PERMISSION_DENIED });
+    expect(res.ok ? "" : res.details).toMatch(/identity gateway may not call openSecretsBatch/);
+    // None of those spent the grant.
+    expect((await must(open(g.token, alice.id))).secrets).toEqual(ALICE);
+  });
+});
 
 describe("releases recorded together (group commit)", () => {
   const perCommit = async () => {

@@ -8,6 +8,7 @@ import { GrantPurpose } from "../../proto/gen/secutils/broker/v1/broker.js";
 import type { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { call, createSecret, newUser, type TestUser } from "../helpers/http.js";
 import { bodyOf, execute, sandboxAs } from "../helpers/sandbox-client.js";
+import { metricSum, scrapeMetrics } from "../helpers/replica-set.js";
 import { hitUrl } from "../helpers/webhooks.js";
 import { Stack } from "../helpers/stack.js";
 
@@ -197,5 +198,16 @@ describe("through the gateway, whose grants carry the user's generation", () => 
     const before = await releases(bob);
     for (let i = 0; i < 3; i++) expect(await hitText()).toBe("tok-second-3a7d");
     expect(await releases(bob)).toBe(before + 3);
+  }, 60_000);
+
+  it("with the cache off, releases that queue while one is in flight go to the broker in one call, each still a release of its own", async () => {
+    // Still off, from the test before.
+    const batches = async () => metricSum(await scrapeMetrics(stack.broker), "broker_rpc_duration_seconds_count", { rpc: "openSecretsBatch" });
+    const before = { releases: await releases(bob), batches: await batches() };
+    const texts = await Promise.all(Array.from({ length: 10 }, () => hitText()));
+    expect(texts).toEqual(Array.from({ length: 10 }, () => "tok-second-3a7d"));
+    expect(await releases(bob)).toBe(before.releases + 10);
+    // The first goes alone; the others arrive while it is in flight.
+    expect((await batches()) - before.batches).toBeLessThan(10);
   }, 60_000);
 });

@@ -176,6 +176,29 @@ export interface OpenSecretsResponse_SecretsEntry {
   value: string;
 }
 
+export interface OpenSecretsBatchRequest {
+  requests: OpenSecretsRequest[];
+}
+
+export interface OpenSecretsBatchResponse {
+  /** One per request, in the same order. */
+  outcomes: OpenSecretsOutcome[];
+}
+
+export interface OpenSecretsOutcome {
+  /** The gRPC status code OpenSecrets would have answered (0: OK). */
+  code: number;
+  /** Unless OK: the status message OpenSecrets would have answered. */
+  message: string;
+  /** With OK: as OpenSecretsResponse.secrets. */
+  secrets: { [key: string]: string };
+}
+
+export interface OpenSecretsOutcome_SecretsEntry {
+  key: string;
+  value: string;
+}
+
 export interface RenderTemplatesRequest {
   grant?:
     | Grant
@@ -1789,6 +1812,366 @@ export const OpenSecretsResponse_SecretsEntry: MessageFns<OpenSecretsResponse_Se
   },
 };
 
+function createBaseOpenSecretsBatchRequest(): OpenSecretsBatchRequest {
+  return { requests: [] };
+}
+
+export const OpenSecretsBatchRequest: MessageFns<OpenSecretsBatchRequest> = {
+  encode(message: OpenSecretsBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requests) {
+      OpenSecretsRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OpenSecretsBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOpenSecretsBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requests.push(OpenSecretsRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OpenSecretsBatchRequest {
+    return {
+      requests: globalThis.Array.isArray(object?.requests)
+        ? object.requests.map((e: any) => OpenSecretsRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: OpenSecretsBatchRequest): unknown {
+    const obj: any = {};
+    if (message.requests?.length) {
+      obj.requests = message.requests.map((e) => OpenSecretsRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OpenSecretsBatchRequest>, I>>(base?: I): OpenSecretsBatchRequest {
+    return OpenSecretsBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OpenSecretsBatchRequest>, I>>(object: I): OpenSecretsBatchRequest {
+    const message = createBaseOpenSecretsBatchRequest();
+    message.requests = object.requests?.map((e) => OpenSecretsRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseOpenSecretsBatchResponse(): OpenSecretsBatchResponse {
+  return { outcomes: [] };
+}
+
+export const OpenSecretsBatchResponse: MessageFns<OpenSecretsBatchResponse> = {
+  encode(message: OpenSecretsBatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.outcomes) {
+      OpenSecretsOutcome.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OpenSecretsBatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOpenSecretsBatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.outcomes.push(OpenSecretsOutcome.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OpenSecretsBatchResponse {
+    return {
+      outcomes: globalThis.Array.isArray(object?.outcomes)
+        ? object.outcomes.map((e: any) => OpenSecretsOutcome.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: OpenSecretsBatchResponse): unknown {
+    const obj: any = {};
+    if (message.outcomes?.length) {
+      obj.outcomes = message.outcomes.map((e) => OpenSecretsOutcome.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OpenSecretsBatchResponse>, I>>(base?: I): OpenSecretsBatchResponse {
+    return OpenSecretsBatchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OpenSecretsBatchResponse>, I>>(object: I): OpenSecretsBatchResponse {
+    const message = createBaseOpenSecretsBatchResponse();
+    message.outcomes = object.outcomes?.map((e) => OpenSecretsOutcome.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseOpenSecretsOutcome(): OpenSecretsOutcome {
+  return { code: 0, message: "", secrets: {} };
+}
+
+export const OpenSecretsOutcome: MessageFns<OpenSecretsOutcome> = {
+  encode(message: OpenSecretsOutcome, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    globalThis.Object.entries(message.secrets).forEach(([key, value]: [string, string]) => {
+      OpenSecretsOutcome_SecretsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OpenSecretsOutcome {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOpenSecretsOutcome();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = OpenSecretsOutcome_SecretsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.secrets[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OpenSecretsOutcome {
+    return {
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      secrets: isObject(object.secrets)
+        ? (globalThis.Object.entries(object.secrets) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: OpenSecretsOutcome): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.secrets) {
+      const entries = globalThis.Object.entries(message.secrets) as [string, string][];
+      if (entries.length > 0) {
+        obj.secrets = {};
+        entries.forEach(([k, v]) => {
+          obj.secrets[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OpenSecretsOutcome>, I>>(base?: I): OpenSecretsOutcome {
+    return OpenSecretsOutcome.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OpenSecretsOutcome>, I>>(object: I): OpenSecretsOutcome {
+    const message = createBaseOpenSecretsOutcome();
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
+    message.secrets = (globalThis.Object.entries(object.secrets ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseOpenSecretsOutcome_SecretsEntry(): OpenSecretsOutcome_SecretsEntry {
+  return { key: "", value: "" };
+}
+
+export const OpenSecretsOutcome_SecretsEntry: MessageFns<OpenSecretsOutcome_SecretsEntry> = {
+  encode(message: OpenSecretsOutcome_SecretsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OpenSecretsOutcome_SecretsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOpenSecretsOutcome_SecretsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OpenSecretsOutcome_SecretsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: OpenSecretsOutcome_SecretsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OpenSecretsOutcome_SecretsEntry>, I>>(base?: I): OpenSecretsOutcome_SecretsEntry {
+    return OpenSecretsOutcome_SecretsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OpenSecretsOutcome_SecretsEntry>, I>>(
+    object: I,
+  ): OpenSecretsOutcome_SecretsEntry {
+    const message = createBaseOpenSecretsOutcome_SecretsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
 function createBaseRenderTemplatesRequest(): RenderTemplatesRequest {
   return { grant: undefined, templates: [], userId: "" };
 }
@@ -3161,6 +3544,25 @@ export const SecretBrokerService = {
     responseDeserialize: (value: Buffer): OpenSecretsResponse => OpenSecretsResponse.decode(value),
   },
   /**
+   * OpenSecrets for several executions in one call: the sandbox sends
+   * together the releases that queued while its previous call was in
+   * flight. Each is verified, released or refused, and audited as
+   * OpenSecrets would, on its own; its outcome carries the status
+   * OpenSecrets would have answered. Served to the `sandbox` identity only;
+   * 1 to 64 requests (INVALID_ARGUMENT otherwise).
+   */
+  openSecretsBatch: {
+    path: "/secutils.broker.v1.SecretBroker/OpenSecretsBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: OpenSecretsBatchRequest): Buffer =>
+      Buffer.from(OpenSecretsBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): OpenSecretsBatchRequest => OpenSecretsBatchRequest.decode(value),
+    responseSerialize: (value: OpenSecretsBatchResponse): Buffer =>
+      Buffer.from(OpenSecretsBatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): OpenSecretsBatchResponse => OpenSecretsBatchResponse.decode(value),
+  },
+  /**
    * Static `${secrets.KEY}` expansion for responder bodies and header values.
    * Served to the `gateway` identity only, with a grant of purpose TEMPLATE.
    * Single left-to-right pass; a substituted value is never rescanned; a
@@ -3277,6 +3679,15 @@ export interface SecretBrokerServer extends UntypedServiceImplementation {
    * refusal is written to the audit log (never the value).
    */
   openSecrets: handleUnaryCall<OpenSecretsRequest, OpenSecretsResponse>;
+  /**
+   * OpenSecrets for several executions in one call: the sandbox sends
+   * together the releases that queued while its previous call was in
+   * flight. Each is verified, released or refused, and audited as
+   * OpenSecrets would, on its own; its outcome carries the status
+   * OpenSecrets would have answered. Served to the `sandbox` identity only;
+   * 1 to 64 requests (INVALID_ARGUMENT otherwise).
+   */
+  openSecretsBatch: handleUnaryCall<OpenSecretsBatchRequest, OpenSecretsBatchResponse>;
   /**
    * Static `${secrets.KEY}` expansion for responder bodies and header values.
    * Served to the `gateway` identity only, with a grant of purpose TEMPLATE.
@@ -3423,6 +3834,29 @@ export interface SecretBrokerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: OpenSecretsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * OpenSecrets for several executions in one call: the sandbox sends
+   * together the releases that queued while its previous call was in
+   * flight. Each is verified, released or refused, and audited as
+   * OpenSecrets would, on its own; its outcome carries the status
+   * OpenSecrets would have answered. Served to the `sandbox` identity only;
+   * 1 to 64 requests (INVALID_ARGUMENT otherwise).
+   */
+  openSecretsBatch(
+    request: OpenSecretsBatchRequest,
+    callback: (error: ServiceError | null, response: OpenSecretsBatchResponse) => void,
+  ): ClientUnaryCall;
+  openSecretsBatch(
+    request: OpenSecretsBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: OpenSecretsBatchResponse) => void,
+  ): ClientUnaryCall;
+  openSecretsBatch(
+    request: OpenSecretsBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: OpenSecretsBatchResponse) => void,
   ): ClientUnaryCall;
   /**
    * Static `${secrets.KEY}` expansion for responder bodies and header values.
