@@ -1,6 +1,14 @@
 /** One item's outcome from a grouped call. */
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
+/** A promise's outcome as a value: it never rejects. */
+export function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then(
+    (value): Settled<T> => ({ ok: true, value }),
+    (error: unknown): Settled<T> => ({ ok: false, error }),
+  );
+}
+
 interface Waiting<In, Out> {
   item: In;
   settle: (out: Out) => void;

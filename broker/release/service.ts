@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import type { Db } from "../../common/db.js";
 import { DomainError } from "../../common/errors.js";
-import type { Settled } from "../../common/grouped-calls.js";
+import { settle, type Settled } from "../../common/grouped-calls.js";
 import { MAX_BATCH_RELEASES } from "../../common/grpc-client.js";
 import type { Logger } from "../../common/log.js";
 import type {
@@ -53,31 +53,49 @@ export class ReleaseService {
 
   /** Every granted secret that still exists, by name (sandbox, script grants). */
   async openSecrets(caller: string, req: OpenSecretsRequest): Promise<Map<string, string>> {
-    const rpc = "openSecrets";
-    const claims = await this.verified(rpc, "script", caller, req.grant?.token ?? "", req.userId);
-    const rows = await store.sealedForUser(this.db, claims.userId, claims.all ? "all" : claims.secretIds);
-    const values = await this.decrypt(rpc, caller, claims, rows);
-    await this.claimAndRecord(rpc, caller, claims, rows, values);
-    return values;
+    const claims = await this.verified("openSecrets", "script", caller, req.grant?.token ?? "", req.userId);
+    return this.releaseScript(caller, claims, await store.sealedForUser(this.db, claims.userId, claims.all ? "all" : claims.secretIds));
   }
 
   /**
    * Several script releases at once, each on its own as openSecrets would do
-   * it (their records share commits: ReleaseRecorder); one outcome per
-   * request, in order.
+   * it, but with one read per user for all of that user's grants (each then
+   * gets exactly its own rows) and their records sharing commits
+   * (ReleaseRecorder); one outcome per request, in order.
    */
   async openSecretsBatch(caller: string, reqs: OpenSecretsRequest[]): Promise<Settled<Map<string, string>>[]> {
     if (reqs.length === 0 || reqs.length > MAX_BATCH_RELEASES) {
       throw new DomainError("invalid", `a batch holds 1 to ${MAX_BATCH_RELEASES} releases`);
     }
-    return Promise.all(
-      reqs.map((req) =>
-        this.openSecrets(caller, req).then(
-          (value): Settled<Map<string, string>> => ({ ok: true, value }),
-          (error: unknown): Settled<Map<string, string>> => ({ ok: false, error }),
-        ),
-      ),
+    const verified = await Promise.all(
+      reqs.map((req) => settle(this.verified("openSecrets", "script", caller, req.grant?.token ?? "", req.userId))),
     );
+    const scopes = new Map<string, "all" | Set<string>>();
+    for (const v of verified) {
+      if (!v.ok) continue;
+      const scope = scopes.get(v.value.userId) ?? new Set<string>();
+      scopes.set(v.value.userId, scope === "all" || v.value.all ? "all" : new Set([...scope, ...v.value.secretIds]));
+    }
+    const reads = new Map(
+      [...scopes].map(([userId, scope]) => [userId, store.sealedForUser(this.db, userId, scope === "all" ? "all" : [...scope])] as const),
+    );
+    return Promise.all(
+      verified.map((v) => {
+        if (!v.ok) return v;
+        const claims = v.value;
+        const granted = claims.all ? undefined : new Set(claims.secretIds);
+        return settle(
+          reads.get(claims.userId)!.then((rows) => this.releaseScript(caller, claims, granted ? rows.filter((r) => granted.has(r.id)) : rows)),
+        );
+      }),
+    );
+  }
+
+  /** Decrypts the rows a verified script grant names and records the release; the values, by name. */
+  private async releaseScript(caller: string, claims: GrantClaims, rows: SecretRow[]): Promise<Map<string, string>> {
+    const values = await this.decrypt("openSecrets", caller, claims, rows);
+    await this.claimAndRecord("openSecrets", caller, claims, rows, values);
+    return values;
   }
 
   /** Expands `${secrets.NAME}` in each template (gateway, template grants). */

@@ -318,8 +318,10 @@ describe("OpenSecretsBatch", () => {
     const otherUser = await scriptGrant(alice.id, "all");
     const twice = await scriptGrant(bob.id, "all", "tracker:twice");
     const forged = await craft({}, crypto.generateKeyPairSync("ed25519").privateKey);
+    const allOfAlice = await scriptGrant(alice.id, "all", "tracker:all-in-batch");
     const res = await must(
       openBatch([
+        { grant: { token: allOfAlice.token }, userId: alice.id },
         { grant: { token: fine.token }, userId: alice.id },
         { grant: { token: spent.token }, userId: bob.id },
         { grant: { token: otherUser.token }, userId: bob.id },
@@ -328,7 +330,10 @@ describe("OpenSecretsBatch", () => {
         { grant: { token: twice.token }, userId: bob.id },
       ]),
     );
-    const [a, reused, wrongUser, bad, t1, t2] = res.outcomes;
+    const [all, a, reused, wrongUser, bad, t1, t2] = res.outcomes;
+    // One read serves both of Alice's grants; each gets exactly its own.
+    expect(all).toEqual({ code: grpc.status.OK, message: "", secrets: ALICE });
+    expectAudited("openSecrets", allOfAlice, alice, Object.keys(ALICE), "tracker:all-in-batch");
     expect(a).toEqual({ code: grpc.status.OK, message: "", secrets: { A: ALICE.A } });
     expectAudited("openSecrets", fine, alice, ["A"]);
     expect(reused).toEqual({ code: grpc.status.PERMISSION_DENIED, message: "grant refused: reused", secrets: {} });
