@@ -18,6 +18,12 @@ export interface SecretsCacheOptions {
   verifyKey?: KeyObject;
 }
 
+/** A release waiting for its OpenSecretsBatch, and since when. */
+interface Queued {
+  request: OpenSecretsRequest;
+  queuedAt: number;
+}
+
 // A grant is accepted up to 5 s past its expiry (clock leeway); its id stays spent a little longer.
 const SPENT_PAST_EXPIRY_SECONDS = 10;
 
@@ -42,7 +48,7 @@ export class SecretsSource {
   // Releases that arrive while one OpenSecretsBatch is in flight go to the
   // broker together in the next: one call, and one commit of their records,
   // for many executions under load; alone, a release goes at once.
-  private readonly releases = new GroupedCalls((requests: OpenSecretsRequest[]) => this.openBatch(requests), MAX_BATCH_RELEASES);
+  private readonly releases = new GroupedCalls((queued: Queued[]) => this.openBatch(queued), MAX_BATCH_RELEASES);
   /** Called once per execution that asked for secrets. */
   onResult: (result: SecretsSourceResult) => void = () => {};
 
@@ -101,7 +107,7 @@ export class SecretsSource {
   private async release(grant: string, userId: string): Promise<string> {
     let outcome: OpenSecretsOutcome;
     try {
-      outcome = await this.releases.call({ grant: { token: grant }, userId });
+      outcome = await this.releases.call({ request: { grant: { token: grant }, userId }, queuedAt: Date.now() });
     } catch (err) {
       const e = err as grpc.ServiceError;
       outcome = { code: e.code ?? grpc.status.UNKNOWN, message: e.details ?? "", secrets: {} };
@@ -114,9 +120,13 @@ export class SecretsSource {
   }
 
   /** One OpenSecretsBatch for the releases that queued while the last was in flight. */
-  private async openBatch(requests: OpenSecretsRequest[]): Promise<Settled<OpenSecretsOutcome>[]> {
-    // A broker being restarted is waited for (within the deadline), not failed at once.
-    const res = await unary(this.client.openSecretsBatch, this.client, { requests }, BROKER_DEADLINE_MS, { waitForReady: true });
+  private async openBatch(queued: Queued[]): Promise<Settled<OpenSecretsOutcome>[]> {
+    // A broker being restarted is waited for, not failed at once; but no
+    // release waits longer than the deadline in all, time in the queue
+    // (behind a call that was itself waiting) included.
+    const left = Math.min(...queued.map((q) => q.queuedAt)) + BROKER_DEADLINE_MS - Date.now();
+    const requests = queued.map((q) => q.request);
+    const res = await unary(this.client.openSecretsBatch, this.client, { requests }, Math.max(left, 0), { waitForReady: true });
     return requests.map((_, i) => {
       const value = res.outcomes[i];
       return value ? { ok: true, value } : { ok: false, error: new Error("the broker answered fewer outcomes than releases") };
