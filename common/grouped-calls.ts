@@ -11,8 +11,8 @@ export function settle<T>(p: Promise<T>): Promise<Settled<T>> {
 
 interface Waiting<In, Out> {
   item: In;
-  settle: (out: Out) => void;
-  fail: (err: unknown) => void;
+  resolve: (out: Out) => void;
+  reject: (err: unknown) => void;
 }
 
 /**
@@ -34,8 +34,8 @@ export class GroupedCalls<In, Out> {
   ) {}
 
   call(item: In): Promise<Out> {
-    return new Promise((settle, fail) => {
-      this.queue.push({ item, settle, fail });
+    return new Promise((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
       if (!this.running) void this.drain();
     });
   }
@@ -53,8 +53,8 @@ export class GroupedCalls<In, Out> {
         }
         group.forEach((w, i) => {
           const o = outcomes[i] ?? { ok: false, error: new Error("no outcome for a grouped call's item") };
-          if (o.ok) w.settle(o.value);
-          else w.fail(o.error);
+          if (o.ok) w.resolve(o.value);
+          else w.reject(o.error);
         });
       }
     } finally {

@@ -13,12 +13,25 @@ export interface AuditEvent {
   consumer?: string;
 }
 
-export const AUDIT_COLUMNS = "caller, rpc, outcome, reason, purpose, user_id, secret_ids, master_key_ids, execution_id, consumer";
-/** `auditParams` as $1..$10, typed so they also work in an INSERT ... SELECT. */
-export const AUDIT_VALUES = "$1::text, $2::text, $3::text, $4::text, $5::text, $6::uuid, $7::uuid[], $8::text[], $9::text, $10::text";
+// Each column with its type, in auditParams' order: the lists below are derived from it.
+const COLUMNS = [
+  ["caller", "text"],
+  ["rpc", "text"],
+  ["outcome", "text"],
+  ["reason", "text"],
+  ["purpose", "text"],
+  ["user_id", "uuid"],
+  ["secret_ids", "uuid[]"],
+  ["master_key_ids", "text[]"],
+  ["execution_id", "text"],
+  ["consumer", "text"],
+] as const;
+
+export const AUDIT_COLUMNS = COLUMNS.map(([column]) => column).join(", ");
+/** `auditParams` as $1..$10, typed. */
+const AUDIT_VALUES = COLUMNS.map(([, type], i) => `$${i + 1}::${type}`).join(", ");
 /** The columns with their types, for reading `auditRecord` objects back with jsonb_to_recordset. */
-export const AUDIT_RECORD_TYPES =
-  "caller text, rpc text, outcome text, reason text, purpose text, user_id uuid, secret_ids uuid[], master_key_ids text[], execution_id text, consumer text";
+export const AUDIT_RECORD_TYPES = COLUMNS.map(([column, type]) => `${column} ${type}`).join(", ");
 
 /** Appends one event. The table refuses updates and deletes. Never pass a value. */
 export async function appendAudit(q: Queryable, e: AuditEvent): Promise<void> {
@@ -28,7 +41,7 @@ export async function appendAudit(q: Queryable, e: AuditEvent): Promise<void> {
 /** One event as a JSON object keyed by column (AUDIT_RECORD_TYPES), for statements that insert many. */
 export function auditRecord(e: AuditEvent): Record<string, unknown> {
   const params = auditParams(e);
-  return Object.fromEntries(AUDIT_COLUMNS.split(", ").map((column, i) => [column, params[i]]));
+  return Object.fromEntries(COLUMNS.map(([column], i) => [column, params[i]]));
 }
 
 export function auditParams(e: AuditEvent): unknown[] {

@@ -3,7 +3,7 @@ import { GroupedCalls, type Settled } from "../../common/grouped-calls.js";
 import { claimAndRecordReleases, type ReleaseRecord } from "./replay.js";
 
 /** Releases recorded per statement at most; a longer queue takes several. */
-export const MAX_RELEASES_PER_COMMIT = 64;
+const MAX_RELEASES_PER_COMMIT = 64;
 
 /**
  * Group commit for release records. Each commit of a claim costs Postgres

@@ -51,15 +51,16 @@ export class ReleaseService {
     this.recorder = new ReleaseRecorder(db, onCommit);
   }
 
-  /** Every granted secret that still exists, by name (sandbox, script grants). */
+  /** Every granted secret that still exists, by name (sandbox, script grants): a batch of one. */
   async openSecrets(caller: string, req: OpenSecretsRequest): Promise<Map<string, string>> {
-    const claims = await this.verified("openSecrets", "script", caller, req.grant?.token ?? "", req.userId);
-    return this.releaseScript(caller, claims, await store.sealedForUser(this.db, claims.userId, claims.all ? "all" : claims.secretIds));
+    const outcome = (await this.openSecretsBatch(caller, [req]))[0]!;
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
   }
 
   /**
-   * Several script releases at once, each on its own as openSecrets would do
-   * it, but with one read per user for all of that user's grants (each then
+   * Script releases, each verified, decrypted, recorded and answered on its
+   * own, with one read per user for all of that user's grants (each then
    * gets exactly its own rows) and their records sharing commits
    * (ReleaseRecorder); one outcome per request, in order.
    */
