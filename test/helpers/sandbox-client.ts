@@ -14,6 +14,13 @@ import {
 import { rpc, type Outcome } from "./broker-client.js";
 import type { Stack } from "./stack.js";
 
+/** The sandbox's `sandbox_pool` gauge (processes, workers, spare, leased, running, queued, users), by state. */
+export async function poolOf(stack: Stack): Promise<Record<string, number>> {
+  const port = (await stack.sandbox.waitFor(/"metricsPort":(\d+)/))[1];
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Object.fromEntries([...text.matchAll(/^sandbox_pool\{state="(\w+)",service="sandbox"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+}
+
 /** A ScriptRunner client presenting the development certificate of one identity. */
 export function sandboxAs(stack: Stack, identity = "gateway"): ScriptRunnerClient {
   const pki = stack.dev.pkiDir;

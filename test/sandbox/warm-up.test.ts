@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bodyOf, denoPids, randomUser, sandboxAs } from "../helpers/sandbox-client.js";
+import { bodyOf, denoPids, poolOf, randomUser, sandboxAs } from "../helpers/sandbox-client.js";
 import { Stack } from "../helpers/stack.js";
 import { until } from "../helpers/wait.js";
 
@@ -9,12 +9,7 @@ import { until } from "../helpers/wait.js";
 // and the gateway starting beside it.
 let stack: Stack;
 
-/** The pool's gauge from the sandbox's metrics, by state. */
-async function pool(): Promise<Record<string, number>> {
-  const port = (await stack.sandbox.waitFor(/"metricsPort":(\d+)/))[1];
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return Object.fromEntries([...text.matchAll(/^sandbox_pool\{state="(\w+)",service="sandbox"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
-}
+const pool = () => poolOf(stack);
 
 beforeAll(async () => {
   // A delay no test waits out: here the first lease starts the rest.

@@ -3,8 +3,9 @@ import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorKind, type ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
-import { bodyOf, denoPids, execute, randomUser, sandboxAs, type Run } from "../helpers/sandbox-client.js";
+import { bodyOf, denoPids, execute, poolOf, randomUser, sandboxAs, type Run } from "../helpers/sandbox-client.js";
 import { Stack } from "../helpers/stack.js";
+import { until } from "../helpers/wait.js";
 
 // Time and memory limits fail the offender only; other users' executions
 // started at the same moment all succeed, and the service keeps serving.
@@ -13,13 +14,11 @@ let sandbox: ScriptRunnerClient;
 // Scripts call this (allow-listed) server to say they are running.
 let signals: http.Server;
 let signalUrl = "";
-let onSignal: () => void = () => {};
+/** Called with the function that answers the script's call; answers at once unless replaced. */
+let onSignal: (answer: () => void) => void = (answer) => answer();
 
 beforeAll(async () => {
-  signals = http.createServer((_req, res) => {
-    onSignal();
-    res.end("ok");
-  });
+  signals = http.createServer((_req, res) => onSignal(() => res.end("ok")));
   await new Promise<void>((resolve) => signals.listen(0, "127.0.0.1", resolve));
   const port = (signals.address() as AddressInfo).port;
   signalUrl = `http://127.0.0.1:${port}/running`;
@@ -45,6 +44,12 @@ async function alongsideOthers(offender: Run) {
   if (!bad.o.ok) throw new Error(`rpc failed: ${bad.o.details}`);
   return { error: bad.o.value.error, ms: bad.ms };
 }
+
+/** A script that reports to the signal server, waits for its answer, then answers `body`. */
+const reportsThenAnswers = (body: string) => `(async () => {
+  await Deno.core.ops.op_proxy_request({ url: ${JSON.stringify(signalUrl)} });
+  return { body: ${JSON.stringify(body)} };
+})()`;
 
 async function stillServing(userId = randomUser()) {
   expect(await bodyOf(sandbox, { userId, script: `({ body: "alive" })` })).toBe("alive");
@@ -174,35 +179,53 @@ describe("memory limit", () => {
 
 describe("per-user concurrency", () => {
   it("one user runs at most SANDBOX_WORKERS_PER_USER executions at once; the rest wait", async () => {
+    // Each execution reports that it runs and waits for an answer, so none ends on its own: once
+    // the pool shows four of the six queued, exactly two must have reported. No count depends on
+    // how the scheduler shares the cores.
     const user = randomUser();
-    const spans = await Promise.all(
-      Array.from({ length: 6 }, () =>
-        bodyOf(sandbox, {
-          userId: user,
-          script: `const start = Date.now(); while (Date.now() - start < 200) {} ({ body: start + "-" + Date.now() })`,
-        }).then((b) => b.split("-").map(Number) as [number, number]),
-      ),
+    const held: (() => void)[] = [];
+    onSignal = (answer) => held.push(answer);
+    const runs = Array.from({ length: 6 }, (_, i) =>
+      bodyOf(sandbox, {
+        userId: user,
+        script: reportsThenAnswers(`done ${i}`),
+      }),
     );
-    const overlapping = (t: number) => spans.filter(([s, e]) => s <= t && t < e).length;
-    expect(Math.max(...spans.map(([s]) => overlapping(s)))).toBe(2);
+    const waiting = await until(() => poolOf(stack), (p) => p.queued === 4 && held.length === 2);
+    expect(waiting).toMatchObject({ running: 2, queued: 4 });
+    expect(held.length).toBe(2);
+    // From here every report is answered at once; the queued four then run too.
+    onSignal = (answer) => answer();
+    for (const answer of held.splice(0)) answer();
+    expect(await Promise.all(runs)).toEqual(Array.from({ length: 6 }, (_, i) => `done ${i}`));
   });
 
   it("beyond the user's queue, Execute answers RESOURCE_EXHAUSTED", async () => {
+    // The two running executions wait for an answer, so none ends before all fifty calls are in.
     const user = randomUser();
-    const runs = await Promise.all(
-      Array.from({ length: 50 }, () =>
-        // Long enough that none finishes before all 50 calls have arrived.
-        execute(sandbox, { userId: user, script: `const s = Date.now(); while (Date.now() - s < 250) {} ({ body: "done" })` }),
-      ),
+    const held: (() => void)[] = [];
+    onSignal = (answer) => held.push(answer);
+    let settled = 0;
+    const runs = Array.from({ length: 50 }, () =>
+      execute(sandbox, {
+        userId: user,
+        script: reportsThenAnswers("done"),
+      }).finally(() => settled++),
     );
-    const refused = runs.filter((o) => !o.ok);
     // 2 running + 40 waiting are accepted; the rest are refused at once.
+    const full = await until(() => poolOf(stack), (p) => p.queued === 40 && held.length === 2 && settled === 8);
+    expect(full).toMatchObject({ running: 2, queued: 40 });
+    expect(settled).toBe(8);
+    onSignal = (answer) => answer();
+    for (const answer of held.splice(0)) answer();
+    const outcomes = await Promise.all(runs);
+    const refused = outcomes.filter((o) => !o.ok);
     expect(refused.length).toBe(8);
     for (const o of refused) {
       expect(o.ok ? 0 : o.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
       expect(o.ok ? "" : o.details).toBe("too many executions waiting for this user (at most 40)");
     }
-    expect(runs.filter((o) => o.ok && o.value.responder).length).toBe(42);
+    expect(outcomes.filter((o) => o.ok && o.value.responder?.body?.toString() === "done").length).toBe(42);
   });
 });
 
@@ -218,7 +241,13 @@ describe("a Deno process killed with SIGKILL", () => {
     // Eight users, one execution each, spread over both processes; each
     // reports that it runs, then computes for a while.
     let running = 0;
-    const allRunning = new Promise<void>((resolve) => (onSignal = () => ++running === 8 && resolve()));
+    const allRunning = new Promise<void>(
+      (resolve) =>
+        (onSignal = (answer) => {
+          answer();
+          if (++running === 8) resolve();
+        }),
+    );
     const runs = Array.from({ length: 8 }, () =>
       execute(sandbox, {
         userId: randomUser(),
