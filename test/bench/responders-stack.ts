@@ -30,6 +30,21 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/**
+ * BENCH_SANDBOX_ENV="SANDBOX_WORKERS_PER_USER=2 SANDBOX_PROCESSES=4": sandbox
+ * settings to try, given on purpose (an inherited SANDBOX_* never reaches the
+ * stack). Printed, so a run's figures say what they were measured with.
+ */
+export function sandboxSettingsTried(text = process.env.BENCH_SANDBOX_ENV ?? ""): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const pair of text.split(/\s+/).filter(Boolean)) {
+    const m = /^((?:SANDBOX|SCRIPT)_[A-Z0-9_]+)=(.*)$/.exec(pair);
+    if (!m) throw new Error(`BENCH_SANDBOX_ENV: expected SANDBOX_NAME=value or SCRIPT_NAME=value, got ${JSON.stringify(pair)}`);
+    settings[m[1]!] = m[2]!;
+  }
+  return settings;
+}
+
 // Anything else the services read would change what runs (a different
 // webhooks domain, no template cache, another operator token, Kratos sign-in).
 const FOREIGN =
@@ -41,6 +56,7 @@ const FOREIGN =
  * OUTBOUND_ALLOW_HOSTS for a local upstream).
  */
 export async function startStack(d: StackDeps, part = "responders", sandboxEnv: NodeJS.ProcessEnv = {}): Promise<Stack> {
+  const tried = sandboxSettingsTried();
   const dbs = await databases(d);
   // Own folders for the embedded databases: another part's broker may hold dev.dataDir/broker/db.
   const dataDir = path.join(d.dev.dataDir, part);
@@ -64,6 +80,7 @@ export async function startStack(d: StackDeps, part = "responders", sandboxEnv: 
     SANDBOX_PORT: String(sandboxPort),
     BROKER_URL: `127.0.0.1:${brokerPort}`,
     ...sandboxEnv,
+    ...tried,
   });
   const gateway = spawn("gateway", "gateway/main.ts", [], {
     HOST: "127.0.0.1",
