@@ -1,7 +1,7 @@
 import v8 from "node:v8";
 import pg from "pg";
 import { PGlite } from "@electric-sql/pglite";
-import { seedPgliteDir } from "./pglite-template.js";
+import { pgliteOptions, seedPgliteDir } from "./pglite-template.js";
 
 /**
  * One small interface over a real Postgres (`pg` pool) and an embedded PGlite.
@@ -183,7 +183,7 @@ async function openPglite(dir: string): Promise<Db> {
   // scan of a growing table: 30%), which is what a real Postgres is for.
   // Process-wide, but PGlite is the only WebAssembly a service loads.
   v8.setFlagsFromString("--liftoff-only");
-  const db = await PGlite.create(dir);
+  const db = await PGlite.create(dir, pgliteOptions());
   // close() first refuses new work, then waits for what is in flight, and
   // only then closes PGlite: a statement racing PGlite's close() is reported
   // to wedge it with the event loop blocked (electric-sql/pglite#1084), and
