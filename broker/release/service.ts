@@ -74,8 +74,12 @@ export class ReleaseService {
     const scopes = new Map<string, "all" | Set<string>>();
     for (const v of verified) {
       if (!v.ok) continue;
-      const scope = scopes.get(v.value.userId) ?? new Set<string>();
-      scopes.set(v.value.userId, scope === "all" || v.value.all ? "all" : new Set([...scope, ...v.value.secretIds]));
+      const { userId, all, secretIds } = v.value;
+      const scope = scopes.get(userId);
+      if (scope === "all") continue;
+      if (all) scopes.set(userId, "all");
+      else if (scope) for (const id of secretIds) scope.add(id);
+      else scopes.set(userId, new Set(secretIds));
     }
     const reads = new Map(
       [...scopes].map(([userId, scope]) => [userId, store.sealedForUser(this.db, userId, scope === "all" ? "all" : [...scope])] as const),

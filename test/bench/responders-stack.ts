@@ -19,6 +19,8 @@ export interface Stack {
   gatewayPort: number;
   helloPort: number;
   operatorToken: string;
+  /** BENCH_SANDBOX_ENV's settings, given to the sandbox (empty: its defaults). */
+  sandboxSettings: Record<string, string>;
   /** e.g. "PostgreSQL 16.4 (fresh databases)" */
   backend: string;
   gateway: Child;
@@ -35,7 +37,7 @@ export interface Stack {
  * settings to try, given on purpose (an inherited SANDBOX_* never reaches the
  * stack). Printed, so a run's figures say what they were measured with.
  */
-export function sandboxSettingsTried(text = process.env.BENCH_SANDBOX_ENV ?? ""): Record<string, string> {
+function sandboxSettingsTried(text = process.env.BENCH_SANDBOX_ENV ?? ""): Record<string, string> {
   const settings: Record<string, string> = {};
   for (const pair of text.split(/\s+/).filter(Boolean)) {
     const m = /^((?:SANDBOX|SCRIPT)_[A-Z0-9_]+)=(.*)$/.exec(pair);
@@ -102,6 +104,7 @@ export async function startStack(d: StackDeps, part = "responders", sandboxEnv: 
     helloPort,
     operatorToken: fs.readFileSync(d.dev.operatorTokenFile, "utf8").trim(),
     backend: dbs.backend,
+    sandboxSettings: tried,
     gateway,
     children,
     gatewayPid: pidOf(gateway),

@@ -8,7 +8,7 @@ import os from "node:os";
 import { Api, createResponder, createSecret, createUser, type ResponderSpec } from "./responders-api.js";
 import { cpuMeter, processes } from "./cpu.js";
 import { startMonolith, type Monolith } from "./monolith.js";
-import { sandboxSettingsTried, startStack, type Stack, type StackDeps } from "./responders-stack.js";
+import { startStack, type Stack, type StackDeps } from "./responders-stack.js";
 import { MAX_CONCURRENT_SCRIPTS } from "../../gateway/webhooks/serve.js";
 import { interleavedSequential, manyConnections, oneConnection, warmUp, type Measured, type Reply, type Target } from "./http-load.js";
 import type { Report } from "./report.js";
@@ -109,7 +109,7 @@ function printMethod(stack: Stack, startupMs: number) {
     [
       `Responders: GET over loopback HTTP/1.1 to the gateway, Host <handle>.webhooks.localhost, history off (requestsToTrack 0);`,
       `  gateway, broker and sandbox each in their own process at LOG_LEVEL=warn, databases: ${stack.backend};`,
-      `  sandbox settings: ${triedText()};`,
+      `  sandbox settings: ${settingsText(stack.sandboxSettings)};`,
       `  baseline: a Fastify hello world (GET / → "ok") in its own Node process (loaded through tsx) with the same pino logger at warn;`,
       `  1 connection (keep-alive, hrtime per request): ${WARMUP} warm-up requests per case, then ${ROUNDS} interleaved rounds of ` +
         `${ONE_CONNECTION_MS / ROUNDS / 1000} s per case;`,
@@ -121,8 +121,8 @@ function printMethod(stack: Stack, startupMs: number) {
   console.log(`  start-up (databases, broker, sandbox, gateway, hello world, user, secrets, responders): ${(startupMs / 1000).toFixed(1)} s`);
 }
 
-const triedText = () =>
-  Object.entries(sandboxSettingsTried())
+const settingsText = (settings: Record<string, string>) =>
+  Object.entries(settings)
     .map(([k, v]) => `${k}=${v}`)
     .join(" ") || "the defaults (BENCH_SANDBOX_ENV unset)";
 
