@@ -5,7 +5,8 @@
 // JSDoc types, so that Deno loads it as it is and TypeScript checks it.
 //
 // Over the process's pipes, one line each (JSON escapes every newline):
-//   stdin   `<worker>\t<timeout ms>\t<json>`  an exec or reply for a worker;
+//   stdin   `<worker>\t<timeout ms>\t<json>`  an exec for a worker;
+//           `<worker>\t0\t<piece>`           a piece of a reply to its host call (below);
 //           `0\t0\t<json>`                   control: spawn or retire a worker.
 //   stdout  `W\t<worker>\t<thread id>`        the worker is ready;
 //           `D\t<worker>\t<reason>`           the worker is gone (time, memory, crashed);
@@ -37,12 +38,26 @@
  */
 
 /**
- * The host's answer to a `P` line.
- * @typedef {object} ReplyMessage
- * @property {"reply"} t
+ * A piece of the host's answer to a `P` line, written
+ * `r<exec>\t<reply>\t<more>\t<text>`: <more> is 1 while further pieces of
+ * the same reply follow. The worker joins the texts of one reply in order and
+ * hands the JSON they make to the realm. The text is JSON's own, not escaped
+ * again: it holds no newline.
+ *
+ * Why pieces: one process's stdin carries every worker's lines, and a reply
+ * may carry an upstream answer of several MiB. Sent whole, it held the
+ * supervisor's event loop, the pipe and the runner's input thread while it
+ * passed, and every other user's executions on that process waited behind it.
+ * @typedef {object} ReplyPiece
+ * @property {"piece"} t
  * @property {number} id the execution
- * @property {string} data
+ * @property {number} reply the reply's number, unique within its process
+ * @property {boolean} last
+ * @property {string} text
  */
+
+/** The most text one piece of a reply carries (~one line's worth of work for the input thread). */
+export const REPLY_PIECE_CHARS = 256 * 1024;
 
 /** @typedef {{ t: "spawn", w: number, heapMb: number, headroomMb: number, shareMb: number } | { t: "retire", w: number }} ControlMessage */
 
@@ -60,11 +75,42 @@ export function execMessage(m) {
   return JSON.stringify(m);
 }
 
-/** @param {number} id @param {string} data */
-export function replyMessage(id, data) {
-  /** @type {ReplyMessage} */
-  const m = { t: "reply", id, data };
-  return JSON.stringify(m);
+/** One piece of a reply (ReplyPiece). @param {number} id @param {number} reply @param {boolean} last @param {string} text */
+export function replyPiece(id, reply, last, text) {
+  return `r${id}\t${reply}\t${last ? 0 : 1}\t${text}`;
+}
+
+/**
+ * The pieces that carry `parts` joined, in order, each at most `pieceChars`
+ * long (the last may be empty). Lazy: a part is taken when the pieces before
+ * it have been.
+ * @param {number} id @param {number} reply @param {Iterable<string>} parts
+ * @returns {Generator<string, void, undefined>}
+ */
+export function* replyPieces(id, reply, parts, pieceChars = REPLY_PIECE_CHARS) {
+  let piece = "";
+  for (const part of parts) {
+    let at = 0;
+    while (at < part.length) {
+      let end = Math.min(part.length, at + pieceChars - piece.length);
+      // Never between the halves of a surrogate pair: a lone half does not survive the pipe's UTF-8.
+      // (A piece of one character could only ever hold one half.)
+      if (end < part.length && isHighSurrogate(part.charCodeAt(end - 1)) && (end - 1 > at || piece.length > 0)) end--;
+      if (end === at) {
+        yield replyPiece(id, reply, false, piece);
+        piece = "";
+        continue;
+      }
+      piece += at === 0 && end === part.length ? part : part.slice(at, end);
+      at = end;
+    }
+  }
+  yield replyPiece(id, reply, true, piece);
+}
+
+/** @param {number} code */
+function isHighSurrogate(code) {
+  return code >= 0xd800 && code <= 0xdbff;
 }
 
 /** A line for a worker; `timeoutMs` > 0 starts the runner's watch over it. */
@@ -123,8 +169,15 @@ export function workerProtocol() {
     requestLine: (exec, json) => `P\t${exec}\t${json}\n`,
     /** @param {string} kind @param {string} message */
     failureOutcome: (kind, message) => "E" + JSON.stringify({ kind, message }),
-    /** @param {string} raw @returns {ExecMessage | ReplyMessage} */
-    parseMessage: (raw) => JSON.parse(raw),
+    /** @param {string} raw @returns {ExecMessage | ReplyPiece} */
+    parseMessage(raw) {
+      // "r": a reply piece (replyPiece); an exec is JSON.
+      if (raw.charCodeAt(0) !== 114) return JSON.parse(raw);
+      const a = raw.indexOf("\t");
+      const b = raw.indexOf("\t", a + 1);
+      const c = raw.indexOf("\t", b + 1);
+      return { t: "piece", id: Number(raw.slice(1, a)), reply: Number(raw.slice(a + 1, b)), last: raw.slice(b + 1, c) === "0", text: raw.slice(c + 1) };
+    },
   };
 }
 

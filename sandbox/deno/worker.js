@@ -216,26 +216,39 @@ export function workerMain(protocol, output) {
     enter(exec);
   }
 
-  function reply(m) {
+  // A reply to one of the script's host calls, in pieces (protocol.js,
+  // ReplyPiece): joined once the last is in. Pieces of an execution that has
+  // ended are dropped with it.
+  function piece(m) {
     const exec = current;
     if (exec === null || exec.id !== m.id) return;
-    exec.realm.deliver(m.data);
+    let text = m.text;
+    if (!m.last || exec.replies?.has(m.reply)) {
+      exec.replies ??= new Map();
+      const pieces = exec.replies.get(m.reply);
+      if (pieces === undefined) exec.replies.set(m.reply, [text]);
+      else pieces.push(text);
+      if (!m.last) return;
+      text = exec.replies.get(m.reply).join("");
+      exec.replies.delete(m.reply);
+    }
+    exec.realm.deliver(text);
     enter(exec);
   }
 
-  // Execs and replies come from the runner's input thread (reader.js), on this worker's port.
+  // Execs and reply pieces come from the runner's input thread (reader.js), on this worker's port.
   workerData.input.on("message", (raw) => {
     // A reply carries an upstream answer (up to the execution's in-flight
-    // budget, as base64): reading it may run out of heap like anything else
-    // sized by what the script asked for, so the running execution's guard
-    // covers it. Unguarded, the reply was lost and the script waited for it
-    // until its time limit.
+    // budget, as base64): holding and joining its pieces may run out of heap
+    // like anything else sized by what the script asked for, so the running
+    // execution's guard covers it. Unguarded, the reply was lost and the
+    // script waited for it until its time limit.
     const exec = current;
     if (exec !== null) guard(exec);
     let m;
     try {
       m = protocol.parseMessage(raw);
-      if (m.t === "reply") reply(m);
+      if (m.t === "piece") piece(m);
     } finally {
       if (exec !== null) exec.inside = false;
     }

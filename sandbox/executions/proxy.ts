@@ -3,6 +3,7 @@ import { ResponseBudget } from "../outbound/budget.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
 import { performOutbound } from "../outbound/request.js";
 import { OutboundError, type OutboundErrorKind } from "../outbound/types.js";
+import type { HostReply } from "../pool/types.js";
 
 // A request as the realm's op_proxy_request writes it (sandbox/deno/realm.js).
 const realmRequest = z.object({
@@ -24,13 +25,23 @@ export const OUTBOUND_ERROR_NAMES: Record<OutboundErrorKind, string> = {
   too_large: "upstream_too_large",
 };
 
+/** Bodies up to this size are encoded in one go; a larger one in parts, as its reply is sent (HostReply). */
+const WHOLE_BODY_BYTES = 192 * 1024;
+
+/** `head`, `body` as base64 a part at a time (whole groups of three bytes, so the parts join into one), `tail`. */
+function* base64Parts(head: string, body: Buffer, tail: string): Generator<string> {
+  yield head;
+  for (let at = 0; at < body.length; at += WHOLE_BODY_BYTES) yield body.subarray(at, at + WHOLE_BODY_BYTES).toString("base64");
+  yield tail;
+}
+
 /** A fresh budget for one execution's op_proxy_request calls, under `policy`. */
 export function executionBudget(policy: OutboundPolicy): ResponseBudget {
   return new ResponseBudget(policy.maxInFlightBytes, policy.maxExecutionBytes);
 }
 
 /**
- * Performs one op_proxy_request for a script and returns the reply line the
+ * Performs one op_proxy_request for a script and returns the reply the
  * realm expects. Never throws: every failure becomes an answer the script
  * sees as a rejected promise, in the documented wording, with `mask` applied
  * (a URL in a message may carry a secret the script put there, and an
@@ -41,7 +52,7 @@ export async function proxyForScript(
   policy: OutboundPolicy,
   budget?: ResponseBudget,
   mask: (text: string) => string = (text) => text,
-): Promise<string> {
+): Promise<HostReply> {
   let req: z.infer<typeof realmRequest>;
   try {
     req = realmRequest.parse(JSON.parse(json));
@@ -64,7 +75,9 @@ export async function proxyForScript(
     );
     // Base64, once: as text escaped for JSON, arbitrary bytes grew up to
     // sevenfold on their way to the realm.
-    return JSON.stringify({ id: req.id, ok: true, statusCode: res.statusCode, headers: res.headers, body64: res.body.toString("base64") });
+    const head = `{"id":${req.id},"ok":true,"statusCode":${res.statusCode},"headers":${JSON.stringify(res.headers)},"body64":"`;
+    if (res.body.length <= WHOLE_BODY_BYTES) return `${head}${res.body.toString("base64")}"}`;
+    return { parts: base64Parts(head, res.body, '"}') };
   } catch (err) {
     const kind = err instanceof OutboundError ? OUTBOUND_ERROR_NAMES[err.kind] : "upstream_failure";
     const message = err instanceof OutboundError ? err.scriptMessage : "Upstream request failed: the request failed";

@@ -6,7 +6,7 @@ import type { SecretsSource } from "../broker/secrets.js";
 import type { SandboxMetrics } from "../metrics.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
 import type { Pool } from "../pool/pool.js";
-import { Aborted, QueueFull } from "../pool/types.js";
+import { Aborted, QueueFull, type HostReply } from "../pool/types.js";
 import { execMessage } from "../deno/protocol.js";
 import { isMemoryLimit, ProcessLost, toResponse } from "./outcome.js";
 import { INTERRUPTED_MESSAGE } from "../../common/script-errors.js";
@@ -55,7 +55,7 @@ export class ExecutionService {
   ) {}
 
   /** op_proxy_request for one execution: its requests share one budget; released values are masked in its messages. */
-  proxyCalls(secretsJson = "{}"): (json: string) => Promise<string> {
+  proxyCalls(secretsJson = "{}"): (json: string) => Promise<HostReply> {
     const budget = executionBudget(this.outbound);
     // Built on the first failure only: most executions never need it, and it parses URLs per secret.
     let masker: ((text: string) => string) | undefined;
@@ -80,7 +80,7 @@ export class ExecutionService {
     x: ScriptExecution,
     secretsJson: string,
     signal?: AbortSignal,
-    hostCalls: (json: string) => Promise<string> = this.proxyCalls(secretsJson),
+    hostCalls: (json: string) => Promise<HostReply> = this.proxyCalls(secretsJson),
   ): Promise<ExecuteResponse> {
     const started = performance.now();
     let lease;

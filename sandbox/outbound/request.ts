@@ -245,11 +245,14 @@ function send(
       giveBack();
       decoder?.destroy();
       reject(error);
-      request.destroy();
+      // With the error given, Node makes no "socket hang up" of its own (with a stack) for a request it no longer reports.
+      request.destroy(error);
     };
     const max = policy.maxResponseBytes;
     signal.addEventListener("abort", () => fail(signal.reason as OutboundError), { once: true });
-    request.on("error", (error) => fail(upstreamFailure(target.name, error)));
+    request.on("error", (error) => {
+      if (!settled) fail(upstreamFailure(target.name, error));
+    });
     request.on("response", (response) => {
       const declared = Number(response.headers["content-length"]);
       const status = response.statusCode ?? 0;
@@ -333,9 +336,11 @@ function send(
           `response from ${target.name} ended early`,
           `Failed to read upstream response body: response from ${target.name} ended early`,
         );
-      response.on("error", () => fail(endedEarly()));
+      response.on("error", () => {
+        if (!settled) fail(endedEarly());
+      });
       response.on("close", () => {
-        if (!response.complete) fail(endedEarly());
+        if (!settled && !response.complete) fail(endedEarly());
       });
       response.on("end", () => {
         if (settled) return;

@@ -52,7 +52,14 @@ export class OutboundError extends Error {
     message: string,
     scriptMessage?: string,
   ) {
+    // Without a stack: it is never shown, and one script can have thousands
+    // refused (64 large answers at a time over its budget: capturing their
+    // stacks was ~4% of the service's main thread, which every other user's
+    // executions share).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = "OutboundError";
     this.scriptMessage = scriptMessage ?? message;
   }

@@ -3,9 +3,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
-import { controlLine, inputLine, parseOutputLine } from "../deno/protocol.js";
+import { controlLine, inputLine, parseOutputLine, REPLY_PIECE_CHARS, replyPiece, replyPieces } from "../deno/protocol.js";
 import { DENO_RUNNER as RUNNER } from "../files.js";
-import type { WorkerHeap } from "./types.js";
+import type { HostReply, WorkerHeap } from "./types.js";
 
 // Every permission denied, nothing fetched or read from configuration; the
 // runner's own modules are the only files Deno loads.
@@ -64,6 +64,10 @@ export class DenoProcess {
   private readonly child: ChildProcessWithoutNullStreams;
   private exitedFlag = false;
   private pending: string[] = [];
+  /** Replies too large for one line, sent a piece at a time (replyToWorker). */
+  private streams: Array<{ worker: number; pieces: Iterator<string>; live: () => boolean }> = [];
+  private streaming = false;
+  private nextReply = 1;
   readonly startedAt = performance.now();
 
   /**
@@ -113,9 +117,26 @@ export class DenoProcess {
     this.send(controlLine({ t: "retire", w: worker }));
   }
 
-  /** `message` is the worker's JSON (protocol.js's execMessage or replyMessage); a timeout starts the runner's watch. */
+  /** `message` is the worker's JSON (protocol.js's execMessage); a timeout starts the runner's watch. */
   toWorker(worker: number, timeoutMs: number, message: string): void {
     this.send(inputLine(worker, timeoutMs, message));
+  }
+
+  /**
+   * The answer to a host call of `exec`, on `worker`. One that fits in a
+   * piece goes with the other lines; a larger one is sent a piece per turn
+   * of the event loop, and only while little of what was written before
+   * waits in the pipe, so that other executions' lines pass between its
+   * pieces. It stops being sent once `live` says the execution is over.
+   */
+  replyToWorker(worker: number, exec: number, reply: HostReply, live: () => boolean): void {
+    const id = this.nextReply++;
+    if (typeof reply === "string" && reply.length <= REPLY_PIECE_CHARS) {
+      this.send(inputLine(worker, 0, replyPiece(exec, id, true, reply)));
+      return;
+    }
+    this.streams.push({ worker, pieces: replyPieces(exec, id, typeof reply === "string" ? [reply] : reply.parts), live });
+    this.stream();
   }
 
   kill(): void {
@@ -151,6 +172,31 @@ export class DenoProcess {
     if (this.exitedFlag) return;
     this.pending.push(line);
     if (this.pending.length === 1) setImmediate(() => this.flush());
+  }
+
+  // One piece of the oldest stream, then the next turn (or, with a piece's
+  // worth still queued for the pipe, its drain).
+  private stream(): void {
+    if (this.streaming || this.exitedFlag) return;
+    const stdin = this.child.stdin;
+    while (this.streams.length > 0) {
+      const head = this.streams[0]!;
+      const next = head.live() ? head.pieces.next() : undefined;
+      if (next === undefined || next.done === true) {
+        this.streams.shift();
+        continue;
+      }
+      this.flush();
+      stdin.write(inputLine(head.worker, 0, next.value));
+      this.streaming = true;
+      const resume = () => {
+        this.streaming = false;
+        this.stream();
+      };
+      if (stdin.writableLength > 0) stdin.once("drain", resume);
+      else setImmediate(resume);
+      return;
+    }
   }
 
   private flush(): void {

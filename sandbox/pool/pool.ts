@@ -1,8 +1,7 @@
 import type { Logger } from "../../common/log.js";
-import { replyMessage } from "../deno/protocol.js";
 import { Priorities } from "./priorities.js";
 import { DenoProcesses, type ProcessHandlers } from "./processes.js";
-import { Aborted, QueueFull, type KillReason, type Lease, type PoolOptions, type Proc, type RunOutcome, type Running, type Slot, type UserState, type Waiter, workerHeap } from "./types.js";
+import { Aborted, QueueFull, type HostReply, type KillReason, type Lease, type PoolOptions, type Proc, type RunOutcome, type Running, type Slot, type UserState, type Waiter, workerHeap } from "./types.js";
 
 /**
  * Workers on long-lived Deno processes (processes.ts starts, restarts and
@@ -91,7 +90,7 @@ export class Pool {
   }
 
   /** Runs one execution on a leased worker; `message` gets the execution id. */
-  exec(lease: Lease, timeoutMs: number, message: (id: number) => string, onRequest: (json: string) => Promise<string>): Promise<RunOutcome> {
+  exec(lease: Lease, timeoutMs: number, message: (id: number) => string, onRequest: (json: string) => Promise<HostReply>): Promise<RunOutcome> {
     const slot = lease.slot;
     const user = slot.user;
     const id = this.nextExec++;
@@ -329,8 +328,9 @@ export class Pool {
       request: (proc, execId, json) => {
         const entry = this.running.get(execId);
         if (!entry) return;
-        void entry.run.onRequest(json).then((data) => {
-          if (this.running.get(execId) === entry) proc.deno.toWorker(entry.slot.id, 0, replyMessage(execId, data));
+        const live = () => this.running.get(execId) === entry;
+        void entry.run.onRequest(json).then((reply) => {
+          if (live()) proc.deno.replyToWorker(entry.slot.id, execId, reply, live);
         });
       },
       ended: (proc) => {

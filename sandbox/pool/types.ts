@@ -112,10 +112,17 @@ export interface Slot {
   retireOnRelease?: boolean;
 }
 
+/**
+ * The answer to a script's host call: its JSON text, or the same text in
+ * parts, taken one at a time as the process's input has room (a large
+ * upstream body, whose base64 is then never held whole in the service).
+ */
+export type HostReply = string | { parts: Iterable<string> };
+
 export interface Running {
   id: number;
   finish(o: RunOutcome): void;
-  onRequest(json: string): Promise<string>;
+  onRequest(json: string): Promise<HostReply>;
 }
 
 export interface Waiter {
