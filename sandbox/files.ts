@@ -7,3 +7,10 @@ import { fileURLToPath } from "node:url";
 
 /** The Deno side's entry point; its modules sit beside it. */
 export const DENO_RUNNER = path.join(path.dirname(fileURLToPath(import.meta.url)), "deno", "runner.js");
+
+/** The proxy thread's module (executions/proxy-thread.ts), compiled beside this one; from source when this one is. */
+export const PROXY_THREAD = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "executions",
+  `proxy-thread${path.extname(fileURLToPath(import.meta.url))}`,
+);

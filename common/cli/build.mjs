@@ -19,8 +19,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const DIST = path.join(ROOT, "dist");
 const STAMP = path.join(DIST, ".sources");
 const SOURCE_DIRS = ["broker", "gateway", "sandbox", "common", "proto/gen"];
-/** The services' entry points and `npm start`'s launcher, each also bundled (see build()). */
-const BUNDLED = ["broker/main.ts", "sandbox/main.ts", "gateway/main.ts", "common/cli/start.ts"];
+/** The services' entry points, the sandbox's proxy thread and `npm start`'s launcher, each also bundled (see build()). */
+const BUNDLED = ["broker/main.ts", "sandbox/main.ts", "sandbox/executions/proxy-thread.ts", "gateway/main.ts", "common/cli/start.ts"];
 /**
  * Left out of the bundles and loaded from node_modules: they read files that
  * sit beside their own code (PGlite its WebAssembly and data, playwright-core

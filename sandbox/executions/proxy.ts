@@ -40,24 +40,22 @@ export function executionBudget(policy: OutboundPolicy): ResponseBudget {
   return new ResponseBudget(policy.maxInFlightBytes, policy.maxExecutionBytes);
 }
 
+/** What became of one op_proxy_request: the answer, or the failure in the realm's error kind names. */
+export type ProxyOutcome =
+  | { ok: true; id: number; statusCode: number; headers: Record<string, string>; body: Uint8Array }
+  | { ok: false; id: number; kind: string; message: string };
+
 /**
- * Performs one op_proxy_request for a script and returns the reply the
- * realm expects. Never throws: every failure becomes an answer the script
- * sees as a rejected promise, in the documented wording, with `mask` applied
- * (a URL in a message may carry a secret the script put there, and an
- * uncaught message reaches the responder's caller).
+ * Performs one op_proxy_request for a script (in the proxy thread,
+ * proxy-thread.ts). Never throws: every failure becomes an outcome the script
+ * sees as a rejected promise, in the documented wording.
  */
-export async function proxyForScript(
-  json: string,
-  policy: OutboundPolicy,
-  budget?: ResponseBudget,
-  mask: (text: string) => string = (text) => text,
-): Promise<HostReply> {
+export async function performForScript(json: string, policy: OutboundPolicy, budget?: ResponseBudget): Promise<ProxyOutcome> {
   let req: z.infer<typeof realmRequest>;
   try {
     req = realmRequest.parse(JSON.parse(json));
   } catch {
-    return JSON.stringify({ id: 0, ok: false, kind: "url_not_allowed", message: "op_proxy_request: malformed request" });
+    return { ok: false, id: 0, kind: "url_not_allowed", message: "op_proxy_request: malformed request" };
   }
   try {
     const res = await performOutbound(
@@ -73,14 +71,25 @@ export async function proxyForScript(
       },
       policy,
     );
-    // Base64, once: as text escaped for JSON, arbitrary bytes grew up to
-    // sevenfold on their way to the realm.
-    const head = `{"id":${req.id},"ok":true,"statusCode":${res.statusCode},"headers":${JSON.stringify(res.headers)},"body64":"`;
-    if (res.body.length <= WHOLE_BODY_BYTES) return `${head}${res.body.toString("base64")}"}`;
-    return { parts: base64Parts(head, res.body, '"}') };
+    return { ok: true, id: req.id, statusCode: res.statusCode, headers: res.headers, body: res.body };
   } catch (err) {
     const kind = err instanceof OutboundError ? OUTBOUND_ERROR_NAMES[err.kind] : "upstream_failure";
     const message = err instanceof OutboundError ? err.scriptMessage : "Upstream request failed: the request failed";
-    return JSON.stringify({ id: req.id, ok: false, kind, message: mask(message) });
+    return { ok: false, id: req.id, kind, message };
   }
+}
+
+/**
+ * The reply the realm expects for `outcome`, with `mask` applied to a
+ * failure's message (a URL in it may carry a secret the script put there,
+ * and an uncaught message reaches the responder's caller).
+ */
+export function replyFor(outcome: ProxyOutcome, mask: (text: string) => string = (text) => text): HostReply {
+  if (!outcome.ok) return JSON.stringify({ id: outcome.id, ok: false, kind: outcome.kind, message: mask(outcome.message) });
+  const body = Buffer.from(outcome.body.buffer, outcome.body.byteOffset, outcome.body.byteLength);
+  // Base64, once: as text escaped for JSON, arbitrary bytes grew up to
+  // sevenfold on their way to the realm.
+  const head = `{"id":${outcome.id},"ok":true,"statusCode":${outcome.statusCode},"headers":${JSON.stringify(outcome.headers)},"body64":"`;
+  if (body.length <= WHOLE_BODY_BYTES) return `${head}${body.toString("base64")}"}`;
+  return { parts: base64Parts(head, body, '"}') };
 }

@@ -10,7 +10,8 @@ import { Aborted, QueueFull, type HostReply } from "../pool/types.js";
 import { execMessage } from "../deno/protocol.js";
 import { isMemoryLimit, ProcessLost, toResponse } from "./outcome.js";
 import { INTERRUPTED_MESSAGE } from "../../common/script-errors.js";
-import { executionBudget, proxyForScript } from "./proxy.js";
+import { replyFor } from "./proxy.js";
+import { ProxyThread } from "./proxy-calls.js";
 import { validateExecution, type LimitSettings, type ScriptExecution } from "./request.js";
 
 /** Typed arrays and other buffers a script may allocate, per MiB of heap. */
@@ -45,6 +46,9 @@ export function leaseHeapMb(memoryMb: number, contextBytes: number, bodyBytes = 
  * op_proxy_request calls performed under the outbound policy.
  */
 export class ExecutionService {
+  /** Where op_proxy_request calls are carried out (proxy-thread.ts). */
+  private readonly proxies: ProxyThread;
+
   constructor(
     private readonly pool: Pool,
     private readonly secrets: SecretsSource,
@@ -52,15 +56,21 @@ export class ExecutionService {
     private readonly limits: LimitSettings,
     private readonly log: Logger,
     private readonly metrics: SandboxMetrics,
-  ) {}
+  ) {
+    this.proxies = new ProxyThread(outbound);
+  }
 
-  /** op_proxy_request for one execution: its requests share one budget; released values are masked in its messages. */
-  proxyCalls(secretsJson = "{}"): (json: string) => Promise<HostReply> {
-    const budget = executionBudget(this.outbound);
+  /**
+   * op_proxy_request for one execution, carried out on the proxy thread: its
+   * requests share one budget; released values are masked in its messages.
+   * `end` once the execution is over.
+   */
+  proxyCalls(secretsJson = "{}"): { call: (json: string) => Promise<HostReply>; end: () => void } {
+    const session = this.proxies.session();
     // Built on the first failure only: most executions never need it, and it parses URLs per secret.
     let masker: ((text: string) => string) | undefined;
     const mask = (text: string) => (masker ??= maskerFor(secretsJson))(text);
-    return (json) => proxyForScript(json, this.outbound, budget, mask);
+    return { call: async (json) => replyFor(await session.call(json), mask), end: () => session.end() };
   }
 
   async execute(req: ExecuteRequest, signal?: AbortSignal): Promise<ExecuteResponse> {
@@ -80,7 +90,21 @@ export class ExecutionService {
     x: ScriptExecution,
     secretsJson: string,
     signal?: AbortSignal,
-    hostCalls: (json: string) => Promise<HostReply> = this.proxyCalls(secretsJson),
+    hostCalls?: (json: string) => Promise<HostReply>,
+  ): Promise<ExecuteResponse> {
+    const proxy = hostCalls === undefined ? this.proxyCalls(secretsJson) : undefined;
+    try {
+      return await this.runOnWorker(x, secretsJson, signal, hostCalls ?? proxy!.call);
+    } finally {
+      proxy?.end();
+    }
+  }
+
+  private async runOnWorker(
+    x: ScriptExecution,
+    secretsJson: string,
+    signal: AbortSignal | undefined,
+    hostCalls: (json: string) => Promise<HostReply>,
   ): Promise<ExecuteResponse> {
     const started = performance.now();
     let lease;

@@ -113,7 +113,7 @@ export class PageTrackerRunService {
         { userId: x.userId, kind: "page", script: x.extractor, contextJson: contextOf(x.previousContentJson), ...x.limits },
         secretsJson,
         signal,
-        (json) => (isPageCall(json) ? pageCallForScript(json, run) : proxy(json)),
+        (json) => (isPageCall(json) ? pageCallForScript(json, run) : proxy.call(json)),
       );
       const res = await endOf(execution, browser.whenPageLost);
       const loss = browser.pageLost();
@@ -131,6 +131,7 @@ export class PageTrackerRunService {
       };
       return error ? { stages: [stage] } : { stages: [stage], content: Buffer.from(body!) };
     } finally {
+      proxy.end();
       await browser.close();
     }
   }
