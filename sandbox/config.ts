@@ -25,6 +25,8 @@ const schema = z.object({
   SANDBOX_WORKERS_PER_USER: positiveInt(4),
   // Nice value of a user's running executions beyond their first (0: off).
   SANDBOX_PARALLEL_NICE: z.coerce.number().int().min(0).max(19).default(10),
+  // Nice value of the thread that carries out scripts' op_proxy_request calls (0: normal).
+  SANDBOX_PROXY_NICE: z.coerce.number().int().min(0).max(19).default(10),
   SANDBOX_SPARE_WORKERS: positiveInt(4),
   SANDBOX_WARMUP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   SANDBOX_QUEUE_PER_USER: positiveInt(1000),
@@ -73,6 +75,8 @@ export interface SandboxConfig {
   pool: Omit<PoolOptions, "denoPath"> & { denoPath: string };
   limits: LimitSettings;
   outbound: OutboundPolicy;
+  /** The nice value of the proxy thread (executions/proxy-thread.ts). */
+  proxyNice: number;
   browser: { executablePath: string; maxConcurrentRuns: number; chromiumSandbox: boolean; maxRendererMb: number; nice: number };
   /** The cache of released script secrets; off (and no key needed) when maxBytes is 0. */
   secretsCache: { maxBytes: number; ttlMs: number; verifyKey?: KeyObject };
@@ -150,6 +154,7 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
     },
     limits,
     outbound: outbound!,
+    proxyNice: e.SANDBOX_PROXY_NICE,
     browser: {
       executablePath: e.CHROMIUM_PATH,
       maxConcurrentRuns: e.PAGE_TRACKER_MAX_CONCURRENT_RUNS,

@@ -29,7 +29,7 @@ async function main() {
   const registry = createRegistry("sandbox");
   const metrics = new SandboxMetrics(registry, pool);
   secrets.onResult = (result) => metrics.secretsOpened(result);
-  const service = new ExecutionService(pool, secrets, config.outbound, config.limits, log, metrics);
+  const service = new ExecutionService(pool, secrets, config.outbound, config.limits, log, metrics, config.proxyNice);
   const trackers = new TrackerRunService(service, secrets, config.outbound, config.limits);
   // Chromium starts with the first page tracker run, not here: most sandboxes never run one.
   const browsers = new BrowserHost(

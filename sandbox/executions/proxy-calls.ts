@@ -3,6 +3,12 @@ import type { OutboundPolicy } from "../outbound/policy.js";
 import { PROXY_THREAD } from "../files.js";
 import type { ProxyOutcome } from "./proxy.js";
 
+/** What the proxy thread starts with. */
+export interface ProxyThreadData {
+  policy: OutboundPolicy;
+  nice: number;
+}
+
 /** From the main thread to the proxy thread (proxy-thread.ts). */
 export type ProxyThreadMessage = { t: "call"; session: number; call: number; json: string } | { t: "end"; session: number };
 /** Back, one per call. */
@@ -27,7 +33,11 @@ export class ProxyThread {
   private nextCall = 1;
   private nextSession = 1;
 
-  constructor(private readonly policy: OutboundPolicy) {}
+  /** `nice`: the thread's scheduling priority (0-19). */
+  constructor(
+    private readonly policy: OutboundPolicy,
+    private readonly nice = 0,
+  ) {}
 
   session(): ProxySession {
     const session = this.nextSession++;
@@ -59,7 +69,8 @@ export class ProxyThread {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(PROXY_THREAD, { workerData: { policy: this.policy } });
+    const data: ProxyThreadData = { policy: this.policy, nice: this.nice };
+    const worker = new Worker(PROXY_THREAD, { workerData: data });
     // Never what keeps the service running.
     worker.unref();
     worker.on("message", (m: ProxyThreadAnswer) => {

@@ -5,14 +5,26 @@
 // user's executions, whose scheduling and results pass there (one user's 64
 // parallel 10 MiB answers kept it busy ~96% of the time). Started by
 // ProxyThread (proxy-calls.ts), which is the only other side of its messages.
+//
+// It runs at a lower priority (SANDBOX_PROXY_NICE): proxied traffic is
+// waited for over the network anyway, and with the cores short it is the
+// executions that proxy nothing, every other user's, that go first.
+import os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import type { ResponseBudget } from "../outbound/budget.js";
-import type { OutboundPolicy } from "../outbound/policy.js";
 import { executionBudget, performForScript } from "./proxy.js";
-import type { ProxyThreadAnswer, ProxyThreadMessage } from "./proxy-calls.js";
+import type { ProxyThreadAnswer, ProxyThreadData, ProxyThreadMessage } from "./proxy-calls.js";
 
 const port = parentPort!;
-const policy = (workerData as { policy: OutboundPolicy }).policy;
+const { policy, nice } = workerData as ProxyThreadData;
+// On Linux a nice value is a thread's own: this sets this thread's alone.
+if (nice !== 0) {
+  try {
+    os.setPriority(0, nice);
+  } catch {
+    // Not allowed here: the thread runs at the service's priority.
+  }
+}
 /** Each execution's calls share one budget (budget.ts), until the main thread says it has ended. */
 const budgets = new Map<number, ResponseBudget>();
 

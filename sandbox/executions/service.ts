@@ -56,8 +56,9 @@ export class ExecutionService {
     private readonly limits: LimitSettings,
     private readonly log: Logger,
     private readonly metrics: SandboxMetrics,
+    proxyNice = 0,
   ) {
-    this.proxies = new ProxyThread(outbound);
+    this.proxies = new ProxyThread(outbound, proxyNice);
   }
 
   /**

@@ -48,11 +48,13 @@ describe("page tracker settings", () => {
     });
   });
 
-  it("PAGE_TRACKER_BROWSER_NICE and SANDBOX_PARALLEL_NICE take a nice value from 0 to 19", () => {
+  it("PAGE_TRACKER_BROWSER_NICE, SANDBOX_PARALLEL_NICE and SANDBOX_PROXY_NICE take a nice value from 0 to 19", () => {
     expect(loadSandboxConfig({ PAGE_TRACKER_BROWSER_NICE: "0" }).browser.nice).toBe(0);
     expect(loadSandboxConfig({ SANDBOX_PARALLEL_NICE: "19" }).pool.parallelNice).toBe(19);
     expect(loadSandboxConfig({}).pool.parallelNice).toBe(10);
-    for (const name of ["PAGE_TRACKER_BROWSER_NICE", "SANDBOX_PARALLEL_NICE"]) {
+    expect(loadSandboxConfig({ SANDBOX_PROXY_NICE: "0" }).proxyNice).toBe(0);
+    expect(loadSandboxConfig({}).proxyNice).toBe(10);
+    for (const name of ["PAGE_TRACKER_BROWSER_NICE", "SANDBOX_PARALLEL_NICE", "SANDBOX_PROXY_NICE"]) {
       for (const bad of ["20", "-1", "1.5", "low"]) expect(problemsOf({ [name]: bad }), `${name}=${bad}`).toHaveLength(1);
     }
   });

@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -66,6 +67,35 @@ afterAll(async () => {
 });
 
 const url = (n: number, seed: string) => `http://127.0.0.1:${port}/bytes?n=${n}&seed=${seed}`;
+
+/** The nice value of each thread of the sandbox service's process, by thread id. */
+function threadNices(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      out.set(Number(tid), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
+    } catch {
+      // The thread ended while we looked.
+    }
+  }
+  return out;
+}
+
+describe("the proxy thread", () => {
+  it("starts with the first call, at SANDBOX_PROXY_NICE (10), and the service's main thread stays at 0", async () => {
+    const pid = stack.sandbox.child.pid!;
+    const lowered = () => [...threadNices(pid)].filter(([, nice]) => nice === 10);
+    expect(lowered()).toEqual([]);
+    const body = await bodyOf(sandbox, {
+      userId: randomUser(),
+      script: `(async () => ({ body: (await Deno.core.ops.op_proxy_request({ url: ${JSON.stringify(url(10, "first"))} })).headers["x-seed"] }))()`,
+    });
+    expect(body).toBe("first");
+    expect(lowered()).toHaveLength(1);
+    expect(threadNices(pid).get(pid)).toBe(0);
+  });
+});
 
 describe("an upstream answer larger than a piece", () => {
   it("arrives as the exact bytes (sizes around the pieces' and the encoding's boundaries)", async () => {
