@@ -35,11 +35,22 @@ export const HealthClient = grpc.makeGenericClientConstructor(healthService as g
 export const isServing = (status: string | number | undefined) => status === "SERVING" || status === 1;
 
 /**
+ * The last health answer on each connection, shared by the wrappers over it
+ * while any of them is alive (`watchers`), keyed by grpc-js's pooled subchannel. round_robin makes new wrappers over
+ * the same pooled connections on every resolution, even one that names the
+ * same instances: without this, each started as not answered, and the channel
+ * reported CONNECTING until the new watch answered, with nothing in doubt (the
+ * sandbox drops its cache of released secrets when its broker channel is not
+ * READY).
+ */
+const lastAnswers = new WeakMap<object, { watchers: number; healthy: boolean | undefined }>();
+
+/**
  * A subchannel that is healthy only while its server says SERVING on
  * Health/Watch (overall status, service ""). The watch runs on the
  * subchannel's own connection, so it sees exactly the instance calls go to.
- * Until the first answer a new connection reports CONNECTING, not READY, so
- * calls wait for it instead of failing (as A17 says); a server without the
+ * Until the first answer on a new connection it reports CONNECTING, not READY,
+ * so calls wait for it instead of failing (as A17 says); a server without the
  * health service counts as healthy.
  */
 class HealthWatchedSubchannel extends BaseSubchannelWrapper {
@@ -52,8 +63,20 @@ class HealthWatchedSubchannel extends BaseSubchannelWrapper {
   private readonly listeners = new Map<ConnectivityStateListener, ConnectivityStateListener>();
   private readonly onState = () => this.follow();
 
+  private readonly connection: { watchers: number; healthy: boolean | undefined };
+
   constructor(child: SubchannelInterface) {
     super(child);
+    const real = child.getRealSubchannel();
+    let connection = lastAnswers.get(real);
+    if (connection === undefined) lastAnswers.set(real, (connection = { watchers: 0, healthy: undefined }));
+    connection.watchers++;
+    this.connection = connection;
+    // Another wrapper already heard this connection's answer: start from it (the watch below goes on).
+    if (connection.healthy !== undefined && child.getConnectivityState() === READY) {
+      this.answered = true;
+      this.setHealthy(connection.healthy);
+    }
     // Registered first, so `answered` is current before any other listener hears of a change.
     this.child.addConnectivityStateListener(this.onState);
     this.follow();
@@ -85,6 +108,7 @@ class HealthWatchedSubchannel extends BaseSubchannelWrapper {
   }
 
   private answer(healthy: boolean): void {
+    this.connection.healthy = healthy;
     this.setHealthy(healthy);
     if (this.answered) return;
     this.answered = true;
@@ -98,6 +122,8 @@ class HealthWatchedSubchannel extends BaseSubchannelWrapper {
     if (this.child.getConnectivityState() !== READY) {
       this.stopWatch();
       this.answered = false;
+      // That connection is gone: the next one is watched afresh.
+      this.connection.healthy = undefined;
       return;
     }
     if (this.watch || this.retry) return;
@@ -137,6 +163,15 @@ class HealthWatchedSubchannel extends BaseSubchannelWrapper {
 
   protected override destroy(): void {
     this.destroyed = true;
+    // Once nobody watches the connection, what it said last may not hold for it later. Not
+    // at once: round_robin ends the old wrappers just before it makes the new ones, in one go.
+    if (--this.connection.watchers === 0) {
+      const real = this.child.getRealSubchannel();
+      const connection = this.connection;
+      queueMicrotask(() => {
+        if (connection.watchers === 0 && lastAnswers.get(real) === connection) lastAnswers.delete(real);
+      });
+    }
     this.child.removeConnectivityStateListener(this.onState);
     this.stopWatch();
     this.client?.close();

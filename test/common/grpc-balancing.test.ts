@@ -101,3 +101,54 @@ it("accepts host:port, lists of them and dns:///name:port, and nothing else", as
   expect(await instancesOf(`localhost:${b.port},127.0.0.1:${a.port}`)).toEqual([`127.0.0.1:${b.port}`, `127.0.0.1:${a.port}`]);
   expect(await instancesOf("dns:///localhost:7071")).toEqual(["127.0.0.1:7071"]);
 });
+
+// A resolver the test drives: it answers with one instance, and answers the
+// same again whenever the test says (as DNS does when asked again after an
+// instance left and came back).
+const AGAIN = "test-same-answer";
+class SameAnswerResolver implements grpc.experimental.Resolver {
+  static latest: SameAnswerResolver | undefined;
+  static port = 0;
+  constructor(
+    _target: unknown,
+    private readonly listener: grpc.experimental.ResolverListener,
+  ) {
+    SameAnswerResolver.latest = this;
+  }
+  updateResolution(): void {
+    setImmediate(() => this.answer());
+  }
+  answer(): void {
+    this.listener({ ok: true, value: [{ addresses: [{ host: "127.0.0.1", port: SameAnswerResolver.port }] }] }, {}, null, "");
+  }
+  destroy(): void {}
+  static getDefaultAuthority(): string {
+    return "test";
+  }
+}
+grpc.experimental.registerResolver(AGAIN, SameAnswerResolver);
+
+it("stays READY when its target resolves to the same instance again: the new watch starts from the connection's last answer", async () => {
+  SameAnswerResolver.port = b.port;
+  const { options } = balanced(`127.0.0.1:${b.port}`, {});
+  const one = new WhoClientCtor(`${AGAIN}:///one`, grpc.credentials.createInsecure(), options) as unknown as WhoClient;
+  try {
+    await new Promise<void>((resolve, reject) => one.waitForReady(Date.now() + 5000, (err) => (err ? reject(err) : resolve())));
+    const channel = one.getChannel();
+    expect(channel.getConnectivityState(false)).toBe(grpc.connectivityState.READY);
+    // The balancer takes the answer at once and makes new subchannels over the same connection.
+    SameAnswerResolver.latest!.answer();
+    expect(channel.getConnectivityState(false)).toBe(grpc.connectivityState.READY);
+    // And an instance that said NOT_SERVING on that connection is still down under the new ones.
+    b.health.setStatus("", "NOT_SERVING");
+    await until(
+      async () => channel.getConnectivityState(false),
+      (s) => s !== grpc.connectivityState.READY,
+    );
+    SameAnswerResolver.latest!.answer();
+    expect(channel.getConnectivityState(false)).not.toBe(grpc.connectivityState.READY);
+  } finally {
+    b.health.setStatus("", "SERVING");
+    one.close();
+  }
+});
