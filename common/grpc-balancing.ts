@@ -35,13 +35,13 @@ export const HealthClient = grpc.makeGenericClientConstructor(healthService as g
 export const isServing = (status: string | number | undefined) => status === "SERVING" || status === 1;
 
 /**
- * The last health answer on each connection, shared by the wrappers over it
- * while any of them is alive (`watchers`), keyed by grpc-js's pooled subchannel. round_robin makes new wrappers over
- * the same pooled connections on every resolution, even one that names the
- * same instances: without this, each started as not answered, and the channel
- * reported CONNECTING until the new watch answered, with nothing in doubt (the
- * sandbox drops its cache of released secrets when its broker channel is not
- * READY).
+ * The last health answer on each connection (keyed by grpc-js's pooled
+ * subchannel), shared by the wrappers over it while any of them is alive
+ * (`watchers`). round_robin makes new wrappers over the same connections on
+ * every resolution, even one that names the same instances: each started as
+ * not answered, and the channel reported CONNECTING until the new watch
+ * answered, with nothing in doubt (and the sandbox drops its cache of released
+ * secrets when its broker channel is not READY).
  */
 const lastAnswers = new WeakMap<object, { watchers: number; healthy: boolean | undefined }>();
 
@@ -62,7 +62,6 @@ class HealthWatchedSubchannel extends BaseSubchannelWrapper {
   private answered = false;
   private readonly listeners = new Map<ConnectivityStateListener, ConnectivityStateListener>();
   private readonly onState = () => this.follow();
-
   private readonly connection: { watchers: number; healthy: boolean | undefined };
 
   constructor(child: SubchannelInterface) {

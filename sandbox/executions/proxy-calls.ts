@@ -63,10 +63,6 @@ export class ProxyThread {
     };
   }
 
-  async stop(): Promise<void> {
-    await this.worker?.terminate();
-  }
-
   private started(): Worker {
     if (this.worker) return this.worker;
     const data: ProxyThreadData = { policy: this.policy, nice: this.nice };

@@ -124,10 +124,10 @@ export class DenoProcess {
 
   /**
    * The answer to a host call of `exec`, on `worker`. One that fits in a
-   * piece goes with the other lines; a larger one is sent a piece per turn
-   * of the event loop, and only while little of what was written before
-   * waits in the pipe, so that other executions' lines pass between its
-   * pieces. It stops being sent once `live` says the execution is over.
+   * piece goes with the other lines; a larger one is sent a piece at a time,
+   * each once the one before has gone into the pipe, so that other
+   * executions' lines pass between its pieces. It stops being sent once
+   * `live` says the execution is over.
    */
   replyToWorker(worker: number, exec: number, reply: HostReply, live: () => boolean): void {
     const id = this.nextReply++;
@@ -174,8 +174,8 @@ export class DenoProcess {
     if (this.pending.length === 1) setImmediate(() => this.flush());
   }
 
-  // One piece of the oldest stream, then the next turn (or, with a piece's
-  // worth still queued for the pipe, its drain).
+  // One piece of the oldest stream, then the next once what was written has
+  // gone into the pipe (or, if it already has, on the next turn).
   private stream(): void {
     if (this.streaming || this.exitedFlag) return;
     const stdin = this.child.stdin;
@@ -193,7 +193,10 @@ export class DenoProcess {
         this.streaming = false;
         this.stream();
       };
-      if (stdin.writableLength > 0) stdin.once("drain", resume);
+      // "drain" comes only after a write that filled the stream's buffer; a
+      // small last piece may not have, and waiting for it would stall every
+      // reply after it.
+      if (stdin.writableNeedDrain) stdin.once("drain", resume);
       else setImmediate(resume);
       return;
     }
