@@ -1,11 +1,11 @@
 import crypto from "node:crypto";
-import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { bodyOf, randomUser, sandboxAs } from "../helpers/sandbox-client.js";
 import { Stack } from "../helpers/stack.js";
+import { threadsOf } from "../helpers/threads.js";
 
 // Upstream answers larger than one piece of a reply (sandbox/deno/protocol.js,
 // ReplyPiece) reach the script through the real sandbox in pieces, sent as
@@ -68,24 +68,10 @@ afterAll(async () => {
 
 const url = (n: number, seed: string) => `http://127.0.0.1:${port}/bytes?n=${n}&seed=${seed}`;
 
-/** The nice value of each thread of the sandbox service's process, by thread id. */
-function threadNices(pid: number): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      out.set(Number(tid), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
-    } catch {
-      // The thread ended while we looked.
-    }
-  }
-  return out;
-}
-
 describe("the proxy thread", () => {
   it("starts with the first call, at SANDBOX_PROXY_NICE (10), and the service's main thread stays at 0", async () => {
     const pid = stack.sandbox.child.pid!;
-    const lowered = () => [...threadNices(pid)].filter(([, nice]) => nice === 10);
+    const lowered = () => threadsOf(pid).filter((t) => t.nice === 10);
     expect(lowered()).toEqual([]);
     const body = await bodyOf(sandbox, {
       userId: randomUser(),
@@ -93,7 +79,7 @@ describe("the proxy thread", () => {
     });
     expect(body).toBe("first");
     expect(lowered()).toHaveLength(1);
-    expect(threadNices(pid).get(pid)).toBe(0);
+    expect(threadsOf(pid).find((t) => t.tid === String(pid))?.nice).toBe(0);
   });
 });
 

@@ -196,9 +196,11 @@ describe("through the gateway, whose grants carry the user's generation", () => 
   }, 60_000);
 });
 
-// Last in the file: after the broker restarts, the sandbox may still see its
-// channel to the broker as not ready for a while and rightly drop its cache,
-// which would cost the tests after it an extra fill.
+// Last in the file, so that its broker restart is behind every test that
+// counts fills. (A restart used to leave the sandbox's broker channel
+// reporting not ready once more, and the cache dropped, when the target was
+// resolved again: common/grpc-balancing.ts now keeps a connection's last
+// health answer across resolutions.)
 describe("the cache when the broker is in doubt", () => {
   it("is dropped when the broker is in doubt: no value is served while it is down", async () => {
     // The cache on again (the tests before turned it off).

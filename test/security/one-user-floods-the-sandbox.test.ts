@@ -1,7 +1,7 @@
-import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { denoPids, execute, randomUser, sandboxAs } from "../helpers/sandbox-client.js";
+import { threadsOf, type ThreadStat } from "../helpers/threads.js";
 import { until } from "../helpers/wait.js";
 import { Stack } from "../helpers/stack.js";
 
@@ -54,39 +54,8 @@ describe("1,000 concurrent executions from one user", () => {
   });
 });
 
-interface WorkerThread {
-  tid: string;
-  nice: number;
-  /** Runnable or running (state R). */
-  runnable: boolean;
-  /** CPU so far, user and system, in ticks of 10 ms. */
-  ticks: number;
-}
-
 /** Every Deno worker thread (Deno names them worker-<threadId>) of these processes, from /proc. */
-function workerThreads(pids: number[]): WorkerThread[] {
-  const found: WorkerThread[] = [];
-  for (const pid of pids) {
-    let tids: string[] = [];
-    try {
-      tids = fs.readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tids) {
-      try {
-        if (!fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").startsWith("worker-")) continue;
-        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-        // Fields 3 (state), 14 and 15 (CPU ticks) and 19 (nice) of proc(5), counted from the state.
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        found.push({ tid, nice: Number(fields[16]), runnable: fields[0] === "R", ticks: Number(fields[11]) + Number(fields[12]) });
-      } catch {
-        // The thread ended while we looked.
-      }
-    }
-  }
-  return found;
-}
+const workerThreads = (pids: number[]): ThreadStat[] => pids.flatMap((pid) => threadsOf(pid)).filter((t) => t.comm.startsWith("worker-"));
 
 /**
  * The worker threads spinning now: runnable and past 200 ms of CPU, which a
