@@ -27,6 +27,9 @@ const schema = z.object({
   SANDBOX_PARALLEL_NICE: z.coerce.number().int().min(0).max(19).default(10),
   // Nice value of the thread that carries out scripts' op_proxy_request calls (0: normal).
   SANDBOX_PROXY_NICE: z.coerce.number().int().min(0).max(19).default(10),
+  // Linux scheduling policy of the Deno processes (pool/scheduling.ts): batch
+  // (SCHED_BATCH) keeps a thread that wakes from preempting a running script.
+  SANDBOX_DENO_SCHEDULING: z.enum(["batch", "normal"]).default("batch"),
   SANDBOX_SPARE_WORKERS: positiveInt(4),
   SANDBOX_WARMUP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   SANDBOX_QUEUE_PER_USER: positiveInt(1000),
@@ -141,6 +144,7 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
       maxWorkers: e.SANDBOX_MAX_WORKERS,
       workersPerUser: e.SANDBOX_WORKERS_PER_USER,
       parallelNice: e.SANDBOX_PARALLEL_NICE,
+      scheduling: e.SANDBOX_DENO_SCHEDULING,
       spareWorkers: e.SANDBOX_SPARE_WORKERS,
       queuePerUser: e.SANDBOX_QUEUE_PER_USER,
       leaseIdleMs: e.SANDBOX_LEASE_IDLE_MS,

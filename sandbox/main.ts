@@ -11,6 +11,7 @@ import { PageTrackerRunService } from "./page-trackers/run.js";
 import { checkPageUrl } from "./page-trackers/urls.js";
 import { SandboxMetrics } from "./metrics.js";
 import { Pool } from "./pool/pool.js";
+import { batchLauncher } from "./pool/scheduling.js";
 import { startSandboxServer } from "./server.js";
 
 const fail = (message: string): never => failStart("sandbox", message);
@@ -64,8 +65,10 @@ async function main() {
     config.host,
     config.port,
   );
+  // What the Deno processes run under, said once: "batch" falls back where chrt cannot set it.
+  const scheduling = config.pool.scheduling === "batch" && batchLauncher() === null ? "normal (SCHED_BATCH unavailable)" : config.pool.scheduling;
   log.info(
-    { port: server.port, processes: config.pool.processes, warmupMs: Math.round(performance.now() - started) },
+    { port: server.port, processes: config.pool.processes, denoScheduling: scheduling, warmupMs: Math.round(performance.now() - started) },
     "sandbox listening",
   );
 

@@ -5,6 +5,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { controlLine, inputLine, parseOutputLine, REPLY_PIECE_CHARS, replyPiece, replyPieces } from "../deno/protocol.js";
 import { DENO_RUNNER as RUNNER } from "../files.js";
+import { scheduledCommand, type DenoScheduling } from "./scheduling.js";
 import type { HostReply, WorkerHeap } from "./types.js";
 
 // Every permission denied, nothing fetched or read from configuration; the
@@ -71,18 +72,24 @@ export class DenoProcess {
   readonly startedAt = performance.now();
 
   /**
-   * `launch` is for benchmarks only: another checkout's runner (an A/B in one
-   * sitting) and V8 flags added to the pool's own.
+   * `scheduling` is the pool's setting (scheduling.ts). `runner` and
+   * `v8Flags` are for benchmarks only: another checkout's runner (an A/B in
+   * one sitting) and V8 flags added to the pool's own.
    */
   constructor(
     readonly id: number,
     denoPath: string,
     private readonly events: ProcessEvents,
-    launch: { runner?: string; v8Flags?: string } = {},
+    launch: { scheduling?: DenoScheduling; runner?: string; v8Flags?: string } = {},
   ) {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), "secutils-deno-"));
     const flags = launch.v8Flags ? DENO_FLAGS.map((f) => (f.startsWith("--v8-flags=") ? `${f},${launch.v8Flags}` : f)) : DENO_FLAGS;
-    this.child = spawn(path.resolve(denoPath), [...flags, path.resolve(launch.runner ?? RUNNER)], {
+    const { command, args } = scheduledCommand(launch.scheduling ?? "normal", path.resolve(denoPath), [
+      ...flags,
+      path.resolve(launch.runner ?? RUNNER),
+    ]);
+    // `chrt` replaces itself with Deno: the child's pid is Deno's.
+    this.child = spawn(command, args, {
       cwd: home,
       // Only what Deno itself needs; none of the service's secrets.
       env: { DENO_DIR: home, DENO_NO_UPDATE_CHECK: "1", DENO_NO_PACKAGE_JSON: "1", NO_COLOR: "1", PATH: "/usr/bin:/bin" },

@@ -26,7 +26,7 @@ export class DenoProcesses {
   private stopRequested = false;
 
   constructor(
-    private readonly o: Pick<PoolOptions, "denoPath" | "maxProcessRssMb" | "workerExitGraceMs">,
+    private readonly o: Pick<PoolOptions, "denoPath" | "maxProcessRssMb" | "workerExitGraceMs" | "scheduling">,
     private readonly log: Logger,
     private readonly handlers: ProcessHandlers,
   ) {
@@ -42,17 +42,22 @@ export class DenoProcesses {
       restarts,
       slots: new Set(),
       stopping: new Map(),
-      deno: new DenoProcess(index + 1, this.o.denoPath, {
-        workerReady: (id, threadId) => h.workerReady(proc, id, threadId),
-        workerGone: (id, reason) => h.workerGone(proc, id, reason),
-        result: (execution, outcome, logs) => h.result(execution, outcome, logs),
-        request: (execution, json) => h.request(proc, execution, json),
-        workerExited: (id) => {
-          clearTimeout(proc.stopping.get(id));
-          proc.stopping.delete(id);
+      deno: new DenoProcess(
+        index + 1,
+        this.o.denoPath,
+        {
+          workerReady: (id, threadId) => h.workerReady(proc, id, threadId),
+          workerGone: (id, reason) => h.workerGone(proc, id, reason),
+          result: (execution, outcome, logs) => h.result(execution, outcome, logs),
+          request: (execution, json) => h.request(proc, execution, json),
+          workerExited: (id) => {
+            clearTimeout(proc.stopping.get(id));
+            proc.stopping.delete(id);
+          },
+          exited: (description) => this.exited(proc, description),
         },
-        exited: (description) => this.exited(proc, description),
-      }),
+        { scheduling: this.o.scheduling },
+      ),
     };
     this.procs[index] = proc;
   }

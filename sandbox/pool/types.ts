@@ -1,6 +1,7 @@
 // The pool's vocabulary: its options, what an execution's end looks like,
 // and the records it keeps per Deno process, worker (slot) and user.
 import type { DenoProcess } from "./deno-process.js";
+import type { DenoScheduling } from "./scheduling.js";
 
 /** A worker's heap, as the runner is told it (MiB). */
 export interface WorkerHeap {
@@ -59,6 +60,8 @@ export interface PoolOptions {
    * single execution has run.
    */
   parallelNice: number;
+  /** Linux scheduling policy of the Deno processes (scheduling.ts). */
+  scheduling: DenoScheduling;
   /**
    * Start-up serves first: one process and one spare worker start at once;
    * the other processes and spares start after the first lease, or this

@@ -8,7 +8,7 @@
 //
 //   node --import tsx test/bench/deno-runner.ts [--runner F] [--workers 2]
 //     [--executions 6000] [--share-mb 10] [--heap-mb 32] [--headroom-mb 16]
-//     [--v8-flags F,G] [--busy] [--runs 1] [--gap-ms 0]
+//     [--v8-flags F,G] [--busy] [--runs 1] [--gap-ms 0] [--scheduling batch|normal]
 // `--gap-ms` waits that long after each result before the worker's next
 // execution, as at one connection where the answer travels back to the
 // client and the next request in: the worker is idle meanwhile, and
@@ -46,6 +46,8 @@ const { values: args } = parseArgs({
     busy: { type: "boolean", default: false },
     runs: { type: "string", default: "1" },
     "gap-ms": { type: "string", default: "0" },
+    // The pool's default unless given (sandbox/pool/scheduling.ts).
+    scheduling: { type: "string", default: DEFAULT_POOL.scheduling },
   },
 });
 
@@ -132,7 +134,7 @@ function once(denoPath: string, workers: number, total: number): Promise<RunResu
           else if (latencies.length === total) finish();
         },
       },
-      { runner: args.runner, v8Flags: args["v8-flags"] },
+      { runner: args.runner, v8Flags: args["v8-flags"], scheduling: args.scheduling === "normal" ? "normal" : "batch" },
     );
     for (let w = 1; w <= workers; w++) deno.spawnWorker(w, { heapMb: Number(args["heap-mb"]), headroomMb: Number(args["headroom-mb"]), shareMb: Number(args["share-mb"]) });
   });

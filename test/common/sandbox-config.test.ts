@@ -59,6 +59,12 @@ describe("page tracker settings", () => {
     }
   });
 
+  it("SANDBOX_DENO_SCHEDULING is batch unless set to normal", () => {
+    expect(loadSandboxConfig({}).pool.scheduling).toBe("batch");
+    expect(loadSandboxConfig({ SANDBOX_DENO_SCHEDULING: "normal" }).pool.scheduling).toBe("normal");
+    for (const bad of ["idle", "BATCH", "fifo"]) expect(problemsOf({ SANDBOX_DENO_SCHEDULING: bad }), bad).toHaveLength(1);
+  });
+
   it("PAGE_TRACKER_MAX_RENDERER_MB sets the renderer memory cap, from 64 MiB up", () => {
     expect(loadSandboxConfig({ PAGE_TRACKER_MAX_RENDERER_MB: "256" }).browser.maxRendererMb).toBe(256);
     expect(loadSandboxConfig({ PAGE_TRACKER_MAX_RENDERER_MB: "64" }).browser.maxRendererMb).toBe(64);

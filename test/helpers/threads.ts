@@ -7,6 +7,8 @@ export interface ThreadStat {
   /** Its name (Deno names a worker's thread worker-<threadId>). */
   comm: string;
   nice: number;
+  /** Its scheduling policy, as sched(7) numbers them: 0 normal (SCHED_OTHER), 3 SCHED_BATCH. */
+  policy: number;
   /** Runnable or running (state R). */
   runnable: boolean;
   /** CPU so far, user and system, in ticks of 10 ms. */
@@ -26,9 +28,16 @@ export function threadsOf(pid: number): ThreadStat[] {
     try {
       const comm = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trimEnd();
       const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      // Fields 3 (state), 14 and 15 (CPU ticks) and 19 (nice) of proc(5), counted from the state.
+      // Fields 3 (state), 14 and 15 (CPU ticks), 19 (nice) and 41 (policy) of proc(5), counted from the state.
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      found.push({ tid, comm, nice: Number(fields[16]), runnable: fields[0] === "R", ticks: Number(fields[11]) + Number(fields[12]) });
+      found.push({
+        tid,
+        comm,
+        nice: Number(fields[16]),
+        policy: Number(fields[38]),
+        runnable: fields[0] === "R",
+        ticks: Number(fields[11]) + Number(fields[12]),
+      });
     } catch {
       // The thread ended while we looked.
     }

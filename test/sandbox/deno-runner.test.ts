@@ -6,6 +6,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { bundledDeno } from "../../sandbox/config.js";
 import { execMessage } from "../../sandbox/deno/protocol.js";
 import { DenoProcess, type ProcessEvents } from "../../sandbox/pool/deno-process.js";
+import type { DenoScheduling } from "../../sandbox/pool/scheduling.js";
+import { threadsOf } from "../helpers/threads.js";
 
 const denoPath = process.env.DENO_PATH ?? bundledDeno()!;
 const HEAP = { heapMb: 42, headroomMb: 16, shareMb: 10 };
@@ -13,7 +15,7 @@ const HEAP = { heapMb: 42, headroomMb: 16, shareMb: 10 };
 type Event = { type: keyof ProcessEvents; args: unknown[] };
 
 /** A runner whose every event is kept; `next` waits for one that matches. */
-function start() {
+function start(scheduling?: DenoScheduling) {
   const events: Event[] = [];
   const waiters: Array<{ match: (e: Event) => boolean; resolve: (e: Event) => void }> = [];
   const record =
@@ -26,14 +28,19 @@ function start() {
         else waiters.push(w);
       }
     };
-  const deno = new DenoProcess(1, denoPath, {
-    workerReady: record("workerReady"),
-    workerGone: record("workerGone"),
-    workerExited: record("workerExited"),
-    result: record("result"),
-    request: record("request"),
-    exited: record("exited"),
-  });
+  const deno = new DenoProcess(
+    1,
+    denoPath,
+    {
+      workerReady: record("workerReady"),
+      workerGone: record("workerGone"),
+      workerExited: record("workerExited"),
+      result: record("result"),
+      request: record("request"),
+      exited: record("exited"),
+    },
+    { scheduling },
+  );
   const next = (match: (e: Event) => boolean) =>
     new Promise<Event>((resolve) => {
       const seen = events.find(match);
@@ -93,6 +100,24 @@ describe("the Deno runner", () => {
     expect((await next((e) => e.type === "workerGone" && e.args[0] === 3)).args[1]).toBe("time");
     await next((e) => e.type === "workerExited" && e.args[0] === 3);
     expect(events.some((e) => e.type === "result")).toBe(false);
+  });
+
+  // sched(7): 0 is the normal policy (SCHED_OTHER), 3 SCHED_BATCH.
+  it.each([
+    ["batch", 3],
+    ["normal", 0],
+  ] as const)("runs every thread under the %s policy, the workers' and those started for an execution included", async (scheduling, policy) => {
+    const { deno, next } = start(scheduling);
+    running = deno;
+    deno.spawnWorker(4, HEAP);
+    await next((e) => e.type === "workerReady" && e.args[0] === 4);
+    // vm's time limit runs on a thread of Deno's blocking pool: an execution makes sure one has started.
+    deno.toWorker(4, 5000, exec(31, '(async () => ({ statusCode: 200, body: "ran" }))()', 5000));
+    const ran = await next((e) => e.type === "result" && e.args[0] === 31);
+    expect(JSON.parse(String(ran.args[1]).slice(1))).toMatchObject({ statusCode: 200, body: btoa("ran") });
+    const threads = threadsOf(deno.pid!);
+    expect(threads.map((t) => t.comm)).toEqual(expect.arrayContaining(["deno", expect.stringMatching(/^worker-/)]));
+    expect(threads.filter((t) => t.policy !== policy)).toEqual([]);
   });
 
   it("stops when its input closes, with no error", async () => {

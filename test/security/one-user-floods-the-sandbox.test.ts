@@ -54,6 +54,21 @@ describe("1,000 concurrent executions from one user", () => {
   });
 });
 
+describe("the sandbox's Deno processes on the cores", () => {
+  // sched(7)'s SCHED_BATCH (SANDBOX_DENO_SCHEDULING's default): a thread of a
+  // Deno process that wakes does not preempt another user's running script.
+  it("run every thread under SCHED_BATCH, the workers' included", async () => {
+    const user = randomUser();
+    const ran = await Promise.all(Array.from({ length: 4 }, (_, i) => execute(sandbox, { userId: user, script: `({ body: "${i}" })` })));
+    ran.forEach((o, i) => expect(o.ok && Buffer.from(o.value.responder!.body!).toString()).toBe(String(i)));
+    const pids = denoPids(stack);
+    expect(pids.length).toBeGreaterThan(0);
+    const threads = pids.flatMap((pid) => threadsOf(pid));
+    expect(threads.some((t) => t.comm.startsWith("worker-"))).toBe(true);
+    expect(threads.filter((t) => t.policy !== 3).map((t) => t.comm)).toEqual([]);
+  });
+});
+
 /** Every Deno worker thread (Deno names them worker-<threadId>) of these processes, from /proc. */
 const workerThreads = (pids: number[]): ThreadStat[] => pids.flatMap((pid) => threadsOf(pid)).filter((t) => t.comm.startsWith("worker-"));
 
