@@ -28,8 +28,9 @@ const schema = z.object({
   // Nice value of the thread that carries out scripts' op_proxy_request calls (0: normal).
   SANDBOX_PROXY_NICE: z.coerce.number().int().min(0).max(19).default(10),
   // Linux scheduling policy of the Deno processes (pool/scheduling.ts): batch
-  // (SCHED_BATCH) keeps a thread that wakes from preempting a running script.
-  SANDBOX_DENO_SCHEDULING: z.enum(["batch", "normal"]).default("batch"),
+  // (SCHED_BATCH) keeps a thread that wakes from preempting a running script;
+  // auto uses it while no two users run scripts at once.
+  SANDBOX_DENO_SCHEDULING: z.enum(["auto", "batch", "normal"]).default("auto"),
   SANDBOX_SPARE_WORKERS: positiveInt(4),
   SANDBOX_WARMUP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   SANDBOX_QUEUE_PER_USER: positiveInt(1000),

@@ -65,8 +65,8 @@ async function main() {
     config.host,
     config.port,
   );
-  // What the Deno processes run under, said once: "batch" falls back where chrt cannot set it.
-  const scheduling = config.pool.scheduling === "batch" && batchLauncher() === null ? "normal (SCHED_BATCH unavailable)" : config.pool.scheduling;
+  // What the Deno processes run under, said once: "auto" and "batch" fall back where chrt cannot set SCHED_BATCH.
+  const scheduling = config.pool.scheduling !== "normal" && batchLauncher() === null ? "normal (SCHED_BATCH unavailable)" : config.pool.scheduling;
   log.info(
     { port: server.port, processes: config.pool.processes, denoScheduling: scheduling, warmupMs: Math.round(performance.now() - started) },
     "sandbox listening",

@@ -5,7 +5,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { controlLine, inputLine, parseOutputLine, REPLY_PIECE_CHARS, replyPiece, replyPieces } from "../deno/protocol.js";
 import { DENO_RUNNER as RUNNER } from "../files.js";
-import { scheduledCommand, type DenoScheduling } from "./scheduling.js";
+import { scheduledCommand, type Policy } from "./scheduling.js";
 import type { HostReply, WorkerHeap } from "./types.js";
 
 // Every permission denied, nothing fetched or read from configuration; the
@@ -72,7 +72,7 @@ export class DenoProcess {
   readonly startedAt = performance.now();
 
   /**
-   * `scheduling` is the pool's setting (scheduling.ts). `runner` and
+   * `scheduling` is the policy it starts under (scheduling.ts; the normal one if not given). `runner` and
    * `v8Flags` are for benchmarks only: another checkout's runner (an A/B in
    * one sitting) and V8 flags added to the pool's own.
    */
@@ -80,7 +80,7 @@ export class DenoProcess {
     readonly id: number,
     denoPath: string,
     private readonly events: ProcessEvents,
-    launch: { scheduling?: DenoScheduling; runner?: string; v8Flags?: string } = {},
+    launch: { scheduling?: Policy; runner?: string; v8Flags?: string } = {},
   ) {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), "secutils-deno-"));
     const flags = launch.v8Flags ? DENO_FLAGS.map((f) => (f.startsWith("--v8-flags=") ? `${f},${launch.v8Flags}` : f)) : DENO_FLAGS;
@@ -88,7 +88,6 @@ export class DenoProcess {
       ...flags,
       path.resolve(launch.runner ?? RUNNER),
     ]);
-    // `chrt` replaces itself with Deno: the child's pid is Deno's.
     this.child = spawn(command, args, {
       cwd: home,
       // Only what Deno itself needs; none of the service's secrets.

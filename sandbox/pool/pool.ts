@@ -1,6 +1,7 @@
 import type { Logger } from "../../common/log.js";
 import { Priorities } from "./priorities.js";
 import { DenoProcesses, type ProcessHandlers } from "./processes.js";
+import { SchedulingSwitch } from "./scheduling.js";
 import { Aborted, QueueFull, type HostReply, type KillReason, type Lease, type PoolOptions, type Proc, type RunOutcome, type Running, type Slot, type UserState, type Waiter, workerHeap } from "./types.js";
 
 /**
@@ -16,6 +17,8 @@ export class Pool {
   private readonly spares = new Set<Slot>();
   private readonly running = new Map<number, { slot: Slot; run: Running }>();
   private readonly priorities: Priorities;
+  /** The Deno processes' scheduling policy, and its moves as users contend (scheduling.ts). */
+  readonly scheduling: SchedulingSwitch;
   private nextSlot = 1;
   private nextExec = 1;
   private slotCount = 0;
@@ -26,8 +29,9 @@ export class Pool {
     private readonly o: PoolOptions,
     private readonly log: Logger,
   ) {
-    this.priorities = new Priorities(o.parallelNice, (user) => this.users.get(user)?.slots ?? []);
-    this.processes = new DenoProcesses(o, log, this.processHandlers());
+    this.scheduling = new SchedulingSwitch(o.scheduling, () => this.processes.pids(), log);
+    this.priorities = new Priorities(o.parallelNice, (user) => this.users.get(user)?.slots ?? [], this.scheduling);
+    this.processes = new DenoProcesses(o, log, this.processHandlers(), () => this.scheduling.policy);
     this.processes.start(0);
     this.replenish();
     if (o.warmupDelayMs === 0) this.warmUp();
@@ -146,6 +150,7 @@ export class Pool {
   async stop(): Promise<void> {
     const processesStopped = this.processes.stop();
     clearTimeout(this.warmTimer);
+    this.scheduling.stop();
     for (const u of this.users.values()) for (const w of u.queue.splice(0)) w.reject(new Aborted("the sandbox is stopping"));
     await processesStopped;
   }

@@ -2,6 +2,7 @@
 // sets the value): a user's first running execution keeps the normal
 // priority; every further one runs at `parallelNice` while another user runs
 // one too. Alone on the machine, a user's parallel executions keep every core.
+// It also tells the scheduling switch (scheduling.ts) when users contend.
 import { setThreadNice, workerThreadTid } from "./thread-priority.js";
 import type { Slot } from "./types.js";
 
@@ -13,6 +14,7 @@ export class Priorities {
     private readonly parallelNice: number,
     /** The slots leased to a user (running or not). */
     private readonly slotsOf: (user: string) => Iterable<Slot>,
+    private readonly contention: { contended(): void; uncontended(): void },
   ) {}
 
   /**
@@ -25,8 +27,9 @@ export class Priorities {
     if (user === null) return;
     const mine = this.runningByUser.get(user) ?? 0;
     this.runningByUser.set(user, mine + 1);
-    if (this.parallelNice === 0) return;
     const contested = this.runningByUser.size > 1;
+    if (contested) this.contention.contended();
+    if (this.parallelNice === 0) return;
     this.setNice(slot, mine > 0 && contested ? this.parallelNice : 0);
     if (mine > 0) return;
     for (const [other, running] of this.runningByUser) {
@@ -45,6 +48,7 @@ export class Priorities {
     const n = (this.runningByUser.get(user) ?? 0) - 1;
     if (n > 0) this.runningByUser.set(user, n);
     else this.runningByUser.delete(user);
+    if (this.runningByUser.size <= 1) this.contention.uncontended();
   }
 
   private setNice(slot: Slot, nice: number): void {

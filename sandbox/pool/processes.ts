@@ -1,5 +1,6 @@
 import type { Logger } from "../../common/log.js";
 import { DenoProcess } from "./deno-process.js";
+import type { Policy } from "./scheduling.js";
 import type { KillReason, PoolOptions, Proc } from "./types.js";
 
 /** What the pool hears from its processes, each event naming the process. */
@@ -26,9 +27,11 @@ export class DenoProcesses {
   private stopRequested = false;
 
   constructor(
-    private readonly o: Pick<PoolOptions, "denoPath" | "maxProcessRssMb" | "workerExitGraceMs" | "scheduling">,
+    private readonly o: Pick<PoolOptions, "denoPath" | "maxProcessRssMb" | "workerExitGraceMs">,
     private readonly log: Logger,
     private readonly handlers: ProcessHandlers,
+    /** The scheduling policy a process started now runs under. */
+    private readonly policy: () => Policy,
   ) {
     this.rssWatch = setInterval(() => this.watchMemory(), 2000);
     this.rssWatch.unref();
@@ -56,7 +59,7 @@ export class DenoProcesses {
           },
           exited: (description) => this.exited(proc, description),
         },
-        { scheduling: this.o.scheduling },
+        { scheduling: this.policy() },
       ),
     };
     this.procs[index] = proc;

@@ -60,7 +60,7 @@ export interface PoolOptions {
    * single execution has run.
    */
   parallelNice: number;
-  /** Linux scheduling policy of the Deno processes (scheduling.ts). */
+  /** Linux scheduling policy of the Deno processes: SCHED_BATCH, the normal one, or the first while users do not contend (scheduling.ts). */
   scheduling: DenoScheduling;
   /**
    * Start-up serves first: one process and one spare worker start at once;

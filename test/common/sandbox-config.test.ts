@@ -59,8 +59,9 @@ describe("page tracker settings", () => {
     }
   });
 
-  it("SANDBOX_DENO_SCHEDULING is batch unless set to normal", () => {
-    expect(loadSandboxConfig({}).pool.scheduling).toBe("batch");
+  it("SANDBOX_DENO_SCHEDULING is auto unless set to batch or normal", () => {
+    expect(loadSandboxConfig({}).pool.scheduling).toBe("auto");
+    expect(loadSandboxConfig({ SANDBOX_DENO_SCHEDULING: "batch" }).pool.scheduling).toBe("batch");
     expect(loadSandboxConfig({ SANDBOX_DENO_SCHEDULING: "normal" }).pool.scheduling).toBe("normal");
     for (const bad of ["idle", "BATCH", "fifo"]) expect(problemsOf({ SANDBOX_DENO_SCHEDULING: bad }), bad).toHaveLength(1);
   });

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { bundledDeno } from "../../sandbox/config.js";
 import { execMessage } from "../../sandbox/deno/protocol.js";
 import { DenoProcess, type ProcessEvents } from "../../sandbox/pool/deno-process.js";
-import type { DenoScheduling } from "../../sandbox/pool/scheduling.js";
+import type { Policy } from "../../sandbox/pool/scheduling.js";
 import { threadsOf } from "../helpers/threads.js";
 
 const denoPath = process.env.DENO_PATH ?? bundledDeno()!;
@@ -15,7 +15,7 @@ const HEAP = { heapMb: 42, headroomMb: 16, shareMb: 10 };
 type Event = { type: keyof ProcessEvents; args: unknown[] };
 
 /** A runner whose every event is kept; `next` waits for one that matches. */
-function start(scheduling?: DenoScheduling) {
+function start(scheduling?: Policy) {
   const events: Event[] = [];
   const waiters: Array<{ match: (e: Event) => boolean; resolve: (e: Event) => void }> = [];
   const record =

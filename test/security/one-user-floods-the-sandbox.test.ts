@@ -55,17 +55,23 @@ describe("1,000 concurrent executions from one user", () => {
 });
 
 describe("the sandbox's Deno processes on the cores", () => {
-  // sched(7)'s SCHED_BATCH (SANDBOX_DENO_SCHEDULING's default): a thread of a
-  // Deno process that wakes does not preempt another user's running script.
-  it("run every thread under SCHED_BATCH, the workers' included", async () => {
-    const user = randomUser();
-    const ran = await Promise.all(Array.from({ length: 4 }, (_, i) => execute(sandbox, { userId: user, script: `({ body: "${i}" })` })));
-    ran.forEach((o, i) => expect(o.ok && Buffer.from(o.value.responder!.body!).toString()).toBe(String(i)));
-    const pids = denoPids(stack);
-    expect(pids.length).toBeGreaterThan(0);
-    const threads = pids.flatMap((pid) => threadsOf(pid));
-    expect(threads.some((t) => t.comm.startsWith("worker-"))).toBe(true);
-    expect(threads.filter((t) => t.policy !== 3).map((t) => t.comm)).toEqual([]);
+  // sched(7)'s numbers: 0 the normal policy, 3 SCHED_BATCH (SANDBOX_DENO_SCHEDULING=auto, the default).
+  const policies = () => new Set(denoPids(stack).flatMap((pid) => threadsOf(pid).map((t) => t.policy)));
+  const spin = (ms: number) => `(() => { const end = Date.now() + ${ms}; while (Date.now() < end) {} return { body: "spun" }; })()`;
+
+  it("run every thread under SCHED_BATCH while one user runs scripts, and under the normal policy once two do", async () => {
+    // The flood above had a second user: back to SCHED_BATCH a few seconds after it.
+    expect(await until(policies, (p) => p.size === 1 && p.has(3))).toEqual(new Set([3]));
+    const one = randomUser();
+    const alone = await Promise.all(Array.from({ length: 4 }, (_, i) => execute(sandbox, { userId: one, script: `({ body: "${i}" })` })));
+    alone.forEach((o, i) => expect(o.ok && Buffer.from(o.value.responder!.body!).toString()).toBe(String(i)));
+    expect(policies()).toEqual(new Set([3]));
+
+    // Another user's script starts while the first one's runs: a woken worker must preempt at once again.
+    const first = execute(sandbox, { userId: one, script: spin(3000) });
+    const second = execute(sandbox, { userId: randomUser(), script: spin(3000) });
+    expect(await until(policies, (p) => p.size === 1 && p.has(0))).toEqual(new Set([0]));
+    for (const o of await Promise.all([first, second])) expect(o.ok && Buffer.from(o.value.responder!.body!).toString()).toBe("spun");
   });
 });
 
