@@ -72,9 +72,10 @@ export class DenoProcess {
   readonly startedAt = performance.now();
 
   /**
-   * `scheduling` is the policy it starts under (scheduling.ts; the normal one if not given). `runner` and
-   * `v8Flags` are for benchmarks only: another checkout's runner (an A/B in
-   * one sitting) and V8 flags added to the pool's own.
+   * `scheduling` is the policy it starts under (scheduling.ts; the normal
+   * one if not given). `runner` and `v8Flags` are for benchmarks only:
+   * another checkout's runner (an A/B in one sitting) and V8 flags added to
+   * the pool's own.
    */
   constructor(
     readonly id: number,

@@ -339,20 +339,21 @@ async function monolithRows(
     p99 / SCRIPT_P99_GOAL_MS,
   );
   const c = MONOLITH_CONNECTIONS;
-  const ours = Object.values(systemPids(stack)).flat();
-  const groups: Array<{ pids: number[]; load: () => Promise<Measured>; warm: () => Promise<void> }> = [
+  // Read each round: Postgres backends come and go.
+  const ours = () => Object.values(systemPids(stack)).flat();
+  const groups: Array<{ pids: () => number[]; load: () => Promise<Measured>; warm: () => Promise<void> }> = [
     [monolith.target],
     setup.scripted.targets,
     setup.scriptedNoSecrets.targets,
   ].map((targets, i) => ({
-    pids: i === 0 ? [monolith.pid] : ours,
+    pids: i === 0 ? () => [monolith.pid] : ours,
     load: () => manyConnections(targets, c, MONOLITH_ROUND_S),
     warm: () => warmUp(targets, c, WARMUP_MANY),
   }));
   // Two targets on two ports: one autocannon each, at the same time.
   const both = <T>(run: (t: Target) => Promise<T>) => Promise.all([monolith.target, twin.target].map(run));
   groups.push({
-    pids: [monolith.pid, twin.pid],
+    pids: () => [monolith.pid, twin.pid],
     load: async () => sumOf(await both((t) => manyConnections([t], c / 2, MONOLITH_ROUND_S))),
     warm: async () => void (await both((t) => warmUp([t], c / 2, WARMUP_MANY))),
   });
@@ -361,7 +362,7 @@ async function monolithRows(
   const cpu = groups.map(() => 0);
   for (let r = 0; r < MONOLITH_ROUNDS; r++) {
     for (const [i, g] of groups.entries()) {
-      const meter = cpuMeter(g.pids);
+      const meter = cpuMeter(g.pids());
       rounds[i]!.push(await g.load());
       cpu[i]! += meter();
     }
