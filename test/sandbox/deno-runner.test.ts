@@ -3,52 +3,10 @@
 // no pool or service in front: what the runner itself promises about the
 // lines it reads.
 import { afterEach, describe, expect, it } from "vitest";
-import { bundledDeno } from "../../sandbox/config.js";
 import { execMessage } from "../../sandbox/deno/protocol.js";
-import { DenoProcess, type ProcessEvents } from "../../sandbox/pool/deno-process.js";
-import type { Policy } from "../../sandbox/pool/scheduling.js";
+import type { DenoProcess } from "../../sandbox/pool/deno-process.js";
+import { startRunner } from "../helpers/deno-runner.js";
 import { threadsOf } from "../helpers/threads.js";
-
-const denoPath = process.env.DENO_PATH ?? bundledDeno()!;
-const HEAP = { heapMb: 42, headroomMb: 16, shareMb: 10 };
-
-type Event = { type: keyof ProcessEvents; args: unknown[] };
-
-/** A runner whose every event is kept; `next` waits for one that matches. */
-function start(scheduling?: Policy) {
-  const events: Event[] = [];
-  const waiters: Array<{ match: (e: Event) => boolean; resolve: (e: Event) => void }> = [];
-  const record =
-    (type: keyof ProcessEvents) =>
-    (...args: unknown[]) => {
-      const e = { type, args };
-      events.push(e);
-      for (const w of waiters.splice(0)) {
-        if (w.match(e)) w.resolve(e);
-        else waiters.push(w);
-      }
-    };
-  const deno = new DenoProcess(
-    1,
-    denoPath,
-    {
-      workerReady: record("workerReady"),
-      workerGone: record("workerGone"),
-      workerExited: record("workerExited"),
-      result: record("result"),
-      request: record("request"),
-      exited: record("exited"),
-    },
-    { scheduling },
-  );
-  const next = (match: (e: Event) => boolean) =>
-    new Promise<Event>((resolve) => {
-      const seen = events.find(match);
-      if (seen) resolve(seen);
-      else waiters.push({ match, resolve });
-    });
-  return { deno, events, next };
-}
 
 const exec = (id: number, script: string, timeoutMs: number) =>
   execMessage({
@@ -72,12 +30,9 @@ afterEach(async () => {
 
 describe("the Deno runner", () => {
   it("hands each worker its own executions, and answers for a worker it does not have", async () => {
-    const { deno, next } = start();
+    const { deno, next, worker } = startRunner();
     running = deno;
-    deno.spawnWorker(1, HEAP);
-    deno.spawnWorker(2, HEAP);
-    await next((e) => e.type === "workerReady" && e.args[0] === 1);
-    await next((e) => e.type === "workerReady" && e.args[0] === 2);
+    await Promise.all([worker(1), worker(2)]);
     deno.toWorker(1, 5000, exec(11, '(async () => ({ statusCode: 200, body: "one" }))()', 5000));
     deno.toWorker(2, 5000, exec(12, '(async () => ({ statusCode: 201, body: "two" }))()', 5000));
     const one = await next((e) => e.type === "result" && e.args[0] === 11);
@@ -91,10 +46,9 @@ describe("the Deno runner", () => {
   });
 
   it("ends a worker that has not answered by the deadline its line gave, and reports it as time", async () => {
-    const { deno, events, next } = start();
+    const { deno, events, next, worker } = startRunner();
     running = deno;
-    deno.spawnWorker(3, HEAP);
-    await next((e) => e.type === "workerReady" && e.args[0] === 3);
+    await worker(3);
     // The script never settles, and its own limit (60 s) is far off: only the runner's watch, from the line's 50 ms, ends it.
     deno.toWorker(3, 50, exec(21, "new Promise(() => {})", 60_000));
     expect((await next((e) => e.type === "workerGone" && e.args[0] === 3)).args[1]).toBe("time");
@@ -107,10 +61,9 @@ describe("the Deno runner", () => {
     ["batch", 3],
     ["normal", 0],
   ] as const)("runs every thread under the %s policy, the workers' and those started for an execution included", async (scheduling, policy) => {
-    const { deno, next } = start(scheduling);
+    const { deno, next, worker } = startRunner(scheduling);
     running = deno;
-    deno.spawnWorker(4, HEAP);
-    await next((e) => e.type === "workerReady" && e.args[0] === 4);
+    await worker(4);
     // vm's time limit runs on a thread of Deno's blocking pool: an execution makes sure one has started.
     deno.toWorker(4, 5000, exec(31, '(async () => ({ statusCode: 200, body: "ran" }))()', 5000));
     const ran = await next((e) => e.type === "result" && e.args[0] === 31);
@@ -121,9 +74,8 @@ describe("the Deno runner", () => {
   });
 
   it("stops when its input closes, with no error", async () => {
-    const { deno, next } = start();
-    deno.spawnWorker(6, HEAP);
-    await next((e) => e.type === "workerReady" && e.args[0] === 6);
+    const { deno, next, worker } = startRunner();
+    await worker(6);
     await deno.stop();
     expect((await next((e) => e.type === "exited")).args[0]).toBe("exit code 0");
   });

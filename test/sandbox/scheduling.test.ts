@@ -4,13 +4,12 @@
 // test/security/one-user-floods-the-sandbox.test.ts.
 import { afterEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../common/log.js";
-import { bundledDeno } from "../../sandbox/config.js";
-import { DenoProcess } from "../../sandbox/pool/deno-process.js";
+import type { DenoProcess } from "../../sandbox/pool/deno-process.js";
 import { batchLauncher, SchedulingSwitch, type DenoScheduling } from "../../sandbox/pool/scheduling.js";
+import { startRunner } from "../helpers/deno-runner.js";
 import { threadsOf } from "../helpers/threads.js";
 import { until } from "../helpers/wait.js";
 
-const denoPath = process.env.DENO_PATH ?? bundledDeno()!;
 const log = createLogger("scheduling-test", "silent");
 // sched(7)'s numbers.
 const NORMAL = 0;
@@ -28,17 +27,10 @@ afterEach(async () => {
 async function started(setting: DenoScheduling, batchAfterMs = 100) {
   let pid: number | undefined;
   scheduling = new SchedulingSwitch(setting, () => (pid === undefined ? [] : [pid]), log, batchAfterMs);
-  let ready!: () => void;
-  const workerReady = new Promise<void>((resolve) => (ready = resolve));
-  deno = new DenoProcess(
-    1,
-    denoPath,
-    { workerReady: () => ready(), workerGone() {}, workerExited() {}, result() {}, request() {}, exited() {} },
-    { scheduling: scheduling.policy },
-  );
+  const runner = startRunner(scheduling.policy);
+  deno = runner.deno;
   pid = deno.pid!;
-  deno.spawnWorker(1, { heapMb: 42, headroomMb: 16, shareMb: 10 });
-  await workerReady;
+  await runner.worker(1);
   return { switcher: scheduling, policies: () => new Set(threadsOf(pid!).map((t) => t.policy)) };
 }
 

@@ -8,9 +8,8 @@ import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { bundledDeno } from "../../sandbox/config.js";
+import { denoPath } from "../helpers/deno-runner.js";
 
-const denoPath = process.env.DENO_PATH ?? bundledDeno()!;
 const OUTPUT_JS = pathToFileURL(path.resolve("sandbox/deno/output.js")).href;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stdout-lock-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
