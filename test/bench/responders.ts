@@ -359,16 +359,18 @@ async function monolithRows(
   });
   for (const g of groups) await g.warm();
   const rounds: Measured[][] = groups.map(() => []);
-  const cpu = groups.map(() => 0);
+  const cpuByRound: number[][] = groups.map(() => []);
   for (let r = 0; r < MONOLITH_ROUNDS; r++) {
     for (const [i, g] of groups.entries()) {
       const meter = cpuMeter(g.pids());
       rounds[i]!.push(await g.load());
-      cpu[i]! += meter();
+      cpuByRound[i]!.push(meter());
     }
   }
   const [mono, scripted, none, spread] = rounds.map(combine);
+  const cpu = cpuByRound.map((ms) => ms.reduce((a, b) => a + b, 0));
   const perRequest = rounds.map((rs, i) => cpu[i]! / rs.reduce((n, m) => n + m.requests, 0));
+  printRoundSpread(rounds, cpuByRound);
   const goal = (ratio: number, min: number) => `goal ≥ ${min.toFixed(2)}× monolith: ${ratio >= min ? "pass" : "FAIL"}`;
   // Run with SCRIPT_SECRETS_CACHE_MAX_BYTES=0 (inherited or in BENCH_SANDBOX_ENV), every execution is a release at the broker: issue 17 asks 0.25× there.
   const cacheOff = (stack.sandboxSettings.SCRIPT_SECRETS_CACHE_MAX_BYTES ?? process.env.SCRIPT_SECRETS_CACHE_MAX_BYTES) === "0";
@@ -396,6 +398,23 @@ async function monolithRows(
     fmt.ms(perRequest[1]!),
     `${fmt.ms(perRequest[3]!)} (monolith, two processes)`,
     perRequest[1]! / perRequest[3]!,
+  );
+}
+
+/**
+ * The goal ratios round by round, each round against the monolith's round
+ * just before it: how far one run's figures may move on this machine.
+ */
+function printRoundSpread(rounds: Measured[][], cpuByRound: number[][]) {
+  const [mono, scripted, none] = rounds as [Measured[], Measured[], Measured[]];
+  const range = (xs: number[], digits: number) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}×`;
+  const ratios = (ours: Measured[]) => ours.map((m, r) => m.rate / mono[r]!.rate);
+  const cpuPerRequest = (i: number) => cpuByRound[i]!.map((ms, r) => ms / rounds[i]![r]!.requests);
+  const monoCpu = cpuPerRequest(0);
+  const cpuRatios = cpuPerRequest(1).map((ms, r) => ms / monoCpu[r]!);
+  console.log(
+    `  round by round against the monolith (c=${MONOLITH_CONNECTIONS}, ${MONOLITH_ROUNDS} rounds): throughput ${range(ratios(scripted), 2)}, ` +
+      `access none ${range(ratios(none), 2)}, CPU per request ${range(cpuRatios, 2)}`,
   );
 }
 
