@@ -64,18 +64,17 @@ async function main() {
     config.host,
     config.port,
   );
-  log.info(
-    { port: broker.port, db: describeTarget(config.db), activeKeyId: ring.activeId, keyIds: ring.ids() },
-    "broker listening",
-  );
-
   const metricsServer = config.metrics && (await startMetricsServer(registry, config.metrics.host, config.metrics.port, log));
-
+  // Before saying it listens: whoever stops it on seeing that line gets a clean stop, not a kill.
   stopOnSignals("broker", log, async () => {
     await broker.stop();
     await metricsServer?.stop();
     await db.close();
   });
+  log.info(
+    { port: broker.port, db: describeTarget(config.db), activeKeyId: ring.activeId, keyIds: ring.ids() },
+    "broker listening",
+  );
 }
 
 /**

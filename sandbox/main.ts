@@ -65,15 +65,8 @@ async function main() {
     config.host,
     config.port,
   );
-  // What the Deno processes run under, said once: "auto" and "batch" fall back where chrt cannot set SCHED_BATCH.
-  const scheduling = config.pool.scheduling !== "normal" && batchLauncher() === null ? "normal (SCHED_BATCH unavailable)" : config.pool.scheduling;
-  log.info(
-    { port: server.port, processes: config.pool.processes, denoScheduling: scheduling, warmupMs: Math.round(performance.now() - started) },
-    "sandbox listening",
-  );
-
   const metricsServer = config.metrics && (await startMetricsServer(registry, config.metrics.host, config.metrics.port, log));
-
+  // Before saying it listens: whoever stops it on seeing that line gets a clean stop, not a kill.
   stopOnSignals("sandbox", log, async () => {
     await server.stop();
     await metricsServer?.stop();
@@ -81,6 +74,12 @@ async function main() {
     await pool.stop();
     secrets.close();
   }, shutdownGraceMs + 10_000);
+  // What the Deno processes run under, said once: "auto" and "batch" fall back where chrt cannot set SCHED_BATCH.
+  const scheduling = config.pool.scheduling !== "normal" && batchLauncher() === null ? "normal (SCHED_BATCH unavailable)" : config.pool.scheduling;
+  log.info(
+    { port: server.port, processes: config.pool.processes, denoScheduling: scheduling, warmupMs: Math.round(performance.now() - started) },
+    "sandbox listening",
+  );
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

@@ -104,6 +104,21 @@ describe("Prometheus metrics", () => {
 });
 
 describe("graceful shutdown", () => {
+  // Each says it listens only once a stop on a signal is in place: before,
+  // the broker started its metrics server in between, and a SIGTERM there
+  // killed it outright (PGlite left open, no drain).
+  it.each(["broker", "sandbox"] as const)("the %s stops cleanly on a SIGTERM sent the moment it says it listens", async (name) => {
+    if (name === "broker") await stack.stopBroker();
+    else await stack.stopSandbox();
+    try {
+      for (let i = 0; i < 3; i++) expect(await stack.stopOnceListening(name)).toEqual({ code: 0, signal: null });
+    } finally {
+      if (name === "broker") await stack.startBroker();
+      else await stack.startSandbox();
+      await until(() => call(stack, "GET", "/api/status"), (res) => res.status === 200, 15_000);
+    }
+  });
+
   it("lets an in-flight execution finish before the sandbox exits", async () => {
     const r = await createResponder(stack, user, {
       location: { pathType: "=", path: "/slow-sandbox" },

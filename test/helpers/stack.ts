@@ -91,13 +91,30 @@ export class Stack {
 
   async startBroker(extra: Record<string, string> = {}): Promise<void> {
     this.brokerExtra = extra;
+    [this.broker, this.brokerAddr] = await this.launch("broker", this.brokerEnv(extra));
+  }
+
+  private brokerEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     const db: Record<string, string> = this.brokerRoles
       ? { BROKER_DATABASE_URL: this.brokerRoles.runtimeUrl, BROKER_MIGRATION_DATABASE_URL: this.brokerRoles.ownerUrl }
       : {};
-    [this.broker, this.brokerAddr] = await this.launch(
-      "broker",
-      this.env({ BROKER_PORT: portOf(this.brokerAddr), ...db, ...this.options.brokerEnv, ...extra }),
-    );
+    return this.env({ BROKER_PORT: portOf(this.brokerAddr), ...db, ...this.options.brokerEnv, ...extra });
+  }
+
+  private sandboxEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+    return this.env({ SANDBOX_PORT: portOf(this.sandboxAddr), BROKER_URL: this.brokerAddr, ...this.options.sandboxEnv, ...extra });
+  }
+
+  /**
+   * Starts another broker or sandbox as the stack starts its own, and sends
+   * it SIGTERM the moment it says it listens (an orchestrator that stops
+   * what it has just seen ready); resolves with how it exited. Stop the
+   * stack's own first: they would share a port and a PGlite folder.
+   */
+  async stopOnceListening(name: "broker" | "sandbox"): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const proc = new ServiceProcess(`${name}/main.ts`, name === "broker" ? this.brokerEnv(this.brokerExtra) : this.sandboxEnv({}));
+    await proc.waitFor(new RegExp(`"msg":"${name} listening"`));
+    return proc.stop("SIGTERM");
   }
 
   async stopBroker(): Promise<void> {
@@ -110,10 +127,7 @@ export class Stack {
   }
 
   async startSandbox(extra: Record<string, string> = {}): Promise<void> {
-    [this.sandbox, this.sandboxAddr] = await this.launch(
-      "sandbox",
-      this.env({ SANDBOX_PORT: portOf(this.sandboxAddr), BROKER_URL: this.brokerAddr, ...this.options.sandboxEnv, ...extra }),
-    );
+    [this.sandbox, this.sandboxAddr] = await this.launch("sandbox", this.sandboxEnv(extra));
   }
 
   async stopSandbox(): Promise<void> {
