@@ -111,10 +111,10 @@ export class Stack {
    * what it has just seen ready); resolves with how it exited. Stop the
    * stack's own first: they would share a port and a PGlite folder.
    */
-  async stopOnceListening(name: "broker" | "sandbox"): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async stopOnceListening(name: "broker" | "sandbox", withinMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     const proc = new ServiceProcess(`${name}/main.ts`, name === "broker" ? this.brokerEnv(this.brokerExtra) : this.sandboxEnv({}));
     await proc.waitFor(new RegExp(`"msg":"${name} listening"`));
-    return proc.stop("SIGTERM");
+    return proc.stop("SIGTERM", withinMs);
   }
 
   async stopBroker(): Promise<void> {
