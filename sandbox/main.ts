@@ -11,7 +11,6 @@ import { PageTrackerRunService } from "./page-trackers/run.js";
 import { checkPageUrl } from "./page-trackers/urls.js";
 import { SandboxMetrics } from "./metrics.js";
 import { Pool } from "./pool/pool.js";
-import { batchLauncher } from "./pool/scheduling.js";
 import { startSandboxServer } from "./server.js";
 
 const fail = (message: string): never => failStart("sandbox", message);
@@ -74,10 +73,8 @@ async function main() {
     await pool.stop();
     secrets.close();
   }, shutdownGraceMs + 10_000);
-  // What the Deno processes run under, said once: "auto" and "batch" fall back where chrt cannot set SCHED_BATCH.
-  const scheduling = config.pool.scheduling !== "normal" && batchLauncher() === null ? "normal (SCHED_BATCH unavailable)" : config.pool.scheduling;
   log.info(
-    { port: server.port, processes: config.pool.processes, denoScheduling: scheduling, warmupMs: Math.round(performance.now() - started) },
+    { port: server.port, processes: config.pool.processes, denoScheduling: pool.scheduling.description, warmupMs: Math.round(performance.now() - started) },
     "sandbox listening",
   );
 }

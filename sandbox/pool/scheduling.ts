@@ -69,6 +69,10 @@ function setPolicy(chrt: string, pid: number, policy: Policy): Promise<boolean> 
  * two that "auto" makes as users start and stop contending.
  */
 export class SchedulingSwitch {
+  /** `chrt`, or null where SCHED_BATCH cannot be set: then always the normal policy. */
+  private readonly chrt = batchLauncher();
+  /** Only "auto" with `chrt` at hand ever moves the processes. */
+  private readonly switching: boolean;
   private current: Policy;
   private toBatch?: NodeJS.Timeout;
   /** The last move, for tests and for a move to wait behind the one before. */
@@ -80,7 +84,8 @@ export class SchedulingSwitch {
     private readonly log: Logger,
     private readonly batchAfterMs = BATCH_AFTER_MS,
   ) {
-    this.current = setting === "normal" || batchLauncher() === null ? "normal" : "batch";
+    this.switching = setting === "auto" && this.chrt !== null;
+    this.current = setting === "normal" || this.chrt === null ? "normal" : "batch";
   }
 
   /** What a process started now runs under. */
@@ -88,18 +93,22 @@ export class SchedulingSwitch {
     return this.current;
   }
 
+  /** The setting as it holds here, for the start-up log: "auto" and "batch" fall back where chrt cannot set SCHED_BATCH. */
+  get description(): string {
+    return this.setting !== "normal" && this.chrt === null ? "normal (SCHED_BATCH unavailable)" : this.setting;
+  }
+
   /** Two users run scripts at once. */
   contended(): void {
-    if (this.setting !== "auto") return;
+    if (!this.switching) return;
     clearTimeout(this.toBatch);
     this.toBatch = undefined;
-    if (this.current === "normal" || batchLauncher() === null) return;
-    this.move("normal");
+    if (this.current === "batch") this.move("normal");
   }
 
   /** At most one user runs scripts now. */
   uncontended(): void {
-    if (this.setting !== "auto" || this.current === "batch" || this.toBatch !== undefined || batchLauncher() === null) return;
+    if (!this.switching || this.current === "batch" || this.toBatch !== undefined) return;
     this.toBatch = setTimeout(() => {
       this.toBatch = undefined;
       this.move("batch");
@@ -118,7 +127,7 @@ export class SchedulingSwitch {
 
   private move(policy: Policy): void {
     this.current = policy;
-    const chrt = batchLauncher()!;
+    const chrt = this.chrt!;
     this.moving = this.moving.then(async () => {
       const pids = this.pids();
       const done = await Promise.all(pids.map((pid) => setPolicy(chrt, pid, policy)));

@@ -407,14 +407,14 @@ async function monolithRows(
  */
 function printRoundSpread(rounds: Measured[][], cpuByRound: number[][]) {
   const [mono, scripted, none] = rounds as [Measured[], Measured[], Measured[]];
-  const range = (xs: number[], digits: number) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}×`;
+  const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}×`;
   const ratios = (ours: Measured[]) => ours.map((m, r) => m.rate / mono[r]!.rate);
   const cpuPerRequest = (i: number) => cpuByRound[i]!.map((ms, r) => ms / rounds[i]![r]!.requests);
   const monoCpu = cpuPerRequest(0);
   const cpuRatios = cpuPerRequest(1).map((ms, r) => ms / monoCpu[r]!);
   console.log(
-    `  round by round against the monolith (c=${MONOLITH_CONNECTIONS}, ${MONOLITH_ROUNDS} rounds): throughput ${range(ratios(scripted), 2)}, ` +
-      `access none ${range(ratios(none), 2)}, CPU per request ${range(cpuRatios, 2)}`,
+    `  round by round against the monolith (c=${MONOLITH_CONNECTIONS}, ${MONOLITH_ROUNDS} rounds): throughput ${range(ratios(scripted))}, ` +
+      `access none ${range(ratios(none))}, CPU per request ${range(cpuRatios)}`,
   );
 }
 

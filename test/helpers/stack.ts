@@ -34,6 +34,7 @@ export class Stack {
   private pastOutput = "";
   /** The settings the broker was last started with, which a restart for direct database access keeps. */
   private brokerExtra: Record<string, string> = {};
+  private sandboxExtra: Record<string, string> = {};
 
   private constructor(
     readonly dev: DevPaths,
@@ -112,7 +113,7 @@ export class Stack {
    * stack's own first: they would share a port and a PGlite folder.
    */
   async stopOnceListening(name: "broker" | "sandbox", withinMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    const proc = new ServiceProcess(`${name}/main.ts`, name === "broker" ? this.brokerEnv(this.brokerExtra) : this.sandboxEnv({}));
+    const proc = new ServiceProcess(`${name}/main.ts`, name === "broker" ? this.brokerEnv(this.brokerExtra) : this.sandboxEnv(this.sandboxExtra));
     await proc.waitFor(new RegExp(`"msg":"${name} listening"`));
     return proc.stop("SIGTERM", withinMs);
   }
@@ -127,6 +128,7 @@ export class Stack {
   }
 
   async startSandbox(extra: Record<string, string> = {}): Promise<void> {
+    this.sandboxExtra = extra;
     [this.sandbox, this.sandboxAddr] = await this.launch("sandbox", this.sandboxEnv(extra));
   }
 
