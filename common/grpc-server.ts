@@ -1,7 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
+import type net from "node:net";
+import tls from "node:tls";
 import type { HealthImplementation } from "grpc-health-check";
 import type { ErrorKind } from "./errors.js";
-import { serverCredentials, type TlsFiles } from "./tls.js";
+import { serverTlsOptions, type TlsFiles } from "./tls.js";
 
 /** How each service answers a domain error over gRPC. */
 export const GRPC_STATUS: Record<ErrorKind, grpc.status> = {
@@ -47,20 +49,52 @@ export interface Listening {
   stop(): Promise<void>;
 }
 
-/** Binds the server with mutual TLS; port 0 picks a free one. */
-export async function listen(server: grpc.Server, host: string, port: number, tls: TlsFiles, graceMs = 5000): Promise<Listening> {
-  const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, serverCredentials(tls), (err, p) => (err ? reject(err) : resolve(p))),
-  );
+/**
+ * Serves the gRPC server behind a TLS listener of our own (mutual TLS),
+ * handing it each connection once its handshake is done.
+ *
+ * grpc-js's own listener (bindAsync) cannot always stop: a connection whose
+ * handshake ends after tryShutdown began becomes a session that nothing
+ * closes, and forceShutdown destroys only sessions that channelz tracked,
+ * which is off (SERVER_OPTIONS). A client that keeps it open, as ours do,
+ * kept a stopping broker or sandbox waiting for good. Here a connection that
+ * becomes ready after the stop began is closed at once, and when the grace
+ * runs out every connection left is destroyed.
+ */
+export async function listen(server: grpc.Server, host: string, port: number, tlsFiles: TlsFiles, graceMs = 5000): Promise<Listening> {
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const connections = new Set<net.Socket>();
+  let stopping = false;
+  const front = tls.createServer(serverTlsOptions(tlsFiles), (socket) => {
+    if (stopping) socket.destroy();
+    else injector.injectConnection(socket);
+  });
+  front.on("connection", (raw: net.Socket) => {
+    connections.add(raw);
+    raw.once("close", () => connections.delete(raw));
+  });
+  // A failed handshake is the client's business; it must not end the service.
+  front.on("tlsClientError", () => {});
+  await new Promise<void>((resolve, reject) => {
+    front.once("error", reject);
+    front.listen(port, host, () => {
+      front.off("error", reject);
+      resolve();
+    });
+  });
   return {
-    port: bound,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.forceShutdown(), graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      }),
+    port: (front.address() as net.AddressInfo).port,
+    stop: async () => {
+      stopping = true;
+      const force = setTimeout(() => {
+        server.forceShutdown();
+        for (const raw of connections) raw.destroy();
+      }, graceMs);
+      // GOAWAY to every session; each closes when its calls have finished.
+      const sessionsClosed = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      const connectionsClosed = new Promise<void>((resolve) => front.close(() => resolve()));
+      await Promise.all([sessionsClosed, connectionsClosed]);
+      clearTimeout(force);
+    },
   };
 }

@@ -25,11 +25,14 @@ export function readTls(files: TlsFiles): TlsMaterial {
   return { ca: read("CA", files.ca), cert: read("certificate", files.cert), key: read("key", files.key) };
 }
 
-/** Server side of mutual TLS: clients must present a certificate signed by our CA. */
-export function serverCredentials(files: TlsFiles): grpc.ServerCredentials {
+/**
+ * Server side of mutual TLS, for a `tls.Server` in front of a gRPC server:
+ * clients must present a certificate signed by our CA, and speak HTTP/2.
+ */
+export function serverTlsOptions(files: TlsFiles): tls.TlsOptions {
   reusePeerCertificates();
   const m = readTls(files);
-  return grpc.ServerCredentials.createSsl(m.ca, [{ cert_chain: m.cert, private_key: m.key }], true);
+  return { ca: m.ca, cert: m.cert, key: m.key, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ["h2"] };
 }
 
 export function clientCredentials(files: TlsFiles): grpc.ChannelCredentials {

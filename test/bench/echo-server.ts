@@ -3,7 +3,7 @@
 // Usage: echo-server.ts <port> <pki dir>
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { serverCredentials } from "../../common/tls.js";
+import { listen } from "../../common/grpc-server.js";
 import { echoHandlers, echoService } from "./echo.js";
 
 const [port, pkiDir] = process.argv.slice(2);
@@ -11,12 +11,10 @@ if (!port || !pkiDir) throw new Error("usage: echo-server.ts <port> <pki dir>");
 
 const server = new grpc.Server();
 server.addService(echoService, echoHandlers);
-const creds = serverCredentials({
+// The same listener as the broker's, so the baseline pays the same transport.
+const listening = await listen(server, "127.0.0.1", Number(port), {
   ca: path.join(pkiDir, "ca.crt"),
   cert: path.join(pkiDir, "broker.crt"),
   key: path.join(pkiDir, "broker.key"),
 });
-server.bindAsync(`127.0.0.1:${port}`, creds, (err) => {
-  if (err) throw err;
-});
-process.on("SIGTERM", () => server.forceShutdown());
+process.on("SIGTERM", () => void listening.stop().then(() => process.exit(0)));
