@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import { ConfigError } from "../common/config.js";
 import { describeTarget } from "../common/db.js";
 import { createLogger } from "../common/log.js";
-import { createRegistry, startMetricsServer } from "../common/metrics.js";
+import { createRegistry, startMetricsServer, type MetricsServer } from "../common/metrics.js";
 import { failStart, stopOnSignals } from "../common/service-process.js";
 import { buildApp } from "./app.js";
 import { connectBroker } from "./broker/client.js";
@@ -56,12 +56,15 @@ async function main() {
   await directory.start();
   await generations.start(db, log);
   if (!config.operatorToken) log.warn("no operator token configured: the operator endpoints are disabled");
-  await app.listen({ host: config.host, port: config.port });
-  urls.port ??= (app.server.address() as AddressInfo).port;
-  for (const s of schedulers) s.start();
-  const metricsServer = config.metrics && (await startMetricsServer(registry, config.metrics.host, config.metrics.port, log));
-  // Before saying it is ready: whoever stops it on seeing that line gets a clean stop, not a kill.
+  let stopping = false;
+  let metricsServer: MetricsServer | undefined;
+  // Before the port opens: an orchestrator that stops the gateway once it
+  // answers (or once it says it is ready) gets a clean stop, not a kill.
+  // A stop that comes while it is still starting to listen waits for that.
+  let listening: Promise<unknown> = Promise.resolve();
   stopOnSignals("gateway", log, async () => {
+    stopping = true;
+    await listening.catch(() => {});
     // close() lets in-flight requests finish before the listener goes away.
     await app.close();
     await Promise.all(schedulers.map((s) => s.stop()));
@@ -72,6 +75,12 @@ async function main() {
     sandbox.client.close();
     await db.close();
   });
+  listening = app.listen({ host: config.host, port: config.port });
+  await listening;
+  if (stopping) return;
+  urls.port ??= (app.server.address() as AddressInfo).port;
+  for (const s of schedulers) s.start();
+  if (config.metrics) metricsServer = await startMetricsServer(registry, config.metrics.host, config.metrics.port, log);
   log.info({ db: describeTarget(config.db), broker: config.brokerUrl, sandbox: config.sandboxUrl, kratos: config.kratosUrl ?? null, webhooks: urls.of("<handle>", undefined, "/") }, "gateway ready");
 }
 

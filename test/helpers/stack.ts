@@ -107,14 +107,17 @@ export class Stack {
   }
 
   /**
-   * Starts another broker or sandbox as the stack starts its own, and sends
-   * it SIGTERM the moment it says it listens (an orchestrator that stops
-   * what it has just seen ready); resolves with how it exited. Stop the
-   * stack's own first: they would share a port and a PGlite folder.
+   * Starts another broker, sandbox or gateway as the stack starts its own,
+   * and sends it SIGTERM the moment it says it listens (an orchestrator that
+   * stops what it has just seen ready; for the gateway, fastify's "Server
+   * listening" line, before its own "gateway ready"); resolves with how it
+   * exited. Stop the stack's own first: they would share a port and a PGlite
+   * folder.
    */
-  async stopOnceListening(name: "broker" | "sandbox", withinMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    const proc = new ServiceProcess(`${name}/main.ts`, name === "broker" ? this.brokerEnv(this.brokerExtra) : this.sandboxEnv(this.sandboxExtra));
-    await proc.waitFor(new RegExp(`"msg":"${name} listening"`));
+  async stopOnceListening(name: "broker" | "sandbox" | "gateway", withinMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const env = name === "broker" ? this.brokerEnv(this.brokerExtra) : name === "sandbox" ? this.sandboxEnv(this.sandboxExtra) : this.gatewayEnv();
+    const proc = new ServiceProcess(`${name}/main.ts`, env);
+    await proc.waitFor(name === "gateway" ? /Server listening at/ : new RegExp(`"msg":"${name} listening"`));
     return proc.stop("SIGTERM", withinMs);
   }
 
@@ -158,8 +161,13 @@ export class Stack {
     proc.output = "";
   }
 
-  private async startGateway(): Promise<void> {
+  /** Starts the stack's gateway (again, after stopGateway), on a port of its own choosing: `url` follows it. */
+  async startGateway(): Promise<void> {
     [this.gateway, this.url] = await this.spawnGateway();
+  }
+
+  async stopGateway(): Promise<void> {
+    await this.halt(this.gateway);
   }
 
   /** Another gateway replica on the same database (real Postgres only: a PGlite folder has one owner). */
@@ -170,12 +178,13 @@ export class Stack {
     return { proc, url };
   }
 
-  private async spawnGateway(extra: Record<string, string> = {}): Promise<[ServiceProcess, string]> {
+  private gatewayEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     const db: Record<string, string> = "url" in this.gatewayDb ? { GATEWAY_DATABASE_URL: this.gatewayDb.url } : {};
-    const proc = new ServiceProcess(
-      "gateway/main.ts",
-      this.env({ PORT: "0", BROKER_URL: this.brokerAddr, SANDBOX_URL: this.sandboxAddr, ...db, ...this.options.gatewayEnv, ...extra }),
-    );
+    return this.env({ PORT: "0", BROKER_URL: this.brokerAddr, SANDBOX_URL: this.sandboxAddr, ...db, ...this.options.gatewayEnv, ...extra });
+  }
+
+  private async spawnGateway(extra: Record<string, string> = {}): Promise<[ServiceProcess, string]> {
+    const proc = new ServiceProcess("gateway/main.ts", this.gatewayEnv(extra));
     const m = await proc.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/);
     return [proc, m[1]!];
   }
