@@ -66,6 +66,10 @@ export async function listen(server: grpc.Server, host: string, port: number, tl
   const connections = new Set<net.Socket>();
   let stopping = false;
   const front = tls.createServer(serverTlsOptions(tlsFiles), (socket) => {
+    // A connection's own errors (a reset peer) are its session's business,
+    // and once that session is gone nobody else listens: unhandled, one
+    // would end the service (as grpc-js's own listener guards, nodejs/node#35824).
+    socket.on("error", () => {});
     if (stopping) socket.destroy();
     else injector.injectConnection(socket);
   });

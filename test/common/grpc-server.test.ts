@@ -97,6 +97,37 @@ describe("the gRPC listener", () => {
     }
   });
 
+  it("outlives a caller whose connection is reset mid-stream", async () => {
+    const { listening } = await startProbe(5_000);
+    const gateway = files("gateway");
+    try {
+      for (let i = 0; i < 3; i++) {
+        const raw = net.connect(listening.port, "127.0.0.1");
+        const socket = tls.connect({
+          socket: raw,
+          ca: fs.readFileSync(gateway.ca),
+          cert: fs.readFileSync(gateway.cert),
+          key: fs.readFileSync(gateway.key),
+          servername: "broker",
+          ALPNProtocols: ["h2"],
+        });
+        socket.on("error", () => {});
+        await once(socket, "secureConnect");
+        // Half an HTTP/2 preface, then a TCP reset: the server's side sees ECONNRESET.
+        socket.write("PRI * HTTP/2.0\r\n");
+        raw.resetAndDestroy();
+        await once(raw, "close");
+      }
+      // An unhandled socket error would have ended this process by now; the server still answers.
+      const c = client(listening.port);
+      const caller = await new Promise<string | undefined>((resolve, reject) => c.who({}, (err, res) => (err ? reject(err) : resolve(res.caller))));
+      expect(caller).toBe("gateway");
+      c.close();
+    } finally {
+      await listening.stop();
+    }
+  });
+
   it("stops when the grace runs out, cutting a call that never ends", async () => {
     const { listening, hangStarted } = await startProbe(200);
     const c = client(listening.port);

@@ -60,8 +60,17 @@ export class Stack {
     const [brokerPort, sandboxPort] = [await reservePort(), await reservePort()];
     stack.brokerAddr = `127.0.0.1:${brokerPort}`;
     stack.sandboxAddr = `127.0.0.1:${sandboxPort}`;
-    await Promise.all([stack.startBroker(), stack.startSandbox(), stack.startGateway()]);
-    await stack.untilServing();
+    try {
+      // Every start settles first, so that none is still on its way when the stack is stopped below.
+      const started = await Promise.allSettled([stack.startBroker(), stack.startSandbox(), stack.startGateway()]);
+      for (const s of started) if (s.status === "rejected") throw s.reason;
+      await stack.untilServing();
+    } catch (err) {
+      // The test file fails; the services that did start must not outlive it
+      // (they were once left running, polling, through the files after it).
+      await stack.stop().catch(() => {});
+      throw err;
+    }
     return stack;
   }
 
@@ -147,7 +156,7 @@ export class Stack {
   /** Starts a gRPC service; a restart keeps the port it had. */
   private async launch(name: "broker" | "sandbox", env: NodeJS.ProcessEnv): Promise<[ServiceProcess, string]> {
     const proc = new ServiceProcess(`${name}/main.ts`, env);
-    const m = await proc.waitFor(new RegExp(`"port":(\\d+),.*"msg":"${name} listening"`));
+    const m = await started(proc, new RegExp(`"port":(\\d+),.*"msg":"${name} listening"`));
     return [proc, `127.0.0.1:${m[1]}`];
   }
 
@@ -185,7 +194,7 @@ export class Stack {
 
   private async spawnGateway(extra: Record<string, string> = {}): Promise<[ServiceProcess, string]> {
     const proc = new ServiceProcess("gateway/main.ts", this.gatewayEnv(extra));
-    const m = await proc.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/);
+    const m = await started(proc, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/);
     return [proc, m[1]!];
   }
 
@@ -215,6 +224,16 @@ export class Stack {
     await Promise.all([...this.extraGateways.map((g) => g.stop()), this.gateway?.stop(), this.sandbox?.stop(), this.broker?.stop()]);
     for (const target of [this.brokerDb, this.gatewayDb]) if ("url" in target) await dropDatabase(target.url);
     fs.rmSync(this.dev.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Waits for the line that says a service started; one that never says it is killed, not left running. */
+async function started(proc: ServiceProcess, line: RegExp): Promise<RegExpMatchArray> {
+  try {
+    return await proc.waitFor(line);
+  } catch (err) {
+    await proc.stop("SIGKILL").catch(() => {});
+    throw err;
   }
 }
 
