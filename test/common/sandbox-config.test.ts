@@ -2,7 +2,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../common/config.js";
 import { loadSandboxConfig as load } from "../../sandbox/config.js";
 import { workerHeap } from "../../sandbox/pool/types.js";
@@ -96,6 +96,7 @@ describe("the cache of released script secrets", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sandbox-config-"));
   const keyFile = path.join(dir, "verify-key.pem");
   fs.writeFileSync(keyFile, crypto.generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it("is on by default (8 MiB, 60 s) and reads the gateway's grant verify key", () => {
     const { secretsCache } = load({ SANDBOX_GRANT_VERIFY_KEY_FILE: keyFile });
