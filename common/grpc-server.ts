@@ -90,8 +90,8 @@ export async function listen(server: grpc.Server, host: string, port: number, tl
     port: (front.address() as net.AddressInfo).port,
     stop: async () => {
       stopping = true;
+      // Not forceShutdown(): it would destroy none of these sessions (see above).
       const force = setTimeout(() => {
-        server.forceShutdown();
         for (const raw of connections) raw.destroy();
       }, graceMs);
       // GOAWAY to every session; each closes when its calls have finished.

@@ -57,6 +57,19 @@ async function startProbe(graceMs: number): Promise<{ listening: Listening; hang
 const client = (port: number, identity = "gateway") =>
   new ProbeClientCtor(`127.0.0.1:${port}`, clientCredentials(files(identity)), BROKER_CHANNEL_OPTIONS) as unknown as ProbeClient;
 
+/** A raw TLS connection to the broker's name as the gateway, speaking HTTP/2, below any gRPC client. */
+function tlsAsGateway(where: { socket: net.Socket } | { port: number; host: string }): tls.TLSSocket {
+  const gateway = files("gateway");
+  return tls.connect({
+    ...where,
+    ca: fs.readFileSync(gateway.ca),
+    cert: fs.readFileSync(gateway.cert),
+    key: fs.readFileSync(gateway.key),
+    servername: "broker",
+    ALPNProtocols: ["h2"],
+  });
+}
+
 beforeAll(async () => {
   await ensureDevPki(dir);
 });
@@ -99,18 +112,10 @@ describe("the gRPC listener", () => {
 
   it("outlives a caller whose connection is reset mid-stream", async () => {
     const { listening } = await startProbe(5_000);
-    const gateway = files("gateway");
     try {
       for (let i = 0; i < 3; i++) {
         const raw = net.connect(listening.port, "127.0.0.1");
-        const socket = tls.connect({
-          socket: raw,
-          ca: fs.readFileSync(gateway.ca),
-          cert: fs.readFileSync(gateway.cert),
-          key: fs.readFileSync(gateway.key),
-          servername: "broker",
-          ALPNProtocols: ["h2"],
-        });
+        const socket = tlsAsGateway({ socket: raw });
         socket.on("error", () => {});
         await once(socket, "secureConnect");
         // Half an HTTP/2 preface, then a TCP reset: the server's side sees ECONNRESET.
@@ -172,18 +177,8 @@ describe("the gRPC listener", () => {
       down.on("close", end).on("error", end);
     });
     await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-    const gateway = files("gateway");
     const session = http2.connect("https://broker", {
-      createConnection: () =>
-        tls.connect({
-          port: (proxy.address() as net.AddressInfo).port,
-          host: "127.0.0.1",
-          ca: fs.readFileSync(gateway.ca),
-          cert: fs.readFileSync(gateway.cert),
-          key: fs.readFileSync(gateway.key),
-          servername: "broker",
-          ALPNProtocols: ["h2"],
-        }),
+      createConnection: () => tlsAsGateway({ port: (proxy.address() as net.AddressInfo).port, host: "127.0.0.1" }),
     });
     session.on("error", () => {});
     const sessionClosed = once(session, "close");

@@ -126,7 +126,7 @@ export class Stack {
   async stopOnceListening(name: "broker" | "sandbox" | "gateway", withinMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     const env = name === "broker" ? this.brokerEnv(this.brokerExtra) : name === "sandbox" ? this.sandboxEnv(this.sandboxExtra) : this.gatewayEnv();
     const proc = new ServiceProcess(`${name}/main.ts`, env);
-    await proc.waitFor(name === "gateway" ? /Server listening at/ : new RegExp(`"msg":"${name} listening"`));
+    await started(proc, STARTED[name]);
     return proc.stop("SIGTERM", withinMs);
   }
 
@@ -156,7 +156,7 @@ export class Stack {
   /** Starts a gRPC service; a restart keeps the port it had. */
   private async launch(name: "broker" | "sandbox", env: NodeJS.ProcessEnv): Promise<[ServiceProcess, string]> {
     const proc = new ServiceProcess(`${name}/main.ts`, env);
-    const m = await started(proc, new RegExp(`"port":(\\d+),.*"msg":"${name} listening"`));
+    const m = await started(proc, STARTED[name]);
     return [proc, `127.0.0.1:${m[1]}`];
   }
 
@@ -194,7 +194,7 @@ export class Stack {
 
   private async spawnGateway(extra: Record<string, string> = {}): Promise<[ServiceProcess, string]> {
     const proc = new ServiceProcess("gateway/main.ts", this.gatewayEnv(extra));
-    const m = await started(proc, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/);
+    const m = await started(proc, STARTED.gateway);
     return [proc, m[1]!];
   }
 
@@ -226,6 +226,13 @@ export class Stack {
     fs.rmSync(this.dev.dataDir, { recursive: true, force: true });
   }
 }
+
+/** The line each service prints once it listens, capturing where (for the gateway, fastify's, before its own "gateway ready"). */
+const STARTED = {
+  broker: /"port":(\d+),.*"msg":"broker listening"/,
+  sandbox: /"port":(\d+),.*"msg":"sandbox listening"/,
+  gateway: /Server listening at (http:\/\/127\.0\.0\.1:\d+)/,
+} as const;
 
 /** Waits for the line that says a service started; one that never says it is killed, not left running. */
 async function started(proc: ServiceProcess, line: RegExp): Promise<RegExpMatchArray> {
