@@ -71,8 +71,9 @@ async function main() {
     await metricsServer?.stop();
     await db.close();
   });
+  if (broker.unbound.length > 0) log.warn({ unbound: broker.unbound }, "broker could not listen on every address its host resolves to");
   log.info(
-    { port: broker.port, db: describeTarget(config.db), activeKeyId: ring.activeId, keyIds: ring.ids() },
+    { port: broker.port, addresses: broker.addresses, db: describeTarget(config.db), activeKeyId: ring.activeId, keyIds: ring.ids() },
     "broker listening",
   );
 }

@@ -73,9 +73,9 @@ export async function startBroker(deps: BrokerDeps, host: string, port: number):
   }, GRANT_USES_PURGE_MS);
   purge.unref();
 
-  const listening = await listen(server, host, port, deps.tls);
+  const listening = await listen(server, { host, port, tls: deps.tls });
   return {
-    port: listening.port,
+    ...listening,
     stop: () => {
       clearInterval(probe);
       clearInterval(purge);

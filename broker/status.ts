@@ -36,7 +36,7 @@ export async function startFailedClosed(reason: string, deps: { tls: TlsFiles; l
   };
   server.addService(SecretBrokerService, handlers);
   new HealthImplementation({ "": "NOT_SERVING", [SERVICE_NAME]: "NOT_SERVING" }).addToServer(server);
-  const listening = await listen(server, host, port, deps.tls);
-  deps.log.error({ port: listening.port, reason }, "broker listening but not serving: it fails closed until its master keys are fixed");
+  const listening = await listen(server, { host, port, tls: deps.tls });
+  deps.log.error({ port: listening.port, addresses: listening.addresses, unbound: listening.unbound, reason }, "broker listening but not serving: it fails closed until its master keys are fixed");
   return listening;
 }

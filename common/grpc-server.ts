@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import dns from "node:dns/promises";
 import type net from "node:net";
 import tls from "node:tls";
 import type { HealthImplementation } from "grpc-health-check";
@@ -45,8 +46,26 @@ export const SERVER_OPTIONS: grpc.ServerOptions = { "grpc.enable_channelz": 0 };
 
 export interface Listening {
   port: number;
+  /** The addresses served: every one the host resolved to that could be bound. */
+  addresses: string[];
+  /** Addresses the host resolved to that could not be bound, each with why (the service says so in its log). */
+  unbound: string[];
   /** Lets in-flight calls finish (5 s at most, or the grace given to listen), then closes. */
   stop(): Promise<void>;
+}
+
+/** Resolves a host to the addresses to bind (dns.lookup's, so /etc/hosts counts, as for Node's own listen). */
+export type Lookup = (host: string) => Promise<string[]>;
+
+const lookupAll: Lookup = async (host) => (await dns.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  tls: TlsFiles;
+  /** How long a stop lets calls in flight finish before it ends their connections. */
+  graceMs?: number;
+  lookup?: Lookup;
 }
 
 /**
@@ -60,34 +79,62 @@ export interface Listening {
  * kept a stopping broker or sandbox waiting for good. Here a connection that
  * becomes ready after the stop began is closed at once, and when the grace
  * runs out every connection left is destroyed.
+ *
+ * A host name is served on every address it resolves to, as grpc-js served
+ * it (`localhost` may be both 127.0.0.1 and ::1, and a client may try
+ * either): port 0 takes a free port on the first address and the same port
+ * on the others. An address that cannot be bound (::1 where IPv6 is off) is
+ * left out and named in `unbound`; the listen fails only when none can be.
  */
-export async function listen(server: grpc.Server, host: string, port: number, tlsFiles: TlsFiles, graceMs = 5000): Promise<Listening> {
+export async function listen(server: grpc.Server, options: ListenOptions): Promise<Listening> {
+  const graceMs = options.graceMs ?? 5000;
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const connections = new Set<net.Socket>();
   let stopping = false;
-  const front = tls.createServer(serverTlsOptions(tlsFiles), (socket) => {
-    // A connection's own errors (a reset peer) are its session's business,
-    // and once that session is gone nobody else listens: unhandled, one
-    // would end the service (as grpc-js's own listener guards, nodejs/node#35824).
-    socket.on("error", () => {});
-    if (stopping) socket.destroy();
-    else injector.injectConnection(socket);
-  });
-  front.on("connection", (raw: net.Socket) => {
-    connections.add(raw);
-    raw.once("close", () => connections.delete(raw));
-  });
-  // A failed handshake is the client's business; it must not end the service.
-  front.on("tlsClientError", () => {});
-  await new Promise<void>((resolve, reject) => {
-    front.once("error", reject);
-    front.listen(port, host, () => {
-      front.off("error", reject);
-      resolve();
+  const tlsOptions = serverTlsOptions(options.tls);
+  const front = () => {
+    const listener = tls.createServer(tlsOptions, (socket) => {
+      // A connection's own errors (a reset peer) are its session's business,
+      // and once that session is gone nobody else listens: unhandled, one
+      // would end the service (as grpc-js's own listener guards, nodejs/node#35824).
+      socket.on("error", () => {});
+      if (stopping) socket.destroy();
+      else injector.injectConnection(socket);
     });
-  });
+    listener.on("connection", (raw: net.Socket) => {
+      connections.add(raw);
+      raw.once("close", () => connections.delete(raw));
+    });
+    // A failed handshake is the client's business; it must not end the service.
+    listener.on("tlsClientError", () => {});
+    return listener;
+  };
+
+  const addresses = await (options.lookup ?? lookupAll)(options.host);
+  if (addresses.length === 0) throw new Error(`${options.host} resolves to no address`);
+  const listeners: tls.Server[] = [];
+  const served: string[] = [];
+  const unbound: string[] = [];
+  let port = options.port;
+  for (const address of addresses) {
+    const listener = front();
+    try {
+      await bind(listener, address, port);
+    } catch (err) {
+      unbound.push(`${address}: ${err instanceof Error ? err.message : String(err)}`);
+      continue;
+    }
+    // Port 0: the first address bound chooses, the others follow it.
+    port = (listener.address() as net.AddressInfo).port;
+    listeners.push(listener);
+    served.push(address);
+  }
+  if (listeners.length === 0) throw new Error(`could not listen on ${options.host} port ${options.port}: ${unbound.join("; ")}`);
+
   return {
-    port: (front.address() as net.AddressInfo).port,
+    port,
+    addresses: served,
+    unbound,
     stop: async () => {
       stopping = true;
       // Not forceShutdown(): it would destroy none of these sessions (see above).
@@ -96,9 +143,19 @@ export async function listen(server: grpc.Server, host: string, port: number, tl
       }, graceMs);
       // GOAWAY to every session; each closes when its calls have finished.
       const sessionsClosed = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-      const connectionsClosed = new Promise<void>((resolve) => front.close(() => resolve()));
-      await Promise.all([sessionsClosed, connectionsClosed]);
+      const connectionsClosed = listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve())));
+      await Promise.all([sessionsClosed, ...connectionsClosed]);
       clearTimeout(force);
     },
   };
+}
+
+function bind(listener: tls.Server, address: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(port, address, () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  });
 }

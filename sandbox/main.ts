@@ -73,8 +73,9 @@ async function main() {
     await pool.stop();
     secrets.close();
   }, shutdownGraceMs + 10_000);
+  if (server.unbound.length > 0) log.warn({ unbound: server.unbound }, "sandbox could not listen on every address its host resolves to");
   log.info(
-    { port: server.port, processes: config.pool.processes, denoScheduling: pool.scheduling.description, warmupMs: Math.round(performance.now() - started) },
+    { port: server.port, addresses: server.addresses, processes: config.pool.processes, denoScheduling: pool.scheduling.description, warmupMs: Math.round(performance.now() - started) },
     "sandbox listening",
   );
 }

@@ -44,9 +44,9 @@ export async function startSandboxServer(
     setServing(health, SERVICE_NAME, deps.pool.stats().processes > 0);
   }, 1000);
   probe.unref();
-  const listening = await listen(server, host, port, deps.tls, deps.shutdownGraceMs);
+  const listening = await listen(server, { host, port, tls: deps.tls, graceMs: deps.shutdownGraceMs });
   return {
-    port: listening.port,
+    ...listening,
     stop: () => {
       clearInterval(probe);
       // Open execution streams would otherwise keep taking executions until

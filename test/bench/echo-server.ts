@@ -12,9 +12,13 @@ if (!port || !pkiDir) throw new Error("usage: echo-server.ts <port> <pki dir>");
 const server = new grpc.Server();
 server.addService(echoService, echoHandlers);
 // The same listener as the broker's, so the baseline pays the same transport.
-const listening = await listen(server, "127.0.0.1", Number(port), {
-  ca: path.join(pkiDir, "ca.crt"),
-  cert: path.join(pkiDir, "broker.crt"),
-  key: path.join(pkiDir, "broker.key"),
+const listening = await listen(server, {
+  host: "127.0.0.1",
+  port: Number(port),
+  tls: {
+    ca: path.join(pkiDir, "ca.crt"),
+    cert: path.join(pkiDir, "broker.crt"),
+    key: path.join(pkiDir, "broker.key"),
+  },
 });
 process.on("SIGTERM", () => void listening.stop().then(() => process.exit(0)));

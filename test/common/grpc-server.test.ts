@@ -1,3 +1,4 @@
+import dns from "node:dns/promises";
 import { once } from "node:events";
 import fs from "node:fs";
 import http2 from "node:http2";
@@ -7,7 +8,7 @@ import path from "node:path";
 import tls from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listen, SERVER_OPTIONS, type Listening } from "../../common/grpc-server.js";
+import { listen, SERVER_OPTIONS, type ListenOptions, type Listening } from "../../common/grpc-server.js";
 import { ensureDevPki } from "../../common/pki.js";
 import { BROKER_CHANNEL_OPTIONS, clientCredentials, peerIdentity, type TlsFiles } from "../../common/tls.js";
 
@@ -43,7 +44,7 @@ interface ProbeClient extends grpc.Client {
 const ProbeClientCtor = grpc.makeGenericClientConstructor(PROBE, "Probe");
 
 /** A server answering Who with the caller's identity, and never answering Hang (which says when it began). */
-async function startProbe(graceMs: number): Promise<{ listening: Listening; hangStarted: Promise<void> }> {
+async function startProbe(graceMs: number, where: Partial<ListenOptions> = {}): Promise<{ listening: Listening; hangStarted: Promise<void> }> {
   const server = new grpc.Server(SERVER_OPTIONS);
   let began!: () => void;
   const hangStarted = new Promise<void>((resolve) => (began = resolve));
@@ -51,11 +52,13 @@ async function startProbe(graceMs: number): Promise<{ listening: Listening; hang
     who: (call: grpc.ServerUnaryCall<object, object>, cb: grpc.sendUnaryData<object>) => cb(null, { caller: peerIdentity(call) }),
     hang: () => began(),
   });
-  return { listening: await listen(server, "127.0.0.1", 0, files("broker"), graceMs), hangStarted };
+  return { listening: await listen(server, { host: "127.0.0.1", port: 0, tls: files("broker"), graceMs, ...where }), hangStarted };
 }
 
-const client = (port: number, identity = "gateway") =>
-  new ProbeClientCtor(`127.0.0.1:${port}`, clientCredentials(files(identity)), BROKER_CHANNEL_OPTIONS) as unknown as ProbeClient;
+const client = (port: number, identity = "gateway", host = "127.0.0.1") =>
+  new ProbeClientCtor(`${host}:${port}`, clientCredentials(files(identity)), BROKER_CHANNEL_OPTIONS) as unknown as ProbeClient;
+
+const who = (c: ProbeClient) => new Promise<string | undefined>((resolve, reject) => c.who({}, (err, res) => (err ? reject(err) : resolve(res.caller))));
 
 /** A raw TLS connection to the broker's name as the gateway, speaking HTTP/2, below any gRPC client. */
 function tlsAsGateway(where: { socket: net.Socket } | { port: number; host: string }): tls.TLSSocket {
@@ -84,12 +87,64 @@ describe("the gRPC listener", () => {
     const gateway = client(listening.port, "gateway");
     const sandbox = client(listening.port, "sandbox");
     try {
-      const who = (c: ProbeClient) => new Promise<string | undefined>((resolve, reject) => c.who({}, (err, res) => (err ? reject(err) : resolve(res.caller))));
       expect(await who(gateway)).toBe("gateway");
       expect(await who(sandbox)).toBe("sandbox");
     } finally {
       gateway.close();
       sandbox.close();
+      await listening.stop();
+    }
+  });
+
+  it("serves a host name on every address it resolves to, on one port", async () => {
+    // A name resolving to two loopback addresses, as localhost may resolve to 127.0.0.1 and ::1.
+    const { listening } = await startProbe(5_000, { host: "two.test", lookup: async () => ["127.0.0.1", "127.0.0.2"] });
+    const first = client(listening.port, "gateway", "127.0.0.1");
+    const second = client(listening.port, "gateway", "127.0.0.2");
+    try {
+      expect(listening.addresses).toEqual(["127.0.0.1", "127.0.0.2"]);
+      expect(listening.unbound).toEqual([]);
+      expect(await who(first)).toBe("gateway");
+      expect(await who(second)).toBe("gateway");
+    } finally {
+      first.close();
+      second.close();
+      await listening.stop();
+    }
+    // Stopped means every address is closed.
+    for (const host of ["127.0.0.1", "127.0.0.2"]) {
+      const probe = net.connect(listening.port, host);
+      const [err] = (await once(probe, "error")) as [NodeJS.ErrnoException];
+      expect(err.code).toBe("ECONNREFUSED");
+    }
+  });
+
+  it("leaves out an address it cannot bind, and fails only when it can bind none", async () => {
+    // 192.0.2.1 (TEST-NET-1) is no address of this machine's.
+    const { listening } = await startProbe(5_000, { host: "partly.test", lookup: async () => ["192.0.2.1", "127.0.0.1"] });
+    const c = client(listening.port);
+    try {
+      expect(listening.addresses).toEqual(["127.0.0.1"]);
+      expect(listening.unbound).toEqual([expect.stringMatching(/^192\.0\.2\.1: .*EADDRNOTAVAIL/)]);
+      expect(await who(c)).toBe("gateway");
+    } finally {
+      c.close();
+      await listening.stop();
+    }
+    await expect(startProbe(5_000, { host: "nowhere.test", lookup: async () => ["192.0.2.1"] })).rejects.toThrow(
+      /could not listen on nowhere\.test port 0: 192\.0\.2\.1: .*EADDRNOTAVAIL/,
+    );
+  });
+
+  it("resolves a host name as Node does (localhost here)", async () => {
+    const { listening } = await startProbe(5_000, { host: "localhost" });
+    try {
+      const expected = (await dns.lookup("localhost", { all: true, verbatim: true })).map((a) => a.address);
+      expect(listening.addresses).toEqual(expected);
+      const c = client(listening.port, "gateway", "localhost");
+      expect(await who(c)).toBe("gateway");
+      c.close();
+    } finally {
       await listening.stop();
     }
   });
