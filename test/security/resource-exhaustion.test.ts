@@ -239,27 +239,24 @@ describe("a Deno process killed with SIGKILL", () => {
     const before = denoPids(stack);
     expect(before.length).toBe(2);
     // Eight users, one execution each, spread over both processes; each
-    // reports that it runs, then computes for a while.
-    let running = 0;
+    // reports that it runs and waits for its answer, held until the killed
+    // process's loss has been noticed. So none ends before the kill, however
+    // slowly the eight start (with a fixed time of work after the report, the
+    // first ones could finish before the last one reported, and then none was lost).
+    const held: (() => void)[] = [];
     const allRunning = new Promise<void>(
       (resolve) =>
         (onSignal = (answer) => {
-          answer();
-          if (++running === 8) resolve();
+          if (held.push(answer) === 8) resolve();
         }),
     );
-    const runs = Array.from({ length: 8 }, () =>
-      execute(sandbox, {
-        userId: randomUser(),
-        script: `(async () => {
-          await Deno.core.ops.op_proxy_request({ url: ${JSON.stringify(signalUrl)} });
-          const s = Date.now(); while (Date.now() - s < 1500) {}
-          return { body: "finished" };
-        })()`,
-      }),
-    );
+    const runs = Array.from({ length: 8 }, () => execute(sandbox, { userId: randomUser(), script: reportsThenAnswers("finished") }));
     await allRunning;
     process.kill(before[0]!, "SIGKILL");
+    // A new process takes the dead one's place.
+    await stack.sandbox.waitFor(/sandbox process stopped; starting a new one/);
+    onSignal = (answer) => answer();
+    for (const answer of held.splice(0)) answer();
     const outcomes = await Promise.all(runs);
     const lost = outcomes.filter((o) => !o.ok);
     const finished = outcomes.filter((o) => o.ok && o.value.responder?.body?.toString() === "finished");
@@ -270,8 +267,7 @@ describe("a Deno process killed with SIGKILL", () => {
       expect(o.ok ? 0 : o.code).toBe(grpc.status.UNAVAILABLE);
       expect(o.ok ? "" : o.details).toBe("the execution was interrupted: its sandbox process stopped");
     }
-    // A new process takes the dead one's place and new executions work.
-    await stack.sandbox.waitFor(/sandbox process stopped; starting a new one/);
+    // New executions work.
     const results = await Promise.all(Array.from({ length: 8 }, () => bodyOf(sandbox, { userId: randomUser(), script: `({ body: "ok" })` })));
     expect(results).toEqual(Array(8).fill("ok"));
     const after = denoPids(stack);
