@@ -3,6 +3,7 @@ import { sandboxFailureOf } from "../../gateway/sandbox/calls.js";
 import { ExecutionStreams, MAX_STREAMS, type ExecutionFailure } from "../../gateway/sandbox/streams.js";
 import { INTERRUPTED_MESSAGE } from "../../common/script-errors.js";
 import type { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import { HeldUpstream } from "../helpers/held-upstream.js";
 import { answering, busyThen, responderRequest as request, sandboxAs } from "../helpers/sandbox-client.js";
 import { Stack } from "../helpers/stack.js";
 
@@ -13,14 +14,17 @@ import { Stack } from "../helpers/stack.js";
 
 let stack: Stack;
 let client: ScriptRunnerClient;
+let upstream: HeldUpstream;
 
 beforeAll(async () => {
-  stack = await Stack.start();
+  upstream = await HeldUpstream.start();
+  stack = await Stack.start({ sandboxEnv: { OUTBOUND_ALLOW_HOSTS: upstream.host } });
   client = sandboxAs(stack);
 });
 afterAll(async () => {
   client?.close();
   await stack?.stop();
+  upstream?.close();
 });
 
 const bodyOf = (r: { responder?: { body?: Uint8Array } }) => Buffer.from(r.responder?.body ?? []).toString();
@@ -38,18 +42,23 @@ describe("execution streams", () => {
 
   it("gives up on a run at its deadline, as started, and the next one is answered", async () => {
     const streams = new ExecutionStreams(client);
-    const err = await failureOf(streams.execute(request(busyThen(1500, "late")), 300));
+    // Held by the upstream, the run cannot end before its deadline; the deadline leaves a slow machine time to start it.
+    const err = await failureOf(streams.execute(request(upstream.callsThenAnswers("late")), 2_000));
     expect(err).toMatchObject({ code: 4, started: true });
+    upstream.release();
     expect(bodyOf(await streams.execute(request(answering("next")), 30_000))).toBe("next");
   });
 
   // Last: it stops the sandbox.
   it("a stopping sandbox finishes the run it took; away, it is unavailable; back, it answers again", async () => {
     const streams = new ExecutionStreams(client);
-    const running = streams.execute(request(busyThen(1000, "finished")), 30_000);
-    // Taken before the stop begins.
-    await new Promise((r) => setTimeout(r, 300));
-    await stack.stopSandbox();
+    const running = streams.execute(request(upstream.callsThenAnswers("finished")), 30_000);
+    // Taken (it calls the upstream) before the stop begins; let go once the stop has.
+    await upstream.holding();
+    const stopped = stack.stopSandbox();
+    await stack.sandbox.waitFor(/"msg":"sandbox stopping"/);
+    upstream.release();
+    await stopped;
     expect(bodyOf(await running)).toBe("finished");
 
     const away = await failureOf(streams.execute(request(answering("x")), 5_000));
@@ -68,8 +77,8 @@ describe("execution streams", () => {
   it("a run whose sandbox process dies says it was interrupted", async () => {
     const streams = new ExecutionStreams(client);
     await streams.execute(request(answering("warm")), 30_000);
-    const running = failureOf(streams.execute(request(busyThen(3000, "never")), 30_000));
-    await new Promise((r) => setTimeout(r, 300));
+    const running = failureOf(streams.execute(request(upstream.callsThenAnswers("never")), 30_000));
+    await upstream.holding();
     await stack.killSandbox();
     const err = await running;
     expect(err?.started).toBe(true);

@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ExecuteStreamRequest, ExecuteStreamResponse, ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import { HeldUpstream } from "../helpers/held-upstream.js";
 import { answering, busyThen, responderRequest as request, sandboxAs } from "../helpers/sandbox-client.js";
 import { Stack } from "../helpers/stack.js";
 
@@ -12,12 +13,17 @@ import { Stack } from "../helpers/stack.js";
 
 let stack: Stack;
 let sandbox: ScriptRunnerClient;
+let upstream: HeldUpstream;
 
 beforeAll(async () => {
-  stack = await Stack.start();
+  upstream = await HeldUpstream.start();
+  stack = await Stack.start({ sandboxEnv: { OUTBOUND_ALLOW_HOSTS: upstream.host } });
   sandbox = sandboxAs(stack);
 });
-afterAll(() => stack?.stop());
+afterAll(async () => {
+  await stack?.stop();
+  upstream?.close();
+});
 
 
 /** One stream, with every message it brings and how it ended. */
@@ -54,10 +60,13 @@ function open(client = sandbox) {
 describe("ExecuteStream", () => {
   it("answers each execution by its number as it finishes, each after its started", async () => {
     const s = open();
-    s.send({ id: 7, execute: request(busyThen(400, "slow")) });
-    await s.started(7);
+    // 7 waits on the upstream until 8 has answered: the order cannot depend on the machine's speed.
+    s.send({ id: 7, execute: request(upstream.callsThenAnswers("slow")) });
+    await Promise.all([s.started(7), upstream.holding()]);
     s.send({ id: 8, execute: request(answering("fast")) });
-    await Promise.all([s.answered(7), s.answered(8)]);
+    await s.answered(8);
+    upstream.release();
+    await s.answered(7);
     const order = s.events.map((e) => `${e.id}:${e.started ? "started" : "answer"}`);
     expect(order).toEqual(["7:started", "8:started", "8:answer", "7:answer"]);
     expect(s.bodyOf(7)).toBe("slow");
@@ -106,8 +115,9 @@ describe("ExecuteStream", () => {
   // Last: it stops the sandbox.
   it("while the sandbox stops: the running execution answers, a new one is refused untaken, then the stream ends", async () => {
     const s = open();
-    s.send({ id: 1, execute: request(busyThen(1500, "finished")) });
-    await s.started(1);
+    // 1 waits on the upstream until the stop has reached the stream: it is surely still running then.
+    s.send({ id: 1, execute: request(upstream.callsThenAnswers("finished")) });
+    await upstream.holding();
     const stopped = stack.stopSandbox();
     // Until the stop reaches the stream, new executions still run; the first refused one shows it has.
     let refused: ExecuteStreamResponse | undefined;
@@ -118,6 +128,8 @@ describe("ExecuteStream", () => {
     }
     expect(refused.failure).toEqual({ code: grpc.status.UNAVAILABLE, details: "the sandbox is stopping" });
     expect(s.events.some((e) => e.id === refused!.id && e.started)).toBe(false);
+    expect(s.bodyOf(1)).toBeUndefined();
+    upstream.release();
     const status = await s.ended;
     expect(s.bodyOf(1)).toBe("finished");
     expect(status.code).toBe(grpc.status.OK);
