@@ -92,7 +92,7 @@ export async function listen(server: grpc.Server, options: ListenOptions): Promi
   const connections = new Set<net.Socket>();
   let stopping = false;
   const tlsOptions = serverTlsOptions(options.tls);
-  const front = () => {
+  const newListener = () => {
     const listener = tls.createServer(tlsOptions, (socket) => {
       // A connection's own errors (a reset peer) are its session's business,
       // and once that session is gone nobody else listens: unhandled, one
@@ -117,7 +117,7 @@ export async function listen(server: grpc.Server, options: ListenOptions): Promi
   const unbound: string[] = [];
   let port = options.port;
   for (const address of addresses) {
-    const listener = front();
+    const listener = newListener();
     try {
       await bind(listener, address, port);
     } catch (err) {
