@@ -22,6 +22,11 @@ export class HeldUpstream {
     let upstream!: HeldUpstream;
     const server = http.createServer((_req, res) => {
       upstream.held.push(res);
+      // A caller gone (its sandbox killed) is no longer held: holding() counts live requests only.
+      res.once("close", () => {
+        const i = upstream.held.indexOf(res);
+        if (i >= 0) upstream.held.splice(i, 1);
+      });
       for (const w of upstream.waiters.splice(0)) w();
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -29,7 +34,7 @@ export class HeldUpstream {
     return upstream;
   }
 
-  /** Resolves once `n` requests are held. */
+  /** Resolves once `n` requests are held (requests whose caller went away are not). */
   holding(n = 1): Promise<void> {
     return new Promise((resolve) => {
       const check = () => (this.held.length >= n ? resolve() : this.waiters.push(check));
