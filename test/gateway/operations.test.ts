@@ -1,6 +1,5 @@
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HeldUpstream } from "../helpers/held-upstream.js";
 import { call, createSecret, newUser, type TestUser } from "../helpers/http.js";
 import type { ServiceProcess } from "../helpers/process.js";
 import { Stack } from "../helpers/stack.js";
@@ -15,23 +14,14 @@ const VALUE = "metrics-sentinel-value";
 let stack: Stack;
 let user: TestUser;
 /** Requests the upstream holds until the test lets them go. */
-const held: http.ServerResponse[] = [];
-let heldChanged: () => void = () => undefined;
-let upstream: http.Server;
-let upstreamPort = 0;
+let upstream: HeldUpstream;
 
 beforeAll(async () => {
-  upstream = http.createServer((_req, res) => {
-    held.push(res);
-    heldChanged();
-  });
-  await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
-  upstreamPort = (upstream.address() as AddressInfo).port;
-  stack = await Stack.start({ sandboxEnv: { OUTBOUND_ALLOW_HOSTS: `127.0.0.1:${upstreamPort}` } });
+  upstream = await HeldUpstream.start();
+  stack = await Stack.start({ sandboxEnv: { OUTBOUND_ALLOW_HOSTS: upstream.host } });
   user = await newUser(stack);
 });
 afterAll(async () => {
-  for (const res of held.splice(0)) res.end();
   upstream?.close();
   await stack?.stop();
 });
@@ -143,18 +133,17 @@ describe("graceful shutdown", () => {
       location: { pathType: "=", path: "/slow-sandbox" },
       settings: {
         script: `(async () => {
-          const res = await Deno.core.ops.op_proxy_request({ url: "http://127.0.0.1:${upstreamPort}/hold" });
+          const res = await Deno.core.ops.op_proxy_request({ url: "http://${upstream.host}/hold" });
           return { body: "sandbox finished " + res.statusCode };
         })()`,
       },
     });
-    const arrived = new Promise<void>((resolve) => (heldChanged = resolve));
     const inFlight = hitUrl(stack, r.url);
-    await arrived;
+    await upstream.holding();
 
     const exited = stack.sandbox.stop("SIGTERM");
     await stack.sandbox.waitFor(/"msg":"sandbox stopping"/);
-    held.shift()!.end("ok");
+    upstream.release();
     const answer = await inFlight;
     expect([answer.status, answer.text]).toEqual([200, "sandbox finished 200"]);
     expect(await exited).toEqual({ code: 0, signal: null });
@@ -165,24 +154,22 @@ describe("graceful shutdown", () => {
   });
 
   it("lets an in-flight webhook request finish before the gateway exits", async () => {
-    const port = upstreamPort;
     const r = await createResponder(stack, user, {
       location: { pathType: "=", path: "/slow" },
       settings: {
         script: `(async () => {
-          const res = await Deno.core.ops.op_proxy_request({ url: "http://127.0.0.1:${port}/hold" });
+          const res = await Deno.core.ops.op_proxy_request({ url: "http://${upstream.host}/hold" });
           return { body: "finished " + res.statusCode };
         })()`,
       },
     });
-    const arrived = new Promise<void>((resolve) => (heldChanged = resolve));
     const inFlight = hitUrl(stack, r.url);
-    await arrived;
+    await upstream.holding();
 
     // The request is inside the script, waiting on the upstream. Stop the gateway now.
     const exited = stack.gateway.stop("SIGTERM");
     await stack.gateway.waitFor(/"msg":"gateway stopping"/);
-    held.shift()!.end("ok");
+    upstream.release();
 
     const answer = await inFlight;
     expect(answer.status).toBe(200);

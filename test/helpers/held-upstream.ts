@@ -34,10 +34,10 @@ export class HeldUpstream {
     return upstream;
   }
 
-  /** Resolves once `n` requests are held (requests whose caller went away are not). */
-  holding(n = 1): Promise<void> {
+  /** Resolves once a request is held (one whose caller went away is not). */
+  holding(): Promise<void> {
     return new Promise((resolve) => {
-      const check = () => (this.held.length >= n ? resolve() : this.waiters.push(check));
+      const check = () => (this.held.length > 0 ? resolve() : this.waiters.push(check));
       check();
     });
   }
