@@ -81,7 +81,8 @@ const PROXY_LOOPBACK = "<-loopback>";
 
 // Enough for the Debian wrapper script and Chromium; the service's own
 // environment (keys, database URLs) stays out of the browser's processes.
-const BROWSER_ENV_NAMES = ["PATH", "HOME", "TMPDIR", "LANG", "LANGUAGE", "LC_ALL", "TZ", "FONTCONFIG_PATH", "XDG_RUNTIME_DIR"];
+// TMPDIR is set per launch (see launch()).
+const BROWSER_ENV_NAMES = ["PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "TZ", "FONTCONFIG_PATH", "XDG_RUNTIME_DIR"];
 
 const LAUNCH_TIMEOUT_MS = 30_000;
 const CONTEXT_CLOSE_TIMEOUT_MS = 10_000;
@@ -89,6 +90,8 @@ const CONTEXT_CLOSE_TIMEOUT_MS = 10_000;
 export class BrowserHost {
   private browser: Promise<Browser> | undefined;
   private readonly memoryWatches = new WeakMap<Browser, RendererMemoryWatch>();
+  /** Each browser's temporary folder, settled once the folder is gone. */
+  private readonly tempRemovals = new WeakMap<Browser, Promise<void>>();
   private proxy: Promise<ForwardProxy> | undefined;
   private launcher: Promise<string> | undefined;
   private stopped = false;
@@ -148,7 +151,12 @@ export class BrowserHost {
     const proxy = this.proxy;
     this.browser = undefined;
     this.proxy = undefined;
-    await browser?.then((b) => b.close()).catch(() => {});
+    await browser
+      ?.then(async (b) => {
+        await b.close();
+        await this.tempRemovals.get(b);
+      })
+      .catch(() => {});
     await proxy?.then((p) => p.stop()).catch(() => {});
     const launcher = await this.launcher?.catch(() => undefined);
     if (launcher !== undefined && launcher !== this.settings.executablePath) await fs.rm(nodePath.dirname(launcher), { recursive: true, force: true });
@@ -188,6 +196,10 @@ export class BrowserHost {
     const path = this.settings.executablePath;
     const failed = (reason: string) => new Error(`the browser at ${path} could not be started: ${reason}`);
     if ((await firstExecutable([path])) === undefined) throw failed("no executable file there");
+    // Chromium makes its singleton folder in TMPDIR and leaves it there when it
+    // is killed or crashes: a folder of the browser's own goes with it however it ends.
+    const temp = await fs.mkdtemp(nodePath.join(os.tmpdir(), "secutils-browser-"));
+    const removeTemp = () => fs.rm(temp, { recursive: true, force: true }).catch(() => {});
     let browser: Browser;
     try {
       // Loaded with the first page run: playwright-core costs the service ~80 MiB
@@ -202,7 +214,7 @@ export class BrowserHost {
         // Launch-level too: traffic that belongs to no context meets the proxy
         // with no session (407) instead of going out direct.
         proxy: { server: proxy.url, bypass: PROXY_LOOPBACK },
-        env: browserEnv(),
+        env: { ...browserEnv(), TMPDIR: temp },
         // The service decides when the browser goes (stop()), not Playwright's signal handlers.
         handleSIGINT: false,
         handleSIGTERM: false,
@@ -212,8 +224,10 @@ export class BrowserHost {
     } catch (error) {
       // Playwright's message carries the command line and browser logs: for the operator's log only.
       this.log.error({ reason: firstLine(error) }, "page tracker browser failed to start");
+      await removeTemp();
       throw failed("it exited or did not answer during startup");
     }
+    this.tempRemovals.set(browser, new Promise((resolve) => browser.on("disconnected", () => void removeTemp().then(resolve))));
     if (this.stopped) {
       await browser.close().catch(() => {});
       throw new Error("the browser host is stopped");

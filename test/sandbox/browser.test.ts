@@ -6,9 +6,10 @@ import { createHash } from "node:crypto";
 import dgram from "node:dgram";
 import fs from "node:fs";
 import http from "node:http";
+import os from "node:os";
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createLogger } from "../../common/log.js";
 import { createCa, issueCert } from "../../common/certificates.js";
 import { createOutboundPolicy } from "../../sandbox/outbound/policy.js";
@@ -109,6 +110,16 @@ afterAll(async () => {
     await new Promise((resolve) => local.server.close(resolve));
   }
 });
+
+/** The TMPDIR the running browser process was started with, read from its environment. */
+async function browserTempDir(run: BrowserRun): Promise<string> {
+  const cdp = await run.page.context().browser()!.newBrowserCDPSession();
+  const { processInfo } = await cdp.send("SystemInfo.getProcessInfo");
+  await cdp.detach();
+  const pid = processInfo.find((p) => p.type === "browser")!.id;
+  const env = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+  return env.find((entry) => entry.startsWith("TMPDIR="))!.slice("TMPDIR=".length);
+}
 
 const refusedLoopback = "request to 127.0.0.1 refused: loopback address";
 
@@ -338,6 +349,8 @@ describe("lifecycle", () => {
     const run = await newRun();
     const browser = run.page.context().browser()!;
     const disconnected = new Promise<void>((resolve) => browser.on("disconnected", () => resolve()));
+    const temp = await browserTempDir(run);
+    expect(fs.readdirSync(temp).some((name) => name.startsWith("org.chromium.Chromium."))).toBe(true);
     const cdp = await browser.newBrowserCDPSession();
     // Browser.crash kills the browser process; the call itself never gets an answer.
     void cdp.send("Browser.crash").catch(() => {});
@@ -348,5 +361,23 @@ describe("lifecycle", () => {
     expect(next.page.context().browser()).not.toBe(browser);
     await next.page.goto(`http://127.0.0.1:${allowed.port}/after-crash`);
     expect(await next.page.textContent("h1")).toBe("allowed page");
+    // The crashed browser's temporary folder (with Chromium's singleton files) goes too.
+    await vi.waitFor(() => expect(fs.existsSync(temp)).toBe(false));
+    expect(await browserTempDir(next)).not.toBe(temp);
+  });
+
+  it("gives each browser a temporary folder of its own and removes it when the host stops", async () => {
+    const own = new BrowserHost({ executablePath: CHROMIUM }, createOutboundPolicy({ allowHosts: `127.0.0.1:${allowed.port}` }), log);
+    let temp: string | undefined;
+    try {
+      const run = await own.newRun({ acceptInvalidCertificates: false, defaultTimeoutMs: 10_000 });
+      temp = await browserTempDir(run);
+      expect(temp.startsWith(os.tmpdir())).toBe(true);
+      expect(fs.existsSync(temp)).toBe(true);
+      await run.close();
+    } finally {
+      await own.stop();
+    }
+    expect(fs.existsSync(temp)).toBe(false);
   });
 });
