@@ -90,8 +90,8 @@ const CONTEXT_CLOSE_TIMEOUT_MS = 10_000;
 export class BrowserHost {
   private browser: Promise<Browser> | undefined;
   private readonly memoryWatches = new WeakMap<Browser, RendererMemoryWatch>();
-  /** Each browser's temporary folder, settled once the folder is gone. */
-  private readonly tempRemovals = new WeakMap<Browser, Promise<void>>();
+  /** Removes a browser's temporary folder (see launch()). */
+  private readonly tempRemovals = new WeakMap<Browser, () => Promise<void>>();
   private proxy: Promise<ForwardProxy> | undefined;
   private launcher: Promise<string> | undefined;
   private stopped = false;
@@ -153,8 +153,8 @@ export class BrowserHost {
     this.proxy = undefined;
     await browser
       ?.then(async (b) => {
-        await b.close();
-        await this.tempRemovals.get(b);
+        await b.close().catch(() => {});
+        await this.tempRemovals.get(b)?.();
       })
       .catch(() => {});
     await proxy?.then((p) => p.stop()).catch(() => {});
@@ -227,9 +227,11 @@ export class BrowserHost {
       await removeTemp();
       throw failed("it exited or did not answer during startup");
     }
-    this.tempRemovals.set(browser, new Promise((resolve) => browser.on("disconnected", () => void removeTemp().then(resolve))));
+    browser.on("disconnected", () => void removeTemp());
+    this.tempRemovals.set(browser, removeTemp);
     if (this.stopped) {
       await browser.close().catch(() => {});
+      await removeTemp();
       throw new Error("the browser host is stopped");
     }
     if (this.settings.maxRendererMb !== undefined) {
