@@ -59,6 +59,19 @@ export class GrantAlreadyUsed extends DomainError {
   }
 }
 
+/**
+ * The call reached a broker and its connection broke before the answer was
+ * whole (the broker died with it in flight), and grpc-js did not send it
+ * again: it never repeats a call whose answer had begun to arrive. The
+ * broker may have used the grant. (With waitForReady, no reachable broker
+ * at all ends in DEADLINE_EXCEEDED instead.)
+ */
+export class BrokerCallLost extends DomainError {
+  constructor() {
+    super("unavailable", "the secret broker is unavailable");
+  }
+}
+
 export function toDomainError(err: grpc.ServiceError): Error {
   switch (err.code) {
     case grpc.status.PERMISSION_DENIED:
@@ -73,6 +86,7 @@ export function toDomainError(err: grpc.ServiceError): Error {
     case grpc.status.FAILED_PRECONDITION:
       return new DomainError("limit", err.details);
     case grpc.status.UNAVAILABLE:
+      return new BrokerCallLost();
     case grpc.status.DEADLINE_EXCEEDED:
       return new DomainError("unavailable", "the secret broker is unavailable");
     default:

@@ -1,6 +1,6 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { SecretBrokerClient } from "../../proto/gen/secutils/broker/v1/broker.js";
-import { callBroker, GrantAlreadyUsed } from "../broker/client.js";
+import { BrokerCallLost, callBroker, GrantAlreadyUsed } from "../broker/client.js";
 import { grantAccessOf, type StoredAccess } from "../grants/access.js";
 import type { GrantMinter } from "../grants/mint.js";
 import { hasPlaceholder } from "../responders/rules.js";
@@ -37,10 +37,11 @@ export class TemplateRenderer {
       });
     };
     // A broker that died with the call in flight may have used the grant
-    // already; the call repeated at another broker is then refused. A new
-    // grant, once: each release stays audited under its own grant.
+    // already: the call repeated at another broker is then refused, and one
+    // whose answer had begun to arrive is not repeated at all. A new grant,
+    // once: each release stays audited under its own grant.
     const res = await renderOnce().catch((err: unknown) => {
-      if (err instanceof GrantAlreadyUsed) return renderOnce();
+      if (err instanceof GrantAlreadyUsed || err instanceof BrokerCallLost) return renderOnce();
       throw err;
     });
     const out = [...templates];
