@@ -123,15 +123,13 @@ it("survives kill -9 of a sandbox and a broker: only executions running on that 
   // whose secrets the dead broker had released just before it died: its
   // grant is used, and the other broker refuses it (the gateway mints a new
   // grant for a template, but the sandbox cannot for a script).
-  for (const f of failed) {
-    expect(f).toMatchObject({ kind: "scripted", status: 503 });
-    expect([
-      "the execution was interrupted: its sandbox process stopped",
-      "the script sandbox is unavailable",
-      "the secrets for this script could not be released",
-    ]).toContain(f.text);
-    expect(f.startedAt).toBeLessThanOrEqual(deadAt);
-  }
+  const mayFail = [
+    "the execution was interrupted: its sandbox process stopped",
+    "the script sandbox is unavailable",
+    "the secrets for this script could not be released",
+  ];
+  // Each failure whole in the message, if one is not of these.
+  expect(failed.filter((f) => !(f.kind === "scripted" && f.status === 503 && mayFail.includes(f.text) && f.startedAt <= deadAt)).map((f) => ({ ...f, deadAt }))).toEqual([]);
   expect(failed.length).toBeLessThanOrEqual(4);
   // Within a second the survivors took every new call.
   const late = outcomes.filter((o) => o.startedAt > deadAt + 1000);
