@@ -1,7 +1,7 @@
 import type { Client } from "@grpc/grpc-js";
 import type { SecretBrokerClient, SecretMetadata } from "../../proto/gen/secutils/broker/v1/broker.js";
 import { DomainError, invalid } from "../../common/errors.js";
-import { callBroker } from "../broker/client.js";
+import { BrokerCallLost, callBroker } from "../broker/client.js";
 import type { SecretLookup } from "../grants/access.js";
 import { NAME_AND_DATES, paginate, type ListQueryValues, type Page } from "../http/pagination.js";
 
@@ -39,8 +39,16 @@ export class SecretsService {
     return callBroker(fn, this.broker as unknown as Client, req);
   }
 
+  /** A read, asked once more when its broker died with the answer under way (grpc-js repeats it only before that). */
+  private read<Req, Res>(fn: Parameters<typeof callBroker<Req, Res>>[0], req: Req): Promise<Res> {
+    return this.call(fn, req).catch((err: unknown) => {
+      if (err instanceof BrokerCallLost) return this.call(fn, req);
+      throw err;
+    });
+  }
+
   async list(userId: string): Promise<SecretMetadata[]> {
-    return (await this.call(this.broker.listSecrets, { userId })).secrets;
+    return (await this.read(this.broker.listSecrets, { userId })).secrets;
   }
 
   /** One page of the user's secrets' metadata (at most 100 per user, so paged here). */
@@ -78,7 +86,7 @@ export class SecretsService {
 
   /** One page of the user's audit trail, newest first. */
   async audit(userId: string, page: { limit?: string; before?: string }) {
-    const res = await this.call(this.broker.listAuditEvents, {
+    const res = await this.read(this.broker.listAuditEvents, {
       userId,
       limit: page.limit === undefined ? 0 : Number(page.limit),
       ...(page.before === undefined ? {} : { beforeId: Number(page.before) }),
@@ -101,7 +109,7 @@ export class SecretsService {
 
   /** Which of these ids are secrets of this user. */
   async existingIds(userId: string, ids: string[]): Promise<string[]> {
-    return (await this.call(this.broker.resolveSecretIds, { userId, ids })).existingIds;
+    return (await this.read(this.broker.resolveSecretIds, { userId, ids })).existingIds;
   }
 
   /** The user's secret ids by name, for those of `names` that exist. */
