@@ -21,6 +21,8 @@ export interface BrowserSettings {
   maxSessionBytes?: number;
   /** Private memory one run's renderer processes may hold before they are killed; no cap when absent. */
   maxRendererMb?: number;
+  /** How often that memory is read while runs are active; renderer-memory.ts's default when absent. */
+  rendererPollMs?: number;
   /** The browser's nice value (0-19), inherited by every process and thread it starts; 0 when absent. */
   nice?: number;
 }
@@ -42,6 +44,12 @@ export interface BrowserRun {
   pageLost(): PageLoss | undefined;
   /** Settles when the page is gone (never, if it lives to the end of the run). */
   readonly whenPageLost: Promise<PageLoss>;
+  /**
+   * Once the script is done: the page's loss, if any, after a last look at
+   * its renderers' memory (a page above the cap at the end fails the run,
+   * even if no poll had caught it yet).
+   */
+  settle(): Promise<PageLoss | undefined>;
   /** Cuts the run's traffic and closes its context. Idempotent; never throws. */
   close(): Promise<void>;
 }
@@ -86,6 +94,8 @@ const BROWSER_ENV_NAMES = ["PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "TZ", "
 
 const LAUNCH_TIMEOUT_MS = 30_000;
 const CONTEXT_CLOSE_TIMEOUT_MS = 10_000;
+/** The longest a run's end waits for the last look at its renderers' memory. */
+const SETTLE_CHECK_MS = 2_000;
 
 export class BrowserHost {
   private browser: Promise<Browser> | undefined;
@@ -235,7 +245,8 @@ export class BrowserHost {
       throw new Error("the browser host is stopped");
     }
     if (this.settings.maxRendererMb !== undefined) {
-      const watch = new RendererMemoryWatch(browser, { maxRendererMb: this.settings.maxRendererMb }, this.log);
+      const cap = { maxRendererMb: this.settings.maxRendererMb, ...(this.settings.rendererPollMs === undefined ? {} : { pollMs: this.settings.rendererPollMs }) };
+      const watch = new RendererMemoryWatch(browser, cap, this.log);
       this.memoryWatches.set(browser, watch);
       browser.on("disconnected", () => void watch.stop());
     }
@@ -252,6 +263,8 @@ class Run implements BrowserRun {
     this.lost = resolve;
   });
 
+  private readonly memory: PageLoss;
+
   constructor(
     readonly page: Page,
     private readonly context: BrowserContext,
@@ -260,14 +273,30 @@ class Run implements BrowserRun {
     maxRendererMb: number | undefined,
     private readonly log: Logger,
   ) {
-    const memory: PageLoss = { reason: "memory_limit", message: `the browser page exceeded its memory limit of ${maxRendererMb} MiB` };
-    const end = (loss: PageLoss) => {
-      this.loss ??= loss;
-      this.lost(this.loss);
-    };
+    this.memory = { reason: "memory_limit", message: `the browser page exceeded its memory limit of ${maxRendererMb} MiB` };
     // Marked before the kill: the crash that follows is already explained.
-    void watch?.whenExceeded.then(() => end(memory));
-    page.on("crash", () => end(watch?.crashWasMemory() ? memory : { reason: "crashed", message: "the browser page crashed" }));
+    void watch?.whenExceeded.then(() => this.end(this.memory));
+    page.on("crash", () => this.end(watch?.crashWasMemory() ? this.memory : { reason: "crashed", message: "the browser page crashed" }));
+  }
+
+  private end(loss: PageLoss): void {
+    this.loss ??= loss;
+    this.lost(this.loss);
+  }
+
+  async settle(): Promise<PageLoss | undefined> {
+    if (!this.watch) return this.loss;
+    // Bounded: a browser too busy to answer does not hold up the run's end.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), SETTLE_CHECK_MS);
+    });
+    try {
+      if (await Promise.race([this.watch.checkNow(), late])) this.end(this.memory);
+    } finally {
+      clearTimeout(timer);
+    }
+    return this.loss;
   }
 
   refusals(): string[] {

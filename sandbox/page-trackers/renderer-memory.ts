@@ -49,6 +49,13 @@ export interface WatchedRun {
   readonly whenExceeded: Promise<void>;
   /** Whether a page crash now is, as far as anyone can tell, a kill for memory. */
   crashWasMemory(): boolean;
+  /**
+   * Reads the renderers' memory now, after any read under way, and says
+   * whether the run is above the cap: a run is held to the cap at its end
+   * too, not only at the polls' pace (a page can take and keep far more
+   * between two polls and have its script return before the next).
+   */
+  checkNow(): Promise<boolean>;
   /** Ends the watch of this run. */
   stop(): Promise<void>;
 }
@@ -78,6 +85,11 @@ class Watched implements WatchedRun {
     return this.over || this.host.killedUnclaimedRecently();
   }
 
+  async checkNow(): Promise<boolean> {
+    await this.host.checkNow();
+    return this.over;
+  }
+
   stop(): Promise<void> {
     return this.host.unwatch(this);
   }
@@ -96,7 +108,8 @@ export class RendererMemoryWatch {
   /** When a renderer nobody claims may next call for a mapping. */
   private unclaimedRemapAt = 0;
   private timer: NodeJS.Timeout | undefined;
-  private polling = false;
+  /** The read under way, if any. */
+  private polling: Promise<void> | undefined;
   private lastUnclaimedKill = 0;
   private browserSession: Promise<CDPSession> | undefined;
   private warned = false;
@@ -148,10 +161,23 @@ export class RendererMemoryWatch {
     return this.browserSession;
   }
 
-  private async poll(): Promise<void> {
+  /** Waits for a mapping and a read under way, then reads again. */
+  async checkNow(): Promise<void> {
+    await this.polling;
+    await this.mapping;
+    await this.poll();
+  }
+
+  private poll(): Promise<void> {
     // A slow read (a busy browser) is not stacked on by the next tick.
-    if (this.polling || this.runs.size === 0) return;
-    this.polling = true;
+    if (this.runs.size === 0) return Promise.resolve();
+    this.polling ??= this.readAndCap().finally(() => {
+      this.polling = undefined;
+    });
+    return this.polling;
+  }
+
+  private async readAndCap(): Promise<void> {
     try {
       const pids = await rendererPids(await this.session());
       const live = new Set(pids);
@@ -184,8 +210,6 @@ export class RendererMemoryWatch {
     } catch (error) {
       // The browser went away; the runs on it end by themselves.
       this.log.debug({ reason: error instanceof Error ? error.message : String(error) }, "page tracker renderer memory not read");
-    } finally {
-      this.polling = false;
     }
   }
 

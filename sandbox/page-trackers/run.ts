@@ -24,6 +24,7 @@ export interface BrowserRun {
   refusals(): readonly string[];
   pageLost(): PageLoss | undefined;
   readonly whenPageLost: Promise<PageLoss>;
+  settle(): Promise<PageLoss | undefined>;
   close(): Promise<void>;
 }
 
@@ -116,7 +117,7 @@ export class PageTrackerRunService {
         (json) => (isPageCall(json) ? pageCallForScript(json, run) : proxy.call(json)),
       );
       const res = await endOf(execution, browser.whenPageLost);
-      const loss = browser.pageLost();
+      const loss = await browser.settle();
       const body = loss ? undefined : res?.extractor?.body;
       const error = loss
         ? { kind: loss.reason === "memory_limit" ? ErrorKind.ERROR_KIND_MEMORY_LIMIT : ErrorKind.ERROR_KIND_SCRIPT_ERROR, message: loss.message }

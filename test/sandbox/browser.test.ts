@@ -366,6 +366,33 @@ describe("lifecycle", () => {
     expect(await browserTempDir(next)).not.toBe(temp);
   });
 
+  it("holds a run to the renderer memory cap at its end too, not only at the polls' pace", async () => {
+    // Polls an hour apart: only the look at the end can see the page's memory.
+    const capped = new BrowserHost(
+      { executablePath: CHROMIUM, maxRendererMb: 64, rendererPollMs: 3_600_000 },
+      createOutboundPolicy({ allowHosts: `127.0.0.1:${allowed.port}` }),
+      log,
+    );
+    try {
+      const small = await capped.newRun({ acceptInvalidCertificates: false, defaultTimeoutMs: 10_000 });
+      await small.page.goto(`http://127.0.0.1:${allowed.port}/small`);
+      expect(await small.settle()).toBeUndefined();
+      await small.close();
+
+      const hog = await capped.newRun({ acceptInvalidCertificates: false, defaultTimeoutMs: 10_000 });
+      await hog.page.goto(`http://127.0.0.1:${allowed.port}/hog`);
+      await hog.page.evaluate(() => {
+        (globalThis as { held?: Uint8Array }).held = new Uint8Array(256 * 1024 * 1024).fill(1);
+      });
+      expect(hog.pageLost()).toBeUndefined();
+      expect(await hog.settle()).toEqual({ reason: "memory_limit", message: "the browser page exceeded its memory limit of 64 MiB" });
+      expect(hog.pageLost()?.reason).toBe("memory_limit");
+      await hog.close();
+    } finally {
+      await capped.stop();
+    }
+  });
+
   it("gives each browser a temporary folder of its own and removes it when the host stops", async () => {
     const own = new BrowserHost({ executablePath: CHROMIUM }, createOutboundPolicy({ allowHosts: `127.0.0.1:${allowed.port}` }), log);
     let temp: string | undefined;
