@@ -1,10 +1,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { controlLine, inputLine, parseOutputLine, REPLY_PIECE_CHARS, replyPiece, replyPieces } from "../deno/protocol.js";
 import { DENO_RUNNER as RUNNER } from "../files.js";
+import { newDenoHome } from "./deno-homes.js";
 import { scheduledCommand, type Policy } from "./scheduling.js";
 import type { HostReply, WorkerHeap } from "./types.js";
 
@@ -83,7 +83,7 @@ export class DenoProcess {
     private readonly events: ProcessEvents,
     launch: { scheduling?: Policy; runner?: string; v8Flags?: string } = {},
   ) {
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), "secutils-deno-"));
+    const home = newDenoHome();
     const flags = launch.v8Flags ? DENO_FLAGS.map((f) => (f.startsWith("--v8-flags=") ? `${f},${launch.v8Flags}` : f)) : DENO_FLAGS;
     const { command, args } = scheduledCommand(launch.scheduling ?? "normal", path.resolve(denoPath), [
       ...flags,

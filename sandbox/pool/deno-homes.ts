@@ -1,0 +1,61 @@
+// Each Deno process runs with a DENO_DIR of its own (its caches), removed
+// when the process exits. A sandbox that is killed (SIGKILL, the OOM killer)
+// cannot remove them: about 3 MB each, left in the temporary folder for good,
+// two more at every crash. So the homes of one sandbox process share a
+// folder named with its pid, and a sandbox starting on the machine removes
+// the folders of sandboxes that are gone.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const PREFIX = "secutils-sandbox-";
+
+let root: string | undefined;
+
+/** A new, empty DENO_DIR for one Deno process of this sandbox. */
+export function newDenoHome(): string {
+  if (root === undefined) {
+    const tmp = os.tmpdir();
+    removeStaleHomes(tmp);
+    const made = fs.mkdtempSync(path.join(tmp, `${PREFIX}${process.pid}-`));
+    root = made;
+    // What the Deno processes' own exits left: the folder itself.
+    process.once("exit", () => fs.rmSync(made, { recursive: true, force: true }));
+  }
+  return fs.mkdtempSync(path.join(root, "deno-"));
+}
+
+/**
+ * Removes the homes' folders in `tmp` of sandbox processes that no longer
+ * run. A pid reused since is taken for alive, and its folder kept.
+ */
+export function removeStaleHomes(tmp: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(tmp);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const pid = Number(new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1]);
+    if (!Number.isInteger(pid) || pid === process.pid || isRunning(pid)) continue;
+    try {
+      fs.rmSync(path.join(tmp, name), { recursive: true, force: true });
+      removed.push(name);
+    } catch {
+      // Another user's, say: not ours to remove, and no reason not to start.
+    }
+  }
+  return removed;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it runs, as another user.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
