@@ -11,18 +11,31 @@ import path from "node:path";
 const PREFIX = "secutils-sandbox-";
 
 let root: string | undefined;
+let homes = 0;
+let removeAtExit: (() => void) | undefined;
 
-/** A new, empty DENO_DIR for one Deno process of this sandbox. */
+/** A new, empty DENO_DIR for one Deno process of this sandbox; `removeDenoHome` it when the process has exited. */
 export function newDenoHome(): string {
   if (root === undefined) {
     const tmp = os.tmpdir();
     removeStaleHomes(tmp);
     const made = fs.mkdtempSync(path.join(tmp, `${PREFIX}${process.pid}-`));
     root = made;
-    // What the Deno processes' own exits left: the folder itself.
-    process.once("exit", () => fs.rmSync(made, { recursive: true, force: true }));
+    removeAtExit = () => fs.rmSync(made, { recursive: true, force: true });
+    process.once("exit", removeAtExit);
   }
+  homes++;
   return fs.mkdtempSync(path.join(root, "deno-"));
+}
+
+/** Removes a home; with the last one, the sandbox's folder goes too (made again for the next). */
+export function removeDenoHome(home: string): void {
+  fs.rmSync(home, { recursive: true, force: true });
+  if (--homes > 0 || root === undefined) return;
+  fs.rmSync(root, { recursive: true, force: true });
+  if (removeAtExit) process.off("exit", removeAtExit);
+  root = undefined;
+  removeAtExit = undefined;
 }
 
 /**

@@ -4,7 +4,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { controlLine, inputLine, parseOutputLine, REPLY_PIECE_CHARS, replyPiece, replyPieces } from "../deno/protocol.js";
 import { DENO_RUNNER as RUNNER } from "../files.js";
-import { newDenoHome } from "./deno-homes.js";
+import { newDenoHome, removeDenoHome } from "./deno-homes.js";
 import { scheduledCommand, type Policy } from "./scheduling.js";
 import type { HostReply, WorkerHeap } from "./types.js";
 
@@ -103,7 +103,7 @@ export class DenoProcess {
     this.child.stderr.on("data", () => {});
     this.child.once("exit", (code, signal) => {
       this.exitedFlag = true;
-      fs.rmSync(home, { recursive: true, force: true });
+      removeDenoHome(home);
       this.events.exited(signal ? `killed by ${signal}` : `exit code ${code}`);
     });
   }

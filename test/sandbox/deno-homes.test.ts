@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { removeStaleHomes } from "../../sandbox/pool/deno-homes.js";
+import { startRunner } from "../helpers/deno-runner.js";
 import { Stack } from "../helpers/stack.js";
 
 const made: string[] = [];
@@ -47,6 +48,18 @@ it("removes the folders of sandbox processes that are gone, and only those", () 
   } finally {
     running.kill();
   }
+});
+
+it("a process's folder is there while its Deno processes are, and goes with the last of them", async () => {
+  const ours = () => sandboxFolders(os.tmpdir()).filter((n) => n.startsWith(`secutils-sandbox-${process.pid}-`));
+  const runners = [startRunner(), startRunner()];
+  const [folder] = ours();
+  expect(ours()).toEqual([folder]);
+  expect(fs.readdirSync(path.join(os.tmpdir(), folder!))).toHaveLength(2);
+  await runners[0]!.deno.stop();
+  expect(fs.readdirSync(path.join(os.tmpdir(), folder!))).toHaveLength(1);
+  await runners[1]!.deno.stop();
+  expect(ours()).toEqual([]);
 });
 
 it("a sandbox killed with SIGKILL leaves its Deno homes, and the next sandbox's start removes them; a clean stop leaves none", async () => {
