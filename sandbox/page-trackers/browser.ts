@@ -10,6 +10,7 @@ import type { Logger } from "../../common/log.js";
 import { ForwardProxy, type ProxySession } from "../outbound/forward-proxy.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
 import { RendererMemoryWatch, type PageLoss, type WatchedRun } from "./renderer-memory.js";
+import { orAfter } from "./time-box.js";
 
 export type { PageLoss } from "./renderer-memory.js";
 
@@ -99,9 +100,8 @@ const SETTLE_CHECK_MS = 2_000;
 
 export class BrowserHost {
   private browser: Promise<Browser> | undefined;
-  private readonly memoryWatches = new WeakMap<Browser, RendererMemoryWatch>();
-  /** Removes a browser's temporary folder (see launch()). */
-  private readonly tempRemovals = new WeakMap<Browser, () => Promise<void>>();
+  /** What each browser was launched with: its renderer memory cap, and the removal of its temporary folder (see launch()). */
+  private readonly launched = new WeakMap<Browser, { watch: RendererMemoryWatch | undefined; removeTemp: () => Promise<void> }>();
   private proxy: Promise<ForwardProxy> | undefined;
   private launcher: Promise<string> | undefined;
   private stopped = false;
@@ -146,7 +146,7 @@ export class BrowserHost {
       context.on("page", (popup) => {
         if (popup !== page) void popup.close().catch(() => {});
       });
-      const watch = await this.memoryWatches.get(browser)?.watch(context, page);
+      const watch = await this.launched.get(browser)?.watch?.watch(context, page);
       return new Run(page, context, session, watch, this.settings.maxRendererMb, this.log);
     } catch (error) {
       session.close();
@@ -164,7 +164,7 @@ export class BrowserHost {
     await browser
       ?.then(async (b) => {
         await b.close().catch(() => {});
-        await this.tempRemovals.get(b)?.();
+        await this.launched.get(b)?.removeTemp();
       })
       .catch(() => {});
     await proxy?.then((p) => p.stop()).catch(() => {});
@@ -238,18 +238,18 @@ export class BrowserHost {
       throw failed("it exited or did not answer during startup");
     }
     browser.on("disconnected", () => void removeTemp());
-    this.tempRemovals.set(browser, removeTemp);
     if (this.stopped) {
       await browser.close().catch(() => {});
       await removeTemp();
       throw new Error("the browser host is stopped");
     }
-    if (this.settings.maxRendererMb !== undefined) {
-      const cap = { maxRendererMb: this.settings.maxRendererMb, ...(this.settings.rendererPollMs === undefined ? {} : { pollMs: this.settings.rendererPollMs }) };
-      const watch = new RendererMemoryWatch(browser, cap, this.log);
-      this.memoryWatches.set(browser, watch);
-      browser.on("disconnected", () => void watch.stop());
-    }
+    const { maxRendererMb, rendererPollMs } = this.settings;
+    const watch =
+      maxRendererMb === undefined
+        ? undefined
+        : new RendererMemoryWatch(browser, { maxRendererMb, ...(rendererPollMs === undefined ? {} : { pollMs: rendererPollMs }) }, this.log);
+    if (watch) browser.on("disconnected", () => void watch.stop());
+    this.launched.set(browser, { watch, removeTemp });
     this.log.info({ version: browser.version() }, "page tracker browser started");
     return browser;
   }
@@ -285,17 +285,8 @@ class Run implements BrowserRun {
   }
 
   async settle(): Promise<PageLoss | undefined> {
-    if (!this.watch) return this.loss;
     // Bounded: a browser too busy to answer does not hold up the run's end.
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), SETTLE_CHECK_MS);
-    });
-    try {
-      if (await Promise.race([this.watch.checkNow(), late])) this.end(this.memory);
-    } finally {
-      clearTimeout(timer);
-    }
+    if (this.watch && (await orAfter(this.watch.checkNow(), SETTLE_CHECK_MS, false))) this.end(this.memory);
     return this.loss;
   }
 
@@ -316,16 +307,8 @@ class Run implements BrowserRun {
     // The network goes first: the page's code may still be running while the context closes.
     this.session.close();
     void this.watch?.stop();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), CONTEXT_CLOSE_TIMEOUT_MS);
-    });
-    try {
-      const outcome = await Promise.race([this.context.close().catch(() => undefined), timedOut]);
-      if (outcome === "timeout") this.log.warn("page tracker browser context did not close in time");
-    } finally {
-      clearTimeout(timer);
-    }
+    const outcome = await orAfter(this.context.close().catch(() => undefined), CONTEXT_CLOSE_TIMEOUT_MS, "timeout" as const);
+    if (outcome === "timeout") this.log.warn("page tracker browser context did not close in time");
   }
 }
 

@@ -17,6 +17,7 @@ import { displayUrl } from "../outbound/display-url.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
 import { MAX_CALLS_IN_FLIGHT, pageCallForScript } from "./calls.js";
 import type { PageLoss } from "./renderer-memory.js";
+import { orAfter } from "./time-box.js";
 
 /** One browser context and page for one run (sandbox/page-trackers/browser.ts). */
 export interface BrowserRun {
@@ -147,16 +148,8 @@ async function endOf(execution: Promise<ExecuteResponse>, pageLost: Promise<Page
   const first = await Promise.race([execution, pageLost.then(() => "lost" as const)]);
   if (first !== "lost") return first;
   execution.catch(() => {});
-  let timer: NodeJS.Timeout | undefined;
-  const grace = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), PAGE_LOST_GRACE_MS);
-  });
-  try {
-    // However the execution ends now, the run's answer is the lost page.
-    return await Promise.race([execution, grace]).catch(() => undefined);
-  } finally {
-    clearTimeout(timer);
-  }
+  // However the execution ends now, the run's answer is the lost page.
+  return orAfter(execution, PAGE_LOST_GRACE_MS, undefined).catch(() => undefined);
 }
 
 // The realm writes page calls with "op":"page" right after the id (sandbox/deno/realm.js).

@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 
 const PREFIX = "secutils-sandbox-";
+const HOMES_OF_PID = new RegExp(`^${PREFIX}(\\d+)-`);
 
 let root: string | undefined;
 let homes = 0;
@@ -51,7 +52,7 @@ export function removeStaleHomes(tmp: string): string[] {
     return removed;
   }
   for (const name of names) {
-    const pid = Number(new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1]);
+    const pid = Number(HOMES_OF_PID.exec(name)?.[1]);
     if (!Number.isInteger(pid) || pid === process.pid || isRunning(pid)) continue;
     try {
       fs.rmSync(path.join(tmp, name), { recursive: true, force: true });
