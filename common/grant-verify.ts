@@ -26,6 +26,9 @@ export type RefusalReason =
   | "wrong user"
   | "reused";
 
+/** The message a refusal answers with: "grant refused: reused". */
+export const refusalMessage = (reason: RefusalReason): string => `grant refused: ${reason}`;
+
 export class GrantRefused extends Error {
   override name = "GrantRefused";
   /** The claims, once the signature and their shape have been verified; never before. */
@@ -33,7 +36,7 @@ export class GrantRefused extends Error {
     readonly reason: RefusalReason,
     readonly claims?: GrantClaims,
   ) {
-    super(`grant refused: ${reason}`);
+    super(refusalMessage(reason));
   }
 }
 

@@ -64,16 +64,21 @@ export function balanced(
 export const MAX_BATCH_RELEASES = 64;
 
 /**
- * The broker's calls that read, or release under a grant: sent again to
- * another broker when theirs died with them in flight. A release whose grant
- * the dead broker had already used is refused by the next one (a grant is
- * used once), never released twice; the gateway then mints a new grant for
- * a template (webhooks/templates.ts). Writes are not repeated: the dead
- * broker may have committed them.
+ * The broker's calls that read, or render templates under a grant: sent
+ * again to another broker when theirs died with them in flight. A rendering
+ * whose grant the dead broker had already used is refused by the next one (a
+ * grant is used once), never released twice; the gateway then mints a new
+ * grant (webhooks/templates.ts). Writes are not repeated: the dead broker may
+ * have committed them. Nor are a script's releases: a refusal as "reused"
+ * could not be told from a replayed grant, so the sandbox answers a lost one
+ * as lost, and the gateway sends the run again under a new grant
+ * (sandbox/broker/secrets.ts, gateway/sandbox/lost-release.ts). A call that
+ * never reached a broker's handler is sent again either way (grpc-js's
+ * transparent retry).
  */
 export const BROKER_RETRY: RetryOnUnavailable = {
   service: "secutils.broker.v1.SecretBroker",
-  methods: ["ListSecrets", "ResolveSecretIds", "OpenSecrets", "OpenSecretsBatch", "RenderTemplates", "ListAuditEvents", "Verify", "GetStatus"],
+  methods: ["ListSecrets", "ResolveSecretIds", "RenderTemplates", "ListAuditEvents", "Verify", "GetStatus"],
 };
 
 /**

@@ -20,6 +20,14 @@ export const errorKindName = (kind: ErrorKind): string | undefined => BY_KIND.ge
 
 export const errorKindNamed = (name: string): ErrorKind | undefined => BY_NAME.get(name);
 
+/**
+ * What the sandbox answers (as UNAVAILABLE) when its call for a run's secrets
+ * reached a broker and was lost with it (the broker died with the call in
+ * flight): nothing of the run has started, and its grant may have been used
+ * there, so the gateway sends the run once more under a new grant.
+ */
+export const RELEASE_LOST_MESSAGE = "the run's secrets were lost with a broker that stopped; nothing ran";
+
 /** What a run that started and then lost its process (a Deno process, or a whole sandbox instance) answers. */
 export const INTERRUPTED_MESSAGE = "the execution was interrupted: its sandbox process stopped";
 

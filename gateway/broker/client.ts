@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { DomainError } from "../../common/errors.js";
+import { refusalMessage } from "../../common/grant-verify.js";
 import { balanced, BROKER_DEADLINE_MS, BROKER_RETRY, instancesProbe, unary, type InstanceState } from "../../common/grpc-client.js";
 import { grpcTarget } from "../../common/grpc-target.js";
 import { BROKER_CHANNEL_OPTIONS, clientCredentials, type TlsFiles } from "../../common/tls.js";
@@ -75,7 +76,7 @@ export class BrokerCallLost extends DomainError {
 export function toDomainError(err: grpc.ServiceError): Error {
   switch (err.code) {
     case grpc.status.PERMISSION_DENIED:
-      if (err.details === "grant refused: reused") return new GrantAlreadyUsed();
+      if (err.details === refusalMessage("reused")) return new GrantAlreadyUsed();
       return new Error(`broker call failed: PERMISSION_DENIED`);
     case grpc.status.INVALID_ARGUMENT:
       return new DomainError("invalid", err.details);

@@ -13,6 +13,7 @@ import type {
   RunPageTrackerResponse,
   ScriptRunnerClient,
 } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import { releaseLost } from "./lost-release.js";
 import { ExecutionStreams, type ExecutionFailure } from "./streams.js";
 
 /**
@@ -95,6 +96,8 @@ export function sandboxFailureOf(err: unknown, subject: "script" | "tracker"): S
   // The instance (or the Deno process) running it died: say so, not that no sandbox is there.
   const connectionLost = e.started && (e.metadata?.get(ANSWERED_TRAILER).length ?? 0) === 0;
   if (e.code === grpc.status.UNAVAILABLE && (connectionLost || e.details === INTERRUPTED_MESSAGE)) return { kind: "unavailable", message: INTERRUPTED_MESSAGE };
+  // Lost twice, since the run is sent again once (lost-release.ts).
+  if (releaseLost(err)) return { kind: "unavailable", message: `the secrets for this ${subject} could not be released: the secret broker is unavailable` };
   switch (e.code) {
     case grpc.status.RESOURCE_EXHAUSTED:
       return { kind: "busy", message: "too many script executions are waiting" };

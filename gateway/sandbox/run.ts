@@ -4,6 +4,7 @@ import type { StoredAccess } from "../grants/access.js";
 import { grantAccessOf } from "../grants/access.js";
 import type { GrantMinter } from "../grants/mint.js";
 import { sandboxCalls, sandboxFailureOf } from "./calls.js";
+import { underGrant } from "./lost-release.js";
 
 export interface ScriptRun {
   userId: string;
@@ -40,22 +41,24 @@ export class Scripts {
   async execute(run: ScriptRun): Promise<ExecuteResponse> {
     const access = grantAccessOf(run.access);
     const { timeoutMs } = run;
-    const grant = access
-      ? await this.grants.mint({ userId: run.userId, purpose: "script", access, consumer: run.consumer })
-      : undefined;
+    const mint = async () =>
+      access && (await this.grants.mint({ userId: run.userId, purpose: "script", access, consumer: run.consumer })).token;
+    const contextJson = JSON.stringify(run.context);
     try {
-      return await sandboxCalls.execute(
-        this.client,
-        {
-          userId: run.userId,
-          kind: run.kind,
-          script: run.script,
-          contextJson: JSON.stringify(run.context),
-          body: run.body,
-          grant: grant && { token: grant.token },
-          limits: { timeoutMs, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0 },
-        },
-        timeoutMs,
+      return await underGrant(mint, (grant) =>
+        sandboxCalls.execute(
+          this.client,
+          {
+            userId: run.userId,
+            kind: run.kind,
+            script: run.script,
+            contextJson,
+            body: run.body,
+            grant: grant === undefined ? undefined : { token: grant },
+            limits: { timeoutMs, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0 },
+          },
+          timeoutMs,
+        ),
       );
     } catch (err) {
       const failure = sandboxFailureOf(err, "script");

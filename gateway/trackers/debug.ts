@@ -5,6 +5,7 @@ import { AccessSetting, grantAccessOf } from "../grants/access.js";
 import type { GrantCheck } from "../grants/grant-guard.js";
 import type { GrantMinter } from "../grants/mint.js";
 import { NO_ACCESS } from "../grants/widening.js";
+import { underGrant } from "../sandbox/lost-release.js";
 import { contentValue } from "./content.js";
 import { sandboxCallError, toStageLog } from "./runner.js";
 import type { StageLog } from "./runs-store.js";
@@ -72,11 +73,12 @@ export class DebugRuns {
     const access = await service.access(userId, input.secrets ?? "none");
     await check?.({ consumer: service.kind.consumer, before: NO_ACCESS, after: access, recipientsChanged: true });
     const grantAccess = grantAccessOf(access);
-    const grant = grantAccess && (await this.deps.grants.mint({ userId, purpose: "script", access: grantAccess, consumer: `${service.kind.consumer}:_debug` }));
+    const mint = async () =>
+      grantAccess && (await this.deps.grants.mint({ userId, purpose: "script", access: grantAccess, consumer: `${service.kind.consumer}:_debug` })).token;
     const started = performance.now();
     let answer: { stages: StageReport[]; content?: Uint8Array };
     try {
-      answer = await call(target, grant?.token);
+      answer = await underGrant(mint, (grant) => call(target, grant));
     } catch (err) {
       const { error, internal } = sandboxCallError(err);
       if (internal) this.deps.log.error({ err }, `${service.kind.label} debug run failed`);

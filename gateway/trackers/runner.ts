@@ -7,6 +7,7 @@ import { grantAccessOf, type StoredAccess } from "../grants/access.js";
 import type { GrantMinter } from "../grants/mint.js";
 import type { GatewayMetrics } from "../metrics.js";
 import { sandboxFailureOf } from "../sandbox/calls.js";
+import { underGrant } from "../sandbox/lost-release.js";
 import type { TrackerKind } from "./kinds.js";
 import { latestRevision, storeRevisionIfChanged, type RevisionRecord } from "./revisions-store.js";
 import { recordRun, type StageLog, type StageName } from "./runs-store.js";
@@ -106,9 +107,10 @@ export class TrackerRunner<T extends RunnableTracker> {
   private async runInSandbox(tracker: T): Promise<RunResult> {
     const { grants, db, kind } = this.deps;
     const access = grantAccessOf(tracker.access);
-    const grant = access && (await grants.mint({ userId: tracker.userId, purpose: "script", access, consumer: `${kind.consumer}:${tracker.id}` }));
+    const mint = async () =>
+      access && (await grants.mint({ userId: tracker.userId, purpose: "script", access, consumer: `${kind.consumer}:${tracker.id}` })).token;
     const previous = this.deps.wantsPrevious(tracker) ? await latestRevision(db, kind, tracker.id) : undefined;
-    const res = await this.deps.sandboxRun(tracker, grant?.token, previous);
+    const res = await underGrant(mint, (grant) => this.deps.sandboxRun(tracker, grant, previous));
     const stages = res.stages.map(toStageLog);
     const failed = stages.find((s) => !s.ok);
     if (failed || res.content === undefined) {

@@ -1,7 +1,8 @@
 import type { KeyObject } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { DomainError } from "../../common/errors.js";
-import { GrantRefused, verifyGrant } from "../../common/grant-verify.js";
+import { GrantRefused, refusalMessage, verifyGrant } from "../../common/grant-verify.js";
+import { RELEASE_LOST_MESSAGE } from "../../common/script-errors.js";
 import { balanced, BROKER_DEADLINE_MS, BROKER_RETRY, MAX_BATCH_RELEASES, unary } from "../../common/grpc-client.js";
 import { BROKER_CHANNEL_OPTIONS, clientCredentials, type TlsFiles } from "../../common/tls.js";
 import { GroupedCalls, type Settled } from "../../common/grouped-calls.js";
@@ -95,7 +96,7 @@ export class SecretsSource {
       throw err;
     }
     if (!this.spent.spend(claims.executionId, (claims.expiresAt + SPENT_PAST_EXPIRY_SECONDS) * 1000)) {
-      throw new DomainError("forbidden", "grant refused: reused");
+      throw new DomainError("forbidden", refusalMessage("reused"));
     }
     return ReleasedSecretsCache.keyOf(claims);
   }
@@ -111,6 +112,14 @@ export class SecretsSource {
     } catch (err) {
       const e = err as grpc.ServiceError;
       outcome = { code: e.code ?? grpc.status.UNKNOWN, message: e.details ?? "", secrets: {} };
+      // The call reached a broker and was lost with it (with waitForReady, no
+      // broker at all ends in DEADLINE_EXCEEDED). It is not sent again with
+      // this grant, which that broker may have used (BROKER_RETRY leaves
+      // releases out): the gateway sends the run again under a new one.
+      if (outcome.code === grpc.status.UNAVAILABLE) {
+        this.cache?.clear();
+        throw new DomainError("unavailable", RELEASE_LOST_MESSAGE);
+      }
     }
     if (outcome.code === grpc.status.OK) return JSON.stringify(outcome.secrets);
     if (outcome.code === grpc.status.PERMISSION_DENIED) throw new DomainError("forbidden", outcome.message);
