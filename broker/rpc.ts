@@ -32,12 +32,7 @@ export function makeGuard(db: Db, log: Logger, metrics: BrokerMetrics) {
       };
       const identity = peerIdentity(call);
       if (!allowed(identity, rpc)) {
-        log.warn({ rpc, caller: identity ?? "(none)" }, "refused call from an identity not allowed this rpc");
-        appendAudit(db, { caller: identity ?? "(none)", rpc, outcome: "refused", reason: "identity not allowed" })
-          .catch((err: unknown) => log.error({ err, rpc }, "could not write audit event"))
-          .finally(() =>
-            callback({ code: grpc.status.PERMISSION_DENIED, details: `identity ${identity ?? "(none)"} may not call ${rpc}` }),
-          );
+        void refuseIdentity(db, log, identity, rpc).then(callback);
         return;
       }
       impl(call.request, { identity: identity! }).then(
@@ -46,6 +41,27 @@ export function makeGuard(db: Db, log: Logger, metrics: BrokerMetrics) {
       );
     };
   };
+}
+
+/**
+ * The caller's identity when it may call this streaming RPC; otherwise the
+ * refusal is audited, the call ends PERMISSION_DENIED, and undefined.
+ */
+export async function streamIdentity(db: Db, log: Logger, call: grpc.ServerDuplexStream<unknown, unknown>, rpc: Rpc): Promise<string | undefined> {
+  const identity = peerIdentity(call);
+  if (allowed(identity, rpc)) return identity;
+  call.emit("error", await refuseIdentity(db, log, identity, rpc));
+  return undefined;
+}
+
+/** Logs and audits a call from an identity the RPC is not for; the status to end it with. */
+async function refuseIdentity(db: Db, log: Logger, identity: string | undefined, rpc: Rpc): Promise<grpc.ServiceError> {
+  log.warn({ rpc, caller: identity ?? "(none)" }, "refused call from an identity not allowed this rpc");
+  await appendAudit(db, { caller: identity ?? "(none)", rpc, outcome: "refused", reason: "identity not allowed" }).catch((err: unknown) =>
+    log.error({ err, rpc }, "could not write audit event"),
+  );
+  const details = `identity ${identity ?? "(none)"} may not call ${rpc}`;
+  return Object.assign(new Error(details), { code: grpc.status.PERMISSION_DENIED, details, metadata: new grpc.Metadata() });
 }
 
 /**

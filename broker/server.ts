@@ -43,14 +43,16 @@ export async function startBroker(deps: BrokerDeps, host: string, port: number):
   const server = new grpc.Server(SERVER_OPTIONS);
   const guard = makeGuard(deps.db, deps.log, deps.metrics);
   const secrets = new SecretsService(deps.db, deps.ring, { maxPerUser: deps.maxSecretsPerUser });
+  const releases = releaseRpc(
+    guard,
+    new ReleaseService(deps.db, deps.ring, deps.grantVerifyKey, deps.log, (n) => deps.metrics.committed(n)),
+    deps.db,
+    deps.log,
+    deps.metrics,
+  );
   server.addService(SecretBrokerService, {
     ...secretsRpc(guard, secrets),
-    ...releaseRpc(
-      guard,
-      new ReleaseService(deps.db, deps.ring, deps.grantVerifyKey, deps.log, (n) => deps.metrics.committed(n)),
-      deps.log,
-      deps.metrics,
-    ),
+    ...releases.handlers,
     ...adminRpc(guard, deps.db, deps.ring),
     ...auditRpc(guard, deps.db),
     ...statusRpc(guard, () => deps.db.query("SELECT 1").then(() => true, () => false)),
@@ -79,7 +81,10 @@ export async function startBroker(deps: BrokerDeps, host: string, port: number):
     stop: () => {
       clearInterval(probe);
       clearInterval(purge);
-      return stopServing(health, SERVICE_NAME, listening);
+      // Open release streams would otherwise keep taking batches until the
+      // grace ran out; drained after NOT_SERVING, so the streams the sandbox
+      // opens in their place go to another broker.
+      return stopServing(health, SERVICE_NAME, listening, releases.drain);
     },
   };
 }

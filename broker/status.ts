@@ -27,8 +27,13 @@ export function statusRpc(guard: Guard, databaseUp: () => Promise<boolean>): Pic
  */
 export async function startFailedClosed(reason: string, deps: { tls: TlsFiles; log: Logger }, host: string, port: number): Promise<Listening> {
   const server = new grpc.Server(SERVER_OPTIONS);
-  const refuse: grpc.handleUnaryCall<unknown, unknown> = (_call, callback) =>
-    callback({ code: grpc.status.UNAVAILABLE, details: `the secret broker is not serving: ${reason}` });
+  const details = `the secret broker is not serving: ${reason}`;
+  // Unary calls answer through their callback; the release stream ends with the same status.
+  const refuse = (call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, callback?: grpc.sendUnaryData<unknown>) => {
+    if (callback) return callback({ code: grpc.status.UNAVAILABLE, details });
+    call.on("error", () => {});
+    call.emit("error", Object.assign(new Error(details), { code: grpc.status.UNAVAILABLE, details, metadata: new grpc.Metadata() }));
+  };
   const handlers = Object.fromEntries((Object.keys(POLICY) as Rpc[]).map((rpc) => [rpc, refuse])) as unknown as SecretBrokerServer;
   handlers.getStatus = (call, callback) => {
     if (!allowed(peerIdentity(call), "getStatus")) return callback({ code: grpc.status.PERMISSION_DENIED, details: "identity may not call getStatus" });

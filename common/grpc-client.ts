@@ -60,7 +60,7 @@ export function balanced(
   return { target: grpcTarget(url), options: { ...options, ...balancedChannelOptions(retry) } };
 }
 
-/** Releases one OpenSecretsBatch carries at most (the broker refuses more, the sandbox sends no more). */
+/** Releases one batch (OpenSecretsBatch, or a message of OpenSecretsStream) carries at most (the broker refuses more, the sandbox sends no more). */
 export const MAX_BATCH_RELEASES = 64;
 
 /**

@@ -4,8 +4,8 @@ import type { SecretBrokerServer } from "../../proto/gen/secutils/broker/v1/brok
 export type Rpc = keyof { [K in keyof SecretBrokerServer as string extends K ? never : K]: true } & string;
 
 // Which service identities (client certificate CN) may call each RPC.
-// Plaintext leaves the broker only through openSecrets and openSecretsBatch
-// (sandbox) and renderTemplates (gateway); `internal` gets metadata and
+// Plaintext leaves the broker only through openSecrets, openSecretsBatch and
+// openSecretsStream (sandbox) and renderTemplates (gateway); `internal` gets metadata and
 // operator calls.
 export const POLICY: Record<Rpc, readonly string[]> = {
   createSecret: ["gateway"],
@@ -15,6 +15,7 @@ export const POLICY: Record<Rpc, readonly string[]> = {
   resolveSecretIds: ["gateway", "internal"],
   openSecrets: ["sandbox"],
   openSecretsBatch: ["sandbox"],
+  openSecretsStream: ["sandbox"],
   renderTemplates: ["gateway"],
   listAuditEvents: ["gateway"],
   recordGrantRefusal: ["gateway"],

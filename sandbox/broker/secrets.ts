@@ -3,11 +3,12 @@ import * as grpc from "@grpc/grpc-js";
 import { DomainError } from "../../common/errors.js";
 import { GrantRefused, refusalMessage, verifyGrant } from "../../common/grant-verify.js";
 import { RELEASE_LOST_MESSAGE } from "../../common/script-errors.js";
-import { balanced, BROKER_DEADLINE_MS, BROKER_RETRY, MAX_BATCH_RELEASES, unary } from "../../common/grpc-client.js";
+import { balanced, BROKER_DEADLINE_MS, BROKER_RETRY, MAX_BATCH_RELEASES } from "../../common/grpc-client.js";
 import { BROKER_CHANNEL_OPTIONS, clientCredentials, type TlsFiles } from "../../common/tls.js";
 import { GroupedCalls, type Settled } from "../../common/grouped-calls.js";
 import { SecretBrokerClient, type OpenSecretsOutcome, type OpenSecretsRequest } from "../../proto/gen/secutils/broker/v1/broker.js";
 import { ReleasedSecretsCache, SpentGrants } from "./released-cache.js";
+import { ReleaseStreams } from "./release-streams.js";
 
 /** Where an execution's secrets came from, for the metrics. */
 export type SecretsSourceResult = "hit" | "fill" | "release";
@@ -19,7 +20,7 @@ export interface SecretsCacheOptions {
   verifyKey?: KeyObject;
 }
 
-/** A release waiting for its OpenSecretsBatch, and since when. */
+/** A release waiting for its batch, and since when. */
 interface Queued {
   request: OpenSecretsRequest;
   queuedAt: number;
@@ -46,9 +47,11 @@ export class SecretsSource {
   private readonly cache: ReleasedSecretsCache | undefined;
   private readonly spent = new SpentGrants();
   private readonly verifyKey: KeyObject | undefined;
-  // Releases that arrive while one OpenSecretsBatch is in flight go to the
-  // broker together in the next: one call, and one commit of their records,
-  // for many executions under load; alone, a release goes at once.
+  private readonly streams: ReleaseStreams;
+  // Releases that arrive while one batch is in flight go to the broker
+  // together in the next: one message, one read per user and one commit of
+  // their records, for many executions under load; alone, a release goes at
+  // once.
   private readonly releases = new GroupedCalls((queued: Queued[]) => this.openBatch(queued), MAX_BATCH_RELEASES);
   /** Called once per execution that asked for secrets. */
   onResult: (result: SecretsSourceResult) => void = () => {};
@@ -56,6 +59,7 @@ export class SecretsSource {
   constructor(url: string, tls: TlsFiles, cache: SecretsCacheOptions = { maxBytes: 0, ttlMs: 0 }) {
     const { target, options } = balanced(url, BROKER_CHANNEL_OPTIONS, BROKER_RETRY);
     this.client = new SecretBrokerClient(target, clientCredentials(tls), options);
+    this.streams = new ReleaseStreams(this.client);
     if (cache.maxBytes > 0) {
       if (!cache.verifyKey) throw new TypeError("the secrets cache needs the gateway's grant verify key");
       this.verifyKey = cache.verifyKey;
@@ -112,10 +116,10 @@ export class SecretsSource {
     } catch (err) {
       const e = err as grpc.ServiceError;
       outcome = { code: e.code ?? grpc.status.UNKNOWN, message: e.details ?? "", secrets: {} };
-      // The call reached a broker and was lost with it (with waitForReady, no
-      // broker at all ends in DEADLINE_EXCEEDED). It is not sent again with
-      // this grant, which that broker may have used (BROKER_RETRY leaves
-      // releases out): the gateway sends the run again under a new one.
+      // The call reached a broker and was lost with it (no broker at all ends
+      // in DEADLINE_EXCEEDED). It is not sent again with this grant, which
+      // that broker may have used (release-streams.ts): the gateway sends the
+      // run again under a new one.
       if (outcome.code === grpc.status.UNAVAILABLE) {
         this.cache?.clear();
         throw new DomainError("unavailable", RELEASE_LOST_MESSAGE);
@@ -128,19 +132,19 @@ export class SecretsSource {
     throw new DomainError("unavailable", "secrets are unavailable: the secret broker did not answer");
   }
 
-  /** One OpenSecretsBatch for the releases that queued while the last was in flight. */
+  /** One batch for the releases that queued while the last was in flight. */
   private async openBatch(queued: Queued[]): Promise<Settled<OpenSecretsOutcome>[]> {
     // A broker being restarted is waited for, not failed at once; but no
     // release waits longer than the deadline in all, time in the queue
-    // (behind a call that was itself waiting) included.
-    const left = Math.min(...queued.map((q) => q.queuedAt)) + BROKER_DEADLINE_MS - Date.now();
-    const requests = queued.map((q) => q.request);
-    const res = await unary(this.client.openSecretsBatch, this.client, { requests }, Math.max(left, 0), { waitForReady: true });
+    // (behind a batch that was itself waiting) included.
+    const deadline = Math.min(...queued.map((q) => q.queuedAt)) + BROKER_DEADLINE_MS;
+    const outcomes = await this.streams.send(queued.map((q) => q.request), deadline);
     // A release the broker answered nothing for fails in GroupedCalls.
-    return res.outcomes.map((value) => ({ ok: true, value }));
+    return outcomes.map((value) => ({ ok: true, value }));
   }
 
   close(): void {
+    this.streams.close();
     this.client.close();
   }
 }

@@ -12,6 +12,7 @@ import {
   type OpenSecretsBatchResponse,
   type OpenSecretsRequest,
   type OpenSecretsResponse,
+  type OpenSecretsStreamResponse,
   type RenderTemplatesResponse,
   type SecretBrokerClient,
 } from "../../proto/gen/secutils/broker/v1/broker.js";
@@ -361,6 +362,65 @@ describe("OpenSecretsBatch", () => {
   });
 });
 
+/** Batches written on one OpenSecretsStream call, and what it answered: each message, then the call's status. */
+function streamed(batches: Array<{ id: number; requests: OpenSecretsRequest[] }>, client = sandbox) {
+  return new Promise<{ answers: OpenSecretsStreamResponse[]; status: grpc.StatusObject }>((resolve) => {
+    const answers: OpenSecretsStreamResponse[] = [];
+    const call = client.openSecretsStream(new grpc.Metadata(), { deadline: Date.now() + 10_000 });
+    call.on("data", (m: OpenSecretsStreamResponse) => {
+      answers.push(m);
+      if (answers.length === batches.length) call.end();
+    });
+    call.on("error", () => {});
+    call.on("status", (status: grpc.StatusObject) => resolve({ answers, status }));
+    for (const b of batches) call.write(b);
+  });
+}
+
+describe("OpenSecretsStream", () => {
+  it("answers each batch with its id, as OpenSecretsBatch would", async () => {
+    const first = await scriptGrant(alice.id, [ids.A!], "tracker:stream");
+    const second = await scriptGrant(bob.id, "all", "tracker:stream");
+    const tooMany = Array.from({ length: 65 }, () => ({ grant: { token: second.token }, userId: bob.id }));
+    const { answers, status } = await streamed([
+      { id: 7, requests: [{ grant: { token: first.token }, userId: alice.id }] },
+      { id: 8, requests: [{ grant: { token: second.token }, userId: bob.id }, { grant: { token: first.token }, userId: alice.id }] },
+      { id: 9, requests: tooMany },
+    ]);
+
+    expect(status.code).toBe(grpc.status.OK);
+    const byId = new Map(answers.map((a) => [a.id, a]));
+    expect(byId.get(7)).toEqual({ id: 7, untaken: false, outcomes: [{ code: grpc.status.OK, message: "", secrets: { A: ALICE.A } }] });
+    expectAudited("openSecrets", first, alice, ["A"], "tracker:stream");
+    // A grant used in an earlier batch is refused in a later one.
+    expect(byId.get(8)).toEqual({
+      id: 8,
+      untaken: false,
+      outcomes: [
+        { code: grpc.status.OK, message: "", secrets: BOB },
+        { code: grpc.status.PERMISSION_DENIED, message: "grant refused: reused", secrets: {} },
+      ],
+    });
+    refusedExecutions.push({ executionId: first.executionId, reason: "reused", rpc: "openSecrets" });
+    expectAudited("openSecrets", second, bob, ["X"], "tracker:stream");
+    // A batch that breaks the rules: each of its releases says why, and none is looked at.
+    expect(byId.get(9)!.outcomes).toHaveLength(65);
+    expect(new Set(byId.get(9)!.outcomes.map((o) => `${o.code} ${o.message}`))).toEqual(new Set([`${grpc.status.INVALID_ARGUMENT} a batch holds 1 to 64 releases`]));
+  });
+
+  it("only the sandbox identity may call it", async () => {
+    const g = await scriptGrant(alice.id, "all");
+    const { answers, status } = await streamed([{ id: 1, requests: [{ grant: { token: g.token }, userId: alice.id }] }], gateway);
+    expect(answers).toEqual([]);
+    expect({ code: status.code, details: status.details }).toEqual({
+      code: grpc.status.PERMISSION_DENIED,
+      details: "identity gateway may not call openSecretsStream",
+    });
+    // Nothing was spent.
+    expect((await must(open(g.token, alice.id))).secrets).toEqual(ALICE);
+  });
+});
+
 describe("releases recorded together (group commit)", () => {
   const perCommit = async () => {
     const text = await scrapeMetrics(stack.broker);
@@ -442,7 +502,7 @@ describe("tampered rows and the audit log", () => {
     const rows = await stack.withBrokerDb((db) =>
       db.query<AuditRow>(
         `SELECT caller, rpc, outcome, reason, purpose, user_id, secret_ids, master_key_ids, execution_id, consumer
-         FROM audit_events WHERE rpc IN ('openSecrets', 'renderTemplates') ORDER BY id`,
+         FROM audit_events WHERE rpc IN ('openSecrets', 'openSecretsStream', 'renderTemplates') ORDER BY id`,
       ),
     );
     const text = JSON.stringify(rows);
@@ -483,6 +543,7 @@ describe("tampered rows and the audit log", () => {
     expect(lost).toMatchObject({ user_id: carol.id, secret_ids: [ids.T], purpose: "script" });
     // Identity refusals are audited by the guard.
     expect(rows.some((x) => x.caller === "gateway" && x.rpc === "openSecrets" && x.reason === "identity not allowed")).toBe(true);
+    expect(rows.some((x) => x.caller === "gateway" && x.rpc === "openSecretsStream" && x.reason === "identity not allowed")).toBe(true);
     expect(rows.some((x) => x.caller === "sandbox" && x.rpc === "renderTemplates" && x.reason === "identity not allowed")).toBe(true);
   });
 

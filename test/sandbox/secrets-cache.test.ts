@@ -186,7 +186,7 @@ describe("through the gateway, whose grants carry the user's generation", () => 
 
   it("with the cache off, releases that queue while one is in flight go to the broker in one call, each still a release of its own", async () => {
     // Still off, from the test before.
-    const batches = async () => metricSum(await scrapeMetrics(stack.broker), "broker_rpc_duration_seconds_count", { rpc: "openSecretsBatch" });
+    const batches = async () => metricSum(await scrapeMetrics(stack.broker), "broker_rpc_duration_seconds_count", { rpc: "openSecretsStream" });
     const before = { releases: await releases(bob), batches: await batches() };
     const texts = await Promise.all(Array.from({ length: 10 }, () => hitText()));
     expect(texts).toEqual(Array.from({ length: 10 }, () => "tok-second-3a7d"));

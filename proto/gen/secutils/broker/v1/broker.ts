@@ -10,8 +10,10 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -183,6 +185,20 @@ export interface OpenSecretsBatchRequest {
 export interface OpenSecretsBatchResponse {
   /** One per request, in the same order. */
   outcomes: OpenSecretsOutcome[];
+}
+
+export interface OpenSecretsStreamRequest {
+  /** Chosen by the caller; the answer carries it back. */
+  id: number;
+  requests: OpenSecretsRequest[];
+}
+
+export interface OpenSecretsStreamResponse {
+  id: number;
+  /** One per request, in the same order. */
+  outcomes: OpenSecretsOutcome[];
+  /** The broker is stopping and did not take this batch. */
+  untaken: boolean;
 }
 
 export interface OpenSecretsOutcome {
@@ -1954,6 +1970,196 @@ export const OpenSecretsBatchResponse: MessageFns<OpenSecretsBatchResponse> = {
   },
 };
 
+function createBaseOpenSecretsStreamRequest(): OpenSecretsStreamRequest {
+  return { id: 0, requests: [] };
+}
+
+export const OpenSecretsStreamRequest: MessageFns<OpenSecretsStreamRequest> = {
+  encode(message: OpenSecretsStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    for (const v of message.requests) {
+      OpenSecretsRequest.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OpenSecretsStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOpenSecretsStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requests.push(OpenSecretsRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OpenSecretsStreamRequest {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      requests: globalThis.Array.isArray(object?.requests)
+        ? object.requests.map((e: any) => OpenSecretsRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: OpenSecretsStreamRequest): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.requests?.length) {
+      obj.requests = message.requests.map((e) => OpenSecretsRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OpenSecretsStreamRequest>, I>>(base?: I): OpenSecretsStreamRequest {
+    return OpenSecretsStreamRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OpenSecretsStreamRequest>, I>>(object: I): OpenSecretsStreamRequest {
+    const message = createBaseOpenSecretsStreamRequest();
+    message.id = object.id ?? 0;
+    message.requests = object.requests?.map((e) => OpenSecretsRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseOpenSecretsStreamResponse(): OpenSecretsStreamResponse {
+  return { id: 0, outcomes: [], untaken: false };
+}
+
+export const OpenSecretsStreamResponse: MessageFns<OpenSecretsStreamResponse> = {
+  encode(message: OpenSecretsStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    for (const v of message.outcomes) {
+      OpenSecretsOutcome.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.untaken !== false) {
+      writer.uint32(24).bool(message.untaken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OpenSecretsStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOpenSecretsStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.outcomes.push(OpenSecretsOutcome.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.untaken = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OpenSecretsStreamResponse {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      outcomes: globalThis.Array.isArray(object?.outcomes)
+        ? object.outcomes.map((e: any) => OpenSecretsOutcome.fromJSON(e))
+        : [],
+      untaken: isSet(object.untaken) ? globalThis.Boolean(object.untaken) : false,
+    };
+  },
+
+  toJSON(message: OpenSecretsStreamResponse): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.outcomes?.length) {
+      obj.outcomes = message.outcomes.map((e) => OpenSecretsOutcome.toJSON(e));
+    }
+    if (message.untaken !== false) {
+      obj.untaken = message.untaken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OpenSecretsStreamResponse>, I>>(base?: I): OpenSecretsStreamResponse {
+    return OpenSecretsStreamResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OpenSecretsStreamResponse>, I>>(object: I): OpenSecretsStreamResponse {
+    const message = createBaseOpenSecretsStreamResponse();
+    message.id = object.id ?? 0;
+    message.outcomes = object.outcomes?.map((e) => OpenSecretsOutcome.fromPartial(e)) || [];
+    message.untaken = object.untaken ?? false;
+    return message;
+  },
+};
+
 function createBaseOpenSecretsOutcome(): OpenSecretsOutcome {
   return { code: 0, message: "", secrets: {} };
 }
@@ -3563,6 +3769,26 @@ export const SecretBrokerService = {
     responseDeserialize: (value: Buffer): OpenSecretsBatchResponse => OpenSecretsBatchResponse.decode(value),
   },
   /**
+   * OpenSecretsBatch over one long-lived call: each message is a batch,
+   * answered by a message with the same id, as OpenSecretsBatch would answer
+   * it (a batch that breaks the batch rules: every outcome INVALID_ARGUMENT).
+   * A broker that is stopping answers each batch it did not take with every
+   * outcome UNAVAILABLE and `untaken` set (nothing verified, spent or
+   * audited: the caller may send it elsewhere), and ends the call once the
+   * batches it took have answered. Served to the `sandbox` identity only.
+   */
+  openSecretsStream: {
+    path: "/secutils.broker.v1.SecretBroker/OpenSecretsStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: OpenSecretsStreamRequest): Buffer =>
+      Buffer.from(OpenSecretsStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): OpenSecretsStreamRequest => OpenSecretsStreamRequest.decode(value),
+    responseSerialize: (value: OpenSecretsStreamResponse): Buffer =>
+      Buffer.from(OpenSecretsStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): OpenSecretsStreamResponse => OpenSecretsStreamResponse.decode(value),
+  },
+  /**
    * Static `${secrets.KEY}` expansion for responder bodies and header values.
    * Served to the `gateway` identity only, with a grant of purpose TEMPLATE.
    * Single left-to-right pass; a substituted value is never rescanned; a
@@ -3688,6 +3914,16 @@ export interface SecretBrokerServer extends UntypedServiceImplementation {
    * 1 to 64 requests (INVALID_ARGUMENT otherwise).
    */
   openSecretsBatch: handleUnaryCall<OpenSecretsBatchRequest, OpenSecretsBatchResponse>;
+  /**
+   * OpenSecretsBatch over one long-lived call: each message is a batch,
+   * answered by a message with the same id, as OpenSecretsBatch would answer
+   * it (a batch that breaks the batch rules: every outcome INVALID_ARGUMENT).
+   * A broker that is stopping answers each batch it did not take with every
+   * outcome UNAVAILABLE and `untaken` set (nothing verified, spent or
+   * audited: the caller may send it elsewhere), and ends the call once the
+   * batches it took have answered. Served to the `sandbox` identity only.
+   */
+  openSecretsStream: handleBidiStreamingCall<OpenSecretsStreamRequest, OpenSecretsStreamResponse>;
   /**
    * Static `${secrets.KEY}` expansion for responder bodies and header values.
    * Served to the `gateway` identity only, with a grant of purpose TEMPLATE.
@@ -3858,6 +4094,23 @@ export interface SecretBrokerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: OpenSecretsBatchResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * OpenSecretsBatch over one long-lived call: each message is a batch,
+   * answered by a message with the same id, as OpenSecretsBatch would answer
+   * it (a batch that breaks the batch rules: every outcome INVALID_ARGUMENT).
+   * A broker that is stopping answers each batch it did not take with every
+   * outcome UNAVAILABLE and `untaken` set (nothing verified, spent or
+   * audited: the caller may send it elsewhere), and ends the call once the
+   * batches it took have answered. Served to the `sandbox` identity only.
+   */
+  openSecretsStream(): ClientDuplexStream<OpenSecretsStreamRequest, OpenSecretsStreamResponse>;
+  openSecretsStream(
+    options: Partial<CallOptions>,
+  ): ClientDuplexStream<OpenSecretsStreamRequest, OpenSecretsStreamResponse>;
+  openSecretsStream(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<OpenSecretsStreamRequest, OpenSecretsStreamResponse>;
   /**
    * Static `${secrets.KEY}` expansion for responder bodies and header values.
    * Served to the `gateway` identity only, with a grant of purpose TEMPLATE.
