@@ -116,10 +116,10 @@ export class SecretsSource {
     } catch (err) {
       const e = err as grpc.ServiceError;
       outcome = { code: e.code ?? grpc.status.UNKNOWN, message: e.details ?? "", secrets: {} };
-      // The call reached a broker and was lost with it (no broker at all ends
-      // in DEADLINE_EXCEEDED). It is not sent again with this grant, which
-      // that broker may have used (release-streams.ts): the gateway sends the
-      // run again under a new one.
+      // The batch reached a broker and its call was lost with it (no broker
+      // at all ends in DEADLINE_EXCEEDED). It is not sent again with this
+      // grant, which that broker may have used (release-streams.ts): the
+      // gateway sends the run again under a new one.
       if (outcome.code === grpc.status.UNAVAILABLE) {
         this.cache?.clear();
         throw new DomainError("unavailable", RELEASE_LOST_MESSAGE);
