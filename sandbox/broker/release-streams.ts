@@ -61,6 +61,8 @@ export class ReleaseStreams {
   }
 
   private write(p: Omit<Pending, "timer">): void {
+    // Given up already (a batch coming back from a call that ended): never sent.
+    if (p.deadline <= Date.now()) return p.reject(failure(grpc.status.DEADLINE_EXCEEDED, "no broker answered in time"));
     const open = this.open();
     const id = this.nextId++;
     const timer = setTimeout(() => {
