@@ -27,6 +27,28 @@ export function setServing(health: HealthImplementation, serviceName: string, up
 }
 
 /**
+ * The long-lived calls a server ends when it stops (the sandbox's execution
+ * streams, the broker's release streams): each gives the way it ends once
+ * what it took has answered; `drain()` marks the server as taking nothing
+ * new and ends them all.
+ */
+export class DrainableCalls {
+  draining = false;
+  private readonly ends = new Set<() => void>();
+
+  /** `end` runs on drain() while the call lasts. */
+  track(call: Pick<grpc.ServerDuplexStream<unknown, unknown>, "once">, end: () => void): void {
+    this.ends.add(end);
+    for (const event of ["finish", "close", "cancelled", "error"]) call.once(event, () => this.ends.delete(end));
+  }
+
+  drain(): void {
+    this.draining = true;
+    for (const end of this.ends) end();
+  }
+}
+
+/**
  * Stops a server: first says NOT_SERVING, so balancing clients send their
  * next calls to another instance, then (`drain`) tells long-lived calls to
  * take nothing new, then lets calls in flight finish.

@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Db } from "../../common/db.js";
+import { DrainableCalls } from "../../common/grpc-server.js";
 import type { Logger } from "../../common/log.js";
 import type {
   OpenSecretsOutcome,
@@ -33,9 +34,7 @@ export function releaseRpc(
       return { code, message: details, secrets: o.ok ? Object.fromEntries(o.value) : {} };
     });
 
-  /** Each open stream's way to end once the batches it took have answered. */
-  const streams = new Set<() => void>();
-  let draining = false;
+  const calls = new DrainableCalls();
 
   /**
    * OpenSecretsBatch over one long-lived call: no new HTTP/2 stream, headers
@@ -60,10 +59,9 @@ export function releaseRpc(
       ending = true;
       endIfIdle();
     };
-    streams.add(end);
-    for (const event of ["finish", "close", "cancelled", "error"]) call.once(event, () => streams.delete(end));
+    calls.track(call, end);
     call.on("data", (m: OpenSecretsStreamRequest) => {
-      if (draining || ending) {
+      if (calls.draining || ending) {
         const outcomes = m.requests.map(() => ({ code: grpc.status.UNAVAILABLE, message: STOPPING, secrets: {} }));
         return send({ id: m.id, outcomes, untaken: true });
       }
@@ -96,9 +94,6 @@ export function releaseRpc(
         rendered: await release.renderTemplates(ctx.identity, req),
       })),
     },
-    drain() {
-      draining = true;
-      for (const end of streams) end();
-    },
+    drain: () => calls.drain(),
   };
 }

@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { DomainError } from "../../common/errors.js";
-import { GRPC_STATUS } from "../../common/grpc-server.js";
+import { DrainableCalls, GRPC_STATUS } from "../../common/grpc-server.js";
 import { ANSWERED_TRAILER } from "../../common/script-errors.js";
 import type { Logger } from "../../common/log.js";
 import { peerIdentity } from "../../common/tls.js";
@@ -76,9 +76,7 @@ export function scriptRunnerRpc(
     return { code: grpc.status.INTERNAL, details: "internal error" };
   };
 
-  /** Each open stream's way to end once its running executions have answered. */
-  const streams = new Set<() => void>();
-  let draining = false;
+  const calls = new DrainableCalls();
 
   /**
    * Executions over one stream, each as Execute would run it: "started" as
@@ -103,9 +101,7 @@ export function scriptRunnerRpc(
       ending = true;
       endIfIdle();
     };
-    streams.add(end);
-    const forget = () => streams.delete(end);
-    for (const event of ["finish", "close", "cancelled", "error"]) call.once(event, forget);
+    calls.track(call, end);
     const done = (id: number) => {
       running.delete(id);
       endIfIdle();
@@ -113,7 +109,7 @@ export function scriptRunnerRpc(
     call.on("data", (m: ExecuteStreamRequest) => {
       if (m.cancel) return running.get(m.id)?.abort();
       if (!m.execute || running.has(m.id)) return;
-      if (draining) return send({ id: m.id, failure: { code: grpc.status.UNAVAILABLE, details: "the sandbox is stopping" } });
+      if (calls.draining) return send({ id: m.id, failure: { code: grpc.status.UNAVAILABLE, details: "the sandbox is stopping" } });
       const abort = new AbortController();
       running.set(m.id, abort);
       send({ id: m.id, started: true });
@@ -143,9 +139,6 @@ export function scriptRunnerRpc(
       runApiTracker: serve("runApiTracker", (req, signal) => trackers.run(req, signal)),
       runPageTracker: serve("runPageTracker", (req, signal) => pages.run(req, signal)),
     },
-    drain() {
-      draining = true;
-      for (const end of streams) end();
-    },
+    drain: () => calls.drain(),
   };
 }
