@@ -3,7 +3,7 @@
 // no pool or service in front: what the runner itself promises about the
 // lines it reads.
 import { afterEach, describe, expect, it } from "vitest";
-import { execMessage } from "../../sandbox/deno/protocol.js";
+import { execMessage, failureOutcome } from "../../sandbox/deno/protocol.js";
 import type { DenoProcess } from "../../sandbox/pool/deno-process.js";
 import { startRunner } from "../helpers/deno-runner.js";
 import { threadsOf } from "../helpers/threads.js";
@@ -54,6 +54,24 @@ describe("the Deno runner", () => {
     expect((await next((e) => e.type === "workerGone" && e.args[0] === 3)).args[1]).toBe("time");
     await next((e) => e.type === "workerExited" && e.args[0] === 3);
     expect(events.some((e) => e.type === "result")).toBe(false);
+  });
+
+  it.each([
+    ["waits on a promise that never settles", "new Promise(() => {})"],
+    // Once a host call is out, the line's deadline no longer watches the execution (the call may take its time).
+    ["waits on a host call never answered", "Deno.core.ops.op_proxy_request({ url: 'https://example.com/' })"],
+  ])("ends an execution that %s at its own time limit, and the worker serves the next", async (_what, script) => {
+    const { deno, events, next, worker } = startRunner();
+    running = deno;
+    await worker(5);
+    // The line's deadline (60 s) is far off: only the worker's own limit (300 ms) can end it in time.
+    deno.toWorker(5, 60_000, exec(41, script, 300));
+    const ended = await next((e) => e.type === "result" && e.args[0] === 41);
+    expect(ended.args[1]).toBe(failureOutcome("time_limit", "the script exceeded its time limit of 300 ms"));
+    deno.toWorker(5, 5000, exec(42, '(async () => ({ statusCode: 200, body: "next" }))()', 5000));
+    const served = await next((e) => e.type === "result" && e.args[0] === 42);
+    expect(JSON.parse(String(served.args[1]).slice(1))).toMatchObject({ statusCode: 200, body: btoa("next") });
+    expect(events.filter((e) => e.type === "workerGone")).toEqual([]);
   });
 
   // sched(7): 0 is the normal policy (SCHED_OTHER), 3 SCHED_BATCH.
