@@ -4,6 +4,7 @@
 // Each release stays audited under its own grant.
 import * as grpc from "@grpc/grpc-js";
 import { RELEASE_LOST_MESSAGE } from "../../common/script-errors.js";
+import { underGrant } from "../grants/under-grant.js";
 
 /** The sandbox answered that the run's release was lost with its broker (sandbox/broker/secrets.ts). */
 export function releaseLost(err: unknown): boolean {
@@ -15,12 +16,6 @@ export function releaseLost(err: unknown): boolean {
  * `send` under a grant from `mint` (undefined: the run gets no secrets), and
  * once more under a new grant when its release was lost.
  */
-export async function underGrant<T>(mint: () => Promise<string | undefined>, send: (grant: string | undefined) => Promise<T>): Promise<T> {
-  const once = async () => send(await mint());
-  try {
-    return await once();
-  } catch (err) {
-    if (!releaseLost(err)) throw err;
-    return once();
-  }
+export function underScriptGrant<T>(mint: () => Promise<string | undefined>, send: (grant: string | undefined) => Promise<T>): Promise<T> {
+  return underGrant(mint, send, releaseLost);
 }

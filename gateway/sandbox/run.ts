@@ -4,7 +4,7 @@ import type { StoredAccess } from "../grants/access.js";
 import { grantAccessOf } from "../grants/access.js";
 import type { GrantMinter } from "../grants/mint.js";
 import { sandboxCalls, sandboxFailureOf } from "./calls.js";
-import { underGrant } from "./lost-release.js";
+import { underScriptGrant } from "./lost-release.js";
 
 export interface ScriptRun {
   userId: string;
@@ -45,7 +45,7 @@ export class Scripts {
       access && (await this.grants.mint({ userId: run.userId, purpose: "script", access, consumer: run.consumer })).token;
     const contextJson = JSON.stringify(run.context);
     try {
-      return await underGrant(mint, (grant) =>
+      return await underScriptGrant(mint, (grant) =>
         sandboxCalls.execute(
           this.client,
           {

@@ -5,7 +5,7 @@ import { AccessSetting, grantAccessOf } from "../grants/access.js";
 import type { GrantCheck } from "../grants/grant-guard.js";
 import type { GrantMinter } from "../grants/mint.js";
 import { NO_ACCESS } from "../grants/widening.js";
-import { underGrant } from "../sandbox/lost-release.js";
+import { underScriptGrant } from "../sandbox/lost-release.js";
 import { contentValue } from "./content.js";
 import { sandboxCallError, toStageLog } from "./runner.js";
 import type { StageLog } from "./runs-store.js";
@@ -78,7 +78,7 @@ export class DebugRuns {
     const started = performance.now();
     let answer: { stages: StageReport[]; content?: Uint8Array };
     try {
-      answer = await underGrant(mint, (grant) => call(target, grant));
+      answer = await underScriptGrant(mint, (grant) => call(target, grant));
     } catch (err) {
       const { error, internal } = sandboxCallError(err);
       if (internal) this.deps.log.error({ err }, `${service.kind.label} debug run failed`);

@@ -7,7 +7,7 @@ import { grantAccessOf, type StoredAccess } from "../grants/access.js";
 import type { GrantMinter } from "../grants/mint.js";
 import type { GatewayMetrics } from "../metrics.js";
 import { sandboxFailureOf } from "../sandbox/calls.js";
-import { underGrant } from "../sandbox/lost-release.js";
+import { underScriptGrant } from "../sandbox/lost-release.js";
 import type { TrackerKind } from "./kinds.js";
 import { latestRevision, storeRevisionIfChanged, type RevisionRecord } from "./revisions-store.js";
 import { recordRun, type StageLog, type StageName } from "./runs-store.js";
@@ -110,7 +110,7 @@ export class TrackerRunner<T extends RunnableTracker> {
     const mint = async () =>
       access && (await grants.mint({ userId: tracker.userId, purpose: "script", access, consumer: `${kind.consumer}:${tracker.id}` })).token;
     const previous = this.deps.wantsPrevious(tracker) ? await latestRevision(db, kind, tracker.id) : undefined;
-    const res = await underGrant(mint, (grant) => this.deps.sandboxRun(tracker, grant, previous));
+    const res = await underScriptGrant(mint, (grant) => this.deps.sandboxRun(tracker, grant, previous));
     const stages = res.stages.map(toStageLog);
     const failed = stages.find((s) => !s.ok);
     if (failed || res.content === undefined) {

@@ -3,8 +3,8 @@ import type { SecretBrokerClient } from "../../proto/gen/secutils/broker/v1/brok
 import { BrokerCallLost, callBroker, GrantAlreadyUsed } from "../broker/client.js";
 import { grantAccessOf, type StoredAccess } from "../grants/access.js";
 import type { GrantMinter } from "../grants/mint.js";
+import { underGrant } from "../grants/under-grant.js";
 import { hasPlaceholder } from "../responders/rules.js";
-
 
 /**
  * Expands `${secrets.KEY}` in static responder values through the broker, the
@@ -28,22 +28,19 @@ export class TemplateRenderer {
     if (!grantAccess || !this.needed(access, templates)) return templates;
     // Only values that name a secret travel to the broker.
     const at = templates.flatMap((t, i) => (hasPlaceholder(t) ? [i] : []));
-    const renderOnce = async () => {
-      const grant = await this.grants.mint({ userId, purpose: "template", access: grantAccess, consumer });
-      return callBroker(this.broker.renderTemplates, this.broker as unknown as grpc.Client, {
-        grant: { token: grant.token },
-        templates: at.map((i) => templates[i]!),
-        userId,
-      });
-    };
     // A broker that died with the call in flight may have used the grant
     // already: the call repeated at another broker is then refused, and one
-    // whose answer had begun to arrive is not repeated at all. A new grant,
-    // once: each release stays audited under its own grant.
-    const res = await renderOnce().catch((err: unknown) => {
-      if (err instanceof GrantAlreadyUsed || err instanceof BrokerCallLost) return renderOnce();
-      throw err;
-    });
+    // whose answer had begun to arrive is not repeated at all.
+    const res = await underGrant(
+      () => this.grants.mint({ userId, purpose: "template", access: grantAccess, consumer }),
+      (grant) =>
+        callBroker(this.broker.renderTemplates, this.broker as unknown as grpc.Client, {
+          grant: { token: grant.token },
+          templates: at.map((i) => templates[i]!),
+          userId,
+        }),
+      (err) => err instanceof GrantAlreadyUsed || err instanceof BrokerCallLost,
+    );
     const out = [...templates];
     at.forEach((i, j) => (out[i] = res.rendered[j]!));
     return out;

@@ -5,7 +5,7 @@ import * as grpc from "@grpc/grpc-js";
 import { expect, it } from "vitest";
 import { INTERRUPTED_MESSAGE, RELEASE_LOST_MESSAGE } from "../../common/script-errors.js";
 import { sandboxFailureOf } from "../../gateway/sandbox/calls.js";
-import { underGrant } from "../../gateway/sandbox/lost-release.js";
+import { underScriptGrant } from "../../gateway/sandbox/lost-release.js";
 
 const failure = (code: grpc.status, details: string) => Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
 
@@ -26,13 +26,13 @@ function sender(answers: Array<Error | string>) {
 
 it("sends a run whose release was lost once more, under a new grant", async () => {
   const s = sender([failure(grpc.status.UNAVAILABLE, RELEASE_LOST_MESSAGE), "ran"]);
-  expect(await underGrant(s.mint, s.send)).toBe("ran");
+  expect(await underScriptGrant(s.mint, s.send)).toBe("ran");
   expect(s.grants).toEqual(["grant-1", "grant-2"]);
 });
 
 it("gives up after the second loss, with the broker named as what is unavailable", async () => {
   const s = sender([failure(grpc.status.UNAVAILABLE, RELEASE_LOST_MESSAGE), failure(grpc.status.UNAVAILABLE, RELEASE_LOST_MESSAGE), "never"]);
-  const err = await underGrant(s.mint, s.send).catch((e: unknown) => e);
+  const err = await underScriptGrant(s.mint, s.send).catch((e: unknown) => e);
   expect(s.grants).toEqual(["grant-1", "grant-2"]);
   expect(sandboxFailureOf(err, "script")).toEqual({
     kind: "unavailable",
@@ -47,7 +47,7 @@ it("sends any other failure on as it is, once", async () => {
     failure(grpc.status.PERMISSION_DENIED, "grant refused: reused"),
   ]) {
     const s = sender([err, "never"]);
-    expect(await underGrant(s.mint, s.send).catch((e: unknown) => e)).toBe(err);
+    expect(await underScriptGrant(s.mint, s.send).catch((e: unknown) => e)).toBe(err);
     expect(s.grants).toEqual(["grant-1"]);
   }
 });
