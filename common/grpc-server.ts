@@ -26,20 +26,48 @@ export function setServing(health: HealthImplementation, serviceName: string, up
   health.setStatus(serviceName, status);
 }
 
+/** One long-lived call, as DrainableCalls.serve() keeps it. */
+export interface ServedCall<Res> {
+  /** Writes the message, unless the caller went away. */
+  send(m: Res): void;
+  /** Ends the call once it is ending and nothing it took is unanswered: after each answer. */
+  endIfIdle(): void;
+  /** The caller half-closed, or the server drains: the call takes nothing new. */
+  readonly ending: boolean;
+}
+
 /**
  * The long-lived calls a server ends when it stops (the sandbox's execution
- * streams, the broker's release streams): each gives the way it ends once
- * what it took has answered; `drain()` marks the server as taking nothing
- * new and ends them all.
+ * streams, the broker's release streams): each ends once the caller
+ * half-closes or the server drains, and what it took has answered;
+ * `drain()` marks the server as taking nothing new and ends them all.
  */
 export class DrainableCalls {
   draining = false;
   private readonly ends = new Set<() => void>();
 
-  /** `end` runs on drain() while the call lasts. */
-  track(call: Pick<grpc.ServerDuplexStream<unknown, unknown>, "once">, end: () => void): void {
+  /** Keeps `call` until it ends; `idle()` says whether nothing it took is unanswered. */
+  serve<Res>(call: grpc.ServerDuplexStream<unknown, Res>, idle: () => boolean): ServedCall<Res> {
+    let ending = false;
+    const endIfIdle = () => {
+      if (ending && idle() && call.writable) call.end();
+    };
+    const end = () => {
+      ending = true;
+      endIfIdle();
+    };
     this.ends.add(end);
     for (const event of ["finish", "close", "cancelled", "error"]) call.once(event, () => this.ends.delete(end));
+    call.on("end", end);
+    return {
+      send: (m) => {
+        if (!call.cancelled && call.writable) call.write(m);
+      },
+      endIfIdle,
+      get ending() {
+        return ending;
+      },
+    };
   }
 
   drain(): void {

@@ -48,20 +48,10 @@ export function releaseRpc(
     const identity = await streamIdentity(db, log, call, "openSecretsStream");
     if (identity === undefined) return;
     let taken = 0;
-    let ending = false;
-    const send = (m: OpenSecretsStreamResponse) => {
-      if (!call.cancelled && call.writable) call.write(m);
-    };
-    const endIfIdle = () => {
-      if (ending && taken === 0 && call.writable) call.end();
-    };
-    const end = () => {
-      ending = true;
-      endIfIdle();
-    };
-    calls.track(call, end);
+    const served = calls.serve(call, () => taken === 0);
+    const { send } = served;
     call.on("data", (m: OpenSecretsStreamRequest) => {
-      if (calls.draining || ending) {
+      if (calls.draining || served.ending) {
         const outcomes = m.requests.map(() => ({ code: grpc.status.UNAVAILABLE, message: STOPPING, secrets: {} }));
         return send({ id: m.id, outcomes, untaken: true });
       }
@@ -77,10 +67,9 @@ export function releaseRpc(
           metrics.call("openSecretsStream", grpc.status.OK, (performance.now() - started) / 1000);
           send({ id: m.id, outcomes, untaken: false });
           taken--;
-          endIfIdle();
+          served.endIfIdle();
         });
     });
-    call.on("end", end);
   };
 
   return {

@@ -90,21 +90,11 @@ export function scriptRunnerRpc(
     const refused = refusal(call, "executeStream");
     if (refused) return void call.emit("error", refused);
     const running = new Map<number, AbortController>();
-    let ending = false;
-    const send = (m: ExecuteStreamResponse) => {
-      if (!call.cancelled && call.writable) call.write(m);
-    };
-    const endIfIdle = () => {
-      if (ending && running.size === 0 && call.writable) call.end();
-    };
-    const end = () => {
-      ending = true;
-      endIfIdle();
-    };
-    calls.track(call, end);
+    const served = calls.serve(call, () => running.size === 0);
+    const { send } = served;
     const done = (id: number) => {
       running.delete(id);
-      endIfIdle();
+      served.endIfIdle();
     };
     call.on("data", (m: ExecuteStreamRequest) => {
       if (m.cancel) return running.get(m.id)?.abort();
@@ -124,7 +114,6 @@ export function scriptRunnerRpc(
         },
       );
     });
-    call.on("end", end);
     call.on("cancelled", () => {
       for (const abort of running.values()) abort.abort();
     });
