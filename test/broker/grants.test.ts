@@ -362,18 +362,36 @@ describe("OpenSecretsBatch", () => {
   });
 });
 
-/** Batches written on one OpenSecretsStream call, and what it answered: each message, then the call's status. */
-function streamed(batches: Array<{ id: number; requests: OpenSecretsRequest[] }>, client = sandbox) {
+type StreamBatch = { id: number; requests: OpenSecretsRequest[] };
+
+/**
+ * Batches written on one OpenSecretsStream call, round by round, and what it
+ * answered: each message, then the call's status. The broker works on the
+ * batches it holds at once, as on concurrent unary calls, so which of two
+ * batches written together claims a grant first is not promised: a batch
+ * that must come after another goes in a later round, written once every
+ * batch before it has been answered.
+ */
+function streamed(rounds: StreamBatch[][], client = sandbox) {
   return new Promise<{ answers: OpenSecretsStreamResponse[]; status: grpc.StatusObject }>((resolve) => {
     const answers: OpenSecretsStreamResponse[] = [];
     const call = client.openSecretsStream(new grpc.Metadata(), { deadline: Date.now() + 10_000 });
+    let round = 0;
+    let due = 0;
+    const writeRound = () => {
+      const batches = rounds[round++]!;
+      due += batches.length;
+      for (const b of batches) call.write(b);
+    };
     call.on("data", (m: OpenSecretsStreamResponse) => {
       answers.push(m);
-      if (answers.length === batches.length) call.end();
+      if (answers.length < due) return;
+      if (round < rounds.length) writeRound();
+      else call.end();
     });
     call.on("error", () => {});
     call.on("status", (status: grpc.StatusObject) => resolve({ answers, status }));
-    for (const b of batches) call.write(b);
+    writeRound();
   });
 }
 
@@ -383,9 +401,11 @@ describe("OpenSecretsStream", () => {
     const second = await scriptGrant(bob.id, "all", "tracker:stream");
     const tooMany = Array.from({ length: 65 }, () => ({ grant: { token: second.token }, userId: bob.id }));
     const { answers, status } = await streamed([
-      { id: 7, requests: [{ grant: { token: first.token }, userId: alice.id }] },
-      { id: 8, requests: [{ grant: { token: second.token }, userId: bob.id }, { grant: { token: first.token }, userId: alice.id }] },
-      { id: 9, requests: tooMany },
+      [{ id: 7, requests: [{ grant: { token: first.token }, userId: alice.id }] }],
+      [
+        { id: 8, requests: [{ grant: { token: second.token }, userId: bob.id }, { grant: { token: first.token }, userId: alice.id }] },
+        { id: 9, requests: tooMany },
+      ],
     ]);
 
     expect(status.code).toBe(grpc.status.OK);
@@ -408,9 +428,24 @@ describe("OpenSecretsStream", () => {
     expect(new Set(byId.get(9)!.outcomes.map((o) => `${o.code} ${o.message}`))).toEqual(new Set([`${grpc.status.INVALID_ARGUMENT} a batch holds 1 to 64 releases`]));
   });
 
+  it("releases a grant once when two batches written together both carry it", async () => {
+    const g = await scriptGrant(bob.id, "all", "tracker:stream");
+    const { answers } = await streamed([
+      [
+        { id: 21, requests: [{ grant: { token: g.token }, userId: bob.id }] },
+        { id: 22, requests: [{ grant: { token: g.token }, userId: bob.id }] },
+      ],
+    ]);
+    const outcomes = answers.map((a) => a.outcomes[0]!);
+    expect(outcomes.filter((o) => o.code === grpc.status.OK).map((o) => o.secrets)).toEqual([BOB]);
+    expect(outcomes.filter((o) => o.code !== grpc.status.OK)).toEqual([{ code: grpc.status.PERMISSION_DENIED, message: "grant refused: reused", secrets: {} }]);
+    refusedExecutions.push({ executionId: g.executionId, reason: "reused", rpc: "openSecrets" });
+    expectAudited("openSecrets", g, bob, ["X"], "tracker:stream");
+  });
+
   it("only the sandbox identity may call it", async () => {
     const g = await scriptGrant(alice.id, "all");
-    const { answers, status } = await streamed([{ id: 1, requests: [{ grant: { token: g.token }, userId: alice.id }] }], gateway);
+    const { answers, status } = await streamed([[{ id: 1, requests: [{ grant: { token: g.token }, userId: alice.id }] }]], gateway);
     expect(answers).toEqual([]);
     expect({ code: status.code, details: status.details }).toEqual({
       code: grpc.status.PERMISSION_DENIED,
