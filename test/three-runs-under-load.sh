@@ -14,8 +14,9 @@ for run in 1 2 3; do
   started=$(date +%s)
   npm test -- --reporter=dot --reporter=json --outputFile.json="$reports/run$run.json" "$@" >"$reports/run$run.log" 2>&1 || status=1
   if [ -f "$reports/run$run.json" ]; then
-    echo "run $run: $(jq '.numPassedTests' "$reports/run$run.json") passed, $(jq '.numFailedTests' "$reports/run$run.json") failed in $(( $(date +%s) - started )) s"
-    jq -r '.testResults[] | .assertionResults[] | select(.status == "failed") | "  failed: \(.ancestorTitles | join(" > ")) > \(.title)"' "$reports/run$run.json"
+    named=$(jq -r --arg run "run $run" -f test/failed-tests.jq "$reports/run$run.json")
+    echo "run $run: $(jq '.numPassedTests' "$reports/run$run.json") passed, $(grep -c '^failed (' <<<"$named" || true) failed in $(( $(date +%s) - started )) s"
+    [ -n "$named" ] && echo "$named"
   else
     echo "run $run: no report (see $reports/run$run.log)"
     status=1
