@@ -29,23 +29,11 @@ export function consolePart() {
   // One object literal, not closures made in a loop with computed keys:
   // every fresh realm builds it, and that cost ~15 µs of each.
   const console = {
-    log(...args) {
-      writeLog("log", args);
-    },
-    info(...args) {
-      writeLog("info", args);
-    },
-    warn(...args) {
-      writeLog("warn", args);
-    },
-    error(...args) {
-      writeLog("error", args);
-    },
-    debug(...args) {
-      writeLog("debug", args);
-    },
-    trace(...args) {
-      writeLog("trace", args);
-    },
+    log: (...args) => writeLog("log", args),
+    info: (...args) => writeLog("info", args),
+    warn: (...args) => writeLog("warn", args),
+    error: (...args) => writeLog("error", args),
+    debug: (...args) => writeLog("debug", args),
+    trace: (...args) => writeLog("trace", args),
   };
 }
