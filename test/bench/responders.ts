@@ -380,9 +380,9 @@ async function monolithRows(
   const perRequest = rounds.map((_, i) => cpu[i]! / requestsOf(i));
   printRoundSpread(rounds, cpuByRound);
   // The split at fifty connections is printed with the other cases; here, where the goals are, it moves (fewer requests share each wake-up).
-  for (const [i, label] of [setup.scripted, setup.scriptedNoSecrets].map((x, j) => [j + 1, x.targets[0]!.label] as const)) {
+  for (const [i, scriptedCase] of [[1, setup.scripted], [2, setup.scriptedNoSecrets]] as const) {
     const parts = [...cpuByProcess[i]!].map(([name, ms]) => `${name} ${fmt.ms(ms / requestsOf(i))}`).join(", ");
-    console.log(`  ${label}: CPU per request at c=${c}: ${parts}`);
+    console.log(`  ${scriptedCase.targets[0]!.label}: CPU per request at c=${c}: ${parts}`);
   }
   const goal = (ratio: number, min: number) => `goal ≥ ${min.toFixed(2)}× monolith: ${ratio >= min ? "pass" : "FAIL"}`;
   // Run with SCRIPT_SECRETS_CACHE_MAX_BYTES=0 (inherited or in BENCH_SANDBOX_ENV), every execution is a release at the broker: issue 17 asks 0.25× there.
