@@ -2,7 +2,7 @@
 // gateway in front: each worker kept busy with one trivial responder
 // execution after another, the next sent the moment the last answers. For
 // measuring the Deno side alone (CPU per execution from /proc, split by
-// thread) and for long runs that hunt rare failures (`--busy` keeps a core
+// thread, and the process's resident memory under the load) and for long runs that hunt rare failures (`--busy` keeps a core
 // busy meanwhile). `--runner` points at another checkout's
 // sandbox/deno/runner.js for an A/B in one sitting. Linux only (/proc).
 //
@@ -17,6 +17,7 @@
 // heap limit that adds the worker's own heap and the collection headroom,
 // and that headroom.
 import { spawn } from "node:child_process";
+import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { bundledDeno, loadSandboxConfig } from "../../sandbox/config.js";
 import { execMessage } from "../../sandbox/deno/protocol.js";
@@ -57,7 +58,20 @@ interface RunResult {
   byThread: Record<string, number>;
   p50Ms: number;
   p99Ms: number;
+  /** The Deno process's resident memory under the load: the mean of readings every 100 ms, and its peak (VmHWM). */
+  rssMib: number;
+  peakRssMib: number;
   failures: string[];
+}
+
+/** A field of /proc/PID/status in MiB (those fields are in kB), or 0 once the process is gone. */
+function statusMib(pid: number, field: "VmRSS" | "VmHWM"): number {
+  try {
+    const line = fs.readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith(`${field}:`));
+    return line === undefined ? 0 : Number(line.split(/\s+/)[1]) / 1024;
+  } catch {
+    return 0;
+  }
 }
 
 function once(denoPath: string, workers: number, total: number): Promise<RunResult> {
@@ -69,7 +83,10 @@ function once(denoPath: string, workers: number, total: number): Promise<RunResu
     let ready = 0;
     let started = 0;
     let cpuBefore = new Map<string, number>();
+    const rssReadings: number[] = [];
+    let rssTimer: NodeJS.Timeout | undefined;
     const end = (result: RunResult) => {
+      clearInterval(rssTimer);
       void deno.stop();
       resolve(result);
     };
@@ -92,12 +109,15 @@ function once(denoPath: string, workers: number, total: number): Promise<RunResu
         if (d / total >= 0.005) byThread[name] = Number((d / total).toFixed(3));
       }
       latencies.sort((a, b) => a - b);
+      const mean = rssReadings.reduce((a, b) => a + b, 0) / Math.max(1, rssReadings.length);
       end({
         executionsPerSecond: Math.round((total / ms) * 1000),
         cpuMsPerExecution: Number((cpu / total).toFixed(3)),
         byThread,
         p50Ms: Number(percentile(latencies, 50).toFixed(3)),
         p99Ms: Number(percentile(latencies, 99).toFixed(3)),
+        rssMib: Number(mean.toFixed(1)),
+        peakRssMib: Number(statusMib(deno.pid!, "VmHWM").toFixed(1)),
         failures,
       });
     };
@@ -109,12 +129,13 @@ function once(denoPath: string, workers: number, total: number): Promise<RunResu
           if (++ready < workers) return;
           cpuBefore = threadCpuMs(deno.pid!);
           started = performance.now();
+          rssTimer = setInterval(() => rssReadings.push(statusMib(deno.pid!, "VmRSS")), 100);
           for (let w = 1; w <= workers; w++) send(w);
         },
         // A worker lost (a hang ends at the runner's deadline as "time") fails the run.
         workerGone(worker, reason) {
           failures.push(`worker ${worker} gone (${reason}) after ${latencies.length} executions`);
-          end({ executionsPerSecond: 0, cpuMsPerExecution: 0, byThread: {}, p50Ms: 0, p99Ms: 0, failures });
+          end({ executionsPerSecond: 0, cpuMsPerExecution: 0, byThread: {}, p50Ms: 0, p99Ms: 0, rssMib: 0, peakRssMib: 0, failures });
         },
         workerExited() {},
         request() {},
