@@ -2,9 +2,10 @@
 // gateway in front: each worker kept busy with one trivial responder
 // execution after another, the next sent the moment the last answers. For
 // measuring the Deno side alone (CPU per execution from /proc, split by
-// thread, and the process's resident memory under the load) and for long runs that hunt rare failures (`--busy` keeps a core
-// busy meanwhile). `--runner` points at another checkout's
-// sandbox/deno/runner.js for an A/B in one sitting. Linux only (/proc).
+// thread, and the process's resident memory under the load) and for long
+// runs that hunt rare failures (`--busy` keeps a core busy meanwhile).
+// `--runner` points at another checkout's sandbox/deno/runner.js for an A/B
+// in one sitting. Linux only (/proc).
 //
 //   node --import tsx test/bench/deno-runner.ts [--runner F] [--workers 2]
 //     [--executions 6000] [--share-mb 10] [--heap-mb 32] [--headroom-mb 16]
