@@ -1,5 +1,6 @@
-// CPU time of processes, read from /proc: what the benchmarks divide by the
-// requests served to compare the cost of a request across processes.
+// CPU time and memory of processes, read from /proc: what the benchmarks
+// divide by the requests served to compare the cost of a request across
+// processes, and what the soak and the runner bench watch a process keep.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 
@@ -16,6 +17,16 @@ function statCpu(file: string): { comm: string; ms: number } | undefined {
   // Fields after the command: state is field 3 of stat(5), utime 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return { comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK };
+}
+
+/** A memory field of /proc/PID/status (VmRSS, VmHWM, ...) in KiB; 0 once the process is gone. */
+export function statusKib(pid: number, field: "VmRSS" | "VmHWM"): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** CPU time (user + system, all threads) of a process so far, in ms; undefined once it is gone. */

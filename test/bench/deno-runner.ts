@@ -18,14 +18,13 @@
 // heap limit that adds the worker's own heap and the collection headroom,
 // and that headroom.
 import { spawn } from "node:child_process";
-import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { bundledDeno, loadSandboxConfig } from "../../sandbox/config.js";
 import { execMessage } from "../../sandbox/deno/protocol.js";
 import { DENO_RUNNER } from "../../sandbox/files.js";
 import { DenoProcess } from "../../sandbox/pool/deno-process.js";
 import { workerHeap } from "../../sandbox/pool/types.js";
-import { threadCpuMs } from "./cpu.js";
+import { statusKib, threadCpuMs } from "./cpu.js";
 import { percentile } from "./stats.js";
 
 const SCRIPT = '(async () => ({ statusCode: 200, body: context.secrets.A ? "ok" : "missing" }))()';
@@ -65,15 +64,7 @@ interface RunResult {
   failures: string[];
 }
 
-/** A field of /proc/PID/status in MiB (those fields are in kB), or 0 once the process is gone. */
-function statusMib(pid: number, field: "VmRSS" | "VmHWM"): number {
-  try {
-    const line = fs.readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith(`${field}:`));
-    return line === undefined ? 0 : Number(line.split(/\s+/)[1]) / 1024;
-  } catch {
-    return 0;
-  }
-}
+const statusMib = (pid: number, field: "VmRSS" | "VmHWM") => statusKib(pid, field) / 1024;
 
 function once(denoPath: string, workers: number, total: number): Promise<RunResult> {
   return new Promise((resolve, reject) => {

@@ -14,6 +14,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { devServiceEnv, ensureDevMaterial } from "../../common/dev-material.js";
+import { statusKib } from "../bench/cpu.js";
 import { freePort, spawnService, type Child } from "../bench/processes.js";
 import { denoPidsOf } from "../helpers/sandbox-client.js";
 import { startCluster } from "./cluster.js";
@@ -31,15 +32,7 @@ const MEMORY_GROWTH_GOAL = 0.1;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
-function rssKb(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
+const rssKb = (pid: number | undefined) => (pid === undefined ? 0 : statusKib(pid, "VmRSS"));
 
 /** The heap a Node service kept after its last major collection (common/metrics.ts), from its metrics; 0 when unknown. */
 async function heapAfterGcKb(port: number): Promise<number> {
