@@ -1,7 +1,17 @@
 // The execution grant's wire format, shared by the gateway (which signs) and
-// the broker (which verifies): a compact JWS, alg EdDSA over Ed25519, whose
-// payload is a protobuf-encoded GrantClaims. Each side holds only its half of
-// the key pair.
+// the sandbox and the broker (which verify). The gateway signs the grants it
+// mints in one turn of its event loop together: a compact JWS (alg EdDSA over
+// Ed25519) whose payload is the SHA-256 digest of each grant's claims, and
+// each grant is that JWS followed by its own claims (a protobuf GrantClaims):
+//
+//   <header>.<digests>.<signature>.<claims>     (each part base64url)
+//
+// A grant is authentic when its claims' digest is among the signed ones.
+// One signature serves every grant of a turn (about two at ten connections),
+// and a verifier that has checked a batch's signature once accepts the next
+// grant of that batch on its digest alone. The digests of the other grants
+// tell nothing about them: each covers a random execution id. Each side
+// holds only its half of the key pair.
 import crypto, { type KeyObject } from "node:crypto";
 import fs from "node:fs";
 import { GrantClaims, GrantPurpose } from "../proto/gen/secutils/broker/v1/broker.js";
@@ -12,6 +22,8 @@ export const GRANT_TYP = "secutils-grant";
 export const GRANT_ALG = "EdDSA";
 /** The longest lifetime (expires_at - issued_at) the broker accepts. */
 export const GRANT_MAX_LIFETIME_SECONDS = 600;
+/** Grants one signature covers at most; a turn that mints more signs again. */
+export const GRANT_BATCH_MAX = 16;
 
 /** `script`: OpenSecrets for one script execution; `template`: RenderTemplates. */
 export type Purpose = "script" | "template";
@@ -26,10 +38,22 @@ export const GRANT_PURPOSE: Record<Purpose, GrantPurpose> = {
 // request.
 const HEADER = Buffer.from(JSON.stringify({ alg: GRANT_ALG, typ: GRANT_TYP })).toString("base64url");
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
+const DIGEST_BYTES = 32;
 
+const digestOf = (claims: Buffer): Buffer => crypto.createHash("sha256").update(claims).digest();
+
+/** Signs up to GRANT_BATCH_MAX grants with one signature; one token per grant, in order. */
+export function signGrants(claims: readonly GrantClaims[], privateKey: KeyObject): string[] {
+  if (claims.length === 0 || claims.length > GRANT_BATCH_MAX) throw new RangeError(`a grant batch holds 1..${GRANT_BATCH_MAX} grants`);
+  const encoded = claims.map((c) => Buffer.from(GrantClaims.encode(c).finish()));
+  const signingInput = `${HEADER}.${Buffer.concat(encoded.map(digestOf)).toString("base64url")}`;
+  const signed = `${signingInput}.${ed25519.sign(Buffer.from(signingInput), privateKey).toString("base64url")}`;
+  return encoded.map((c) => `${signed}.${c.toString("base64url")}`);
+}
+
+/** One grant signed on its own (a batch of one). */
 export async function signGrant(claims: GrantClaims, privateKey: KeyObject): Promise<string> {
-  const signingInput = `${HEADER}.${Buffer.from(GrantClaims.encode(claims).finish()).toString("base64url")}`;
-  return `${signingInput}.${ed25519.sign(Buffer.from(signingInput), privateKey).toString("base64url")}`;
+  return signGrants([claims], privateKey)[0]!;
 }
 
 export class GrantTokenError extends Error {
@@ -38,15 +62,38 @@ export class GrantTokenError extends Error {
   }
 }
 
+// Batches whose signature this process has checked, per verify key: the JWS
+// itself (header, digests and signature, exactly as signed) is the key, so
+// no altered part of it is ever taken as checked. A batch is looked up at
+// most GRANT_BATCH_MAX times and within seconds of its signing; the oldest
+// entries go first.
+const CHECKED_BATCHES_MAX = 512;
+const checkedBatches = new WeakMap<KeyObject, Set<string>>();
+
+function batchChecked(publicKey: KeyObject, jws: string): boolean {
+  return checkedBatches.get(publicKey)?.has(jws) === true;
+}
+
+function noteChecked(publicKey: KeyObject, jws: string): void {
+  let checked = checkedBatches.get(publicKey);
+  if (checked === undefined) {
+    checked = new Set();
+    checkedBatches.set(publicKey, checked);
+  }
+  if (checked.size >= CHECKED_BATCHES_MAX) checked.delete(checked.values().next().value!);
+  checked.add(jws);
+}
+
 /**
- * Checks a compact JWS (EdDSA) and returns its protected header and payload.
- * Only what this format uses is accepted: three base64url parts, alg EdDSA,
- * no `crit` and no unencoded payload. Throws GrantTokenError.
+ * Checks a grant and returns its batch's protected header and its own claims
+ * (still encoded). Only what this format uses is accepted: four base64url
+ * parts, alg EdDSA, no `crit` and no unencoded payload, 1..GRANT_BATCH_MAX
+ * digests, the claims' own among them. Throws GrantTokenError.
  */
 export function openGrantToken(token: string, publicKey: KeyObject): { header: Record<string, unknown>; payload: Buffer } {
   const parts = token.split(".");
-  if (parts.length !== 3 || !parts.every((p) => p.length > 0 && BASE64URL.test(p))) throw new GrantTokenError("malformed");
-  const [h, p, sig] = parts as [string, string, string];
+  if (parts.length !== 4 || !parts.every((p) => p.length > 0 && BASE64URL.test(p))) throw new GrantTokenError("malformed");
+  const [h, d, sig, c] = parts as [string, string, string, string];
   let header: unknown;
   try {
     header = JSON.parse(Buffer.from(h, "base64url").toString("utf8"));
@@ -56,14 +103,28 @@ export function openGrantToken(token: string, publicKey: KeyObject): { header: R
   if (header === null || typeof header !== "object" || Array.isArray(header)) throw new GrantTokenError("malformed");
   const hd = header as Record<string, unknown>;
   if (hd.alg !== GRANT_ALG || "crit" in hd || "b64" in hd) throw new GrantTokenError("malformed");
-  let valid: boolean;
-  try {
-    valid = ed25519.verify(Buffer.from(`${h}.${p}`), publicKey, Buffer.from(sig, "base64url"));
-  } catch {
-    valid = false;
+  const digests = Buffer.from(d, "base64url");
+  if (digests.length === 0 || digests.length % DIGEST_BYTES !== 0 || digests.length > GRANT_BATCH_MAX * DIGEST_BYTES) {
+    throw new GrantTokenError("malformed");
   }
-  if (!valid) throw new GrantTokenError("bad signature");
-  return { header: hd, payload: Buffer.from(p, "base64url") };
+  const payload = Buffer.from(c, "base64url");
+  const own = digestOf(payload);
+  let listed = false;
+  for (let at = 0; at < digests.length && !listed; at += DIGEST_BYTES) listed = own.equals(digests.subarray(at, at + DIGEST_BYTES));
+  // Claims the signature does not cover are as good as unsigned.
+  if (!listed) throw new GrantTokenError("bad signature");
+  const jws = token.slice(0, token.length - c.length - 1);
+  if (!batchChecked(publicKey, jws)) {
+    let valid: boolean;
+    try {
+      valid = ed25519.verify(Buffer.from(`${h}.${d}`), publicKey, Buffer.from(sig, "base64url"));
+    } catch {
+      valid = false;
+    }
+    if (!valid) throw new GrantTokenError("bad signature");
+    noteChecked(publicKey, jws);
+  }
+  return { header: hd, payload };
 }
 
 /** Decodes the payload of a token whose signature has already been verified. */

@@ -1,5 +1,6 @@
 import crypto, { type KeyObject } from "node:crypto";
-import { GRANT_MAX_LIFETIME_SECONDS, GRANT_PURPOSE, signGrant, type Purpose } from "../../common/grant-token.js";
+import type { GrantClaims } from "../../proto/gen/secutils/broker/v1/broker.js";
+import { GRANT_BATCH_MAX, GRANT_MAX_LIFETIME_SECONDS, GRANT_PURPOSE, signGrants, type Purpose } from "../../common/grant-token.js";
 
 /** A responder's or tracker's access setting, minus "none" (which gets no grant at all). */
 export type GrantAccess = "all" | { selected: string[] };
@@ -25,12 +26,22 @@ export interface MintedGrant {
 // call that follows; short, so a leaked grant is worth seconds.
 const DEFAULT_TTL_SECONDS = 30;
 
+interface Unsigned {
+  claims: GrantClaims;
+  resolve(token: string): void;
+  reject(err: unknown): void;
+}
+
 /**
  * Signs execution grants with the gateway's Ed25519 private key. Each grant
- * names a fresh execution id, which the broker accepts once.
+ * names a fresh execution id, which the broker accepts once. The grants
+ * asked for in one turn of the event loop are signed together, once per
+ * GRANT_BATCH_MAX (common/grant-token.ts), when the turn's callbacks are done.
  */
 export class GrantMinter {
   private readonly defaultTtl: number;
+
+  private unsigned: Unsigned[] = [];
 
   private readonly generationOf: GenerationOf | undefined;
 
@@ -54,21 +65,39 @@ export class GrantMinter {
     const ttl = checkTtl(req.ttlSeconds ?? this.defaultTtl);
     const executionId = crypto.randomUUID();
     const issuedAt = Math.floor(Date.now() / 1000);
-    const token = await signGrant(
-      {
-        userId: req.userId,
-        purpose: GRANT_PURPOSE[req.purpose],
-        all: req.access === "all",
-        secretIds: req.access === "all" ? [] : [...req.access.selected],
-        executionId,
-        consumer: req.consumer,
-        issuedAt,
-        expiresAt: issuedAt + ttl,
-        secretsGeneration: req.purpose === "script" && this.generationOf ? this.generationOf(req.userId) : "",
-      },
-      this.privateKey,
-    );
+    const claims: GrantClaims = {
+      userId: req.userId,
+      purpose: GRANT_PURPOSE[req.purpose],
+      all: req.access === "all",
+      secretIds: req.access === "all" ? [] : [...req.access.selected],
+      executionId,
+      consumer: req.consumer,
+      issuedAt,
+      expiresAt: issuedAt + ttl,
+      secretsGeneration: req.purpose === "script" && this.generationOf ? this.generationOf(req.userId) : "",
+    };
+    const token = await new Promise<string>((resolve, reject) => {
+      if (this.unsigned.length === 0) setImmediate(() => this.signTurn());
+      this.unsigned.push({ claims, resolve, reject });
+    });
     return { token, executionId };
+  }
+
+  private signTurn(): void {
+    const turn = this.unsigned;
+    this.unsigned = [];
+    for (let at = 0; at < turn.length; at += GRANT_BATCH_MAX) {
+      const batch = turn.slice(at, at + GRANT_BATCH_MAX);
+      try {
+        const tokens = signGrants(
+          batch.map((u) => u.claims),
+          this.privateKey,
+        );
+        batch.forEach((u, i) => u.resolve(tokens[i]!));
+      } catch (err) {
+        for (const u of batch) u.reject(err);
+      }
+    }
   }
 }
 

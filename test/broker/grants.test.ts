@@ -167,9 +167,10 @@ describe("OpenSecrets", () => {
     ["an unspecified purpose", () => craft({ purpose: GrantPurpose.GRANT_PURPOSE_UNSPECIFIED }), "wrong purpose"],
     ["garbage", async () => "not-a-token", "malformed"],
     ["three dots of nothing", async () => "..", "malformed"],
-    ["an unsigned token (alg none)", async () => `${b64({ alg: "none", typ: "secutils-grant" })}.${b64({ userId: "x" })}.`, "malformed"],
-    ["a token of another type signed with the right key", () => new CompactSign(new TextEncoder().encode("{}")).setProtectedHeader({ alg: "EdDSA", typ: "JWT" }).sign(signingKey), "wrong token type"],
-    ["a payload that is not GrantClaims", () => new CompactSign(new TextEncoder().encode('{"sub":"x"}')).setProtectedHeader({ alg: "EdDSA", typ: "secutils-grant" }).sign(signingKey), "malformed"],
+    ["an unsigned token (alg none)", async () => `${b64({ alg: "none", typ: "secutils-grant" })}.${digestB64(ANY_CLAIMS)}.AAAA.${ANY_CLAIMS.toString("base64url")}`, "malformed"],
+    ["a grant in the three-part form of one JWS per grant", () => new CompactSign(ANY_CLAIMS).setProtectedHeader({ alg: "EdDSA", typ: "secutils-grant" }).sign(signingKey), "malformed"],
+    ["a token of another type signed with the right key", () => joseGrant("JWT", ANY_CLAIMS), "wrong token type"],
+    ["a payload that is not GrantClaims", () => joseGrant("secutils-grant", Buffer.from('{"sub":"x"}')), "malformed"],
     ["claims without an execution id", () => craft({ executionId: "" }), "malformed"],
     ["claims whose consumer holds a control character", () => craft({ consumer: "responder:\u0000" }), "malformed"],
     ["secret ids that are not uuids", () => craft({ all: false, secretIds: ["../../etc"] }), "malformed"],
@@ -202,6 +203,30 @@ describe("OpenSecrets", () => {
 
 function b64(json: object): string {
   return Buffer.from(JSON.stringify(json)).toString("base64url");
+}
+
+const digestB64 = (claims: Buffer) => crypto.createHash("sha256").update(claims).digest("base64url");
+
+// Well-formed claims of a user of no test, for tokens refused before their claims count.
+const ANY_CLAIMS = Buffer.from(
+  GrantClaims.encode({
+    userId: crypto.randomUUID(),
+    purpose: GrantPurpose.GRANT_PURPOSE_SCRIPT,
+    all: true,
+    secretIds: [],
+    executionId: crypto.randomUUID(),
+    consumer: "responder:crafted",
+    issuedAt: Math.floor(Date.now() / 1000),
+    expiresAt: Math.floor(Date.now() / 1000) + 600,
+    secretsGeneration: "",
+  }).finish(),
+);
+
+/** A grant signed by an independent JWS implementation: a batch of one, under any `typ`. */
+async function joseGrant(typ: string, claims: Buffer): Promise<string> {
+  const digest = crypto.createHash("sha256").update(claims).digest();
+  const jws = await new CompactSign(digest).setProtectedHeader({ alg: "EdDSA", typ }).sign(signingKey);
+  return `${jws}.${claims.toString("base64url")}`;
 }
 
 describe("RenderTemplates", () => {

@@ -123,9 +123,11 @@ export interface ResolveSecretIdsResponse {
 }
 
 /**
- * An execution grant: a compact JWS (alg EdDSA, Ed25519) whose payload is a
- * serialised GrantClaims, signed by the gateway's private key. The broker
- * holds only the public key, so it cannot mint grants.
+ * An execution grant: a serialised GrantClaims under the gateway's Ed25519
+ * signature, "<header>.<digests>.<signature>.<claims>": a compact JWS (alg
+ * EdDSA) over the SHA-256 digests of the claims of the grants minted with it,
+ * then this grant's claims (common/grant-token.ts). The broker and the
+ * sandbox hold only the public key, so they cannot mint grants.
  */
 export interface Grant {
   token: string;
