@@ -40,7 +40,8 @@ const HEADER = Buffer.from(JSON.stringify({ alg: GRANT_ALG, typ: GRANT_TYP })).t
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const DIGEST_BYTES = 32;
 
-const digestOf = (claims: Buffer): Buffer => crypto.createHash("sha256").update(claims).digest();
+// One-shot: ~1 µs less per grant than a Hash object.
+const digestOf = (claims: Buffer): Buffer => crypto.hash("sha256", claims, "buffer");
 
 /** Signs up to GRANT_BATCH_MAX grants with one signature; one token per grant, in order. */
 export function signGrants(claims: readonly GrantClaims[], privateKey: KeyObject): string[] {
@@ -62,26 +63,24 @@ export class GrantTokenError extends Error {
   }
 }
 
-// Batches whose signature this process has checked, per verify key: the JWS
-// itself (header, digests and signature, exactly as signed) is the key, so
-// no altered part of it is ever taken as checked. A batch is looked up at
-// most GRANT_BATCH_MAX times and within seconds of its signing; the oldest
-// entries go first.
+type Header = Record<string, unknown>;
+
+// Batches whose signature this process has checked, per verify key, with
+// their protected header: the JWS itself (header, digests and signature,
+// exactly as signed) is the key, so no altered part of it is ever taken as
+// checked. A batch is looked up at most GRANT_BATCH_MAX times and within
+// seconds of its signing; the oldest entries go first.
 const CHECKED_BATCHES_MAX = 512;
-const checkedBatches = new WeakMap<KeyObject, Set<string>>();
+const checkedBatches = new WeakMap<KeyObject, Map<string, Header>>();
 
-function batchChecked(publicKey: KeyObject, jws: string): boolean {
-  return checkedBatches.get(publicKey)?.has(jws) === true;
-}
-
-function noteChecked(publicKey: KeyObject, jws: string): void {
+function noteChecked(publicKey: KeyObject, jws: string, header: Header): void {
   let checked = checkedBatches.get(publicKey);
   if (checked === undefined) {
-    checked = new Set();
+    checked = new Map();
     checkedBatches.set(publicKey, checked);
   }
-  if (checked.size >= CHECKED_BATCHES_MAX) checked.delete(checked.values().next().value!);
-  checked.add(jws);
+  if (checked.size >= CHECKED_BATCHES_MAX) checked.delete(checked.keys().next().value!);
+  checked.set(jws, header);
 }
 
 /**
@@ -90,19 +89,13 @@ function noteChecked(publicKey: KeyObject, jws: string): void {
  * parts, alg EdDSA, no `crit` and no unencoded payload, 1..GRANT_BATCH_MAX
  * digests, the claims' own among them. Throws GrantTokenError.
  */
-export function openGrantToken(token: string, publicKey: KeyObject): { header: Record<string, unknown>; payload: Buffer } {
+export function openGrantToken(token: string, publicKey: KeyObject): { header: Header; payload: Buffer } {
   const parts = token.split(".");
   if (parts.length !== 4 || !parts.every((p) => p.length > 0 && BASE64URL.test(p))) throw new GrantTokenError("malformed");
   const [h, d, sig, c] = parts as [string, string, string, string];
-  let header: unknown;
-  try {
-    header = JSON.parse(Buffer.from(h, "base64url").toString("utf8"));
-  } catch {
-    throw new GrantTokenError("malformed");
-  }
-  if (header === null || typeof header !== "object" || Array.isArray(header)) throw new GrantTokenError("malformed");
-  const hd = header as Record<string, unknown>;
-  if (hd.alg !== GRANT_ALG || "crit" in hd || "b64" in hd) throw new GrantTokenError("malformed");
+  const jws = token.slice(0, token.length - c.length - 1);
+  const checked = checkedBatches.get(publicKey)?.get(jws);
+  const header = checked ?? parseHeader(h);
   const digests = Buffer.from(d, "base64url");
   if (digests.length === 0 || digests.length % DIGEST_BYTES !== 0 || digests.length > GRANT_BATCH_MAX * DIGEST_BYTES) {
     throw new GrantTokenError("malformed");
@@ -113,8 +106,7 @@ export function openGrantToken(token: string, publicKey: KeyObject): { header: R
   for (let at = 0; at < digests.length && !listed; at += DIGEST_BYTES) listed = own.equals(digests.subarray(at, at + DIGEST_BYTES));
   // Claims the signature does not cover are as good as unsigned.
   if (!listed) throw new GrantTokenError("bad signature");
-  const jws = token.slice(0, token.length - c.length - 1);
-  if (!batchChecked(publicKey, jws)) {
+  if (checked === undefined) {
     let valid: boolean;
     try {
       valid = ed25519.verify(Buffer.from(`${h}.${d}`), publicKey, Buffer.from(sig, "base64url"));
@@ -122,9 +114,22 @@ export function openGrantToken(token: string, publicKey: KeyObject): { header: R
       valid = false;
     }
     if (!valid) throw new GrantTokenError("bad signature");
-    noteChecked(publicKey, jws);
+    noteChecked(publicKey, jws, header);
   }
-  return { header: hd, payload };
+  return { header, payload };
+}
+
+function parseHeader(h: string): Header {
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(h, "base64url").toString("utf8"));
+  } catch {
+    throw new GrantTokenError("malformed");
+  }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) throw new GrantTokenError("malformed");
+  const hd = header as Header;
+  if (hd.alg !== GRANT_ALG || "crit" in hd || "b64" in hd) throw new GrantTokenError("malformed");
+  return hd;
 }
 
 /** Decodes the payload of a token whose signature has already been verified. */

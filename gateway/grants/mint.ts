@@ -89,10 +89,7 @@ export class GrantMinter {
     for (let at = 0; at < turn.length; at += GRANT_BATCH_MAX) {
       const batch = turn.slice(at, at + GRANT_BATCH_MAX);
       try {
-        const tokens = signGrants(
-          batch.map((u) => u.claims),
-          this.privateKey,
-        );
+        const tokens = signGrants(batch.map((u) => u.claims), this.privateKey);
         batch.forEach((u, i) => u.resolve(tokens[i]!));
       } catch (err) {
         for (const u of batch) u.reject(err);
