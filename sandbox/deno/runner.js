@@ -9,7 +9,7 @@
 // answered shortly after it is terminated and reported.
 import { MessageChannel, Worker } from "node:worker_threads";
 import { coreExtras } from "./core-extras.js";
-import { workerResourceLimits } from "./limits.js";
+import { REALM_CONTEXT_OPTIONS, workerResourceLimits } from "./limits.js";
 import { PAGE_SOURCE } from "./page.js";
 import { stdoutLock } from "./output.js";
 import { exitedLine, goneLine, inputProtocol, readyLine, workerProtocol } from "./protocol.js";
@@ -83,6 +83,7 @@ function spawn(id, heapMb, headroomMb, shareMb) {
       prelude: PRELUDE_SOURCE,
       coreExtras: CORE_EXTRAS_SOURCE,
       page: PAGE_SOURCE,
+      realmOptions: REALM_CONTEXT_OPTIONS,
       shareMb,
       input: input.port1,
       output: output.buffer,

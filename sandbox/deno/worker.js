@@ -36,11 +36,7 @@ export function workerMain(protocol, output) {
     // An ordinary global, not one whose properties are relayed to an object
     // of the worker's realm: no host object stands behind the realm's
     // globals, and the prelude's definitions of them cost less.
-    const context = vm.createContext(vm.constants.DONT_CONTEXTIFY, {
-      name: "script",
-      microtaskMode: "afterEvaluate",
-      codeGeneration: { strings: true, wasm: false },
-    });
+    const context = vm.createContext(vm.constants.DONT_CONTEXTIFY, workerData.realmOptions);
     const api = prelude.runInContext(context);
     // Read once, before any user code exists in this realm.
     return {

@@ -11,7 +11,7 @@
 // and B's prelude against A's. Run it both ways round: the first of a pair
 // of realms was seen to pay a little more.
 import { Worker } from "node:worker_threads";
-import { workerResourceLimits } from "../../sandbox/deno/limits.js";
+import { REALM_CONTEXT_OPTIONS, workerResourceLimits } from "../../sandbox/deno/limits.js";
 
 const [a, b, realmsArg = "6000"] = Deno.args;
 if (!a || !b) throw new Error("usage: realm-prelude.js <checkout A> <checkout B> [realms]");
@@ -39,8 +39,7 @@ function timeInWorker(sources) {
     for (let i = 0; i < workerData.realms; i++) {
       const k = i % 2;
       const t0 = performance.now();
-      // The options sandbox/deno/worker.js gives every realm.
-      const c = vm.createContext(vm.constants.DONT_CONTEXTIFY, { name: "script", microtaskMode: "afterEvaluate", codeGeneration: { strings: true, wasm: false } });
+      const c = vm.createContext(vm.constants.DONT_CONTEXTIFY, workerData.realmOptions);
       const t1 = performance.now();
       scripts[k].runInContext(c);
       const t2 = performance.now();
@@ -52,7 +51,7 @@ function timeInWorker(sources) {
   return new Promise((resolve, reject) => {
     const w = new Worker(body, {
       eval: true,
-      workerData: { sources, realms, warmUp: WARM_UP },
+      workerData: { sources, realms, warmUp: WARM_UP, realmOptions: REALM_CONTEXT_OPTIONS },
       resourceLimits: workerResourceLimits(HEAP_MB, HEADROOM_MB),
     });
     w.once("message", resolve);
