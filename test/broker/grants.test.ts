@@ -84,10 +84,10 @@ const scriptGrant = (userId: string, selected: string[] | "all", consumer = "res
 const templateGrant = (userId: string, selected: string[] | "all", consumer = "responder:test") =>
   minter.mint({ userId, purpose: "template", access: selected === "all" ? "all" : { selected }, consumer });
 
-/** Claims signed directly, for grants the minter would never make. */
-function craft(overrides: Partial<GrantClaims>, key: KeyObject = signingKey): Promise<string> {
+/** Alice's script grant for all her secrets, with overrides, as the minter would never make it. */
+function claimsOf(overrides: Partial<GrantClaims>): GrantClaims {
   const now = Math.floor(Date.now() / 1000);
-  const claims: GrantClaims = {
+  return {
     userId: alice.id,
     purpose: GrantPurpose.GRANT_PURPOSE_SCRIPT,
     all: true,
@@ -99,7 +99,11 @@ function craft(overrides: Partial<GrantClaims>, key: KeyObject = signingKey): Pr
     secretsGeneration: "",
     ...overrides,
   };
-  return signGrant(claims, key);
+}
+
+/** Claims signed directly, for grants the minter would never make. */
+function craft(overrides: Partial<GrantClaims>, key: KeyObject = signingKey): Promise<string> {
+  return signGrant(claimsOf(overrides), key);
 }
 
 // Execution ids of refused grants, by reason, checked against the audit log at the end.
@@ -167,9 +171,9 @@ describe("OpenSecrets", () => {
     ["an unspecified purpose", () => craft({ purpose: GrantPurpose.GRANT_PURPOSE_UNSPECIFIED }), "wrong purpose"],
     ["garbage", async () => "not-a-token", "malformed"],
     ["three dots of nothing", async () => "..", "malformed"],
-    ["an unsigned token (alg none)", async () => `${b64({ alg: "none", typ: "secutils-grant" })}.${digestB64(ANY_CLAIMS)}.AAAA.${ANY_CLAIMS.toString("base64url")}`, "malformed"],
-    ["a grant in the three-part form of one JWS per grant", () => new CompactSign(ANY_CLAIMS).setProtectedHeader({ alg: "EdDSA", typ: "secutils-grant" }).sign(signingKey), "malformed"],
-    ["a token of another type signed with the right key", () => joseGrant("JWT", ANY_CLAIMS), "wrong token type"],
+    ["an unsigned token (alg none)", async () => { const c = anyClaims(); return `${b64({ alg: "none", typ: "secutils-grant" })}.${digestOf(c).toString("base64url")}.AAAA.${c.toString("base64url")}`; }, "malformed"],
+    ["a grant in the three-part form of one JWS per grant", () => new CompactSign(anyClaims()).setProtectedHeader({ alg: "EdDSA", typ: "secutils-grant" }).sign(signingKey), "malformed"],
+    ["a token of another type signed with the right key", () => joseGrant("JWT", anyClaims()), "wrong token type"],
     ["a payload that is not GrantClaims", () => joseGrant("secutils-grant", Buffer.from('{"sub":"x"}')), "malformed"],
     ["claims without an execution id", () => craft({ executionId: "" }), "malformed"],
     ["claims whose consumer holds a control character", () => craft({ consumer: "responder:\u0000" }), "malformed"],
@@ -205,27 +209,14 @@ function b64(json: object): string {
   return Buffer.from(JSON.stringify(json)).toString("base64url");
 }
 
-const digestB64 = (claims: Buffer) => crypto.createHash("sha256").update(claims).digest("base64url");
+const digestOf = (claims: Buffer) => crypto.createHash("sha256").update(claims).digest();
 
-// Well-formed claims of a user of no test, for tokens refused before their claims count.
-const ANY_CLAIMS = Buffer.from(
-  GrantClaims.encode({
-    userId: crypto.randomUUID(),
-    purpose: GrantPurpose.GRANT_PURPOSE_SCRIPT,
-    all: true,
-    secretIds: [],
-    executionId: crypto.randomUUID(),
-    consumer: "responder:crafted",
-    issuedAt: Math.floor(Date.now() / 1000),
-    expiresAt: Math.floor(Date.now() / 1000) + 600,
-    secretsGeneration: "",
-  }).finish(),
-);
+// Well-formed encoded claims, for tokens refused before their claims count.
+const anyClaims = () => Buffer.from(GrantClaims.encode(claimsOf({})).finish());
 
 /** A grant signed by an independent JWS implementation: a batch of one, under any `typ`. */
 async function joseGrant(typ: string, claims: Buffer): Promise<string> {
-  const digest = crypto.createHash("sha256").update(claims).digest();
-  const jws = await new CompactSign(digest).setProtectedHeader({ alg: "EdDSA", typ }).sign(signingKey);
+  const jws = await new CompactSign(digestOf(claims)).setProtectedHeader({ alg: "EdDSA", typ }).sign(signingKey);
   return `${jws}.${claims.toString("base64url")}`;
 }
 
