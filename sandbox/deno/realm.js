@@ -18,6 +18,7 @@
 //
 // The prelude is one function, written in parts (realm/*.js) that share its
 // scope: each part's body is joined here, in order, when the runner starts.
+import { joinParts } from "./parts.js";
 import { captured } from "./realm/captured.js";
 import { consolePart } from "./realm/console.js";
 import { hostCalls } from "./realm/host-calls.js";
@@ -28,12 +29,6 @@ import { text } from "./realm/text.js";
 
 const PARTS = [captured, memory, text, consolePart, hostCalls, results, script];
 
-/** The body of a part: its source between the outer braces. */
-function bodyOf(part) {
-  const source = part.toString();
-  return source.slice(source.indexOf("{") + 1, source.lastIndexOf("}"));
-}
-
 /** The prelude's source: `function realmPrelude(buildCoreExtras) {...}`. */
 export const REALM_PRELUDE_SOURCE = `function realmPrelude(buildCoreExtras) {
-  "use strict";${PARTS.map(bodyOf).join("")}}`;
+  "use strict";${joinParts(PARTS)}}`;

@@ -8,7 +8,7 @@
 // It also holds each busy worker to its deadline: a worker that has not
 // answered shortly after it is terminated and reported.
 import { MessageChannel, Worker } from "node:worker_threads";
-import { coreExtras } from "./core-extras.js";
+import { CORE_EXTRAS_SOURCE } from "./core-extras.js";
 import { REALM_CONTEXT_OPTIONS, workerResourceLimits } from "./limits.js";
 import { PAGE_SOURCE } from "./page.js";
 import { stdoutLock } from "./output.js";
@@ -25,7 +25,6 @@ self.onmessage = (e) => {
   (${readerMain.toString()})((${inputProtocol.toString()})(), e.data, (m) => self.postMessage(m), receiveMessageOnPort);
 };`;
 const PRELUDE_SOURCE = REALM_PRELUDE_SOURCE;
-const CORE_EXTRAS_SOURCE = coreExtras.toString();
 const DEADLINE_GRACE_MS = 500;
 const WATCH_INTERVAL_MS = 100;
 

@@ -24,9 +24,11 @@ const HEADROOM_MB = 16;
 
 async function preludeOf(checkout) {
   const { REALM_PRELUDE_SOURCE } = await import(`${checkout}/sandbox/deno/realm.js`);
-  const { coreExtras } = await import(`${checkout}/sandbox/deno/core-extras.js`);
+  const extras = await import(`${checkout}/sandbox/deno/core-extras.js`);
+  // Before session 43 the extras were one function, not a source joined from parts.
+  const coreExtrasSource = extras.CORE_EXTRAS_SOURCE ?? extras.coreExtras.toString();
   // As sandbox/deno/worker.js compiles it.
-  return `(${REALM_PRELUDE_SOURCE})(${coreExtras.toString()})`;
+  return `(${REALM_PRELUDE_SOURCE})(${coreExtrasSource})`;
 }
 
 function timeInWorker(sources) {
