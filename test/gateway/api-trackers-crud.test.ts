@@ -12,6 +12,7 @@ import { insertUser } from "../../gateway/users/store.js";
 import { BACKEND, createDatabase, dropDatabase } from "../helpers/databases.js";
 import { call, createSecret, newUser, type TestUser } from "../helpers/http.js";
 import { Stack } from "../helpers/stack.js";
+import { trackerCrud, type TrackerBody as Body } from "../helpers/trackers.js";
 
 const BASE = "/api/web_scraping/api_trackers";
 const TRACKER_KEYS = ["config", "createdAt", "enabled", "id", "name", "notifications", "secrets", "target", "updatedAt"];
@@ -32,38 +33,7 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.stop());
 
-let counter = 0;
-type Body = { name: string; config: Record<string, unknown>; target: Record<string, unknown> } & Record<string, unknown>;
-const trackerBody = (over: Partial<Body> = {}): Body => ({
-  name: `tracker-${++counter}`,
-  config: { revisions: 3 },
-  target: { url: URL_A },
-  ...over,
-});
-
-const create = (u: TestUser, json: unknown) => call(stack, "POST", BASE, { auth: u.auth, json });
-/** PUT answers 204 without a body, as the reference does; the tracker as it now is comes from the list. */
-const update = async (u: TestUser, id: string, json: unknown) => {
-  const res = await call(stack, "PUT", `${BASE}/${id}`, { auth: u.auth, json });
-  if (res.status !== 204) return res;
-  expect(res.text).toBe("");
-  return { ...res, body: (await listed(u, id)) as Record<string, any> };
-};
-const remove = (u: TestUser, id: string) => call(stack, "DELETE", `${BASE}/${id}`, { auth: u.auth });
-/** All of the user's trackers, in the collection's default order (by name). */
-const list = async (u: TestUser) => {
-  const res = await call<{ items: Record<string, any>[]; total: number }>(stack, "GET", `${BASE}?pageSize=100`, { auth: u.auth });
-  expect(res.status).toBe(200);
-  expect(Object.keys(res.body).sort()).toEqual(["items", "total"]);
-  expect(res.body.total).toBe(res.body.items.length);
-  return res.body.items;
-};
-const created = async (u: TestUser, over: Partial<Body> = {}) => {
-  const res = await create(u, trackerBody(over));
-  expect(res.status, res.text).toBe(201);
-  return res.body as Record<string, any>;
-};
-const listed = async (u: TestUser, id: string) => (await list(u)).find((t) => t.id === id);
+const { unique, trackerBody, create, update, remove, list, created, listed } = trackerCrud(() => stack, BASE, "tracker", { url: URL_A });
 
 describe("create, list, update, delete", () => {
   it("POST answers 201 with the tracker and its defaults: enabled, GET, no secrets", async () => {
@@ -297,7 +267,7 @@ describe("target.body", () => {
     ["nesting 5000 levels deep", "[".repeat(5000) + "]".repeat(5000)],
     ["nesting 200000 levels deep", "[".repeat(200_000) + "]".repeat(200_000)],
   ])("with %s is 400", async (_label, body) => {
-    const raw = `{"name":"deep-${++counter}","config":{"revisions":1},"target":{"url":"${URL_A}","body":${body}}}`;
+    const raw = `{"name":"deep-${unique()}","config":{"revisions":1},"target":{"url":"${URL_A}","body":${body}}}`;
     const res = await call(stack, "POST", BASE, { auth: alice.auth, raw });
     expect(res.status, res.text).toBe(400);
     expect(res.body).toEqual({ message: expect.stringMatching(/target\.body/) });
@@ -331,7 +301,7 @@ describe("validation", () => {
   const rows: Row[] = [
     { label: 'name ""', change: (b) => (b.name = ""), status: 400, field: /name/ },
     { label: "name of 101 characters", change: (b) => (b.name = "n".repeat(101)), status: 400, field: /name/ },
-    { label: "name of 100 characters", change: (b) => (b.name = "n".repeat(96) + String(++counter).padStart(4, "0")), status: 201 },
+    { label: "name of 100 characters", change: (b) => (b.name = "n".repeat(96) + String(unique()).padStart(4, "0")), status: 201 },
     { label: "name missing", change: (b) => delete (b as Partial<Body>).name, status: 400, field: /name/ },
     { label: "name with a NUL character", change: (b) => (b.name = "a\u0000b"), status: 400, field: /name/ },
     { label: "the seed's tagIds at the top level is accepted", change: (b) => (b.tagIds = []), status: 201 },
@@ -413,7 +383,7 @@ describe("validation", () => {
     {
       label: "every field at its maximum at once",
       change: (b) => {
-        b.name = "m".repeat(96) + String(++counter).padStart(4, "0");
+        b.name = "m".repeat(96) + String(unique()).padStart(4, "0");
         b.config = { revisions: 30, job: { schedule: "0 0 * * *" } };
         b.target = {
           url: "https://a.test/" + "p".repeat(2033),
@@ -602,7 +572,7 @@ describe("store and schedule", () => {
 
   const nextRun = async (id: string) =>
     (await db.query<{ at: Date | null }>("SELECT next_run_at AS at FROM api_trackers WHERE id = $1", [id]))[0]!.at;
-  const input = (over: Record<string, unknown> = {}) => ({ name: `s-${++counter}`, config: { revisions: 1 }, target: { url: URL_A }, ...over });
+  const input = (over: Record<string, unknown> = {}) => ({ name: `s-${unique()}`, config: { revisions: 1 }, target: { url: URL_A }, ...over });
 
   it("next_run_at is the next tick for an enabled, scheduled tracker, NULL otherwise", async () => {
     const before = Date.now();

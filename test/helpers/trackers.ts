@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { expect } from "vitest";
 import { call, type StackLike, type TestUser } from "./http.js";
 
 export interface RunLog {
@@ -39,6 +40,55 @@ export function trackerCalls(path: string) {
       const res = await call<RunLog[]>(stack, "GET", `${path}/${id}/_logs`, { auth: user.auth });
       if (res.status !== 200) throw new Error(`logs: ${res.status} ${res.text}`);
       return res.body;
+    },
+  };
+}
+
+export type TrackerBody = { name: string; config: Record<string, unknown>; target: Record<string, unknown> } & Record<string, unknown>;
+
+/**
+ * The CRUD calls the API and page tracker tests share, on the trackers under
+ * `path`, with `target` as the default target of a new tracker. `stack` is
+ * read at each call (it starts in the test file's beforeAll).
+ */
+export function trackerCrud(stack: () => StackLike, path: string, prefix: string, target: Record<string, unknown>) {
+  let counter = 0;
+  const trackerBody = (over: Partial<TrackerBody> = {}): TrackerBody => ({
+    name: `${prefix}-${++counter}`,
+    config: { revisions: 3 },
+    // A copy each time: the validation tests change the body they get.
+    target: structuredClone(target),
+    ...over,
+  });
+  const create = (u: TestUser, json: unknown) => call(stack(), "POST", path, { auth: u.auth, json });
+  /** All of the user's trackers, in the collection's default order (by name). */
+  const list = async (u: TestUser) => {
+    const res = await call<{ items: Record<string, any>[]; total: number }>(stack(), "GET", `${path}?pageSize=100`, { auth: u.auth });
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body).sort()).toEqual(["items", "total"]);
+    expect(res.body.total).toBe(res.body.items.length);
+    return res.body.items;
+  };
+  const listed = async (u: TestUser, id: string) => (await list(u)).find((t) => t.id === id);
+  return {
+    /** A number not given before in this file: for unique names. */
+    unique: () => ++counter,
+    trackerBody,
+    create,
+    /** PUT answers 204 without a body, as the reference does; the tracker as it now is comes from the list. */
+    async update(u: TestUser, id: string, json: unknown) {
+      const res = await call(stack(), "PUT", `${path}/${id}`, { auth: u.auth, json });
+      if (res.status !== 204) return res;
+      expect(res.text).toBe("");
+      return { ...res, body: (await listed(u, id)) as Record<string, any> };
+    },
+    remove: (u: TestUser, id: string) => call(stack(), "DELETE", `${path}/${id}`, { auth: u.auth }),
+    list,
+    listed,
+    async created(u: TestUser, over: Partial<TrackerBody> = {}) {
+      const res = await create(u, trackerBody(over));
+      expect(res.status, res.text).toBe(201);
+      return res.body as Record<string, any>;
     },
   };
 }
