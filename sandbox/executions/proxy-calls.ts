@@ -42,6 +42,7 @@ export class ProxyThread {
   session(): ProxySession {
     const session = this.nextSession++;
     let ended = false;
+    let called = false;
     return {
       call: (json) =>
         new Promise((resolve) => {
@@ -49,6 +50,7 @@ export class ProxyThread {
           // runs on while its run is over) would otherwise start a budget
           // that nothing ends.
           if (ended) return resolve(failedCall(json, "the execution is over"));
+          called = true;
           const call = this.nextCall++;
           this.waiting.set(call, { json, resolve });
           const message: ProxyThreadMessage = { t: "call", session, call, json };
@@ -57,6 +59,9 @@ export class ProxyThread {
       end: () => {
         if (ended) return;
         ended = true;
+        // The thread holds a budget only for a session that called: telling
+        // it of every other end would wake it once per execution for nothing.
+        if (!called) return;
         const message: ProxyThreadMessage = { t: "end", session };
         this.worker?.postMessage(message);
       },

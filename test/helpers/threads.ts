@@ -44,3 +44,11 @@ export function threadsOf(pid: number): ThreadStat[] {
   }
   return found;
 }
+
+/** How often thread `tid` of process `pid` has gone to sleep (and so been woken since): its voluntary context switches. */
+export function sleepsOf(pid: number, tid: string): number {
+  const status = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8");
+  const m = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status);
+  if (!m) throw new Error(`no voluntary_ctxt_switches in /proc/${pid}/task/${tid}/status`);
+  return Number(m[1]);
+}

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { bodyOf, randomUser, sandboxAs } from "../helpers/sandbox-client.js";
 import { Stack } from "../helpers/stack.js";
-import { threadsOf } from "../helpers/threads.js";
+import { sleepsOf, threadsOf } from "../helpers/threads.js";
 
 // Upstream answers larger than one piece of a reply (sandbox/deno/protocol.js,
 // ReplyPiece) reach the script through the real sandbox in pieces, sent as
@@ -80,6 +80,18 @@ describe("the proxy thread", () => {
     expect(body).toBe("first");
     expect(lowered()).toHaveLength(1);
     expect(threadsOf(pid).find((t) => t.tid === String(pid))?.nice).toBe(0);
+  });
+
+  it("is not woken by executions that make no call", async () => {
+    const pid = stack.sandbox.child.pid!;
+    // Started by the test above (these run in order).
+    const [proxy] = threadsOf(pid).filter((t) => t.nice === 10);
+    expect(proxy).toBeDefined();
+    const before = sleepsOf(pid, proxy!.tid);
+    const user = randomUser();
+    for (let i = 0; i < 40; i++) expect(await bodyOf(sandbox, { userId: user, script: `({ body: "quiet" })` })).toBe("quiet");
+    // Each execution's end used to be posted to it: one wake-up each.
+    expect(sleepsOf(pid, proxy!.tid) - before).toBeLessThan(8);
   });
 });
 
