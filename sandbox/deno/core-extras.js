@@ -19,7 +19,8 @@
 //
 // The function is written in parts (core-extras/*.js), joined here when the
 // runner starts: the captures and the Proxy guard run in every realm; the
-// members are built from the rest.
+// members are built from the rest. It is declared inside the realm prelude
+// (realm.js), whose captured built-ins it shares.
 import { joinParts } from "./parts.js";
 import { captured } from "./core-extras/captured.js";
 import { deserialization } from "./core-extras/deserialize.js";
@@ -34,8 +35,7 @@ import { typeChecks } from "./core-extras/type-checks.js";
 // most scripts never do, and building them costs more than the rest of a
 // realm's preparation. Everything before them (the captures and the Proxy
 // guard) still runs before any user code.
-/** `function coreExtras(tools) {...}`, which returns `buildMembers`. */
-export const CORE_EXTRAS_SOURCE = `function coreExtras(tools) {
-  "use strict";${joinParts([captured, proxyGuard])}
+/** `function buildCoreExtras(tools) {...}`, which returns `buildMembers`. */
+export const CORE_EXTRAS_SOURCE = `function buildCoreExtras(tools) {${joinParts([captured, proxyGuard])}
   return function buildMembers() {${joinParts([typeChecks, text, format, serialization, deserialization, members])}};
 }`;

@@ -13,11 +13,13 @@
 //   escape needs one).
 // A user who tampers with built-ins can only confuse their own execution.
 //
-// `buildCoreExtras` is core-extras.js's function, compiled into the same
-// script: the Deno.core members that need no host.
+// `buildCoreExtras` is core-extras.js's function, declared inside the
+// prelude (so it shares the prelude's captured built-ins): the Deno.core
+// members that need no host.
 //
 // The prelude is one function, written in parts (realm/*.js) that share its
 // scope: each part's body is joined here, in order, when the runner starts.
+import { CORE_EXTRAS_SOURCE } from "./core-extras.js";
 import { joinParts } from "./parts.js";
 import { captured } from "./realm/captured.js";
 import { consolePart } from "./realm/console.js";
@@ -29,6 +31,8 @@ import { text } from "./realm/text.js";
 
 const PARTS = [captured, memory, text, consolePart, hostCalls, results, script];
 
-/** The prelude's source: `function realmPrelude(buildCoreExtras) {...}`. */
-export const REALM_PRELUDE_SOURCE = `function realmPrelude(buildCoreExtras) {
-  "use strict";${joinParts(PARTS)}}`;
+/** The prelude's source: `function realmPrelude() {...}`. */
+export const REALM_PRELUDE_SOURCE = `function realmPrelude() {
+  "use strict";${joinParts(PARTS)}
+  ${CORE_EXTRAS_SOURCE}
+}`;

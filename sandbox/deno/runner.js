@@ -8,7 +8,6 @@
 // It also holds each busy worker to its deadline: a worker that has not
 // answered shortly after it is terminated and reported.
 import { MessageChannel, Worker } from "node:worker_threads";
-import { CORE_EXTRAS_SOURCE } from "./core-extras.js";
 import { REALM_CONTEXT_OPTIONS, workerResourceLimits } from "./limits.js";
 import { PAGE_SOURCE } from "./page.js";
 import { stdoutLock } from "./output.js";
@@ -80,7 +79,6 @@ function spawn(id, heapMb, headroomMb, shareMb) {
     eval: true,
     workerData: {
       prelude: PRELUDE_SOURCE,
-      coreExtras: CORE_EXTRAS_SOURCE,
       page: PAGE_SOURCE,
       realmOptions: REALM_CONTEXT_OPTIONS,
       shareMb,

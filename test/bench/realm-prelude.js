@@ -24,11 +24,11 @@ const HEADROOM_MB = 16;
 
 async function preludeOf(checkout) {
   const { REALM_PRELUDE_SOURCE } = await import(`${checkout}/sandbox/deno/realm.js`);
+  // As sandbox/deno/worker.js compiles it. Before session 43 the prelude took
+  // Deno.core's extras as an argument, one function of core-extras.js.
+  if (!REALM_PRELUDE_SOURCE.startsWith("function realmPrelude(buildCoreExtras)")) return `(${REALM_PRELUDE_SOURCE})()`;
   const extras = await import(`${checkout}/sandbox/deno/core-extras.js`);
-  // Before session 43 the extras were one function, not a source joined from parts.
-  const coreExtrasSource = extras.CORE_EXTRAS_SOURCE ?? extras.coreExtras.toString();
-  // As sandbox/deno/worker.js compiles it.
-  return `(${REALM_PRELUDE_SOURCE})(${coreExtrasSource})`;
+  return `(${REALM_PRELUDE_SOURCE})(${extras.CORE_EXTRAS_SOURCE ?? extras.coreExtras.toString()})`;
 }
 
 function timeInWorker(sources) {

@@ -2,27 +2,17 @@
 // in order, so names declared by earlier parts are in scope here; the
 // rules in core-extras.js and realm.js hold for every part).
 // The tools the prelude hands in, and every built-in the members use,
-// captured before any user code runs.
+// captured before any user code runs. Those the prelude has captured
+// already (realm/captured.js: apply, defineProperty, getter, the String
+// and Promise methods, the typed array and DataView getters, ...) are its
+// own, in scope here.
 // Joined into the outer function, run before any user code.
 export function captured() {
   const { writeLog, console, decodeUtf8, OriginalArrayBuffer, TypedArray, guardedBuffers } = tools;
-  const apply = Reflect.apply;
-  const getPrototypeOf = Object.getPrototypeOf;
-  const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
-  const defineProperty = Object.defineProperty;
-  const objectKeys = Object.keys;
   const hasOwn = Object.hasOwn;
-  const freeze = Object.freeze;
-  const isArray = Array.isArray;
   const isView = OriginalArrayBuffer.isView;
-  const StringCtor = String;
   const NumberCtor = Number;
   const BigIntCtor = BigInt;
-  const ErrorCtor = Error;
-  const TypeErrorCtor = TypeError;
-  const charCodeAt = String.prototype.charCodeAt;
-  const fromCharCode = String.fromCharCode;
-  const stringSlice = String.prototype.slice;
   const functionToString = Function.prototype.toString;
   const objectToString = Object.prototype.toString;
   const MapCtor = Map;
@@ -41,9 +31,6 @@ export function captured() {
   const DateCtor = Date;
   const RegExpCtor = RegExp;
   const RegExpPrototype = RegExp.prototype;
-  const PromiseCtor = Promise;
-  const promiseResolve = Promise.resolve;
-  const promiseThen = Promise.prototype.then;
   const errorIsError = Error.isError;
   const booleanValueOf = Boolean.prototype.valueOf;
   const numberValueOf = Number.prototype.valueOf;
@@ -51,14 +38,7 @@ export function captured() {
   const symbolValueOf = Symbol.prototype.valueOf;
   const bigintValueOf = BigInt.prototype.valueOf;
   const toStringTagKey = Symbol.toStringTag;
-  const getter = (proto, name) => getOwnPropertyDescriptor(proto, name).get;
   const typedArrayTag = getter(TypedArray.prototype, toStringTagKey);
-  const taBuffer = getter(TypedArray.prototype, "buffer");
-  const taByteOffset = getter(TypedArray.prototype, "byteOffset");
-  const taByteLength = getter(TypedArray.prototype, "byteLength");
-  const dvBuffer = getter(DataView.prototype, "buffer");
-  const dvByteOffset = getter(DataView.prototype, "byteOffset");
-  const dvByteLength = getter(DataView.prototype, "byteLength");
   const abByteLength = getter(OriginalArrayBuffer.prototype, "byteLength");
   const abResizable = getter(OriginalArrayBuffer.prototype, "resizable");
   const abMaxByteLength = getter(OriginalArrayBuffer.prototype, "maxByteLength");
