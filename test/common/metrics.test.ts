@@ -54,17 +54,19 @@ describe("nodejs_heap_used_after_major_gc_bytes", () => {
       return { reading, undisturbed, kept };
     };
     try {
-      let difference: number | undefined;
-      for (let turn = 0; turn < 5 && difference === undefined; turn++) {
+      const differences: number[] = [];
+      for (let turn = 0; turn < 8 && differences.length < 3; turn++) {
         const quiet = await measure(() => undefined);
         // The same collection, then ~500 KB of small objects made and kept before the report arrives (it comes a moment later).
         const busy = await measure(() => Array.from({ length: 4_000 }, (_, i) => ({ i, pad: [i, i, i, i, i, i, i, i, i, i] })));
         expect((busy.kept as unknown[]).length).toBe(4_000);
-        if (quiet.undisturbed && busy.undisturbed) difference = Math.abs(busy.reading - quiet.reading);
+        if (quiet.undisturbed && busy.undisturbed) differences.push(Math.abs(busy.reading - quiet.reading));
       }
-      // Counting the whole heap read 0.8-1.1 MB more here; leaving out the young generation, within 0.14 MB of the baseline.
-      expect(difference, "every turn had a minor collection inside its window").toBeDefined();
-      expect(difference!).toBeLessThan(400_000);
+      // Counting the whole heap read 0.8-1.1 MB more here, every turn; leaving out the young generation,
+      // within 0.14 MB of the baseline, and once (a clean-clone run, files in parallel) 0.47 MB: the
+      // test process's own allocations can land in one turn's window, so the best of up to three turns is judged.
+      expect(differences.length, "every turn had a minor collection inside its window").toBeGreaterThan(0);
+      expect(Math.min(...differences)).toBeLessThan(400_000);
     } finally {
       observer.disconnect();
     }
