@@ -11,11 +11,11 @@
 // The prelude calls this once per realm, before any user code, so every
 // built-in it captures is the original, and Proxy is guarded at once. It
 // returns the function that builds the members, which the prelude calls
-// when a script first reads Deno.core. `tools` brings the prelude's log
-// writer, console and UTF-8 decoder, the original ArrayBuffer and
-// %TypedArray% (the buffer globals are accessors until first read), and the
-// guarded buffer constructors, installed on demand: buffers made here are
-// charged like the script's own.
+// when a script first reads Deno.core. `tools` brings the prelude's UTF-8
+// decoder and the guarded buffer constructors, installed on demand: buffers
+// made here are charged like the script's own. The rest it shares with the
+// prelude's scope (its log writer, console, the original ArrayBuffer and
+// %TypedArray%, read before the buffer globals became accessors).
 //
 // The function is written in parts (core-extras/*.js), joined here when the
 // runner starts: the captures and the Proxy guard run in every realm; the

@@ -8,7 +8,7 @@
 // own, in scope here.
 // Joined into the outer function, run before any user code.
 export function captured() {
-  const { writeLog, console, decodeUtf8, OriginalArrayBuffer, TypedArray, guardedBuffers } = tools;
+  const { decodeUtf8, guardedBuffers } = tools;
   const hasOwn = Object.hasOwn;
   const isView = OriginalArrayBuffer.isView;
   const NumberCtor = Number;
@@ -39,7 +39,6 @@ export function captured() {
   const bigintValueOf = BigInt.prototype.valueOf;
   const toStringTagKey = Symbol.toStringTag;
   const typedArrayTag = getter(TypedArray.prototype, toStringTagKey);
-  const abByteLength = getter(OriginalArrayBuffer.prototype, "byteLength");
   const abResizable = getter(OriginalArrayBuffer.prototype, "resizable");
   const abMaxByteLength = getter(OriginalArrayBuffer.prototype, "maxByteLength");
   const mapSize = getter(Map.prototype, "size");

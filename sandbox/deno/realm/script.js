@@ -69,14 +69,10 @@ export function script() {
   }
   defineProperty(g, "__secutils_pump", { value: pump, writable: false, configurable: false, enumerable: false });
 
+  // The extras use the prelude's own writeLog, console, OriginalArrayBuffer
+  // and TypedArray (in scope: core-extras.js is declared inside the prelude).
   const buildExtras = buildCoreExtras({
-    writeLog,
-    console,
     decodeUtf8: (bytes) => binaryToString(bytesToBinary(bytes), false),
-    // Read here, before any user code: the buffer globals are accessors now,
-    // and reading one would guard the buffers in every realm.
-    OriginalArrayBuffer,
-    TypedArray,
     guardedBuffers: () => {
       guardBuffers();
       return GuardedBuffers;
