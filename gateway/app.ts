@@ -31,6 +31,7 @@ import type { SecretsGenerations } from "./secrets/generations.js";
 import { respondersRoutes } from "./responders/routes.js";
 import { Responder, ResponderRequest, ResponderStats } from "./responders/schemas.js";
 import { WebhookServer } from "./webhooks/serve.js";
+import { HistoryWriter } from "./webhooks/history-writer.js";
 import { RespondersService } from "./responders/service.js";
 import { TemplateRenderer } from "./webhooks/templates.js";
 import type { WebhookUrls } from "./responders/urls.js";
@@ -75,6 +76,7 @@ export async function buildApp(
   directory: ResponderDirectory;
   renders: RenderCache;
   schedulers: TrackerScheduler<{ enabled: boolean }>[];
+  history: HistoryWriter;
 }> {
   const trust = trustOf(deps.webhooks.trustedProxies);
   const app = Fastify({
@@ -125,8 +127,9 @@ export async function buildApp(
   secrets.onDeleted((userId, id) => responders.secretDeleted(userId, id));
   const renders = new RenderCache(deps.webhooks.renderCache, deps.generations);
   secrets.onChanged((userId) => deps.generations.written(userId));
+  const history = new HistoryWriter(deps.db);
   const webhooks = new WebhookServer({
-    db: deps.db,
+    history,
     directory,
     templates: new TemplateRenderer(deps.broker, deps.grants),
     renders,
@@ -153,5 +156,5 @@ export async function buildApp(
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });
   app.get("/api-docs/openapi.json", { schema: { hide: true } }, () => app.swagger());
-  return { app, directory, renders, schedulers };
+  return { app, directory, renders, schedulers, history };
 }

@@ -31,7 +31,7 @@ async function main() {
   const urls = new WebhookUrls(config.webhooksDomain, { scheme: config.webhooksUrlScheme, port: config.webhooksUrlPort });
   const registry = createRegistry("gateway");
   const generations = new SecretsGenerations();
-  const { app, directory, schedulers } = await buildApp({
+  const { app, directory, schedulers, history } = await buildApp({
     metrics: new GatewayMetrics(registry),
     db,
     log,
@@ -67,6 +67,8 @@ async function main() {
     await listening.catch(() => {});
     // close() lets in-flight requests finish before the listener goes away.
     await app.close();
+    // Entries of requests already answered are written before the database goes.
+    await history.drain();
     await Promise.all(schedulers.map((s) => s.stop()));
     await metricsServer?.stop();
     await directory.stop();

@@ -1,8 +1,8 @@
 import { ErrorKind, ScriptKind, type ResponderResult } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
-import type { Db } from "../../common/db.js";
 import { SandboxRefused, type Scripts } from "../sandbox/run.js";
 import type { HandleResponders, ResponderDirectory } from "./directory.js";
-import { trackRequest, type TrackedRequest, type TrackedResponse } from "../responders/history-store.js";
+import type { TrackedRequest, TrackedResponse } from "../responders/history-store.js";
+import type { HistoryWriter } from "./history-writer.js";
 import { matchResponder } from "./match.js";
 import { isHeaderName, isHeaderValue } from "../responders/rules.js";
 import type { HeaderPair, ResponderRecord } from "../responders/store.js";
@@ -73,7 +73,7 @@ export class WebhookServer {
 
   constructor(
     private readonly deps: {
-      db: Db;
+      history: HistoryWriter;
       directory: ResponderDirectory;
       templates: TemplateRenderer;
       renders: RenderCache;
@@ -145,7 +145,7 @@ export class WebhookServer {
 
   /** Writes a served request into its responder's history (after the response has left). */
   record(track: NonNullable<ServedWebhook["track"]>): Promise<void> {
-    return trackRequest(this.deps.db, track.request, track.keep);
+    return this.deps.history.record(track.request, track.keep);
   }
 
   private async scripted(
