@@ -16,6 +16,14 @@ export class Api {
     return { authorization: `Bearer ${this.token}`, "content-type": "application/json" };
   }
 
+  /** GETs JSON; any status but 200 fails with the gateway's message. */
+  async get(route: string): Promise<unknown> {
+    const res = await fetch(`${this.base}${route}`, { headers: this.headers() });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`GET ${route} answered ${res.status}: ${text.slice(0, 500)}`);
+    return JSON.parse(text);
+  }
+
   /** POSTs JSON and returns the JSON answer; any status but 201 fails with the gateway's message. */
   async create(route: string, body: unknown): Promise<Record<string, unknown>> {
     const res = await fetch(`${this.base}${route}`, {
@@ -57,17 +65,23 @@ export interface ResponderSpec {
   body: string;
   script?: string;
   secrets: SecretsAccess;
+  /** History kept (none when absent). */
+  requestsToTrack?: number;
 }
 
-/** Creates an enabled GET responder with history off; returns the absolute URL it is served at. */
+/** Creates an enabled GET responder (history off unless asked for); returns the absolute URL it is served at. */
 export async function createResponder(user: Api, s: ResponderSpec): Promise<URL> {
+  return (await createResponderWithId(user, s)).url;
+}
+
+export async function createResponderWithId(user: Api, s: ResponderSpec): Promise<{ id: string; url: URL }> {
   const created = await user.create("/api/webhooks/responders", {
     name: s.name,
     location: { pathType: "=", path: s.path },
     method: "GET",
     enabled: true,
     settings: {
-      requestsToTrack: 0,
+      requestsToTrack: s.requestsToTrack ?? 0,
       statusCode: 200,
       headers: s.headers,
       body: s.body,
@@ -75,5 +89,5 @@ export async function createResponder(user: Api, s: ResponderSpec): Promise<URL>
       secrets: s.secrets,
     },
   });
-  return new URL(str(created, "url", "POST /api/webhooks/responders"));
+  return { id: str(created, "id", "POST /api/webhooks/responders"), url: new URL(str(created, "url", "POST /api/webhooks/responders")) };
 }

@@ -4,8 +4,9 @@
 // with context.secrets), at one connection and at many, against a Fastify
 // hello world started the same way.
 import crypto from "node:crypto";
+import http from "node:http";
 import os from "node:os";
-import { Api, createResponder, createSecret, createUser, type ResponderSpec } from "./responders-api.js";
+import { Api, createResponder, createResponderWithId, createSecret, createUser, type ResponderSpec } from "./responders-api.js";
 import { cpuMeter, processes } from "./cpu.js";
 import { startMonolith, type Monolith } from "./monolith.js";
 import { startStack, type Stack, type StackDeps } from "./responders-stack.js";
@@ -42,6 +43,12 @@ interface Case {
   targets: Target[];
   /** Minimum share of the baseline's throughput at many connections (none: measured for comparison). */
   throughputGoal?: number;
+  /**
+   * Work the case leaves behind after its responses (history entries): waited
+   * for after each round, inside the round's CPU figure, so a case cannot look
+   * cheap by leaving writes queued. Resolves with the milliseconds it waited.
+   */
+  settled?: () => Promise<number>;
 }
 
 export async function benchResponders(d: RespondersBenchDeps): Promise<void> {
@@ -52,7 +59,7 @@ export async function benchResponders(d: RespondersBenchDeps): Promise<void> {
   const monolith = await startMonolith(SCRIPT, setup.values, d.cleanups);
   // A second one, for the monolith spread over both cores (monolithRows).
   const monolithTwin = await startMonolith(SCRIPT, setup.values, d.cleanups);
-  const cases = [setup.static, setup.templated, setup.scriptedNoSecrets, setup.scripted];
+  const cases = [setup.static, setup.tracked, setup.templated, setup.scriptedNoSecrets, setup.scripted];
   printMethod(stack, performance.now() - started);
 
   const all = [baseline, ...cases.map((c) => c.targets[0]!), monolith.target];
@@ -72,11 +79,14 @@ export async function benchResponders(d: RespondersBenchDeps): Promise<void> {
   const rounds: Measured[][] = groups.map(() => []);
   // CPU spent per request: the hello world's process, or every process of the system (the load generator in neither).
   const cpu = groups.map(() => new Map<string, number>());
+  const settling = groups.map((): number[] => []);
   const pids = (i: number) => (i === 0 ? { "hello world": [stack.helloPid] } : systemPids(stack));
   for (let r = 0; r < MANY_ROUNDS; r++) {
     for (const [i, g] of groups.entries()) {
       const meters = Object.entries(pids(i)).map(([name, ps]) => [name, cpuMeter(ps)] as const);
       rounds[i]!.push(await manyConnections(g, CONNECTIONS, DURATION_S / MANY_ROUNDS));
+      const settled = i === 0 ? undefined : cases[i - 1]!.settled;
+      if (settled) settling[i]!.push(await settled());
       for (const [name, spent] of meters) cpu[i]!.set(name, (cpu[i]!.get(name) ?? 0) + spent());
     }
   }
@@ -97,6 +107,8 @@ export async function benchResponders(d: RespondersBenchDeps): Promise<void> {
     d.report.add(label, fmt.ms(casesCpu[i]!), helloBase(fmt.ms(baseCpu!)), casesCpu[i]! / baseCpu!);
     const parts = [...perRequest[i + 1]!].map(([name, ms]) => `${name} ${fmt.ms(ms)}`).join(", ");
     console.log(`  ${c.targets[0]!.label}: CPU per request at c=${CONNECTIONS}: ${parts}`);
+    const waits = settling[i + 1]!;
+    if (waits.length > 0) console.log(`  ${c.targets[0]!.label}: history written ${waits.map((ms) => fmt.ms(ms)).join(", ")} after each round's last response`);
   });
   await finish(stack);
 }
@@ -149,6 +161,7 @@ function helloTarget(port: number): Target {
 interface Setup {
   values: { A: string; B: string };
   static: Case;
+  tracked: Case;
   templated: Case;
   scriptedNoSecrets: Case;
   scripted: Case;
@@ -175,6 +188,29 @@ async function setUp(stack: Stack): Promise<Setup> {
       ),
     ],
     throughputGoal: 0.8,
+  };
+  // The same answer, keeping the newest 5 requests (the seed's example): every request is also a history entry.
+  const trackedSpec: ResponderSpec = { name: "bench-tracked", path: "/tracked", headers: [["x-bench", "tracked"]], body: "ok", secrets: "none", requestsToTrack: 5 };
+  const tracked = await createResponderWithId(user, trackedSpec);
+  let sentinel = 0;
+  const trackedCase: Case = {
+    targets: [{ label: "static responder with history (5 kept)", port: stack.gatewayPort, host: tracked.url.host, path: tracked.url.pathname, wrong: expecting("ok", { "x-bench": "tracked" }) }],
+    // A request sent after the round shows in the history only once every entry before it is written.
+    settled: async () => {
+      const started = performance.now();
+      const url = `${tracked.url.pathname}?settled=${++sentinel}`;
+      // Not fetch(): it would not send this Host header, and the Host picks the user.
+      const status = await new Promise<number | undefined>((resolve, reject) =>
+        http.get({ host: "127.0.0.1", port: stack.gatewayPort, path: url, headers: { host: tracked.url.host } }, (res) => res.resume().on("end", () => resolve(res.statusCode))).on("error", reject),
+      );
+      if (status !== 200) throw new Error(`history sentinel answered ${status}`);
+      for (;;) {
+        const history = (await user.get(`/api/webhooks/responders/${tracked.id}/_history`)) as Array<{ url: string }>;
+        if (history.some((e) => e.url === url)) return performance.now() - started;
+        if (performance.now() - started > 120_000) throw new Error("the history did not catch up within 2 minutes of the round");
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
   };
   const templatedCase: Case = {
     targets: [
@@ -224,6 +260,7 @@ async function setUp(stack: Stack): Promise<Setup> {
   return {
     values: { A: a, B: b },
     static: staticCase,
+    tracked: trackedCase,
     templated: templatedCase,
     scriptedNoSecrets: { targets: noSecrets },
     scripted: { targets: scripted, throughputGoal: 0.25 },
