@@ -1,8 +1,8 @@
 // The responders part of `npm run bench`: requests per second, p50/p99
 // latency and CPU per request of webhook responders served by the gateway
 // (static, with ${secrets.X} templates, scripted without secrets and scripted
-// with context.secrets), at one connection and at many, against a Fastify
-// hello world started the same way.
+// with context.secrets; then a static one keeping its history), at one
+// connection and at many, against a Fastify hello world started the same way.
 import crypto from "node:crypto";
 import http from "node:http";
 import os from "node:os";
@@ -43,12 +43,6 @@ interface Case {
   targets: Target[];
   /** Minimum share of the baseline's throughput at many connections (none: measured for comparison). */
   throughputGoal?: number;
-  /**
-   * Work the case leaves behind after its responses (history entries): waited
-   * for after each round, inside the round's CPU figure, so a case cannot look
-   * cheap by leaving writes queued. Resolves with the milliseconds it waited.
-   */
-  settled?: () => Promise<number>;
 }
 
 export async function benchResponders(d: RespondersBenchDeps): Promise<void> {
@@ -59,7 +53,7 @@ export async function benchResponders(d: RespondersBenchDeps): Promise<void> {
   const monolith = await startMonolith(SCRIPT, setup.values, d.cleanups);
   // A second one, for the monolith spread over both cores (monolithRows).
   const monolithTwin = await startMonolith(SCRIPT, setup.values, d.cleanups);
-  const cases = [setup.static, setup.tracked, setup.templated, setup.scriptedNoSecrets, setup.scripted];
+  const cases = [setup.static, setup.templated, setup.scriptedNoSecrets, setup.scripted];
   printMethod(stack, performance.now() - started);
 
   const all = [baseline, ...cases.map((c) => c.targets[0]!), monolith.target];
@@ -79,14 +73,11 @@ export async function benchResponders(d: RespondersBenchDeps): Promise<void> {
   const rounds: Measured[][] = groups.map(() => []);
   // CPU spent per request: the hello world's process, or every process of the system (the load generator in neither).
   const cpu = groups.map(() => new Map<string, number>());
-  const settling = groups.map((): number[] => []);
   const pids = (i: number) => (i === 0 ? { "hello world": [stack.helloPid] } : systemPids(stack));
   for (let r = 0; r < MANY_ROUNDS; r++) {
     for (const [i, g] of groups.entries()) {
       const meters = Object.entries(pids(i)).map(([name, ps]) => [name, cpuMeter(ps)] as const);
       rounds[i]!.push(await manyConnections(g, CONNECTIONS, DURATION_S / MANY_ROUNDS));
-      const settled = i === 0 ? undefined : cases[i - 1]!.settled;
-      if (settled) settling[i]!.push(await settled());
       for (const [name, spent] of meters) cpu[i]!.set(name, (cpu[i]!.get(name) ?? 0) + spent());
     }
   }
@@ -107,9 +98,8 @@ export async function benchResponders(d: RespondersBenchDeps): Promise<void> {
     d.report.add(label, fmt.ms(casesCpu[i]!), helloBase(fmt.ms(baseCpu!)), casesCpu[i]! / baseCpu!);
     const parts = [...perRequest[i + 1]!].map(([name, ms]) => `${name} ${fmt.ms(ms)}`).join(", ");
     console.log(`  ${c.targets[0]!.label}: CPU per request at c=${CONNECTIONS}: ${parts}`);
-    const waits = settling[i + 1]!;
-    if (waits.length > 0) console.log(`  ${c.targets[0]!.label}: history written ${waits.map((ms) => fmt.ms(ms)).join(", ")} after each round's last response`);
   });
+  await benchHistory(d, stack, baseline, setup.user);
   await finish(stack);
 }
 
@@ -121,7 +111,7 @@ function printMethod(stack: Stack, startupMs: number) {
       : "";
   console.log(
     [
-      `Responders: GET over loopback HTTP/1.1 to the gateway, Host <handle>.webhooks.localhost, history off (requestsToTrack 0);`,
+      `Responders: GET over loopback HTTP/1.1 to the gateway, Host <handle>.webhooks.localhost, history off (requestsToTrack 0) but in the last case, measured on its own after the others;`,
       `  gateway, broker and sandbox each in their own process at LOG_LEVEL=warn, databases: ${stack.backend};`,
       `  sandbox settings: ${settingsText(stack.sandboxSettings)};`,
       `  baseline: a Fastify hello world (GET / → "ok") in its own Node process (loaded through tsx) with the same pino logger at warn;`,
@@ -159,9 +149,9 @@ function helloTarget(port: number): Target {
 
 /** One user, two secrets and the responders; the targets check each answer against those secrets. */
 interface Setup {
+  user: Api;
   values: { A: string; B: string };
   static: Case;
-  tracked: Case;
   templated: Case;
   scriptedNoSecrets: Case;
   scripted: Case;
@@ -188,29 +178,6 @@ async function setUp(stack: Stack): Promise<Setup> {
       ),
     ],
     throughputGoal: 0.8,
-  };
-  // The same answer, keeping the newest 5 requests (the seed's example): every request is also a history entry.
-  const trackedSpec: ResponderSpec = { name: "bench-tracked", path: "/tracked", headers: [["x-bench", "tracked"]], body: "ok", secrets: "none", requestsToTrack: 5 };
-  const tracked = await createResponderWithId(user, trackedSpec);
-  let sentinel = 0;
-  const trackedCase: Case = {
-    targets: [{ label: "static responder with history (5 kept)", port: stack.gatewayPort, host: tracked.url.host, path: tracked.url.pathname, wrong: expecting("ok", { "x-bench": "tracked" }) }],
-    // A request sent after the round shows in the history only once every entry before it is written.
-    settled: async () => {
-      const started = performance.now();
-      const url = `${tracked.url.pathname}?settled=${++sentinel}`;
-      // Not fetch(): it would not send this Host header, and the Host picks the user.
-      const status = await new Promise<number | undefined>((resolve, reject) =>
-        http.get({ host: "127.0.0.1", port: stack.gatewayPort, path: url, headers: { host: tracked.url.host } }, (res) => res.resume().on("end", () => resolve(res.statusCode))).on("error", reject),
-      );
-      if (status !== 200) throw new Error(`history sentinel answered ${status}`);
-      for (;;) {
-        const history = (await user.get(`/api/webhooks/responders/${tracked.id}/_history`)) as Array<{ url: string }>;
-        if (history.some((e) => e.url === url)) return performance.now() - started;
-        if (performance.now() - started > 120_000) throw new Error("the history did not catch up within 2 minutes of the round");
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    },
   };
   const templatedCase: Case = {
     targets: [
@@ -258,13 +225,86 @@ async function setUp(stack: Stack): Promise<Setup> {
     "scripted responder (context.secrets)",
   );
   return {
+    user,
     values: { A: a, B: b },
     static: staticCase,
-    tracked: trackedCase,
     templated: templatedCase,
     scriptedNoSecrets: { targets: noSecrets },
     scripted: { targets: scripted, throughputGoal: 0.25 },
   };
+}
+
+/**
+ * A static responder keeping its newest 5 requests (the seed's example), so
+ * every request is also a history entry. Measured after the other cases,
+ * taking turns with the hello world only, so that they are measured as they
+ * were before it existed: its writes, and Postgres's vacuum of the rows its
+ * trims delete, would otherwise fall in their rounds. After each round at
+ * many connections one more request is sent, and the round's CPU figure runs
+ * until `_history` shows it: only then is every entry before it written.
+ */
+async function benchHistory(d: RespondersBenchDeps, stack: Stack, baseline: Target, user: Api): Promise<void> {
+  const spec: ResponderSpec = {
+    name: "bench-history",
+    path: "/history",
+    headers: [["x-bench", "history"]],
+    body: "ok",
+    secrets: "none",
+    requestsToTrack: 5,
+  };
+  const { id, url } = await createResponderWithId(user, spec);
+  const target: Target = {
+    label: "static responder with history (5 kept)",
+    port: stack.gatewayPort,
+    host: url.host,
+    path: url.pathname,
+    wrong: expecting("ok", { "x-bench": "history" }),
+  };
+  let sent = 0;
+  const settled = async () => {
+    const started = performance.now();
+    const last = `${url.pathname}?settled=${++sent}`;
+    // Not fetch(): it would not send this Host header, and the Host picks the user.
+    const status = await new Promise<number | undefined>((resolve, reject) =>
+      http
+        .get({ host: "127.0.0.1", port: stack.gatewayPort, path: last, headers: { host: url.host } }, (res) => res.resume().on("end", () => resolve(res.statusCode)))
+        .on("error", reject),
+    );
+    if (status !== 200) throw new Error(`the request after the round answered ${status}`);
+    for (;;) {
+      const history = (await user.get(`/api/webhooks/responders/${id}/_history`)) as Array<{ url: string }>;
+      if (history.some((e) => e.url === last)) return performance.now() - started;
+      if (performance.now() - started > 120_000) throw new Error("the history did not catch up within 2 minutes of the round");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+
+  const [base1, one] = await measureOneConnection([baseline, target], d.cleanups);
+  oneConnectionRows(d.report, target.label, one!, base1!);
+  await warmUp([target], CONNECTIONS, WARMUP_MANY);
+  await settled();
+  const rounds: Measured[][] = [[], []];
+  const cpu = [0, 0];
+  const waits: number[] = [];
+  const split = new Map<string, number>();
+  for (let r = 0; r < MANY_ROUNDS; r++) {
+    const hello = cpuMeter([stack.helloPid]);
+    rounds[0]!.push(await manyConnections([baseline], CONNECTIONS, DURATION_S / MANY_ROUNDS));
+    cpu[0]! += hello();
+    const meters = Object.entries(systemPids(stack)).map(([name, ps]) => [name, cpuMeter(ps)] as const);
+    rounds[1]!.push(await manyConnections([target], CONNECTIONS, DURATION_S / MANY_ROUNDS));
+    waits.push(await settled());
+    for (const [name, spent] of meters) split.set(name, (split.get(name) ?? 0) + spent());
+  }
+  const [base, tracked] = rounds.map(combine);
+  const baseCpu = cpu[0]! / base!.requests;
+  const trackedCpu = [...split.values()].reduce((a, b) => a + b, 0) / tracked!.requests;
+  console.log(`  hello world baseline, taking turns with it (c=${CONNECTIONS}): ${rate(base!.rate)}, CPU ${fmt.ms(baseCpu)} per request`);
+  manyConnectionRows(d.report, { targets: [target] }, tracked!, base!);
+  d.report.add(`${target.label} CPU per request (c=${CONNECTIONS}, all processes, until written)`, fmt.ms(trackedCpu), helloBase(fmt.ms(baseCpu)), trackedCpu / baseCpu);
+  const parts = [...split].map(([name, ms]) => `${name} ${fmt.ms(ms / tracked!.requests)}`).join(", ");
+  console.log(`  ${target.label}: CPU per request at c=${CONNECTIONS}: ${parts}`);
+  console.log(`  ${target.label}: history written ${waits.map((ms) => fmt.ms(ms)).join(", ")} after each round's last response`);
 }
 
 async function measureOneConnection(targets: Target[], cleanups: Array<() => unknown>): Promise<Measured[]> {

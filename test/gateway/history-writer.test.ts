@@ -58,7 +58,9 @@ describe("HistoryWriter", () => {
     const before = await rowsEverInserted();
     const written: Array<Promise<void>> = [];
     for (let i = 1; i <= 20; i++) {
-      written.push(writer.record(request(two, `/two?${i}`), 2), writer.record(request(three, `/three?${i}`), 3), writer.record(request(many, `/many?${i}`), 30));
+      written.push(writer.record(request(two, `/two?${i}`), 2));
+      written.push(writer.record(request(three, `/three?${i}`), 3));
+      written.push(writer.record(request(many, `/many?${i}`), 30));
     }
     await Promise.all(written);
     expect(await urlsOf(two)).toEqual(["/two?20", "/two?19"]);
