@@ -1,4 +1,4 @@
-import type { Db } from "../../common/db.js";
+import { pgErrorCode, type Db } from "../../common/db.js";
 import { trackRequest, trackRequests, type TrackedRequest } from "../responders/history-store.js";
 
 /** How long an entry may wait for others to share its transaction (ms). */
@@ -87,7 +87,13 @@ export class HistoryWriter {
     try {
       await trackRequests(this.db, waiting.map((w) => w.request), keep);
       for (const w of waiting) w.settle();
-    } catch {
+    } catch (err) {
+      // A database that is away fails the batch at once: writing each entry
+      // on its own would only wait out the outage once per entry.
+      if (!refusedAnEntry(err)) {
+        for (const w of waiting) w.settle(err);
+        return;
+      }
       // One entry the database refuses must not cost the others theirs: each
       // is written on its own, as before batches, and only those that fail again report it.
       for (const w of waiting) {
@@ -105,4 +111,10 @@ function insertByArrival(list: Waiting[], w: Waiting): void {
   let i = list.length;
   while (i > 0 && list[i - 1]!.request.receivedAt > w.request.receivedAt) i--;
   list.splice(i, 0, w);
+}
+
+/** Data exceptions and integrity violations (classes 22 and 23): a value in the batch, not the database. */
+function refusedAnEntry(err: unknown): boolean {
+  const code = pgErrorCode(err);
+  return code !== undefined && (code.startsWith("22") || code.startsWith("23"));
 }

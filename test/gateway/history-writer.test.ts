@@ -125,6 +125,21 @@ describe("HistoryWriter", () => {
     expect(await urlsOf(id)).toEqual(["/after", "/before"]);
   });
 
+  it("fails the whole batch at once, without a write per entry, when the database is away", async () => {
+    // A second, real handle on the run's kind of database, closed before the writer uses it.
+    const awayDir = path.join(dir, "away");
+    const away = await (url ? openDb({ url }, { poolSize: 1 }) : openDb({ pgliteDir: awayDir }));
+    await away.close();
+    const writer = new HistoryWriter(away);
+    const id = await responder(5);
+    const outcomes = await Promise.allSettled([writer.record(request(id, "/one"), 5), writer.record(request(id, "/two"), 5)]);
+    expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected"]);
+    // The same error for both: the batch's, not one per entry written on its own.
+    const [a, b] = outcomes as PromiseRejectedResult[];
+    expect(a!.reason).toBe(b!.reason);
+    expect(await urlsOf(id)).toEqual([]);
+  });
+
   it("drain() returns once everything recorded is written", async () => {
     const id = await responder(10);
     const writer = new HistoryWriter(db);
