@@ -39,30 +39,6 @@ interface Row {
   created_at: number;
 }
 
-/**
- * Records one request and drops what falls out of the newest `keep` (by
- * arrival). Writers of one responder take turns under a transaction lock:
- * concurrent writers could otherwise each trim without seeing the other's
- * new row and leave one too many.
- */
-export async function trackRequest(db: Db, r: TrackedRequest, keep: number): Promise<void> {
-  const response = r.response && { ...r.response, body: r.response.body.toString("base64") };
-  await db.tx(async (q) => {
-    await q.query("SELECT pg_advisory_xact_lock(3, hashtext($1))", [r.responderId]);
-    await q.query(
-      `INSERT INTO responder_requests (responder_id, client_address, method, url, headers, body, duration_us, response, created_at)
-       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb, to_timestamp($9::float8 / 1000))`,
-      [r.responderId, r.clientAddress ?? null, r.method, r.url, JSON.stringify(r.headers), r.body, r.durationUs, response ? JSON.stringify(response) : null, r.receivedAt],
-    );
-    await q.query(
-      `DELETE FROM responder_requests WHERE responder_id = $1 AND id NOT IN (
-         SELECT id FROM responder_requests WHERE responder_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
-       )`,
-      [r.responderId, keep],
-    );
-  });
-}
-
 // A batch crosses as one JSON parameter each way: the same text (and plan) for any size of batch.
 const LOCK_RESPONDERS = prepared(
   `SELECT pg_advisory_xact_lock(3, k) FROM (SELECT DISTINCT hashtext(r) AS k FROM jsonb_array_elements_text($1::jsonb) AS r ORDER BY k) AS sorted`,
@@ -84,10 +60,13 @@ const TRIM_RESPONDERS = prepared(
 );
 
 /**
- * Records many requests in one transaction: what trackRequest does for one,
- * for every responder in `keep` (id -> how many entries it keeps), in three
- * statements whatever the batch's size. Locks are taken in one order, so
- * batches from two gateways never wait on each other in a cycle.
+ * Records requests and drops, for every responder in `keep` (id -> how many
+ * entries it keeps), what falls out of its newest entries by arrival: one
+ * transaction of three statements whatever the batch's size. Writers of one
+ * responder take turns under a transaction lock (concurrent writers could
+ * otherwise each trim without seeing the other's new rows and leave too
+ * many), taken in one order, so batches from two gateways never wait on each
+ * other in a cycle.
  */
 export async function trackRequests(db: Db, requests: TrackedRequest[], keep: Map<string, number>): Promise<void> {
   const rows = requests.map((r, n) => ({

@@ -1,5 +1,5 @@
 import { pgErrorCode, type Db } from "../../common/db.js";
-import { trackRequest, trackRequests, type TrackedRequest } from "../responders/history-store.js";
+import { trackRequests, type TrackedRequest } from "../responders/history-store.js";
 
 /** How long an entry may wait for others to share its transaction (ms). */
 export const BATCH_WAIT_MS = 10;
@@ -95,9 +95,10 @@ export class HistoryWriter {
         return;
       }
       // One entry the database refuses must not cost the others theirs: each
-      // is written on its own, as before batches, and only those that fail again report it.
+      // is written on its own, and only those that fail again report it.
       for (const w of waiting) {
-        await trackRequest(this.db, w.request, keep.get(w.request.responderId)!).then(
+        const id = w.request.responderId;
+        await trackRequests(this.db, [w.request], new Map([[id, keep.get(id)!]])).then(
           () => w.settle(),
           (err: unknown) => w.settle(err ?? new Error("could not record the request")),
         );
