@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, createSecret, newUser, type TestUser } from "../helpers/http.js";
 import { Stack } from "../helpers/stack.js";
-import { createResponder, hitUrl } from "../helpers/webhooks.js";
+import { createResponder, historyOf, hitUrl } from "../helpers/webhooks.js";
 
 // The reference's collections: GET answers {"items", "total"}, with page (from
 // 0), pageSize (15 by default, 1-100), sort (per collection), order and q
@@ -121,6 +121,8 @@ describe("GET /api/webhooks/responders", () => {
 
   it("sorts by lastRequestedAt: never requested sorts as the oldest", async () => {
     await hitUrl(stack, made["web-b"]!.url);
+    // The request's entry is written after its response (with others, within a few milliseconds).
+    await historyOf(stack, u, made["web-b"]!.id, 1);
     const order = names(await list(u, "/api/webhooks/responders", "?sort=lastRequestedAt&order=desc"));
     expect(order[0]).toBe("web-b");
     expect(names(await list(u, "/api/webhooks/responders", "?sort=lastRequestedAt")).at(-1)).toBe("web-b");
