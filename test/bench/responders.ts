@@ -76,9 +76,9 @@ export async function benchResponders(d: RespondersBenchDeps): Promise<void> {
   const pids = (i: number) => (i === 0 ? { "hello world": [stack.helloPid] } : systemPids(stack));
   for (let r = 0; r < MANY_ROUNDS; r++) {
     for (const [i, g] of groups.entries()) {
-      const meters = Object.entries(pids(i)).map(([name, ps]) => [name, cpuMeter(ps)] as const);
+      const metered = meterInto(pids(i), cpu[i]!);
       rounds[i]!.push(await manyConnections(g, CONNECTIONS, DURATION_S / MANY_ROUNDS));
-      for (const [name, spent] of meters) cpu[i]!.set(name, (cpu[i]!.get(name) ?? 0) + spent());
+      metered();
     }
   }
   const [baseMany, ...casesMany] = rounds.map(combine);
@@ -284,27 +284,36 @@ async function benchHistory(d: RespondersBenchDeps, stack: Stack, baseline: Targ
   await warmUp([target], CONNECTIONS, WARMUP_MANY);
   await settled();
   const rounds: Measured[][] = [[], []];
-  const cpu = [0, 0];
-  const waits: number[] = [];
+  const helloCpu = new Map<string, number>();
   const split = new Map<string, number>();
+  const waits: number[] = [];
   for (let r = 0; r < MANY_ROUNDS; r++) {
-    const hello = cpuMeter([stack.helloPid]);
+    const hello = meterInto({ "hello world": [stack.helloPid] }, helloCpu);
     rounds[0]!.push(await manyConnections([baseline], CONNECTIONS, DURATION_S / MANY_ROUNDS));
-    cpu[0]! += hello();
-    const meters = Object.entries(systemPids(stack)).map(([name, ps]) => [name, cpuMeter(ps)] as const);
+    hello();
+    const system = meterInto(systemPids(stack), split);
     rounds[1]!.push(await manyConnections([target], CONNECTIONS, DURATION_S / MANY_ROUNDS));
     waits.push(await settled());
-    for (const [name, spent] of meters) split.set(name, (split.get(name) ?? 0) + spent());
+    system();
   }
   const [base, tracked] = rounds.map(combine);
-  const baseCpu = cpu[0]! / base!.requests;
-  const trackedCpu = [...split.values()].reduce((a, b) => a + b, 0) / tracked!.requests;
+  const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+  const baseCpu = total(helloCpu) / base!.requests;
+  const trackedCpu = total(split) / tracked!.requests;
   console.log(`  hello world baseline, taking turns with it (c=${CONNECTIONS}): ${rate(base!.rate)}, CPU ${fmt.ms(baseCpu)} per request`);
   manyConnectionRows(d.report, { targets: [target] }, tracked!, base!);
   d.report.add(`${target.label} CPU per request (c=${CONNECTIONS}, all processes, until written)`, fmt.ms(trackedCpu), helloBase(fmt.ms(baseCpu)), trackedCpu / baseCpu);
   const parts = [...split].map(([name, ms]) => `${name} ${fmt.ms(ms / tracked!.requests)}`).join(", ");
   console.log(`  ${target.label}: CPU per request at c=${CONNECTIONS}: ${parts}`);
   console.log(`  ${target.label}: history written ${waits.map((ms) => fmt.ms(ms)).join(", ")} after each round's last response`);
+}
+
+/** Starts a CPU meter per named group of processes; the call it returns adds what each spent since into `into`. */
+function meterInto(pids: Record<string, number[]>, into: Map<string, number>): () => void {
+  const meters = Object.entries(pids).map(([name, ps]) => [name, cpuMeter(ps)] as const);
+  return () => {
+    for (const [name, spent] of meters) into.set(name, (into.get(name) ?? 0) + spent());
+  };
 }
 
 async function measureOneConnection(targets: Target[], cleanups: Array<() => unknown>): Promise<Measured[]> {
