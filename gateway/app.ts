@@ -122,7 +122,7 @@ export async function buildApp(
     urls: deps.webhooks.urls,
     handleOf: (userId) => users.handleOf(userId),
     secretsOf: (userId) => secrets.lookupFor(userId),
-    changed: (handle) => directory.invalidate(handle),
+    changed: (handle) => directory.changed(handle),
   });
   secrets.onDeleted((userId, id) => responders.secretDeleted(userId, id));
   const renders = new RenderCache(deps.webhooks.renderCache, deps.generations);

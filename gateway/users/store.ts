@@ -34,3 +34,9 @@ export async function linkKratosByEmail(q: Queryable, email: string, kratosId: s
   );
   return row;
 }
+
+/** One page of every user's webhook handle, in handle order after `after` (the unique index serves it). */
+export async function handlesAfter(q: Queryable, after: string, limit: number): Promise<string[]> {
+  const rows = await q.query<{ handle: string }>("SELECT handle FROM users WHERE handle > $1 ORDER BY handle LIMIT $2", [after, limit]);
+  return rows.map((r) => r.handle);
+}
