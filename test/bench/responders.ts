@@ -2,7 +2,8 @@
 // latency and CPU per request of webhook responders served by the gateway
 // (static, with ${secrets.X} templates, scripted without secrets and scripted
 // with context.secrets; then a static one keeping its history), at one
-// connection and at many, against a Fastify hello world started the same way.
+// connection and at many, against a Fastify hello world started the same way;
+// last, a flood of unknown webhook handles against the static responder.
 import crypto from "node:crypto";
 import http from "node:http";
 import os from "node:os";
@@ -10,6 +11,7 @@ import { Api, createResponder, createResponderWithId, createSecret, createUser, 
 import { cpuMeter, processes } from "./cpu.js";
 import { startMonolith, type Monolith } from "./monolith.js";
 import { startStack, type Stack, type StackDeps } from "./responders-stack.js";
+import { benchUnknownHandles } from "./unknown-handles.js";
 import { MAX_CONCURRENT_SCRIPTS } from "../../gateway/webhooks/serve.js";
 import { interleavedSequential, manyConnections, oneConnection, warmUp, type Measured, type Reply, type Target } from "./http-load.js";
 import type { Report } from "./report.js";
@@ -100,6 +102,7 @@ export async function benchResponders(d: RespondersBenchDeps): Promise<void> {
     console.log(`  ${c.targets[0]!.label}: CPU per request at c=${CONNECTIONS}: ${parts}`);
   });
   await benchHistory(d, stack, baseline, setup.user);
+  await benchUnknownHandles(d.report, stack, setup.static.targets[0]!, Object.values(systemPids(stack)).flat());
   await finish(stack);
 }
 

@@ -1,0 +1,69 @@
+// The responders part's last case: a flood of requests naming well-formed
+// webhook handles that no user owns (anyone can send them, no account
+// needed), alone and beside a real user's static responder. Both the flood's
+// cost per request and the share the static responder keeps are measured
+// against the static responder alone, taking turns in the same run.
+import crypto from "node:crypto";
+import { cpuMeter } from "./cpu.js";
+import { manyConnections, warmUp, type Measured, type Target } from "./http-load.js";
+import type { Report } from "./report.js";
+import type { Stack } from "./responders-stack.js";
+import { fmt } from "./stats.js";
+
+const CONNECTIONS = 50;
+const ROUNDS = 4;
+const ROUND_S = 3;
+const WARMUP = 1000;
+/** Half the connections each: an even share would be 0.5× the static responder's rate alone. */
+const SHARE_GOAL = 0.4;
+
+export async function benchUnknownHandles(report: Report, stack: Stack, staticTarget: Target, systemPids: number[]): Promise<void> {
+  const domain = staticTarget.host.slice(staticTarget.host.indexOf(".") + 1);
+  const flood: Target = {
+    label: "unknown handles",
+    port: stack.gatewayPort,
+    host: `0000000000000000.${domain}`,
+    path: staticTarget.path,
+    hostPerRequest: () => `${crypto.randomBytes(8).toString("hex")}.${domain}`,
+    answersNon2xx: true,
+    wrong: (r) => (r.status === 404 ? undefined : `status ${r.status}, expected 404`),
+  };
+  await warmUp([flood], CONNECTIONS, WARMUP);
+  const alone: Measured[] = [];
+  const floodAlone: Measured[] = [];
+  const beside: Measured[] = [];
+  let aloneCpu = 0;
+  let floodCpu = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    let meter = cpuMeter(systemPids);
+    alone.push(await manyConnections([staticTarget], CONNECTIONS, ROUND_S));
+    aloneCpu += meter();
+    meter = cpuMeter(systemPids);
+    floodAlone.push(await manyConnections([flood], CONNECTIONS, ROUND_S));
+    floodCpu += meter();
+    const [mixed] = await Promise.all([
+      manyConnections([staticTarget], CONNECTIONS / 2, ROUND_S),
+      manyConnections([flood], CONNECTIONS / 2, ROUND_S),
+    ]);
+    beside.push(mixed!);
+  }
+  const rate = (ms: Measured[]) => ms.reduce((n, m) => n + m.requests, 0) / (ms.length * ROUND_S);
+  const requests = (ms: Measured[]) => ms.reduce((n, m) => n + m.requests, 0);
+  const base = `${fmt.rate(rate(alone)).replace("calls", "requests")} (${staticTarget.label} alone, c=${CONNECTIONS})`;
+  const share = rate(beside) / rate(alone);
+  report.add(
+    `${staticTarget.label} beside a flood of unknown handles (c=${CONNECTIONS / 2} each), goal ≥ ${SHARE_GOAL.toFixed(2)}×: ${share >= SHARE_GOAL ? "pass" : "FAIL"}`,
+    fmt.rate(rate(beside)).replace("calls", "requests"),
+    base,
+    share,
+  );
+  report.add(`unknown handles throughput (c=${CONNECTIONS}, 404)`, fmt.rate(rate(floodAlone)).replace("calls", "requests"), base, rate(floodAlone) / rate(alone));
+  const perStatic = aloneCpu / requests(alone);
+  const perFlood = floodCpu / requests(floodAlone);
+  report.add(
+    `unknown handles CPU per request (c=${CONNECTIONS}, all processes)`,
+    fmt.ms(perFlood),
+    `${fmt.ms(perStatic)} (${staticTarget.label} alone)`,
+    perFlood / perStatic,
+  );
+}
