@@ -3,7 +3,7 @@
 // many connections. Every response is checked; a wrong one fails the run.
 import http from "node:http";
 import autocannon from "autocannon";
-import { percentile, type Latency } from "./stats.js";
+import { fmt, percentile, type Latency } from "./stats.js";
 
 export interface Reply {
   status: number;
@@ -32,6 +32,17 @@ export interface Measured extends Latency {
   rate: number;
   requests: number;
 }
+
+/** Rounds of one target as one measurement: the rate over all of them, the median round's p50 and p99. */
+export function combine(rounds: Measured[]): Measured {
+  const requests = rounds.reduce((n, r) => n + r.requests, 0);
+  const seconds = rounds.reduce((n, r) => n + r.requests / r.rate, 0);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return { requests, rate: requests / seconds, p50: median(rounds.map((r) => r.p50)), p99: median(rounds.map((r) => r.p99)) };
+}
+
+/** A rate of HTTP requests as the report prints it. */
+export const requestRate = (x: number) => fmt.rate(x).replace("calls", "requests");
 
 type RawHeaders = Record<string, string | string[] | undefined>;
 

@@ -13,7 +13,17 @@ import { startMonolith, type Monolith } from "./monolith.js";
 import { startStack, type Stack, type StackDeps } from "./responders-stack.js";
 import { benchUnknownHandles } from "./unknown-handles.js";
 import { MAX_CONCURRENT_SCRIPTS } from "../../gateway/webhooks/serve.js";
-import { interleavedSequential, manyConnections, oneConnection, warmUp, type Measured, type Reply, type Target } from "./http-load.js";
+import {
+  combine,
+  interleavedSequential,
+  manyConnections,
+  oneConnection,
+  requestRate as rate,
+  warmUp,
+  type Measured,
+  type Reply,
+  type Target,
+} from "./http-load.js";
 import type { Report } from "./report.js";
 import { fmt } from "./stats.js";
 
@@ -133,7 +143,6 @@ const settingsText = (settings: Record<string, string>) =>
     .map(([k, v]) => `${k}=${v}`)
     .join(" ") || "the defaults (BENCH_SANDBOX_ENV unset)";
 
-const rate = (x: number) => fmt.rate(x).replace("calls", "requests");
 
 function expecting(body: string, headers: Record<string, string> = {}): (r: Reply) => string | undefined {
   return (r) => {
@@ -355,13 +364,6 @@ function scriptGoalRow(report: Report, staticOne: Measured, scriptedOne: Measure
 }
 
 /** Rounds of one case as one figure: all requests over all time; the median round's percentiles. */
-function combine(rounds: Measured[]): Measured {
-  const requests = rounds.reduce((n, r) => n + r.requests, 0);
-  const seconds = rounds.reduce((n, r) => n + r.requests / r.rate, 0);
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  return { requests, rate: requests / seconds, p50: median(rounds.map((r) => r.p50)), p99: median(rounds.map((r) => r.p99)) };
-}
-
 function manyConnectionRows(report: Report, c: Case, m: Measured, base: Measured) {
   const ratio = m.rate / base.rate;
   const label = c.targets[0]!.label;

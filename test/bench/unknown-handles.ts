@@ -5,7 +5,7 @@
 // against the static responder alone, taking turns in the same run.
 import crypto from "node:crypto";
 import { cpuMeter } from "./cpu.js";
-import { manyConnections, warmUp, type Measured, type Target } from "./http-load.js";
+import { combine, manyConnections, requestRate, warmUp, type Measured, type Target } from "./http-load.js";
 import type { Report } from "./report.js";
 import type { Stack } from "./responders-stack.js";
 import { fmt } from "./stats.js";
@@ -47,19 +47,18 @@ export async function benchUnknownHandles(report: Report, stack: Stack, staticTa
     ]);
     beside.push(mixed!);
   }
-  const rate = (ms: Measured[]) => ms.reduce((n, m) => n + m.requests, 0) / (ms.length * ROUND_S);
-  const requests = (ms: Measured[]) => ms.reduce((n, m) => n + m.requests, 0);
-  const base = `${fmt.rate(rate(alone)).replace("calls", "requests")} (${staticTarget.label} alone, c=${CONNECTIONS})`;
-  const share = rate(beside) / rate(alone);
+  const [staticAlone, staticBeside, flooded] = [alone, beside, floodAlone].map(combine) as [Measured, Measured, Measured];
+  const base = `${requestRate(staticAlone.rate)} (${staticTarget.label} alone, c=${CONNECTIONS})`;
+  const share = staticBeside.rate / staticAlone.rate;
   report.add(
     `${staticTarget.label} beside a flood of unknown handles (c=${CONNECTIONS / 2} each), goal ≥ ${SHARE_GOAL.toFixed(2)}×: ${share >= SHARE_GOAL ? "pass" : "FAIL"}`,
-    fmt.rate(rate(beside)).replace("calls", "requests"),
+    requestRate(staticBeside.rate),
     base,
     share,
   );
-  report.add(`unknown handles throughput (c=${CONNECTIONS}, 404)`, fmt.rate(rate(floodAlone)).replace("calls", "requests"), base, rate(floodAlone) / rate(alone));
-  const perStatic = aloneCpu / requests(alone);
-  const perFlood = floodCpu / requests(floodAlone);
+  report.add(`unknown handles throughput (c=${CONNECTIONS}, 404)`, requestRate(flooded.rate), base, flooded.rate / staticAlone.rate);
+  const perStatic = aloneCpu / staticAlone.requests;
+  const perFlood = floodCpu / flooded.requests;
   report.add(
     `unknown handles CPU per request (c=${CONNECTIONS}, all processes)`,
     fmt.ms(perFlood),
