@@ -286,7 +286,10 @@ class Run implements BrowserRun {
 
   async settle(): Promise<PageLoss | undefined> {
     // Bounded: a browser too busy to answer does not hold up the run's end.
-    if (this.watch && (await orAfter(this.watch.checkNow(), SETTLE_CHECK_MS, false))) this.end(this.memory);
+    if (!this.watch) return this.loss;
+    const over = await orAfter(this.watch.checkNow(), SETTLE_CHECK_MS, "late" as const);
+    if (over === "late") this.log.warn({ waitedMs: SETTLE_CHECK_MS }, "page tracker run's renderer memory not read in time at its end: its result is taken unchecked");
+    else if (over) this.end(this.memory);
     return this.loss;
   }
 

@@ -161,10 +161,17 @@ export class RendererMemoryWatch {
     return this.browserSession;
   }
 
-  /** Waits for a mapping and a read under way, then reads again. */
+  /**
+   * Waits for a mapping and a read under way, then reads again. A renderer
+   * that appeared since the last mapping (a page that navigated to another
+   * site) is traced first: otherwise the last read would count it for no run,
+   * and a page that took its memory there between two polls would end clean.
+   */
   async checkNow(): Promise<void> {
     await this.polling;
     await this.mapping;
+    const pids = await rendererPids(await this.session()).catch(() => []);
+    if (pids.some((pid) => !this.seen.has(pid))) await this.remap();
     await this.poll();
   }
 

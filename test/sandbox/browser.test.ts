@@ -393,6 +393,29 @@ describe("lifecycle", () => {
     }
   });
 
+  it("holds a run to the cap at its end when the page moved to a new renderer (a cross-site navigation) since the last trace", async () => {
+    const capped = new BrowserHost(
+      { executablePath: CHROMIUM, maxRendererMb: 64, rendererPollMs: 3_600_000 },
+      createOutboundPolicy({ allowHosts: `127.0.0.1:${allowed.port}, localhost:${allowed.port}` }),
+      log,
+    );
+    try {
+      const hog = await capped.newRun({ acceptInvalidCertificates: false, defaultTimeoutMs: 10_000 });
+      await hog.page.goto(`http://127.0.0.1:${allowed.port}/first`);
+      // The page's renderer for 127.0.0.1 is traced and claimed by now, and holds little.
+      expect(await hog.settle()).toBeUndefined();
+      // localhost is another site: Chromium draws it in a renderer process of its own, which no trace has named yet.
+      await hog.page.goto(`http://localhost:${allowed.port}/second`);
+      await hog.page.evaluate(() => {
+        (globalThis as { held?: Uint8Array }).held = new Uint8Array(256 * 1024 * 1024).fill(1);
+      });
+      expect(await hog.settle()).toEqual({ reason: "memory_limit", message: "the browser page exceeded its memory limit of 64 MiB" });
+      await hog.close();
+    } finally {
+      await capped.stop();
+    }
+  });
+
   it("gives each browser a temporary folder of its own and removes it when the host stops", async () => {
     const own = new BrowserHost({ executablePath: CHROMIUM }, createOutboundPolicy({ allowHosts: `127.0.0.1:${allowed.port}` }), log);
     let temp: string | undefined;
