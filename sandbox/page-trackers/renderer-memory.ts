@@ -170,7 +170,10 @@ export class RendererMemoryWatch {
   async checkNow(): Promise<void> {
     await this.polling;
     await this.mapping;
-    const pids = await rendererPids(await this.session()).catch(() => []);
+    // A browser gone meanwhile is the poll's business (it ends the runs on it).
+    const pids = await this.session()
+      .then(rendererPids)
+      .catch(() => [] as number[]);
     if (pids.some((pid) => !this.seen.has(pid))) await this.remap();
     await this.poll();
   }
