@@ -109,7 +109,7 @@ describe("ResponderDirectory", () => {
     }
   });
 
-  it("looks handles up as before while the read of every handle fails, and stops trying when stopped", async () => {
+  it("looks handles up one by one, as before, while the read of every handle fails", async () => {
     // The database refusing that one read (a fault of the third party, injected here).
     const failing: Db = {
       ...counted,
