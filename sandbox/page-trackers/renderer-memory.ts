@@ -86,7 +86,7 @@ class Watched implements WatchedRun {
   }
 
   async checkNow(): Promise<boolean> {
-    await this.host.checkNow();
+    await this.host.checkNow(this);
     return this.over;
   }
 
@@ -162,12 +162,20 @@ export class RendererMemoryWatch {
   }
 
   /**
-   * Waits for a mapping and a read under way, then reads again. A renderer
+   * Reads what the run's known renderers hold; if that is within the cap,
+   * waits for a mapping and a read under way, then reads again. A renderer
    * that appeared since the last mapping (a page that navigated to another
    * site) is traced first: otherwise the last read would count it for no run,
    * and a page that took its memory there between two polls would end clean.
    */
-  async checkNow(): Promise<void> {
+  async checkNow(run: Watched): Promise<void> {
+    // /proc alone first: a browser too busy to answer DevTools in time (the
+    // run's end waits only so long) cannot let a run over the cap in the
+    // renderers already traced for it end clean.
+    const known = [...this.owners].filter(([, owner]) => owner === run).map(([pid]) => pid);
+    const bytes = await Promise.all(known.map(async (pid) => (await privateBytes(pid)) ?? 0));
+    await this.cap(run, bytes.reduce((sum, b) => sum + b, 0), known);
+    if (run.exceeded()) return;
     await this.polling;
     await this.mapping;
     // A browser gone meanwhile is the poll's business (it ends the runs on it).
@@ -204,13 +212,7 @@ export class RendererMemoryWatch {
         const owner = this.owners.get(pid);
         if (owner) totals.set(owner, (totals.get(owner) ?? 0) + bytes.get(pid)!);
       }
-      for (const [run, total] of totals) {
-        if (total <= this.capBytes || run.exceeded()) continue;
-        run.markExceeded();
-        const killed = pids.filter((pid) => this.owners.get(pid) === run);
-        this.log.warn({ mb: Math.round(total / 1048576), renderers: killed.length }, "page tracker run above its renderer memory cap; killing its renderers");
-        await Promise.all(killed.map(killRenderer));
-      }
+      for (const [run, total] of totals) await this.cap(run, total, pids.filter((pid) => this.owners.get(pid) === run));
       for (const pid of pids) {
         if (this.owners.has(pid) || bytes.get(pid)! <= this.capBytes) continue;
         this.lastUnclaimedKill = Date.now();
@@ -221,6 +223,14 @@ export class RendererMemoryWatch {
       // The browser went away; the runs on it end by themselves.
       this.log.debug({ reason: error instanceof Error ? error.message : String(error) }, "page tracker renderer memory not read");
     }
+  }
+
+  /** Marks the run and kills its renderers if together they hold more than the cap (once per run). */
+  private async cap(run: Watched, total: number, renderers: number[]): Promise<void> {
+    if (total <= this.capBytes || run.exceeded()) return;
+    run.markExceeded();
+    this.log.warn({ mb: Math.round(total / 1048576), renderers: renderers.length }, "page tracker run above its renderer memory cap; killing its renderers");
+    await Promise.all(renderers.map(killRenderer));
   }
 
   /** Learns which renderers draw which run's frames; one mapping at a time, again if asked meanwhile. */

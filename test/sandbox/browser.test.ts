@@ -393,6 +393,36 @@ describe("lifecycle", () => {
     }
   });
 
+  it("holds a run to the cap at its end while the browser is too busy to answer, from what its traced renderers hold", async () => {
+    const capped = new BrowserHost(
+      { executablePath: CHROMIUM, maxRendererMb: 64, rendererPollMs: 3_600_000 },
+      createOutboundPolicy({ allowHosts: `127.0.0.1:${allowed.port}` }),
+      log,
+    );
+    let stopped: number | undefined;
+    try {
+      const hog = await capped.newRun({ acceptInvalidCertificates: false, defaultTimeoutMs: 10_000 });
+      await hog.page.goto(`http://127.0.0.1:${allowed.port}/busy`);
+      // Traced and claimed by now.
+      expect(await hog.settle()).toBeUndefined();
+      await hog.page.evaluate(() => {
+        (globalThis as { held?: Uint8Array }).held = new Uint8Array(256 * 1024 * 1024).fill(1);
+      });
+      const cdp = await hog.page.context().browser()!.newBrowserCDPSession();
+      const { processInfo } = await cdp.send("SystemInfo.getProcessInfo");
+      stopped = processInfo.find((p) => p.type === "browser")!.id;
+      // A stopped browser process answers no DevTools call, as one too busy would not in time.
+      process.kill(stopped, "SIGSTOP");
+      expect(await hog.settle()).toEqual({ reason: "memory_limit", message: "the browser page exceeded its memory limit of 64 MiB" });
+      process.kill(stopped, "SIGCONT");
+      stopped = undefined;
+      await hog.close();
+    } finally {
+      if (stopped !== undefined) process.kill(stopped, "SIGCONT");
+      await capped.stop();
+    }
+  });
+
   it("holds a run to the cap at its end when the page moved to a new renderer (a cross-site navigation) since the last trace", async () => {
     const capped = new BrowserHost(
       { executablePath: CHROMIUM, maxRendererMb: 64, rendererPollMs: 3_600_000 },
