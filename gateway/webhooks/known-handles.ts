@@ -48,7 +48,11 @@ export class KnownHandles {
    * notifications). Resolves once this load has ended; a failed one is
    * logged and tried again a little later, and the set stays incomplete.
    */
-  async load(attempt = 0): Promise<void> {
+  load(): Promise<void> {
+    return this.attempt(0);
+  }
+
+  private async attempt(failures: number): Promise<void> {
     clearTimeout(this.retry);
     const load = ++this.loads;
     this.complete = false;
@@ -63,8 +67,8 @@ export class KnownHandles {
     } catch (err) {
       if (load !== this.loads || this.stopped) return;
       this.log.warn({ err }, "could not read the users' webhook handles: looking up each handle not yet seen until a read succeeds");
-      const delay = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]!;
-      this.retry = setTimeout(() => void this.load(attempt + 1), delay);
+      const delay = RETRY_MS[Math.min(failures, RETRY_MS.length - 1)]!;
+      this.retry = setTimeout(() => void this.attempt(failures + 1), delay);
       this.retry.unref();
     }
   }
