@@ -34,7 +34,6 @@ export interface OutboundPolicyConfig {
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_MAX_TIMEOUT_MS = 30_000;
-export const DEFAULT_TIMEOUT_MS = 10_000;
 
 export function createOutboundPolicy(config: OutboundPolicyConfig = {}): OutboundPolicy {
   const allowHosts =
@@ -46,7 +45,9 @@ export function createOutboundPolicy(config: OutboundPolicyConfig = {}): Outboun
     maxInFlightBytes: positive("maxInFlightBytes", config.maxInFlightBytes ?? DEFAULT_IN_FLIGHT_BYTES),
     maxExecutionBytes: positive("maxExecutionBytes", config.maxExecutionBytes ?? DEFAULT_EXECUTION_BYTES),
     maxTimeoutMs,
-    defaultTimeoutMs: Math.min(positive("defaultTimeoutMs", config.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS), maxTimeoutMs),
+    // A request that names no timeout may take the whole ceiling, as the
+    // reference's op_proxy_request allows (30 s by default).
+    defaultTimeoutMs: Math.min(positive("defaultTimeoutMs", config.defaultTimeoutMs ?? maxTimeoutMs), maxTimeoutMs),
   };
 }
 

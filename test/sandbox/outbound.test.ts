@@ -356,6 +356,17 @@ describe("performOutbound with the local server allow-listed", () => {
     expect(error.message).toBe("request to slow-dns.example timed out after 150 ms");
   });
 
+  it("gives a request that names no timeout the whole ceiling, 30 s unless configured", async () => {
+    expect(policy().defaultTimeoutMs).toBe(30_000);
+    expect(policy({ maxTimeoutMs: 45_000 }).defaultTimeoutMs).toBe(45_000);
+    const server = await startServer(() => {});
+    const error = await expectFailure(
+      performOutbound(request(`http://127.0.0.1:${server.port}/`, { timeoutMs: 0 }), policy({ allowHosts: "127.0.0.1", maxTimeoutMs: 150 })),
+      "timeout",
+    );
+    expect(error.message).toBe("request to 127.0.0.1 timed out after 150 ms");
+  });
+
   it("refuses a response larger than maxResponseBytes by Content-Length, before reading it", async () => {
     // Announces 1001 bytes and sends one: only the announced length can end this early.
     const server = await startServer((_req, res) => {
