@@ -1,8 +1,8 @@
 import { Type } from "@sinclair/typebox";
 import { requireAuth, userIdOf, type AuthDeps } from "../auth/authenticate.js";
 import type { App } from "../http/app-type.js";
-import { errors, NoContent } from "../http/schemas.js";
-import { ApiKey, ApiKeyParams, ApiKeyWithToken, CreateApiKey, UpdateApiKey } from "./schemas.js";
+import { absentBodyIsEmpty, errors, NoContent } from "../http/schemas.js";
+import { ApiKey, ApiKeyParams, ApiKeyWithToken, CreateApiKey, RegenerateApiKey, UpdateApiKey } from "./schemas.js";
 import type { ApiKeysService } from "./service.js";
 
 const tags = ["api-keys"];
@@ -72,16 +72,18 @@ export async function apiKeysRoutes(app: App, opts: { auth: AuthDeps; apiKeys: A
     "/api/user/api_keys/:api_key_id/_regenerate",
     {
       onRequest,
+      preValidation: absentBodyIsEmpty,
       schema: {
         operationId: "regenerateApiKey",
         summary: "Replace an API key's token",
-        description: "The old token stops working at once; the new one is shown only in this answer.",
+        description: "The old token stops working at once; the new one is shown only in this answer. The body is optional.",
         tags,
         security,
         params: ApiKeyParams,
+        body: RegenerateApiKey,
         response: { 200: Type.Ref(ApiKeyWithToken), ...errors(400, 401, 403, 404) },
       },
     },
-    (req) => apiKeys.regenerate(userIdOf(req), req.params.api_key_id),
+    (req) => apiKeys.regenerate(userIdOf(req), req.params.api_key_id, req.body.expiresAt ?? null),
   );
 }

@@ -2,7 +2,8 @@ import { Type } from "@sinclair/typebox";
 import { DEFAULT_SCOPES_TEXT, ScopeList, ScopeName } from "../auth/scopes.js";
 import { UnixSeconds } from "../http/schemas.js";
 
-export const API_KEY_NAME_MAX = 100;
+// The reference's limit.
+export const API_KEY_NAME_MAX = 128;
 
 const Name = Type.String({
   minLength: 1,
@@ -18,15 +19,19 @@ export const ApiKey = Type.Object(
     scopes: Type.Array(ScopeName, { description: "What the key may do" }),
     createdAt: UnixSeconds,
     updatedAt: UnixSeconds,
-    expiresAt: Type.Optional(UnixSeconds),
-    lastUsedAt: Type.Optional(UnixSeconds),
+    expiresAt: Type.Union([UnixSeconds, Type.Null()], { description: "null: never expires" }),
+    lastUsedAt: Type.Union([UnixSeconds, Type.Null()], { description: "null: not used yet" }),
   },
   { $id: "ApiKey" },
 );
 
+// The reference answers the key's fields and the token side by side; its
+// API keys guide shows the key under `apiKey`. Both are given, so a client
+// written either way reads what it expects.
 export const ApiKeyWithToken = Type.Object(
   {
     ...ApiKey.properties,
+    apiKey: Type.Ref(ApiKey),
     token: Type.String({ description: "su_ak_ + 64 hex; shown only in this response" }),
   },
   { $id: "ApiKeyWithToken" },
@@ -42,6 +47,10 @@ export const UpdateApiKey = Type.Object({
   name: Type.Optional(Name),
   expiresAt: Type.Optional(Type.Union([UnixSeconds, Type.Null()], { description: "null removes the expiry" })),
   scopes: Type.Optional(ScopeList("Replaces what the key may do; the token stays the same")),
+});
+
+export const RegenerateApiKey = Type.Object({
+  expiresAt: Type.Optional(Type.Union([UnixSeconds, Type.Null()], { description: "The new token's expiry; absent or null: never expires, as in the reference" })),
 });
 
 export const ApiKeyParams = Type.Object({ api_key_id: Type.String({ format: "uuid" }) });

@@ -7,7 +7,9 @@ import { hashToken, newApiKeyToken } from "../auth/tokens.js";
 import * as store from "./store.js";
 import type { ApiKeyMeta, KeyOwner } from "./store.js";
 
-export type ApiKeyWithToken = ApiKeyMeta & { token: string };
+export type ApiKeyWithToken = ApiKeyMeta & { apiKey: ApiKeyMeta; token: string };
+
+const withToken = (meta: ApiKeyMeta, token: string): ApiKeyWithToken => ({ ...meta, apiKey: meta, token });
 
 const NOT_FOUND = "API key not found";
 
@@ -39,7 +41,7 @@ export class ApiKeysService {
         return store.insert(q, { id: crypto.randomUUID(), userId, name, tokenHash: hashToken(token), expiresAt, scopes: normalizeScopes(scopes) });
       })
       .catch(duplicateName);
-    return { ...meta, token };
+    return withToken(meta, token);
   }
 
   list(userId: string): Promise<ApiKeyMeta[]> {
@@ -57,12 +59,17 @@ export class ApiKeysService {
     return meta;
   }
 
-  /** Issues a new token for the key; the old token stops working at once. */
-  async regenerate(userId: string, id: string): Promise<ApiKeyWithToken> {
+  /**
+   * Issues a new token for the key; the old token stops working at once. The
+   * new token expires when asked, else never (the reference's rule: a
+   * regenerated key is issued as a new one is).
+   */
+  async regenerate(userId: string, id: string, expiresAt: number | null = null): Promise<ApiKeyWithToken> {
+    checkExpiry(expiresAt);
     const token = newApiKeyToken();
-    const meta = await store.replaceToken(this.db, userId, id, hashToken(token));
+    const meta = await store.replaceToken(this.db, userId, id, hashToken(token), expiresAt);
     if (!meta) throw notFound(NOT_FOUND);
-    return { ...meta, token };
+    return withToken(meta, token);
   }
 
   async delete(userId: string, id: string): Promise<void> {

@@ -7,8 +7,8 @@ export interface ApiKeyMeta {
   scopes: Scope[];
   createdAt: number;
   updatedAt: number;
-  expiresAt?: number;
-  lastUsedAt?: number;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
 }
 
 interface Row {
@@ -30,8 +30,8 @@ const toMeta = (r: Row): ApiKeyMeta => ({
   scopes: [...scopesFromRow(r.scopes)],
   createdAt: r.created_at,
   updatedAt: r.updated_at,
-  ...(r.expires_at === null ? {} : { expiresAt: r.expires_at }),
-  ...(r.last_used_at === null ? {} : { lastUsedAt: r.last_used_at }),
+  expiresAt: r.expires_at,
+  lastUsedAt: r.last_used_at,
 });
 
 export async function lockUserKeys(q: Queryable, userId: string): Promise<void> {
@@ -77,10 +77,12 @@ export async function update(
   return row && toMeta(row);
 }
 
-export async function replaceToken(q: Queryable, userId: string, id: string, tokenHash: Buffer): Promise<ApiKeyMeta | undefined> {
+/** A new token, with its own expiry, never used yet. */
+export async function replaceToken(q: Queryable, userId: string, id: string, tokenHash: Buffer, expiresAt: number | null): Promise<ApiKeyMeta | undefined> {
   const [row] = await q.query<Row>(
-    `UPDATE api_keys SET token_hash = $3, updated_at = now() WHERE id = $1 AND user_id = $2 RETURNING ${COLS}`,
-    [id, userId, tokenHash],
+    `UPDATE api_keys SET token_hash = $3, expires_at = to_timestamp($4), last_used_at = NULL, updated_at = now()
+     WHERE id = $1 AND user_id = $2 RETURNING ${COLS}`,
+    [id, userId, tokenHash, expiresAt],
   );
   return row && toMeta(row);
 }

@@ -31,7 +31,10 @@ describe("API keys", () => {
     const created = await call(stack, "POST", "/api/user/api_keys", { auth: me, json: { name: "ci" } });
     expect(created.status).toBe(201);
     expect(created.body.token).toMatch(/^su_ak_[0-9a-f]{64}$/);
-    expect(created.body).toMatchObject({ id: expect.any(String), name: "ci", createdAt: expect.any(Number) });
+    expect(created.body).toMatchObject({ id: expect.any(String), name: "ci", createdAt: expect.any(Number), expiresAt: null, lastUsedAt: null });
+    // The reference's flat fields, and its guide's `apiKey` beside them.
+    const { apiKey, token: _token, ...flat } = created.body;
+    expect(apiKey).toEqual(flat);
     const token = created.body.token as string;
 
     const listed = await call(stack, "GET", "/api/user/api_keys", { auth: me });
@@ -39,7 +42,8 @@ describe("API keys", () => {
     expect(listed.body).toEqual([expect.objectContaining({ id: created.body.id, name: "ci" })]);
     expect(listed.text).not.toContain(token);
     expect(listed.text).not.toContain("token");
-    expect(listed.body[0].lastUsedAt).toBeUndefined();
+    expect(listed.body[0]).toMatchObject({ expiresAt: null, lastUsedAt: null });
+    expect(listed.body[0].apiKey).toBeUndefined();
 
     // The key authenticates as the session's user: both see the same secrets.
     const s = await call(stack, "POST", "/api/user/secrets", { auth: { bearer: token }, json: { name: "K", value: "v" } });
@@ -56,7 +60,7 @@ describe("API keys", () => {
 
     const regenerated = await call(stack, "POST", `/api/user/api_keys/${created.body.id}/_regenerate`, { auth: me });
     expect(regenerated.status).toBe(200);
-    expect(regenerated.body).toMatchObject({ id: created.body.id, name: "deploy" });
+    expect(regenerated.body).toMatchObject({ id: created.body.id, name: "deploy", lastUsedAt: null, apiKey: { id: created.body.id, name: "deploy" } });
     const newToken = regenerated.body.token as string;
     expect(newToken).toMatch(/^su_ak_[0-9a-f]{64}$/);
     expect(newToken).not.toBe(token);
@@ -86,6 +90,38 @@ describe("API keys", () => {
     }
     expect(status).toBe(401);
     expect(Date.now() / 1000).toBeGreaterThanOrEqual(soon);
+  });
+
+  it("regenerates with the expiry asked for, or none, as the reference does", async () => {
+    const me = session();
+    const later = Math.floor(Date.now() / 1000) + 3600;
+    const created = await call(stack, "POST", "/api/user/api_keys", { auth: me, json: { name: "rotated", expiresAt: later } });
+    const path = `/api/user/api_keys/${created.body.id}/_regenerate`;
+
+    const refused = await call(stack, "POST", path, { auth: me, json: { expiresAt: 1000 } });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toBe("expiresAt must be in the future");
+    // Nothing changed: the first token still works.
+    expect((await secrets({ bearer: created.body.token })).status).toBe(200);
+
+    const further = later + 3600;
+    const withExpiry = await call(stack, "POST", path, { auth: me, json: { expiresAt: further } });
+    expect(withExpiry.status).toBe(200);
+    expect(withExpiry.body).toMatchObject({ expiresAt: further, apiKey: { expiresAt: further } });
+    expect((await call(stack, "GET", "/api/user/api_keys", { auth: me })).body[0].expiresAt).toBe(further);
+
+    const withoutExpiry = await call(stack, "POST", path, { auth: me, json: {} });
+    expect(withoutExpiry.status).toBe(200);
+    expect(withoutExpiry.body.expiresAt).toBeNull();
+    expect((await secrets({ bearer: withoutExpiry.body.token })).status).toBe(200);
+  });
+
+  it("takes names of up to 128 characters, as the reference does", async () => {
+    const me = session();
+    expect((await call(stack, "POST", "/api/user/api_keys", { auth: me, json: { name: "n".repeat(128) } })).status).toBe(201);
+    const long = await call(stack, "POST", "/api/user/api_keys", { auth: me, json: { name: "n".repeat(129) } });
+    expect(long.status).toBe(400);
+    expect(typeof long.body.message).toBe("string");
   });
 
   it("refuses an expiry in the past", async () => {
