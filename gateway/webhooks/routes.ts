@@ -21,6 +21,8 @@ interface Target {
   prefix: string;
   path: string;
   rawQuery: string | undefined;
+  /** Whether the connection's peer is a trusted proxy. */
+  viaProxy: boolean;
 }
 
 // Kept on the request itself: a WeakMap entry per request costs more, in time and in GC.
@@ -54,6 +56,7 @@ export function webhookRewriter(urls: WebhookUrls, trust: Trust) {
       prefix: parsed.prefix,
       path: path.startsWith("/") ? path : `/${path}`,
       rawQuery: q === -1 ? undefined : url.slice(q + 1),
+      viaProxy,
     };
     return WEBHOOK_ROUTE;
   };
@@ -90,6 +93,7 @@ export async function webhookRoutes(app: App, opts: { server: WebhookServer; bod
         rawHeaders: raw.rawHeaders,
         body,
         clientAddress: clientAddressOf(request.ip, raw.socket),
+        arrival: { ip: request.ip, viaProxy: target.viaProxy, encrypted: (raw.socket as { encrypted?: boolean }).encrypted === true },
       });
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;

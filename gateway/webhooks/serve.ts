@@ -1,6 +1,7 @@
 import { ErrorKind, ScriptKind, type ResponderResult } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { SandboxRefused, type Scripts } from "../sandbox/run.js";
 import type { HandleResponders, ResponderDirectory } from "./directory.js";
+import { forwardedHeaders, type Arrival } from "./client-address.js";
 import type { TrackedRequest, TrackedResponse } from "../responders/history-store.js";
 import type { HistoryWriter } from "./history-writer.js";
 import { matchResponder } from "./match.js";
@@ -20,6 +21,8 @@ export interface WebhookRequest {
   rawHeaders: string[];
   body: Buffer;
   clientAddress?: string;
+  /** How the request came in: a script's `context.headers` gets the headers an ingress would add. */
+  arrival?: Arrival;
 }
 
 export interface WebhookResponse {
@@ -258,6 +261,7 @@ function scriptContext(req: WebhookRequest): object {
     const value = req.rawHeaders[i + 1]!;
     headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
   }
+  if (req.arrival) Object.assign(headers, forwardedHeaders(req.arrival, headers));
   const query: Record<string, string> = Object.create(null);
   if (req.rawQuery) for (const [k, v] of new URLSearchParams(req.rawQuery)) query[k] = v;
   return {
