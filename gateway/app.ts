@@ -38,6 +38,7 @@ import type { WebhookUrls } from "./responders/urls.js";
 import { isWebhookRequest, trustOf, WEBHOOK_ROUTE, webhookRewriter, webhookRoutes } from "./webhooks/routes.js";
 import { Scripts } from "./sandbox/run.js";
 import { finishDocument, OPENAPI_BASE } from "./status/openapi.js";
+import { optionalPostBodies } from "./http/optional-bodies.js";
 import { statusRoutes } from "./status/routes.js";
 import { usersRoutes } from "./users/routes.js";
 import { UsersService } from "./users/service.js";
@@ -101,6 +102,7 @@ export async function buildApp(
     deps.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
   });
 
+  optionalPostBodies(app);
   await app.register(swagger, {
     openapi: OPENAPI_BASE,
     transformObject: finishDocument,

@@ -1,7 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import { requireAuth, userIdOf, type AuthDeps } from "../auth/authenticate.js";
 import type { App } from "../http/app-type.js";
-import { absentBodyIsEmpty, errors, NoContent } from "../http/schemas.js";
+import { errors, NoContent } from "../http/schemas.js";
 import { ApiKey, ApiKeyParams, ApiKeyWithToken, CreateApiKey, RegenerateApiKey, UpdateApiKey } from "./schemas.js";
 import type { ApiKeysService } from "./service.js";
 
@@ -72,7 +72,6 @@ export async function apiKeysRoutes(app: App, opts: { auth: AuthDeps; apiKeys: A
     "/api/user/api_keys/:api_key_id/_regenerate",
     {
       onRequest,
-      preValidation: absentBodyIsEmpty,
       schema: {
         operationId: "regenerateApiKey",
         summary: "Replace an API key's token",

@@ -10,11 +10,3 @@ export function errors(...codes: number[]) {
 }
 
 export const NoContent = Type.Null({ description: "No content" });
-
-/**
- * A route's `preValidation` for a body that may be left out: no body at all is
- * `{}`, where fastify would otherwise validate `undefined` against the object.
- */
-export async function absentBodyIsEmpty(req: { body: unknown }): Promise<void> {
-  req.body ??= {};
-}

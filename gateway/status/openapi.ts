@@ -1,4 +1,5 @@
 import type { FastifyDynamicSwaggerOptions } from "@fastify/swagger";
+import { namesNoRequiredField } from "../http/optional-bodies.js";
 
 /** The document's own parts; the paths come from the routes' schemas. */
 export const OPENAPI_BASE = {
@@ -30,8 +31,20 @@ type Json = unknown;
  * many items of those types. Works on a copy, since the document shares
  * schema objects with the routes' validators.
  */
-export const finishDocument: NonNullable<FastifyDynamicSwaggerOptions["transformObject"]> = (doc) =>
-  "openapiObject" in doc ? (withoutTuples(structuredClone(doc.openapiObject)) as typeof doc.openapiObject) : doc.swaggerObject;
+export const finishDocument: NonNullable<FastifyDynamicSwaggerOptions["transformObject"]> = (doc) => {
+  if (!("openapiObject" in doc)) return doc.swaggerObject;
+  const finished = withoutTuples(structuredClone(doc.openapiObject)) as typeof doc.openapiObject;
+  markOptionalBodies(finished.paths);
+  return finished;
+};
+
+/** A POST body that names no required field may be left out (http/optional-bodies.ts); the plugin marks every body required. */
+function markOptionalBodies(paths: Json): void {
+  for (const item of Object.values((paths ?? {}) as Record<string, Record<string, Json>>)) {
+    const body = (item.post as { requestBody?: { required?: boolean; content?: Record<string, { schema?: Json }> } } | undefined)?.requestBody;
+    if (body && namesNoRequiredField(body.content?.["application/json"]?.schema)) body.required = false;
+  }
+}
 
 function withoutTuples(node: Json): Json {
   if (Array.isArray(node)) {

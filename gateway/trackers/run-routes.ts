@@ -1,7 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import { requireAuth, userIdOf, type AuthDeps } from "../auth/authenticate.js";
 import type { App } from "../http/app-type.js";
-import { absentBodyIsEmpty, errors, NoContent } from "../http/schemas.js";
+import { errors, NoContent } from "../http/schemas.js";
 import type { TrackerKind } from "./kinds.js";
 import { security, tags } from "./routes.js";
 import { HistoryRequest } from "./run-schemas.js";
@@ -24,8 +24,7 @@ export async function trackerRunRoutes(app: App, opts: { auth: AuthDeps; runs: T
     `${BASE}/:tracker_id/_history`,
     {
       onRequest,
-      // No body at all means {"refresh": false}.
-      preValidation: absentBodyIsEmpty,
+      // No body at all means {"refresh": false} (http/optional-bodies.ts).
       schema: {
         operationId: `get${operation}History`,
         summary: `The ${label}'s stored revisions, optionally after running it now`,

@@ -168,6 +168,20 @@ describe("OpenAPI document", () => {
     expect(JSON.stringify(doc)).not.toContain("additionalItems");
   });
 
+  it("says which bodies may be left out, and those are: a POST's whose fields are all optional", async () => {
+    const doc = (await call(stack, "GET", "/api-docs/openapi.json")).body;
+    const optional = Object.entries<Record<string, { requestBody?: { required?: boolean } }>>(doc.paths)
+      .flatMap(([path, ops]) => Object.entries(ops).filter(([, op]) => op.requestBody?.required === false).map(([method]) => `${method} ${path}`))
+      .sort();
+    expect(optional).toEqual([
+      "post /api/user/api_keys/{api_key_id}/_regenerate",
+      "post /api/web_scraping/api_trackers/{tracker_id}/_history",
+      "post /api/web_scraping/page_trackers/{tracker_id}/_history",
+    ]);
+    expect(doc.paths["/api/webhooks/responders/{responder_id}"].put.requestBody.required).toBe(true);
+    expect(doc.paths["/api/user/secrets"].post.requestBody.required).toBe(true);
+  });
+
   it("is clean under Redocly's recommended rules: no error, no warning", { timeout: 120_000 }, async () => {
     const res = await call(stack, "GET", "/api-docs/openapi.json");
     // A folder of its own, so no redocly.yaml around the project changes the rules.
