@@ -79,7 +79,7 @@ export class ApiKeysService {
   /** The key a token belongs to, if valid; refreshes lastUsedAt at most once a minute. */
   async authenticate(token: string): Promise<KeyOwner | undefined> {
     const owner = await store.findByHash(this.db, hashToken(token));
-    if (owner?.stale) await store.touch(this.db, owner.id);
+    if (owner?.stale) await store.touch(this.db, owner.id, hashToken(token));
     return owner;
   }
 }

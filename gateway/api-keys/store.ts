@@ -108,6 +108,7 @@ export async function findByHash(q: Queryable, tokenHash: Buffer): Promise<KeyOw
   return row && { id: row.id, userId: row.user_id, scopes: scopesFromRow(row.scopes), stale: row.stale };
 }
 
-export async function touch(q: Queryable, id: string): Promise<void> {
-  await q.query("UPDATE api_keys SET last_used_at = now() WHERE id = $1", [id]);
+/** Marks the key used, unless its token was replaced meanwhile: a regenerated token starts unused. */
+export async function touch(q: Queryable, id: string, tokenHash: Buffer): Promise<void> {
+  await q.query("UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND token_hash = $2", [id, tokenHash]);
 }

@@ -2,7 +2,8 @@ import { Type } from "@sinclair/typebox";
 
 export const ErrorBody = Type.Object({ message: Type.String() }, { $id: "Error" });
 
-export const UnixSeconds = Type.Integer({ minimum: 0, description: "Unix time in seconds" });
+// At most the last second of year 9999: Postgres refuses later timestamps, which would otherwise surface as a 500.
+export const UnixSeconds = Type.Integer({ minimum: 0, maximum: 253_402_300_799, description: "Unix time in seconds" });
 
 /** The error responses a route can give, for the OpenAPI document. */
 export function errors(...codes: number[]) {

@@ -114,6 +114,11 @@ describe("API keys", () => {
     expect(withoutExpiry.status).toBe(200);
     expect(withoutExpiry.body.expiresAt).toBeNull();
     expect((await secrets({ bearer: withoutExpiry.body.token })).status).toBe(200);
+
+    // A JSON content type with nothing after it is no body too, as curl sends it with -H and no -d.
+    const named = await call(stack, "POST", path, { auth: me, headers: { "content-type": "application/json" } });
+    expect(named.status, named.text).toBe(200);
+    expect(named.body.expiresAt).toBeNull();
   });
 
   it("takes names of up to 128 characters, as the reference does", async () => {
@@ -124,9 +129,12 @@ describe("API keys", () => {
     expect(typeof long.body.message).toBe("string");
   });
 
-  it("refuses an expiry in the past", async () => {
+  it("refuses an expiry in the past, or past what can be stored", async () => {
     const res = await call(stack, "POST", "/api/user/api_keys", { auth: session(), json: { name: "old", expiresAt: 1000 } });
     expect(res.status).toBe(400);
+    // Past what Postgres can store: refused as input, not failed as a 500.
+    const far = await call(stack, "POST", "/api/user/api_keys", { auth: session(), json: { name: "far", expiresAt: 1e15 } });
+    expect(far.status, far.text).toBe(400);
   });
 
   it("answers 403 to every key endpoint when authenticated by an API key", async () => {
