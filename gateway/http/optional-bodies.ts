@@ -1,4 +1,4 @@
-import type { FastifyInstance, preValidationHookHandler } from "fastify";
+import type { FastifyInstance, onRequestHookHandler, preValidationHookHandler } from "fastify";
 
 // A POST whose body names no required field (`_history`'s `{"refresh": true}`,
 // `_regenerate`'s `{"expiresAt": ...}`) may be sent with no body at all, as
@@ -17,12 +17,21 @@ const absentIsEmpty: preValidationHookHandler = async (req) => {
   req.body ??= {};
 };
 
+// A client that names a content type and sends nothing (`curl -X POST -H
+// 'content-type: application/json'`) sends no body too: without this, the
+// JSON parser refuses the empty text before the rule above can apply.
+const emptyIsAbsent: onRequestHookHandler = async (req) => {
+  const length = req.headers["content-length"];
+  if (req.headers["transfer-encoding"] === undefined && (length === undefined || length === "0")) delete req.headers["content-type"];
+};
+
 /** Registers the rule for every route added after it. */
 export function optionalPostBodies(app: FastifyInstance): void {
   app.addHook("onRoute", (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     if (!methods.includes("POST") || !namesNoRequiredField(route.schema?.body)) return;
-    const own = route.preValidation === undefined ? [] : Array.isArray(route.preValidation) ? route.preValidation : [route.preValidation];
-    route.preValidation = [absentIsEmpty, ...own];
+    const asList = <T>(hooks: T | T[] | undefined): T[] => (hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]);
+    route.onRequest = [emptyIsAbsent, ...asList(route.onRequest)];
+    route.preValidation = [absentIsEmpty, ...asList(route.preValidation)];
   });
 }
