@@ -37,11 +37,12 @@ export function forwardedHeaders(arrival: Arrival, headers: Readonly<Record<stri
   if (!arrival.ip) return out;
   const ip = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(arrival.ip)?.[1] ?? arrival.ip;
   out["x-real-ip"] = ip;
-  const sent = (name: string) => (arrival.viaProxy ? headers[name] : undefined);
-  const priorFor = headers["x-forwarded-for"];
+  // An empty value counts as none.
+  const sent = (name: string) => (arrival.viaProxy ? headers[name] || undefined : undefined);
+  const priorFor = headers["x-forwarded-for"] || undefined;
   out["x-forwarded-for"] = arrival.viaProxy ? (priorFor ?? ip) : priorFor ? `${priorFor}, ${ip}` : ip;
   out["x-forwarded-proto"] = sent("x-forwarded-proto") ?? (arrival.encrypted ? "https" : "http");
   const host = sent("x-forwarded-host") ?? headers.host;
-  if (host !== undefined) out["x-forwarded-host"] = host;
+  if (host) out["x-forwarded-host"] = host;
   return out;
 }
