@@ -13,7 +13,7 @@
 // page crashes right after is told why.
 import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
 import type { Logger } from "../../common/log.js";
-import { canReadProcesses, framePids, killRenderer, privateBytes, rendererPids } from "./renderer-processes.js";
+import { canReadProcesses, framePids, killRenderer, privateBytes, rendererPids, startTime } from "./renderer-processes.js";
 
 export interface RendererCapSettings {
   maxRendererMb: number;
@@ -99,6 +99,8 @@ export class RendererMemoryWatch {
   private readonly runs = new Set<Watched>();
   /** Renderer pid → the run whose page (or a frame of it) it draws. */
   private readonly owners = new Map<number, Watched>();
+  /** When each claimed renderer started, so that an id reused since its claim is not taken for it (see checkNow). */
+  private readonly startedAt = new Map<number, string>();
   /** Renderers the last mapping looked at, claimed or not: only others call for a new one. */
   private seen = new Set<number>();
   private mapping: Promise<void> | undefined;
@@ -144,7 +146,7 @@ export class RendererMemoryWatch {
 
   async unwatch(run: Watched): Promise<void> {
     this.runs.delete(run);
-    for (const [pid, owner] of this.owners) if (owner === run) this.owners.delete(pid);
+    for (const [pid, owner] of this.owners) if (owner === run) this.forget(pid);
     if (this.runs.size === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
@@ -172,7 +174,12 @@ export class RendererMemoryWatch {
     // /proc alone first: a browser too busy to answer DevTools in time (the
     // run's end waits only so long) cannot let a run over the cap in the
     // renderers already traced for it end clean.
-    const known = [...this.owners].filter(([, owner]) => owner === run).map(([pid]) => pid);
+    // Claims are pruned only by a read that got the browser's list; until
+    // then an id may have ended and been reused, so each is checked to be
+    // the process that was claimed.
+    const claimed = [...this.owners].filter(([, owner]) => owner === run).map(([pid]) => pid);
+    const still = await Promise.all(claimed.map(async (pid) => (await startTime(pid)) === this.startedAt.get(pid)));
+    const known = claimed.filter((_, i) => still[i]);
     const bytes = await Promise.all(known.map(async (pid) => (await privateBytes(pid)) ?? 0));
     await this.cap(run, bytes.reduce((sum, b) => sum + b, 0), known);
     if (run.exceeded()) return;
@@ -199,7 +206,7 @@ export class RendererMemoryWatch {
     try {
       const pids = await rendererPids(await this.session());
       const live = new Set(pids);
-      for (const pid of this.owners.keys()) if (!live.has(pid)) this.owners.delete(pid);
+      for (const pid of this.owners.keys()) if (!live.has(pid)) this.forget(pid);
       if (pids.some((pid) => !this.seen.has(pid)) || (this.retryAt !== 0 && Date.now() >= this.retryAt)) void this.remap();
       const bytes = new Map<number, number>();
       await Promise.all(pids.map(async (pid) => bytes.set(pid, (await privateBytes(pid)) ?? 0)));
@@ -223,6 +230,11 @@ export class RendererMemoryWatch {
       // The browser went away; the runs on it end by themselves.
       this.log.debug({ reason: error instanceof Error ? error.message : String(error) }, "page tracker renderer memory not read");
     }
+  }
+
+  private forget(pid: number): void {
+    this.owners.delete(pid);
+    this.startedAt.delete(pid);
   }
 
   /** Marks the run and kills its renderers if together they hold more than the cap (once per run). */
@@ -251,7 +263,12 @@ export class RendererMemoryWatch {
         }
         for (const run of [...this.runs]) {
           try {
-            for (const pid of await framePids(run.session)) if (this.runs.has(run)) this.owners.set(pid, run);
+            for (const pid of await framePids(run.session)) {
+              const started = await startTime(pid);
+              if (!this.runs.has(run) || started === undefined) continue;
+              this.owners.set(pid, run);
+              this.startedAt.set(pid, started);
+            }
           } catch (error) {
             this.retryAt = Date.now() + REMAP_RETRY_MS;
             this.log.debug({ reason: error instanceof Error ? error.message : String(error) }, "page tracker renderers of a run not mapped");
@@ -270,5 +287,6 @@ export class RendererMemoryWatch {
     this.timer = undefined;
     this.runs.clear();
     this.owners.clear();
+    this.startedAt.clear();
   }
 }

@@ -29,6 +29,21 @@ export async function privateBytes(pid: number): Promise<number | undefined> {
 }
 
 /**
+ * When the process started (field 22 of /proc/<pid>/stat, in clock ticks
+ * since boot): a process id seen again with another start time is another
+ * process. Undefined when the process is gone.
+ */
+export async function startTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8");
+    // The name in parentheses may hold spaces: fields are counted after its end.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Kills the process if it is still a Chromium renderer: the id came from the
  * browser a moment ago, and a process that ended meanwhile may have passed
  * its id on.
