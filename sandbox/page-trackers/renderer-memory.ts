@@ -173,15 +173,19 @@ export class RendererMemoryWatch {
   async checkNow(run: Watched): Promise<void> {
     // /proc alone first: a browser too busy to answer DevTools in time (the
     // run's end waits only so long) cannot let a run over the cap in the
-    // renderers already traced for it end clean.
-    // Claims are pruned only by a read that got the browser's list; until
-    // then an id may have ended and been reused, so each is checked to be
-    // the process that was claimed.
-    const claimed = [...this.owners].filter(([, owner]) => owner === run).map(([pid]) => pid);
-    const still = await Promise.all(claimed.map(async (pid) => (await startTime(pid)) === this.startedAt.get(pid)));
-    const known = claimed.filter((_, i) => still[i]);
-    const bytes = await Promise.all(known.map(async (pid) => (await privateBytes(pid)) ?? 0));
-    await this.cap(run, bytes.reduce((sum, b) => sum + b, 0), known);
+    // renderers already traced for it end clean. Claims are pruned only by a
+    // read that got the browser's list, so an id may have ended and been
+    // reused since: each counts only while it names the process claimed.
+    const known: number[] = [];
+    let total = 0;
+    await Promise.all(
+      [...this.owners].map(async ([pid, owner]) => {
+        if (owner !== run || (await startTime(pid)) !== this.startedAt.get(pid)) return;
+        known.push(pid);
+        total += (await privateBytes(pid)) ?? 0;
+      }),
+    );
+    await this.cap(run, total, known);
     if (run.exceeded()) return;
     await this.polling;
     await this.mapping;
