@@ -95,12 +95,16 @@ class Watched implements WatchedRun {
   }
 }
 
+/** A renderer claimed for a run, and when it started: an id reused since the claim is another process (see checkNow). */
+interface Claim {
+  run: Watched;
+  started: string;
+}
+
 export class RendererMemoryWatch {
   private readonly runs = new Set<Watched>();
-  /** Renderer pid → the run whose page (or a frame of it) it draws. */
-  private readonly owners = new Map<number, Watched>();
-  /** When each claimed renderer started, so that an id reused since its claim is not taken for it (see checkNow). */
-  private readonly startedAt = new Map<number, string>();
+  /** Renderer pid → the run whose page (or a frame of it) it draws, and when the renderer started. */
+  private readonly owners = new Map<number, Claim>();
   /** Renderers the last mapping looked at, claimed or not: only others call for a new one. */
   private seen = new Set<number>();
   private mapping: Promise<void> | undefined;
@@ -146,7 +150,7 @@ export class RendererMemoryWatch {
 
   async unwatch(run: Watched): Promise<void> {
     this.runs.delete(run);
-    for (const [pid, owner] of this.owners) if (owner === run) this.forget(pid);
+    for (const [pid, claim] of this.owners) if (claim.run === run) this.owners.delete(pid);
     if (this.runs.size === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
@@ -179,8 +183,8 @@ export class RendererMemoryWatch {
     const known: number[] = [];
     let total = 0;
     await Promise.all(
-      [...this.owners].map(async ([pid, owner]) => {
-        if (owner !== run || (await startTime(pid)) !== this.startedAt.get(pid)) return;
+      [...this.owners].map(async ([pid, claim]) => {
+        if (claim.run !== run || (await startTime(pid)) !== claim.started) return;
         known.push(pid);
         total += (await privateBytes(pid)) ?? 0;
       }),
@@ -210,7 +214,7 @@ export class RendererMemoryWatch {
     try {
       const pids = await rendererPids(await this.session());
       const live = new Set(pids);
-      for (const pid of this.owners.keys()) if (!live.has(pid)) this.forget(pid);
+      for (const pid of this.owners.keys()) if (!live.has(pid)) this.owners.delete(pid);
       if (pids.some((pid) => !this.seen.has(pid)) || (this.retryAt !== 0 && Date.now() >= this.retryAt)) void this.remap();
       const bytes = new Map<number, number>();
       await Promise.all(pids.map(async (pid) => bytes.set(pid, (await privateBytes(pid)) ?? 0)));
@@ -220,10 +224,10 @@ export class RendererMemoryWatch {
       }
       const totals = new Map<Watched, number>();
       for (const pid of pids) {
-        const owner = this.owners.get(pid);
+        const owner = this.owners.get(pid)?.run;
         if (owner) totals.set(owner, (totals.get(owner) ?? 0) + bytes.get(pid)!);
       }
-      for (const [run, total] of totals) await this.cap(run, total, pids.filter((pid) => this.owners.get(pid) === run));
+      for (const [run, total] of totals) await this.cap(run, total, pids.filter((pid) => this.owners.get(pid)?.run === run));
       for (const pid of pids) {
         if (this.owners.has(pid) || bytes.get(pid)! <= this.capBytes) continue;
         this.lastUnclaimedKill = Date.now();
@@ -234,11 +238,6 @@ export class RendererMemoryWatch {
       // The browser went away; the runs on it end by themselves.
       this.log.debug({ reason: error instanceof Error ? error.message : String(error) }, "page tracker renderer memory not read");
     }
-  }
-
-  private forget(pid: number): void {
-    this.owners.delete(pid);
-    this.startedAt.delete(pid);
   }
 
   /** Marks the run and kills its renderers if together they hold more than the cap (once per run). */
@@ -270,8 +269,7 @@ export class RendererMemoryWatch {
             for (const pid of await framePids(run.session)) {
               const started = await startTime(pid);
               if (!this.runs.has(run) || started === undefined) continue;
-              this.owners.set(pid, run);
-              this.startedAt.set(pid, started);
+              this.owners.set(pid, { run, started });
             }
           } catch (error) {
             this.retryAt = Date.now() + REMAP_RETRY_MS;
@@ -291,6 +289,5 @@ export class RendererMemoryWatch {
     this.timer = undefined;
     this.runs.clear();
     this.owners.clear();
-    this.startedAt.clear();
   }
 }

@@ -143,7 +143,6 @@ const settingsText = (settings: Record<string, string>) =>
     .map(([k, v]) => `${k}=${v}`)
     .join(" ") || "the defaults (BENCH_SANDBOX_ENV unset)";
 
-
 function expecting(body: string, headers: Record<string, string> = {}): (r: Reply) => string | undefined {
   return (r) => {
     if (r.status !== 200) return `status ${r.status}, expected 200`;
