@@ -42,6 +42,9 @@ import { optionalPostBodies } from "./http/optional-bodies.js";
 import { statusRoutes } from "./status/routes.js";
 import { usersRoutes } from "./users/routes.js";
 import { UsersService } from "./users/service.js";
+import { userScriptsRoutes } from "./user-scripts/routes.js";
+import { UserScript } from "./user-scripts/schemas.js";
+import { UserScriptsService } from "./user-scripts/service.js";
 
 export interface GatewayDeps {
   db: Db;
@@ -57,6 +60,7 @@ export interface GatewayDeps {
   operatorToken?: string;
   kratosUrl?: string;
   apiKeysPerUser: number;
+  userScriptsPerUser: number;
   webhooks: {
     urls: WebhookUrls;
     /** Addresses or CIDRs whose X-Forwarded-* and X-Replaced-Path headers are believed. */
@@ -108,7 +112,7 @@ export async function buildApp(
     transformObject: finishDocument,
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  for (const schema of [ErrorBody, Secret, AuditEvent, ApiKey, ApiKeyWithToken, AccessSettingShown, Responder, ResponderRequest, ResponderStats]) {
+  for (const schema of [ErrorBody, Secret, AuditEvent, ApiKey, ApiKeyWithToken, AccessSettingShown, Responder, ResponderRequest, ResponderStats, UserScript]) {
     app.addSchema(schema);
   }
 
@@ -155,6 +159,7 @@ export async function buildApp(
     secrets,
   });
   await app.register(webhookRoutes, { server: webhooks, bodyLimit: deps.webhooks.bodyLimit, metrics: deps.metrics });
+  await app.register(userScriptsRoutes, { auth, scripts: new UserScriptsService(deps.db, deps.userScriptsPerUser) });
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });
   app.get("/api-docs/openapi.json", { schema: { hide: true } }, () => app.swagger());

@@ -49,6 +49,7 @@ const schema = z.object({
   TRACKER_SCHEDULER_POLL_MS: z.coerce.number().int().min(0).default(5_000),
   TRACKER_MAX_CONCURRENT_RUNS: positiveInt(4),
   API_KEYS_PER_USER: positiveInt(30),
+  USER_SCRIPTS_PER_USER: positiveInt(100),
   GATEWAY_METRICS_PORT: optionalPort,
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   LOG_LEVEL: logLevel,
@@ -75,6 +76,7 @@ export interface GatewayConfig {
   templateCacheTtlMs: number;
   trackers: TrackerSettings;
   apiKeysPerUser: number;
+  userScriptsPerUser: number;
   /** Prometheus metrics listener; off when unset. */
   metrics?: MetricsListen;
   logLevel: string;
@@ -130,6 +132,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       maxConcurrentRuns: e.TRACKER_MAX_CONCURRENT_RUNS,
     },
     apiKeysPerUser: e.API_KEYS_PER_USER,
+    userScriptsPerUser: e.USER_SCRIPTS_PER_USER,
     metrics: metricsListen(e.METRICS_HOST, e.GATEWAY_METRICS_PORT),
     logLevel: e.LOG_LEVEL,
   };

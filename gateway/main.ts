@@ -44,6 +44,7 @@ async function main() {
     operatorToken: config.operatorToken,
     kratosUrl: config.kratosUrl,
     apiKeysPerUser: config.apiKeysPerUser,
+    userScriptsPerUser: config.userScriptsPerUser,
     webhooks: {
       urls,
       trustedProxies: config.trustedProxies,

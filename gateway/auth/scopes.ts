@@ -6,13 +6,14 @@ import { Type } from "@sinclair/typebox";
  * - `secrets`: /api/user/secrets* (metadata, writes, the audit trail; values are never readable anyway)
  * - `responders`: /api/webhooks/responders*
  * - `trackers`: /api/web_scraping/api_trackers* and /api/web_scraping/page_trackers*
+ * - `scripts`: /api/user/scripts* (reusable snippets: text, never run from there)
  * - `secrets:grant`: give scripts and templates access to secrets, i.e. create
  *   or widen an access setting, or change the script or target that an
  *   existing one serves. Without it a key can still manage responders and
  *   trackers, and narrow what they get.
  * Key management is in no scope: only a session can mint or revoke keys.
  */
-export const SCOPES = ["secrets", "responders", "trackers", "secrets:grant"] as const;
+export const SCOPES = ["secrets", "responders", "trackers", "secrets:grant", "scripts"] as const;
 export type Scope = (typeof SCOPES)[number];
 /** The scopes a route family needs; `secrets:grant` is checked where access settings change. */
 export type RouteScope = Exclude<Scope, "secrets:grant">;
@@ -26,7 +27,8 @@ export const ScopeName = Type.String({ enum: [...SCOPES] });
 
 const MEANING =
   "secrets (/api/user/secrets*), responders (/api/webhooks/responders*), trackers (/api/web_scraping/*), " +
-  "secrets:grant (give scripts and templates access to secrets: create or widen an access setting, or change the script or target of one that grants any)";
+  "secrets:grant (give scripts and templates access to secrets: create or widen an access setting, or change the script or target of one that grants any), " +
+  "scripts (/api/user/scripts*)";
 
 /** A list of scopes in a request body; `what` says what the list does there. */
 export const ScopeList = (what: string) =>

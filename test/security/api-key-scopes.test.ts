@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDb } from "../../common/db.js";
+import { openDb, type Db } from "../../common/db.js";
 import { migrate } from "../../common/migrate.js";
 import { ApiKeysService } from "../../gateway/api-keys/service.js";
 import { hashToken, newApiKeyToken } from "../../gateway/auth/tokens.js";
@@ -26,7 +26,7 @@ import { responderBody } from "../helpers/webhooks.js";
 // in the user's audit trail. Narrowing stays allowed.
 
 const run = promisify(execFile);
-const ALL_SCOPES = ["secrets", "responders", "trackers", "secrets:grant"];
+const ALL_SCOPES = ["secrets", "responders", "trackers", "secrets:grant", "scripts"];
 const VALUE_A = "scopes-planted-value-a";
 const VALUE_B = "scopes-planted-value-b";
 
@@ -151,6 +151,7 @@ describe("every route an API key can reach", () => {
     [/^\/api\/user\/secrets(\/|$)/, "secrets"],
     [/^\/api\/webhooks\/responders(\/|$)/, "responders"],
     [/^\/api\/web_scraping\/(api|page)_trackers(\/|$)/, "trackers"],
+    [/^\/api\/user\/scripts(\/|$)/, "scripts"],
   ];
 
   it("is refused (403, JSON) to a key without its scope before its input is read, and served to one with it", async () => {
@@ -166,7 +167,7 @@ describe("every route an API key can reach", () => {
 
     const owner = await newUser(stack);
     const without = new Map<string, Auth>();
-    for (const scope of ["secrets", "responders", "trackers"]) {
+    for (const scope of ["secrets", "responders", "trackers", "scripts"]) {
       without.set(scope, (await operatorKey(owner, ALL_SCOPES.filter((s) => s !== scope))).auth);
     }
     const everything = (await operatorKey(owner)).auth;
@@ -332,36 +333,90 @@ describe("a key without secrets:grant", () => {
   });
 });
 
+/**
+ * A database with the gateway's migrations before `firstNew` applied, `seed`
+ * run on it, then the rest applied; `check` gets it and what was applied.
+ */
+async function migratedAcross(
+  firstNew: string,
+  seed: (db: Db) => Promise<void>,
+  check: (db: Db, applied: string[]) => Promise<void>,
+): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scopes-migration-"));
+  const url = ADMIN_URL ? await createDatabase("scopes_migration") : undefined;
+  const db = await openDb(url ? { url } : { pgliteDir: path.join(dir, "db") }, { poolSize: 2 });
+  try {
+    const all = path.resolve(import.meta.dirname, "../../gateway/migrations");
+    const before = path.join(dir, "before");
+    fs.mkdirSync(before);
+    for (const f of fs.readdirSync(all).filter((f) => f < firstNew)) fs.copyFileSync(path.join(all, f), path.join(before, f));
+    await migrate(db, before, 1);
+    await seed(db);
+    await check(db, await migrate(db, all, 1));
+  } finally {
+    await db.close();
+    if (url) await dropDatabase(url);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function insertUser(db: Db): Promise<string> {
+  const userId = crypto.randomUUID();
+  await db.query("INSERT INTO users (id, email, handle) VALUES ($1, $2, $3)", [userId, `${userId}@example.test`, crypto.randomBytes(8).toString("hex")]);
+  return userId;
+}
+
 describe("keys made before scopes existed", () => {
   it("get every scope from the migration: what any key could do before", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scopes-migration-"));
-    const url = ADMIN_URL ? await createDatabase("scopes_migration") : undefined;
-    const db = await openDb(url ? { url } : { pgliteDir: path.join(dir, "db") }, { poolSize: 2 });
-    try {
-      // The gateway's schema as it was before the scopes migration.
-      const all = path.resolve(import.meta.dirname, "../../gateway/migrations");
-      const before = path.join(dir, "before");
-      fs.mkdirSync(before);
-      for (const f of fs.readdirSync(all).filter((f) => f < "005_")) fs.copyFileSync(path.join(all, f), path.join(before, f));
-      await migrate(db, before, 1);
+    const token = newApiKeyToken();
+    let userId = "";
+    await migratedAcross(
+      "005_",
+      async (db) => {
+        userId = await insertUser(db);
+        await db.query("INSERT INTO api_keys (id, user_id, name, token_hash) VALUES ($1, $2, 'old', $3)", [crypto.randomUUID(), userId, hashToken(token)]);
+      },
+      async (db, applied) => {
+        expect(applied).toContain("005_api_key_scopes.sql");
+        const keysService = new ApiKeysService(db, 30);
+        const owner = await keysService.authenticate(token);
+        expect(owner && [...owner.scopes]).toEqual(ALL_SCOPES);
+        expect((await keysService.list(userId)).map((k) => k.scopes)).toEqual([ALL_SCOPES]);
+        // The table itself refuses a scope it does not know.
+        await expect(db.query("UPDATE api_keys SET scopes = ARRAY['admin'] WHERE user_id = $1", [userId])).rejects.toThrow();
+      },
+    );
+  });
 
-      const userId = crypto.randomUUID();
-      const token = newApiKeyToken();
-      await db.query("INSERT INTO users (id, email, handle) VALUES ($1, $2, $3)", [userId, `${userId}@example.test`, crypto.randomBytes(8).toString("hex")]);
-      await db.query("INSERT INTO api_keys (id, user_id, name, token_hash) VALUES ($1, $2, 'old', $3)", [crypto.randomUUID(), userId, hashToken(token)]);
-
-      const applied = await migrate(db, all, 1);
-      expect(applied).toContain("005_api_key_scopes.sql");
-      const keysService = new ApiKeysService(db, 30);
-      const owner = await keysService.authenticate(token);
-      expect(owner && [...owner.scopes]).toEqual(ALL_SCOPES);
-      expect((await keysService.list(userId)).map((k) => k.scopes)).toEqual([ALL_SCOPES]);
-      // The table itself refuses a scope it does not know.
-      await expect(db.query("UPDATE api_keys SET scopes = ARRAY['admin'] WHERE user_id = $1", [userId])).rejects.toThrow();
-    } finally {
-      await db.close();
-      if (url) await dropDatabase(url);
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+  it("a key with every scope before the scripts scope existed gets it too; a narrowed key stays narrowed", async () => {
+    const keys: [string, string[]][] = [
+      ["every", ["secrets", "responders", "trackers", "secrets:grant"]],
+      ["narrow", ["secrets", "trackers"]],
+      ["no-grant", ["secrets", "responders", "trackers"]],
+    ];
+    const tokens = new Map(keys.map(([name]) => [name, newApiKeyToken()]));
+    await migratedAcross(
+      "008_",
+      async (db) => {
+        const userId = await insertUser(db);
+        for (const [name, scopes] of keys) {
+          await db.query("INSERT INTO api_keys (id, user_id, name, token_hash, scopes) VALUES ($1, $2, $3, $4, $5::text[])", [
+            crypto.randomUUID(),
+            userId,
+            name,
+            hashToken(tokens.get(name)!),
+            scopes,
+          ]);
+        }
+      },
+      async (db, applied) => {
+        expect(applied).toContain("008_user_scripts.sql");
+        const keysService = new ApiKeysService(db, 30);
+        const scopesOf = async (name: string) => [...((await keysService.authenticate(tokens.get(name)!))?.scopes ?? [])];
+        expect(await scopesOf("every")).toEqual(ALL_SCOPES);
+        expect(await scopesOf("narrow")).toEqual(["secrets", "trackers"]);
+        expect(await scopesOf("no-grant")).toEqual(["secrets", "responders", "trackers"]);
+      },
+    );
   });
 });

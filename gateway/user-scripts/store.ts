@@ -1,0 +1,83 @@
+import type { Queryable } from "../../common/db.js";
+import type { ScriptType } from "./schemas.js";
+
+export interface ScriptRecord {
+  id: string;
+  name: string;
+  type: ScriptType;
+  content: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface Row {
+  id: string;
+  name: string;
+  type: ScriptType;
+  content: string;
+  created_at: number;
+  updated_at: number;
+}
+
+const epoch = (col: string) => `floor(extract(epoch FROM ${col}))::float8 AS ${col}`;
+const COLS = ["id", "name", "type", "content", epoch("created_at"), epoch("updated_at")].join(", ");
+
+const toRecord = (r: Row): ScriptRecord => ({
+  id: r.id,
+  name: r.name,
+  type: r.type,
+  content: r.content,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+/** Serialises one user's creates, so that the count and the insert agree. */
+export async function lockUserScripts(q: Queryable, userId: string): Promise<void> {
+  await q.query("SELECT pg_advisory_xact_lock(6, hashtext($1))", [userId]);
+}
+
+export async function countForUser(q: Queryable, userId: string): Promise<number> {
+  const [row] = await q.query<{ n: number }>("SELECT count(*)::int AS n FROM user_scripts WHERE user_id = $1", [userId]);
+  return row?.n ?? 0;
+}
+
+export async function insert(q: Queryable, s: { id: string; userId: string; name: string; type: ScriptType; content: string }): Promise<ScriptRecord> {
+  const [row] = await q.query<Row>(
+    `INSERT INTO user_scripts (id, user_id, name, type, content) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLS}`,
+    [s.id, s.userId, s.name, s.type, s.content],
+  );
+  return toRecord(row!);
+}
+
+/** Every script of the user: at most the per-user limit, so paged by the caller. */
+export async function listForUser(q: Queryable, userId: string): Promise<ScriptRecord[]> {
+  const rows = await q.query<Row>(`SELECT ${COLS} FROM user_scripts WHERE user_id = $1`, [userId]);
+  return rows.map(toRecord);
+}
+
+export async function byId(q: Queryable, userId: string, id: string): Promise<ScriptRecord | undefined> {
+  const [row] = await q.query<Row>(`SELECT ${COLS} FROM user_scripts WHERE id = $1 AND user_id = $2`, [id, userId]);
+  return row && toRecord(row);
+}
+
+export async function update(
+  q: Queryable,
+  userId: string,
+  id: string,
+  change: { name?: string; type?: ScriptType; content?: string },
+): Promise<ScriptRecord | undefined> {
+  const [row] = await q.query<Row>(
+    `UPDATE user_scripts SET
+       name = COALESCE($3, name),
+       type = COALESCE($4, type),
+       content = COALESCE($5, content),
+       updated_at = now()
+     WHERE id = $1 AND user_id = $2 RETURNING ${COLS}`,
+    [id, userId, change.name ?? null, change.type ?? null, change.content ?? null],
+  );
+  return row && toRecord(row);
+}
+
+export async function remove(q: Queryable, userId: string, id: string): Promise<boolean> {
+  return (await q.query("DELETE FROM user_scripts WHERE id = $1 AND user_id = $2 RETURNING id", [id, userId])).length > 0;
+}
