@@ -42,6 +42,10 @@ import { optionalPostBodies } from "./http/optional-bodies.js";
 import { statusRoutes } from "./status/routes.js";
 import { usersRoutes } from "./users/routes.js";
 import { UsersService } from "./users/service.js";
+import { TaggedSecrets } from "./secrets/tagged.js";
+import { tagsRoutes } from "./tags/routes.js";
+import { EntityTag, UserTag } from "./tags/schemas.js";
+import { TagsService } from "./tags/service.js";
 import { userScriptsRoutes } from "./user-scripts/routes.js";
 import { UserScript } from "./user-scripts/schemas.js";
 import { UserScriptsService } from "./user-scripts/service.js";
@@ -61,6 +65,7 @@ export interface GatewayDeps {
   kratosUrl?: string;
   apiKeysPerUser: number;
   userScriptsPerUser: number;
+  tagsPerUser: number;
   webhooks: {
     urls: WebhookUrls;
     /** Addresses or CIDRs whose X-Forwarded-* and X-Replaced-Path headers are believed. */
@@ -112,13 +117,14 @@ export async function buildApp(
     transformObject: finishDocument,
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  for (const schema of [ErrorBody, Secret, AuditEvent, ApiKey, ApiKeyWithToken, AccessSettingShown, Responder, ResponderRequest, ResponderStats, UserScript]) {
+  for (const schema of [ErrorBody, EntityTag, UserTag, Secret, AuditEvent, ApiKey, ApiKeyWithToken, AccessSettingShown, Responder, ResponderRequest, ResponderStats, UserScript]) {
     app.addSchema(schema);
   }
 
   const users = new UsersService(deps.db);
   const apiKeys = new ApiKeysService(deps.db, deps.apiKeysPerUser);
   const auth: AuthDeps = { apiKeys, users, operatorToken: deps.operatorToken, kratosUrl: deps.kratosUrl };
+  const tags = new TagsService(deps.db, deps.tagsPerUser);
 
   await app.register(statusRoutes, { db: deps.db, brokerState: deps.brokerState, sandboxState: deps.sandboxState });
   const secrets = new SecretsService(deps.broker);
@@ -129,6 +135,7 @@ export async function buildApp(
     handleOf: (userId) => users.handleOf(userId),
     secretsOf: (userId) => secrets.lookupFor(userId),
     changed: (handle) => directory.changed(handle),
+    tags,
   });
   secrets.onDeleted((userId, id) => responders.secretDeleted(userId, id));
   const renders = new RenderCache(deps.webhooks.renderCache, deps.generations);
@@ -143,7 +150,7 @@ export async function buildApp(
     scriptTimeoutMs: deps.webhooks.scriptTimeoutMs,
   });
 
-  await app.register(secretsRoutes, { auth, secrets });
+  await app.register(secretsRoutes, { auth, secrets: new TaggedSecrets(secrets, tags) });
   // Creating or widening an access setting, per caller (an API key needs secrets:grant).
   const grants = new GrantGuard({ broker: deps.broker, log: deps.log });
   await app.register(respondersRoutes, { auth, responders, grants });
@@ -157,9 +164,11 @@ export async function buildApp(
     auth,
     guard: grants,
     secrets,
+    tags,
   });
   await app.register(webhookRoutes, { server: webhooks, bodyLimit: deps.webhooks.bodyLimit, metrics: deps.metrics });
-  await app.register(userScriptsRoutes, { auth, scripts: new UserScriptsService(deps.db, deps.userScriptsPerUser) });
+  await app.register(userScriptsRoutes, { auth, scripts: new UserScriptsService(deps.db, tags, deps.userScriptsPerUser) });
+  await app.register(tagsRoutes, { auth, tags });
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });
   app.get("/api-docs/openapi.json", { schema: { hide: true } }, () => app.swagger());

@@ -50,6 +50,7 @@ const schema = z.object({
   TRACKER_MAX_CONCURRENT_RUNS: positiveInt(4),
   API_KEYS_PER_USER: positiveInt(30),
   USER_SCRIPTS_PER_USER: positiveInt(100),
+  TAGS_PER_USER: positiveInt(100),
   GATEWAY_METRICS_PORT: optionalPort,
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   LOG_LEVEL: logLevel,
@@ -77,6 +78,7 @@ export interface GatewayConfig {
   trackers: TrackerSettings;
   apiKeysPerUser: number;
   userScriptsPerUser: number;
+  tagsPerUser: number;
   /** Prometheus metrics listener; off when unset. */
   metrics?: MetricsListen;
   logLevel: string;
@@ -133,6 +135,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     },
     apiKeysPerUser: e.API_KEYS_PER_USER,
     userScriptsPerUser: e.USER_SCRIPTS_PER_USER,
+    tagsPerUser: e.TAGS_PER_USER,
     metrics: metricsListen(e.METRICS_HOST, e.GATEWAY_METRICS_PORT),
     logLevel: e.LOG_LEVEL,
   };

@@ -45,6 +45,7 @@ async function main() {
     kratosUrl: config.kratosUrl,
     apiKeysPerUser: config.apiKeysPerUser,
     userScriptsPerUser: config.userScriptsPerUser,
+    tagsPerUser: config.tagsPerUser,
     webhooks: {
       urls,
       trustedProxies: config.trustedProxies,

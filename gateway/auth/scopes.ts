@@ -7,13 +7,14 @@ import { Type } from "@sinclair/typebox";
  * - `responders`: /api/webhooks/responders*
  * - `trackers`: /api/web_scraping/api_trackers* and /api/web_scraping/page_trackers*
  * - `scripts`: /api/user/scripts* (reusable snippets: text, never run from there)
+ * - `tags`: /api/user/tags* (tagging an item needs only that item's scope)
  * - `secrets:grant`: give scripts and templates access to secrets, i.e. create
  *   or widen an access setting, or change the script or target that an
  *   existing one serves. Without it a key can still manage responders and
  *   trackers, and narrow what they get.
  * Key management is in no scope: only a session can mint or revoke keys.
  */
-export const SCOPES = ["secrets", "responders", "trackers", "secrets:grant", "scripts"] as const;
+export const SCOPES = ["secrets", "responders", "trackers", "secrets:grant", "scripts", "tags"] as const;
 export type Scope = (typeof SCOPES)[number];
 /** The scopes a route family needs; `secrets:grant` is checked where access settings change. */
 export type RouteScope = Exclude<Scope, "secrets:grant">;
@@ -28,7 +29,7 @@ export const ScopeName = Type.String({ enum: [...SCOPES] });
 const MEANING =
   "secrets (/api/user/secrets*), responders (/api/webhooks/responders*), trackers (/api/web_scraping/*), " +
   "secrets:grant (give scripts and templates access to secrets: create or widen an access setting, or change the script or target of one that grants any), " +
-  "scripts (/api/user/scripts*)";
+  "scripts (/api/user/scripts*), tags (/api/user/tags*)";
 
 /** A list of scopes in a request body; `what` says what the list does there. */
 export const ScopeList = (what: string) =>

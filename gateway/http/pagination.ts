@@ -17,9 +17,9 @@ export const ListQuery = Type.Object(
     sort: Type.Optional(Type.String({ maxLength: 64, description: "Field to sort by; an unknown field sorts by name" })),
     order: Type.Optional(Type.Union([Type.Literal("asc"), Type.Literal("desc")], { description: "Sort direction (default asc)" })),
     q: Type.Optional(Type.String({ maxLength: 256, description: "Name contains (case-insensitive), or the exact id" })),
-    // The reference's tag filters; accepted so its clients' requests are valid, ignored until tags exist.
-    tags: Type.Optional(Type.String({ maxLength: 4096, description: "Tag ids, comma-separated (accepted; tags are not implemented)" })),
-    globalTags: Type.Optional(Type.String({ maxLength: 4096, description: "Tag ids, comma-separated (accepted; tags are not implemented)" })),
+    // The reference's tag filters; what is not a tag id is skipped, as there.
+    tags: Type.Optional(Type.String({ maxLength: 4096, description: "Tag ids, comma-separated: items with any of them" })),
+    globalTags: Type.Optional(Type.String({ maxLength: 4096, description: "Tag ids, comma-separated: items with all of them" })),
   },
   // The reference ignores parameters it does not know (a client's cache buster, say); so do we.
   { additionalProperties: true },
@@ -58,6 +58,28 @@ export interface PageRules<T> {
   sortBy: Record<string, (item: T) => SortValue>;
   name: (item: T) => string;
   id: (item: T) => string;
+  /** The item's tags' ids, for the `tags` and `globalTags` filters; without it they filter nothing. */
+  tagIds?: (item: T) => readonly string[];
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function idsOf(csv: string | undefined): string[] {
+  return (csv ?? "")
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => UUID.test(s));
+}
+
+/**
+ * The reference's tag filters: `tags`, items with any of these tags;
+ * `globalTags`, items with all of them. Undefined when neither names a tag.
+ */
+export function tagFilter(query: Pick<ListQueryValues, "tags" | "globalTags">): ((tagIds: readonly string[]) => boolean) | undefined {
+  const any = idsOf(query.tags);
+  const all = idsOf(query.globalTags);
+  if (any.length === 0 && all.length === 0) return undefined;
+  return (tagIds) => (any.length === 0 || any.some((id) => tagIds.includes(id))) && all.every((id) => tagIds.includes(id));
 }
 
 export const NAME_AND_DATES = {
@@ -80,7 +102,10 @@ export function paginate<T>(all: readonly T[], query: ListQueryValues, rules: Pa
   const page = query.page === undefined ? 0 : Number(query.page);
   const size = Math.min(MAX_PAGE_SIZE, Math.max(1, query.pageSize === undefined ? DEFAULT_PAGE_SIZE : Number(query.pageSize)));
   const q = query.q?.trim().toLowerCase() ?? "";
-  const matching = q === "" ? [...all] : all.filter((i) => rules.name(i).toLowerCase().includes(q) || rules.id(i) === query.q?.trim());
+  const tagged = tagFilter(query);
+  const tagIds = rules.tagIds;
+  const byTags = tagged === undefined || tagIds === undefined ? all : all.filter((i) => tagged(tagIds(i)));
+  const matching = q === "" ? [...byTags] : byTags.filter((i) => rules.name(i).toLowerCase().includes(q) || rules.id(i) === query.q?.trim());
   const field = query.sort !== undefined && Object.hasOwn(rules.sortBy, query.sort) ? query.sort : Object.keys(rules.sortBy)[0];
   const key = field === undefined ? rules.name : rules.sortBy[field] ?? rules.name;
   const sign = query.order === "desc" ? -1 : 1;

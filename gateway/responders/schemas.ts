@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { AccessSetting, AccessSettingShown } from "../grants/access.js";
 import { UnixSeconds } from "../http/schemas.js";
+import { TagIds, TagsShown } from "../tags/schemas.js";
 
 export const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE", "ANY"] as const;
 export type ResponderMethod = (typeof METHODS)[number];
@@ -56,9 +57,6 @@ const Method = Type.Union(
 );
 const Name = Type.String({ minLength: 1, maxLength: NAME_MAX_CHARS, description: "Unique per user, case-insensitively" });
 
-// The reference's tag ids: accepted so its clients' requests are valid, ignored until tags exist.
-const TagIds = Type.Optional(Type.Array(Type.String({ format: "uuid" }), { maxItems: 100, description: "Accepted and ignored (tags are not implemented)" }));
-
 export const CreateResponder = Type.Object({
   name: Name,
   location: LocationInput,
@@ -97,6 +95,7 @@ export const Responder = Type.Object(
       notifications: Type.Optional(Notifications),
     }),
     url: Type.String({ description: "Where the responder answers" }),
+    tags: TagsShown,
     createdAt: UnixSeconds,
     updatedAt: UnixSeconds,
   },

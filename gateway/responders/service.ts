@@ -5,6 +5,7 @@ import { checkedAccess, fromStored, type SecretLookup } from "../grants/access.j
 import type { GrantCheck } from "../grants/grant-guard.js";
 import { NO_ACCESS } from "../grants/widening.js";
 import { NAME_AND_DATES, paginate, type ListQueryValues, type Page } from "../http/pagination.js";
+import type { TagLabels, TagsService } from "../tags/service.js";
 import { hasPlaceholder } from "./rules.js";
 import { clearHistory, historyOf, statsOfUser, type HistoryEntry, type Stats } from "./history-store.js";
 import { checkResponder } from "./rules.js";
@@ -29,6 +30,7 @@ export interface RespondersDeps {
   secretsOf: (userId: string) => SecretLookup;
   /** Called after a user's responders changed, so this replica stops serving the old ones at once. */
   changed: (handle: string) => void;
+  tags: TagsService;
 }
 
 /** Responder CRUD, history and stats; knows nothing of HTTP. */
@@ -41,18 +43,20 @@ export class RespondersService {
    * as the oldest).
    */
   async page(userId: string, query: ListQueryValues): Promise<Page<Responder>> {
-    const [handle, records, stats] = await Promise.all([
+    const [handle, records, stats, labels] = await Promise.all([
       this.deps.handleOf(userId),
       respondersOfUser(this.deps.db, userId),
       query.sort === "lastRequestedAt" ? statsOfUser(this.deps.db, userId) : Promise.resolve([]),
+      this.deps.tags.labels(userId),
     ]);
     const lastRequested = new Map(stats.map((s) => [s.responderId, s.lastRequestedAt ?? 0]));
     const page = paginate(records, query, {
       sortBy: { ...NAME_AND_DATES, lastRequestedAt: (r: ResponderRecord) => lastRequested.get(r.id) ?? 0 },
       name: (r) => r.name,
       id: (r) => r.id,
+      tagIds: (r) => r.tagIds,
     });
-    return { items: page.items.map((r) => this.toApi(r, handle)), total: page.total };
+    return { items: page.items.map((r) => this.toApi(r, handle, labels)), total: page.total };
   }
 
   /** `check` refuses a caller that may not grant secrets (absent: the caller may). */
@@ -61,6 +65,7 @@ export class RespondersService {
     const settings = settingsOf(input.settings);
     checkResponder({ location, settings });
     const access = await checkedAccess(input.settings.secrets ?? "none", "settings.secrets", this.deps.secretsOf(userId));
+    const tagIds = (await this.deps.tags.checked(userId, input.tagIds)) ?? [];
     await check?.({ consumer: "responder", before: NO_ACCESS, after: access, recipientsChanged: true });
     const record = await this.write(() =>
       insertResponder(this.deps.db, {
@@ -72,6 +77,7 @@ export class RespondersService {
         enabled: input.enabled ?? true,
         settings,
         access,
+        tagIds,
       }),
     );
     return this.afterChange(record);
@@ -86,6 +92,7 @@ export class RespondersService {
     checkResponder({ location, settings });
     // Settings replace the old ones whole, so a missing access setting means "none".
     const access = change.settings ? await checkedAccess(change.settings.secrets ?? "none", "settings.secrets", this.deps.secretsOf(userId)) : current.access;
+    const tagIds = (await this.deps.tags.checked(userId, change.tagIds)) ?? current.tagIds;
     if (change.settings) {
       await check?.({ consumer: `responder:${id}`, before: current.access, after: access, recipientsChanged: !sameRecipients(current.settings, settings) });
     }
@@ -99,6 +106,7 @@ export class RespondersService {
         enabled: change.enabled ?? current.enabled,
         settings,
         access,
+        tagIds,
       }),
     );
     if (!record) throw notFound("responder not found");
@@ -152,10 +160,11 @@ export class RespondersService {
     if (!record) throw notFound("responder not found");
     const handle = await this.deps.handleOf(record.userId);
     this.deps.changed(handle);
-    return this.toApi(record, handle);
+    return this.toApi(record, handle, await this.deps.tags.labels(record.userId));
   }
 
-  private toApi(r: ResponderRecord, handle: string): Responder {
+  private toApi(r: ResponderRecord, handle: string, labels: TagLabels): Responder {
+    const tags = labels.of(r.tagIds);
     return {
       id: r.id,
       name: r.name,
@@ -164,6 +173,7 @@ export class RespondersService {
       enabled: r.enabled,
       settings: { ...r.settings, secrets: fromStored(r.access) },
       url: this.deps.urls.of(handle, r.location.subdomainPrefix, r.location.path),
+      ...(tags ? { tags } : {}),
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
     };

@@ -22,6 +22,8 @@ export interface ResponderRecord {
     notifications?: Notifications;
   };
   access: StoredAccess;
+  /** Shown as the responder's `tags`; nothing in serving reads them. */
+  tagIds: string[];
   createdAt: number;
   updatedAt: number;
 }
@@ -43,6 +45,7 @@ interface Row {
   notifications: Notifications | null;
   secrets_access: StoredAccess["mode"];
   secret_ids: string[];
+  tag_ids: string[];
   created_at: number;
   updated_at: number;
 }
@@ -51,6 +54,7 @@ const epoch = (col: string) => `floor(extract(epoch FROM r.${col}))::float8 AS $
 const COLS = [
   "r.id, r.user_id, r.name, r.path_type, r.path, r.subdomain_prefix, r.method, r.enabled, r.requests_to_track",
   "r.status_code, r.headers, r.body, r.script, r.notifications, r.secrets_access, r.secret_ids::text[] AS secret_ids",
+  "r.tag_ids::text[] AS tag_ids",
   epoch("created_at"),
   epoch("updated_at"),
 ].join(", ");
@@ -71,6 +75,7 @@ const toRecord = (r: Row): ResponderRecord => ({
     ...(r.notifications === null ? {} : { notifications: r.notifications }),
   },
   access: { mode: r.secrets_access, ids: r.secret_ids },
+  tagIds: r.tag_ids,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -94,13 +99,14 @@ const values = (f: Fields) => [
   f.access.mode,
   f.access.ids,
   f.settings.notifications === undefined ? null : JSON.stringify(f.settings.notifications),
+  f.tagIds,
 ];
 
 export async function insertResponder(q: Queryable, f: Fields): Promise<ResponderRecord> {
   const [row] = await q.query<Row>(
     `INSERT INTO responders AS r (id, user_id, name, path_type, path, subdomain_prefix, method, enabled, requests_to_track,
-       status_code, headers, body, script, secrets_access, secret_ids, notifications)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15::uuid[], $16::jsonb)
+       status_code, headers, body, script, secrets_access, secret_ids, notifications, tag_ids)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15::uuid[], $16::jsonb, $17::uuid[])
      RETURNING ${COLS}`,
     values(f),
   );
@@ -111,7 +117,7 @@ export async function updateResponder(q: Queryable, f: Fields): Promise<Responde
   const [row] = await q.query<Row>(
     `UPDATE responders AS r SET name = $3, path_type = $4, path = $5, subdomain_prefix = $6, method = $7, enabled = $8,
        requests_to_track = $9, status_code = $10, headers = $11::jsonb, body = $12, script = $13, secrets_access = $14,
-       secret_ids = $15::uuid[], notifications = $16::jsonb, updated_at = now()
+       secret_ids = $15::uuid[], notifications = $16::jsonb, tag_ids = $17::uuid[], updated_at = now()
      WHERE r.id = $1 AND r.user_id = $2
      RETURNING ${COLS}`,
     values(f),

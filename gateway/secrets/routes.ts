@@ -4,14 +4,14 @@ import type { App } from "../http/app-type.js";
 import { ListQuery, pageSchema } from "../http/pagination.js";
 import { errors, NoContent } from "../http/schemas.js";
 import { AuditPage, AuditQuery, CreateSecret, Secret, SecretParams, UpdateSecret } from "./schemas.js";
-import type { SecretsService } from "./service.js";
+import type { TaggedSecrets } from "./tagged.js";
 
 const tags = ["user"];
 const security: Record<string, string[]>[] = [{ apiKey: [] }, { session: [] }];
 
 const SecretPage = pageSchema(Type.Ref(Secret), "One page of the caller's secrets (metadata only, never a value)");
 
-export async function secretsRoutes(app: App, opts: { auth: AuthDeps; secrets: SecretsService }) {
+export async function secretsRoutes(app: App, opts: { auth: AuthDeps; secrets: TaggedSecrets }) {
   const { secrets } = opts;
   const onRequest = requireAuth(opts.auth, "user", "secrets");
 
@@ -62,7 +62,7 @@ export async function secretsRoutes(app: App, opts: { auth: AuthDeps; secrets: S
         response: { 201: Type.Ref(Secret), ...errors(400, 401, 403, 409, 503) },
       },
     },
-    async (req, reply) => reply.status(201).send(await secrets.create(userIdOf(req), req.body.name, req.body.value)),
+    async (req, reply) => reply.status(201).send(await secrets.create(userIdOf(req), req.body)),
   );
 
   app.put(
@@ -71,7 +71,7 @@ export async function secretsRoutes(app: App, opts: { auth: AuthDeps; secrets: S
       onRequest,
       schema: {
         operationId: "updateSecret",
-        summary: "Rename and/or rotate a secret",
+        summary: "Rename, rotate or retag a secret",
         tags,
         security,
         params: SecretParams,

@@ -1,6 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import { NAME_MAX_CHARS, NAME_PATTERN, VALUE_MAX_BYTES } from "../../common/secret-rules.js";
 import { UnixSeconds } from "../http/schemas.js";
+import { TagIds, TagsShown } from "../tags/schemas.js";
 
 // Shape checks only; the broker is the authority on the rules (it counts the
 // value in UTF-8 bytes, which a JSON schema cannot).
@@ -21,14 +22,15 @@ export const Secret = Type.Object(
   {
     id: Type.String({ format: "uuid" }),
     name: Type.String(),
+    tags: TagsShown,
     createdAt: UnixSeconds,
     updatedAt: UnixSeconds,
   },
   { $id: "UserSecret", description: "Secret metadata; the value is never returned" },
 );
 
-export const CreateSecret = Type.Object({ name: Name, value: Value });
-export const UpdateSecret = Type.Object({ name: Type.Optional(Name), value: Type.Optional(Value) });
+export const CreateSecret = Type.Object({ name: Name, value: Value, tagIds: TagIds });
+export const UpdateSecret = Type.Object({ name: Type.Optional(Name), value: Type.Optional(Value), tagIds: TagIds });
 export const SecretParams = Type.Object({ secret_id: Type.String({ format: "uuid" }) });
 
 export const AuditQuery = Type.Object(

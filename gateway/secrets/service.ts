@@ -1,12 +1,8 @@
 import type { Client } from "@grpc/grpc-js";
 import type { SecretBrokerClient, SecretMetadata } from "../../proto/gen/secutils/broker/v1/broker.js";
-import { DomainError, invalid } from "../../common/errors.js";
+import { DomainError, invalid, notFound } from "../../common/errors.js";
 import { BrokerCallLost, callBroker } from "../broker/client.js";
 import type { SecretLookup } from "../grants/access.js";
-import { NAME_AND_DATES, paginate, type ListQueryValues, type Page } from "../http/pagination.js";
-
-// The reference's sort allow-list for secrets; the first is the default.
-const SECRET_PAGES = { sortBy: NAME_AND_DATES, name: (s: SecretMetadata) => s.name, id: (s: SecretMetadata) => s.id };
 
 /** User secrets, kept by the broker; the gateway never holds a stored value. */
 export class SecretsService {
@@ -51,9 +47,11 @@ export class SecretsService {
     return (await this.read(this.broker.listSecrets, { userId })).secrets;
   }
 
-  /** One page of the user's secrets' metadata (at most 100 per user, so paged here). */
-  async page(userId: string, query: ListQueryValues): Promise<Page<SecretMetadata>> {
-    return paginate(await this.list(userId), query, SECRET_PAGES);
+  /** One secret's metadata; another user's id is as unknown as an absent one. */
+  async get(userId: string, id: string): Promise<SecretMetadata> {
+    const meta = (await this.list(userId)).find((s) => s.id === id.toLowerCase());
+    if (!meta) throw notFound("secret not found");
+    return meta;
   }
 
   async create(userId: string, name: string, value: string): Promise<SecretMetadata> {

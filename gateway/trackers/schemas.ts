@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { AccessSetting, AccessSettingShown } from "../grants/access.js";
 import { UnixSeconds } from "../http/schemas.js";
+import { TagIds, TagsShown } from "../tags/schemas.js";
 
 // What API and page trackers have in common: a name, how many revisions to
 // keep and when to run. Both kinds take these with the same limits, so a
@@ -12,7 +13,6 @@ export const SCHEDULE_MAX_CHARS = 200;
 export const SCRIPT_MAX_CHARS = 64 * 1024;
 /** The reference's ceiling on a tracker's timeout; the services' own limits bound a run further. */
 export const TIMEOUT_MAX_MS = 300_000;
-export const MAX_TAG_IDS = 100;
 // The reference's bounds on retries.
 export const RETRY_MAX_ATTEMPTS = 10;
 export const RETRY_MIN_INTERVAL_MS = 60_000;
@@ -102,13 +102,6 @@ export const TrackerScript = (description: string) => Type.String({ minLength: 1
 
 export const TrackerParams = Type.Object({ tracker_id: Type.String({ format: "uuid" }) });
 
-/** Tags do not exist here yet: the ids are kept and returned so that the reference's payloads work unchanged. */
-export const TagIds = Type.Array(Type.String({ format: "uuid" }), {
-  maxItems: MAX_TAG_IDS,
-  uniqueItems: true,
-  description: "Ids of the user's tags. Accepted, stored and returned; tags themselves do not exist in this system yet",
-});
-
 export const Notifications = Type.Boolean({
   description: "Whether to be told of changes. Accepted, stored and returned as the reference does; this system sends no notifications",
 });
@@ -125,7 +118,7 @@ export function trackerSchemas<In extends TSchema, View extends TSchema>(opts: {
     target: opts.target,
     notifications: Type.Optional(Notifications),
     secrets: Type.Optional(AccessSetting),
-    tagIds: Type.Optional(TagIds),
+    tagIds: TagIds,
   });
   /** Any subset of the fields; `config` and `target`, when present, replace the old ones whole. */
   const update = Type.Object({
@@ -135,7 +128,7 @@ export function trackerSchemas<In extends TSchema, View extends TSchema>(opts: {
     target: Type.Optional(opts.target),
     notifications: Type.Optional(Notifications),
     secrets: Type.Optional(AccessSetting),
-    tagIds: Type.Optional(TagIds),
+    tagIds: TagIds,
   });
   const view = Type.Object(
     {
@@ -146,7 +139,8 @@ export function trackerSchemas<In extends TSchema, View extends TSchema>(opts: {
       target: opts.targetView,
       notifications: Type.Boolean(),
       secrets: Type.Ref(AccessSettingShown),
-      tagIds: Type.Optional(Type.Array(Type.String(), { description: "Present when not empty, as the reference leaves out an empty tag list" })),
+      tags: TagsShown,
+      tagIds: Type.Optional(Type.Array(Type.String(), { description: "The ids of `tags`; present when not empty, as the reference leaves out an empty tag list" })),
       createdAt: UnixSeconds,
       updatedAt: UnixSeconds,
     },

@@ -5,6 +5,8 @@ import { checkedAccess, fromStored, type AccessSetting, type AccessSettingShown,
 import type { GrantCheck } from "../grants/grant-guard.js";
 import { NO_ACCESS } from "../grants/widening.js";
 import { NAME_AND_DATES, paginate, type ListQueryValues, type Page } from "../http/pagination.js";
+import type { EntityTag } from "../tags/schemas.js";
+import type { TagLabels, TagsService } from "../tags/service.js";
 import type { TrackerKind } from "./kinds.js";
 import { checkTrackerBasics } from "./rules.js";
 import { firstRunAt, normalizeSchedule } from "./schedule.js";
@@ -46,6 +48,7 @@ export interface TrackerView<View> {
   target: View;
   notifications: boolean;
   secrets: AccessSettingShown;
+  tags?: EntityTag[];
   tagIds?: string[];
   createdAt: number;
   updatedAt: number;
@@ -55,10 +58,16 @@ export interface TrackersDeps {
   db: Db;
   /** What checking an access setting needs to know of the user's secrets (the broker decides). */
   secretsOf: (userId: string) => SecretLookup;
+  tags: TagsService;
 }
 
 // The reference's sort allow-list for trackers; the first is the default.
-const PAGES = { sortBy: NAME_AND_DATES, name: (t: { name: string }) => t.name, id: (t: { id: string }) => t.id };
+const PAGES = {
+  sortBy: NAME_AND_DATES,
+  name: (t: { name: string }) => t.name,
+  id: (t: { id: string }) => t.id,
+  tagIds: (t: { tagIds?: string[] }) => t.tagIds ?? [],
+};
 
 /** One kind's tracker CRUD; knows nothing of HTTP. */
 export class TrackersService<In, T, View, R extends object> {
@@ -78,7 +87,8 @@ export class TrackersService<In, T, View, R extends object> {
   }
 
   async list(userId: string): Promise<TrackerView<View>[]> {
-    return (await this.store.ofUser(this.deps.db, userId)).map((r) => this.view(r));
+    const [records, labels] = await Promise.all([this.store.ofUser(this.deps.db, userId), this.deps.tags.labels(userId)]);
+    return records.map((r) => this.view(r, labels));
   }
 
   /** Per-user collections are bounded by what a user may create, so one page is cut from the loaded list. */
@@ -92,6 +102,7 @@ export class TrackersService<In, T, View, R extends object> {
     checkTrackerBasics({ name: input.name, config });
     this.def.checkTarget(input.target);
     const access = await this.access(userId, input.secrets ?? "none");
+    const tagIds = (await this.deps.tags.checked(userId, input.tagIds)) ?? [];
     await check?.({ consumer: this.def.kind.consumer, before: NO_ACCESS, after: access, recipientsChanged: true });
     const fields = this.fields(crypto.randomUUID(), userId, {
       name: input.name,
@@ -99,11 +110,11 @@ export class TrackersService<In, T, View, R extends object> {
       config,
       target: this.def.stored(input.target),
       notifications: input.notifications ?? false,
-      tagIds: input.tagIds ?? [],
+      tagIds,
       access,
     });
     const record = await this.write(() => this.store.insert(this.deps.db, fields, firstRunAt(fields)));
-    return this.view(record!);
+    return this.view(record!, await this.deps.tags.labels(userId));
   }
 
   async update(userId: string, id: string, change: Partial<TrackerInput<In>>, check?: GrantCheck): Promise<TrackerView<View>> {
@@ -118,20 +129,21 @@ export class TrackersService<In, T, View, R extends object> {
     checkTrackerBasics({ name: name ?? current.name, config: config === undefined ? { revisions: current.revisions } : nextConfig });
     if (target !== undefined) this.def.checkTarget(target);
     const access = secrets === undefined ? current.access : await this.access(userId, secrets);
+    const nextTagIds = (await this.deps.tags.checked(userId, tagIds)) ?? current.tagIds;
     const fields = this.fields(id, userId, {
       name: name ?? current.name,
       enabled: enabled ?? current.enabled,
       config: nextConfig,
       target: target === undefined ? current.target : this.def.stored(target),
       notifications: notifications ?? current.notifications,
-      tagIds: tagIds ?? current.tagIds,
+      tagIds: nextTagIds,
       access,
     });
     const recipientsChanged = !this.def.sameRecipients(current.target, fields.target);
     await check?.({ consumer: `${this.def.kind.consumer}:${id}`, before: current.access, after: access, recipientsChanged });
     const record = await this.write(() => this.store.update(this.deps.db, fields, firstRunAt(fields)));
     if (!record) throw notFound(this.notFoundMessage);
-    return this.view(record);
+    return this.view(record, await this.deps.tags.labels(userId));
   }
 
   async delete(userId: string, id: string): Promise<void> {
@@ -187,7 +199,8 @@ export class TrackersService<In, T, View, R extends object> {
     };
   }
 
-  private view(r: TrackerRecord<T>): TrackerView<View> {
+  private view(r: TrackerRecord<T>, labels: TagLabels): TrackerView<View> {
+    const tags = labels.of(r.tagIds);
     return {
       id: r.id,
       name: r.name,
@@ -196,7 +209,8 @@ export class TrackersService<In, T, View, R extends object> {
       target: this.def.view(r.target),
       notifications: r.notifications,
       secrets: fromStored(r.access),
-      ...(r.tagIds.length === 0 ? {} : { tagIds: r.tagIds }),
+      // Only ids of tags that exist (ids kept before tags existed here name none).
+      ...(tags ? { tags, tagIds: tags.map((t) => t.id) } : {}),
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
     };

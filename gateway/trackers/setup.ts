@@ -27,6 +27,7 @@ import { TrackerRunner } from "./runner.js";
 import { TrackerRunsService } from "./runs.js";
 import { TrackerScheduler } from "./scheduler.js";
 import { TrackersService } from "./service.js";
+import type { TagsService } from "../tags/service.js";
 
 export interface TrackersSetup {
   db: Db;
@@ -40,6 +41,7 @@ export interface TrackersSetup {
   /** Refuses an API key without secrets:grant that would give scripts secrets. */
   guard: GrantGuard;
   secrets: SecretsService;
+  tags: TagsService;
 }
 
 /**
@@ -61,7 +63,7 @@ export async function setUpTrackers(app: App, d: TrackersSetup): Promise<{ sched
   ]) {
     app.addSchema(schema);
   }
-  const deps = { db: d.db, secretsOf: (userId: string) => d.secrets.lookupFor(userId) };
+  const deps = { db: d.db, secretsOf: (userId: string) => d.secrets.lookupFor(userId), tags: d.tags };
   const api = new TrackersService(API_TRACKER_KIND, deps);
   const page = new TrackersService(PAGE_TRACKER_KIND, deps);
   for (const service of [api, page]) d.secrets.onDeleted((userId, id) => service.secretDeleted(userId, id));

@@ -19,7 +19,7 @@ export interface TrackerRecord<T> {
   timeoutMs?: number;
   /** Kept and returned; this system does not retry failed runs yet. */
   retryStrategy?: RetryStrategy;
-  /** Kept and returned; tags do not exist in this system yet. */
+  /** The ids of its tags (gateway/tags/); ids kept before tags existed here name none and are not shown. */
   tagIds: string[];
   target: T;
   /** The access setting in its stored form. */

@@ -1,6 +1,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { ListQuery } from "../http/pagination.js";
 import { UnixSeconds } from "../http/schemas.js";
+import { TagIds, TagsShown } from "../tags/schemas.js";
 
 // The reference's limits: a name of at most 128 characters, content of at
 // most 50 KiB (counted in UTF-8 bytes by the service; the schema can only
@@ -31,8 +32,6 @@ const Name = Type.String({
   description: "Unique per user (exactly as written)",
 });
 const Content = Type.String({ minLength: 1, maxLength: SCRIPT_CONTENT_MAX_BYTES, description: "The script's source; at most 50 KiB of UTF-8" });
-// The reference's tag ids: accepted so its clients' requests are valid, ignored until tags exist.
-const TagIds = Type.Optional(Type.Array(Type.String({ format: "uuid" }), { maxItems: 100, description: "Accepted and ignored (tags are not implemented)" }));
 
 // The reference names the field `scriptType` and its guide `type`: either is
 // accepted, and answers carry both.
@@ -62,6 +61,7 @@ export const UserScript = Type.Object(
     scriptType: TypeName,
     type: TypeName,
     content: Type.String(),
+    tags: TagsShown,
     createdAt: UnixSeconds,
     updatedAt: UnixSeconds,
   },

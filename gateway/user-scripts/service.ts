@@ -3,6 +3,7 @@ import type { Db } from "../../common/db.js";
 import { pgErrorCode, UNIQUE_VIOLATION } from "../../common/db.js";
 import { conflict, DomainError, invalid, notFound } from "../../common/errors.js";
 import { NAME_AND_DATES, paginate, type Page } from "../http/pagination.js";
+import type { TagLabels, TagsService } from "../tags/service.js";
 import {
   SCRIPT_CONTENT_MAX_BYTES,
   SCRIPT_CONTEXTS,
@@ -24,6 +25,7 @@ const SCRIPT_PAGES = {
   sortBy: { ...NAME_AND_DATES, scriptType: (s: ScriptRecord) => s.type },
   name: (s: ScriptRecord) => s.name,
   id: (s: ScriptRecord) => s.id,
+  tagIds: (s: ScriptRecord) => s.tagIds,
 };
 
 function duplicateName(name: string | undefined) {
@@ -55,62 +57,69 @@ function checkContent(content: string | undefined): void {
   }
 }
 
-const toApi = (s: ScriptRecord): UserScript => ({
-  id: s.id,
-  name: s.name,
-  scriptType: s.type,
-  type: s.type,
-  content: s.content,
-  createdAt: s.createdAt,
-  updatedAt: s.updatedAt,
-});
+function toApi(s: ScriptRecord, labels: TagLabels): UserScript {
+  const tags = labels.of(s.tagIds);
+  return {
+    id: s.id,
+    name: s.name,
+    scriptType: s.type,
+    type: s.type,
+    content: s.content,
+    ...(tags ? { tags } : {}),
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+  };
+}
 
 /** Reusable script snippets: stored text only, never run from here (an editor imports a copy). */
 export class UserScriptsService {
   constructor(
     private readonly db: Db,
+    private readonly tags: TagsService,
     private readonly maxPerUser: number,
   ) {}
 
   async page(userId: string, query: UserScriptQuery): Promise<Page<UserScript>> {
-    const all = await store.listForUser(this.db, userId);
+    const [all, labels] = await Promise.all([store.listForUser(this.db, userId), this.tags.labels(userId)]);
     const context = contextOf(query.context);
     const shown = context === undefined ? all : all.filter(inContext(context));
     const page = paginate(shown, query, SCRIPT_PAGES);
-    return { items: page.items.map(toApi), total: page.total };
+    return { items: page.items.map((s) => toApi(s, labels)), total: page.total };
   }
 
   async get(userId: string, id: string): Promise<UserScript> {
     const script = await store.byId(this.db, userId, id);
     if (!script) throw notFound(NOT_FOUND);
-    return toApi(script);
+    return toApi(script, await this.tags.labels(userId));
   }
 
   async create(userId: string, input: CreateUserScript): Promise<UserScript> {
     const type = typeOf(input);
     if (type === undefined) throw invalid("type is required (scriptType is accepted too)");
     checkContent(input.content);
+    const tagIds = (await this.tags.checked(userId, input.tagIds)) ?? [];
     const script = await this.db
       .tx(async (q) => {
         await store.lockUserScripts(q, userId);
         if ((await store.countForUser(q, userId)) >= this.maxPerUser) {
           throw new DomainError("limit", `a user can have at most ${this.maxPerUser} scripts`);
         }
-        return store.insert(q, { id: crypto.randomUUID(), userId, name: input.name, type, content: input.content });
+        return store.insert(q, { id: crypto.randomUUID(), userId, name: input.name, type, content: input.content, tagIds });
       })
       .catch(duplicateName(input.name));
-    return toApi(script);
+    return toApi(script, await this.tags.labels(userId));
   }
 
   async update(userId: string, id: string, change: UpdateUserScript): Promise<UserScript> {
     const type = typeOf(change);
-    if (change.name === undefined && type === undefined && change.content === undefined) {
-      throw invalid("nothing to update: send name, type, content or any of them");
+    if (change.name === undefined && type === undefined && change.content === undefined && change.tagIds === undefined) {
+      throw invalid("nothing to update: send name, type, content, tagIds or any of them");
     }
     checkContent(change.content);
-    const script = await store.update(this.db, userId, id, { name: change.name, type, content: change.content }).catch(duplicateName(change.name));
+    const tagIds = await this.tags.checked(userId, change.tagIds);
+    const script = await store.update(this.db, userId, id, { name: change.name, type, content: change.content, tagIds }).catch(duplicateName(change.name));
     if (!script) throw notFound(NOT_FOUND);
-    return toApi(script);
+    return toApi(script, await this.tags.labels(userId));
   }
 
   async delete(userId: string, id: string): Promise<void> {

@@ -6,6 +6,7 @@ export interface ScriptRecord {
   name: string;
   type: ScriptType;
   content: string;
+  tagIds: string[];
   createdAt: number;
   updatedAt: number;
 }
@@ -15,18 +16,20 @@ interface Row {
   name: string;
   type: ScriptType;
   content: string;
+  tag_ids: string[];
   created_at: number;
   updated_at: number;
 }
 
 const epoch = (col: string) => `floor(extract(epoch FROM ${col}))::float8 AS ${col}`;
-const COLS = ["id", "name", "type", "content", epoch("created_at"), epoch("updated_at")].join(", ");
+const COLS = ["id", "name", "type", "content", "tag_ids::text[] AS tag_ids", epoch("created_at"), epoch("updated_at")].join(", ");
 
 const toRecord = (r: Row): ScriptRecord => ({
   id: r.id,
   name: r.name,
   type: r.type,
   content: r.content,
+  tagIds: r.tag_ids,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -41,10 +44,13 @@ export async function countForUser(q: Queryable, userId: string): Promise<number
   return row?.n ?? 0;
 }
 
-export async function insert(q: Queryable, s: { id: string; userId: string; name: string; type: ScriptType; content: string }): Promise<ScriptRecord> {
+export async function insert(
+  q: Queryable,
+  s: { id: string; userId: string; name: string; type: ScriptType; content: string; tagIds: readonly string[] },
+): Promise<ScriptRecord> {
   const [row] = await q.query<Row>(
-    `INSERT INTO user_scripts (id, user_id, name, type, content) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLS}`,
-    [s.id, s.userId, s.name, s.type, s.content],
+    `INSERT INTO user_scripts (id, user_id, name, type, content, tag_ids) VALUES ($1, $2, $3, $4, $5, $6::uuid[]) RETURNING ${COLS}`,
+    [s.id, s.userId, s.name, s.type, s.content, s.tagIds],
   );
   return toRecord(row!);
 }
@@ -64,16 +70,17 @@ export async function update(
   q: Queryable,
   userId: string,
   id: string,
-  change: { name?: string; type?: ScriptType; content?: string },
+  change: { name?: string; type?: ScriptType; content?: string; tagIds?: readonly string[] },
 ): Promise<ScriptRecord | undefined> {
   const [row] = await q.query<Row>(
     `UPDATE user_scripts SET
        name = COALESCE($3, name),
        type = COALESCE($4, type),
        content = COALESCE($5, content),
+       tag_ids = COALESCE($6::uuid[], tag_ids),
        updated_at = now()
      WHERE id = $1 AND user_id = $2 RETURNING ${COLS}`,
-    [id, userId, change.name ?? null, change.type ?? null, change.content ?? null],
+    [id, userId, change.name ?? null, change.type ?? null, change.content ?? null, change.tagIds ?? null],
   );
   return row && toRecord(row);
 }

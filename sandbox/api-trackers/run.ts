@@ -195,7 +195,8 @@ function configuratorContext(requests: TrackerHttpRequest[]): string {
 /**
  * The extractor's context as the runtime skill gives it: each response's
  * `status` (the reference's name) and `statusCode` (op_proxy_request's),
- * `tags` (none exist yet), and the previous revision as `previousContent`,
+ * `tags` (always empty: the reference fills it with its tracker service's own
+ * labels, not the user's tags), and the previous revision as `previousContent`,
  * both at the top, where the skill's interface has it, and in `params`, where
  * its table and our earlier releases put it.
  */

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDb, type Db } from "../../common/db.js";
 import { migrate } from "../../common/migrate.js";
 import { API_TRACKER_KIND, type ApiTrackersService } from "../../gateway/api-trackers/kind.js";
+import { TagsService } from "../../gateway/tags/service.js";
 import { TrackersService } from "../../gateway/trackers/service.js";
 import { insertUser } from "../../gateway/users/store.js";
 import { BACKEND, createDatabase, dropDatabase } from "../helpers/databases.js";
@@ -539,7 +540,7 @@ describe("OpenAPI", () => {
     expect(Object.keys(doc.paths[BASE]).sort()).toEqual(["get", "post"]);
     expect(Object.keys(doc.paths[`${BASE}/{tracker_id}`]).sort()).toEqual(["delete", "put"]);
     expect(doc.paths[BASE].post.tags).toEqual(["web_scraping"]);
-    expect(Object.keys(doc.components.schemas.ApiTracker.properties).sort()).toEqual([...TRACKER_KEYS, "tagIds"].sort());
+    expect(Object.keys(doc.components.schemas.ApiTracker.properties).sort()).toEqual([...TRACKER_KEYS, "tags", "tagIds"].sort());
   });
 });
 
@@ -562,7 +563,7 @@ describe("store and schedule", () => {
     const migrations = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../gateway/migrations");
     await migrate(db, migrations, 1);
     await insertUser(db, { id: userId, email: `${userId}@example.test`, handle: crypto.randomBytes(8).toString("hex") });
-    service = new TrackersService(API_TRACKER_KIND, { db, secretsOf: () => ({ existingIds: async () => [], idsByName: async () => new Map() }) });
+    service = new TrackersService(API_TRACKER_KIND, { db, secretsOf: () => ({ existingIds: async () => [], idsByName: async () => new Map() }), tags: new TagsService(db, 100) });
   });
   afterAll(async () => {
     await db?.close();

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDb, type Db } from "../../common/db.js";
 import { migrate } from "../../common/migrate.js";
 import { PAGE_TRACKER_KIND, type PageTrackersService } from "../../gateway/page-trackers/kind.js";
+import { TagsService } from "../../gateway/tags/service.js";
 import { TrackersService } from "../../gateway/trackers/service.js";
 import { insertUser } from "../../gateway/users/store.js";
 import { BACKEND, createDatabase, dropDatabase } from "../helpers/databases.js";
@@ -482,7 +483,7 @@ describe("OpenAPI", () => {
       expect(op.tags).toEqual(["web_scraping"]);
     }
     const schema = doc.components.schemas.PageTracker;
-    expect(Object.keys(schema.properties).sort()).toEqual([...TRACKER_KEYS, "tagIds"].sort());
+    expect(Object.keys(schema.properties).sort()).toEqual([...TRACKER_KEYS, "tags", "tagIds"].sort());
     expect(Object.keys(schema.properties.target.properties).sort()).toEqual(["acceptInvalidCertificates", "engine", "extractor", "userAgent"]);
     const body = doc.paths[BASE].post.requestBody.content["application/json"].schema;
     expect(body.required.sort()).toEqual(["config", "name", "target"]);
@@ -510,7 +511,7 @@ describe("store and schedule", () => {
     const migrations = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../gateway/migrations");
     await migrate(db, migrations, 1);
     await insertUser(db, { id: userId, email: `${userId}@example.test`, handle: crypto.randomBytes(8).toString("hex") });
-    service = new TrackersService(PAGE_TRACKER_KIND, { db, secretsOf: () => ({ existingIds: async (ids) => ids, idsByName: async () => new Map() }) });
+    service = new TrackersService(PAGE_TRACKER_KIND, { db, secretsOf: () => ({ existingIds: async (ids) => ids, idsByName: async () => new Map() }), tags: new TagsService(db, 100) });
   });
   afterAll(async () => {
     await db?.close();

@@ -13,6 +13,7 @@ const responder = (userId = "u1", id = "r1"): ResponderRecord => ({
   enabled: true,
   settings: { requestsToTrack: 0, statusCode: 200, headers: [], body: "${secrets.A}" },
   access: { mode: "all", ids: [] },
+  tagIds: [],
   createdAt: 0,
   updatedAt: 0,
 });

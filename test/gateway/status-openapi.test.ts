@@ -97,6 +97,10 @@ describe("OpenAPI document", () => {
         "POST /api/user/scripts",
         "PUT /api/user/scripts/{script_id}",
         "DELETE /api/user/scripts/{script_id}",
+        "GET /api/user/tags",
+        "POST /api/user/tags",
+        "PUT /api/user/tags/{tag_id}",
+        "DELETE /api/user/tags/{tag_id}",
         "POST /api/users",
         "POST /api/users/{user_id}/api_keys",
         "POST /api/webhooks/responders",
@@ -129,7 +133,7 @@ describe("OpenAPI document", () => {
     expect(create.properties.value).toMatchObject({ maxLength: VALUE_MAX_BYTES, writeOnly: true });
     expect(create.required.sort()).toEqual(["name", "value"]);
     // The secret as returned has no value field.
-    expect(Object.keys(doc.components.schemas.UserSecret.properties).sort()).toEqual(["createdAt", "id", "name", "updatedAt"]);
+    expect(Object.keys(doc.components.schemas.UserSecret.properties).sort()).toEqual(["createdAt", "id", "name", "tags", "updatedAt"]);
   });
 
   it("names, sums up and tags every operation, with a camelCase operationId unique in the document, and names its server", async () => {

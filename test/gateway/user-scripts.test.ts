@@ -121,7 +121,7 @@ describe("/api/user/scripts", () => {
   it("refuses a bad update with a 400 and keeps the script as it was", async () => {
     const u = await newUser(stack);
     const { body: s } = await create(u, { name: "keep", type: "responder", content: "kept" });
-    for (const json of [{}, { tagIds: [] }, { content: "" }, { type: "nope" }, { name: "" }, { content: "€".repeat(17_100) }, { type: "responder", scriptType: "universal" }]) {
+    for (const json of [{}, { tagIds: [crypto.randomUUID()] }, { content: "" }, { type: "nope" }, { name: "" }, { content: "€".repeat(17_100) }, { type: "responder", scriptType: "universal" }]) {
       const res = await call(stack, "PUT", `/api/user/scripts/${s.id}`, { auth: u.auth, json });
       expect(res.status, JSON.stringify(json)).toBe(400);
       expect(res.body).toEqual({ message: expect.any(String) });

@@ -195,12 +195,14 @@ describe("web-scraping-api.SKILL.md", () => {
   it("retryStrategy (the reference's shapes) and tagIds are stored and returned; the reference's bounds apply", async () => {
     const user = await newUser(stack);
     const doc = payload("api");
-    const tag = crypto.randomUUID();
+    const made = await call(stack, "POST", "/api/user/tags", { auth: user.auth, json: { name: "production", color: "#54B399" } });
+    expect(made.status, made.text).toBe(201);
+    const tag = made.body.id as string;
     const retryStrategy = { type: "exponential", initialInterval: 60000, multiplier: 2, maxInterval: 600000, maxAttempts: 5 };
     const config = { revisions: 3, job: { schedule: "0 0 * * * *", retryStrategy } };
     const created = await call(stack, "POST", API_TRACKERS, { auth: user.auth, json: { ...doc, config, tagIds: [tag] } });
     expect(created.status, created.text).toBe(201);
-    expect(created.body).toMatchObject({ config, tagIds: [tag] });
+    expect(created.body).toMatchObject({ config, tagIds: [tag], tags: [{ id: tag, name: "production", color: "#54B399" }] });
     const constant = { type: "constant", interval: 120000, maxAttempts: 3 };
     const put = await call(stack, "PUT", `${API_TRACKERS}/${created.body.id}`, {
       auth: user.auth,
@@ -210,6 +212,7 @@ describe("web-scraping-api.SKILL.md", () => {
     const listed = await onlyTracker(user, API_TRACKERS);
     expect(listed.config).toEqual({ revisions: 3, job: { schedule: "0 0 * * * *", retryStrategy: constant } });
     expect("tagIds" in listed).toBe(false);
+    expect("tags" in listed).toBe(false);
     for (const bad of [
       { ...constant, maxAttempts: 11 },
       { ...constant, interval: 59_999 },

@@ -26,7 +26,7 @@ import { responderBody } from "../helpers/webhooks.js";
 // in the user's audit trail. Narrowing stays allowed.
 
 const run = promisify(execFile);
-const ALL_SCOPES = ["secrets", "responders", "trackers", "secrets:grant", "scripts"];
+const ALL_SCOPES = ["secrets", "responders", "trackers", "secrets:grant", "scripts", "tags"];
 const VALUE_A = "scopes-planted-value-a";
 const VALUE_B = "scopes-planted-value-b";
 
@@ -152,6 +152,7 @@ describe("every route an API key can reach", () => {
     [/^\/api\/webhooks\/responders(\/|$)/, "responders"],
     [/^\/api\/web_scraping\/(api|page)_trackers(\/|$)/, "trackers"],
     [/^\/api\/user\/scripts(\/|$)/, "scripts"],
+    [/^\/api\/user\/tags(\/|$)/, "tags"],
   ];
 
   it("is refused (403, JSON) to a key without its scope before its input is read, and served to one with it", async () => {
@@ -167,7 +168,7 @@ describe("every route an API key can reach", () => {
 
     const owner = await newUser(stack);
     const without = new Map<string, Auth>();
-    for (const scope of ["secrets", "responders", "trackers", "scripts"]) {
+    for (const scope of ["secrets", "responders", "trackers", "scripts", "tags"]) {
       without.set(scope, (await operatorKey(owner, ALL_SCOPES.filter((s) => s !== scope))).auth);
     }
     const everything = (await operatorKey(owner)).auth;
@@ -388,7 +389,7 @@ describe("keys made before scopes existed", () => {
     );
   });
 
-  it("a key with every scope before the scripts scope existed gets it too; a narrowed key stays narrowed", async () => {
+  it("a key with every scope before the scripts and tags scopes existed gets them too; a narrowed key stays narrowed", async () => {
     const keys: [string, string[]][] = [
       ["every", ["secrets", "responders", "trackers", "secrets:grant"]],
       ["narrow", ["secrets", "trackers"]],
