@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openDb } from "../../common/db.js";
 import { call, newUser, type TestUser } from "../helpers/http.js";
 import { Stack } from "../helpers/stack.js";
 import { API_TRACKERS, PAGE_TRACKERS } from "../helpers/trackers.js";
@@ -143,6 +144,16 @@ describe("/api/user/tags", () => {
     expect((await call(stack, "GET", "/api/user/tags", { auth: u.auth })).body.total).toBe(LIMIT);
   });
 
+  it("keeps the limit and the names under a race of creates", async () => {
+    const u = await newUser(stack);
+    const racing = await Promise.all(Array.from({ length: LIMIT + 4 }, (_, i) => call(stack, "POST", "/api/user/tags", { auth: u.auth, json: { name: `r${i}` } })));
+    expect(racing.map((r) => r.status).sort()).toEqual([...Array(LIMIT).fill(201), ...Array(4).fill(400)]);
+    const v = await newUser(stack);
+    const same = await Promise.all(["Same", "same", " SAME", "same "].map((name) => call(stack, "POST", "/api/user/tags", { auth: v.auth, json: { name } })));
+    expect(same.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
+    expect((await call(stack, "GET", "/api/user/tags", { auth: v.auth })).body.items.map((t: Tag) => t.name)).toEqual(["same"]);
+  });
+
   it("another user's tag is not theirs to list, change, delete or put on an item", async () => {
     const owner = await newUser(stack);
     const other = await newUser(stack);
@@ -229,7 +240,20 @@ describe("tags on secrets", () => {
       message: "nothing to update: send name, value, tagIds or any of them",
     });
 
+    // The gateway's own record of them, readable beside a running gateway only on Postgres.
+    const keptRows = async () => {
+      if (!("url" in stack.gatewayDb)) return undefined;
+      const db = await openDb(stack.gatewayDb, { poolSize: 1 });
+      try {
+        return (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM secret_tags WHERE secret_id = $1", [made.body.id]))[0]!.n;
+      } finally {
+        await db.close();
+      }
+    };
+    const postgres = "url" in stack.gatewayDb;
+    expect(await keptRows()).toBe(postgres ? 1 : undefined);
     expect((await call(stack, "DELETE", `/api/user/secrets/${made.body.id}`, { auth: u.auth })).status).toBe(204);
+    expect(await keptRows()).toBe(postgres ? 0 : undefined);
     // A new secret never inherits a deleted one's tags, and the tag itself stays.
     const again = await call(stack, "POST", "/api/user/secrets", { auth: u.auth, json: { name: "TAGGED", value: "v2" } });
     expect("tags" in again.body).toBe(false);
