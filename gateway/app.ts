@@ -150,7 +150,9 @@ export async function buildApp(
     scriptTimeoutMs: deps.webhooks.scriptTimeoutMs,
   });
 
-  await app.register(secretsRoutes, { auth, secrets: new TaggedSecrets(secrets, tags) });
+  const taggedSecrets = new TaggedSecrets(secrets, tags);
+  secrets.onDeleted((userId, id) => taggedSecrets.secretDeleted(userId, id));
+  await app.register(secretsRoutes, { auth, secrets: taggedSecrets });
   // Creating or widening an access setting, per caller (an API key needs secrets:grant).
   const grants = new GrantGuard({ broker: deps.broker, log: deps.log });
   await app.register(respondersRoutes, { auth, responders, grants });

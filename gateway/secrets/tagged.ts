@@ -21,14 +21,17 @@ function shown({ tagIds, ...meta }: Tagged, labels: TagLabels): SecretShown {
 /**
  * The secrets API with tags. Secrets live in the broker's database and their
  * tags in the gateway's: a secret's tags are written once the broker has
- * answered its write (checked before it), and leave with it when it goes.
+ * answered its write (checked before it), and leave with it when it goes
+ * (`secretDeleted`, run after every delete).
  */
 export class TaggedSecrets {
   constructor(
     private readonly secrets: SecretsService,
     private readonly tags: TagsService,
-  ) {
-    secrets.onDeleted((userId, id) => tags.setSecretTags(userId, id, []));
+  ) {}
+
+  secretDeleted(userId: string, id: string): Promise<void> {
+    return this.tags.setSecretTags(userId, id, []);
   }
 
   /** One page of the user's secrets' metadata (at most 100 per user, so paged here). */

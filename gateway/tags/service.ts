@@ -1,5 +1,5 @@
 import crypto from "node:crypto";
-import type { Db, Queryable } from "../../common/db.js";
+import type { Db } from "../../common/db.js";
 import { pgErrorCode, UNIQUE_VIOLATION } from "../../common/db.js";
 import { conflict, DomainError, invalid, notFound } from "../../common/errors.js";
 import { NAME_AND_DATES, paginate, type ListQueryValues, type Page } from "../http/pagination.js";
@@ -85,11 +85,11 @@ export class TagsService {
    * An item's `tagIds` as sent, checked: each one a tag of the user's, each
    * once. Undefined stays undefined (an update that leaves the tags alone).
    */
-  async checked(userId: string, tagIds: readonly string[] | undefined, q: Queryable = this.db): Promise<string[] | undefined> {
+  async checked(userId: string, tagIds: readonly string[] | undefined): Promise<string[] | undefined> {
     if (tagIds === undefined) return undefined;
     const ids = [...new Set(tagIds.map((id) => id.toLowerCase()))];
     if (ids.length === 0) return [];
-    const owned = await store.ownedIds(q, userId, ids);
+    const owned = await store.ownedIds(this.db, userId, ids);
     const unknown = ids.filter((id) => !owned.has(id));
     if (unknown.length > 0) throw invalid(`tagIds: no tag of yours has the id ${unknown.join(", ")}`);
     return ids;
