@@ -68,9 +68,15 @@ describe("the sandbox's Deno processes on the cores", () => {
     expect(policies()).toEqual(new Set([3]));
 
     // Another user's script starts while the first one's runs: a woken worker must preempt at once again.
-    const first = execute(sandbox, { userId: one, script: spin(3000) });
-    const second = execute(sandbox, { userId: randomUser(), script: spin(3000) });
-    expect(await until(policies, (p) => p.size === 1 && p.has(0))).toEqual(new Set([0]));
+    // The first spins long, so that the two overlap even when the newcomer's first execution starts
+    // late (it needs a worker of its own). A clean run once saw no move within 10 s with two 3 s
+    // spins; the message says when each ended, to tell a late start from a move that never came.
+    const sent = Date.now();
+    const ended: Record<string, number> = {};
+    const first = execute(sandbox, { userId: one, script: spin(8000) }).finally(() => (ended.first = Date.now() - sent));
+    const second = execute(sandbox, { userId: randomUser(), script: spin(3000) }).finally(() => (ended.second = Date.now() - sent));
+    const moved = await until(policies, (p) => p.size === 1 && p.has(0), 12_000);
+    expect(moved, `policies seen; executions ended after ${JSON.stringify(ended)} ms`).toEqual(new Set([0]));
     for (const o of await Promise.all([first, second])) expect(o.ok && Buffer.from(o.value.responder!.body!).toString()).toBe("spun");
   });
 });
