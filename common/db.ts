@@ -1,6 +1,7 @@
 import v8 from "node:v8";
 import pg from "pg";
 import { Mutex, parse, PGlite, protocol } from "@electric-sql/pglite";
+import { conflict } from "./errors.js";
 import { pgliteOptions, seedPgliteDir } from "./pglite-template.js";
 
 /**
@@ -287,6 +288,17 @@ export function pgErrorCode(err: unknown): string | undefined {
 
 export const UNIQUE_VIOLATION = "23505";
 export const FOREIGN_KEY_VIOLATION = "23503";
+
+/** For a write's `.catch`: a unique violation becomes a 409 with `message`; anything else is thrown as it came. */
+export function conflictOnUnique(message: string): (err: unknown) => never {
+  return (err) => {
+    if (pgErrorCode(err) === UNIQUE_VIOLATION) throw conflict(message);
+    throw err;
+  };
+}
+
+/** A timestamp column read as whole Unix seconds, under its own name; `table` is the query's alias for it, if any. */
+export const epochSeconds = (col: string, table?: string): string => `floor(extract(epoch FROM ${table ? `${table}.` : ""}${col}))::float8 AS ${col}`;
 
 /**
  * Whether an error means the database could not be reached or went away

@@ -1,7 +1,6 @@
 import crypto from "node:crypto";
-import type { Db } from "../../common/db.js";
-import { pgErrorCode, UNIQUE_VIOLATION } from "../../common/db.js";
-import { conflict, DomainError, invalid, notFound } from "../../common/errors.js";
+import { conflictOnUnique, type Db } from "../../common/db.js";
+import { DomainError, invalid, notFound } from "../../common/errors.js";
 import { normalizeScopes } from "../auth/scopes.js";
 import { hashToken, newApiKeyToken } from "../auth/tokens.js";
 import * as store from "./store.js";
@@ -13,10 +12,7 @@ const withToken = (meta: ApiKeyMeta, token: string): ApiKeyWithToken => ({ ...me
 
 const NOT_FOUND = "API key not found";
 
-function duplicateName(err: unknown): never {
-  if (pgErrorCode(err) === UNIQUE_VIOLATION) throw conflict("an API key with this name already exists");
-  throw err;
-}
+const duplicateName = conflictOnUnique("an API key with this name already exists");
 
 function checkExpiry(expiresAt: number | null | undefined): void {
   if (typeof expiresAt === "number" && expiresAt <= Date.now() / 1000) throw invalid("expiresAt must be in the future");

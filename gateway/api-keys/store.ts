@@ -1,4 +1,4 @@
-import type { Queryable } from "../../common/db.js";
+import { epochSeconds, type Queryable } from "../../common/db.js";
 import { scopesFromRow, type Scope } from "../auth/scopes.js";
 
 export interface ApiKeyMeta {
@@ -21,8 +21,7 @@ interface Row {
   last_used_at: number | null;
 }
 
-const epoch = (col: string) => `floor(extract(epoch FROM ${col}))::float8 AS ${col}`;
-const COLS = ["id", "name", "scopes", epoch("created_at"), epoch("updated_at"), epoch("expires_at"), epoch("last_used_at")].join(", ");
+const COLS = ["id", "name", "scopes", epochSeconds("created_at"), epochSeconds("updated_at"), epochSeconds("expires_at"), epochSeconds("last_used_at")].join(", ");
 
 const toMeta = (r: Row): ApiKeyMeta => ({
   id: r.id,

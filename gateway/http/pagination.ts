@@ -1,4 +1,5 @@
 import { Type, type TSchema } from "@sinclair/typebox";
+import { isUuid } from "../../common/ids.js";
 
 // The reference pages every collection the same way: `page` from 0, `pageSize`
 // 15 by default and clamped to 1..100, `sort` from a per-collection allow-list
@@ -62,13 +63,11 @@ export interface PageRules<T> {
   tagIds?: (item: T) => readonly string[];
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 function idsOf(csv: string | undefined): string[] {
   return (csv ?? "")
     .split(",")
     .map((s) => s.trim().toLowerCase())
-    .filter((s) => UUID.test(s));
+    .filter(isUuid);
 }
 
 /**

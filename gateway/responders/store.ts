@@ -1,4 +1,4 @@
-import type { Queryable } from "../../common/db.js";
+import { epochSeconds, type Queryable } from "../../common/db.js";
 import type { StoredAccess } from "../grants/access.js";
 import { removeSecretFromAccessLists } from "../grants/access-store.js";
 import type { Notifications, ResponderMethod } from "./schemas.js";
@@ -50,13 +50,12 @@ interface Row {
   updated_at: number;
 }
 
-const epoch = (col: string) => `floor(extract(epoch FROM r.${col}))::float8 AS ${col}`;
 const COLS = [
   "r.id, r.user_id, r.name, r.path_type, r.path, r.subdomain_prefix, r.method, r.enabled, r.requests_to_track",
   "r.status_code, r.headers, r.body, r.script, r.notifications, r.secrets_access, r.secret_ids::text[] AS secret_ids",
   "r.tag_ids::text[] AS tag_ids",
-  epoch("created_at"),
-  epoch("updated_at"),
+  epochSeconds("created_at", "r"),
+  epochSeconds("updated_at", "r"),
 ].join(", ");
 
 const toRecord = (r: Row): ResponderRecord => ({

@@ -1,7 +1,6 @@
 import crypto from "node:crypto";
-import type { Db } from "../../common/db.js";
-import { pgErrorCode, UNIQUE_VIOLATION } from "../../common/db.js";
-import { conflict, DomainError, invalid, notFound } from "../../common/errors.js";
+import { conflictOnUnique, type Db } from "../../common/db.js";
+import { DomainError, invalid, notFound } from "../../common/errors.js";
 import { NAME_AND_DATES, paginate, type ListQueryValues, type Page } from "../http/pagination.js";
 import { TAG_NAME_MAX, type CreateTag, type EntityTag, type UpdateTag, type UserTag } from "./schemas.js";
 import * as store from "./store.js";
@@ -17,12 +16,7 @@ function normalName(name: string): string {
   return n;
 }
 
-function duplicateName(name: string | undefined) {
-  return (err: unknown): never => {
-    if (pgErrorCode(err) === UNIQUE_VIOLATION) throw conflict(`a tag named '${name}' already exists`);
-    throw err;
-  };
-}
+const duplicateName = (name: string | undefined) => conflictOnUnique(`a tag named '${name}' already exists`);
 
 const toApi = (t: TagRecord): UserTag => ({ id: t.id, name: t.name, color: t.color, createdAt: t.createdAt, updatedAt: t.updatedAt });
 

@@ -1,4 +1,4 @@
-import type { Queryable } from "../../common/db.js";
+import { epochSeconds, type Queryable } from "../../common/db.js";
 
 export interface TagRecord {
   id: string;
@@ -16,8 +16,7 @@ interface Row {
   updated_at: number;
 }
 
-const epoch = (col: string) => `floor(extract(epoch FROM ${col}))::float8 AS ${col}`;
-const COLS = ["id", "name", "color", epoch("created_at"), epoch("updated_at")].join(", ");
+const COLS = ["id", "name", "color", epochSeconds("created_at"), epochSeconds("updated_at")].join(", ");
 
 const toRecord = (r: Row): TagRecord => ({ id: r.id, name: r.name, color: r.color, createdAt: r.created_at, updatedAt: r.updated_at });
 

@@ -1,4 +1,4 @@
-import type { Queryable } from "../../common/db.js";
+import { epochSeconds, type Queryable } from "../../common/db.js";
 import type { StoredAccess } from "../grants/access.js";
 import { removeSecretFromAccessLists } from "../grants/access-store.js";
 import type { TrackerKind } from "./kinds.js";
@@ -75,7 +75,6 @@ const COMMON = [
   "tag_ids",
 ] as const;
 const CASTS: Partial<Record<(typeof COMMON)[number], string>> = { secret_ids: "uuid[]", retry_strategy: "jsonb", tag_ids: "uuid[]" };
-const epoch = (col: string) => `floor(extract(epoch FROM t.${col}))::float8 AS ${col}`;
 
 /** One kind's tracker rows; every query is scoped to the owning user. */
 export class TrackerStore<T, R extends object> {
@@ -92,8 +91,8 @@ export class TrackerStore<T, R extends object> {
       "t.id, t.user_id, t.name, t.enabled, t.revisions, t.schedule, t.notifications, t.timeout_ms, t.retry_strategy, t.tag_ids::text[] AS tag_ids",
       ...own.map((c) => `t.${c}`),
       "t.secrets_access, t.secret_ids::text[] AS secret_ids",
-      epoch("created_at"),
-      epoch("updated_at"),
+      epochSeconds("created_at", "t"),
+      epochSeconds("updated_at", "t"),
     ].join(", ");
     const names = [...COMMON, ...own];
     const casts = [...COMMON.map((c) => CASTS[c]), ...target.columns.map((c) => c.cast)];

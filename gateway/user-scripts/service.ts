@@ -1,7 +1,6 @@
 import crypto from "node:crypto";
-import type { Db } from "../../common/db.js";
-import { pgErrorCode, UNIQUE_VIOLATION } from "../../common/db.js";
-import { conflict, DomainError, invalid, notFound } from "../../common/errors.js";
+import { conflictOnUnique, type Db } from "../../common/db.js";
+import { DomainError, invalid, notFound } from "../../common/errors.js";
 import { NAME_AND_DATES, paginate, type Page } from "../http/pagination.js";
 import type { TagLabels, TagsService } from "../tags/service.js";
 import {
@@ -28,12 +27,7 @@ const SCRIPT_PAGES = {
   tagIds: (s: ScriptRecord) => s.tagIds,
 };
 
-function duplicateName(name: string | undefined) {
-  return (err: unknown): never => {
-    if (pgErrorCode(err) === UNIQUE_VIOLATION) throw conflict(`a script named '${name}' already exists`);
-    throw err;
-  };
-}
+const duplicateName = (name: string | undefined) => conflictOnUnique(`a script named '${name}' already exists`);
 
 /**
  * `type` (the guide's name) or `scriptType` (the reference's): one value,

@@ -1,4 +1,4 @@
-import type { Queryable } from "../../common/db.js";
+import { epochSeconds, type Queryable } from "../../common/db.js";
 import type { ScriptType } from "./schemas.js";
 
 export interface ScriptRecord {
@@ -21,8 +21,7 @@ interface Row {
   updated_at: number;
 }
 
-const epoch = (col: string) => `floor(extract(epoch FROM ${col}))::float8 AS ${col}`;
-const COLS = ["id", "name", "type", "content", "tag_ids::text[] AS tag_ids", epoch("created_at"), epoch("updated_at")].join(", ");
+const COLS = ["id", "name", "type", "content", "tag_ids::text[] AS tag_ids", epochSeconds("created_at"), epochSeconds("updated_at")].join(", ");
 
 const toRecord = (r: Row): ScriptRecord => ({
   id: r.id,
