@@ -49,6 +49,7 @@ import { TagsService } from "./tags/service.js";
 import { userScriptsRoutes } from "./user-scripts/routes.js";
 import { UserScript } from "./user-scripts/schemas.js";
 import { UserScriptsService } from "./user-scripts/service.js";
+import { userDataRoutes } from "./user-data/routes.js";
 
 export interface GatewayDeps {
   db: Db;
@@ -156,7 +157,7 @@ export async function buildApp(
   // Creating or widening an access setting, per caller (an API key needs secrets:grant).
   const grants = new GrantGuard({ broker: deps.broker, log: deps.log });
   await app.register(respondersRoutes, { auth, responders, grants });
-  const { schedulers } = await setUpTrackers(app, {
+  const { schedulers, apiTrackers, pageTrackers } = await setUpTrackers(app, {
     db: deps.db,
     log: deps.log,
     metrics: deps.metrics,
@@ -169,8 +170,14 @@ export async function buildApp(
     tags,
   });
   await app.register(webhookRoutes, { server: webhooks, bodyLimit: deps.webhooks.bodyLimit, metrics: deps.metrics });
-  await app.register(userScriptsRoutes, { auth, scripts: new UserScriptsService(deps.db, tags, deps.userScriptsPerUser) });
+  const userScripts = new UserScriptsService(deps.db, tags, deps.userScriptsPerUser);
+  await app.register(userScriptsRoutes, { auth, scripts: userScripts });
   await app.register(tagsRoutes, { auth, tags });
+  await app.register(userDataRoutes, {
+    auth,
+    grants,
+    services: { tags, scripts: userScripts, secrets: taggedSecrets, responders, apiTrackers, pageTrackers },
+  });
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });
   app.get("/api-docs/openapi.json", { schema: { hide: true } }, () => app.swagger());

@@ -65,11 +65,13 @@ export async function resolvePrincipal(request: FastifyRequest, deps: AuthDeps):
  * the body is parsed or validated: a caller who may not use a route learns
  * nothing about its input rules, and makes the gateway parse nothing. A user
  * route names the scope an API key needs for it (a session may do
- * everything), so no route an API key can reach is left without one.
+ * everything), so no route an API key can reach is left without one; a route
+ * whose body decides which scopes it needs says "per-body" and calls
+ * `requireScopes` once the body is read.
  */
-export function requireAuth(deps: AuthDeps, need: "user", scope: RouteScope): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+export function requireAuth(deps: AuthDeps, need: "user", scope: RouteScope | "per-body"): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 export function requireAuth(deps: AuthDeps, need: "session-user" | "operator"): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
-export function requireAuth(deps: AuthDeps, need: "user" | "session-user" | "operator", scope?: RouteScope) {
+export function requireAuth(deps: AuthDeps, need: "user" | "session-user" | "operator", scope?: RouteScope | "per-body") {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const principal = await resolvePrincipal(request, deps);
     if (need === "operator") {
@@ -78,11 +80,20 @@ export function requireAuth(deps: AuthDeps, need: "user" | "session-user" | "ope
       throw new DomainError("forbidden", "the operator token cannot act as a user");
     } else if (need === "session-user" && principal.via !== "session") {
       throw new DomainError("forbidden", "API keys cannot manage API keys: sign in with a session");
-    } else if (scope !== undefined && principal.via === "api_key" && !principal.scopes.has(scope)) {
-      throw new DomainError("forbidden", `this API key lacks the ${scope} scope`);
+    } else if (scope !== undefined && scope !== "per-body") {
+      requireScopes(principal, [scope]);
     }
     request.principal = principal;
   };
+}
+
+/** Refuses (403) an API key that lacks any of the scopes; a session holds them all. */
+export function requireScopes(principal: Principal | undefined, scopes: Iterable<RouteScope>): void {
+  if (principal?.kind !== "user") throw new Error("route is missing its user auth hook");
+  if (principal.via !== "api_key") return;
+  for (const scope of scopes) {
+    if (!principal.scopes.has(scope)) throw new DomainError("forbidden", `this API key lacks the ${scope} scope`);
+  }
 }
 
 export function userIdOf(request: FastifyRequest): string {

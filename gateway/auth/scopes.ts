@@ -8,6 +8,8 @@ import { Type } from "@sinclair/typebox";
  * - `trackers`: /api/web_scraping/api_trackers* and /api/web_scraping/page_trackers*
  * - `scripts`: /api/user/scripts* (reusable snippets: text, never run from there)
  * - `tags`: /api/user/tags* (tagging an item needs only that item's scope)
+ * - /api/user/data/* (export and import) needs the scope of every collection
+ *   its body names, and `tags` when an imported item is tagged
  * - `secrets:grant`: give scripts and templates access to secrets, i.e. create
  *   or widen an access setting, or change the script or target that an
  *   existing one serves. Without it a key can still manage responders and

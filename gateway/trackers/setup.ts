@@ -28,6 +28,7 @@ import { TrackerRunsService } from "./runs.js";
 import { TrackerScheduler } from "./scheduler.js";
 import { TrackersService } from "./service.js";
 import type { TagsService } from "../tags/service.js";
+import type { TrackerCollection } from "../user-data/workspace.js";
 
 export interface TrackersSetup {
   db: Db;
@@ -47,9 +48,13 @@ export interface TrackersSetup {
 /**
  * Both tracker kinds, each from the same parts: the CRUD service and routes,
  * the runner and its scheduler, the run routes and `_debug`; `_test` for API
- * trackers. Returns the schedulers for the caller to start and stop.
+ * trackers. Returns the schedulers for the caller to start and stop, and the
+ * two CRUD services for export and import.
  */
-export async function setUpTrackers(app: App, d: TrackersSetup): Promise<{ schedulers: TrackerScheduler<{ enabled: boolean }>[] }> {
+export async function setUpTrackers(
+  app: App,
+  d: TrackersSetup,
+): Promise<{ schedulers: TrackerScheduler<{ enabled: boolean }>[]; apiTrackers: TrackerCollection; pageTrackers: TrackerCollection }> {
   for (const schema of [
     ApiTrackerSchemas.view,
     ApiTrackerRevision,
@@ -117,5 +122,5 @@ export async function setUpTrackers(app: App, d: TrackersSetup): Promise<{ sched
     result: PageTrackerDebugResult,
     debug: pageTrackerDebug({ runs: debugRuns, service: page, sandbox: d.sandbox, timeoutMs: d.settings.pageTimeoutMs }),
   });
-  return { schedulers };
+  return { schedulers, apiTrackers: api, pageTrackers: page };
 }

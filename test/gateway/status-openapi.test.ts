@@ -99,6 +99,11 @@ describe("OpenAPI document", () => {
         "DELETE /api/user/scripts/{script_id}",
         "GET /api/user/tags",
         "POST /api/user/tags",
+        "POST /api/user/data/export",
+        "POST /api/user/data/_export",
+        "POST /api/user/data/import",
+        "POST /api/user/data/_import",
+        "POST /api/user/data/_import_preview",
         "PUT /api/user/tags/{tag_id}",
         "DELETE /api/user/tags/{tag_id}",
         "POST /api/users",
@@ -184,6 +189,9 @@ describe("OpenAPI document", () => {
       .sort();
     expect(optional).toEqual([
       "post /api/user/api_keys/{api_key_id}/_regenerate",
+      "post /api/user/data/_import",
+      "post /api/user/data/_import_preview",
+      "post /api/user/data/import",
       "post /api/web_scraping/api_trackers/{tracker_id}/_history",
       "post /api/web_scraping/page_trackers/{tracker_id}/_history",
     ]);

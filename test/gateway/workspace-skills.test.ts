@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,7 +8,7 @@ import { call, newUser } from "../helpers/http.js";
 import { referenceDir } from "../helpers/reference-docs.js";
 import { Stack } from "../helpers/stack.js";
 
-// The reference's user scripts and tags skill documents, run as an agent
+// The reference's user scripts, tags and export-import skill documents, run as an agent
 // following them would: their curl examples and payloads, taken from the
 // documents themselves, with https://secutils.dev pointed at this gateway.
 
@@ -68,5 +69,56 @@ describe("tags.SKILL.md", () => {
     const updated = await call(stack, "PUT", `/api/user/tags/${created.body.id}`, { auth: user.auth, raw: update });
     expect(updated.status, updated.text).toBe(200);
     expect(updated.body).toMatchObject({ id: created.body.id, name: "staging", color: "#F1D86F" });
+  });
+});
+
+describe("export-import.SKILL.md", () => {
+  /** Runs a script in a directory of its own, which holds `file` as workspace.secutils.json when given. */
+  const inDir = async (script: string, token: string, file?: string) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "skill-export-"));
+    try {
+      if (file !== undefined) fs.writeFileSync(path.join(dir, "workspace.secutils.json"), file);
+      const out = (await run("bash", ["-c", `set -euo pipefail\n${local(script)}`], { cwd: dir, env: { ...process.env, SECUTILS_API_KEY: token } })).stdout;
+      return { out, file: fs.readFileSync(path.join(dir, "workspace.secutils.json"), "utf8") };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it("the export payload, as written, is accepted (secretsPassphrase null: names only)", async () => {
+    const user = await newUser(stack);
+    const [payload] = blocks("export-import.SKILL.md", "json");
+    const res = await call(stack, "POST", "/api/user/data/export", { auth: user.auth, raw: payload });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({ version: 1, data: { secrets: [], responders: [], tags: [] } });
+  });
+
+  it("the curl flow: a backup with values is refused with a clear error, and without them it round-trips", async () => {
+    const user = await newUser(stack);
+    const value = "skill-flow-secret-value-93c1";
+    const secret = await call(stack, "POST", "/api/user/secrets", { auth: user.auth, json: { name: "FLOW_TOKEN", value } });
+    expect(secret.status, secret.text).toBe(201);
+    const [flow] = blocks("export-import.SKILL.md", "bash");
+    expect(flow).toBeDefined();
+
+    // As written it asks for the values: the export answers 400 (the seed keeps values write-only), so does the restore.
+    const refused = await inDir(flow!, user.token);
+    expect(JSON.parse(refused.file).message).toMatch(/secret values are write-only/);
+    expect(JSON.parse(refused.out).message).toMatch(/document/);
+    expect(refused.file).not.toContain(value);
+
+    // Without the passphrase (the guide's "values are dropped" case), the backup restores into another account.
+    const namesOnly = flow!.replace(/,\n\s*"secretsPassphrase": "correct horse battery staple"/, "");
+    expect(namesOnly).not.toContain('"secretsPassphrase"');
+    const backup = await inDir(namesOnly, user.token);
+    expect(JSON.parse(backup.file).data.secrets).toEqual([expect.objectContaining({ name: "FLOW_TOKEN" })]);
+    expect(backup.file).not.toContain(value);
+    const other = await newUser(stack);
+    const restore = namesOnly.slice(namesOnly.indexOf("# Restore"));
+    expect(restore).toContain("/api/user/data/import");
+    const restored = await inDir(restore, other.token, backup.file);
+    expect(JSON.parse(restored.out).results.secrets).toMatchObject({ imported: 1, failed: 0 });
+    const listed = await call(stack, "GET", "/api/user/secrets", { auth: other.auth });
+    expect(listed.body.items).toEqual([expect.objectContaining({ name: "FLOW_TOKEN" })]);
   });
 });

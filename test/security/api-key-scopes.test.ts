@@ -153,6 +153,12 @@ describe("every route an API key can reach", () => {
     [/^\/api\/web_scraping\/(api|page)_trackers(\/|$)/, "trackers"],
     [/^\/api\/user\/scripts(\/|$)/, "scripts"],
     [/^\/api\/user\/tags(\/|$)/, "tags"],
+    // Export and import need the scope of each collection their body names: here, secrets.
+    [/^\/api\/user\/data\//, "secrets"],
+  ];
+  const PER_BODY: [RegExp, unknown][] = [
+    [/\/_?export$/, { include: { secrets: true } }],
+    [/\/_?import(_preview)?$/, { document: { version: 1, data: { secrets: [] } } }],
   ];
 
   it("is refused (403, JSON) to a key without its scope before its input is read, and served to one with it", async () => {
@@ -177,8 +183,10 @@ describe("every route an API key can reach", () => {
       const scope = SCOPE_OF.find(([re]) => re.test(template))?.[1];
       expect(scope, `${method} ${template} belongs to no scope`).toBeDefined();
       const p = template.replace(/\{[^}]+\}/g, () => crypto.randomUUID());
-      // A body that no route accepts: a refusal that reads it would say 400.
-      const json = method === "POST" || method === "PUT" ? { unexpected: "x".repeat(10) } : undefined;
+      // A body that no route accepts: a refusal that reads it would say 400. A route whose
+      // body names the scopes it needs reads it first, and gets one that names the scope.
+      const perBody = template.startsWith("/api/user/data/") ? PER_BODY.find(([re]) => re.test(template))?.[1] : undefined;
+      const json = perBody ?? (method === "POST" || method === "PUT" ? { unexpected: "x".repeat(10) } : undefined);
       const refused = await call(stack, method, p, { auth: without.get(scope!), json });
       expect(refused.status, `${method} ${template}`).toBe(403);
       expect(refused.body, `${method} ${template}`).toEqual({ message: `this API key lacks the ${scope} scope` });

@@ -1,0 +1,66 @@
+import { invalid } from "../../common/errors.js";
+import type { HistoryEntry } from "../responders/history-store.js";
+import { COLLECTIONS, DOCUMENT_VERSION, type Collection, type ExportParams, type Selection } from "./schemas.js";
+import { listAll, type Shown, type WorkspaceServices } from "./workspace.js";
+
+export const VALUES_NOT_EXPORTED =
+  "secret values are write-only: no export carries them, encrypted or not. Leave out secretsPassphrase to export the secrets' names";
+
+const HISTORY_FLAG = { responders: "respondersHistory", apiTrackers: "apiTrackersHistory", pageTrackers: "pageTrackersHistory" } as const;
+
+/** Which items a selection takes, or undefined when the collection is not exported. */
+function chosen(selection: Selection | undefined): ((id: string) => boolean) | undefined {
+  if (selection === undefined || selection === false) return undefined;
+  if (selection === true || selection.type === "all") return () => true;
+  const ids = new Set(selection.ids.map((id) => id.toLowerCase()));
+  return (id) => ids.has(id);
+}
+
+const text = (b: Buffer) => b.toString("utf8");
+const headerObject = (pairs: readonly (readonly [string, string])[]) => Object.fromEntries(pairs);
+
+/** A history entry in the reference's export shape (bodies as text). */
+function historyItem(h: HistoryEntry) {
+  return {
+    id: h.id,
+    responderId: h.responderId,
+    ...(h.clientAddress === undefined ? {} : { clientAddress: h.clientAddress }),
+    method: h.method,
+    headers: headerObject(h.headers),
+    url: h.url,
+    ...(h.body.length > 0 ? { body: text(h.body) } : {}),
+    createdAt: h.createdAt,
+    durationMs: Math.round(h.durationUs / 1000),
+    ...(h.response
+      ? {
+          responseStatusCode: h.response.statusCode,
+          responseHeaders: headerObject(h.response.headers),
+          ...(h.response.body.length > 0 ? { responseBody: text(h.response.body) } : {}),
+        }
+      : {}),
+  };
+}
+
+/**
+ * The caller's workspace as one document, collection by collection as asked.
+ * Secrets go by name (and tags) only: a value never leaves the broker, so a
+ * request for values is refused rather than answered without them.
+ */
+export async function exportWorkspace(services: WorkspaceServices, userId: string, params: ExportParams, now = Date.now()) {
+  const { include } = params;
+  if (chosen(include.secrets) && params.secretsPassphrase) throw invalid(VALUES_NOT_EXPORTED);
+  const data: Partial<Record<Collection, unknown[]>> & { settings?: Record<string, never> } = {};
+  for (const collection of COLLECTIONS) {
+    const selection = include[collection];
+    const takes = chosen(selection);
+    if (!takes) continue;
+    const items: Shown[] = (await listAll(services, userId, collection)).filter((item) => takes(item.id));
+    const withHistory = collection === "responders" && (include[HISTORY_FLAG.responders] === true || (typeof selection === "object" && selection.includeHistory === true));
+    data[collection] = withHistory
+      ? await Promise.all(items.map(async (r) => ({ ...r, history: (await services.responders.history(userId, r.id)).map(historyItem) })))
+      : items;
+  }
+  // This product keeps no per-user settings: asked for, they are an empty map.
+  if (include.settings === true) data.settings = {};
+  return { version: DOCUMENT_VERSION, exportedAt: Math.floor(now / 1000), data };
+}

@@ -1,0 +1,117 @@
+import { requireAuth, requireScopes, userIdOf, type AuthDeps } from "../auth/authenticate.js";
+import type { RouteScope } from "../auth/scopes.js";
+import type { GrantGuard } from "../grants/grant-guard.js";
+import type { App } from "../http/app-type.js";
+import { errors } from "../http/schemas.js";
+import { exportWorkspace } from "./export.js";
+import { carried, documentOf, WorkspaceImporter } from "./import.js";
+import { itemChecks, tagsOf } from "./items.js";
+import { COLLECTIONS, ExportedDocument, ExportParams, IMPORT_MAX_BYTES, ImportParams, ImportResult, PreviewParams, PreviewResult, type Collection } from "./schemas.js";
+import type { WorkspaceServices } from "./workspace.js";
+
+const tags = ["user"];
+const security: Record<string, string[]>[] = [{ apiKey: [] }, { session: [] }];
+const BASE = "/api/user/data";
+
+const SCOPE: Record<Collection, RouteScope> = {
+  tags: "tags",
+  scripts: "scripts",
+  secrets: "secrets",
+  responders: "responders",
+  apiTrackers: "trackers",
+  pageTrackers: "trackers",
+};
+
+/**
+ * Export and import of the whole workspace, at the guide's paths
+ * (`/export`, `/import`) and the reference API's (`/_export`, `/_import`,
+ * `/_import_preview`). An API key needs the scope of every collection the
+ * request reads or writes, and secrets:grant for access settings it creates
+ * or widens, as each collection's own routes ask.
+ */
+export async function userDataRoutes(app: App, opts: { auth: AuthDeps; services: WorkspaceServices; grants: GrantGuard }) {
+  const onRequest = requireAuth(opts.auth, "user", "per-body");
+  // Built on first use: the shared schemas are all added by then.
+  let importer: WorkspaceImporter | undefined;
+  const importerOf = () => (importer ??= new WorkspaceImporter(opts.services, itemChecks(app.getSchemas())));
+
+  for (const path of [`${BASE}/export`, `${BASE}/_export`]) {
+    app.post(
+      path,
+      {
+        onRequest,
+        schema: {
+          operationId: path.endsWith("_export") ? "exportUserData" : "exportUserDataGuide",
+          summary: "Export the workspace as one .secutils.json document",
+          description: "Secrets by name and tags only: a value never leaves the broker, and secretsPassphrase is refused (400).",
+          tags,
+          security,
+          body: ExportParams,
+          response: { 200: ExportedDocument, ...errors(400, 401, 403) },
+        },
+      },
+      async (req, reply) => {
+        requireScopes(req.principal, COLLECTIONS.filter((c) => req.body.include[c] !== undefined && req.body.include[c] !== false).map((c) => SCOPE[c]));
+        const doc = await exportWorkspace(opts.services, userIdOf(req), req.body as ExportParams);
+        return reply.header("content-disposition", `attachment; filename="export-${doc.exportedAt}.secutils.json"`).send(doc);
+      },
+    );
+  }
+
+  for (const path of [`${BASE}/import`, `${BASE}/_import`]) {
+    app.post(
+      path,
+      {
+        onRequest,
+        bodyLimit: IMPORT_MAX_BYTES,
+        schema: {
+          operationId: path.endsWith("_import") ? "importUserData" : "importUserDataGuide",
+          summary: "Import a .secutils.json document into the workspace",
+          description:
+            "merge (default) adds, resolving same-named items by `conflict` (rename, overwrite or skip, the default); apply makes each collection " +
+            "the document carries match it, deleting what it leaves out only when confirmed (confirmDeletions, or applyDeletions ids) and never a secret. " +
+            "Every item is checked as its own create route checks it before anything is written.",
+          tags,
+          security,
+          body: ImportParams,
+          response: { 200: ImportResult, ...errors(400, 401, 403) },
+        },
+      },
+      async (req) => {
+        const params = req.body as ImportParams;
+        requireScopes(req.principal, scopesOf(params));
+        return importerOf().run(userIdOf(req), params, opts.grants.checkFor(req.principal));
+      },
+    );
+  }
+
+  app.post(
+    `${BASE}/_import_preview`,
+    {
+      onRequest,
+      bodyLimit: IMPORT_MAX_BYTES,
+      schema: {
+        operationId: "previewUserDataImport",
+        summary: "What an import of a document would do, without doing it",
+        tags,
+        security,
+        body: PreviewParams,
+        response: { 200: PreviewResult, ...errors(400, 401, 403) },
+      },
+    },
+    async (req) => {
+      const params = req.body as PreviewParams;
+      requireScopes(req.principal, scopesOf(params));
+      return importerOf().preview(userIdOf(req), params);
+    },
+  );
+}
+
+/** The scopes of the collections a document carries, and tags' when any item is tagged. */
+function scopesOf(params: PreviewParams): Set<RouteScope> {
+  const doc = documentOf(params);
+  const collections = carried(doc);
+  const scopes = new Set(collections.map((c) => SCOPE[c]));
+  if (collections.some((c) => doc.data[c]!.some((item) => tagsOf(item).length > 0))) scopes.add("tags");
+  return scopes;
+}

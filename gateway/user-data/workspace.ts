@@ -1,0 +1,85 @@
+import type { GrantCheck } from "../grants/grant-guard.js";
+import type { ListQueryValues, Page } from "../http/pagination.js";
+import type { HistoryEntry } from "../responders/history-store.js";
+import type { CreateResponder, Responder, UpdateResponder } from "../responders/schemas.js";
+import type { SecretShown } from "../secrets/tagged.js";
+import type { CreateTag, UpdateTag, UserTag } from "../tags/schemas.js";
+import type { TrackerInput, TrackerView } from "../trackers/service.js";
+import type { CreateUserScript, UpdateUserScript, UserScript } from "../user-scripts/schemas.js";
+import type { Collection } from "./schemas.js";
+
+// What export and import need of each collection's own service: the same
+// calls (and so the same rules, limits, grant checks and notifications) as
+// the collection's REST routes make.
+
+export interface TrackerCollection {
+  list(userId: string): Promise<TrackerView<unknown>[]>;
+  create(userId: string, input: TrackerInput<unknown>, check?: GrantCheck): Promise<TrackerView<unknown>>;
+  update(userId: string, id: string, change: Partial<TrackerInput<unknown>>, check?: GrantCheck): Promise<TrackerView<unknown>>;
+  delete(userId: string, id: string): Promise<void>;
+}
+
+export interface WorkspaceServices {
+  tags: {
+    page(userId: string, query: ListQueryValues): Promise<Page<UserTag>>;
+    create(userId: string, input: CreateTag): Promise<UserTag>;
+    update(userId: string, id: string, change: UpdateTag): Promise<UserTag>;
+    delete(userId: string, id: string): Promise<void>;
+  };
+  scripts: {
+    page(userId: string, query: ListQueryValues): Promise<Page<UserScript>>;
+    create(userId: string, input: CreateUserScript): Promise<UserScript>;
+    update(userId: string, id: string, change: UpdateUserScript): Promise<UserScript>;
+    delete(userId: string, id: string): Promise<void>;
+  };
+  secrets: {
+    page(userId: string, query: ListQueryValues): Promise<Page<SecretShown>>;
+    create(userId: string, input: { name: string; value: string; tagIds?: string[] }): Promise<SecretShown>;
+    update(userId: string, id: string, change: { name?: string; value?: string; tagIds?: string[] }): Promise<SecretShown>;
+  };
+  responders: {
+    page(userId: string, query: ListQueryValues): Promise<Page<Responder>>;
+    create(userId: string, input: CreateResponder, check?: GrantCheck): Promise<Responder>;
+    update(userId: string, id: string, change: UpdateResponder, check?: GrantCheck): Promise<Responder>;
+    delete(userId: string, id: string): Promise<void>;
+    history(userId: string, id: string): Promise<HistoryEntry[]>;
+  };
+  apiTrackers: TrackerCollection;
+  pageTrackers: TrackerCollection;
+}
+
+/** An item as both answers and documents show it: an id, a name, maybe tags. */
+export interface Shown {
+  id: string;
+  name: string;
+  tags?: { id: string; name: string; color: string }[];
+}
+
+const PAGE_SIZE = 100;
+
+async function everyPage<T>(read: (query: ListQueryValues) => Promise<Page<T>>): Promise<T[]> {
+  const all: T[] = [];
+  for (let page = 0; ; page++) {
+    const { items, total } = await read({ page: String(page), pageSize: String(PAGE_SIZE) });
+    all.push(...items);
+    if (items.length < PAGE_SIZE || all.length >= total) return all;
+  }
+}
+
+/** Every item of one collection of the user's, as its GET answers them. */
+export function listAll(services: WorkspaceServices, userId: string, collection: Collection): Promise<Shown[]> {
+  switch (collection) {
+    case "tags":
+      return everyPage((q) => services.tags.page(userId, q));
+    case "scripts":
+      return everyPage((q) => services.scripts.page(userId, q));
+    case "secrets":
+      return everyPage((q) => services.secrets.page(userId, q));
+    case "responders":
+      return everyPage((q) => services.responders.page(userId, q));
+    case "apiTrackers":
+      return services.apiTrackers.list(userId);
+    case "pageTrackers":
+      return services.pageTrackers.list(userId);
+  }
+}
