@@ -241,10 +241,10 @@ class ImportRun {
         if (!have) {
           const created = await this.services.tags.create(this.userId, { name, ...(typeof item.color === "string" ? { color: item.color } : {}) });
           byName.set(key, created);
-          this.tagIds.set(String(item.id), created.id);
+          this.tagIds.set(String(item.id).toLowerCase(), created.id);
           if (listed) result.imported++;
         } else {
-          this.tagIds.set(String(item.id), have.id);
+          this.tagIds.set(String(item.id).toLowerCase(), have.id);
           const overwrite = listed && this.resolution("tags", item as DocumentItem) === "overwrite" && typeof item.color === "string";
           if (overwrite) {
             await this.services.tags.update(this.userId, have.id, { color: item.color as string });
@@ -306,7 +306,8 @@ class ImportRun {
   /** The create body with the caller's tag ids, and selected secrets by their names here. */
   private mapped(collection: Collection, item: DocumentItem): Record<string, unknown> {
     const body = bodyOf(collection, item);
-    if (Array.isArray(body.tagIds)) body.tagIds = [...new Set(body.tagIds.map((id) => this.tagIds.get(String(id)) ?? String(id)))];
+    // A tag the import skipped (or that failed) leaves the item, as in the reference.
+    if (Array.isArray(body.tagIds)) body.tagIds = [...new Set(body.tagIds.flatMap((id) => this.tagIds.get(String(id).toLowerCase()) ?? []))];
     const holder = collection === "responders" ? (body.settings as Record<string, unknown> | undefined) : body;
     if (holder && holder.secrets !== undefined) holder.secrets = this.access(holder.secrets as AccessSetting);
     return body;

@@ -72,11 +72,12 @@ export function bodyOf(collection: Collection, item: DocumentItem): Record<strin
     }
     case "apiTrackers":
     case "pageTrackers": {
-      // The reference's own export nests the tracker's definition under `retrack`, its target tagged with a `type`.
+      // The reference's own export nests the tracker's definition under `retrack`, its target
+      // tagged with a `type` and carrying retrack's `params` (the reference's own bookkeeping).
       const source = isObject(item.retrack) ? { ...item, ...item.retrack } : item;
       const body = pick(source, ["name", "enabled", "config", "target", "notifications", "secrets"])!;
-      if (isObject(body.target) && "type" in body.target) {
-        const { type: _kind, ...target } = body.target;
+      if (isObject(item.retrack) && isObject(body.target)) {
+        const { type: _kind, params: _params, ...target } = body.target;
         body.target = target;
       }
       return tagged(body);

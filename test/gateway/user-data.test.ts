@@ -207,6 +207,20 @@ describe("import", () => {
       json: { data: doc, mode: "merge", conflict: "rename", selections: { scripts: [{ sourceId: script.id, action: "skip" }] } },
     });
     expect(skip.body.results.scripts).toMatchObject({ imported: 0, skipped: 1 });
+
+    // A tag left out leaves the items that had it, as in the reference.
+    const tagged = (await exportOf(u, { scripts: true, tags: true })).body;
+    const v = await newUser(stack);
+    const untagged = await call(stack, "POST", "/api/user/data/_import", {
+      auth: v.auth,
+      json: { data: tagged, mode: "merge", selections: { tags: [{ sourceId: tagged.data.tags![0]!.id, action: "skip" }] } },
+    });
+    // u has the script and the copy made above.
+    expect(untagged.body.results).toMatchObject({ tags: { imported: 0, skipped: 1 }, scripts: { imported: 2, failed: 0 } });
+    expect(await items(v, "/api/user/tags")).toEqual([]);
+    const scripts = await items(v, "/api/user/scripts");
+    expect(scripts.length).toBe(2);
+    for (const s of scripts) expect(s).not.toHaveProperty("tags");
   });
 
   it("refuses a document with a bad item, and writes nothing of it", async () => {
@@ -275,6 +289,88 @@ describe("import", () => {
     const narrow = await call(stack, "POST", `/api/users/${v.id}/api_keys`, { auth: { bearer: stack.operatorToken }, json: { name: "narrow", scopes: ["scripts"] } });
     const refused = await call(stack, "POST", "/api/user/data/import", { auth: { bearer: narrow.body.token }, json: { document: doc } });
     expect(refused.status).toBe(403);
+  });
+});
+
+describe("a document the reference itself exported", () => {
+  // The shapes of the reference's export (its export types): scripts with scriptType alone,
+  // access settings by secret names, trackers nested under `retrack` with retrack's tagged
+  // target and its params, collections this system does not keep, and user settings.
+  const TAG = "0190a1b2-0000-7000-8000-000000000001";
+  const document = {
+    version: 1,
+    exportedAt: 1740000000,
+    data: {
+      tags: [{ id: TAG, name: "ops", color: "#F1D86F", createdAt: 1740000000, updatedAt: 1740000000 }],
+      scripts: [{ id: "0190a1b2-0000-7000-8000-000000000002", name: "gate", scriptType: "responder", content: "({ statusCode: 401 })", createdAt: 1740000000, updatedAt: 1740000000 }],
+      secrets: [{ id: "0190a1b2-0000-7000-8000-000000000003", name: "APP_PASSWORD", tags: [{ id: TAG, name: "ops", color: "#F1D86F" }], createdAt: 1740000000, updatedAt: 1740000000 }],
+      responders: [
+        {
+          id: "0190a1b2-0000-7000-8000-000000000004",
+          name: "login",
+          location: { pathType: "=", path: "/login" },
+          method: "POST",
+          enabled: true,
+          settings: { requestsToTrack: 10, statusCode: 200, headers: [["content-type", "application/json"]], script: "({ body: String(Object.keys(context.secrets)) })", secrets: { type: "selected", secrets: ["APP_PASSWORD"] } },
+          tags: [{ id: TAG, name: "ops", color: "#F1D86F" }],
+          createdAt: 1740000000,
+          updatedAt: 1740000000,
+        },
+      ],
+      apiTrackers: [
+        {
+          id: "0190a1b2-0000-7000-8000-000000000005",
+          name: "status-api",
+          retrack: {
+            enabled: true,
+            config: { revisions: 3, timeout: 10000, job: { schedule: "0 0 * * * *" } },
+            target: { type: "api", requests: [{ url: "https://api.example.test/status", method: "GET", headers: { accept: "application/json" } }], extractor: "(() => context.responses)()", params: { secutils: { id: "x" } } },
+            notifications: false,
+          },
+          secrets: { type: "all" },
+          createdAt: 1740000000,
+          updatedAt: 1740000000,
+        },
+      ],
+      pageTrackers: [
+        {
+          id: "0190a1b2-0000-7000-8000-000000000006",
+          name: "landing",
+          retrack: { enabled: false, config: { revisions: 1 }, target: { type: "page", extractor: "export async function execute(page) { return 1; }", engine: { type: "chromium" }, userAgent: "Mozilla/5.0" }, notifications: true },
+          createdAt: 1740000000,
+          updatedAt: 1740000000,
+        },
+      ],
+      certificateTemplates: [{ id: "0190a1b2-0000-7000-8000-000000000007", name: "root-ca", attributes: {} }],
+      settings: { "common.uiTheme": "dark" },
+    },
+  };
+
+  it("imports every collection this system keeps, and says what it skipped", async () => {
+    const v = await newUser(stack);
+    const res = await importInto(v, { mode: "merge", conflict: "rename", document });
+    const r = res.body.results;
+    for (const c of ["tags", "scripts", "secrets", "responders", "apiTrackers", "pageTrackers"]) expect(r[c], c).toMatchObject({ imported: 1, failed: 0, errors: [] });
+    expect(r.certificateTemplates).toMatchObject({ skipped: 1 });
+    expect(r.settings).toMatchObject({ skipped: 1 });
+    expect(res.body.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/^certificateTemplates: 1 item/), expect.stringMatching(/^settings: skipped/)]));
+
+    const [tag] = await items(v, "/api/user/tags");
+    expect(tag).toMatchObject({ name: "ops", color: "#F1D86F" });
+    expect(tag!.id).not.toBe(TAG);
+    expect((await items(v, "/api/user/scripts"))[0]).toMatchObject({ name: "gate", type: "responder", scriptType: "responder" });
+    const [secret] = await items(v, "/api/user/secrets");
+    expect(secret).toMatchObject({ name: "APP_PASSWORD", tags: [{ id: tag!.id }] });
+    const [responder] = await items(v, "/api/webhooks/responders");
+    expect(responder).toMatchObject({ name: "login", method: "POST", settings: { secrets: { selected: [secret!.id] } }, tags: [{ id: tag!.id }] });
+    expect((await hitUrl(stack, responder!.url as string, { method: "POST" })).text).toBe("APP_PASSWORD");
+    expect((await items(v, API_TRACKERS))[0]).toMatchObject({
+      name: "status-api",
+      secrets: "all",
+      config: { revisions: 3, timeout: 10000, job: { schedule: "0 0 * * * *" } },
+      target: { url: "https://api.example.test/status", headers: { accept: "application/json" } },
+    });
+    expect((await items(v, PAGE_TRACKERS))[0]).toMatchObject({ name: "landing", enabled: false, notifications: true, target: { userAgent: "Mozilla/5.0", engine: { type: "chromium" } } });
   });
 });
 
