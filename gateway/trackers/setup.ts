@@ -29,6 +29,7 @@ import { TrackerScheduler } from "./scheduler.js";
 import { TrackersService } from "./service.js";
 import type { TagsService } from "../tags/service.js";
 import type { TrackerCollection } from "../user-data/workspace.js";
+import type { TrackerInput } from "./service.js";
 
 export interface TrackersSetup {
   db: Db;
@@ -95,11 +96,8 @@ export async function setUpTrackers(
   const debugRuns = new DebugRuns({ grants: d.minter, log: d.log });
   const common = { auth: d.auth, grants: d.guard };
   await app.register(trackerRoutes, { ...common, service: api, schemas: ApiTrackerSchemas });
-  await app.register(trackerRunRoutes, {
-    auth: d.auth,
-    kind: api.kind,
-    runs: new TrackerRunsService({ db: d.db, kind: api.kind, runner: apiRunner, owned: (userId, id) => api.owned(userId, id) }),
-  });
+  const apiRuns = new TrackerRunsService({ db: d.db, kind: api.kind, runner: apiRunner, owned: (userId, id) => api.owned(userId, id) });
+  await app.register(trackerRunRoutes, { auth: d.auth, kind: api.kind, runs: apiRuns });
   await app.register(trackerDebugRoute, {
     ...common,
     kind: api.kind,
@@ -110,11 +108,8 @@ export async function setUpTrackers(
   await app.register(apiTrackerTestRoute, { auth: d.auth, test: apiTrackerTest({ service: api, sandbox: d.sandbox, settings: d.settings, log: d.log }) });
 
   await app.register(trackerRoutes, { ...common, service: page, schemas: PageTrackerSchemas });
-  await app.register(trackerRunRoutes, {
-    auth: d.auth,
-    kind: page.kind,
-    runs: new TrackerRunsService({ db: d.db, kind: page.kind, runner: pageRunner, owned: (userId, id) => page.owned(userId, id) }),
-  });
+  const pageRuns = new TrackerRunsService({ db: d.db, kind: page.kind, runner: pageRunner, owned: (userId, id) => page.owned(userId, id) });
+  await app.register(trackerRunRoutes, { auth: d.auth, kind: page.kind, runs: pageRuns });
   await app.register(trackerDebugRoute, {
     ...common,
     kind: page.kind,
@@ -122,5 +117,17 @@ export async function setUpTrackers(
     result: PageTrackerDebugResult,
     debug: pageTrackerDebug({ runs: debugRuns, service: page, sandbox: d.sandbox, timeoutMs: d.settings.pageTimeoutMs }),
   });
-  return { schedulers, apiTrackers: api, pageTrackers: page };
+  return { schedulers, apiTrackers: collectionOf(api, apiRuns), pageTrackers: collectionOf(page, pageRuns) };
+}
+
+/** One kind's trackers as export and import use them: the CRUD service's calls, and the stored revisions. */
+function collectionOf<In, T, View, R extends object>(service: TrackersService<In, T, View, R>, runs: TrackerRunsService<{ revisions: number }>): TrackerCollection {
+  return {
+    list: (userId) => service.list(userId),
+    // The import checked each body against this kind's create schema first.
+    create: (userId, input, check) => service.create(userId, input as TrackerInput<In>, check),
+    update: (userId, id, change, check) => service.update(userId, id, change as Partial<TrackerInput<In>>, check),
+    delete: (userId, id) => service.delete(userId, id),
+    history: (userId, id) => runs.history(userId, id, false),
+  };
 }

@@ -41,6 +41,19 @@ function historyItem(h: HistoryEntry) {
   };
 }
 
+/** An item's history in the document: a responder's recorded requests, a tracker's revisions. */
+async function historyOf(services: WorkspaceServices, collection: Collection, userId: string, id: string): Promise<unknown[]> {
+  switch (collection) {
+    case "responders":
+      return (await services.responders.history(userId, id)).map(historyItem);
+    case "apiTrackers":
+    case "pageTrackers":
+      return services[collection].history(userId, id);
+    default:
+      return [];
+  }
+}
+
 /**
  * The caller's workspace as one document, collection by collection as asked.
  * Secrets go by name (and tags) only: a value never leaves the broker, so a
@@ -55,10 +68,9 @@ export async function exportWorkspace(services: WorkspaceServices, userId: strin
     const takes = chosen(selection);
     if (!takes) continue;
     const items: Shown[] = (await listAll(services, userId, collection)).filter((item) => takes(item.id));
-    const withHistory = collection === "responders" && (include[HISTORY_FLAG.responders] === true || (typeof selection === "object" && selection.includeHistory === true));
-    data[collection] = withHistory
-      ? await Promise.all(items.map(async (r) => ({ ...r, history: (await services.responders.history(userId, r.id)).map(historyItem) })))
-      : items;
+    const flag = collection in HISTORY_FLAG ? HISTORY_FLAG[collection as keyof typeof HISTORY_FLAG] : undefined;
+    const withHistory = flag !== undefined && (include[flag] === true || (typeof selection === "object" && selection.includeHistory === true));
+    data[collection] = withHistory ? await Promise.all(items.map(async (item) => ({ ...item, history: await historyOf(services, collection, userId, item.id) }))) : items;
   }
   // This product keeps no per-user settings: asked for, they are an empty map.
   if (include.settings === true) data.settings = {};

@@ -4,6 +4,7 @@ import type { HistoryEntry } from "../responders/history-store.js";
 import type { CreateResponder, Responder, UpdateResponder } from "../responders/schemas.js";
 import type { SecretShown } from "../secrets/tagged.js";
 import type { CreateTag, UpdateTag, UserTag } from "../tags/schemas.js";
+import type { Revision } from "../trackers/runs.js";
 import type { TrackerInput, TrackerView } from "../trackers/service.js";
 import type { CreateUserScript, UpdateUserScript, UserScript } from "../user-scripts/schemas.js";
 import type { Collection } from "./schemas.js";
@@ -17,6 +18,8 @@ export interface TrackerCollection {
   create(userId: string, input: TrackerInput<unknown>, check?: GrantCheck): Promise<TrackerView<unknown>>;
   update(userId: string, id: string, change: Partial<TrackerInput<unknown>>, check?: GrantCheck): Promise<TrackerView<unknown>>;
   delete(userId: string, id: string): Promise<void>;
+  /** The stored revisions, newest first, as `_history` answers them without a run. */
+  history(userId: string, id: string): Promise<Revision[]>;
 }
 
 export interface WorkspaceServices {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deriveKey, KDF } from "../../gateway/user-data/secret-values.js";
 import { call, createSecret, newUser, type TestUser } from "../helpers/http.js";
 import { Stack } from "../helpers/stack.js";
-import { API_TRACKERS, PAGE_TRACKERS } from "../helpers/trackers.js";
+import { API_TRACKERS, createTracker, PAGE_TRACKERS, refresh, startUpstream } from "../helpers/trackers.js";
 import { createResponder, hitUrl } from "../helpers/webhooks.js";
 
 // Export and import of a whole workspace (../shared/reference/export-import.SKILL.md,
@@ -12,11 +12,17 @@ import { createResponder, hitUrl } from "../helpers/webhooks.js";
 // values is refused, and an import makes a named secret with a placeholder.
 
 let stack: Stack;
+// An API for a tracker to fetch a revision from, allow-listed for the sandbox.
+let upstream: Awaited<ReturnType<typeof startUpstream>>;
 
 beforeAll(async () => {
-  stack = await Stack.start({ gatewayEnv: { TRACKER_SCHEDULER_POLL_MS: "0" } });
+  upstream = await startUpstream(() => ({ body: JSON.stringify({ price: 42 }) }));
+  stack = await Stack.start({ gatewayEnv: { TRACKER_SCHEDULER_POLL_MS: "0" }, sandboxEnv: { OUTBOUND_ALLOW_HOSTS: `127.0.0.1:${upstream.port}` } });
 });
-afterAll(() => stack?.stop());
+afterAll(() => {
+  upstream?.close();
+  return stack?.stop();
+});
 
 const EVERYTHING = { scripts: true, secrets: true, responders: true, apiTrackers: true, pageTrackers: true, tags: true, settings: true };
 const VALUE_A = "export-test-value-A-5a1f";
@@ -123,6 +129,18 @@ describe("export", () => {
     expect(Object.keys(doc.data)).toEqual(["responders"]);
     expect(doc.data.responders!.map((r) => r.name)).toEqual(["echo"]);
     expect(doc.data.responders![0]!.history).toEqual([expect.objectContaining({ responderId: responder.id, method: "GET", url: "/echo?q=1", createdAt: expect.any(Number) })]);
+  });
+
+  it("adds a tracker's revisions when asked, as its _history answers them", async () => {
+    const u = await newUser(stack);
+    const id = await createTracker(stack, u, { name: "price", target: { url: `http://127.0.0.1:${upstream.port}/price` } });
+    const run = await refresh(stack, u, id);
+    expect(run.status, run.text).toBe(200);
+    for (const include of [{ apiTrackers: true, apiTrackersHistory: true }, { apiTrackers: { type: "all", includeHistory: true } }]) {
+      const [tracker] = (await exportOf(u, include)).body.data.apiTrackers!;
+      expect(tracker!.history).toEqual([{ id: run.body[0]!.id, trackerId: id, data: { original: { price: 42 } }, createdAt: run.body[0]!.createdAt }]);
+    }
+    expect((await exportOf(u, { apiTrackers: true })).body.data.apiTrackers![0]).not.toHaveProperty("history");
   });
 
   it("needs the scope of every collection it reads", async () => {
