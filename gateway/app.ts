@@ -177,6 +177,8 @@ export async function buildApp(
     auth,
     grants,
     services: { tags, scripts: userScripts, secrets: taggedSecrets, responders, apiTrackers, pageTrackers },
+    // The secrets' limit is the broker's: an import past it fails item by item there.
+    limits: { tags: deps.tagsPerUser, scripts: deps.userScriptsPerUser },
   });
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });

@@ -4,9 +4,9 @@ import type { AccessSetting } from "../grants/access.js";
 import type { CreateResponder, UpdateResponder } from "../responders/schemas.js";
 import type { TrackerInput } from "../trackers/service.js";
 import type { CreateUserScript, UpdateUserScript } from "../user-scripts/schemas.js";
-import { bodyOf, LABELS, tagsOf, type ItemChecks } from "./items.js";
+import { bodyOf, LABELS, type ItemChecks } from "./items.js";
 import { carriesValues, openValues } from "./secret-values.js";
-import { copyName, deletions, nameKey, type Existing } from "./plan.js";
+import { checkLimits, Choices, copyName, deletions, nameKey, tagsToWrite, type Existing } from "./plan.js";
 import {
   COLLECTIONS,
   DOCUMENT_VERSION,
@@ -16,11 +16,9 @@ import {
   type DocumentItem,
   type ImportParams,
   type ImportResult,
-  type ItemSelection,
   type Named,
   type PreviewParams,
   type PreviewResult,
-  type Resolution,
   type ToDelete,
   type WorkspaceDocument,
 } from "./schemas.js";
@@ -66,6 +64,8 @@ export class WorkspaceImporter {
   constructor(
     private readonly services: WorkspaceServices,
     private readonly checks: ItemChecks,
+    /** Per-user limits this gateway knows (tags, scripts): an import past one is refused whole. */
+    private readonly limits: Partial<Record<Collection, number>> = {},
   ) {}
 
   async preview(userId: string, params: PreviewParams): Promise<PreviewResult> {
@@ -115,13 +115,19 @@ export class WorkspaceImporter {
     const collections = carried(doc);
     // Tags and secrets always: items name them by the document's ids, which may be the caller's own.
     const existing = await this.existing(userId, [...new Set([...collections, "tags" as const, "secrets" as const])]);
+    const choices = new Choices(params, mode);
     let toDelete: ToDelete | undefined;
+    let confirmed: ToDelete = {};
     if (mode === "apply") {
       toDelete = deletions(doc, existing);
-      await this.delete(userId, toDelete, params, results, existing);
+      confirmed = confirmedOf(toDelete, params);
     }
+    // The room confirmed deletions make counts: they are made before the writes.
+    const remaining = new Map([...existing].map(([c, items]) => [c, new Map([...items].filter(([, item]) => !confirmed[c]?.some((n) => n.id === item.id)))]));
+    checkLimits(doc, remaining, choices, this.limits);
+    if (toDelete) await this.delete(userId, toDelete, confirmed, results, existing);
 
-    const run = new ImportRun(this.services, this.checks, userId, doc, params, mode, check, existing, results, warnings, values);
+    const run = new ImportRun(this.services, this.checks, userId, doc, choices, check, existing, results, warnings, values);
     await run.tags();
     for (const collection of ["scripts", "secrets", "responders", "apiTrackers", "pageTrackers"] as const) await run.collection(collection);
     return toDelete === undefined ? { results, warnings } : { results, warnings, toDelete };
@@ -133,13 +139,13 @@ export class WorkspaceImporter {
   }
 
   /** Apply mode: what the caller confirmed of `toDelete` goes, and leaves the list. */
-  private async delete(userId: string, toDelete: ToDelete, params: ImportParams, results: ImportResult["results"], existing: Map<Collection, Existing>) {
+  private async delete(userId: string, toDelete: ToDelete, confirmed: ToDelete, results: ImportResult["results"], existing: Map<Collection, Existing>) {
     for (const collection of COLLECTIONS) {
       const listed = toDelete[collection];
       if (!listed || collection === "secrets") continue;
-      const confirmed = params.confirmDeletions ? listed : listed.filter((n) => params.applyDeletions?.[collection]?.some((id) => id.toLowerCase() === n.id));
-      const kept: Named[] = listed.filter((n) => !confirmed.includes(n));
-      for (const item of confirmed) {
+      const going = confirmed[collection] ?? [];
+      const kept: Named[] = listed.filter((n) => !going.includes(n));
+      for (const item of going) {
         try {
           await this.remove(userId, collection, item.id);
           results[collection].deleted++;
@@ -156,6 +162,17 @@ export class WorkspaceImporter {
   private remove(userId: string, collection: Exclude<Collection, "secrets">, id: string): Promise<void> {
     return this.services[collection].delete(userId, id);
   }
+}
+
+/** What of `toDelete` the request confirmed: all of it, or the ids it lists. */
+function confirmedOf(toDelete: ToDelete, params: ImportParams): ToDelete {
+  const out: ToDelete = {};
+  for (const collection of COLLECTIONS) {
+    const listed = toDelete[collection];
+    if (!listed || collection === "secrets") continue;
+    out[collection] = params.confirmDeletions ? listed : listed.filter((n) => params.applyDeletions?.[collection]?.some((id) => id.toLowerCase() === n.id));
+  }
+  return out;
 }
 
 function isSettings(settings: unknown): boolean {
@@ -189,15 +206,13 @@ class ImportRun {
   private readonly tagIds = new Map<string, string>();
   /** The document's secret ids as the names the caller's secrets have now. */
   private readonly secretNames = new Map<string, string>();
-  private readonly selections: Map<string, ItemSelection>;
 
   constructor(
     private readonly services: WorkspaceServices,
     private readonly checks: ItemChecks,
     private readonly userId: string,
     private readonly doc: WorkspaceDocument,
-    private readonly params: ImportParams,
-    private readonly mode: "merge" | "apply",
+    private readonly choices: Choices,
     private readonly check: GrantCheck | undefined,
     private readonly existing: Map<Collection, Existing>,
     private readonly results: ImportResult["results"],
@@ -205,33 +220,18 @@ class ImportRun {
     /** The opened values of the document's secrets, by position. */
     private readonly values: Map<number, string>,
   ) {
-    this.selections = new Map();
-    for (const c of COLLECTIONS) for (const s of params.selections?.[c] ?? []) this.selections.set(`${c}:${s.sourceId.toLowerCase()}`, s);
     // Ids the caller already has stand for themselves (a backup restored into the account it came from).
     for (const tag of existing.get("tags")?.values() ?? []) this.tagIds.set(tag.id, tag.id);
     for (const secret of existing.get("secrets")?.values() ?? []) this.secretNames.set(secret.id, secret.name);
-  }
-
-  private selection(collection: Collection, item: DocumentItem): ItemSelection | undefined {
-    return typeof item.id === "string" ? this.selections.get(`${collection}:${item.id.toLowerCase()}`) : undefined;
-  }
-
-  private resolution(collection: Collection, item: DocumentItem): Resolution {
-    if (this.mode === "apply") return "overwrite";
-    return this.selection(collection, item)?.conflictResolution ?? this.params.conflict ?? "skip";
   }
 
   /** Tags go by name: the caller's own tag of that name is the document's, its colour overwritten only when asked. */
   async tags(): Promise<void> {
     const result = this.results.tags;
     const byName = this.existing.get("tags")!;
-    const docTags = this.doc.data.tags ?? [];
-    // Tags named only on items are made too, so that no item loses one.
-    const onItems = COLLECTIONS.filter((c) => c !== "tags").flatMap((c) => (this.doc.data[c] ?? []).flatMap(tagsOf));
-    for (const item of [...docTags, ...onItems.filter((t) => t.name !== undefined && !docTags.some((d) => d.id === t.id))]) {
-      const listed = docTags.includes(item as DocumentItem);
+    for (const { item, listed } of tagsToWrite(this.doc)) {
       const name = String(item.name);
-      if (listed && this.selection("tags", item as DocumentItem)?.action === "skip") {
+      if (listed && this.choices.skipped("tags", item)) {
         result.skipped++;
         continue;
       }
@@ -245,7 +245,7 @@ class ImportRun {
           if (listed) result.imported++;
         } else {
           this.tagIds.set(String(item.id).toLowerCase(), have.id);
-          const overwrite = listed && this.resolution("tags", item as DocumentItem) === "overwrite" && typeof item.color === "string";
+          const overwrite = listed && this.choices.resolution("tags", item) === "overwrite" && typeof item.color === "string";
           if (overwrite) {
             await this.services.tags.update(this.userId, have.id, { color: item.color as string });
             result.updated++;
@@ -264,7 +264,7 @@ class ImportRun {
     const byName = this.existing.get(collection) ?? new Map<string, Shown>();
     for (const [i, item] of (this.doc.data[collection] ?? []).entries()) {
       const name = String(item.name);
-      if (this.selection(collection, item)?.action === "skip") {
+      if (this.choices.skipped(collection, item)) {
         result.skipped++;
         continue;
       }
@@ -273,7 +273,7 @@ class ImportRun {
         const value = collection === "secrets" ? this.values.get(i) : undefined;
         if (value !== undefined) body.value = value;
         const have = byName.get(nameKey(collection, name));
-        const resolution = this.resolution(collection, item);
+        const resolution = this.choices.resolution(collection, item);
         if (have && resolution === "skip") {
           result.skipped++;
           this.remember(collection, item, have);

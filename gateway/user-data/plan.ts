@@ -1,5 +1,7 @@
 import { NAME_MAX_CHARS as SECRET_NAME_MAX } from "../../common/secret-rules.js";
-import { COLLECTIONS, type Collection, type ToDelete, type WorkspaceDocument } from "./schemas.js";
+import { invalid } from "../../common/errors.js";
+import { tagsOf } from "./items.js";
+import { COLLECTIONS, type Collection, type DocumentItem, type ImportParams, type ItemSelection, type Mode, type Resolution, type ToDelete, type WorkspaceDocument } from "./schemas.js";
 import type { Shown } from "./workspace.js";
 
 /** A collection's items by the key their names are unique under. */
@@ -41,4 +43,75 @@ export function deletions(doc: WorkspaceDocument, existing: Map<Collection, Exis
     out[collection] = [...(existing.get(collection)?.values() ?? [])].filter((e) => !named.has(nameKey(collection, e.name))).map((e) => ({ id: e.id, name: e.name }));
   }
   return out;
+}
+
+/** What the request says of each item: skip it or not, and what a same-named one does. */
+export class Choices {
+  private readonly selections = new Map<string, ItemSelection>();
+
+  constructor(
+    private readonly params: Pick<ImportParams, "selections" | "conflict">,
+    private readonly mode: Mode,
+  ) {
+    for (const c of COLLECTIONS) for (const s of params.selections?.[c] ?? []) this.selections.set(`${c}:${s.sourceId.toLowerCase()}`, s);
+  }
+
+  skipped(collection: Collection, item: DocumentItem): boolean {
+    return this.selection(collection, item)?.action === "skip";
+  }
+
+  /** Apply mode makes the document's items the account's: a same-named one is overwritten. */
+  resolution(collection: Collection, item: DocumentItem): Resolution {
+    if (this.mode === "apply") return "overwrite";
+    return this.selection(collection, item)?.conflictResolution ?? this.params.conflict ?? "skip";
+  }
+
+  private selection(collection: Collection, item: DocumentItem): ItemSelection | undefined {
+    return typeof item.id === "string" ? this.selections.get(`${collection}:${item.id.toLowerCase()}`) : undefined;
+  }
+}
+
+/** The tags an import writes, in order: the document's, then those only its items name (so no item loses one). */
+export function tagsToWrite(doc: WorkspaceDocument): { item: DocumentItem; listed: boolean }[] {
+  const listed = doc.data.tags ?? [];
+  const ids = new Set(listed.map((t) => String(t.id).toLowerCase()));
+  const onItems = COLLECTIONS.filter((c) => c !== "tags")
+    .flatMap((c) => (doc.data[c] ?? []).flatMap(tagsOf))
+    .filter((t) => t.name !== undefined && !ids.has(t.id.toLowerCase()));
+  return [...listed.map((item) => ({ item, listed: true })), ...onItems.map((t) => ({ item: t as DocumentItem, listed: false }))];
+}
+
+/**
+ * How many items of a collection the import would add: those not skipped
+ * whose names the account (or an earlier item) does not hold, and renamed
+ * copies. Tags go by name and are never copied.
+ */
+export function additions(collection: Collection, doc: WorkspaceDocument, existing: Existing, choices: Choices): number {
+  const names = new Set(existing.keys());
+  const items = collection === "tags" ? tagsToWrite(doc).filter((t) => !t.listed || !choices.skipped("tags", t.item)).map((t) => t.item) : (doc.data[collection] ?? []).filter((i) => !choices.skipped(collection, i));
+  let added = 0;
+  for (const item of items) {
+    const key = nameKey(collection, String(item.name));
+    if (!names.has(key)) {
+      names.add(key);
+      added++;
+    } else if (collection !== "tags" && choices.resolution(collection, item) === "rename") {
+      added++;
+    }
+  }
+  return added;
+}
+
+/**
+ * Refuses (400), before anything is written, an import that would take a
+ * collection past its per-user limit; the other limits are their services'.
+ */
+export function checkLimits(doc: WorkspaceDocument, existing: Map<Collection, Existing>, choices: Choices, limits: Partial<Record<Collection, number>>): void {
+  for (const [collection, limit] of Object.entries(limits) as [Collection, number][]) {
+    const have = existing.get(collection)?.size ?? 0;
+    const added = additions(collection, doc, existing.get(collection) ?? new Map(), choices);
+    if (added > 0 && have + added > limit) {
+      throw invalid(`nothing was imported: ${added} new ${collection} would make ${have + added}, over the limit of ${limit} per user`);
+    }
+  }
 }

@@ -29,11 +29,14 @@ const SCOPE: Record<Collection, RouteScope> = {
  * request reads or writes, and secrets:grant for access settings it creates
  * or widens, as each collection's own routes ask.
  */
-export async function userDataRoutes(app: App, opts: { auth: AuthDeps; services: WorkspaceServices; grants: GrantGuard }) {
+export async function userDataRoutes(
+  app: App,
+  opts: { auth: AuthDeps; services: WorkspaceServices; grants: GrantGuard; limits: Partial<Record<Collection, number>> },
+) {
   const onRequest = requireAuth(opts.auth, "user", "per-body");
   // Built on first use: the shared schemas are all added by then.
   let importer: WorkspaceImporter | undefined;
-  const importerOf = () => (importer ??= new WorkspaceImporter(opts.services, itemChecks(app.getSchemas())));
+  const importerOf = () => (importer ??= new WorkspaceImporter(opts.services, itemChecks(app.getSchemas()), opts.limits));
 
   for (const path of [`${BASE}/export`, `${BASE}/_export`]) {
     app.post(

@@ -11,13 +11,14 @@ import { createResponder, hitUrl } from "../helpers/webhooks.js";
 // values never leave the broker: an export carries names, a request for
 // values is refused, and an import makes a named secret with a placeholder.
 
+const SCRIPTS_LIMIT = 4;
 let stack: Stack;
 // An API for a tracker to fetch a revision from, allow-listed for the sandbox.
 let upstream: Awaited<ReturnType<typeof startUpstream>>;
 
 beforeAll(async () => {
   upstream = await startUpstream(() => ({ body: JSON.stringify({ price: 42 }) }));
-  stack = await Stack.start({ gatewayEnv: { TRACKER_SCHEDULER_POLL_MS: "0" }, sandboxEnv: { OUTBOUND_ALLOW_HOSTS: `127.0.0.1:${upstream.port}` } });
+  stack = await Stack.start({ gatewayEnv: { TRACKER_SCHEDULER_POLL_MS: "0", USER_SCRIPTS_PER_USER: String(SCRIPTS_LIMIT), TAGS_PER_USER: String(SCRIPTS_LIMIT) }, sandboxEnv: { OUTBOUND_ALLOW_HOSTS: `127.0.0.1:${upstream.port}` } });
 });
 afterAll(() => {
   upstream?.close();
@@ -261,6 +262,27 @@ describe("import", () => {
       expect(bad.body.message).toMatch(pattern);
     }
     expect((await items(u, "/api/user/secrets")).length).toBe(2);
+  });
+
+  it("refuses an import that would take scripts or tags past their per-user limit, and writes nothing", async () => {
+    const u = await newUser(stack);
+    for (const name of ["one", "two", "three"]) {
+      expect((await call(stack, "POST", "/api/user/scripts", { auth: u.auth, json: { name, type: "universal", content: "1" } })).status).toBe(201);
+    }
+    const script = (name: string) => ({ name, type: "universal", content: "2" });
+    const tag = (name: string) => ({ id: crypto.randomUUID(), name, color: "default" });
+    // Same names are skipped (no room needed); two new ones would make five.
+    const over = { version: 1, data: { tags: [tag("a")], scripts: [script("one"), script("four"), script("five")] } };
+    const refused = await importInto(u, { document: over }, 400);
+    expect(refused.body.message).toBe("nothing was imported: 2 new scripts would make 5, over the limit of 4 per user");
+    expect(await items(u, "/api/user/tags")).toEqual([]);
+    // Renamed copies count too.
+    expect((await importInto(u, { conflict: "rename", document: { version: 1, data: { scripts: [script("one"), script("four")] } } }, 400)).body.message).toMatch(/2 new scripts/);
+    const tags = { version: 1, data: { tags: ["a", "b", "c", "d", "e"].map(tag) } };
+    expect((await importInto(u, { document: tags }, 400)).body.message).toMatch(/5 new tags would make 5, over the limit of 4/);
+    const fits = await importInto(u, { document: { ...over, data: { ...over.data, scripts: over.data.scripts.slice(0, 2) } } });
+    expect(fits.body.results.scripts).toMatchObject({ imported: 1, skipped: 1 });
+    expect((await items(u, "/api/user/scripts")).length).toBe(4);
   });
 
   it("apply mode lists what the document leaves out, and deletes it only when confirmed; never a secret", async () => {
