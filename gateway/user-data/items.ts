@@ -36,7 +36,10 @@ const SCHEMAS: Record<Collection, TSchema> = {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** Only the named fields that are present (undefined ones would read as sent). */
+/**
+ * Only the named fields that are present (undefined ones would read as sent).
+ * What is not an object is passed on as it is, for the schema to refuse.
+ */
 function pick(from: unknown, names: readonly string[]): Record<string, unknown> | undefined {
   if (!isObject(from)) return from === undefined ? undefined : (from as Record<string, unknown>);
   const out: Record<string, unknown> = {};
