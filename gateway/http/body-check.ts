@@ -15,16 +15,22 @@ type Factory = (externalSchemas: Record<string, unknown>, options: { customOptio
 /** Undefined when the value is accepted (defaults filled in, as a route would); otherwise why not. */
 export type BodyCheck = (value: unknown) => string | undefined;
 
-/** `external`: the app's shared schemas (`app.getSchemas()`), which the body's `$ref`s name. */
-export function bodyCheck(external: Record<string, unknown>, schema: TSchema): BodyCheck {
+/**
+ * A checker per schema, from one validator instance. `external`: the app's
+ * shared schemas (`app.getSchemas()`), which the bodies' `$ref`s name.
+ */
+export function bodyChecks(external: Record<string, unknown>): (schema: TSchema) => BodyCheck {
   const build = (ValidatorSelector() as unknown as Factory)(external, { customOptions: { coerceTypes: false, removeAdditional: false } });
-  let validate: Validate | undefined;
-  return (value) => {
-    validate ??= build({ schema, method: "POST", url: "", httpPart: "body" });
-    if (validate(value)) return undefined;
-    const first = validate.errors?.[0];
-    if (!first) return "is not valid";
-    const extra = first.params?.additionalProperty;
-    return `${first.instancePath || "/"} ${extra === undefined ? (first.message ?? "is not valid") : `must not have the field '${extra}'`}`;
+  return (schema) => {
+    // Compiled on first use, as the routes' own validators are (lazy-compilers.ts).
+    let validate: Validate | undefined;
+    return (value) => {
+      validate ??= build({ schema, method: "POST", url: "", httpPart: "body" });
+      if (validate(value)) return undefined;
+      const first = validate.errors?.[0];
+      if (!first) return "is not valid";
+      const extra = first.params?.additionalProperty;
+      return `${first.instancePath || "/"} ${extra === undefined ? (first.message ?? "is not valid") : `must not have the field '${extra}'`}`;
+    };
   };
 }

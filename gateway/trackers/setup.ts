@@ -26,10 +26,9 @@ import { ApiTrackerRevision, ApiTrackerRunLog, PageTrackerRevision, PageTrackerR
 import { TrackerRunner } from "./runner.js";
 import { TrackerRunsService } from "./runs.js";
 import { TrackerScheduler } from "./scheduler.js";
-import { TrackersService } from "./service.js";
+import { TrackersService, type TrackerInput } from "./service.js";
 import type { TagsService } from "../tags/service.js";
 import type { TrackerCollection } from "../user-data/workspace.js";
-import type { TrackerInput } from "./service.js";
 
 export interface TrackersSetup {
   db: Db;
@@ -49,8 +48,8 @@ export interface TrackersSetup {
 /**
  * Both tracker kinds, each from the same parts: the CRUD service and routes,
  * the runner and its scheduler, the run routes and `_debug`; `_test` for API
- * trackers. Returns the schedulers for the caller to start and stop, and the
- * two CRUD services for export and import.
+ * trackers. Returns the schedulers for the caller to start and stop, and each
+ * kind's trackers as export and import use them.
  */
 export async function setUpTrackers(
   app: App,

@@ -1,5 +1,5 @@
 import type { TSchema } from "@sinclair/typebox";
-import { bodyCheck, type BodyCheck } from "../http/body-check.js";
+import { bodyChecks, type BodyCheck } from "../http/body-check.js";
 import { ApiTrackerSchemas } from "../api-trackers/schemas.js";
 import { PageTrackerSchemas } from "../page-trackers/schemas.js";
 import { CreateResponder } from "../responders/schemas.js";
@@ -92,7 +92,8 @@ export function bodyOf(collection: Collection, item: DocumentItem): Record<strin
 export type ItemChecks = Record<Collection, BodyCheck>;
 
 export function itemChecks(external: Record<string, unknown>): ItemChecks {
+  const checkOf = bodyChecks(external);
   const checks = {} as ItemChecks;
-  for (const [collection, schema] of Object.entries(SCHEMAS) as [Collection, TSchema][]) checks[collection] = bodyCheck(external, schema);
+  for (const [collection, schema] of Object.entries(SCHEMAS) as [Collection, TSchema][]) checks[collection] = checkOf(schema);
   return checks;
 }
