@@ -6,7 +6,7 @@ import type { TrackerInput } from "../trackers/service.js";
 import type { CreateUserScript, UpdateUserScript } from "../user-scripts/schemas.js";
 import { bodyOf, LABELS, type ItemChecks } from "./items.js";
 import { carriesValues, openValues } from "./secret-values.js";
-import { checkLimits, Choices, copyName, deletions, nameKey, tagsToWrite, type Existing } from "./plan.js";
+import { checkLimits, Choices, copyName, deletions, locationKey, match, nameKey, tagsToWrite, type Existing } from "./plan.js";
 import {
   COLLECTIONS,
   DOCUMENT_VERSION,
@@ -86,8 +86,11 @@ export class WorkspaceImporter {
     for (const collection of carried(doc)) {
       const byName = existing.get(collection)!;
       for (const item of doc.data[collection]!) {
-        const match = byName.get(nameKey(collection, String(item.name)));
-        if (match) summary[collection].conflicts.push({ sourceId: String(item.id ?? ""), name: String(item.name), existingId: match.id });
+        const found = match(collection, byName, item)?.found;
+        if (!found) continue;
+        // A renamed copy of a responder would still answer where the one it meets does.
+        const stuck = collection === "responders" && locationKey(item) === locationKey(found as { location?: unknown; method?: unknown });
+        summary[collection].conflicts.push({ sourceId: String(item.id ?? ""), name: String(item.name), existingId: found.id, ...(stuck ? { renameAllowed: false } : {}) });
       }
     }
     warnings.push(...foreignWarnings(doc));
@@ -272,16 +275,22 @@ class ImportRun {
         const body = this.mapped(collection, item);
         const value = collection === "secrets" ? this.values.get(i) : undefined;
         if (value !== undefined) body.value = value;
-        const have = byName.get(nameKey(collection, name));
+        const matched = match(collection, byName, item);
+        const have = matched?.found;
         const resolution = this.choices.resolution(collection, item);
         if (have && resolution === "skip") {
           result.skipped++;
           this.remember(collection, item, have);
         } else if (have && resolution === "overwrite") {
-          this.remember(collection, item, await this.update(collection, have.id, body, value));
+          // A responder met where it answers takes the document's name too.
+          const updated = await this.update(collection, have.id, body, value);
+          byName.delete(nameKey(collection, have.name));
+          byName.set(nameKey(collection, updated.name), updated);
+          this.remember(collection, item, updated);
           result.updated++;
         } else {
-          if (have) body.name = copyName(collection, name, (n) => byName.has(nameKey(collection, n)));
+          // A copy gets a name of its own; one met only where it answers keeps its name (and its route answers 409).
+          if (matched?.byName) body.name = copyName(collection, name, (n) => byName.has(nameKey(collection, n)));
           // A copy's name may be too long where the original was not.
           const why = this.checks[collection](body);
           if (why !== undefined) throw invalid(why);

@@ -18,6 +18,29 @@ export function nameKey(collection: Collection, name: string): string {
 }
 
 /**
+ * Where a responder answers, as the store keeps one responder per user for
+ * each: subdomain prefix, path type, path (any case) and method.
+ */
+export function locationKey(responder: { location?: unknown; method?: unknown }): string | undefined {
+  const l = responder.location as { subdomainPrefix?: unknown; pathType?: unknown; path?: unknown } | undefined;
+  if (typeof l !== "object" || l === null || typeof l.path !== "string") return undefined;
+  return JSON.stringify([l.subdomainPrefix ?? null, l.pathType, l.path.toLowerCase(), responder.method]);
+}
+
+/**
+ * The account's item a document's item would replace: the one of the same
+ * name, or for a responder the one answering where it would.
+ */
+export function match(collection: Collection, existing: Existing, item: DocumentItem): { found: Shown; byName: boolean } | undefined {
+  const named = existing.get(nameKey(collection, String(item.name)));
+  if (named) return { found: named, byName: true };
+  if (collection !== "responders") return undefined;
+  const where = locationKey(item);
+  const placed = where === undefined ? undefined : [...existing.values()].find((e) => locationKey(e as { location?: unknown; method?: unknown }) === where);
+  return placed ? { found: placed, byName: false } : undefined;
+}
+
+/**
  * The first free copy name: "name (Copy N)" as the reference makes them; a
  * secret's name cannot hold a space or brackets, so secrets get "NAME_COPY_N".
  */
@@ -30,7 +53,8 @@ export function copyName(collection: Collection, name: string, taken: (candidate
 
 /**
  * Apply mode's deletions: in each collection the document carries, the
- * caller's items whose names it leaves out. A collection it leaves out is
+ * caller's items that none of its items would overwrite (by name, or for a
+ * responder where it answers). A collection it leaves out is
  * left alone, and secrets are never deleted: no document holds their values,
  * so none can stand for the secrets it would replace.
  */
@@ -39,8 +63,10 @@ export function deletions(doc: WorkspaceDocument, existing: Map<Collection, Exis
   for (const collection of COLLECTIONS) {
     const items = doc.data[collection];
     if (!Array.isArray(items) || collection === "secrets") continue;
-    const named = new Set(items.map((item) => nameKey(collection, String(item.name))));
-    out[collection] = [...(existing.get(collection)?.values() ?? [])].filter((e) => !named.has(nameKey(collection, e.name))).map((e) => ({ id: e.id, name: e.name }));
+    const have = existing.get(collection) ?? new Map<string, Shown>();
+    // What a document's item overwrites (by name, or a responder where it answers) stays.
+    const kept = new Set(items.flatMap((item) => match(collection, have, item)?.found.id ?? []));
+    out[collection] = [...have.values()].filter((e) => !kept.has(e.id)).map((e) => ({ id: e.id, name: e.name }));
   }
   return out;
 }

@@ -211,6 +211,25 @@ describe("import", () => {
     expect((await hitUrl(stack, responder.url as string)).text).toBe("API_TOKEN");
   });
 
+  it("meets a responder where it answers as the one it would replace, as the reference does", async () => {
+    const u = await newUser(stack);
+    const old = await createResponder(stack, u, { name: "old-name", location: { pathType: "=", path: "/here" } });
+    const doc = { version: 1, data: { responders: [{ id: crypto.randomUUID(), name: "new-name", location: { pathType: "=", path: "/HERE" }, method: "GET", settings: { requestsToTrack: 0, statusCode: 201 } }] } };
+
+    const preview = await call(stack, "POST", "/api/user/data/_import_preview", { auth: u.auth, json: { data: doc, mode: "apply" } });
+    expect(preview.body.summary.responders.conflicts).toEqual([{ sourceId: doc.data.responders[0]!.id, name: "new-name", existingId: old.id, renameAllowed: false }]);
+    expect(preview.body.toDelete).toEqual({ responders: [] });
+
+    const renamed = (await importInto(u, { conflict: "rename", document: doc })).body.results.responders;
+    expect(renamed).toMatchObject({ imported: 0, failed: 1, errors: ["Responder 'new-name': a responder with this location and method already exists"] });
+    expect((await importInto(u, { document: doc })).body.results.responders).toMatchObject({ skipped: 1 });
+
+    const applied = (await importInto(u, { mode: "apply", document: doc })).body;
+    expect(applied.results.responders).toMatchObject({ updated: 1, failed: 0 });
+    expect(applied.toDelete).toEqual({ responders: [] });
+    expect(await items(u, "/api/webhooks/responders")).toEqual([expect.objectContaining({ id: old.id, name: "new-name", settings: expect.objectContaining({ statusCode: 201 }) })]);
+  });
+
   it("takes per-item selections as the reference API sends them", async () => {
     const { u } = await workspace();
     const doc = (await exportOf(u, { scripts: true })).body;
