@@ -89,7 +89,7 @@ export class WorkspaceImporter {
         const found = match(collection, byName, item)?.found;
         if (!found) continue;
         // A renamed copy of a responder would still answer where the one it meets does.
-        const stuck = collection === "responders" && locationKey(item) === locationKey(found as { location?: unknown; method?: unknown });
+        const stuck = collection === "responders" && locationKey(item) === locationKey(found);
         summary[collection].conflicts.push({ sourceId: String(item.id ?? ""), name: String(item.name), existingId: found.id, ...(stuck ? { renameAllowed: false } : {}) });
       }
     }

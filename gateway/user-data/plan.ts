@@ -36,7 +36,7 @@ export function match(collection: Collection, existing: Existing, item: Document
   if (named) return { found: named, byName: true };
   if (collection !== "responders") return undefined;
   const where = locationKey(item);
-  const placed = where === undefined ? undefined : [...existing.values()].find((e) => locationKey(e as { location?: unknown; method?: unknown }) === where);
+  const placed = where === undefined ? undefined : [...existing.values()].find((e) => locationKey(e) === where);
   return placed ? { found: placed, byName: false } : undefined;
 }
 
@@ -54,9 +54,9 @@ export function copyName(collection: Collection, name: string, taken: (candidate
 /**
  * Apply mode's deletions: in each collection the document carries, the
  * caller's items that none of its items would overwrite (by name, or for a
- * responder where it answers). A collection it leaves out is
- * left alone, and secrets are never deleted: no document holds their values,
- * so none can stand for the secrets it would replace.
+ * responder where it answers). A collection it leaves out is left alone, and
+ * secrets are never deleted (the guide's rule): a value deleted is gone for
+ * good, and no export of this system could bring it back.
  */
 export function deletions(doc: WorkspaceDocument, existing: Map<Collection, Existing>): ToDelete {
   const out: ToDelete = {};

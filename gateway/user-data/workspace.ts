@@ -51,11 +51,13 @@ export interface WorkspaceServices {
   pageTrackers: TrackerCollection;
 }
 
-/** An item as both answers and documents show it: an id, a name, maybe tags. */
+/** An item as both answers and documents show it: an id, a name, maybe tags; a responder also where it answers. */
 export interface Shown {
   id: string;
   name: string;
   tags?: { id: string; name: string; color: string }[];
+  location?: unknown;
+  method?: unknown;
 }
 
 const PAGE_SIZE = 100;
