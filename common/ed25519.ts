@@ -7,7 +7,7 @@
 // work; Ed25519 is deterministic, so both give the same bytes
 // (test/common/ed25519.test.ts).
 import crypto, { type KeyObject } from "node:crypto";
-import { createRequire } from "node:module";
+import { loadSodium } from "./sodium.js";
 
 interface Sodium {
   crypto_sign_BYTES: number;
@@ -23,13 +23,6 @@ export interface Ed25519 {
   verify(message: Buffer, publicKey: KeyObject, signature: Buffer): boolean;
 }
 
-function loadSodium(): Sodium | null {
-  try {
-    return createRequire(import.meta.url)("sodium-native") as Sodium;
-  } catch {
-    return null;
-  }
-}
 
 function rawKey(key: KeyObject, part: "d" | "x"): Buffer {
   const jwk = key.export({ format: "jwk" });
@@ -45,7 +38,7 @@ export const nodeEd25519: Ed25519 = {
 
 /** libsodium's, or null when the addon does not load on this platform. */
 export function sodiumEd25519(): Ed25519 | null {
-  const sodium = loadSodium();
+  const sodium = loadSodium<Sodium>();
   if (sodium === null) return null;
   // libsodium takes raw keys: the 64-byte secret key is the seed followed by
   // the public key. Exported once per key object, not per call.

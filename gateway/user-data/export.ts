@@ -54,6 +54,9 @@ async function historyOf(services: WorkspaceServices, collection: Collection, us
   }
 }
 
+/** The collections an export's `include` asks for. */
+export const exported = (include: ExportParams["include"]): Collection[] => COLLECTIONS.filter((c) => chosen(include[c]) !== undefined);
+
 /**
  * The caller's workspace as one document, collection by collection as asked.
  * Secrets go by name (and tags) only: a value never leaves the broker, so a

@@ -36,6 +36,8 @@ export function documentOf(params: PreviewParams): WorkspaceDocument {
   return doc;
 }
 
+const wrongVersion = (doc: WorkspaceDocument) => `unsupported document version ${doc.version}: this system reads version ${DOCUMENT_VERSION}`;
+
 /** The collections of this product the document carries (an empty list counts: it says "none"). */
 export const carried = (doc: WorkspaceDocument): Collection[] => COLLECTIONS.filter((c) => Array.isArray(doc.data[c]));
 
@@ -45,7 +47,7 @@ export const carried = (doc: WorkspaceDocument): Collection[] => COLLECTIONS.fil
  * collection, position and name).
  */
 export function checkDocument(doc: WorkspaceDocument, checks: ItemChecks): void {
-  if (doc.version !== DOCUMENT_VERSION) throw invalid(`unsupported document version ${doc.version}: this system reads version ${DOCUMENT_VERSION}`);
+  if (doc.version !== DOCUMENT_VERSION) throw invalid(wrongVersion(doc));
   const problems: string[] = [];
   for (const collection of carried(doc)) {
     doc.data[collection]!.forEach((item, i) => {
@@ -73,7 +75,7 @@ export class WorkspaceImporter {
     const summary = Object.fromEntries([...COLLECTIONS, ...FOREIGN_COLLECTIONS].map((c) => [c, { total: doc.data[c]?.length ?? 0, conflicts: [] }])) as unknown as PreviewResult["summary"];
     summary.settings = { included: isSettings(doc.data.settings), hasExisting: false };
     if (doc.version !== DOCUMENT_VERSION) {
-      return { valid: false, version: doc.version, summary, warnings: [`unsupported document version ${doc.version}: this system reads version ${DOCUMENT_VERSION}`] };
+      return { valid: false, version: doc.version, summary, warnings: [wrongVersion(doc)] };
     }
     const warnings: string[] = [];
     try {

@@ -3,10 +3,10 @@ import type { RouteScope } from "../auth/scopes.js";
 import type { GrantGuard } from "../grants/grant-guard.js";
 import type { App } from "../http/app-type.js";
 import { errors } from "../http/schemas.js";
-import { exportWorkspace } from "./export.js";
+import { exported, exportWorkspace } from "./export.js";
 import { carried, documentOf, WorkspaceImporter } from "./import.js";
 import { itemChecks, tagsOf } from "./items.js";
-import { COLLECTIONS, ExportedDocument, ExportParams, IMPORT_MAX_BYTES, ImportParams, ImportResult, PreviewParams, PreviewResult, type Collection } from "./schemas.js";
+import { ExportedDocument, ExportParams, IMPORT_MAX_BYTES, ImportParams, ImportResult, PreviewParams, PreviewResult, type Collection } from "./schemas.js";
 import type { WorkspaceServices } from "./workspace.js";
 
 const tags = ["user"];
@@ -54,8 +54,9 @@ export async function userDataRoutes(
         },
       },
       async (req, reply) => {
-        requireScopes(req.principal, COLLECTIONS.filter((c) => req.body.include[c] !== undefined && req.body.include[c] !== false).map((c) => SCOPE[c]));
-        const doc = await exportWorkspace(opts.services, userIdOf(req), req.body as ExportParams);
+        const params = req.body as ExportParams;
+        requireScopes(req.principal, exported(params.include).map((c) => SCOPE[c]));
+        const doc = await exportWorkspace(opts.services, userIdOf(req), params);
         return reply.header("content-disposition", `attachment; filename="export-${doc.exportedAt}.secutils.json"`).send(doc);
       },
     );

@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
-import { createRequire } from "node:module";
 import { VALUE_MAX_BYTES } from "../../common/secret-rules.js";
 import { DomainError, invalid } from "../../common/errors.js";
+import { loadSodium } from "../../common/sodium.js";
 import type { DocumentItem } from "./schemas.js";
 
 // Secret values in a document exported by the reference with a passphrase:
@@ -23,21 +23,10 @@ interface Sodium {
   crypto_pwhash_async(out: Buffer, passwd: Buffer, salt: Buffer, opslimit: number, memlimit: number, alg: number, callback: (err: Error | null) => void): void;
 }
 
-let sodium: Sodium | null | undefined;
-function loadSodium(): Sodium | null {
-  if (sodium === undefined) {
-    try {
-      sodium = createRequire(import.meta.url)("sodium-native") as Sodium;
-    } catch {
-      sodium = null;
-    }
-  }
-  return sodium;
-}
 
 /** The 32-byte key of a passphrase and salt, as the reference derives it. */
 export function deriveKey(passphrase: string, salt: Buffer): Promise<Buffer> {
-  const s = loadSodium();
+  const s = loadSodium<Sodium>();
   if (!s) return Promise.reject(new DomainError("unavailable", "this gateway cannot derive keys from passphrases (libsodium did not load)"));
   const key = Buffer.alloc(32);
   return new Promise((resolve, reject) =>
