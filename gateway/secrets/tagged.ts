@@ -21,8 +21,9 @@ function shown({ tagIds, ...meta }: Tagged, labels: TagLabels): SecretShown {
 /**
  * The secrets API with tags. Secrets live in the broker's database and their
  * tags in the gateway's: a secret's tags are written once the broker has
- * answered its write (checked before it), and leave with it when it goes
- * (`secretDeleted`, run after every delete).
+ * answered its write (checked before it; a new secret whose tags cannot be
+ * written is deleted again), and leave with it when it goes (`secretDeleted`,
+ * run after every delete).
  */
 export class TaggedSecrets {
   constructor(
@@ -48,7 +49,18 @@ export class TaggedSecrets {
   async create(userId: string, input: { name: string; value: string; tagIds?: string[] }): Promise<SecretShown> {
     const tagIds = (await this.tags.checked(userId, input.tagIds)) ?? [];
     const meta = await this.secrets.create(userId, input.name, input.value);
-    if (tagIds.length > 0) await this.tags.setSecretTags(userId, meta.id, tagIds);
+    if (tagIds.length > 0) {
+      try {
+        await this.tags.setSecretTags(userId, meta.id, tagIds);
+      } catch (err) {
+        // The client is told the create failed: so it should have. Undone at
+        // the broker (best effort: if that fails too, an untagged secret
+        // stays, as the list then shows), or a retry would meet a name taken
+        // by a secret the client was never told of.
+        await this.secrets.delete(userId, meta.id).catch(() => undefined);
+        throw err;
+      }
+    }
     return shown({ ...meta, tagIds }, await this.tags.labels(userId));
   }
 
