@@ -11,6 +11,8 @@ export type ErrorKind =
   | "unauthenticated"
   | "forbidden"
   | "unavailable"
+  // Refused for now for load, not for what was asked: retry later (429).
+  | "busy"
   | "data_loss";
 
 export class DomainError extends Error {

@@ -16,6 +16,7 @@ export const GRPC_STATUS: Record<ErrorKind, grpc.status> = {
   unauthenticated: grpc.status.UNAUTHENTICATED,
   forbidden: grpc.status.PERMISSION_DENIED,
   unavailable: grpc.status.UNAVAILABLE,
+  busy: grpc.status.RESOURCE_EXHAUSTED,
   data_loss: grpc.status.DATA_LOSS,
 };
 

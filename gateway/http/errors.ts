@@ -11,6 +11,7 @@ const HTTP_STATUS: Record<ErrorKind, number> = {
   unauthenticated: 401,
   forbidden: 403,
   unavailable: 503,
+  busy: 429,
   data_loss: 500,
 };
 
@@ -22,6 +23,7 @@ const HTTP_STATUS: Record<ErrorKind, number> = {
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof DomainError) {
+      if (err.kind === "busy") reply.header("retry-after", "1");
       return reply.status(HTTP_STATUS[err.kind]).send({ message: err.message });
     }
     if (err.validation) {

@@ -5,6 +5,7 @@ import type { CreateResponder, UpdateResponder } from "../responders/schemas.js"
 import type { TrackerInput } from "../trackers/service.js";
 import type { CreateUserScript, UpdateUserScript } from "../user-scripts/schemas.js";
 import { bodyOf, LABELS, type ItemChecks } from "./items.js";
+import { KeyDerivations } from "./key-derivations.js";
 import { carriesValues, openValues } from "./secret-values.js";
 import { checkLimits, Choices, copyName, deletions, locationKey, match, nameKey, tagsToWrite, type Existing } from "./plan.js";
 import {
@@ -68,6 +69,7 @@ export class WorkspaceImporter {
     private readonly checks: ItemChecks,
     /** Per-user limits this gateway knows (tags, scripts): an import past one is refused whole. */
     private readonly limits: Partial<Record<Collection, number>> = {},
+    private readonly derivations = new KeyDerivations(),
   ) {}
 
   async preview(userId: string, params: PreviewParams): Promise<PreviewResult> {
@@ -111,7 +113,7 @@ export class WorkspaceImporter {
     const doc = documentOf(params);
     checkDocument(doc, this.checks);
     // Before any write: a passphrase that does not open every value refuses the whole import.
-    const values = await openValues(doc.secretsEncryption, doc.data.secrets ?? [], params.secretsPassphrase);
+    const values = await openValues(this.derivations, userId, doc.secretsEncryption, doc.data.secrets ?? [], params.secretsPassphrase);
     const results = Object.fromEntries([...COLLECTIONS, ...FOREIGN_COLLECTIONS, "settings"].map((c) => [c, emptyResult()])) as ImportResult["results"];
     const warnings = foreignWarnings(doc);
     for (const c of FOREIGN_COLLECTIONS) results[c].skipped = doc.data[c]?.length ?? 0;

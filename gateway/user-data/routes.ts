@@ -74,11 +74,13 @@ export async function userDataRoutes(
           description:
             "merge (default) adds, resolving same-named items by `conflict` (rename, overwrite or skip, the default); apply makes each collection " +
             "the document carries match it, deleting what it leaves out only when confirmed (confirmDeletions, or applyDeletions ids) and never a secret. " +
-            "Every item is checked as its own create route checks it before anything is written.",
+            "Every item is checked as its own create route checks it before anything is written. " +
+            "A document with encrypted secret values costs a key derivation: one account may run one at a time, and the gateway a few; " +
+            "past that the import is refused with 429 and Retry-After, nothing written.",
           tags,
           security,
           body: ImportParams,
-          response: { 200: ImportResult, ...errors(400, 401, 403) },
+          response: { 200: ImportResult, ...errors(400, 401, 403, 429) },
         },
       },
       async (req) => {

@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import { VALUE_MAX_BYTES } from "../../common/secret-rules.js";
 import { DomainError, invalid } from "../../common/errors.js";
 import { loadSodium } from "../../common/sodium.js";
+import type { KeyDerivations } from "./key-derivations.js";
 import type { DocumentItem } from "./schemas.js";
 
 // Secret values in a document exported by the reference with a passphrase:
@@ -81,15 +82,22 @@ export function carriesValues(encryption: unknown, secrets: readonly DocumentIte
 /**
  * Every encrypted value of the document's secrets, by position, opened with
  * the passphrase; any that will not open refuses the whole import (400) and
- * none is kept. Errors name the secret, never a value.
+ * none is kept. Errors name the secret, never a value. The derivation runs
+ * within `derivations`' bounds for `userId` (busy past them).
  */
-export async function openValues(encryption: unknown, secrets: readonly DocumentItem[], passphrase: string | null | undefined): Promise<Map<number, string>> {
+export async function openValues(
+  derivations: KeyDerivations,
+  userId: string,
+  encryption: unknown,
+  secrets: readonly DocumentItem[],
+  passphrase: string | null | undefined,
+): Promise<Map<number, string>> {
   const values = new Map<number, string>();
   if (!carriesValues(encryption, secrets)) return values;
   if (encryption === undefined || encryption === null) throw invalid("a secret has an encryptedValue but the document has no secretsEncryption to open it with");
   const salt = saltOf(encryption);
   if (!passphrase) throw invalid("secretsPassphrase is required: the document carries encrypted secret values");
-  const key = await deriveKey(passphrase, salt);
+  const key = await derivations.run(userId, () => deriveKey(passphrase, salt));
   secrets.forEach((s, i) => {
     if (s.encryptedValue === undefined || s.encryptedValue === null) return;
     if (typeof s.encryptedValue !== "string") throw invalid(`secret '${String(s.name)}': encryptedValue must be base64 text`);
