@@ -16,11 +16,20 @@ interface Due {
  * transaction, so of all replicas exactly one runs each tick. A failed run is
  * logged like any other and the next tick runs it again; ticks missed while
  * no replica was up are run once, not replayed.
+ *
+ * The places are shared by turns, not by age alone: each user's due ticks
+ * are numbered oldest first, counting after the runs that user already has
+ * in flight here, and the lowest numbers are claimed first. So a user whose
+ * hundreds of trackers are all due (or whose runs each take their whole
+ * timeout) takes the places nobody else needs, and another user's tick waits
+ * for the next free place, not behind that backlog.
  */
 export class TrackerScheduler<T extends { enabled: boolean }> {
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Runs in flight here, per user. */
+  private readonly running = new Map<string, number>();
 
   constructor(
     private readonly deps: {
@@ -62,18 +71,38 @@ export class TrackerScheduler<T extends { enabled: boolean }> {
       return;
     }
     for (const due of claimed) {
+      this.running.set(due.user_id, (this.running.get(due.user_id) ?? 0) + 1);
       const run = this.runOne(due).catch((err: unknown) => this.deps.log.error({ err, tracker: due.id }, `scheduled ${this.deps.kind.label} run failed`));
       this.inFlight.add(run);
-      void run.finally(() => this.inFlight.delete(run));
+      void run.finally(() => {
+        this.inFlight.delete(run);
+        const left = (this.running.get(due.user_id) ?? 1) - 1;
+        if (left > 0) this.running.set(due.user_id, left);
+        else this.running.delete(due.user_id);
+      });
     }
   }
 
   private claim(limit: number): Promise<Due[]> {
+    const users = [...this.running.keys()];
+    const counts = users.map((u) => this.running.get(u) ?? 0);
     return this.deps.db.tx(async (q) => {
+      // A tick's turn: its place among its user's due ticks, after that user's runs in flight here.
       const due = await q.query<Due>(
-        `SELECT id, user_id, schedule, (extract(epoch FROM now()) * 1000)::float8 AS now_ms FROM ${this.deps.kind.trackers}
-         WHERE next_run_at <= now() ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [limit],
+        `SELECT t.id, t.user_id, t.schedule, (extract(epoch FROM now()) * 1000)::float8 AS now_ms
+         FROM ${this.deps.kind.trackers} t
+         JOIN (
+           SELECT d.id, d.next_run_at,
+                  row_number() OVER (PARTITION BY d.user_id ORDER BY d.next_run_at, d.id) + coalesce(f.n, 0) AS turn
+           FROM ${this.deps.kind.trackers} d
+           LEFT JOIN unnest($2::uuid[], $3::int[]) AS f (user_id, n) ON f.user_id = d.user_id
+           WHERE d.next_run_at <= now()
+         ) c ON c.id = t.id
+         WHERE t.next_run_at <= now()
+         ORDER BY c.turn, c.next_run_at, t.id
+         LIMIT $1
+         FOR UPDATE OF t SKIP LOCKED`,
+        [limit, users, counts],
       );
       for (const d of due) {
         await q.query(`UPDATE ${this.deps.kind.trackers} SET next_run_at = $2 WHERE id = $1`, [d.id, nextRunAt(d.schedule, new Date(d.now_ms))]);
