@@ -67,6 +67,7 @@ export interface GatewayDeps {
   apiKeysPerUser: number;
   userScriptsPerUser: number;
   tagsPerUser: number;
+  respondersPerUser: number;
   webhooks: {
     urls: WebhookUrls;
     /** Addresses or CIDRs whose X-Forwarded-* and X-Replaced-Path headers are believed. */
@@ -137,6 +138,7 @@ export async function buildApp(
     secretsOf: (userId) => secrets.lookupFor(userId),
     changed: (handle) => directory.changed(handle),
     tags,
+    maxPerUser: deps.respondersPerUser,
   });
   secrets.onDeleted((userId, id) => responders.secretDeleted(userId, id));
   const renders = new RenderCache(deps.webhooks.renderCache, deps.generations);
@@ -178,7 +180,13 @@ export async function buildApp(
     grants,
     services: { tags, scripts: userScripts, secrets: taggedSecrets, responders, apiTrackers, pageTrackers },
     // The secrets' limit is the broker's: an import past it fails item by item there.
-    limits: { tags: deps.tagsPerUser, scripts: deps.userScriptsPerUser },
+    limits: {
+      tags: deps.tagsPerUser,
+      scripts: deps.userScriptsPerUser,
+      responders: deps.respondersPerUser,
+      apiTrackers: deps.trackers.perUser,
+      pageTrackers: deps.trackers.perUser,
+    },
   });
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });

@@ -51,6 +51,9 @@ const schema = z.object({
   API_KEYS_PER_USER: positiveInt(30),
   USER_SCRIPTS_PER_USER: positiveInt(100),
   TAGS_PER_USER: positiveInt(100),
+  // The reference's defaults: 100 responders, and 100 trackers (here of each kind).
+  RESPONDERS_PER_USER: positiveInt(100),
+  TRACKERS_PER_USER: positiveInt(100),
   GATEWAY_METRICS_PORT: optionalPort,
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   LOG_LEVEL: logLevel,
@@ -79,6 +82,7 @@ export interface GatewayConfig {
   apiKeysPerUser: number;
   userScriptsPerUser: number;
   tagsPerUser: number;
+  respondersPerUser: number;
   /** Prometheus metrics listener; off when unset. */
   metrics?: MetricsListen;
   logLevel: string;
@@ -95,6 +99,8 @@ export interface TrackerSettings {
   schedulerPollMs: number;
   /** Scheduled runs in flight on this replica. */
   maxConcurrentRuns: number;
+  /** Trackers of each kind one user may have. */
+  perUser: number;
 }
 
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -132,10 +138,12 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       pageTimeoutMs: e.PAGE_TRACKER_TIMEOUT_MS,
       schedulerPollMs: e.TRACKER_SCHEDULER_POLL_MS,
       maxConcurrentRuns: e.TRACKER_MAX_CONCURRENT_RUNS,
+      perUser: e.TRACKERS_PER_USER,
     },
     apiKeysPerUser: e.API_KEYS_PER_USER,
     userScriptsPerUser: e.USER_SCRIPTS_PER_USER,
     tagsPerUser: e.TAGS_PER_USER,
+    respondersPerUser: e.RESPONDERS_PER_USER,
     metrics: metricsListen(e.METRICS_HOST, e.GATEWAY_METRICS_PORT),
     logLevel: e.LOG_LEVEL,
   };

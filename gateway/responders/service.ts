@@ -6,6 +6,7 @@ import type { GrantCheck } from "../grants/grant-guard.js";
 import { NO_ACCESS } from "../grants/widening.js";
 import { NAME_AND_DATES, paginate, type ListQueryValues, type Page } from "../http/pagination.js";
 import type { TagLabels, TagsService } from "../tags/service.js";
+import { insertWithinLimit, type ItemLimit } from "../users/item-limits.js";
 import { hasPlaceholder } from "./rules.js";
 import { clearHistory, historyOf, statsOfUser, type HistoryEntry, type Stats } from "./history-store.js";
 import { checkResponder } from "./rules.js";
@@ -31,6 +32,8 @@ export interface RespondersDeps {
   /** Called after a user's responders changed, so this replica stops serving the old ones at once. */
   changed: (handle: string) => void;
   tags: TagsService;
+  /** Responders one user may have. */
+  maxPerUser: number;
 }
 
 /** Responder CRUD, history and stats; knows nothing of HTTP. */
@@ -67,18 +70,11 @@ export class RespondersService {
     const access = await checkedAccess(input.settings.secrets ?? "none", "settings.secrets", this.deps.secretsOf(userId));
     const tagIds = (await this.deps.tags.checked(userId, input.tagIds)) ?? [];
     await check?.({ consumer: "responder", before: NO_ACCESS, after: access, recipientsChanged: true });
+    const limit: ItemLimit = { table: "responders", lockClass: 8, max: this.deps.maxPerUser, noun: "responders" };
     const record = await this.write(() =>
-      insertResponder(this.deps.db, {
-        id: crypto.randomUUID(),
-        userId,
-        name: input.name,
-        location,
-        method: input.method,
-        enabled: input.enabled ?? true,
-        settings,
-        access,
-        tagIds,
-      }),
+      insertWithinLimit(this.deps.db, limit, userId, (q) =>
+        insertResponder(q, { id: crypto.randomUUID(), userId, name: input.name, location, method: input.method, enabled: input.enabled ?? true, settings, access, tagIds }),
+      ),
     );
     return this.afterChange(record);
   }

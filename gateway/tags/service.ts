@@ -1,8 +1,9 @@
 import crypto from "node:crypto";
 import { conflictOnUnique, type Db } from "../../common/db.js";
-import { DomainError, invalid, notFound } from "../../common/errors.js";
+import { invalid, notFound } from "../../common/errors.js";
 import { NAME_AND_DATES, paginate, type ListQueryValues, type Page } from "../http/pagination.js";
 import { TAG_NAME_MAX, type CreateTag, type EntityTag, type UpdateTag, type UserTag } from "./schemas.js";
+import { insertWithinLimit, type ItemLimit } from "../users/item-limits.js";
 import * as store from "./store.js";
 import type { TagRecord } from "./store.js";
 
@@ -50,15 +51,10 @@ export class TagsService {
 
   async create(userId: string, input: CreateTag): Promise<UserTag> {
     const name = normalName(input.name);
-    const tag = await this.db
-      .tx(async (q) => {
-        await store.lockUserTags(q, userId);
-        if ((await store.countForUser(q, userId)) >= this.maxPerUser) {
-          throw new DomainError("limit", `a user can have at most ${this.maxPerUser} tags`);
-        }
-        return store.insert(q, { id: crypto.randomUUID(), userId, name, color: input.color ?? "default" });
-      })
-      .catch(duplicateName(name));
+    const limit: ItemLimit = { table: "user_tags", lockClass: 7, max: this.maxPerUser, noun: "tags" };
+    const tag = await insertWithinLimit(this.db, limit, userId, (q) => store.insert(q, { id: crypto.randomUUID(), userId, name, color: input.color ?? "default" })).catch(
+      duplicateName(name),
+    );
     return toApi(tag);
   }
 

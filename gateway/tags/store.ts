@@ -23,16 +23,6 @@ const toRecord = (r: Row): TagRecord => ({ id: r.id, name: r.name, color: r.colo
 // Every table whose rows keep their tags' ids in `tag_ids` (a deleted tag leaves them all).
 const TAGGED_TABLES = ["responders", "api_trackers", "page_trackers", "user_scripts", "secret_tags"] as const;
 
-/** Serialises one user's creates, so that the count and the insert agree. */
-export async function lockUserTags(q: Queryable, userId: string): Promise<void> {
-  await q.query("SELECT pg_advisory_xact_lock(7, hashtext($1))", [userId]);
-}
-
-export async function countForUser(q: Queryable, userId: string): Promise<number> {
-  const [row] = await q.query<{ n: number }>("SELECT count(*)::int AS n FROM user_tags WHERE user_id = $1", [userId]);
-  return row?.n ?? 0;
-}
-
 export async function insert(q: Queryable, t: { id: string; userId: string; name: string; color: string }): Promise<TagRecord> {
   const [row] = await q.query<Row>(`INSERT INTO user_tags (id, user_id, name, color) VALUES ($1, $2, $3, $4) RETURNING ${COLS}`, [
     t.id,

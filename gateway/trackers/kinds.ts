@@ -16,6 +16,8 @@ export interface TrackerKind {
   runs: "api_tracker_runs" | "page_tracker_runs";
   /** The advisory lock class under which runs of one tracker store revisions in turn. */
   revisionLock: 4 | 5;
+  /** The advisory lock class under which one user's creates of this kind are counted in turn. */
+  countLock: 9 | 10;
   /** The collection's path. */
   base: "/api/web_scraping/api_trackers" | "/api/web_scraping/page_trackers";
   /** The kind in operation ids and schema names: `listApiTrackers`, `ApiTrackerRevision`. */
@@ -31,6 +33,7 @@ export const API_TRACKERS: TrackerKind = {
   revisions: "api_tracker_revisions",
   runs: "api_tracker_runs",
   revisionLock: 4,
+  countLock: 9,
   base: "/api/web_scraping/api_trackers",
   operation: "ApiTracker",
 };
@@ -44,6 +47,7 @@ export const PAGE_TRACKERS: TrackerKind = {
   revisions: "page_tracker_revisions",
   runs: "page_tracker_runs",
   revisionLock: 5,
+  countLock: 10,
   base: "/api/web_scraping/page_trackers",
   operation: "PageTracker",
 };

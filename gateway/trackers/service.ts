@@ -7,6 +7,7 @@ import { NO_ACCESS } from "../grants/widening.js";
 import { NAME_AND_DATES, paginate, type ListQueryValues, type Page } from "../http/pagination.js";
 import type { EntityTag } from "../tags/schemas.js";
 import type { TagLabels, TagsService } from "../tags/service.js";
+import { insertWithinLimit, type ItemLimit } from "../users/item-limits.js";
 import type { TrackerKind } from "./kinds.js";
 import { checkTrackerBasics } from "./rules.js";
 import { firstRunAt, normalizeSchedule } from "./schedule.js";
@@ -59,6 +60,8 @@ export interface TrackersDeps {
   /** What checking an access setting needs to know of the user's secrets (the broker decides). */
   secretsOf: (userId: string) => SecretLookup;
   tags: TagsService;
+  /** Trackers of this kind one user may have. */
+  maxPerUser: number;
 }
 
 // The reference's sort allow-list for trackers; the first is the default.
@@ -113,7 +116,9 @@ export class TrackersService<In, T, View, R extends object> {
       tagIds,
       access,
     });
-    const record = await this.write(() => this.store.insert(this.deps.db, fields, firstRunAt(fields)));
+    const kind = this.def.kind;
+    const limit: ItemLimit = { table: kind.trackers, lockClass: kind.countLock, max: this.deps.maxPerUser, noun: `${kind.label}s` };
+    const record = await this.write(() => insertWithinLimit(this.deps.db, limit, userId, (q) => this.store.insert(q, fields, firstRunAt(fields))));
     return this.view(record!, await this.deps.tags.labels(userId));
   }
 

@@ -68,7 +68,7 @@ export async function setUpTrackers(
   ]) {
     app.addSchema(schema);
   }
-  const deps = { db: d.db, secretsOf: (userId: string) => d.secrets.lookupFor(userId), tags: d.tags };
+  const deps = { db: d.db, secretsOf: (userId: string) => d.secrets.lookupFor(userId), tags: d.tags, maxPerUser: d.settings.perUser };
   const api = new TrackersService(API_TRACKER_KIND, deps);
   const page = new TrackersService(PAGE_TRACKER_KIND, deps);
   for (const service of [api, page]) d.secrets.onDeleted((userId, id) => service.secretDeleted(userId, id));

@@ -1,8 +1,9 @@
 import crypto from "node:crypto";
 import { conflictOnUnique, type Db } from "../../common/db.js";
-import { DomainError, invalid, notFound } from "../../common/errors.js";
+import { invalid, notFound } from "../../common/errors.js";
 import { NAME_AND_DATES, paginate, type Page } from "../http/pagination.js";
 import type { TagLabels, TagsService } from "../tags/service.js";
+import { insertWithinLimit, type ItemLimit } from "../users/item-limits.js";
 import {
   SCRIPT_CONTENT_MAX_BYTES,
   SCRIPT_CONTEXTS,
@@ -92,15 +93,10 @@ export class UserScriptsService {
     if (type === undefined) throw invalid("type is required (scriptType is accepted too)");
     checkContent(input.content);
     const tagIds = (await this.tags.checked(userId, input.tagIds)) ?? [];
-    const script = await this.db
-      .tx(async (q) => {
-        await store.lockUserScripts(q, userId);
-        if ((await store.countForUser(q, userId)) >= this.maxPerUser) {
-          throw new DomainError("limit", `a user can have at most ${this.maxPerUser} scripts`);
-        }
-        return store.insert(q, { id: crypto.randomUUID(), userId, name: input.name, type, content: input.content, tagIds });
-      })
-      .catch(duplicateName(input.name));
+    const limit: ItemLimit = { table: "user_scripts", lockClass: 6, max: this.maxPerUser, noun: "scripts" };
+    const script = await insertWithinLimit(this.db, limit, userId, (q) =>
+      store.insert(q, { id: crypto.randomUUID(), userId, name: input.name, type, content: input.content, tagIds }),
+    ).catch(duplicateName(input.name));
     return toApi(script, await this.tags.labels(userId));
   }
 

@@ -33,16 +33,6 @@ const toRecord = (r: Row): ScriptRecord => ({
   updatedAt: r.updated_at,
 });
 
-/** Serialises one user's creates, so that the count and the insert agree. */
-export async function lockUserScripts(q: Queryable, userId: string): Promise<void> {
-  await q.query("SELECT pg_advisory_xact_lock(6, hashtext($1))", [userId]);
-}
-
-export async function countForUser(q: Queryable, userId: string): Promise<number> {
-  const [row] = await q.query<{ n: number }>("SELECT count(*)::int AS n FROM user_scripts WHERE user_id = $1", [userId]);
-  return row?.n ?? 0;
-}
-
 export async function insert(
   q: Queryable,
   s: { id: string; userId: string; name: string; type: ScriptType; content: string; tagIds: readonly string[] },

@@ -563,7 +563,7 @@ describe("store and schedule", () => {
     const migrations = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../gateway/migrations");
     await migrate(db, migrations, 1);
     await insertUser(db, { id: userId, email: `${userId}@example.test`, handle: crypto.randomBytes(8).toString("hex") });
-    service = new TrackersService(API_TRACKER_KIND, { db, secretsOf: () => ({ existingIds: async () => [], idsByName: async () => new Map() }), tags: new TagsService(db, 100) });
+    service = new TrackersService(API_TRACKER_KIND, { db, secretsOf: () => ({ existingIds: async () => [], idsByName: async () => new Map() }), tags: new TagsService(db, 100), maxPerUser: 100 });
   });
   afterAll(async () => {
     await db?.close();
