@@ -48,6 +48,7 @@ const schema = z.object({
   // run fails with a clear message when it is missing.
   CHROMIUM_PATH: z.string().min(1).default("/usr/lib/chromium/chromium"),
   PAGE_TRACKER_MAX_CONCURRENT_RUNS: positiveInt(2),
+  PAGE_TRACKER_MAX_WAITING_PER_USER: positiveInt(8),
   // Chromium's own process sandbox. auto: on, except as root, where it cannot start.
   // off is for containers without user namespaces, where the container is the boundary.
   CHROMIUM_SANDBOX: z.enum(["auto", "on", "off"]).default("auto"),
@@ -81,7 +82,7 @@ export interface SandboxConfig {
   outbound: OutboundPolicy;
   /** The nice value of the proxy thread (executions/proxy-thread.ts). */
   proxyNice: number;
-  browser: { executablePath: string; maxConcurrentRuns: number; chromiumSandbox: boolean; maxRendererMb: number; nice: number };
+  browser: { executablePath: string; maxConcurrentRuns: number; maxWaitingPerUser: number; chromiumSandbox: boolean; maxRendererMb: number; nice: number };
   /** The cache of released script secrets; off (and no key needed) when maxBytes is 0. */
   secretsCache: { maxBytes: number; ttlMs: number; verifyKey?: KeyObject };
   /** Prometheus metrics listener; off when unset. */
@@ -163,6 +164,7 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
     browser: {
       executablePath: e.CHROMIUM_PATH,
       maxConcurrentRuns: e.PAGE_TRACKER_MAX_CONCURRENT_RUNS,
+      maxWaitingPerUser: e.PAGE_TRACKER_MAX_WAITING_PER_USER,
       chromiumSandbox: e.CHROMIUM_SANDBOX === "auto" ? process.getuid?.() !== 0 : e.CHROMIUM_SANDBOX === "on",
       maxRendererMb: e.PAGE_TRACKER_MAX_RENDERER_MB,
       nice: e.PAGE_TRACKER_BROWSER_NICE,

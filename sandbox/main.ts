@@ -44,8 +44,10 @@ async function main() {
     outbound: config.outbound,
     limits: config.limits,
     maxConcurrentRuns: config.browser.maxConcurrentRuns,
+    maxWaitingPerUser: config.browser.maxWaitingPerUser,
     checkUrl: (url) => checkPageUrl(url, config.outbound),
   });
+  metrics.watchPageRuns(() => pages.state());
   const started = performance.now();
   await pool.ready();
   // An execution at the default wall clock finishes; a longer one is cut (the platform's stop timeout decides anyway).

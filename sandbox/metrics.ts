@@ -9,7 +9,10 @@ export class SandboxMetrics {
   private readonly duration: Histogram<"kind">;
   private readonly secrets: Counter<"source">;
 
-  constructor(registry: Registry, pool: Pool) {
+  constructor(
+    private readonly registry: Registry,
+    pool: Pool,
+  ) {
     this.executions = new Counter({
       name: "sandbox_executions_total",
       help: "Script executions by kind (responder, configurator, extractor) and outcome (ok, an error kind, or lost with its process)",
@@ -47,6 +50,19 @@ export class SandboxMetrics {
       registers: [registry],
       collect() {
         for (const [state, n] of Object.entries(pool.stats())) this.set({ state }, n);
+      },
+    });
+  }
+
+  /** Page runs in the browser's places and waiting for one (sandbox/page-trackers/fair-slots.ts). */
+  watchPageRuns(state: () => { running: number; waiting: number }): void {
+    new Gauge({
+      name: "sandbox_page_runs",
+      help: "Page tracker runs in the browser's places (running) and waiting for one (waiting), all accounts together",
+      labelNames: ["state"],
+      registers: [this.registry],
+      collect() {
+        for (const [name, n] of Object.entries(state())) this.set({ state: name }, n);
       },
     });
   }

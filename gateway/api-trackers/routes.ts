@@ -22,7 +22,7 @@ export async function apiTrackerTestRoute(app: App, opts: { auth: AuthDeps; test
         tags,
         security,
         body: ApiTrackerTestRequest,
-        response: { 200: Type.Ref(ApiTrackerTestResult), ...errors(400, 401, 403, 422, 503) },
+        response: { 200: Type.Ref(ApiTrackerTestResult), ...errors(400, 401, 403, 422, 429, 503) },
       },
     },
     (req) => opts.test(userIdOf(req), req.body),

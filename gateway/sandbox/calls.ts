@@ -100,7 +100,8 @@ export function sandboxFailureOf(err: unknown, subject: "script" | "tracker"): S
   if (releaseLost(err)) return { kind: "unavailable", message: `the secrets for this ${subject} could not be released: the secret broker is unavailable` };
   switch (e.code) {
     case grpc.status.RESOURCE_EXHAUSTED:
-      return { kind: "busy", message: "too many script executions are waiting" };
+      // A tracker's run may also wait for the browser, whose refusal says so.
+      return { kind: "busy", message: subject === "tracker" && e.details ? e.details : "too many script executions are waiting" };
     case grpc.status.UNAVAILABLE:
     case grpc.status.DEADLINE_EXCEEDED:
       // A tracker's run also reaches the broker for its secrets first.

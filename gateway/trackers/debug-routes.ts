@@ -34,7 +34,7 @@ export async function trackerDebugRoute<B>(
         tags,
         security,
         body: opts.body,
-        response: { 200: Type.Ref(opts.result.$id!), ...errors(400, 401, 403, 503) },
+        response: { 200: Type.Ref(opts.result.$id!), ...errors(400, 401, 403, 429, 503) },
       },
     },
     (req) => opts.debug(userIdOf(req), req.body as B, opts.grants.checkFor(req.principal)),

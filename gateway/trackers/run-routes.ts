@@ -33,7 +33,7 @@ export async function trackerRunRoutes(app: App, opts: { auth: AuthDeps; runs: T
         description: 'The revisions, newest first (as the reference answers them). With {"refresh": true} the tracker runs first; a failed run is 422 (503 when the sandbox is unavailable).',
         params: TrackerParams,
         body: Type.Optional(HistoryRequest),
-        response: { 200: Type.Array(Revision), ...errors(400, 401, 403, 404, 422, 503) },
+        response: { 200: Type.Array(Revision), ...errors(400, 401, 403, 404, 422, 429, 503) },
       },
     },
     (req) => runs.history(userIdOf(req), req.params.tracker_id, req.body?.refresh === true),

@@ -18,7 +18,7 @@ export interface RunResult {
   /** The revision this run stored, if the content changed. */
   revision?: RevisionRecord;
   /** The failed stage, for an immediate answer to a manual refresh. */
-  failure?: { stage: StageName; message: string };
+  failure?: { stage: StageName; message: string; /** Refused for now (the sandbox's queue is full): retry later. */ busy?: boolean };
 }
 
 /** What every tracker kind has that a run needs. */
@@ -148,12 +148,17 @@ const GONE = { stage: "sandbox", message: "the tracker was deleted while it ran"
 export function sandboxCallError(err: unknown): { error: DomainError; internal: boolean } {
   const failure = sandboxFailureOf(err, "tracker");
   const message = failure.kind === "internal" ? INTERNAL : failure.message;
-  return { error: new DomainError(failure.kind === "refused" ? "invalid" : "unavailable", message), internal: failure.kind === "internal" };
+  const kind = failure.kind === "refused" ? "invalid" : failure.kind === "busy" ? "busy" : "unavailable";
+  return { error: new DomainError(kind, message), internal: failure.kind === "internal" };
 }
 
 /** A refused or failed sandbox call, as a failed run (gateway/sandbox/calls.ts reads it). */
 export function sandboxFailure(err: unknown): RunResult {
   const failure = sandboxFailureOf(err, "tracker");
   const message = failure.kind === "internal" ? INTERNAL : failure.message;
-  return { outcome: "failed", stages: [{ stage: "sandbox", ok: false, durationMs: 0, errorKind: "unavailable", message }], failure: { stage: "sandbox", message } };
+  return {
+    outcome: "failed",
+    stages: [{ stage: "sandbox", ok: false, durationMs: 0, errorKind: "unavailable", message }],
+    failure: { stage: "sandbox", message, ...(failure.kind === "busy" ? { busy: true } : {}) },
+  };
 }

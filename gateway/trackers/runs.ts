@@ -39,7 +39,7 @@ export class TrackerRunsService<T extends { revisions: number }> {
       // Deleted while it ran: 404. Otherwise the cap may have changed meanwhile.
       tracker = await this.owned(userId, id);
       if (result.failure) {
-        const kind = result.failure.stage === "sandbox" ? "unavailable" : "unprocessable";
+        const kind = result.failure.busy ? "busy" : result.failure.stage === "sandbox" ? "unavailable" : "unprocessable";
         throw new DomainError(kind, `the run failed at the ${result.failure.stage} stage: ${result.failure.message}`);
       }
     }

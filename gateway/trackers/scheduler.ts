@@ -3,6 +3,8 @@ import type { Logger } from "../../common/log.js";
 import { nextRunAt } from "./schedule.js";
 import type { TrackerKind } from "./kinds.js";
 
+const RECENT_USERS = 256;
+
 interface Due {
   id: string;
   user_id: string;
@@ -19,7 +21,9 @@ interface Due {
  *
  * The places are shared by turns, not by age alone: each user's due ticks
  * are numbered oldest first, counting after the runs that user already has
- * in flight here, and the lowest numbers are claimed first. So a user whose
+ * in flight here, and the lowest numbers are claimed first; among equal
+ * numbers, users this replica claimed for least recently go first (so even
+ * with one place users take turns), then the oldest tick. So a user whose
  * hundreds of trackers are all due (or whose runs each take their whole
  * timeout) takes the places nobody else needs, and another user's tick waits
  * for the next free place, not behind that backlog.
@@ -30,6 +34,8 @@ export class TrackerScheduler<T extends { enabled: boolean }> {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Runs in flight here, per user. */
   private readonly running = new Map<string, number>();
+  /** Users this replica last claimed ticks for, least recent first; the newest RECENT_USERS. */
+  private recent: string[] = [];
 
   constructor(
     private readonly deps: {
@@ -70,6 +76,8 @@ export class TrackerScheduler<T extends { enabled: boolean }> {
       this.deps.log.warn({ err, kind: this.deps.kind.metric }, `could not look for due ${this.deps.kind.label}s`);
       return;
     }
+    const claimedUsers = new Set(claimed.map((d) => d.user_id));
+    this.recent = [...this.recent.filter((u) => !claimedUsers.has(u)), ...claimedUsers].slice(-RECENT_USERS);
     for (const due of claimed) {
       this.running.set(due.user_id, (this.running.get(due.user_id) ?? 0) + 1);
       const run = this.runOne(due).catch((err: unknown) => this.deps.log.error({ err, tracker: due.id }, `scheduled ${this.deps.kind.label} run failed`));
@@ -92,17 +100,17 @@ export class TrackerScheduler<T extends { enabled: boolean }> {
         `SELECT t.id, t.user_id, t.schedule, (extract(epoch FROM now()) * 1000)::float8 AS now_ms
          FROM ${this.deps.kind.trackers} t
          JOIN (
-           SELECT d.id, d.next_run_at,
+           SELECT d.id, d.user_id, d.next_run_at,
                   row_number() OVER (PARTITION BY d.user_id ORDER BY d.next_run_at, d.id) + coalesce(f.n, 0) AS turn
            FROM ${this.deps.kind.trackers} d
            LEFT JOIN unnest($2::uuid[], $3::int[]) AS f (user_id, n) ON f.user_id = d.user_id
            WHERE d.next_run_at <= now()
          ) c ON c.id = t.id
          WHERE t.next_run_at <= now()
-         ORDER BY c.turn, c.next_run_at, t.id
+         ORDER BY c.turn, array_position($4::uuid[], c.user_id) NULLS FIRST, c.next_run_at, t.id
          LIMIT $1
          FOR UPDATE OF t SKIP LOCKED`,
-        [limit, users, counts],
+        [limit, users, counts, this.recent],
       );
       for (const d of due) {
         await q.query(`UPDATE ${this.deps.kind.trackers} SET next_run_at = $2 WHERE id = $1`, [d.id, nextRunAt(d.schedule, new Date(d.now_ms))]);

@@ -1,4 +1,4 @@
-import pLimit, { type LimitFunction } from "p-limit";
+import pLimit from "p-limit";
 import type { Page } from "playwright-core";
 import { DomainError } from "../../common/errors.js";
 import { isUuid } from "../../common/ids.js";
@@ -16,6 +16,7 @@ import type { ExecutionService } from "../executions/service.js";
 import { displayUrl } from "../outbound/display-url.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
 import { MAX_CALLS_IN_FLIGHT, pageCallForScript } from "./calls.js";
+import { FairSlots, type SlotsState } from "./fair-slots.js";
 import type { PageLoss } from "./renderer-memory.js";
 import { orAfter } from "./time-box.js";
 
@@ -56,7 +57,7 @@ interface ValidPageRun {
  * ends, however it ends, so nothing of one run is seen by the next.
  */
 export class PageTrackerRunService {
-  private readonly slots: LimitFunction;
+  private readonly slots: FairSlots;
 
   constructor(
     private readonly deps: {
@@ -65,23 +66,27 @@ export class PageTrackerRunService {
       browsers: Browsers;
       outbound: OutboundPolicy;
       limits: LimitSettings;
-      /** Page runs this service carries out at once; more wait their turn. */
+      /** Page runs this service carries out at once; more wait their turn (fair-slots.ts). */
       maxConcurrentRuns: number;
+      /** Page runs one account may have waiting; more are refused as busy. */
+      maxWaitingPerUser: number;
       /** Refuses a URL the outbound policy does not allow, before the browser tries it. */
       checkUrl: (url: string) => Promise<void>;
     },
   ) {
-    this.slots = pLimit(deps.maxConcurrentRuns);
+    this.slots = new FairSlots(deps.maxConcurrentRuns, deps.maxWaitingPerUser);
+  }
+
+  /** Runs in the browser's places and runs waiting for one, for metrics. */
+  state(): SlotsState {
+    return this.slots.state();
   }
 
   async run(req: RunPageTrackerRequest, signal?: AbortSignal): Promise<RunPageTrackerResponse> {
     const x = validatePageRun(req, this.deps.limits);
     const secretsJson = x.grant ? await this.deps.secrets.openAsJson(x.grant, x.userId) : "{}";
-    return this.slots(() => {
-      // Queued behind other page runs until the caller gave up: a run nobody waits for is not started.
-      if (signal?.aborted) throw new DomainError("unavailable", "the caller gave up");
-      return this.runExtractor(x, secretsJson, signal);
-    });
+    // A run whose caller gave up while it waited is never started.
+    return this.slots.run(x.userId, () => this.runExtractor(x, secretsJson, signal), signal);
   }
 
   private async runExtractor(x: ValidPageRun, secretsJson: string, signal?: AbortSignal): Promise<RunPageTrackerResponse> {

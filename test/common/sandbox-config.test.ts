@@ -42,6 +42,7 @@ describe("page tracker settings", () => {
     expect(browser).toEqual({
       executablePath: "/usr/lib/chromium/chromium",
       maxConcurrentRuns: 2,
+      maxWaitingPerUser: 8,
       chromiumSandbox: process.getuid?.() !== 0,
       maxRendererMb: 512,
       nice: 10,

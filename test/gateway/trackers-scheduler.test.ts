@@ -136,37 +136,34 @@ it("claims page trackers from their own table, and only them", async () => {
   expect(apiRow!.at.getTime()).toBeLessThan(Date.now());
 });
 
-it("shares its places by turns: another user's tick waits for the next free place, not behind one user's backlog", async () => {
-  // Only this test's trackers: every earlier one's tick is gone.
-  await db.query("DELETE FROM api_trackers");
-  const newUserId = async () => {
-    const userId = crypto.randomUUID();
-    await db.query("INSERT INTO users (id, email, handle) VALUES ($1, $2, $3)", [userId, `${userId}@example.test`, crypto.randomBytes(8).toString("hex")]);
-    return userId;
-  };
-  // Due at the given age; the next tick (1 January) is never due again during the test.
-  const dueTracker = (userId: string, name: string, ageMs: number) =>
-    apiStore.insert(
-      db,
-      {
-        id: crypto.randomUUID(),
-        userId,
-        name,
-        enabled: true,
-        revisions: 3,
-        schedule: "0 0 1 1 *",
-        notifications: false,
-        target: { url: "http://example.test/", method: "GET", headers: {} },
-        access: { mode: "none", ids: [] },
-      },
-      new Date(Date.now() - ageMs),
-    );
-  const a = await newUserId();
-  const b = await newUserId();
-  for (let i = 1; i <= 4; i++) await dueTracker(a, `a${i}`, 60_000 - i * 1000);
-  await dueTracker(b, "b1", 1000);
+/** A user of their own, for the tests that share places between users. */
+async function newUserId(): Promise<string> {
+  const userId = crypto.randomUUID();
+  await db.query("INSERT INTO users (id, email, handle) VALUES ($1, $2, $3)", [userId, `${userId}@example.test`, crypto.randomBytes(8).toString("hex")]);
+  return userId;
+}
 
-  // Each run lasts until the test ends it; the test waits for each start.
+/** A tracker due since `ageMs` ago, whose next tick (1 January) is never due again during the test. */
+const dueTracker = (userId: string, name: string, ageMs: number) =>
+  apiStore.insert(
+    db,
+    {
+      id: crypto.randomUUID(),
+      userId,
+      name,
+      enabled: true,
+      revisions: 3,
+      schedule: "0 0 1 1 *",
+      notifications: false,
+      target: { url: "http://example.test/", method: "GET", headers: {} },
+      access: { mode: "none", ids: [] },
+    },
+    new Date(Date.now() - ageMs),
+  );
+
+/** A scheduler over only the test's own trackers (every earlier tick is gone), whose runs last until the test ends each. */
+async function heldRuns(maxConcurrentRuns: number) {
+  await db.query("DELETE FROM api_trackers");
   const started: string[] = [];
   const finish = new Map<string, () => void>();
   const waiters: (() => void)[] = [];
@@ -178,28 +175,65 @@ it("shares its places by turns: another user's tick waits for the next free plac
         waiters.splice(0).forEach((w) => w());
       }),
   };
-  const startedCount = async (n: number) => {
-    while (started.length < n) await new Promise<void>((r) => waiters.push(r));
-    return [...started];
+  const scheduler = new TrackerScheduler({ db, kind: API_TRACKERS, load: (userId, id) => apiStore.byId(db, userId, id), runner, log: createLogger("test", "silent"), pollMs: 10, maxConcurrentRuns });
+  return {
+    scheduler,
+    finish: (name: string) => finish.get(name)!(),
+    /** The runs started so far, once there are `n`. */
+    startedCount: async (n: number) => {
+      while (started.length < n) await new Promise<void>((r) => waiters.push(r));
+      return [...started];
+    },
+    stop: async () => {
+      for (const f of finish.values()) f();
+      await scheduler.stop();
+    },
   };
-  const scheduler = new TrackerScheduler({ db, kind: API_TRACKERS, load: (userId, id) => apiStore.byId(db, userId, id), runner, log: createLogger("test", "silent"), pollMs: 10, maxConcurrentRuns: 2 });
-  scheduler.start();
+}
+
+it("shares its places by turns: another user's tick waits for the next free place, not behind one user's backlog", async () => {
+  const runs = await heldRuns(2);
+  const a = await newUserId();
+  const b = await newUserId();
+  for (let i = 1; i <= 4; i++) await dueTracker(a, `a${i}`, 60_000 - i * 1000);
+  await dueTracker(b, "b1", 1000);
+  runs.scheduler.start();
   try {
     // a1 is the oldest tick, but b1 is b's first turn and a2 only a's second.
-    expect((await startedCount(2)).sort()).toEqual(["a1", "b1"]);
+    expect((await runs.startedCount(2)).sort()).toEqual(["a1", "b1"]);
     // With nobody else due, a takes the free place too.
-    finish.get("b1")!();
-    expect(await startedCount(3)).toEqual([expect.any(String), expect.any(String), "a2"]);
+    runs.finish("b1");
+    expect(await runs.startedCount(3)).toEqual([expect.any(String), expect.any(String), "a2"]);
     // A third user's tick, due after all of a's, goes first at the next free place.
     const c = await newUserId();
     await dueTracker(c, "c1", 0);
-    finish.get("a1")!();
-    expect((await startedCount(4))[3]).toBe("c1");
-    finish.get("a2")!();
-    finish.get("c1")!();
-    expect((await startedCount(6)).slice(4)).toEqual(["a3", "a4"]);
+    runs.finish("a1");
+    expect((await runs.startedCount(4))[3]).toBe("c1");
+    runs.finish("a2");
+    runs.finish("c1");
+    expect((await runs.startedCount(6)).slice(4)).toEqual(["a3", "a4"]);
   } finally {
-    for (const f of finish.values()) f();
-    await scheduler.stop();
+    await runs.stop();
+  }
+});
+
+it("takes turns between users even with a single place", async () => {
+  const runs = await heldRuns(1);
+  const a = await newUserId();
+  const b = await newUserId();
+  for (const [i, name] of ["a1", "a2", "a3"].entries()) await dueTracker(a, name, 60_000 - i * 1000);
+  await dueTracker(b, "b1", 1000);
+  await dueTracker(b, "b2", 500);
+  runs.scheduler.start();
+  try {
+    let order = await runs.startedCount(1);
+    for (let i = 2; i <= 5; i++) {
+      runs.finish(order.at(-1)!);
+      order = await runs.startedCount(i);
+    }
+    // The oldest tick first, then each user in turn, each user's own ticks oldest first.
+    expect(order).toEqual(["a1", "b1", "a2", "b2", "a3"]);
+  } finally {
+    await runs.stop();
   }
 });

@@ -21,6 +21,13 @@ export async function poolOf(stack: Stack): Promise<Record<string, number>> {
   return Object.fromEntries([...text.matchAll(/^sandbox_pool\{state="(\w+)",service="sandbox"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
 }
 
+/** The sandbox's `sandbox_page_runs` gauge: page runs in the browser's places (running) and waiting for one. */
+export async function pageRunsOf(stack: Stack): Promise<Record<string, number>> {
+  const port = (await stack.sandbox.waitFor(/"metricsPort":(\d+)/))[1];
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Object.fromEntries([...text.matchAll(/^sandbox_page_runs\{state="(\w+)",service="sandbox"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+}
+
 /** A ScriptRunner client presenting the development certificate of one identity. */
 export function sandboxAs(stack: Stack, identity = "gateway"): ScriptRunnerClient {
   const pki = stack.dev.pkiDir;
