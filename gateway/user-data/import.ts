@@ -67,7 +67,7 @@ export class WorkspaceImporter {
   constructor(
     private readonly services: WorkspaceServices,
     private readonly checks: ItemChecks,
-    /** Per-user limits this gateway knows (tags, scripts): an import past one is refused whole. */
+    /** Per-user limits this gateway knows (tags, scripts, responders, trackers): an import past one is refused whole. */
     private readonly limits: Partial<Record<Collection, number>> = {},
     private readonly derivations = new KeyDerivations(),
   ) {}
