@@ -4,7 +4,9 @@
 // they keep after a major collection, with their resident memory beside it.
 // The Deno processes have no such figure; theirs is resident memory, summed.
 // Each life of a process (the broker has two, before and after its restart)
-// is judged on the median over its first and its last RSS_WINDOW_S seconds.
+// is judged on the median over its first and its last RSS_WINDOW_S seconds;
+// a Node service's first window opens at its first major collection in the
+// measured run, since the figure it starts with may be from the warm-up.
 
 const RSS_WINDOW_S = 20;
 /** A process restarted by a fault has less time: its own warm-up before its start window. */
@@ -25,7 +27,10 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 /** Prints one line per life of each process; returns each judged growth (0 where not judged). */
 export function judgeMemory(unsorted: readonly MemorySample[], durationMs: number, log: (line: string) => void): number[] {
   const samples = [...unsorted].sort((a, b) => a.at - b.at);
-  log(`memory, median of the first ${RSS_WINDOW_S} s after warm-up -> median of the last ${RSS_WINDOW_S} s of each process's life (MiB; Node services: heap after a major collection, judged, and resident memory beside it):`);
+  log(
+    `memory, median of the first ${RSS_WINDOW_S} s after warm-up (a Node service's from its first major collection in the run) -> median of the last ${RSS_WINDOW_S} s of each process's life ` +
+      `(MiB; Node services: heap after a major collection, judged, and resident memory beside it):`,
+  );
   return names.flatMap((name) => {
     // Each life of the process (the broker has two: before and after its restart); Deno processes summed, as one.
     const lives: (typeof samples)[] = [];
@@ -42,8 +47,15 @@ export function judgeMemory(unsorted: readonly MemorySample[], durationMs: numbe
       const window = Math.min(RSS_WINDOW_S * 1000, (ends - born) / 2);
       // A new process reports no heap until its first major collection.
       const known = mine.filter((x) => x.rss[name].kb > 0);
-      // The start window opens at the first figure after the process's own warm-up.
-      const opens = known.find((x) => x.at >= born)?.at ?? born;
+      // The start window opens at the first figure after the process's own
+      // warm-up. A Node service up since before the measured run starts it
+      // with the figure of its last major collection in the warm-up, which
+      // may predate its steady state by tens of seconds (the gateway's read
+      // 28.9 MiB for the run's first 19 s, then 35-37 MiB, flat, for the next
+      // 130 s): its window opens at its first collection in the measured run.
+      const carried = i === 0 && name !== "deno (all)" ? known[0]?.rss[name].kb : undefined;
+      const fresh = carried === undefined ? undefined : known.find((x) => x.rss[name].kb !== carried);
+      const opens = (fresh ?? known.find((x) => x.at >= born))?.at ?? born;
       const startWindow = known.filter((x) => x.at >= opens && x.at < opens + window);
       const endWindow = known.filter((x) => x.at >= ends - window && x.at < ends);
       const growthOf = (pick: (x: (typeof samples)[number]) => number) => {
