@@ -39,6 +39,11 @@ export class FairSlots {
     return { running: this.running, waiting: this.waitingCount };
   }
 
+  /** Refuses as busy, without queueing, a run of `userId`'s that `run` would refuse now. */
+  checkRoom(userId: string): void {
+    if (this.running >= this.size && (this.waiting.get(userId)?.length ?? 0) >= this.maxWaitingPerUser) throw this.full();
+  }
+
   /**
    * Runs `fn` in a place of `userId`'s. A caller that gives up (`signal`)
    * while waiting leaves the queue, and its run is never started.
@@ -65,9 +70,7 @@ export class FairSlots {
       return Promise.resolve();
     }
     const queue = this.waiting.get(userId) ?? [];
-    if (queue.length >= this.maxWaitingPerUser) {
-      return Promise.reject(new DomainError("busy", `at most ${this.maxWaitingPerUser} page runs of one account may wait for the browser; retry when one has ended`));
-    }
+    if (queue.length >= this.maxWaitingPerUser) return Promise.reject(this.full());
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
         const i = queue.indexOf(waiter);
@@ -91,6 +94,10 @@ export class FairSlots {
       this.waitingCount += 1;
       signal?.addEventListener("abort", onAbort, { once: true });
     });
+  }
+
+  private full(): DomainError {
+    return new DomainError("busy", `at most ${this.maxWaitingPerUser} page runs of one account may wait for the browser; retry when one has ended`);
   }
 
   private take(userId: string): void {

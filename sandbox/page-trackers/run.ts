@@ -84,6 +84,8 @@ export class PageTrackerRunService {
 
   async run(req: RunPageTrackerRequest, signal?: AbortSignal): Promise<RunPageTrackerResponse> {
     const x = validatePageRun(req, this.deps.limits);
+    // Before the secrets are released (a single-use grant spent, an audit record): a run that would be refused gets nothing.
+    this.slots.checkRoom(x.userId);
     const secretsJson = x.grant ? await this.deps.secrets.openAsJson(x.grant, x.userId) : "{}";
     // A run whose caller gave up while it waited is never started.
     return this.slots.run(x.userId, () => this.runExtractor(x, secretsJson, signal), signal);

@@ -86,6 +86,9 @@ describe("the browser's places for page runs", () => {
     r.start("a", "a1");
     r.start("a", "a2");
     r.start("a", "a3");
+    // Asked before anything is spent on the run (its secrets are released after this check).
+    expect(() => slots.checkRoom("a")).toThrow("at most 2 page runs of one account may wait for the browser");
+    expect(() => slots.checkRoom("b")).not.toThrow();
     const refused = await r.start("a", "a4").catch((e: unknown) => e);
     expect(kindOf(refused)).toBe("busy");
     expect((refused as Error).message).toBe("at most 2 page runs of one account may wait for the browser; retry when one has ended");

@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { newUser, type TestUser } from "../helpers/http.js";
+import { call, createSecret, newUser, type TestUser } from "../helpers/http.js";
 import { pageRunsOf } from "../helpers/sandbox-client.js";
 import { Stack } from "../helpers/stack.js";
 import { PAGE_TRACKERS, trackerCalls } from "../helpers/trackers.js";
@@ -49,9 +49,10 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const tracker = (u: TestUser, name: string) =>
+const tracker = (u: TestUser, name: string, secrets: unknown = "none") =>
   pages.create(stack, u, {
     name,
+    secrets,
     target: { extractor: `export async function execute(page) { await page.goto("http://127.0.0.1:${port}/${name}"); return await page.textContent("p"); }` },
   });
 const waiting = async (n: number) => expect((await until(() => pageRunsOf(stack), (s) => s.waiting === n)).waiting).toBe(n);
@@ -62,7 +63,10 @@ it("gives the browser's next place to another account's run, not to the account 
   const a = await newUser(stack);
   const b = await newUser(stack);
   const ids = new Map<string, [TestUser, string]>();
-  for (const name of ["a1", "a2", "a3", "a4"]) ids.set(name, [a, await tracker(a, name)]);
+  for (const name of ["a1", "a2", "a3"]) ids.set(name, [a, await tracker(a, name)]);
+  // The refused run's grant would be spent by a release: it must not be.
+  const secretId = await createSecret(stack, a, "SITE_TOKEN", "token-of-a-refused-run-5e1d");
+  ids.set("a4", [a, await tracker(a, "a4", { selected: [secretId] })]);
   ids.set("b1", [b, await tracker(b, "b1")]);
   const refresh = (name: string) => pages.refresh(stack, ...ids.get(name)!);
 
@@ -77,6 +81,8 @@ it("gives the browser's next place to another account's run, not to the account 
   expect(refused.body.message).toBe(
     `the run failed at the sandbox stage: at most ${WAITING_PER_USER} page runs of one account may wait for the browser; retry when one has ended`,
   );
+  const audit = await call<{ events: { consumer?: string }[] }>(stack, "GET", "/api/user/secrets/_audit", { auth: a.auth });
+  expect(audit.body.events.filter((e) => e.consumer?.includes(ids.get("a4")![1]))).toEqual([]);
   const b1 = refresh("b1");
   await waiting(3);
 
