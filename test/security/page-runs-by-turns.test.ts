@@ -24,12 +24,15 @@ let site: http.Server;
 let port: number;
 const seen: string[] = [];
 const held = new Map<string, () => void>();
+// Set when the test has ended: pages still to come are answered at once.
+let closing = false;
 
 beforeAll(async () => {
   site = http.createServer((req, res) => {
     const name = (req.url ?? "/").slice(1);
     if (!/^[ab]\d$/.test(name)) return void res.writeHead(404).end();
     seen.push(name);
+    if (closing) return void res.writeHead(200, { "content-type": "text/html" }).end(`<p>${name}</p>`);
     held.set(name, () => {
       held.delete(name);
       res.writeHead(200, { "content-type": "text/html" }).end(`<p>${name}</p>`);
@@ -42,8 +45,13 @@ beforeAll(async () => {
     gatewayEnv: { PAGE_TRACKER_TIMEOUT_MS: "60000", TRACKER_SCHEDULER_POLL_MS: "0" },
   });
 });
+// Refreshes still in flight when a failed assertion ends the test: waited for (their answers ignored) before the stack stops.
+const inFlight: Promise<unknown>[] = [];
+
 afterAll(async () => {
+  closing = true;
   for (const release of held.values()) release();
+  await Promise.allSettled(inFlight);
   site?.closeAllConnections();
   site?.close();
   await stack?.stop();
@@ -68,7 +76,11 @@ it("gives the browser's next place to another account's run, not to the account 
   const secretId = await createSecret(stack, a, "SITE_TOKEN", "token-of-a-refused-run-5e1d");
   ids.set("a4", [a, await tracker(a, "a4", { selected: [secretId] })]);
   ids.set("b1", [b, await tracker(b, "b1")]);
-  const refresh = (name: string) => pages.refresh(stack, ...ids.get(name)!);
+  const refresh = (name: string) => {
+    const answer = pages.refresh(stack, ...ids.get(name)!);
+    inFlight.push(answer);
+    return answer;
+  };
 
   const a1 = refresh("a1");
   await reached("a1");
