@@ -58,7 +58,7 @@ export class FairSlots {
       if (left > 0) this.held.set(userId, left);
       else this.held.delete(userId);
       this.startNext();
-      if (!this.held.has(userId) && !this.waiting.has(userId)) this.lastServed.delete(userId);
+      this.forgetIfIdle(userId);
     }
   }
 
@@ -78,7 +78,7 @@ export class FairSlots {
         queue.splice(i, 1);
         this.waitingCount -= 1;
         if (queue.length === 0) this.waiting.delete(userId);
-        if (!this.held.has(userId) && !this.waiting.has(userId)) this.lastServed.delete(userId);
+        this.forgetIfIdle(userId);
         reject(gaveUp());
       };
       const waiter: Waiter = {
@@ -94,6 +94,11 @@ export class FairSlots {
       this.waitingCount += 1;
       signal?.addEventListener("abort", onAbort, { once: true });
     });
+  }
+
+  /** An account with no place and nothing waiting is forgotten: its next run counts as a newcomer's. */
+  private forgetIfIdle(userId: string): void {
+    if (!this.held.has(userId) && !this.waiting.has(userId)) this.lastServed.delete(userId);
   }
 
   private full(): DomainError {
