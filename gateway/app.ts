@@ -76,6 +76,8 @@ export interface GatewayDeps {
     scriptTimeoutMs: number;
     /** Rendered static values kept in memory; 0 bytes turns the cache off. */
     renderCache: { maxBytes: number; ttlMs: number };
+    /** The byte budget of each account's responder history, across its responders. */
+    historyBytesPerUser: number;
   };
   trackers: TrackerSettings;
   metrics: GatewayMetrics;
@@ -143,7 +145,7 @@ export async function buildApp(
   secrets.onDeleted((userId, id) => responders.secretDeleted(userId, id));
   const renders = new RenderCache(deps.webhooks.renderCache, deps.generations);
   secrets.onChanged((userId) => deps.generations.written(userId));
-  const history = new HistoryWriter(deps.db);
+  const history = new HistoryWriter(deps.db, { bytesPerUser: deps.webhooks.historyBytesPerUser });
   const webhooks = new WebhookServer({
     history,
     directory,

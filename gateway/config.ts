@@ -6,6 +6,7 @@ import { ConfigError, grpcTargetValue, logLevel, parseEnv, port, positiveInt, po
 import type { DbTarget } from "../common/db.js";
 import { readGrantKey } from "../common/grant-token.js";
 import type { TlsFiles } from "../common/tls.js";
+import { DEFAULT_HISTORY_BYTES_PER_USER } from "./webhooks/history-writer.js";
 
 const schema = z.object({
   DATA_DIR: z.string().default(".data"),
@@ -54,6 +55,8 @@ const schema = z.object({
   // The reference's defaults: 100 responders, and 100 trackers (here of each kind).
   RESPONDERS_PER_USER: positiveInt(100),
   TRACKERS_PER_USER: positiveInt(100),
+  // Across all of an account's responders; the newest entry is kept whatever it weighs.
+  RESPONDER_HISTORY_BYTES_PER_USER: positiveInt(DEFAULT_HISTORY_BYTES_PER_USER),
   GATEWAY_METRICS_PORT: optionalPort,
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   LOG_LEVEL: logLevel,
@@ -83,6 +86,7 @@ export interface GatewayConfig {
   userScriptsPerUser: number;
   tagsPerUser: number;
   respondersPerUser: number;
+  historyBytesPerUser: number;
   /** Prometheus metrics listener; off when unset. */
   metrics?: MetricsListen;
   logLevel: string;
@@ -144,6 +148,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     userScriptsPerUser: e.USER_SCRIPTS_PER_USER,
     tagsPerUser: e.TAGS_PER_USER,
     respondersPerUser: e.RESPONDERS_PER_USER,
+    historyBytesPerUser: e.RESPONDER_HISTORY_BYTES_PER_USER,
     metrics: metricsListen(e.METRICS_HOST, e.GATEWAY_METRICS_PORT),
     logLevel: e.LOG_LEVEL,
   };

@@ -53,6 +53,7 @@ async function main() {
       bodyLimit: config.webhooksBodyLimit,
       scriptTimeoutMs: config.responderScriptTimeoutMs,
       renderCache: { maxBytes: config.templateCacheMaxBytes, ttlMs: config.templateCacheTtlMs },
+      historyBytesPerUser: config.historyBytesPerUser,
     },
     trackers: config.trackers,
   });

@@ -1,11 +1,25 @@
 import { pgErrorCode, type Db } from "../../common/db.js";
-import { trackRequests, type TrackedRequest } from "../responders/history-store.js";
+import { entryBytes, trackRequests, vacuumHistory, type TrackedRequest } from "../responders/history-store.js";
 
 /** How long an entry may wait for others to share its transaction (ms). */
 export const BATCH_WAIT_MS = 10;
 
+/**
+ * Entry bytes past which a batch takes no more: the rest go in the next. One
+ * transaction must stay far below what a statement can carry (Postgres
+ * refuses a JSON parameter over 256 MiB, and the whole batch with it).
+ */
+export const BATCH_MAX_BYTES = 8 * 1024 * 1024;
+
+/** Entries written between two vacuums of the history table (history-store.ts, vacuumHistory). */
+export const VACUUM_EVERY_ENTRIES = 5_000;
+
+/** RESPONDER_HISTORY_BYTES_PER_USER's default. */
+export const DEFAULT_HISTORY_BYTES_PER_USER = 64 * 1024 * 1024;
+
 interface Waiting {
   request: TrackedRequest;
+  bytes: number;
   settle: (err?: unknown) => void;
 }
 
@@ -13,6 +27,13 @@ interface Pending {
   keep: number;
   /** Oldest arrival first; never more than `keep`. */
   waiting: Waiting[];
+}
+
+/** One account's waiting entries. */
+interface UserPending {
+  bytes: number;
+  entries: number;
+  responders: Map<string, Pending>;
 }
 
 /**
@@ -24,28 +45,48 @@ interface Pending {
  * whatever arrives within a few milliseconds, or while one batch is written,
  * goes in the next, so a batch grows with the load and the writes keep up.
  *
- * Of one responder's waiting entries only the newest `keep` are held: the
- * trim after the insert would delete the others at once, so they resolve
- * as written without ever being sent. That bounds the memory per responder
+ * Nothing waits that the trims after the insert would delete at once: of one
+ * responder's entries only the newest `keep`, and of one account's only the
+ * newest that fit its byte budget (the newest always). The others resolve as
+ * written without ever being sent. That bounds the memory per account
  * whatever the load.
+ *
+ * A batch holds at most BATCH_MAX_BYTES (or one entry), taken from the
+ * accounts in turns, oldest first within each: one account's flood of large
+ * requests neither makes a batch the database refuses whole nor keeps
+ * another account's entries waiting behind all of its own.
  */
 export class HistoryWriter {
-  private pending = new Map<string, Pending>();
+  private pending = new Map<string, UserPending>();
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private readonly bytesPerUser: number;
+  private writtenSinceVacuum = 0;
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    opts: { bytesPerUser?: number } = {},
+  ) {
+    this.bytesPerUser = opts.bytesPerUser ?? DEFAULT_HISTORY_BYTES_PER_USER;
+  }
 
   /** Settles once the entry is written (or has been pushed out by newer ones); rejects when it could not be. */
   record(request: TrackedRequest, keep: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const settle = (err?: unknown) => (err === undefined ? resolve() : reject(err));
-      let p = this.pending.get(request.responderId);
-      if (!p) this.pending.set(request.responderId, (p = { keep, waiting: [] }));
+      let user = this.pending.get(request.userId);
+      if (!user) this.pending.set(request.userId, (user = { bytes: 0, entries: 0, responders: new Map() }));
+      let p = user.responders.get(request.responderId);
+      if (!p) user.responders.set(request.responderId, (p = { keep, waiting: [] }));
       // The newest setting wins: it is what the trim of the next write applies.
       p.keep = keep;
-      insertByArrival(p.waiting, { request, settle });
-      while (p.waiting.length > p.keep) p.waiting.shift()!.settle();
+      const w: Waiting = { request, bytes: entryBytes(request), settle };
+      insertByArrival(p.waiting, w);
+      user.bytes += w.bytes;
+      user.entries++;
+      while (p.waiting.length > p.keep) this.drop(user, p);
+      // The account's newest entry stays whatever it weighs, as in the database.
+      while (user.bytes > this.bytesPerUser && user.entries > 1) this.drop(user, oldestOf(user)!);
       this.schedule();
     });
   }
@@ -61,6 +102,14 @@ export class HistoryWriter {
       else if (this.pending.size === 0) return;
       else this.start();
     }
+  }
+
+  /** The responder's oldest waiting entry leaves as if written: the next trim would delete it. */
+  private drop(user: UserPending, p: Pending): void {
+    const w = p.waiting.shift()!;
+    user.bytes -= w.bytes;
+    user.entries--;
+    w.settle();
   }
 
   private schedule(): void {
@@ -79,14 +128,51 @@ export class HistoryWriter {
     });
   }
 
+  /** Takes the next batch out of what waits: accounts in turns, each oldest first, up to BATCH_MAX_BYTES. */
+  private take(): { waiting: Waiting[]; keep: Map<string, number> } {
+    const queues = [...this.pending.values()].map((user) => [...user.responders.values()].flatMap((p) => p.waiting).sort(byArrival));
+    const taken: Waiting[] = [];
+    let bytes = 0;
+    for (let i = 0; bytes < BATCH_MAX_BYTES && queues.some((q) => i < q.length); i++) {
+      for (const q of queues) {
+        const w = q[i];
+        if (!w || (bytes >= BATCH_MAX_BYTES && taken.length > 0)) continue;
+        taken.push(w);
+        bytes += w.bytes;
+      }
+    }
+    const chosen = new Set(taken);
+    const keep = new Map<string, number>();
+    for (const [userId, user] of this.pending) {
+      for (const [responderId, p] of user.responders) {
+        const left = p.waiting.filter((w) => !chosen.has(w));
+        if (left.length < p.waiting.length) keep.set(responderId, p.keep);
+        for (const w of p.waiting) {
+          if (!chosen.has(w)) continue;
+          user.bytes -= w.bytes;
+          user.entries--;
+        }
+        // A list the budget emptied goes too, or the writer would never find itself idle.
+        if (left.length === 0) user.responders.delete(responderId);
+        else p.waiting = left;
+      }
+      if (user.responders.size === 0) this.pending.delete(userId);
+    }
+    return { waiting: taken, keep };
+  }
+
   private async write(): Promise<void> {
-    const batch = this.pending;
-    this.pending = new Map();
-    const waiting = [...batch.values()].flatMap((p) => p.waiting);
-    const keep = new Map([...batch].map(([id, p]) => [id, p.keep]));
+    const { waiting, keep } = this.take();
+    if (waiting.length === 0) return;
     try {
-      await trackRequests(this.db, waiting.map((w) => w.request), keep);
+      await trackRequests(this.db, waiting.map((w) => w.request), keep, this.bytesPerUser);
       for (const w of waiting) w.settle();
+      this.writtenSinceVacuum += waiting.length;
+      if (this.writtenSinceVacuum >= VACUUM_EVERY_ENTRIES) {
+        this.writtenSinceVacuum = 0;
+        // Upkeep only: a database that is away fails the next batch, which reports it.
+        await vacuumHistory(this.db).catch(() => {});
+      }
     } catch (err) {
       // A database that is away fails the batch at once: writing each entry
       // on its own would only wait out the outage once per entry.
@@ -98,13 +184,24 @@ export class HistoryWriter {
       // is written on its own, and only those that fail again report it.
       for (const w of waiting) {
         const id = w.request.responderId;
-        await trackRequests(this.db, [w.request], new Map([[id, keep.get(id)!]])).then(
+        await trackRequests(this.db, [w.request], new Map([[id, keep.get(id)!]]), this.bytesPerUser).then(
           () => w.settle(),
           (err: unknown) => w.settle(err ?? new Error("could not record the request")),
         );
       }
     }
   }
+}
+
+const byArrival = (a: Waiting, b: Waiting) => a.request.receivedAt - b.request.receivedAt;
+
+/** The account's responder whose first waiting entry arrived earliest. */
+function oldestOf(user: UserPending): Pending | undefined {
+  let oldest: Pending | undefined;
+  for (const p of user.responders.values()) {
+    if (p.waiting.length > 0 && (!oldest || p.waiting[0]!.request.receivedAt < oldest.waiting[0]!.request.receivedAt)) oldest = p;
+  }
+  return oldest;
 }
 
 /** Entries are recorded after their responses, so arrivals come nearly, not always, in order. */

@@ -127,6 +127,7 @@ export class WebhookServer {
         keep: responder.settings.requestsToTrack,
         request: {
           responderId: responder.id,
+          userId: responder.userId,
           ...(req.clientAddress ? { clientAddress: req.clientAddress } : {}),
           method: req.method,
           url: req.rawQuery === undefined ? req.path : `${req.path}?${req.rawQuery}`,

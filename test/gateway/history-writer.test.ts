@@ -5,8 +5,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDb, type Db } from "../../common/db.js";
 import { migrate } from "../../common/migrate.js";
-import { historyOf, type TrackedRequest } from "../../gateway/responders/history-store.js";
-import { HistoryWriter } from "../../gateway/webhooks/history-writer.js";
+import { entryBytes, historyOf, type TrackedRequest } from "../../gateway/responders/history-store.js";
+import { BATCH_MAX_BYTES, HistoryWriter, VACUUM_EVERY_ENTRIES } from "../../gateway/webhooks/history-writer.js";
 import { ADMIN_URL, createDatabase, dropDatabase } from "../helpers/databases.js";
 
 // Responder history as the gateway writes it under load: many served
@@ -23,8 +23,7 @@ beforeAll(async () => {
   url = ADMIN_URL ? await createDatabase("history_writer") : undefined;
   db = await openDb(url ? { url } : { pgliteDir: dir }, { poolSize: 4 });
   await migrate(db, path.resolve(import.meta.dirname, "../../gateway/migrations"), 1);
-  userId = crypto.randomUUID();
-  await db.query("INSERT INTO users (id, email, handle) VALUES ($1, $2, $3)", [userId, `${userId}@example.test`, crypto.randomBytes(8).toString("hex")]);
+  userId = await newUser();
 });
 afterAll(async () => {
   await db?.close();
@@ -32,19 +31,27 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function responder(keep: number): Promise<string> {
+async function newUser(): Promise<string> {
+  const id = crypto.randomUUID();
+  await db.query("INSERT INTO users (id, email, handle) VALUES ($1, $2, $3)", [id, `${id}@example.test`, crypto.randomBytes(8).toString("hex")]);
+  return id;
+}
+
+const owners = new Map<string, string>();
+async function responder(keep: number, owner = userId): Promise<string> {
   const id = crypto.randomUUID();
   await db.query(
     `INSERT INTO responders (id, user_id, name, path_type, path, method, enabled, requests_to_track, status_code, headers, secrets_access)
      VALUES ($1, $2, $3, '=', $4, 'GET', true, $5, 200, '[]', 'none')`,
-    [id, userId, id, `/${id}`, keep],
+    [id, owner, id, `/${id}`, keep],
   );
+  owners.set(id, owner);
   return id;
 }
 
 let clock = Date.now();
-function request(responderId: string, url: string, receivedAt = ++clock): TrackedRequest {
-  return { responderId, method: "POST", url, headers: [["X-Seq", url]], body: Buffer.from(`body of ${url}`), durationUs: 7, receivedAt };
+function request(responderId: string, url: string, receivedAt = ++clock, body = Buffer.from(`body of ${url}`)): TrackedRequest {
+  return { responderId, userId: owners.get(responderId)!, method: "POST", url, headers: [["X-Seq", url]], body, durationUs: 7, receivedAt };
 }
 
 const urlsOf = async (id: string) => (await historyOf(db, id, 100)).map((e) => e.url);
@@ -140,11 +147,113 @@ describe("HistoryWriter", () => {
     expect(await urlsOf(id)).toEqual([]);
   });
 
+  it("keeps the table from growing with every entry ever written (an embedded database has no autovacuum)", async () => {
+    // 100 responders keeping 30: every batch writes 3,000 entries and its trims delete the 3,000 before them.
+    const owner = await newUser();
+    const ids = await Promise.all(Array.from({ length: 100 }, () => responder(30, owner)));
+    const writer = new HistoryWriter(db);
+    const round = () => Promise.all(ids.flatMap((id) => Array.from({ length: 30 }, (_, i) => writer.record(request(id, `/r?${i}`, ++clock, Buffer.alloc(100)), 30))));
+    const tableBytes = async () => Number((await db.query<{ n: string }>("SELECT pg_total_relation_size('responder_requests')::text AS n"))[0]!.n);
+    const rounds = Math.ceil((2 * VACUUM_EVERY_ENTRIES) / 3000);
+    for (let i = 0; i < rounds; i++) await round();
+    const early = await tableBytes();
+    for (let i = 0; i < 2 * rounds; i++) await round();
+    // Without the vacuums the second figure is about twice the first: the dead rows of twice as many rounds more.
+    expect(await tableBytes()).toBeLessThan(early * 1.3);
+    expect((await historyOf(db, ids[0]!, 100)).length).toBe(30);
+  });
+
   it("drain() returns once everything recorded is written", async () => {
     const id = await responder(10);
     const writer = new HistoryWriter(db);
     for (let i = 1; i <= 6; i++) void writer.record(request(id, `/d?${i}`), 10);
     await writer.drain();
     expect(await urlsOf(id)).toHaveLength(6);
+  });
+});
+
+describe("an account's byte budget", () => {
+  const KiB = 1024;
+  const storedBytes = async (owner: string) =>
+    Number(
+      (
+        await db.query<{ n: string }>(
+          "SELECT COALESCE(sum(h.bytes), 0)::text AS n FROM responder_requests h JOIN responders r ON r.id = h.responder_id WHERE r.user_id = $1",
+          [owner],
+        )
+      )[0]!.n,
+    );
+
+  it("keeps the newest entries that fit, across the account's responders, and leaves other accounts alone", async () => {
+    const owner = await newUser();
+    const [a, b] = [await responder(30, owner), await responder(30, owner)];
+    const other = await responder(30, await newUser());
+    const body = Buffer.alloc(3 * KiB, 120);
+    const writer = new HistoryWriter(db, { bytesPerUser: 10 * KiB });
+    // One at a time, so that the database's trim does the work, not the writer's memory.
+    for (let i = 1; i <= 6; i++) {
+      await writer.record(request(i % 2 ? a : b, `/${i}`, ++clock, body), 30);
+      await writer.record(request(other, `/other?${i}`), 30);
+    }
+    // Each entry weighs a little over 3 KiB: three fit in 10 KiB, and they are the newest three of both responders.
+    expect(await urlsOf(a)).toEqual(["/5"]);
+    expect(await urlsOf(b)).toEqual(["/6", "/4"]);
+    expect(await storedBytes(owner)).toBeLessThanOrEqual(10 * KiB);
+    expect(await urlsOf(other)).toHaveLength(6);
+  });
+
+  it("keeps an account's newest entry whatever it weighs", async () => {
+    const owner = await newUser();
+    const id = await responder(5, owner);
+    const writer = new HistoryWriter(db, { bytesPerUser: 1 * KiB });
+    await writer.record(request(id, "/big", ++clock, Buffer.alloc(5 * KiB)), 5);
+    expect(await urlsOf(id)).toEqual(["/big"]);
+    await writer.record(request(id, "/bigger", ++clock, Buffer.alloc(6 * KiB)), 5);
+    expect(await urlsOf(id)).toEqual(["/bigger"]);
+  });
+
+  it("never sends what the budget would delete at once", async () => {
+    const owner = await newUser();
+    const [a, b] = [await responder(30, owner), await responder(30, owner)];
+    const writer = new HistoryWriter(db, { bytesPerUser: 10 * KiB });
+    const before = await rowsEverInserted();
+    const written: Array<Promise<void>> = [];
+    for (let i = 1; i <= 20; i++) written.push(writer.record(request(i % 2 ? a : b, `/${i}`, ++clock, Buffer.alloc(3 * KiB)), 30));
+    await Promise.all(written);
+    expect([...(await urlsOf(a)), ...(await urlsOf(b))].sort()).toEqual(["/18", "/19", "/20"]);
+    expect((await rowsEverInserted()) - before).toBe(3);
+  });
+
+  it("splits a flood of large entries into bounded transactions, and another account's entry goes in the first", async () => {
+    // Unbounded, one batch of over 256 MiB of JSON is refused whole, other accounts' entries with it.
+    // Here 40 MiB stand for it: what is checked is each transaction's size, read back from the rows' xmin.
+    const owner = await newUser();
+    const flood = await Promise.all(Array.from({ length: 5 }, () => responder(30, owner)));
+    const other = await responder(5, await newUser());
+    const writer = new HistoryWriter(db, { bytesPerUser: 1024 * 1024 * KiB });
+    const body = Buffer.alloc(1024 * KiB, 97);
+    const written: Array<Promise<void>> = [];
+    for (const id of flood) for (let i = 0; i < 8; i++) written.push(writer.record(request(id, `/flood?${i}`, ++clock, body), 30));
+    written.push(writer.record(request(other, "/other"), 5));
+    await Promise.all(written);
+    const transactions = await db.query<{ tx: string; bytes: string; theirs: boolean }>(
+      `SELECT h.xmin::text AS tx, sum(h.bytes)::text AS bytes, bool_or(h.responder_id = $2) AS theirs
+       FROM responder_requests h WHERE h.responder_id = ANY($1::uuid[]) OR h.responder_id = $2
+       GROUP BY h.xmin::text ORDER BY h.xmin::text::bigint`,
+      [flood, other],
+    );
+    expect(transactions.length).toBeGreaterThanOrEqual(5);
+    for (const t of transactions) expect(Number(t.bytes)).toBeLessThanOrEqual(BATCH_MAX_BYTES + body.length + KiB);
+    // Accounts take turns: not after 40 MiB of the flood.
+    expect(transactions[0]!.theirs).toBe(true);
+    expect(await urlsOf(other)).toEqual(["/other"]);
+    expect(transactions.reduce((n, t) => n + Number(t.bytes), 0)).toBe(40 * entryBytes(request(flood[0]!, "/flood?0", 0, body)) + entryBytes(request(other, "/other")));
+  });
+
+  it("counts an entry's bodies, URL and headers, the response's with them", () => {
+    const r = request(crypto.randomUUID(), "/p?x=1", 1, Buffer.from("four"));
+    expect(entryBytes(r)).toBe(4 + "/p?x=1".length + "X-Seq".length + "/p?x=1".length);
+    const withResponse = { ...r, response: { statusCode: 200, headers: [["a", "bc"]] as [string, string][], body: Buffer.from("hello") } };
+    expect(entryBytes(withResponse)).toBe(entryBytes(r) + 1 + 2 + 5);
   });
 });

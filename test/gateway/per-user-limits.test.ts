@@ -3,19 +3,21 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, newUser, type TestUser } from "../helpers/http.js";
 import { Stack } from "../helpers/stack.js";
 import { API_TRACKERS, PAGE_TRACKERS } from "../helpers/trackers.js";
-import { responderBody } from "../helpers/webhooks.js";
+import { createResponder, hitUrl, responderBody } from "../helpers/webhooks.js";
 
 // How many responders and trackers one account may have (RESPONDERS_PER_USER,
 // TRACKERS_PER_USER per kind): every row costs storage, and every scheduled
 // tracker a share of the sandbox. Counted with the insert under a per-user
 // lock, so a race of creates cannot pass the limit; an import is refused
-// whole when it would.
+// whole when it would. And the bytes of an account's responder history
+// (RESPONDER_HISTORY_BYTES_PER_USER), across its responders.
 
 const LIMIT = 3;
+const HISTORY_BYTES = 8 * 1024;
 let stack: Stack;
 
 beforeAll(async () => {
-  stack = await Stack.start({ gatewayEnv: { RESPONDERS_PER_USER: String(LIMIT), TRACKERS_PER_USER: String(LIMIT), TRACKER_SCHEDULER_POLL_MS: "0" } });
+  stack = await Stack.start({ gatewayEnv: { RESPONDERS_PER_USER: String(LIMIT), TRACKERS_PER_USER: String(LIMIT), RESPONDER_HISTORY_BYTES_PER_USER: String(HISTORY_BYTES), TRACKER_SCHEDULER_POLL_MS: "0" } });
 });
 afterAll(() => stack?.stop());
 
@@ -73,4 +75,20 @@ it("refuses an import whole when it would take a user past a limit", async () =>
   expect(res.status).toBe(400);
   expect(res.body.message).toBe(`nothing was imported: ${LIMIT} new responders would make ${LIMIT + 1}, over the limit of ${LIMIT} per user`);
   expect(await total(u, COLLECTIONS[0]!.base)).toBe(1);
+});
+
+it("holds an account's responder history to its byte budget, newest first across its responders", async () => {
+  const u = await newUser(stack);
+  const tracked = (path: string) => createResponder(stack, u, { method: "POST", location: { pathType: "=", path }, settings: { requestsToTrack: 10 } });
+  const [a, b] = [await tracked("/kept-a"), await tracked("/kept-b")];
+  const history = async (id: string) => (await call<{ url: string; body: number[] }[]>(stack, "GET", `/api/webhooks/responders/${id}/_history`, { auth: u.auth })).body;
+  // Each entry weighs its 3,000-byte body and its headers: two fit in 8 KiB, three do not.
+  for (let i = 1; i <= 5; i++) {
+    const res = await hitUrl(stack, (i % 2 ? a : b).url, { method: "POST", body: "x".repeat(3000) }, `?${i}`);
+    expect(res.status).toBe(200);
+  }
+  // Written just after the responses: wait for the newest.
+  while (!(await history(a.id)).some((e) => e.url.endsWith("?5"))) await new Promise((r) => setTimeout(r, 25));
+  expect((await history(a.id)).map((e) => e.url)).toEqual(["/kept-a?5"]);
+  expect((await history(b.id)).map((e) => e.url)).toEqual(["/kept-b?4"]);
 });
