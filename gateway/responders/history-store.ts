@@ -71,6 +71,13 @@ const INSERT_REQUESTS = prepared(
    WHERE EXISTS (SELECT 1 FROM responders WHERE id = x.r)
    ORDER BY x.n`,
 );
+const TRIM_RESPONDERS = prepared(
+  `DELETE FROM responder_requests WHERE id IN (
+     SELECT id FROM (
+       SELECT h.id, k.keep, row_number() OVER (PARTITION BY h.responder_id ORDER BY h.created_at DESC, h.id DESC) AS place
+       FROM jsonb_to_recordset($1::jsonb) AS k(r uuid, keep int) JOIN responder_requests h ON h.responder_id = k.r
+     ) AS ranked WHERE place > keep)`,
+);
 // One read of the accounts' entries serves both trims: each responder keeps
 // its newest `keep`; then, across all of an account's responders, newest
 // first, what no longer fits the budget goes, except the account's newest
@@ -92,15 +99,15 @@ const TRIM = prepared(
 
 /**
  * Records requests and drops, for every responder in `keep` (id -> how many
- * entries it keeps), what falls out of its newest entries by arrival, then,
- * for every account in the batch, what falls out of `bytesPerUser` across its
- * responders: one transaction of three statements whatever the batch's size.
- * Writers for one account take turns under a transaction lock (concurrent
- * writers could otherwise each trim without seeing the other's new rows and
- * leave too many), taken in one order, so batches from two gateways never
- * wait on each other in a cycle.
+ * entries it keeps), what falls out of its newest entries by arrival, and,
+ * when `bytesPerUser` is given, for every account in the batch, what falls
+ * out of it across the account's responders: one transaction of three
+ * statements whatever the batch's size. Writers for one account take turns
+ * under a transaction lock (concurrent writers could otherwise each trim
+ * without seeing the other's new rows and leave too many), taken in one
+ * order, so batches from two gateways never wait on each other in a cycle.
  */
-export async function trackRequests(db: Db, requests: TrackedRequest[], keep: Map<string, number>, bytesPerUser: number): Promise<void> {
+export async function trackRequests(db: Db, requests: TrackedRequest[], keep: Map<string, number>, bytesPerUser?: number): Promise<void> {
   const rows = requests.map((r, n) => ({
     n,
     r: r.responderId,
@@ -119,7 +126,8 @@ export async function trackRequests(db: Db, requests: TrackedRequest[], keep: Ma
   await db.tx(async (q) => {
     await q.query(LOCK_USERS, [users]);
     await q.query(INSERT_REQUESTS, [JSON.stringify(rows)]);
-    await q.query(TRIM, [limits, users, bytesPerUser]);
+    if (bytesPerUser === undefined) await q.query(TRIM_RESPONDERS, [limits]);
+    else await q.query(TRIM, [limits, users, bytesPerUser]);
   });
 }
 

@@ -14,6 +14,18 @@ export const BATCH_MAX_BYTES = 8 * 1024 * 1024;
 /** Entries written between two vacuums of the history table (history-store.ts, vacuumHistory). */
 export const VACUUM_EVERY_ENTRIES = 5_000;
 
+/**
+ * The share of the budget an account may add through one writer before its
+ * total is checked again. The check reads all of the account's entries; the
+ * trim by responder alone reads only the batch's. So an account's history
+ * may pass its budget by this share per gateway, until that gateway's next
+ * check.
+ */
+const BUDGET_CHECK_SHARE = 1 / 16;
+
+/** Accounts whose writes since their last check are remembered; past it all are checked again. */
+const BUDGET_CHECKS_REMEMBERED = 100_000;
+
 /** RESPONDER_HISTORY_BYTES_PER_USER's default. */
 export const DEFAULT_HISTORY_BYTES_PER_USER = 64 * 1024 * 1024;
 
@@ -62,6 +74,8 @@ export class HistoryWriter {
   private timer: NodeJS.Timeout | undefined;
   private readonly bytesPerUser: number;
   private writtenSinceVacuum = 0;
+  /** Bytes each account had written through this writer since its total was last checked. */
+  private readonly sinceCheck = new Map<string, number>();
 
   constructor(
     private readonly db: Db,
@@ -101,6 +115,17 @@ export class HistoryWriter {
       if (this.writing) await this.writing;
       else if (this.pending.size === 0) return;
       else this.start();
+    }
+  }
+
+  /** Counts what a batch added: after a check, each of its accounts starts again from nothing. */
+  private checked(added: Map<string, number>, check: boolean): void {
+    if (this.sinceCheck.size > BUDGET_CHECKS_REMEMBERED) this.sinceCheck.clear();
+    for (const [user, bytes] of added) {
+      const before = this.sinceCheck.get(user);
+      // An account forgotten meanwhile stays so, and is checked in its next batch.
+      if (check) this.sinceCheck.set(user, 0);
+      else if (before !== undefined) this.sinceCheck.set(user, before + bytes);
     }
   }
 
@@ -164,8 +189,12 @@ export class HistoryWriter {
   private async write(): Promise<void> {
     const { waiting, keep } = this.take();
     if (waiting.length === 0) return;
+    const added = new Map<string, number>();
+    for (const w of waiting) added.set(w.request.userId, (added.get(w.request.userId) ?? 0) + w.bytes);
+    const check = [...added].some(([user, bytes]) => bytes + (this.sinceCheck.get(user) ?? Infinity) >= this.bytesPerUser * BUDGET_CHECK_SHARE);
     try {
-      await trackRequests(this.db, waiting.map((w) => w.request), keep, this.bytesPerUser);
+      await trackRequests(this.db, waiting.map((w) => w.request), keep, check ? this.bytesPerUser : undefined);
+      this.checked(added, check);
       for (const w of waiting) w.settle();
       this.writtenSinceVacuum += waiting.length;
       if (this.writtenSinceVacuum >= VACUUM_EVERY_ENTRIES) {

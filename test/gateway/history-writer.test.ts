@@ -202,6 +202,21 @@ describe("an account's byte budget", () => {
     expect(await urlsOf(other)).toHaveLength(6);
   });
 
+  it("checks an account's total again once it has added a sixteenth of its budget, one small batch at a time", async () => {
+    const owner = await newUser();
+    const ids = [await responder(30, owner), await responder(30, owner), await responder(30, owner)];
+    const budget = 16 * KiB;
+    const writer = new HistoryWriter(db, { bytesPerUser: budget });
+    for (let i = 0; i < 90; i++) await writer.record(request(ids[i % 3]!, `/${i}`, ++clock, Buffer.alloc(400)), 30);
+    // 90 entries of ~420 bytes: over twice the budget written, at most a sixteenth of it over at the end.
+    const stored = await storedBytes(owner);
+    expect(stored).toBeGreaterThan(budget - 2 * 420);
+    expect(stored).toBeLessThanOrEqual(budget + budget / 16);
+    // The newest are the ones kept.
+    expect((await urlsOf(ids[2]!))[0]).toBe("/89");
+    expect(await urlsOf(ids[0]!)).not.toContain("/0");
+  });
+
   it("keeps an account's newest entry whatever it weighs", async () => {
     const owner = await newUser();
     const id = await responder(5, owner);
