@@ -35,12 +35,21 @@ const CLAIM_AND_RECORD = prepared(
    RETURNING execution_id`,
 );
 
-/** Deletes uses of grants that expired before the given time (Unix seconds); returns how many. */
+/**
+ * Deletes uses of grants that expired before the given time (Unix seconds);
+ * returns how many. When any went, the table is vacuumed so that their space
+ * is used again: an embedded database has no autovacuum, and the table took a
+ * row per release (per execution with the release cache off) for good. On
+ * Postgres a runtime role that does not own the table (docker-compose's) only
+ * gets a warning, and autovacuum does it.
+ */
 export async function purgeGrantUses(q: Queryable, expiredBefore: number): Promise<number> {
   const [row] = await q.query<{ n: number }>(
     `WITH gone AS (DELETE FROM grant_uses WHERE expires_at < to_timestamp($1) RETURNING 1)
      SELECT count(*)::int AS n FROM gone`,
     [expiredBefore],
   );
-  return row?.n ?? 0;
+  const n = row?.n ?? 0;
+  if (n > 0) await q.exec("VACUUM grant_uses");
+  return n;
 }
