@@ -209,9 +209,11 @@ it("shares its places by turns: another user's tick waits for the next free plac
     await dueTracker(c, "c1", 0);
     runs.finish("a1");
     expect((await runs.startedCount(4))[3]).toBe("c1");
+    // One place at a time: two freed at once are claimed together, and started in either order.
     runs.finish("a2");
+    expect((await runs.startedCount(5))[4]).toBe("a3");
     runs.finish("c1");
-    expect((await runs.startedCount(6)).slice(4)).toEqual(["a3", "a4"]);
+    expect((await runs.startedCount(6))[5]).toBe("a4");
   } finally {
     await runs.stop();
   }
