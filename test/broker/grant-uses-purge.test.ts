@@ -1,30 +1,19 @@
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { openDb, type Db } from "../../common/db.js";
-import { migrate } from "../../common/migrate.js";
+import type { Db } from "../../common/db.js";
 import { purgeGrantUses } from "../../broker/grants/replay.js";
-import { ADMIN_URL, createDatabase, dropDatabase } from "../helpers/databases.js";
+import { openScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.js";
 
 // The replay guard's periodic purge, on the run's kind of database (Postgres
 // when TEST_DATABASE_URL is set, else PGlite as under `npm start`).
 
+let scratch: ScratchDatabase | undefined;
 let db: Db;
-let dir: string;
-let url: string | undefined;
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "grant-uses-"));
-  url = ADMIN_URL ? await createDatabase("grant_uses_purge") : undefined;
-  db = await openDb(url ? { url } : { pgliteDir: dir }, { poolSize: 2 });
-  await migrate(db, path.resolve(import.meta.dirname, "../../broker/migrations"), 1);
+  scratch = await openScratchDatabase("grant_uses_purge", { poolSize: 2, migrations: "broker" });
+  db = scratch.db;
 });
-afterAll(async () => {
-  await db?.close();
-  if (url) await dropDatabase(url);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => scratch?.close());
 
 const now = () => Math.floor(Date.now() / 1000);
 const use = (count: number, expiresIn: number) =>

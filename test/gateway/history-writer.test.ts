@@ -1,35 +1,25 @@
 import crypto from "node:crypto";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDb, type Db } from "../../common/db.js";
-import { migrate } from "../../common/migrate.js";
 import { entryBytes, historyOf, type TrackedRequest } from "../../gateway/responders/history-store.js";
 import { BATCH_MAX_BYTES, HistoryWriter, VACUUM_EVERY_ENTRIES } from "../../gateway/webhooks/history-writer.js";
-import { ADMIN_URL, createDatabase, dropDatabase } from "../helpers/databases.js";
+import { openScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.js";
 
 // Responder history as the gateway writes it under load: many served
 // requests per transaction, on the real database of the run (Postgres when
 // TEST_DATABASE_URL is set, else PGlite as under `npm start`).
 
+let scratch: ScratchDatabase | undefined;
 let db: Db;
-let dir: string;
-let url: string | undefined;
 let userId: string;
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "history-writer-"));
-  url = ADMIN_URL ? await createDatabase("history_writer") : undefined;
-  db = await openDb(url ? { url } : { pgliteDir: dir }, { poolSize: 4 });
-  await migrate(db, path.resolve(import.meta.dirname, "../../gateway/migrations"), 1);
+  scratch = await openScratchDatabase("history_writer", { poolSize: 4 });
+  db = scratch.db;
   userId = await newUser();
 });
-afterAll(async () => {
-  await db?.close();
-  if (url) await dropDatabase(url);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => scratch?.close());
 
 async function newUser(): Promise<string> {
   const id = crypto.randomUUID();
@@ -134,8 +124,8 @@ describe("HistoryWriter", () => {
 
   it("fails the whole batch at once, without a write per entry, when the database is away", async () => {
     // A second, real handle on the run's kind of database, closed before the writer uses it.
-    const awayDir = path.join(dir, "away");
-    const away = await (url ? openDb({ url }, { poolSize: 1 }) : openDb({ pgliteDir: awayDir }));
+    const { url, dir } = scratch!;
+    const away = await (url ? openDb({ url }, { poolSize: 1 }) : openDb({ pgliteDir: path.join(dir, "away") }));
     await away.close();
     const writer = new HistoryWriter(away);
     const id = await responder(5);

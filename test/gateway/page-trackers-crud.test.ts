@@ -1,17 +1,12 @@
 import crypto from "node:crypto";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDb, type Db } from "../../common/db.js";
-import { migrate } from "../../common/migrate.js";
+import type { Db } from "../../common/db.js";
 import { PAGE_TRACKER_KIND, type PageTrackersService } from "../../gateway/page-trackers/kind.js";
 import { TagsService } from "../../gateway/tags/service.js";
 import { TrackersService } from "../../gateway/trackers/service.js";
 import { insertUser } from "../../gateway/users/store.js";
-import { BACKEND, createDatabase, dropDatabase } from "../helpers/databases.js";
 import { call, createSecret, newUser, type TestUser } from "../helpers/http.js";
+import { openScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.js";
 import { Stack } from "../helpers/stack.js";
 import { trackerCrud, type TrackerBody as Body } from "../helpers/trackers.js";
 
@@ -495,29 +490,17 @@ describe("OpenAPI", () => {
 // Below the API: what the scheduler will read (next_run_at) and what the runner works from.
 describe("store and schedule", () => {
   let db: Db;
-  let dbUrl: string | undefined;
-  let dir: string | undefined;
+  let scratch: ScratchDatabase | undefined;
   let service: PageTrackersService;
   const userId = crypto.randomUUID();
 
   beforeAll(async () => {
-    if (BACKEND === "postgres") {
-      dbUrl = await createDatabase("pagetrackers");
-      db = await openDb({ url: dbUrl }, { poolSize: 2 });
-    } else {
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), "secutils-page-trackers-"));
-      db = await openDb({ pgliteDir: dir });
-    }
-    const migrations = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../gateway/migrations");
-    await migrate(db, migrations, 1);
+    scratch = await openScratchDatabase("pagetrackers");
+    db = scratch.db;
     await insertUser(db, { id: userId, email: `${userId}@example.test`, handle: crypto.randomBytes(8).toString("hex") });
     service = new TrackersService(PAGE_TRACKER_KIND, { db, secretsOf: () => ({ existingIds: async (ids) => ids, idsByName: async () => new Map() }), tags: new TagsService(db, 100), maxPerUser: 100 });
   });
-  afterAll(async () => {
-    await db?.close();
-    if (dbUrl) await dropDatabase(dbUrl);
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => scratch?.close());
 
   const nextRun = async (id: string) =>
     (await db.query<{ at: Date | null }>("SELECT next_run_at AS at FROM page_trackers WHERE id = $1", [id]))[0]!.at;

@@ -1,32 +1,25 @@
 import crypto from "node:crypto";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDb, type Db } from "../../common/db.js";
+import type { Db } from "../../common/db.js";
 import { createLogger } from "../../common/log.js";
-import { migrate } from "../../common/migrate.js";
 import { ResponderDirectory, type HandleResponders } from "../../gateway/webhooks/directory.js";
-import { ADMIN_URL, createDatabase, dropDatabase } from "../helpers/databases.js";
+import { openScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.js";
 import { until } from "../helpers/wait.js";
 
 // The gateway's webhook directory on the run's real database (Postgres when
 // TEST_DATABASE_URL is set, else PGlite as under `npm start`): a handle no
 // user owns costs no query and takes no place among real users' definitions.
 
+let scratch: ScratchDatabase | undefined;
 let db: Db;
-let dir: string;
-let url: string | undefined;
 let queries = 0;
 /** The same database, counting the statements sent through it. */
 let counted: Db;
 const log = createLogger("test", "silent");
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "responder-directory-"));
-  url = ADMIN_URL ? await createDatabase("responder_directory") : undefined;
-  db = await openDb(url ? { url } : { pgliteDir: dir }, { poolSize: 4 });
-  await migrate(db, path.resolve(import.meta.dirname, "../../gateway/migrations"), 1);
+  scratch = await openScratchDatabase("responder_directory", { poolSize: 4 });
+  db = scratch.db;
   counted = {
     kind: db.kind,
     query: (sql, params) => {
@@ -39,11 +32,7 @@ beforeAll(async () => {
     close: () => db.close(),
   };
 });
-afterAll(async () => {
-  await db?.close();
-  if (url) await dropDatabase(url);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => scratch?.close());
 
 const randomHandle = () => crypto.randomBytes(8).toString("hex");
 

@@ -1,12 +1,9 @@
 import crypto from "node:crypto";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { openDb, type Db } from "../../common/db.js";
+import type { Db } from "../../common/db.js";
 import { createLogger } from "../../common/log.js";
 import { SECRETS_CHANNEL, SecretsGenerations } from "../../gateway/secrets/generations.js";
-import { ADMIN_URL, createDatabase, dropDatabase } from "../helpers/databases.js";
+import { openScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.js";
 import { until } from "../helpers/wait.js";
 
 // Each user's secrets generation, which the caches of released values are keyed
@@ -15,21 +12,15 @@ import { until } from "../helpers/wait.js";
 // it a second time whenever it arrived, so a cache filled in between was
 // filled again.
 
+let scratch: ScratchDatabase | undefined;
 let db: Db;
-let dir: string;
-let url: string | undefined;
 const log = createLogger("test", "silent");
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "generations-"));
-  url = ADMIN_URL ? await createDatabase("generations") : undefined;
-  db = await openDb(url ? { url } : { pgliteDir: dir }, { poolSize: 2 });
+  scratch = await openScratchDatabase("generations", { poolSize: 2, migrations: false });
+  db = scratch.db;
 });
-afterAll(async () => {
-  await db?.close();
-  if (url) await dropDatabase(url);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => scratch?.close());
 
 it("a write changes the generation once here, and once on another replica", async () => {
   const here = new SecretsGenerations();

@@ -1,36 +1,25 @@
 import crypto from "node:crypto";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { openDb, type Db } from "../../common/db.js";
-import { migrate } from "../../common/migrate.js";
+import type { Db } from "../../common/db.js";
 import { PAGE_TRACKER_KIND } from "../../gateway/page-trackers/kind.js";
 import { PAGE_TRACKERS } from "../../gateway/trackers/kinds.js";
 import { latestRevision, revisionsOf, storeRevisionIfChanged } from "../../gateway/trackers/revisions-store.js";
 import { recordRun, runsOf } from "../../gateway/trackers/runs-store.js";
 import { TrackerStore } from "../../gateway/trackers/store.js";
-import { ADMIN_URL, createDatabase, dropDatabase } from "../helpers/databases.js";
+import { openScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.js";
 
 // The revision and run-log stores past nine rows: ids are handed out as text,
 // and ordering by the text column once put "9" after "10", so the "newest"
 // revision an extractor saw as previousContent was an old one.
 
+let scratch: ScratchDatabase | undefined;
 let db: Db;
-let dir: string;
-let url: string | undefined;
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "tracker-stores-"));
-  url = ADMIN_URL ? await createDatabase("tracker_stores") : undefined;
-  db = await openDb(url ? { url } : { pgliteDir: dir }, { poolSize: 2 });
-  await migrate(db, path.resolve(import.meta.dirname, "../../gateway/migrations"), 1);
+  scratch = await openScratchDatabase("tracker_stores", { poolSize: 2 });
+  db = scratch.db;
 });
-afterAll(async () => {
-  await db?.close();
-  if (url) await dropDatabase(url);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => scratch?.close());
 
 it("orders revisions and runs by number, not as text, across 9 → 10 → 11", async () => {
   const userId = crypto.randomUUID();

@@ -1,11 +1,7 @@
 import crypto from "node:crypto";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { openDb, type Db } from "../../common/db.js";
+import type { Db } from "../../common/db.js";
 import { createLogger } from "../../common/log.js";
-import { migrate } from "../../common/migrate.js";
 import { API_TRACKER_KIND, type ApiTrackerRecord } from "../../gateway/api-trackers/kind.js";
 import { PAGE_TRACKER_KIND, type PageTrackerRecord } from "../../gateway/page-trackers/kind.js";
 import { API_TRACKERS, PAGE_TRACKERS } from "../../gateway/trackers/kinds.js";
@@ -15,28 +11,21 @@ import { TrackerStore } from "../../gateway/trackers/store.js";
 
 const apiStore = new TrackerStore(API_TRACKERS, API_TRACKER_KIND.columns);
 const pageStore = new TrackerStore(PAGE_TRACKERS, PAGE_TRACKER_KIND.columns);
-import { ADMIN_URL, createDatabase, dropDatabase } from "../helpers/databases.js";
+import { openScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.js";
 
 // The scheduler's claim on the embedded PGlite that `npm start` uses (and on
 // Postgres when TEST_DATABASE_URL is set). The whole stack with two replicas
 // is in test/replicas/api-trackers-schedule.test.ts; here the runner is a
 // recorder, because what is under test is which ticks get claimed, not a run.
 
+let scratch: ScratchDatabase | undefined;
 let db: Db;
-let dir: string;
-let url: string | undefined;
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "scheduler-"));
-  url = ADMIN_URL ? await createDatabase("scheduler") : undefined;
-  db = await openDb(url ? { url } : { pgliteDir: dir }, { poolSize: 4 });
-  await migrate(db, path.resolve(import.meta.dirname, "../../gateway/migrations"), 1);
+  scratch = await openScratchDatabase("scheduler", { poolSize: 4 });
+  db = scratch.db;
 });
-afterAll(async () => {
-  await db?.close();
-  if (url) await dropDatabase(url);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => scratch?.close());
 
 async function tracker(opts: { enabled: boolean; schedule?: string; due: boolean }): Promise<ApiTrackerRecord> {
   const userId = crypto.randomUUID();

@@ -3,27 +3,21 @@
 // while nobody listened is served once the connection is back, because the
 // set is read again. Postgres only: the connection is cut from another one.
 import crypto from "node:crypto";
-import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { openDb, type Db } from "../../common/db.js";
+import type { Db } from "../../common/db.js";
 import { createLogger } from "../../common/log.js";
-import { migrate } from "../../common/migrate.js";
 import { ResponderDirectory } from "../../gateway/webhooks/directory.js";
-import { createDatabase, dropDatabase } from "../helpers/databases.js";
+import { openScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.js";
 import { until } from "../helpers/wait.js";
 
+let scratch: ScratchDatabase | undefined;
 let db: Db;
-let url: string;
 
 beforeAll(async () => {
-  url = await createDatabase("directory_gap");
-  db = await openDb({ url }, { poolSize: 2 });
-  await migrate(db, path.resolve(import.meta.dirname, "../../gateway/migrations"), 1);
+  scratch = await openScratchDatabase("directory_gap");
+  db = scratch.db;
 });
-afterAll(async () => {
-  await db?.close();
-  if (url) await dropDatabase(url);
-});
+afterAll(() => scratch?.close());
 
 it("reads every handle again after a gap in the notifications, so a user created during it is served", async () => {
   const lines: string[] = [];

@@ -1,17 +1,16 @@
 import { execFile } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDb, type Db } from "../../common/db.js";
+import type { Db } from "../../common/db.js";
 import { migrate } from "../../common/migrate.js";
 import { ApiKeysService } from "../../gateway/api-keys/service.js";
 import { hashToken, newApiKeyToken } from "../../gateway/auth/tokens.js";
-import { ADMIN_URL, createDatabase, dropDatabase } from "../helpers/databases.js";
 import { call, createSecret, newUser, type Answer, type Auth, type TestUser } from "../helpers/http.js";
 import { KratosStandIn } from "../helpers/kratos-stand-in.js";
+import { openScratchDatabase } from "../helpers/scratch-database.js";
 import { Stack } from "../helpers/stack.js";
 import { API_TRACKERS, PAGE_TRACKERS } from "../helpers/trackers.js";
 import { responderBody } from "../helpers/webhooks.js";
@@ -351,9 +350,7 @@ async function migratedAcross(
   seed: (db: Db) => Promise<void>,
   check: (db: Db, applied: string[]) => Promise<void>,
 ): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scopes-migration-"));
-  const url = ADMIN_URL ? await createDatabase("scopes_migration") : undefined;
-  const db = await openDb(url ? { url } : { pgliteDir: path.join(dir, "db") }, { poolSize: 2 });
+  const { db, dir, close } = await openScratchDatabase("scopes_migration", { migrations: false });
   try {
     const all = path.resolve(import.meta.dirname, "../../gateway/migrations");
     const before = path.join(dir, "before");
@@ -363,9 +360,7 @@ async function migratedAcross(
     await seed(db);
     await check(db, await migrate(db, all, 1));
   } finally {
-    await db.close();
-    if (url) await dropDatabase(url);
-    fs.rmSync(dir, { recursive: true, force: true });
+    await close();
   }
 }
 
