@@ -1,6 +1,7 @@
 import { epochSeconds, type Queryable } from "../../common/db.js";
 import type { StoredAccess } from "../grants/access.js";
 import { removeSecretFromAccessLists } from "../grants/access-store.js";
+import { liveTagIds } from "../tags/store.js";
 import type { Notifications, ResponderMethod } from "./schemas.js";
 
 export type HeaderPair = [string, string];
@@ -101,11 +102,13 @@ const values = (f: Fields) => [
   f.tagIds,
 ];
 
+const TAG_IDS = liveTagIds("$2::uuid", "$17::uuid[]");
+
 export async function insertResponder(q: Queryable, f: Fields): Promise<ResponderRecord> {
   const [row] = await q.query<Row>(
     `INSERT INTO responders AS r (id, user_id, name, path_type, path, subdomain_prefix, method, enabled, requests_to_track,
        status_code, headers, body, script, secrets_access, secret_ids, notifications, tag_ids)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15::uuid[], $16::jsonb, $17::uuid[])
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15::uuid[], $16::jsonb, ${TAG_IDS})
      RETURNING ${COLS}`,
     values(f),
   );
@@ -116,7 +119,7 @@ export async function updateResponder(q: Queryable, f: Fields): Promise<Responde
   const [row] = await q.query<Row>(
     `UPDATE responders AS r SET name = $3, path_type = $4, path = $5, subdomain_prefix = $6, method = $7, enabled = $8,
        requests_to_track = $9, status_code = $10, headers = $11::jsonb, body = $12, script = $13, secrets_access = $14,
-       secret_ids = $15::uuid[], notifications = $16::jsonb, tag_ids = $17::uuid[], updated_at = now()
+       secret_ids = $15::uuid[], notifications = $16::jsonb, tag_ids = ${TAG_IDS}, updated_at = now()
      WHERE r.id = $1 AND r.user_id = $2
      RETURNING ${COLS}`,
     values(f),

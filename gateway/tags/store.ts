@@ -56,6 +56,19 @@ export async function removeEverywhere(q: Queryable, userId: string, id: string)
   return true;
 }
 
+/**
+ * SQL for the tag ids an item writes: those of the uuid[] `ids` that are
+ * still tags of `user` (both SQL expressions, parameters), in the order sent.
+ * Each tag kept is locked FOR KEY SHARE until the write commits, so a tag
+ * deleted meanwhile either is dropped here (its delete committed first) or
+ * waits for this write and then takes itself off the row (removeEverywhere).
+ * Checking the ids first, outside the write, left an id of a tag deleted in
+ * between on the item for good.
+ */
+export function liveTagIds(user: string, ids: string): string {
+  return `ARRAY(SELECT ut.id FROM user_tags ut WHERE ut.user_id = ${user} AND ut.id = ANY(${ids}) ORDER BY array_position(${ids}, ut.id) FOR KEY SHARE)`;
+}
+
 /** Which of `ids` are the user's tags. */
 export async function ownedIds(q: Queryable, userId: string, ids: readonly string[]): Promise<Set<string>> {
   const rows = await q.query<{ id: string }>("SELECT id FROM user_tags WHERE user_id = $1 AND id = ANY($2::uuid[])", [userId, ids]);
@@ -74,7 +87,7 @@ export async function setSecretTags(q: Queryable, userId: string, secretId: stri
     return;
   }
   await q.query(
-    `INSERT INTO secret_tags (secret_id, user_id, tag_ids) VALUES ($1, $2, $3::uuid[])
+    `INSERT INTO secret_tags (secret_id, user_id, tag_ids) VALUES ($1, $2, ${liveTagIds("$2::uuid", "$3::uuid[]")})
      ON CONFLICT (secret_id) DO UPDATE SET tag_ids = EXCLUDED.tag_ids WHERE secret_tags.user_id = EXCLUDED.user_id`,
     [secretId, userId, tagIds],
   );

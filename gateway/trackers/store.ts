@@ -1,6 +1,7 @@
 import { epochSeconds, type Queryable } from "../../common/db.js";
 import type { StoredAccess } from "../grants/access.js";
 import { removeSecretFromAccessLists } from "../grants/access-store.js";
+import { liveTagIds } from "../tags/store.js";
 import type { TrackerKind } from "./kinds.js";
 import type { RetryStrategy } from "./schemas.js";
 
@@ -97,6 +98,8 @@ export class TrackerStore<T, R extends object> {
     const names = [...COMMON, ...own];
     const casts = [...COMMON.map((c) => CASTS[c]), ...target.columns.map((c) => c.cast)];
     const params = casts.map((cast, i) => `$${i + 1}${cast ? `::${cast}` : ""}`);
+    const tags = names.indexOf("tag_ids");
+    params[tags] = liveTagIds("$2::uuid", params[tags]!);
     this.insertSql = `INSERT INTO ${kind.trackers} AS t (${names.join(", ")}) VALUES (${params.join(", ")}) RETURNING ${this.cols}`;
     // id and user_id ($1, $2) select the row; everything else is set.
     const sets = names.map((n, i) => `${n} = ${params[i]}`).slice(2);

@@ -1,4 +1,5 @@
 import { epochSeconds, type Queryable } from "../../common/db.js";
+import { liveTagIds } from "../tags/store.js";
 import type { ScriptType } from "./schemas.js";
 
 export interface ScriptRecord {
@@ -38,7 +39,7 @@ export async function insert(
   s: { id: string; userId: string; name: string; type: ScriptType; content: string; tagIds: readonly string[] },
 ): Promise<ScriptRecord> {
   const [row] = await q.query<Row>(
-    `INSERT INTO user_scripts (id, user_id, name, type, content, tag_ids) VALUES ($1, $2, $3, $4, $5, $6::uuid[]) RETURNING ${COLS}`,
+    `INSERT INTO user_scripts (id, user_id, name, type, content, tag_ids) VALUES ($1, $2, $3, $4, $5, ${liveTagIds("$2::uuid", "$6::uuid[]")}) RETURNING ${COLS}`,
     [s.id, s.userId, s.name, s.type, s.content, s.tagIds],
   );
   return toRecord(row!);
@@ -66,7 +67,7 @@ export async function update(
        name = COALESCE($3, name),
        type = COALESCE($4, type),
        content = COALESCE($5, content),
-       tag_ids = COALESCE($6::uuid[], tag_ids),
+       tag_ids = CASE WHEN $6::uuid[] IS NULL THEN tag_ids ELSE ${liveTagIds("$2::uuid", "$6::uuid[]")} END,
        updated_at = now()
      WHERE id = $1 AND user_id = $2 RETURNING ${COLS}`,
     [id, userId, change.name ?? null, change.type ?? null, change.content ?? null, change.tagIds ?? null],
