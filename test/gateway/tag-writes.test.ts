@@ -8,7 +8,7 @@ import { PAGE_TRACKERS } from "../../gateway/trackers/kinds.js";
 import { TrackerStore } from "../../gateway/trackers/store.js";
 import * as scripts from "../../gateway/user-scripts/store.js";
 import { openScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.js";
-import { responderFields, userWithTags } from "../helpers/tagged-items.js";
+import { pageTrackerFields, responderFields, userWithTags } from "../helpers/store-rows.js";
 
 // What an item's write keeps of the tag ids it was given, on the run's kind of
 // database. The services check the ids before the write; a tag deleted after
@@ -53,17 +53,7 @@ it("trackers, user scripts and secrets drop a deleted tag from a write too", asy
   await deleteTag(userId, gone);
 
   const store = new TrackerStore(PAGE_TRACKERS, PAGE_TRACKER_KIND.columns);
-  const fields = {
-    id: crypto.randomUUID(),
-    userId,
-    name: "t",
-    enabled: false,
-    revisions: 3,
-    notifications: false,
-    target: { extractor: "x", acceptInvalidCertificates: false },
-    access: { mode: "none" as const, ids: [] },
-    tagIds: [gone, kept],
-  };
+  const fields = pageTrackerFields(userId, { tagIds: [gone, kept] });
   expect((await store.insert(db, fields, null)).tagIds).toEqual([kept]);
   expect((await store.update(db, { ...fields, name: "t2" }, null))!.tagIds).toEqual([kept]);
 

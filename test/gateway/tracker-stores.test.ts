@@ -1,4 +1,3 @@
-import crypto from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Db } from "../../common/db.js";
 import { PAGE_TRACKER_KIND } from "../../gateway/page-trackers/kind.js";
@@ -7,6 +6,7 @@ import { latestRevision, revisionsOf, storeRevisionIfChanged } from "../../gatew
 import { recordRun, runsOf } from "../../gateway/trackers/runs-store.js";
 import { TrackerStore } from "../../gateway/trackers/store.js";
 import { openScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.js";
+import { insertTestUser, pageTrackerFields } from "../helpers/store-rows.js";
 
 // The revision and run-log stores past nine rows: ids are handed out as text,
 // and ordering by the text column once put "9" after "10", so the "newest"
@@ -22,22 +22,8 @@ beforeAll(async () => {
 afterAll(() => scratch?.close());
 
 it("orders revisions and runs by number, not as text, across 9 → 10 → 11", async () => {
-  const userId = crypto.randomUUID();
-  await db.query("INSERT INTO users (id, email, handle) VALUES ($1, $2, $3)", [userId, `${userId}@example.test`, crypto.randomBytes(8).toString("hex")]);
-  const tracker = await new TrackerStore(PAGE_TRACKERS, PAGE_TRACKER_KIND.columns).insert(
-    db,
-    {
-      id: crypto.randomUUID(),
-      userId,
-      name: "t",
-      enabled: true,
-      revisions: 30,
-      notifications: false,
-      target: { extractor: "x", acceptInvalidCertificates: false },
-      access: { mode: "none", ids: [] },
-    },
-    null,
-  );
+  const fields = pageTrackerFields(await insertTestUser(db), { enabled: true, revisions: 30 });
+  const tracker = await new TrackerStore(PAGE_TRACKERS, PAGE_TRACKER_KIND.columns).insert(db, fields, null);
   for (let i = 1; i <= 12; i++) {
     await storeRevisionIfChanged(db, PAGE_TRACKERS, tracker.id, Buffer.from(`content ${i}`), 3);
     await recordRun(db, PAGE_TRACKERS, { trackerId: tracker.id, trigger: "manual", outcome: "ok", stages: [], startedAtMs: Date.now(), durationMs: i });

@@ -10,7 +10,7 @@ import type { Db } from "../../common/db.js";
 import { insertResponder, responderById } from "../../gateway/responders/store.js";
 import * as tags from "../../gateway/tags/store.js";
 import { openScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.js";
-import { responderFields, userWithTags } from "../helpers/tagged-items.js";
+import { responderFields, userWithTags } from "../helpers/store-rows.js";
 import { until } from "../helpers/wait.js";
 
 let scratch: ScratchDatabase | undefined;

@@ -1,0 +1,51 @@
+import crypto from "node:crypto";
+import type { Queryable } from "../../common/db.js";
+import * as tags from "../../gateway/tags/store.js";
+
+// Rows written straight to the gateway's tables, for tests of its stores
+// without a stack (test/helpers/scratch-database.ts).
+
+/** A new user; returns its id. */
+export async function insertTestUser(q: Queryable): Promise<string> {
+  const userId = crypto.randomUUID();
+  await q.query("INSERT INTO users (id, email, handle) VALUES ($1, $2, $3)", [userId, `${userId}@example.test`, crypto.randomBytes(8).toString("hex")]);
+  return userId;
+}
+
+/** A new user with a tag of each name. */
+export async function userWithTags(q: Queryable, ...names: string[]): Promise<{ userId: string; ids: string[] }> {
+  const userId = await insertTestUser(q);
+  const ids: string[] = [];
+  for (const name of names) ids.push((await tags.insert(q, { id: crypto.randomUUID(), userId, name, color: "default" })).id);
+  return { userId, ids };
+}
+
+/** What responders/store.ts writes for a plain responder of the user's with these tags. */
+export function responderFields(userId: string, tagIds: string[], id: string = crypto.randomUUID()) {
+  return {
+    id,
+    userId,
+    name: id,
+    location: { pathType: "=" as const, path: `/${id}` },
+    method: "ANY" as const,
+    enabled: true,
+    settings: { requestsToTrack: 0, statusCode: 200, headers: [] },
+    access: { mode: "none" as const, ids: [] },
+    tagIds,
+  };
+}
+
+/** What trackers/store.ts writes for a page tracker of the user's, no schedule, access "none". */
+export function pageTrackerFields(userId: string, more: { revisions?: number; enabled?: boolean; tagIds?: string[] } = {}) {
+  return {
+    id: crypto.randomUUID(),
+    userId,
+    name: "t",
+    enabled: more.enabled ?? false,
+    revisions: more.revisions ?? 3,
+    notifications: false,
+    target: { extractor: "x", acceptInvalidCertificates: false },
+    access: { mode: "none" as const, ids: [] },
+    ...(more.tagIds ? { tagIds: more.tagIds } : {}),
+  };
+}
