@@ -131,18 +131,6 @@ export async function trackRequests(db: Db, requests: TrackedRequest[], keep: Ma
   });
 }
 
-/**
- * Makes the space of deleted entries reusable. Every entry written is deleted
- * again soon by a trim, and an embedded database has no autovacuum: without
- * this the table grew by every entry ever written, and every trim, which
- * reads it whole, slowed with it (6.6 ms a batch, 9.7 after 4,000 batches of
- * fifteen entries, the table at 25 MB for fifteen live rows). On Postgres it
- * also covers a server whose autovacuum is off or behind.
- */
-export async function vacuumHistory(db: Db): Promise<void> {
-  await db.exec("VACUUM responder_requests");
-}
-
 /** Newest first. */
 export async function historyOf(q: Queryable, responderId: string, limit: number): Promise<HistoryEntry[]> {
   const rows = await q.query<Row>(

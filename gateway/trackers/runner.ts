@@ -2,6 +2,7 @@ import { FOREIGN_KEY_VIOLATION, pgErrorCode, type Db } from "../../common/db.js"
 import { DomainError } from "../../common/errors.js";
 import { errorKindName } from "../../common/script-errors.js";
 import type { Logger } from "../../common/log.js";
+import { VacuumPacer } from "../../common/vacuum.js";
 import { TrackerStage, type StageReport } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { grantAccessOf, type StoredAccess } from "../grants/access.js";
 import type { GrantMinter } from "../grants/mint.js";
@@ -20,6 +21,16 @@ export interface RunResult {
   /** The failed stage, for an immediate answer to a manual refresh. */
   failure?: { stage: StageName; message: string; /** Refused for now (the sandbox's queue is full): retry later. */ busy?: boolean };
 }
+
+/**
+ * Runs and revisions written between two vacuums of a kind's two tables, or
+ * revision bytes, whichever comes first. Each run's log and each changed
+ * revision push an older one out; without the vacuum the embedded database
+ * kept them all (a run's log table at 6.8 MB after 16,000 runs of five
+ * trackers keeping 100 each, and recording a run slowed from 0.9 to 1.7 ms).
+ */
+export const VACUUM_EVERY_ROWS = 1_000;
+export const VACUUM_EVERY_REVISION_BYTES = 32 * 1024 * 1024;
 
 /** What every tracker kind has that a run needs. */
 export interface RunnableTracker {
@@ -55,6 +66,8 @@ const STAGES: Record<TrackerStage, StageName> = {
  * content changed, a new revision.
  */
 export class TrackerRunner<T extends RunnableTracker> {
+  private readonly vacuum: VacuumPacer;
+
   constructor(
     private readonly deps: {
       db: Db;
@@ -65,8 +78,13 @@ export class TrackerRunner<T extends RunnableTracker> {
       grants: GrantMinter;
       log: Logger;
       metrics: GatewayMetrics;
+      /** How often the kind's tables are vacuumed; VACUUM_EVERY_* unless a test says otherwise. */
+      vacuumEvery?: { rows: number; bytes?: number };
     },
-  ) {}
+  ) {
+    const every = deps.vacuumEvery ?? { rows: VACUUM_EVERY_ROWS, bytes: VACUUM_EVERY_REVISION_BYTES };
+    this.vacuum = new VacuumPacer(deps.db, [deps.kind.runs, deps.kind.revisions], every);
+  }
 
   async run(tracker: T, trigger: "schedule" | "manual"): Promise<RunResult> {
     const { kind, log, metrics } = this.deps;
@@ -97,6 +115,8 @@ export class TrackerRunner<T extends RunnableTracker> {
       if (pgErrorCode(err) !== FOREIGN_KEY_VIOLATION) throw err;
       return { outcome: "failed", stages: result.stages, failure: GONE };
     }
+    // Not awaited: the run's answer does not wait for upkeep.
+    void this.vacuum.wrote(result.revision ? 2 : 1, result.revision?.content.length ?? 0);
     log.info(
       { tracker: tracker.id, trigger, outcome: result.outcome, failedStage: result.failure?.stage, revision: result.revision?.id, ms: durationMs },
       `${kind.label} run finished`,
