@@ -1,6 +1,5 @@
 import type { RunApiTrackerRequest, RunApiTrackerResponse, ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { sandboxCalls } from "../sandbox/calls.js";
-import { previousContentJson } from "../trackers/content.js";
 import type { SandboxRun } from "../trackers/runner.js";
 import { requestsOfTarget, type ApiTarget, type ApiTrackerRecord } from "./kind.js";
 import { requestSpecOf } from "./request.js";
@@ -48,12 +47,12 @@ export function runApiTarget(sandbox: ScriptRunnerClient, settings: RunSettings,
 
 /** An API tracker's scheduled or on-demand run in the sandbox. */
 export function apiTrackerSandboxRun(sandbox: ScriptRunnerClient, settings: RunSettings): SandboxRun<ApiTrackerRecord> {
-  return (tracker, grant, previous) =>
+  return (tracker, grant, previousContentJson) =>
     runApiTarget(sandbox, settings, {
       userId: tracker.userId,
       target: tracker.target,
       grant,
-      previousContentJson: previousContentJson(previous),
+      previousContentJson,
       timeoutMs: tracker.timeoutMs,
     });
 }

@@ -1,6 +1,5 @@
 import type { RunPageTrackerResponse, ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { sandboxCalls } from "../sandbox/calls.js";
-import { previousContentJson } from "../trackers/content.js";
 import type { SandboxRun } from "../trackers/runner.js";
 import type { PageTarget, PageTrackerRecord } from "./kind.js";
 
@@ -33,12 +32,12 @@ export function runPageTarget(
 
 /** A page tracker's scheduled or on-demand run in the sandbox. */
 export function pageTrackerSandboxRun(sandbox: ScriptRunnerClient, timeoutMs: number): SandboxRun<PageTrackerRecord> {
-  return (tracker, grant, previous) =>
+  return (tracker, grant, previousContentJson) =>
     runPageTarget(sandbox, timeoutMs, {
       userId: tracker.userId,
       target: tracker.target,
       grant,
-      previousContentJson: previousContentJson(previous),
+      previousContentJson,
       timeoutMs: tracker.timeoutMs,
     });
 }

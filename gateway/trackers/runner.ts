@@ -2,6 +2,7 @@ import { FOREIGN_KEY_VIOLATION, pgErrorCode, type Db } from "../../common/db.js"
 import { DomainError } from "../../common/errors.js";
 import { errorKindName } from "../../common/script-errors.js";
 import type { Logger } from "../../common/log.js";
+import { PREVIOUS_CONTENT_MAX_BYTES } from "../../common/tracker-limits.js";
 import { VacuumPacer } from "../../common/vacuum.js";
 import { TrackerStage, type StageReport } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { grantAccessOf, type StoredAccess } from "../grants/access.js";
@@ -9,6 +10,7 @@ import type { GrantMinter } from "../grants/mint.js";
 import type { GatewayMetrics } from "../metrics.js";
 import { sandboxFailureOf } from "../sandbox/calls.js";
 import { underScriptGrant } from "../sandbox/lost-release.js";
+import { previousContentJson } from "./content.js";
 import type { TrackerKind } from "./kinds.js";
 import { latestRevision, storeRevisionIfChanged, type RevisionRecord } from "./revisions-store.js";
 import { recordRun, type StageLog, type StageName } from "./runs-store.js";
@@ -50,9 +52,10 @@ export interface SandboxAnswer {
 
 /**
  * The kind's own sandbox call. `grant` is the token minted for the tracker's
- * access setting (absent for "none"); `previous` the newest revision.
+ * access setting (absent for "none"); `previousContentJson` the newest
+ * revision as the extractor is given it (trackers/content.ts).
  */
-export type SandboxRun<T> = (tracker: T, grant: string | undefined, previous: RevisionRecord | undefined) => Promise<SandboxAnswer>;
+export type SandboxRun<T> = (tracker: T, grant: string | undefined, previousContentJson: string | undefined) => Promise<SandboxAnswer>;
 
 const STAGES: Record<TrackerStage, StageName> = {
   [TrackerStage.TRACKER_STAGE_UNSPECIFIED]: "sandbox",
@@ -131,21 +134,42 @@ export class TrackerRunner<T extends RunnableTracker> {
     const access = grantAccessOf(tracker.access);
     const mint = async () =>
       access && (await grants.mint({ userId: tracker.userId, purpose: "script", access, consumer: `${kind.consumer}:${tracker.id}` })).token;
-    const previous = this.deps.wantsPrevious(tracker) ? await latestRevision(db, kind, tracker.id) : undefined;
+    const wantsPrevious = this.deps.wantsPrevious(tracker);
+    const previous = wantsPrevious ? previousContentJson(await latestRevision(db, kind, tracker.id)) : undefined;
+    const maxPrevious = PREVIOUS_CONTENT_MAX_BYTES[kind.metric];
+    // Only a revision kept before that limit was checked here (or before the extractor was added) can be larger.
+    if (previous !== undefined && Buffer.byteLength(previous) > maxPrevious) {
+      const size = Buffer.byteLength(previous);
+      return tooLarge([], `the newest revision is ${size} bytes as previousContent, more than the ${maxPrevious} an extractor is given: clear the tracker's revisions, or have the extractor return less`);
+    }
     const res = await underScriptGrant(mint, (grant) => this.deps.sandboxRun(tracker, grant, previous));
     const stages = res.stages.map(toStageLog);
     const failed = stages.find((s) => !s.ok);
     if (failed || res.content === undefined) {
       return { outcome: "failed", stages, failure: { stage: failed?.stage ?? "sandbox", message: failed?.message ?? "the run produced no content" } };
     }
+    const content = Buffer.from(res.content);
+    if (wantsPrevious) {
+      // Kept, it would be the next run's previousContent, which the sandbox would refuse on every run from then on.
+      const next = Buffer.byteLength(previousContentJson({ content })!);
+      if (next > maxPrevious) return tooLarge(stages, `the extracted content is ${next} bytes as previousContent, more than the ${maxPrevious} the next run could be given: it is not kept`);
+    }
     try {
-      const revision = await storeRevisionIfChanged(db, kind, tracker.id, Buffer.from(res.content), tracker.revisions);
+      const revision = await storeRevisionIfChanged(db, kind, tracker.id, content, tracker.revisions);
       return { outcome: "ok", stages, revision };
     } catch (err) {
       if (pgErrorCode(err) !== FOREIGN_KEY_VIOLATION) throw err;
       return { outcome: "failed", stages, failure: GONE };
     }
   }
+}
+
+/** A run failed for content too large to be an extractor's previousContent: the extractor's stage says so in the run log. */
+function tooLarge(stages: StageLog[], message: string): RunResult {
+  const failed: StageLog = { stage: "extractor", ok: false, durationMs: 0, errorKind: "content_too_large", message };
+  const extractor = stages.find((s) => s.stage === "extractor");
+  const logged = extractor ? stages.map((s) => (s === extractor ? { ...s, ok: false, errorKind: failed.errorKind, message } : s)) : [...stages, failed];
+  return { outcome: "failed", stages: logged, failure: { stage: "extractor", message } };
 }
 
 export function toStageLog(s: StageReport): StageLog {

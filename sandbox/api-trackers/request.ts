@@ -1,5 +1,6 @@
 import { DomainError } from "../../common/errors.js";
 import { isUuid } from "../../common/ids.js";
+import { PREVIOUS_CONTENT_MAX_BYTES } from "../../common/tracker-limits.js";
 import type { HttpRequestSpec, RunApiTrackerRequest } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { MAX_SCRIPT_BYTES, resolveLimits, type LimitSettings, type ResolvedLimits } from "../executions/request.js";
 
@@ -7,7 +8,7 @@ import { MAX_SCRIPT_BYTES, resolveLimits, type LimitSettings, type ResolvedLimit
 export const MAX_REQUESTS = 20;
 /** All response bodies of one run together: they are handed to the extractor as JSON. */
 export const MAX_RESPONSES_BYTES = 2 * 1024 * 1024;
-const MAX_PREVIOUS_CONTENT_BYTES = 2 * 1024 * 1024;
+const MAX_PREVIOUS_CONTENT_BYTES = PREVIOUS_CONTENT_MAX_BYTES.api;
 
 export interface TrackerHttpRequest {
   url: string;

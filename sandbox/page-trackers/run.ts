@@ -2,6 +2,7 @@ import pLimit from "p-limit";
 import type { Page } from "playwright-core";
 import { DomainError } from "../../common/errors.js";
 import { isUuid } from "../../common/ids.js";
+import { PREVIOUS_CONTENT_MAX_BYTES } from "../../common/tracker-limits.js";
 import {
   ErrorKind,
   TrackerStage,
@@ -11,7 +12,7 @@ import {
 } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { maskerFor } from "../broker/mask.js";
 import type { SecretsSource } from "../broker/secrets.js";
-import { MAX_CONTEXT_BYTES, MAX_SCRIPT_BYTES, resolveLimits, type LimitSettings, type ResolvedLimits } from "../executions/request.js";
+import { MAX_SCRIPT_BYTES, resolveLimits, type LimitSettings, type ResolvedLimits } from "../executions/request.js";
 import type { ExecutionService } from "../executions/service.js";
 import { displayUrl } from "../outbound/display-url.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
@@ -174,7 +175,8 @@ function validatePageRun(req: RunPageTrackerRequest, settings: LimitSettings): V
   if (Buffer.byteLength(req.extractor) > MAX_SCRIPT_BYTES) throw invalid(`extractor must be at most ${MAX_SCRIPT_BYTES} bytes`);
   const previous = req.previousContentJson;
   if (previous !== undefined) {
-    if (Buffer.byteLength(previous) > MAX_CONTEXT_BYTES) throw invalid(`previous_content_json must be at most ${MAX_CONTEXT_BYTES} bytes`);
+    const max = PREVIOUS_CONTENT_MAX_BYTES.page;
+    if (Buffer.byteLength(previous) > max) throw invalid(`previous_content_json must be at most ${max} bytes`);
     try {
       JSON.parse(previous);
     } catch {

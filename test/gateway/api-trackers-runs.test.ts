@@ -150,6 +150,35 @@ describe("extractor and revisions", () => {
     expect((await revisionsOf(stack, user, id)).map((r) => r.data.original)).toEqual([{ n: 3 }, { n: 2 }, { n: 1 }]);
   });
 
+  it("keeps no revision too large to be the next run's previousContent, and runs on with the one before", async () => {
+    const user = await newUser(stack);
+    // The upstream's /data says how many characters the extractor returns.
+    const id = await createTracker(stack, user, {
+      name: "large",
+      target: {
+        url: url("/data?large"),
+        extractor: `({ body: "x".repeat(Number(JSON.parse(Deno.core.decode(new Uint8Array(context.responses[0].body))).value)) })`,
+      },
+    });
+    const run = async (chars: number) => {
+      data = String(chars);
+      return refresh(stack, user, id);
+    };
+    const large = 2.5 * 1024 * 1024;
+    const refused = await run(large);
+    expect(refused.status).toBe(422);
+    expect(refused.body.message).toMatch(/extracted content is \d+ bytes as previousContent, more than the 2097152 .* it is not kept/);
+    expect(await revisionsOf(stack, user, id)).toEqual([]);
+    expect((await logsOf(stack, user, id))[0]!.stages.find((st) => st.stage === "extractor")).toMatchObject({ ok: false, errorKind: "content_too_large" });
+
+    expect((await run(1000)).status).toBe(200);
+    expect((await run(large)).status).toBe(422);
+    // Before, the large content was kept, and every later run was refused by the sandbox (503) until the revisions were cleared.
+    const next = await run(1001);
+    expect(next.status).toBe(200);
+    expect((await revisionsOf(stack, user, id)).map((r) => (r.data.original as string).length)).toEqual([1001, 1000]);
+  });
+
   it("stores the response body as is when there is no extractor; _history without a body does not run; _clear empties", async () => {
     const user = await newUser(stack);
     data = "plain";

@@ -7,19 +7,21 @@ import type { GrantMinter } from "../../gateway/grants/mint.js";
 import { GatewayMetrics } from "../../gateway/metrics.js";
 import { PAGE_TRACKER_KIND, type PageTrackerRecord } from "../../gateway/page-trackers/kind.js";
 import { PAGE_TRACKERS } from "../../gateway/trackers/kinds.js";
+import { storeRevisionIfChanged } from "../../gateway/trackers/revisions-store.js";
 import { TrackerRunner } from "../../gateway/trackers/runner.js";
+import { runsOf } from "../../gateway/trackers/runs-store.js";
 import { TrackerStore } from "../../gateway/trackers/store.js";
 import { openScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.js";
 import { insertTestUser, pageTrackerFields } from "../helpers/store-rows.js";
 import { until } from "../helpers/wait.js";
 
-// A tracker kind's run log and revisions as runs go on, on the run's kind of
-// database (Postgres when TEST_DATABASE_URL is set, else PGlite as under
-// `npm start`, which has no autovacuum). Every run's log and every changed
-// revision push an older one out. The sandbox's part of a run is a stand-in
-// here: what is under test is what the runner writes afterwards (whole runs
-// through the sandbox are in the trackers' own tests). The vacuums come more
-// often than the defaults, so that a few runs show them.
+// What a tracker run writes, and what it refuses to hand on, on the run's
+// kind of database (Postgres when TEST_DATABASE_URL is set, else PGlite as
+// under `npm start`, which has no autovacuum). Every run's log and every
+// changed revision push an older one out. The sandbox's part of a run is a
+// stand-in here: what is under test is what the runner does around it (whole
+// runs through the sandbox are in the trackers' own tests). The vacuums come
+// more often than the defaults, so that a few runs show them.
 
 let scratch: ScratchDatabase | undefined;
 let db: Db;
@@ -29,15 +31,19 @@ beforeAll(async () => {
   db = scratch.db;
 });
 afterAll(() => scratch?.close());
+let sandboxRuns = 0;
 
 const pageTracker = async () => new TrackerStore(PAGE_TRACKERS, PAGE_TRACKER_KIND.columns).insert(db, pageTrackerFields(await insertTestUser(db)), null);
 
 /** A runner whose every run extracts `content()`. */
-function runner(content: () => Buffer, vacuumEvery: { rows: number; bytes?: number }) {
+function runner(content: () => Buffer, vacuumEvery?: { rows: number; bytes?: number }) {
   return new TrackerRunner<PageTrackerRecord>({
     db,
     kind: PAGE_TRACKERS,
-    sandboxRun: async () => ({ stages: [], content: content() }),
+    sandboxRun: async () => {
+      sandboxRuns++;
+      return { stages: [], content: content() };
+    },
     wantsPrevious: () => true,
     // Access "none": the runner mints no grant.
     grants: {} as GrantMinter,
@@ -85,4 +91,17 @@ it("vacuums the run log once enough runs are recorded, so the table stops growin
   expect(await tableBytes(table)).toBeLessThan(first * 1.3);
   // The trackers' own rows too: each scheduled tick rewrites one.
   expect(await vacuums(PAGE_TRACKERS.trackers)).toBeGreaterThanOrEqual(trackersBase + 6);
+});
+
+it("refuses, before the sandbox, a run whose newest revision is too large to be handed on, and says how to fix it", async () => {
+  const tracker = await pageTracker();
+  // Kept before the limit was checked: 1.5 MiB of control characters, each escaped to six in JSON, over a page extractor's 8 MiB.
+  await storeRevisionIfChanged(db, PAGE_TRACKERS, tracker.id, Buffer.alloc(1.5 * 1024 * 1024, 1), 3);
+  const before = sandboxRuns;
+  const result = await runner(() => Buffer.from("small")).run(tracker, "manual");
+  expect(sandboxRuns).toBe(before);
+  expect(result.outcome).toBe("failed");
+  expect(result.failure).toMatchObject({ stage: "extractor", message: expect.stringMatching(/newest revision is \d+ bytes as previousContent, more than the 8388608 .*clear the tracker's revisions/) });
+  const [logged] = await runsOf(db, PAGE_TRACKERS, tracker.id);
+  expect(logged!.stages).toEqual([expect.objectContaining({ stage: "extractor", ok: false, errorKind: "content_too_large" })]);
 });
