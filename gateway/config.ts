@@ -57,6 +57,8 @@ const schema = z.object({
   TRACKERS_PER_USER: positiveInt(100),
   // Across all of an account's responders; the newest entry is kept whatever it weighs.
   RESPONDER_HISTORY_BYTES_PER_USER: positiveInt(DEFAULT_HISTORY_BYTES_PER_USER),
+  // Across all of an account's trackers of both kinds; each tracker's newest revision is kept whatever it weighs.
+  TRACKER_REVISIONS_BYTES_PER_USER: positiveInt(256 * 1024 * 1024),
   GATEWAY_METRICS_PORT: optionalPort,
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   LOG_LEVEL: logLevel,
@@ -105,6 +107,8 @@ export interface TrackerSettings {
   maxConcurrentRuns: number;
   /** Trackers of each kind one user may have. */
   perUser: number;
+  /** What one account's revisions may weigh, both kinds together (trackers/revisions-store.ts). */
+  revisionsBytesPerUser: number;
 }
 
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -143,6 +147,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       schedulerPollMs: e.TRACKER_SCHEDULER_POLL_MS,
       maxConcurrentRuns: e.TRACKER_MAX_CONCURRENT_RUNS,
       perUser: e.TRACKERS_PER_USER,
+      revisionsBytesPerUser: e.TRACKER_REVISIONS_BYTES_PER_USER,
     },
     apiKeysPerUser: e.API_KEYS_PER_USER,
     userScriptsPerUser: e.USER_SCRIPTS_PER_USER,

@@ -83,6 +83,8 @@ export class TrackerRunner<T extends RunnableTracker> {
       grants: GrantMinter;
       log: Logger;
       metrics: GatewayMetrics;
+      /** What one account's revisions may weigh, both kinds together; unbounded when absent. */
+      revisionsBytesPerUser?: number;
       /** How often the kind's tables are vacuumed; VACUUM_EVERY_* unless a test says otherwise. */
       vacuumEvery?: { rows: number; bytes?: number };
     },
@@ -155,7 +157,9 @@ export class TrackerRunner<T extends RunnableTracker> {
       if (next > maxPrevious) return tooLarge(stages, `the extracted content is ${next} bytes as previousContent, more than the ${maxPrevious} the next run could be given: it is not kept`);
     }
     try {
-      const revision = await storeRevisionIfChanged(db, kind, tracker.id, content, tracker.revisions);
+      const bytesPerUser = this.deps.revisionsBytesPerUser;
+      const budget = bytesPerUser === undefined ? undefined : { userId: tracker.userId, bytesPerUser };
+      const revision = await storeRevisionIfChanged(db, kind, tracker.id, content, tracker.revisions, budget);
       return { outcome: "ok", stages, revision };
     } catch (err) {
       if (pgErrorCode(err) !== FOREIGN_KEY_VIOLATION) throw err;

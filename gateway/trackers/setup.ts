@@ -73,7 +73,7 @@ export async function setUpTrackers(
   const page = new TrackersService(PAGE_TRACKER_KIND, deps);
   for (const service of [api, page]) d.secrets.onDeleted((userId, id) => service.secretDeleted(userId, id));
 
-  const runnerDeps = { db: d.db, grants: d.minter, log: d.log, metrics: d.metrics };
+  const runnerDeps = { db: d.db, grants: d.minter, log: d.log, metrics: d.metrics, revisionsBytesPerUser: d.settings.revisionsBytesPerUser };
   const apiRunner = new TrackerRunner({
     ...runnerDeps,
     kind: API_TRACKER_KIND.kind,

@@ -7,6 +7,8 @@ import { createTracker, logsOf, refresh, revisionsOf, startUpstream } from "../h
 // local upstream API that the sandbox's outbound policy allow-lists.
 
 let stack: Stack;
+/** Each user's revisions together (TRACKER_REVISIONS_BYTES_PER_USER): room for three of the budget test's, more than any other test keeps. */
+const REVISIONS_BYTES_PER_USER = 64 * 1024;
 let upstream: Awaited<ReturnType<typeof startUpstream>>;
 /** What /data answers; tests change it to make the content change. */
 let data = "first";
@@ -20,7 +22,12 @@ beforeAll(async () => {
   });
   stack = await Stack.start({
     sandboxEnv: { OUTBOUND_ALLOW_HOSTS: `127.0.0.1:${upstream.port}` },
-    gatewayEnv: { TRACKER_SCRIPT_TIMEOUT_MS: "3000", TRACKER_REQUEST_TIMEOUT_MS: "1000", TRACKER_SCHEDULER_POLL_MS: "0" },
+    gatewayEnv: {
+      TRACKER_SCRIPT_TIMEOUT_MS: "3000",
+      TRACKER_REQUEST_TIMEOUT_MS: "1000",
+      TRACKER_SCHEDULER_POLL_MS: "0",
+      TRACKER_REVISIONS_BYTES_PER_USER: String(REVISIONS_BYTES_PER_USER),
+    },
   });
 });
 afterAll(async () => {
@@ -177,6 +184,25 @@ describe("extractor and revisions", () => {
     const next = await run(1001);
     expect(next.status).toBe(200);
     expect((await revisionsOf(stack, user, id)).map((r) => (r.data.original as string).length)).toEqual([1001, 1000]);
+  });
+
+  it("holds a user's revisions to TRACKER_REVISIONS_BYTES_PER_USER, newest first, whatever config.revisions allows", async () => {
+    const user = await newUser(stack);
+    const id = await createTracker(stack, user, {
+      name: "budget",
+      config: { revisions: 10 },
+      target: {
+        url: url("/data?budget"),
+        extractor: `({ body: "y".repeat(20000) + JSON.parse(Deno.core.decode(new Uint8Array(context.responses[0].body))).value })`,
+      },
+    });
+    for (let i = 1; i <= 6; i++) {
+      data = String(i);
+      expect((await refresh(stack, user, id)).status).toBe(200);
+    }
+    // About 20 KB each: three fit in 64 KiB.
+    const kept = (await revisionsOf(stack, user, id)).map((r) => (r.data.original as string).slice(20000));
+    expect(kept).toEqual(["6", "5", "4"]);
   });
 
   it("stores the response body as is when there is no extractor; _history without a body does not run; _clear empties", async () => {

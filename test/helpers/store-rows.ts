@@ -37,10 +37,11 @@ export function responderFields(userId: string, tagIds: string[], id: string = c
 
 /** What trackers/store.ts writes for a page tracker of the user's, no schedule, access "none". */
 export function pageTrackerFields(userId: string, more: { revisions?: number; enabled?: boolean; tagIds?: string[] } = {}) {
+  const id = crypto.randomUUID();
   return {
-    id: crypto.randomUUID(),
+    id,
     userId,
-    name: "t",
+    name: id,
     enabled: more.enabled ?? false,
     revisions: more.revisions ?? 3,
     notifications: false,
@@ -48,4 +49,9 @@ export function pageTrackerFields(userId: string, more: { revisions?: number; en
     access: { mode: "none" as const, ids: [] },
     ...(more.tagIds ? { tagIds: more.tagIds } : {}),
   };
+}
+
+/** What trackers/store.ts writes for an API tracker of the user's, no schedule, access "none". */
+export function apiTrackerFields(userId: string) {
+  return { ...pageTrackerFields(userId), target: { url: "http://example.test/", method: "GET", headers: {} } };
 }
