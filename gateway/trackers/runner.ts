@@ -36,6 +36,14 @@ export interface RunResult {
 export const VACUUM_EVERY_ROWS = 1_000;
 export const VACUUM_EVERY_REVISION_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Console output a run's log keeps, all of its stages together; lines past
+ * it are counted, not kept. Each tracker keeps its newest 100 runs, each
+ * stage's output may be 64 KiB: without this an account's run logs could
+ * reach 2.6 GB (200 trackers). A run's whole output is in `_debug`'s answer.
+ */
+export const RUN_LOG_OUTPUT_BYTES = 8 * 1024;
+
 /** What every tracker kind has that a run needs. */
 export interface RunnableTracker {
   id: string;
@@ -112,7 +120,7 @@ export class TrackerRunner<T extends RunnableTracker> {
         trackerId: tracker.id,
         trigger,
         outcome: result.outcome,
-        stages: result.stages,
+        stages: keptOutput(result.stages),
         revisionId: result.revision?.id,
         startedAtMs,
         durationMs,
@@ -174,6 +182,24 @@ function tooLarge(stages: StageLog[], message: string): RunResult {
   const extractor = stages.find((s) => s.stage === "extractor");
   const logged = extractor ? stages.map((s) => (s === extractor ? { ...s, ok: false, errorKind: failed.errorKind, message } : s)) : [...stages, failed];
   return { outcome: "failed", stages: logged, failure: { stage: "extractor", message } };
+}
+
+/** The stages as a run's log keeps them: console lines in order until RUN_LOG_OUTPUT_BYTES, then one line saying how much more there was. */
+function keptOutput(stages: StageLog[]): StageLog[] {
+  let left = RUN_LOG_OUTPUT_BYTES;
+  return stages.map((s) => {
+    if (!s.logs) return s;
+    const kept: string[] = [];
+    let more = 0;
+    for (const line of s.logs) {
+      const n = Buffer.byteLength(line);
+      if (more === 0 && n <= left) {
+        kept.push(line);
+        left -= n;
+      } else more += n;
+    }
+    return more === 0 ? s : { ...s, logs: [...kept, `[${more} more bytes of output not kept in the run log]`] };
+  });
 }
 
 export function toStageLog(s: StageReport): StageLog {

@@ -205,6 +205,29 @@ describe("extractor and revisions", () => {
     expect(kept).toEqual(["6", "5", "4"]);
   });
 
+  it("keeps 8 KiB of a run's console output in its log, in order, and says how much more there was", async () => {
+    const user = await newUser(stack);
+    const print = (tag: string) => `for (let i = 0; i < 6; i++) console.log("${tag}" + i + "-" + "z".repeat(996));`;
+    const id = await createTracker(stack, user, {
+      name: "chatty",
+      target: {
+        url: url("/chatty"),
+        configurator: `(() => { ${print("c")} return { requests: context.requests }; })()`,
+        extractor: `(() => { ${print("e")} return { body: "done" }; })()`,
+      },
+    });
+    expect((await refresh(stack, user, id)).status).toBe(200);
+    const [log] = await logsOf(stack, user, id);
+    const outputOf = (stage: string) => log!.stages.find((st) => st.stage === stage)!.logs ?? [];
+    const configurator = outputOf("configurator");
+    const extractor = outputOf("extractor");
+    expect(configurator).toHaveLength(6);
+    // 6,000 bytes and about 2,000 of the extractor's fit in 8 KiB; the rest is counted.
+    expect(configurator.map((l) => l.slice(0, 3))).toEqual(["c0-", "c1-", "c2-", "c3-", "c4-", "c5-"]);
+    expect(extractor.map((l) => l.slice(0, 3))).toEqual(["e0-", "e1-", "[39"]);
+    expect(extractor[2]).toBe("[3996 more bytes of output not kept in the run log]");
+  });
+
   it("stores the response body as is when there is no extractor; _history without a body does not run; _clear empties", async () => {
     const user = await newUser(stack);
     data = "plain";
