@@ -48,8 +48,8 @@ const TRIM_TO_BUDGET = `
 
 /**
  * Stores `content` unless it equals the newest revision, then drops what falls
- * out of the newest `keep`, and, with `bytesPerUser`, what no longer fits the
- * account's budget across all of its trackers of both kinds. Runs of one
+ * out of the newest `keep`, and, given a `budget`, what no longer fits the
+ * account's bytes across all of its trackers of both kinds. Runs of one
  * tracker take turns under a transaction lock, so two runs that extract the
  * same new content store it once; an account's stores take turns under
  * another for the budget. Returns the new revision, or undefined when
