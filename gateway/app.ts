@@ -68,6 +68,8 @@ export interface GatewayDeps {
   userScriptsPerUser: number;
   tagsPerUser: number;
   respondersPerUser: number;
+  /** The largest export document (user-data/export.ts). */
+  exportMaxBytes: number;
   webhooks: {
     urls: WebhookUrls;
     /** Addresses or CIDRs whose X-Forwarded-* and X-Replaced-Path headers are believed. */
@@ -189,6 +191,7 @@ export async function buildApp(
       apiTrackers: deps.trackers.perUser,
       pageTrackers: deps.trackers.perUser,
     },
+    exportMaxBytes: deps.exportMaxBytes,
   });
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });

@@ -6,6 +6,7 @@ import { ConfigError, grpcTargetValue, logLevel, parseEnv, port, positiveInt, po
 import type { DbTarget } from "../common/db.js";
 import { readGrantKey } from "../common/grant-token.js";
 import type { TlsFiles } from "../common/tls.js";
+import { DEFAULT_EXPORT_MAX_BYTES } from "./user-data/export.js";
 import { DEFAULT_HISTORY_BYTES_PER_USER } from "./webhooks/history-writer.js";
 
 const schema = z.object({
@@ -59,6 +60,8 @@ const schema = z.object({
   RESPONDER_HISTORY_BYTES_PER_USER: positiveInt(DEFAULT_HISTORY_BYTES_PER_USER),
   // Across all of an account's trackers of both kinds; each tracker's newest revision is kept whatever it weighs.
   TRACKER_REVISIONS_BYTES_PER_USER: positiveInt(256 * 1024 * 1024),
+  // The largest export document, built in the gateway's memory.
+  USER_DATA_EXPORT_MAX_BYTES: positiveInt(DEFAULT_EXPORT_MAX_BYTES),
   GATEWAY_METRICS_PORT: optionalPort,
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   LOG_LEVEL: logLevel,
@@ -89,6 +92,7 @@ export interface GatewayConfig {
   tagsPerUser: number;
   respondersPerUser: number;
   historyBytesPerUser: number;
+  exportMaxBytes: number;
   /** Prometheus metrics listener; off when unset. */
   metrics?: MetricsListen;
   logLevel: string;
@@ -154,6 +158,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     tagsPerUser: e.TAGS_PER_USER,
     respondersPerUser: e.RESPONDERS_PER_USER,
     historyBytesPerUser: e.RESPONDER_HISTORY_BYTES_PER_USER,
+    exportMaxBytes: e.USER_DATA_EXPORT_MAX_BYTES,
     metrics: metricsListen(e.METRICS_HOST, e.GATEWAY_METRICS_PORT),
     logLevel: e.LOG_LEVEL,
   };

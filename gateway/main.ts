@@ -46,6 +46,7 @@ async function main() {
     apiKeysPerUser: config.apiKeysPerUser,
     userScriptsPerUser: config.userScriptsPerUser,
     tagsPerUser: config.tagsPerUser,
+    exportMaxBytes: config.exportMaxBytes,
     respondersPerUser: config.respondersPerUser,
     webhooks: {
       urls,

@@ -57,15 +57,52 @@ async function historyOf(services: WorkspaceServices, collection: Collection, us
 /** The collections an export's `include` asks for. */
 export const exported = (include: ExportParams["include"]): Collection[] => COLLECTIONS.filter((c) => chosen(include[c]) !== undefined);
 
+/** USER_DATA_EXPORT_MAX_BYTES's default. */
+export const DEFAULT_EXPORT_MAX_BYTES = 128 * 1024 * 1024;
+
+/** A document's text as it is built, refused once it passes `max` characters. */
+class BoundedText {
+  private readonly parts: string[] = [];
+  private length = 0;
+
+  constructor(private readonly max: number) {}
+
+  add(text: string): void {
+    this.length += text.length;
+    if (this.length > this.max) {
+      throw invalid(
+        `the export would be larger than ${this.max} bytes: leave out the history (respondersHistory, apiTrackersHistory, pageTrackersHistory), or export fewer collections at a time`,
+      );
+    }
+    this.parts.push(text);
+  }
+
+  text(): string {
+    return this.parts.join("");
+  }
+}
+
 /**
- * The caller's workspace as one document, collection by collection as asked.
- * Secrets go by name (and tags) only: a value never leaves the broker, so a
- * request for values is refused rather than answered without them.
+ * The caller's workspace as one document, collection by collection as asked,
+ * as JSON text of at most `maxBytes` characters. Secrets go by name (and
+ * tags) only: a value never leaves the broker, so a request for values is
+ * refused rather than answered without them. The text is built item by item,
+ * each item's history read only when its turn comes: held whole, an
+ * account's history and revisions (hundreds of MiB) with their parsed and
+ * serialized copies could take the gateway's memory, or pass the longest
+ * string it can make, for every user at once.
  */
-export async function exportWorkspace(services: WorkspaceServices, userId: string, params: ExportParams, now = Date.now()) {
+export async function exportWorkspace(services: WorkspaceServices, userId: string, params: ExportParams, maxBytes: number, now = Date.now()) {
   const { include } = params;
   if (chosen(include.secrets) && params.secretsPassphrase) throw invalid(VALUES_NOT_EXPORTED);
-  const data: Partial<Record<Collection, unknown[]>> & { settings?: Record<string, never> } = {};
+  const exportedAt = Math.floor(now / 1000);
+  const out = new BoundedText(maxBytes);
+  out.add(`{"version":${DOCUMENT_VERSION},"exportedAt":${exportedAt},"data":{`);
+  let first = true;
+  const member = (name: string) => {
+    out.add(`${first ? "" : ","}${JSON.stringify(name)}:`);
+    first = false;
+  };
   for (const collection of COLLECTIONS) {
     const selection = include[collection];
     const takes = chosen(selection);
@@ -73,9 +110,19 @@ export async function exportWorkspace(services: WorkspaceServices, userId: strin
     const items: Shown[] = (await listAll(services, userId, collection)).filter((item) => takes(item.id));
     const flag = collection in HISTORY_FLAG ? HISTORY_FLAG[collection as keyof typeof HISTORY_FLAG] : undefined;
     const withHistory = flag !== undefined && (include[flag] === true || (typeof selection === "object" && selection.includeHistory === true));
-    data[collection] = withHistory ? await Promise.all(items.map(async (item) => ({ ...item, history: await historyOf(services, collection, userId, item.id) }))) : items;
+    member(collection);
+    out.add("[");
+    for (const [i, item] of items.entries()) {
+      const shown = withHistory ? { ...item, history: await historyOf(services, collection, userId, item.id) } : item;
+      out.add(`${i === 0 ? "" : ","}${JSON.stringify(shown)}`);
+    }
+    out.add("]");
   }
   // This product keeps no per-user settings: asked for, they are an empty map.
-  if (include.settings === true) data.settings = {};
-  return { version: DOCUMENT_VERSION, exportedAt: Math.floor(now / 1000), data };
+  if (include.settings === true) {
+    member("settings");
+    out.add("{}");
+  }
+  out.add("}}");
+  return { exportedAt, json: out.text() };
 }

@@ -1,3 +1,4 @@
+import type { Static } from "@sinclair/typebox";
 import { requireAuth, requireScopes, userIdOf, type AuthDeps } from "../auth/authenticate.js";
 import type { RouteScope } from "../auth/scopes.js";
 import type { GrantGuard } from "../grants/grant-guard.js";
@@ -31,7 +32,7 @@ const SCOPE: Record<Collection, RouteScope> = {
  */
 export async function userDataRoutes(
   app: App,
-  opts: { auth: AuthDeps; services: WorkspaceServices; grants: GrantGuard; limits: Partial<Record<Collection, number>> },
+  opts: { auth: AuthDeps; services: WorkspaceServices; grants: GrantGuard; limits: Partial<Record<Collection, number>>; exportMaxBytes: number },
 ) {
   const onRequest = requireAuth(opts.auth, "user", "per-body");
   // Built on first use: the shared schemas are all added by then.
@@ -56,8 +57,12 @@ export async function userDataRoutes(
       async (req, reply) => {
         const params = req.body as ExportParams;
         requireScopes(req.principal, exported(params.include).map((c) => SCOPE[c]));
-        const doc = await exportWorkspace(opts.services, userIdOf(req), params);
-        return reply.header("content-disposition", `attachment; filename="export-${doc.exportedAt}.secutils.json"`).send(doc);
+        const doc = await exportWorkspace(opts.services, userIdOf(req), params, opts.exportMaxBytes);
+        // Already JSON text, which fastify sends as it is; the schema above describes it for the OpenAPI document.
+        return reply
+          .type("application/json; charset=utf-8")
+          .header("content-disposition", `attachment; filename="export-${doc.exportedAt}.secutils.json"`)
+          .send(doc.json as unknown as Static<typeof ExportedDocument>);
       },
     );
   }

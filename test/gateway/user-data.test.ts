@@ -4,7 +4,7 @@ import { deriveKey, KDF } from "../../gateway/user-data/secret-values.js";
 import { call, createSecret, newUser, type TestUser } from "../helpers/http.js";
 import { Stack } from "../helpers/stack.js";
 import { API_TRACKERS, createTracker, PAGE_TRACKERS, refresh, startUpstream } from "../helpers/trackers.js";
-import { createResponder, hitUrl } from "../helpers/webhooks.js";
+import { createResponder, historyOf, hitUrl } from "../helpers/webhooks.js";
 
 // Export and import of a whole workspace (../shared/reference/export-import.SKILL.md,
 // and the reference API's /_export, /_import and /_import_preview). Secret
@@ -12,13 +12,23 @@ import { createResponder, hitUrl } from "../helpers/webhooks.js";
 // values is refused, and an import makes a named secret with a placeholder.
 
 const SCRIPTS_LIMIT = 4;
+/** USER_DATA_EXPORT_MAX_BYTES here: far above every other test's document, below three 100 KB requests. */
+const EXPORT_MAX_BYTES = 256 * 1024;
 let stack: Stack;
 // An API for a tracker to fetch a revision from, allow-listed for the sandbox.
 let upstream: Awaited<ReturnType<typeof startUpstream>>;
 
 beforeAll(async () => {
   upstream = await startUpstream(() => ({ body: JSON.stringify({ price: 42 }) }));
-  stack = await Stack.start({ gatewayEnv: { TRACKER_SCHEDULER_POLL_MS: "0", USER_SCRIPTS_PER_USER: String(SCRIPTS_LIMIT), TAGS_PER_USER: String(SCRIPTS_LIMIT) }, sandboxEnv: { OUTBOUND_ALLOW_HOSTS: `127.0.0.1:${upstream.port}` } });
+  stack = await Stack.start({
+    gatewayEnv: {
+      TRACKER_SCHEDULER_POLL_MS: "0",
+      USER_SCRIPTS_PER_USER: String(SCRIPTS_LIMIT),
+      TAGS_PER_USER: String(SCRIPTS_LIMIT),
+      USER_DATA_EXPORT_MAX_BYTES: String(EXPORT_MAX_BYTES),
+    },
+    sandboxEnv: { OUTBOUND_ALLOW_HOSTS: `127.0.0.1:${upstream.port}` },
+  });
 });
 afterAll(() => {
   upstream?.close();
@@ -130,6 +140,21 @@ describe("export", () => {
     expect(Object.keys(doc.data)).toEqual(["responders"]);
     expect(doc.data.responders!.map((r) => r.name)).toEqual(["echo"]);
     expect(doc.data.responders![0]!.history).toEqual([expect.objectContaining({ responderId: responder.id, method: "GET", url: "/echo?q=1", createdAt: expect.any(Number) })]);
+  });
+
+  it("refuses, with what to leave out, an export larger than USER_DATA_EXPORT_MAX_BYTES, and exports the rest", async () => {
+    const u = await newUser(stack);
+    const responder = await createResponder(stack, u, { name: "large", method: "POST", settings: { requestsToTrack: 5 } });
+    for (let i = 0; i < 3; i++) expect((await hitUrl(stack, responder.url, { method: "POST", body: "b".repeat(100_000) })).status).toBe(200);
+    expect(await historyOf(stack, u, responder.id, 3)).toHaveLength(3);
+    const res = await call(stack, "POST", "/api/user/data/export", { auth: u.auth, json: { include: { responders: true, respondersHistory: true } } });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      message: `the export would be larger than ${EXPORT_MAX_BYTES} bytes: leave out the history (respondersHistory, apiTrackersHistory, pageTrackersHistory), or export fewer collections at a time`,
+    });
+    const without = await exportOf(u, { responders: true });
+    expect(without.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    expect(without.body.data.responders!.map((r) => r.name)).toEqual(["large"]);
   });
 
   it("adds a tracker's revisions when asked, as its _history answers them", async () => {
