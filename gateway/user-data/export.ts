@@ -60,16 +60,16 @@ export const exported = (include: ExportParams["include"]): Collection[] => COLL
 /** USER_DATA_EXPORT_MAX_BYTES's default. */
 export const DEFAULT_EXPORT_MAX_BYTES = 128 * 1024 * 1024;
 
-/** A document's text as it is built, refused once it passes `max` characters. */
+/** A document's text as it is built, refused once it passes `max` bytes of UTF-8. */
 class BoundedText {
   private readonly parts: string[] = [];
-  private length = 0;
+  private bytes = 0;
 
   constructor(private readonly max: number) {}
 
   add(text: string): void {
-    this.length += text.length;
-    if (this.length > this.max) {
+    this.bytes += Buffer.byteLength(text);
+    if (this.bytes > this.max) {
       throw invalid(
         `the export would be larger than ${this.max} bytes: leave out the history (respondersHistory, apiTrackersHistory, pageTrackersHistory), or export fewer collections at a time`,
       );
@@ -84,7 +84,7 @@ class BoundedText {
 
 /**
  * The caller's workspace as one document, collection by collection as asked,
- * as JSON text of at most `maxBytes` characters. Secrets go by name (and
+ * as JSON text of at most `maxBytes` bytes. Secrets go by name (and
  * tags) only: a value never leaves the broker, so a request for values is
  * refused rather than answered without them. The text is built item by item,
  * each item's history read only when its turn comes: held whole, an
