@@ -1,6 +1,7 @@
 import { invalid } from "../../common/errors.js";
 import type { HistoryEntry } from "../responders/history-store.js";
 import { COLLECTIONS, DOCUMENT_VERSION, type Collection, type ExportParams, type Selection } from "./schemas.js";
+import { Turns, type TurnLimits } from "./turns.js";
 import { listAll, type Shown, type WorkspaceServices } from "./workspace.js";
 
 export const VALUES_NOT_EXPORTED =
@@ -59,6 +60,17 @@ export const exported = (include: ExportParams["include"]): Collection[] => COLL
 
 /** USER_DATA_EXPORT_MAX_BYTES's default. */
 export const DEFAULT_EXPORT_MAX_BYTES = 128 * 1024 * 1024;
+
+/**
+ * Exports running at once, and running or waiting in all. Each holds up to
+ * its document two or three times over (the parts, the joined text, the
+ * bytes on their way), so a burst of them, even from one account, could
+ * otherwise take the gateway's memory; an account has one at a time.
+ */
+export const EXPORT_TURNS: TurnLimits = { concurrency: 2, maxQueued: 8 };
+
+export const exportTurns = (limits: TurnLimits = EXPORT_TURNS) =>
+  new Turns(limits, { account: "an export is already in progress for this account; retry when it ends", all: "too many exports are in progress; retry shortly" });
 
 /** A document's text as it is built, refused once it passes `max` bytes of UTF-8. */
 class BoundedText {

@@ -1,5 +1,4 @@
-import pLimit from "p-limit";
-import { DomainError } from "../../common/errors.js";
+import { Turns, type TurnLimits } from "./turns.js";
 
 // An import that carries secret values costs one Argon2id derivation: ~20 ms
 // of CPU and 19 MiB on one of libuv's four pool threads, which the gateway
@@ -9,33 +8,15 @@ import { DomainError } from "../../common/errors.js";
 // has at most one running or waiting, and few may wait at all; past either
 // bound the import is refused at once (429), before anything is written.
 
-export interface DerivationLimits {
-  /** Derivations running at once: pool threads they may hold. */
-  concurrency: number;
-  /** Derivations running or waiting, all users together. */
-  maxQueued: number;
-}
+export type DerivationLimits = TurnLimits;
 
 export const DEFAULT_DERIVATION_LIMITS: DerivationLimits = { concurrency: 1, maxQueued: 8 };
 
-export class KeyDerivations {
-  private readonly limit: ReturnType<typeof pLimit>;
-  private readonly users = new Set<string>();
-
-  constructor(private readonly limits: DerivationLimits = DEFAULT_DERIVATION_LIMITS) {
-    this.limit = pLimit(limits.concurrency);
-  }
-
-  /** Runs `derive` for `userId` within the bounds, or refuses it as busy without running it. */
-  run<T>(userId: string, derive: () => Promise<T>): Promise<T> {
-    // Checked and taken in one synchronous step, so two imports arriving together cannot both pass.
-    if (this.users.has(userId)) {
-      return Promise.reject(new DomainError("busy", "an import of secret values is already in progress for this account; retry when it ends"));
-    }
-    if (this.limit.activeCount + this.limit.pendingCount >= this.limits.maxQueued) {
-      return Promise.reject(new DomainError("busy", "too many imports of secret values are in progress; retry shortly"));
-    }
-    this.users.add(userId);
-    return this.limit(derive).finally(() => this.users.delete(userId));
+export class KeyDerivations extends Turns {
+  constructor(limits: DerivationLimits = DEFAULT_DERIVATION_LIMITS) {
+    super(limits, {
+      account: "an import of secret values is already in progress for this account; retry when it ends",
+      all: "too many imports of secret values are in progress; retry shortly",
+    });
   }
 }

@@ -4,7 +4,7 @@ import type { RouteScope } from "../auth/scopes.js";
 import type { GrantGuard } from "../grants/grant-guard.js";
 import type { App } from "../http/app-type.js";
 import { errors } from "../http/schemas.js";
-import { exported, exportWorkspace } from "./export.js";
+import { exported, exportTurns, exportWorkspace } from "./export.js";
 import { carried, documentOf, WorkspaceImporter } from "./import.js";
 import { itemChecks, tagsOf } from "./items.js";
 import { ExportedDocument, ExportParams, IMPORT_MAX_BYTES, ImportParams, ImportResult, PreviewParams, PreviewResult, type Collection } from "./schemas.js";
@@ -39,6 +39,7 @@ export async function userDataRoutes(
   let importer: WorkspaceImporter | undefined;
   const importerOf = () => (importer ??= new WorkspaceImporter(opts.services, itemChecks(app.getSchemas()), opts.limits));
 
+  const exports = exportTurns();
   for (const path of [`${BASE}/export`, `${BASE}/_export`]) {
     app.post(
       path,
@@ -51,13 +52,14 @@ export async function userDataRoutes(
           tags,
           security,
           body: ExportParams,
-          response: { 200: ExportedDocument, ...errors(400, 401, 403) },
+          response: { 200: ExportedDocument, ...errors(400, 401, 403, 429) },
         },
       },
       async (req, reply) => {
         const params = req.body as ExportParams;
         requireScopes(req.principal, exported(params.include).map((c) => SCOPE[c]));
-        const doc = await exportWorkspace(opts.services, userIdOf(req), params, opts.exportMaxBytes);
+        const userId = userIdOf(req);
+        const doc = await exports.run(userId, () => exportWorkspace(opts.services, userId, params, opts.exportMaxBytes));
         // Already JSON text, which fastify sends as it is; the schema above describes it for the OpenAPI document.
         return reply
           .type("application/json; charset=utf-8")

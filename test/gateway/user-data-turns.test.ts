@@ -2,12 +2,14 @@ import Fastify from "fastify";
 import { describe, expect, it } from "vitest";
 import { DomainError } from "../../common/errors.js";
 import { installErrorHandling } from "../../gateway/http/errors.js";
+import { EXPORT_TURNS, exportTurns } from "../../gateway/user-data/export.js";
 import { KeyDerivations } from "../../gateway/user-data/key-derivations.js";
 import { openValues } from "../../gateway/user-data/secret-values.js";
 
 // An import carrying secret values costs one Argon2id derivation on libuv's
 // pool; the bounds keep a flood of imports from queuing everyone's file and
-// DNS work behind them.
+// DNS work behind them. Exports take turns the same way (gateway/user-data/turns.ts):
+// each may hold a large document in the gateway's memory.
 
 /** A derivation that ends when the test says so, and counts how many ran at once. */
 function gate() {
@@ -95,6 +97,24 @@ describe("key derivations for imported secret values", () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe("exports", () => {
+  it("give one account one export at a time and run at most two at once, eight in all", async () => {
+    const turns = exportTurns();
+    const g = gate();
+    const first = turns.run("user-a", g.derive);
+    await expect(turns.run("user-a", g.derive)).rejects.toThrow("an export is already in progress for this account; retry when it ends");
+    const others = ["u2", "u3", "u4", "u5", "u6", "u7", "u8"].map((u) => turns.run(u, g.derive));
+    await expect(turns.run("u9", g.derive)).rejects.toThrow("too many exports are in progress; retry shortly");
+    expect(EXPORT_TURNS).toEqual({ concurrency: 2, maxQueued: 8 });
+    for (let i = 0; i < 8; i++) {
+      await until(() => g.started() > 0);
+      g.openNext();
+    }
+    await expect(Promise.all([first, ...others])).resolves.toHaveLength(8);
+    expect(g.most()).toBe(2);
   });
 });
 
