@@ -27,10 +27,12 @@ let scratch: ScratchDatabase | undefined;
 let db: Db;
 
 beforeAll(async () => {
-  scratch = await openScratchDatabase("tracker_upkeep", { poolSize: 2 });
+  scratch = await openScratchDatabase("tracker_runner", { poolSize: 2 });
   db = scratch.db;
 });
 afterAll(() => scratch?.close());
+
+/** Calls the runners made here have sent to their stand-in sandbox. */
 let sandboxRuns = 0;
 
 const pageTracker = async () => new TrackerStore(PAGE_TRACKERS, PAGE_TRACKER_KIND.columns).insert(db, pageTrackerFields(await insertTestUser(db)), null);

@@ -27,9 +27,17 @@ function heldOpen<T>(step: (q: Parameters<Parameters<Db["tx"]>[0]>[0]) => Promis
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
   let stepDone!: (v: T) => void;
-  const done = new Promise<T>((r) => (stepDone = r));
+  let stepFailed!: (err: unknown) => void;
+  const done = new Promise<T>((resolve, reject) => {
+    stepDone = resolve;
+    stepFailed = reject;
+  });
   const committed = db.tx(async (q) => {
-    const v = await step(q);
+    // A step that fails ends the wait for it too, rather than leaving the test to its timeout.
+    const v = await step(q).catch((err: unknown) => {
+      stepFailed(err);
+      throw err;
+    });
     stepDone(v);
     await released;
     return v;
