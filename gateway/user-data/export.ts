@@ -69,8 +69,8 @@ export const DEFAULT_EXPORT_MAX_BYTES = 128 * 1024 * 1024;
  */
 export const EXPORT_TURNS: TurnLimits = { concurrency: 2, maxQueued: 8 };
 
-export const exportTurns = (limits: TurnLimits = EXPORT_TURNS) =>
-  new Turns(limits, { account: "an export is already in progress for this account; retry when it ends", all: "too many exports are in progress; retry shortly" });
+export const exportTurns = () =>
+  new Turns(EXPORT_TURNS, { account: "an export is already in progress for this account; retry when it ends", all: "too many exports are in progress; retry shortly" });
 
 /** A document's text as it is built, refused once it passes `max` bytes of UTF-8. */
 class BoundedText {

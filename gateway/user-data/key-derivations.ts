@@ -8,12 +8,10 @@ import { Turns, type TurnLimits } from "./turns.js";
 // has at most one running or waiting, and few may wait at all; past either
 // bound the import is refused at once (429), before anything is written.
 
-export type DerivationLimits = TurnLimits;
-
-export const DEFAULT_DERIVATION_LIMITS: DerivationLimits = { concurrency: 1, maxQueued: 8 };
+export const DEFAULT_DERIVATION_LIMITS: TurnLimits = { concurrency: 1, maxQueued: 8 };
 
 export class KeyDerivations extends Turns {
-  constructor(limits: DerivationLimits = DEFAULT_DERIVATION_LIMITS) {
+  constructor(limits: TurnLimits = DEFAULT_DERIVATION_LIMITS) {
     super(limits, {
       account: "an import of secret values is already in progress for this account; retry when it ends",
       all: "too many imports of secret values are in progress; retry shortly",

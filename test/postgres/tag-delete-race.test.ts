@@ -6,7 +6,7 @@
 // new row, and a write that comes second waits for the delete and keeps
 // nothing of it. Before, the insert kept the deleted tag's id for good.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { Db } from "../../common/db.js";
+import type { Db, Queryable } from "../../common/db.js";
 import { insertResponder, responderById } from "../../gateway/responders/store.js";
 import * as tags from "../../gateway/tags/store.js";
 import { openScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.js";
@@ -23,7 +23,7 @@ beforeAll(async () => {
 afterAll(() => scratch?.close());
 
 /** A transaction that runs `step` and then stays open until `release` is called. */
-function heldOpen<T>(step: (q: Parameters<Parameters<Db["tx"]>[0]>[0]) => Promise<T>) {
+function heldOpen<T>(step: (q: Queryable) => Promise<T>) {
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
   let stepDone!: (v: T) => void;
