@@ -29,6 +29,7 @@ import { ResponderDirectory } from "./webhooks/directory.js";
 import { RenderCache } from "./webhooks/render-cache.js";
 import type { SecretsGenerations } from "./secrets/generations.js";
 import { respondersRoutes } from "./responders/routes.js";
+import { LongReads } from "./streamed-reads/turns.js";
 import { Responder, ResponderRequest, ResponderStats } from "./responders/schemas.js";
 import { WebhookServer } from "./webhooks/serve.js";
 import { HistoryWriter } from "./webhooks/history-writer.js";
@@ -162,7 +163,9 @@ export async function buildApp(
   await app.register(secretsRoutes, { auth, secrets: taggedSecrets });
   // Creating or widening an access setting, per caller (an API key needs secrets:grant).
   const grants = new GrantGuard({ broker: deps.broker, log: deps.log });
-  await app.register(respondersRoutes, { auth, responders, grants });
+  // One account's long reads (histories, revisions) are bounded together, whichever kind.
+  const reads = new LongReads();
+  await app.register(respondersRoutes, { auth, responders, grants, reads });
   const { schedulers, apiTrackers, pageTrackers } = await setUpTrackers(app, {
     db: deps.db,
     log: deps.log,
@@ -174,6 +177,7 @@ export async function buildApp(
     guard: grants,
     secrets,
     tags,
+    reads,
   });
   await app.register(webhookRoutes, { server: webhooks, bodyLimit: deps.webhooks.bodyLimit, metrics: deps.metrics });
   const userScripts = new UserScriptsService(deps.db, tags, deps.userScriptsPerUser);

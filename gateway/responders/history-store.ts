@@ -1,4 +1,5 @@
 import { prepared, type Db, type Queryable } from "../../common/db.js";
+import type { Weighed } from "../streamed-reads/parts.js";
 import type { HeaderPair } from "./store.js";
 
 export interface TrackedResponse {
@@ -131,28 +132,45 @@ export async function trackRequests(db: Db, requests: TrackedRequest[], keep: Ma
   });
 }
 
+const ENTRY_COLS = `id::text, responder_id, client_address, method, url, headers, body, duration_us, response,
+  floor(extract(epoch FROM created_at))::float8 AS created_at`;
+
+const toEntry = (r: Row): HistoryEntry => ({
+  id: r.id,
+  responderId: r.responder_id,
+  ...(r.client_address === null ? {} : { clientAddress: r.client_address }),
+  method: r.method,
+  url: r.url,
+  headers: r.headers,
+  body: r.body,
+  durationUs: r.duration_us,
+  ...(r.response ? { response: { ...r.response, body: Buffer.from(r.response.body, "base64") } } : {}),
+  createdAt: r.created_at,
+});
+
 /** Newest first. */
 export async function historyOf(q: Queryable, responderId: string, limit: number): Promise<HistoryEntry[]> {
   const rows = await q.query<Row>(
-    `SELECT id::text, responder_id, client_address, method, url, headers, body, duration_us, response,
-       floor(extract(epoch FROM created_at))::float8 AS created_at
-     FROM responder_requests h WHERE responder_id = $1
+    `SELECT ${ENTRY_COLS} FROM responder_requests h WHERE responder_id = $1
      -- h.created_at: the bare name would mean the output column, rounded to whole seconds.
      ORDER BY h.created_at DESC, h.id DESC LIMIT $2`,
     [responderId, limit],
   );
-  return rows.map((r) => ({
-    id: r.id,
-    responderId: r.responder_id,
-    ...(r.client_address === null ? {} : { clientAddress: r.client_address }),
-    method: r.method,
-    url: r.url,
-    headers: r.headers,
-    body: r.body,
-    durationUs: r.duration_us,
-    ...(r.response ? { response: { ...r.response, body: Buffer.from(r.response.body, "base64") } } : {}),
-    createdAt: r.created_at,
-  }));
+  return rows.map(toEntry);
+}
+
+/** The ids and weights of what historyOf would answer, in its order, without loading any entry. */
+export async function historyIndexOf(q: Queryable, responderId: string, limit: number): Promise<Weighed[]> {
+  return q.query<Weighed>(
+    `SELECT id::text, bytes FROM responder_requests h WHERE responder_id = $1 ORDER BY h.created_at DESC, h.id DESC LIMIT $2`,
+    [responderId, limit],
+  );
+}
+
+/** The entries of `ids` still stored, in no order. */
+export async function historyEntries(q: Queryable, ids: string[]): Promise<HistoryEntry[]> {
+  const rows = await q.query<Row>(`SELECT ${ENTRY_COLS} FROM responder_requests WHERE id = ANY($1::bigint[])`, [ids]);
+  return rows.map(toEntry);
 }
 
 export async function clearHistory(q: Queryable, responderId: string): Promise<void> {

@@ -4,7 +4,9 @@ import type { GrantGuard } from "../grants/grant-guard.js";
 import type { App } from "../http/app-type.js";
 import { ListQuery, pageSchema } from "../http/pagination.js";
 import { errors, NoContent } from "../http/schemas.js";
-import type { HistoryEntry } from "./history-store.js";
+import { sendJsonArray } from "../streamed-reads/send.js";
+import type { LongReads } from "../streamed-reads/turns.js";
+import { historyEntryJson } from "./history-json.js";
 import { CreateResponder, Responder, ResponderParams, ResponderRequest, ResponderStats, UpdateResponder } from "./schemas.js";
 import type { RespondersService } from "./service.js";
 
@@ -14,7 +16,7 @@ const BASE = "/api/webhooks/responders";
 
 const ResponderPage = pageSchema(Type.Ref(Responder), "One page of the caller's responders");
 
-export async function respondersRoutes(app: App, opts: { auth: AuthDeps; responders: RespondersService; grants: GrantGuard }) {
+export async function respondersRoutes(app: App, opts: { auth: AuthDeps; responders: RespondersService; grants: GrantGuard; reads: LongReads }) {
   const { responders } = opts;
   const onRequest = requireAuth(opts.auth, "user", "responders");
 
@@ -116,10 +118,15 @@ export async function respondersRoutes(app: App, opts: { auth: AuthDeps; respond
         tags,
         security,
         params: ResponderParams,
-        response: { 200: Type.Array(Type.Ref(ResponderRequest)), ...errors(400, 401, 403, 404) },
+        description: "Written as it is read. An account has at most two reads of over 1 MiB open at once (429 beyond).",
+        response: { 200: Type.Array(Type.Ref(ResponderRequest)), ...errors(400, 401, 403, 404, 429) },
       },
     },
-    async (req) => (await responders.history(userIdOf(req), req.params.responder_id)).map(toApi),
+    async (req, reply) => {
+      const userId = userIdOf(req);
+      const read = await responders.historyInParts(userId, req.params.responder_id);
+      return sendJsonArray(reply, read, historyEntryJson, { reads: opts.reads, userId });
+    },
   );
 
   app.post(
@@ -140,19 +147,4 @@ export async function respondersRoutes(app: App, opts: { auth: AuthDeps; respond
       return reply.status(204).send(null);
     },
   );
-}
-
-function toApi(e: HistoryEntry) {
-  return {
-    id: e.id,
-    responderId: e.responderId,
-    ...(e.clientAddress === undefined ? {} : { clientAddress: e.clientAddress }),
-    method: e.method,
-    url: e.url,
-    headers: e.headers,
-    body: [...e.body],
-    durationMs: e.durationUs / 1000,
-    ...(e.response ? { response: { statusCode: e.response.statusCode, headers: e.response.headers, body: [...e.response.body] } } : {}),
-    createdAt: e.createdAt,
-  };
 }

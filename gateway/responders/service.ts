@@ -8,7 +8,8 @@ import { NAME_AND_DATES, paginate, type ListQueryValues, type Page } from "../ht
 import type { TagLabels, TagsService } from "../tags/service.js";
 import { insertWithinLimit, type ItemLimit } from "../users/item-limits.js";
 import { hasPlaceholder } from "./rules.js";
-import { clearHistory, historyOf, statsOfUser, type HistoryEntry, type Stats } from "./history-store.js";
+import { loadInParts, type LongRead } from "../streamed-reads/parts.js";
+import { clearHistory, historyEntries, historyIndexOf, historyOf, statsOfUser, type HistoryEntry, type Stats } from "./history-store.js";
 import { checkResponder } from "./rules.js";
 import type { CreateResponder, Responder, UpdateResponder } from "./schemas.js";
 import {
@@ -117,6 +118,13 @@ export class RespondersService {
   async history(userId: string, id: string): Promise<HistoryEntry[]> {
     const r = await this.owned(userId, id);
     return historyOf(this.deps.db, id, r.settings.requestsToTrack);
+  }
+
+  /** The same entries, loaded a part at a time as the caller takes them (streamed-reads/parts.ts). */
+  async historyInParts(userId: string, id: string): Promise<LongRead<HistoryEntry>> {
+    const r = await this.owned(userId, id);
+    const index = await historyIndexOf(this.deps.db, id, r.settings.requestsToTrack);
+    return loadInParts(index, (ids) => historyEntries(this.deps.db, ids));
   }
 
   async clearHistory(userId: string, id: string): Promise<void> {

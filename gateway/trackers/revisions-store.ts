@@ -1,4 +1,5 @@
 import type { Db, Queryable } from "../../common/db.js";
+import type { Weighed } from "../streamed-reads/parts.js";
 import type { TrackerKind } from "./kinds.js";
 
 export interface RevisionRecord {
@@ -91,6 +92,17 @@ export async function storeRevisionIfChanged(
  */
 export async function revisionsOf(q: Queryable, kind: TrackerKind, trackerId: string, keep: number): Promise<RevisionRecord[]> {
   const rows = await q.query<Row>(`SELECT ${COLS} FROM ${kind.revisions} r WHERE tracker_id = $1 ORDER BY r.id DESC LIMIT $2`, [trackerId, keep]);
+  return rows.map(toRecord);
+}
+
+/** The ids and weights of what revisionsOf would answer, in its order, without loading any content. */
+export async function revisionIndexOf(q: Queryable, kind: TrackerKind, trackerId: string, keep: number): Promise<Weighed[]> {
+  return q.query<Weighed>(`SELECT id::text, bytes FROM ${kind.revisions} r WHERE tracker_id = $1 ORDER BY r.id DESC LIMIT $2`, [trackerId, keep]);
+}
+
+/** The revisions of `ids` still stored, in no order. */
+export async function revisionsById(q: Queryable, kind: TrackerKind, ids: string[]): Promise<RevisionRecord[]> {
+  const rows = await q.query<Row>(`SELECT ${COLS} FROM ${kind.revisions} r WHERE r.id = ANY($1::bigint[])`, [ids]);
   return rows.map(toRecord);
 }
 

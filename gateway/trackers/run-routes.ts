@@ -2,6 +2,8 @@ import { Type } from "@sinclair/typebox";
 import { requireAuth, userIdOf, type AuthDeps } from "../auth/authenticate.js";
 import type { App } from "../http/app-type.js";
 import { errors, NoContent } from "../http/schemas.js";
+import { sendJsonArray } from "../streamed-reads/send.js";
+import type { LongReads } from "../streamed-reads/turns.js";
 import type { TrackerKind } from "./kinds.js";
 import { security, tags } from "./routes.js";
 import { HistoryRequest } from "./run-schemas.js";
@@ -13,7 +15,7 @@ import type { TrackerRunsService } from "./runs.js";
  * tracker kind; the kind names its revision and run log schemas
  * (`ApiTrackerRevision`, `ApiTrackerRunLog`).
  */
-export async function trackerRunRoutes(app: App, opts: { auth: AuthDeps; runs: TrackerRunsService<{ revisions: number }>; kind: TrackerKind }) {
+export async function trackerRunRoutes(app: App, opts: { auth: AuthDeps; runs: TrackerRunsService<{ revisions: number }>; kind: TrackerKind; reads: LongReads }) {
   const { runs, kind } = opts;
   const { base: BASE, operation, label } = kind;
   const onRequest = requireAuth(opts.auth, "user", "trackers");
@@ -30,13 +32,17 @@ export async function trackerRunRoutes(app: App, opts: { auth: AuthDeps; runs: T
         summary: `The ${label}'s stored revisions, optionally after running it now`,
         tags,
         security,
-        description: 'The revisions, newest first (as the reference answers them). With {"refresh": true} the tracker runs first; a failed run is 422 (503 when the sandbox is unavailable, 429 when it refuses the run for now: too many page runs of the account wait for the browser).',
+        description: 'The revisions, newest first (as the reference answers them). With {"refresh": true} the tracker runs first; a failed run is 422 (503 when the sandbox is unavailable, 429 when it refuses the run for now: too many page runs of the account wait for the browser). Written as it is read; an account has at most two reads of over 1 MiB open at once (429 beyond).',
         params: TrackerParams,
         body: Type.Optional(HistoryRequest),
         response: { 200: Type.Array(Revision), ...errors(400, 401, 403, 404, 422, 429, 503) },
       },
     },
-    (req) => runs.history(userIdOf(req), req.params.tracker_id, req.body?.refresh === true),
+    async (req, reply) => {
+      const userId = userIdOf(req);
+      const read = await runs.historyInParts(userId, req.params.tracker_id, req.body?.refresh === true);
+      return sendJsonArray(reply, read, (revision) => [JSON.stringify(revision)], { reads: opts.reads, userId });
+    },
   );
 
   app.post(

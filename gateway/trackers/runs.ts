@@ -1,7 +1,8 @@
 import { DomainError } from "../../common/errors.js";
 import type { Db } from "../../common/db.js";
 import { contentValue } from "./content.js";
-import { clearRevisions, revisionsOf, type RevisionRecord } from "./revisions-store.js";
+import { loadInParts, type LongRead } from "../streamed-reads/parts.js";
+import { clearRevisions, revisionIndexOf, revisionsById, revisionsOf, type RevisionRecord } from "./revisions-store.js";
 import type { TrackerKind } from "./kinds.js";
 import type { RunResult } from "./runner.js";
 import { clearRuns, recentRunsOfUser, runsOf, type RunLog } from "./runs-store.js";
@@ -33,6 +34,12 @@ export class TrackerRunsService<T extends { revisions: number }> {
    * now. A failed run is logged and answered as an error naming the stage.
    */
   async history(userId: string, id: string, refresh: boolean): Promise<Revision[]> {
+    const tracker = await this.historyFor(userId, id, refresh);
+    return (await revisionsOf(this.deps.db, this.deps.kind, id, tracker.revisions)).map(toRevision);
+  }
+
+  /** The tracker whose history is read, after running it now when `refresh` asks. */
+  private async historyFor(userId: string, id: string, refresh: boolean): Promise<T> {
     let tracker = await this.owned(userId, id);
     if (refresh) {
       const result = await this.deps.runner.run(tracker, "manual");
@@ -43,7 +50,18 @@ export class TrackerRunsService<T extends { revisions: number }> {
         throw new DomainError(kind, `the run failed at the ${result.failure.stage} stage: ${result.failure.message}`);
       }
     }
-    return (await revisionsOf(this.deps.db, this.deps.kind, id, tracker.revisions)).map(toRevision);
+    return tracker;
+  }
+
+  /**
+   * The same revisions, loaded a part at a time as the caller takes them
+   * (streamed-reads/parts.ts), each parsed only when it is taken.
+   */
+  async historyInParts(userId: string, id: string, refresh: boolean): Promise<LongRead<Revision>> {
+    const tracker = await this.historyFor(userId, id, refresh);
+    const { db, kind } = this.deps;
+    const read = loadInParts(await revisionIndexOf(db, kind, id, tracker.revisions), (ids) => revisionsById(db, kind, ids));
+    return { bytes: read.bytes, items: mapped(read.items, toRevision) };
   }
 
   async clear(userId: string, id: string): Promise<void> {
@@ -73,4 +91,8 @@ export class TrackerRunsService<T extends { revisions: number }> {
 
 function toRevision(r: RevisionRecord): Revision {
   return { id: r.id, trackerId: r.trackerId, data: { original: contentValue(r.content) }, createdAt: r.createdAt };
+}
+
+async function* mapped<A, B>(items: AsyncIterable<A>, f: (a: A) => B): AsyncGenerator<B> {
+  for await (const a of items) yield f(a);
 }

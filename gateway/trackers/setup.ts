@@ -25,6 +25,7 @@ import { trackerRunRoutes } from "./run-routes.js";
 import { ApiTrackerRevision, ApiTrackerRunLog, PageTrackerRevision, PageTrackerRunLog } from "./run-schemas.js";
 import { TrackerRunner } from "./runner.js";
 import { TrackerRunsService } from "./runs.js";
+import type { LongReads } from "../streamed-reads/turns.js";
 import { TrackerScheduler } from "./scheduler.js";
 import { TrackersService, type TrackerInput } from "./service.js";
 import type { TagsService } from "../tags/service.js";
@@ -43,6 +44,8 @@ export interface TrackersSetup {
   guard: GrantGuard;
   secrets: SecretsService;
   tags: TagsService;
+  /** The bound on long reads, shared with the responders' histories. */
+  reads: LongReads;
 }
 
 /**
@@ -96,7 +99,7 @@ export async function setUpTrackers(
   const common = { auth: d.auth, grants: d.guard };
   await app.register(trackerRoutes, { ...common, service: api, schemas: ApiTrackerSchemas });
   const apiRuns = new TrackerRunsService({ db: d.db, kind: api.kind, runner: apiRunner, owned: (userId, id) => api.owned(userId, id) });
-  await app.register(trackerRunRoutes, { auth: d.auth, kind: api.kind, runs: apiRuns });
+  await app.register(trackerRunRoutes, { auth: d.auth, kind: api.kind, runs: apiRuns, reads: d.reads });
   await app.register(trackerDebugRoute, {
     ...common,
     kind: api.kind,
@@ -108,7 +111,7 @@ export async function setUpTrackers(
 
   await app.register(trackerRoutes, { ...common, service: page, schemas: PageTrackerSchemas });
   const pageRuns = new TrackerRunsService({ db: d.db, kind: page.kind, runner: pageRunner, owned: (userId, id) => page.owned(userId, id) });
-  await app.register(trackerRunRoutes, { auth: d.auth, kind: page.kind, runs: pageRuns });
+  await app.register(trackerRunRoutes, { auth: d.auth, kind: page.kind, runs: pageRuns, reads: d.reads });
   await app.register(trackerDebugRoute, {
     ...common,
     kind: page.kind,
