@@ -148,21 +148,12 @@ const toEntry = (r: Row): HistoryEntry => ({
   createdAt: r.created_at,
 });
 
-/** Newest first. */
-export async function historyOf(q: Queryable, responderId: string, limit: number): Promise<HistoryEntry[]> {
-  const rows = await q.query<Row>(
-    `SELECT ${ENTRY_COLS} FROM responder_requests h WHERE responder_id = $1
-     -- h.created_at: the bare name would mean the output column, rounded to whole seconds.
-     ORDER BY h.created_at DESC, h.id DESC LIMIT $2`,
-    [responderId, limit],
-  );
-  return rows.map(toEntry);
-}
-
-/** The ids and weights of what historyOf would answer, in its order, without loading any entry. */
+/** The ids and weights of a responder's newest `limit` entries, newest first, without loading any. */
 export async function historyIndexOf(q: Queryable, responderId: string, limit: number): Promise<Weighed[]> {
   return q.query<Weighed>(
-    `SELECT id::text, bytes FROM responder_requests h WHERE responder_id = $1 ORDER BY h.created_at DESC, h.id DESC LIMIT $2`,
+    `SELECT id::text, bytes FROM responder_requests h WHERE responder_id = $1
+     -- h.created_at: the bare name would mean the output column, rounded to whole seconds.
+     ORDER BY h.created_at DESC, h.id DESC LIMIT $2`,
     [responderId, limit],
   );
 }

@@ -9,7 +9,7 @@ import type { TagLabels, TagsService } from "../tags/service.js";
 import { insertWithinLimit, type ItemLimit } from "../users/item-limits.js";
 import { hasPlaceholder } from "./rules.js";
 import { loadInParts, type LongRead } from "../streamed-reads/parts.js";
-import { clearHistory, historyEntries, historyIndexOf, historyOf, statsOfUser, type HistoryEntry, type Stats } from "./history-store.js";
+import { clearHistory, historyEntries, historyIndexOf, statsOfUser, type HistoryEntry, type Stats } from "./history-store.js";
 import { checkResponder } from "./rules.js";
 import type { CreateResponder, Responder, UpdateResponder } from "./schemas.js";
 import {
@@ -115,12 +115,7 @@ export class RespondersService {
     this.deps.changed(await this.deps.handleOf(userId));
   }
 
-  async history(userId: string, id: string): Promise<HistoryEntry[]> {
-    const r = await this.owned(userId, id);
-    return historyOf(this.deps.db, id, r.settings.requestsToTrack);
-  }
-
-  /** The same entries, loaded a part at a time as the caller takes them (streamed-reads/parts.ts). */
+  /** The responder's history, newest first, loaded a part at a time as the caller takes it (streamed-reads/parts.ts). */
   async historyInParts(userId: string, id: string): Promise<LongRead<HistoryEntry>> {
     const r = await this.owned(userId, id);
     const index = await historyIndexOf(this.deps.db, id, r.settings.requestsToTrack);

@@ -87,15 +87,10 @@ export async function storeRevisionIfChanged(
 }
 
 /**
- * The newest `keep` revisions (the cap may have been lowered since they were
- * stored), newest first as the reference answers them.
+ * The ids and weights of the newest `keep` revisions (the cap may have been
+ * lowered since they were stored), newest first as the reference answers
+ * them, without loading their content.
  */
-export async function revisionsOf(q: Queryable, kind: TrackerKind, trackerId: string, keep: number): Promise<RevisionRecord[]> {
-  const rows = await q.query<Row>(`SELECT ${COLS} FROM ${kind.revisions} r WHERE tracker_id = $1 ORDER BY r.id DESC LIMIT $2`, [trackerId, keep]);
-  return rows.map(toRecord);
-}
-
-/** The ids and weights of what revisionsOf would answer, in its order, without loading any content. */
 export async function revisionIndexOf(q: Queryable, kind: TrackerKind, trackerId: string, keep: number): Promise<Weighed[]> {
   return q.query<Weighed>(`SELECT id::text, bytes FROM ${kind.revisions} r WHERE tracker_id = $1 ORDER BY r.id DESC LIMIT $2`, [trackerId, keep]);
 }

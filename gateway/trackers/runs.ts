@@ -2,7 +2,7 @@ import { DomainError } from "../../common/errors.js";
 import type { Db } from "../../common/db.js";
 import { contentValue } from "./content.js";
 import { loadInParts, type LongRead } from "../streamed-reads/parts.js";
-import { clearRevisions, revisionIndexOf, revisionsById, revisionsOf, type RevisionRecord } from "./revisions-store.js";
+import { clearRevisions, revisionIndexOf, revisionsById, type RevisionRecord } from "./revisions-store.js";
 import type { TrackerKind } from "./kinds.js";
 import type { RunResult } from "./runner.js";
 import { clearRuns, recentRunsOfUser, runsOf, type RunLog } from "./runs-store.js";
@@ -29,15 +29,6 @@ export class TrackerRunsService<T extends { revisions: number }> {
     },
   ) {}
 
-  /**
-   * The tracker's revisions, newest first; with `refresh` after running it
-   * now. A failed run is logged and answered as an error naming the stage.
-   */
-  async history(userId: string, id: string, refresh: boolean): Promise<Revision[]> {
-    const tracker = await this.historyFor(userId, id, refresh);
-    return (await revisionsOf(this.deps.db, this.deps.kind, id, tracker.revisions)).map(toRevision);
-  }
-
   /** The tracker whose history is read, after running it now when `refresh` asks. */
   private async historyFor(userId: string, id: string, refresh: boolean): Promise<T> {
     let tracker = await this.owned(userId, id);
@@ -54,8 +45,10 @@ export class TrackerRunsService<T extends { revisions: number }> {
   }
 
   /**
-   * The same revisions, loaded a part at a time as the caller takes them
-   * (streamed-reads/parts.ts), each parsed only when it is taken.
+   * The tracker's revisions, newest first, loaded a part at a time as the
+   * caller takes them (streamed-reads/parts.ts), each parsed only when it is
+   * taken; with `refresh` after running it now. A failed run is logged and
+   * answered as an error naming the stage.
    */
   async historyInParts(userId: string, id: string, refresh: boolean): Promise<LongRead<Revision>> {
     const tracker = await this.historyFor(userId, id, refresh);

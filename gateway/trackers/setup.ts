@@ -130,6 +130,6 @@ function collectionOf<In, T, View, R extends object>(service: TrackersService<In
     create: (userId, input, check) => service.create(userId, input as TrackerInput<In>, check),
     update: (userId, id, change, check) => service.update(userId, id, change as Partial<TrackerInput<In>>, check),
     delete: (userId, id) => service.delete(userId, id),
-    history: (userId, id) => runs.history(userId, id, false),
+    historyInParts: (userId, id) => runs.historyInParts(userId, id, false),
   };
 }

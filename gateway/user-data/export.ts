@@ -42,17 +42,21 @@ function historyItem(h: HistoryEntry) {
   };
 }
 
-/** An item's history in the document: a responder's recorded requests, a tracker's revisions. */
-async function historyOf(services: WorkspaceServices, collection: Collection, userId: string, id: string): Promise<unknown[]> {
+/** An item's history in the document, an entry at a time: a responder's recorded requests, a tracker's revisions. */
+async function historyOf(services: WorkspaceServices, collection: Collection, userId: string, id: string): Promise<AsyncIterable<unknown> | Iterable<unknown>> {
   switch (collection) {
     case "responders":
-      return (await services.responders.history(userId, id)).map(historyItem);
+      return mapped((await services.responders.historyInParts(userId, id)).items, historyItem);
     case "apiTrackers":
     case "pageTrackers":
-      return services[collection].history(userId, id);
+      return (await services[collection].historyInParts(userId, id)).items;
     default:
       return [];
   }
+}
+
+async function* mapped<A, B>(items: AsyncIterable<A>, f: (a: A) => B): AsyncGenerator<B> {
+  for await (const a of items) yield f(a);
 }
 
 /** The collections an export's `include` asks for. */
@@ -99,8 +103,8 @@ class BoundedText {
  * as JSON text of at most `maxBytes` bytes. Secrets go by name (and
  * tags) only: a value never leaves the broker, so a request for values is
  * refused rather than answered without them. The text is built item by item,
- * each item's history read only when its turn comes: held whole, an
- * account's history and revisions (hundreds of MiB) with their parsed and
+ * each item's history read a part at a time when its turn comes: held whole,
+ * an account's history and revisions (hundreds of MiB) with their parsed and
  * serialized copies could take the gateway's memory, or pass the longest
  * string it can make, for every user at once.
  */
@@ -125,8 +129,17 @@ export async function exportWorkspace(services: WorkspaceServices, userId: strin
     member(collection);
     out.add("[");
     for (const [i, item] of items.entries()) {
-      const shown = withHistory ? { ...item, history: await historyOf(services, collection, userId, item.id) } : item;
-      out.add(`${i === 0 ? "" : ","}${JSON.stringify(shown)}`);
+      const text = JSON.stringify(item);
+      if (!withHistory) {
+        out.add(`${i === 0 ? "" : ","}${text}`);
+        continue;
+      }
+      // As JSON.stringify({...item, history}) writes it, an entry at a time, so
+      // that a history past the bound is refused before the rest is loaded.
+      out.add(`${i === 0 ? "" : ","}${text.slice(0, -1)},"history":[`);
+      let n = 0;
+      for await (const entry of await historyOf(services, collection, userId, item.id)) out.add(`${n++ === 0 ? "" : ","}${JSON.stringify(entry)}`);
+      out.add("]}");
     }
     out.add("]");
   }

@@ -1,6 +1,7 @@
 import type { GrantCheck } from "../grants/grant-guard.js";
 import type { ListQueryValues, Page } from "../http/pagination.js";
 import type { HistoryEntry } from "../responders/history-store.js";
+import type { LongRead } from "../streamed-reads/parts.js";
 import type { CreateResponder, Responder, UpdateResponder } from "../responders/schemas.js";
 import type { SecretShown } from "../secrets/tagged.js";
 import type { CreateTag, UpdateTag, UserTag } from "../tags/schemas.js";
@@ -18,8 +19,8 @@ export interface TrackerCollection {
   create(userId: string, input: TrackerInput<unknown>, check?: GrantCheck): Promise<TrackerView<unknown>>;
   update(userId: string, id: string, change: Partial<TrackerInput<unknown>>, check?: GrantCheck): Promise<TrackerView<unknown>>;
   delete(userId: string, id: string): Promise<void>;
-  /** The stored revisions, newest first, as `_history` answers them without a run. */
-  history(userId: string, id: string): Promise<Revision[]>;
+  /** The stored revisions, newest first, as `_history` answers them without a run, loaded as they are taken. */
+  historyInParts(userId: string, id: string): Promise<LongRead<Revision>>;
 }
 
 export interface WorkspaceServices {
@@ -45,7 +46,7 @@ export interface WorkspaceServices {
     create(userId: string, input: CreateResponder, check?: GrantCheck): Promise<Responder>;
     update(userId: string, id: string, change: UpdateResponder, check?: GrantCheck): Promise<Responder>;
     delete(userId: string, id: string): Promise<void>;
-    history(userId: string, id: string): Promise<HistoryEntry[]>;
+    historyInParts(userId: string, id: string): Promise<LongRead<HistoryEntry>>;
   };
   apiTrackers: TrackerCollection;
   pageTrackers: TrackerCollection;

@@ -2,9 +2,10 @@ import crypto from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDb, type Db } from "../../common/db.js";
-import { entryBytes, historyOf, type TrackedRequest } from "../../gateway/responders/history-store.js";
+import { entryBytes, type TrackedRequest } from "../../gateway/responders/history-store.js";
 import { BATCH_MAX_BYTES, HistoryWriter, VACUUM_EVERY_ENTRIES } from "../../gateway/webhooks/history-writer.js";
 import { openScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.js";
+import { storedHistory } from "../helpers/store-rows.js";
 
 // Responder history as the gateway writes it under load: many served
 // requests per transaction, on the real database of the run (Postgres when
@@ -44,7 +45,7 @@ function request(responderId: string, url: string, receivedAt = ++clock, body = 
   return { responderId, userId: owners.get(responderId)!, method: "POST", url, headers: [["X-Seq", url]], body, durationUs: 7, receivedAt };
 }
 
-const urlsOf = async (id: string) => (await historyOf(db, id, 100)).map((e) => e.url);
+const urlsOf = async (id: string) => (await storedHistory(db, id, 100)).map((e) => e.url);
 const rowsEverInserted = async () =>
   Number((await db.query<{ n: string }>("SELECT (CASE WHEN is_called THEN last_value ELSE 0 END)::text AS n FROM responder_requests_id_seq"))[0]!.n);
 
@@ -65,7 +66,7 @@ describe("HistoryWriter", () => {
     expect(await urlsOf(many)).toEqual(Array.from({ length: 20 }, (_, i) => `/many?${20 - i}`));
     // One insert per kept entry: written one transaction per request, the 60 would each have taken an id.
     expect((await rowsEverInserted()) - before).toBe(2 + 3 + 20);
-    const [entry] = await historyOf(db, two, 1);
+    const [entry] = await storedHistory(db, two, 1);
     expect(entry).toMatchObject({ method: "POST", headers: [["X-Seq", "/two?20"]], body: Buffer.from("body of /two?20"), durationUs: 7 });
   });
 
@@ -150,7 +151,7 @@ describe("HistoryWriter", () => {
     for (let i = 0; i < 2 * rounds; i++) await round();
     // Without the vacuums the second figure is about twice the first: the dead rows of twice as many rounds more.
     expect(await tableBytes()).toBeLessThan(early * 1.3);
-    expect((await historyOf(db, ids[0]!, 100)).length).toBe(30);
+    expect((await storedHistory(db, ids[0]!, 100)).length).toBe(30);
   });
 
   it("drain() returns once everything recorded is written", async () => {

@@ -3,11 +3,11 @@ import type { Db } from "../../common/db.js";
 import { PAGE_TRACKER_KIND } from "../../gateway/page-trackers/kind.js";
 import { API_TRACKER_KIND } from "../../gateway/api-trackers/kind.js";
 import { API_TRACKERS, PAGE_TRACKERS, type TrackerKind } from "../../gateway/trackers/kinds.js";
-import { latestRevision, revisionsOf, storeRevisionIfChanged } from "../../gateway/trackers/revisions-store.js";
+import { latestRevision, storeRevisionIfChanged } from "../../gateway/trackers/revisions-store.js";
 import { recordRun, runsOf } from "../../gateway/trackers/runs-store.js";
 import { TrackerStore } from "../../gateway/trackers/store.js";
 import { openScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.js";
-import { apiTrackerFields, insertTestUser, pageTrackerFields } from "../helpers/store-rows.js";
+import { apiTrackerFields, insertTestUser, pageTrackerFields, storedRevisions } from "../helpers/store-rows.js";
 
 // The revision and run-log stores on the run's kind of database.
 
@@ -31,7 +31,7 @@ it("orders revisions and runs by number, not as text, across 9 → 10 → 11", a
     await recordRun(db, PAGE_TRACKERS, { trackerId: tracker.id, trigger: "manual", outcome: "ok", stages: [], startedAtMs: Date.now(), durationMs: i });
   }
   expect((await latestRevision(db, PAGE_TRACKERS, tracker.id))!.content.toString()).toBe("content 12");
-  expect((await revisionsOf(db, PAGE_TRACKERS, tracker.id, 3)).map((r) => r.content.toString())).toEqual(["content 12", "content 11", "content 10"]);
+  expect((await storedRevisions(db, PAGE_TRACKERS, tracker.id, 3)).map((r) => r.content.toString())).toEqual(["content 12", "content 11", "content 10"]);
   expect((await runsOf(db, PAGE_TRACKERS, tracker.id)).map((r) => r.durationMs)).toEqual([12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
 });
 
@@ -50,7 +50,7 @@ it("holds an account's revisions of both kinds to its budget: each tracker's new
     const content = Buffer.alloc(3_000, `revision ${++n} `);
     return (await storeRevisionIfChanged(db, kind, trackerId, content, 30, { ...budget, userId }))!.id;
   };
-  const ids = async (kind: TrackerKind, trackerId: string) => (await revisionsOf(db, kind, trackerId, 30)).map((r) => r.id);
+  const ids = async (kind: TrackerKind, trackerId: string) => (await storedRevisions(db, kind, trackerId, 30)).map((r) => r.id);
 
   await store(API_TRACKERS, a1.id, userA);
   const p1r1 = await store(PAGE_TRACKERS, p1.id, userA);

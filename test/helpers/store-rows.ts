@@ -1,6 +1,10 @@
 import crypto from "node:crypto";
 import type { Queryable } from "../../common/db.js";
+import { historyEntries, historyIndexOf, type HistoryEntry } from "../../gateway/responders/history-store.js";
+import { loadInParts } from "../../gateway/streamed-reads/parts.js";
 import * as tags from "../../gateway/tags/store.js";
+import type { TrackerKind } from "../../gateway/trackers/kinds.js";
+import { revisionIndexOf, revisionsById, type RevisionRecord } from "../../gateway/trackers/revisions-store.js";
 
 // Rows written straight to the gateway's tables, for tests of its stores
 // without a stack (test/helpers/scratch-database.ts).
@@ -54,4 +58,20 @@ export function pageTrackerFields(userId: string, more: { revisions?: number; en
 /** What trackers/store.ts writes for an API tracker of the user's, no schedule, access "none". */
 export function apiTrackerFields(userId: string) {
   return { ...pageTrackerFields(userId), target: { url: "http://example.test/", method: "GET", headers: {} } };
+}
+
+async function taken<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
+
+/** A responder's newest `limit` stored entries, newest first, read as `_history` reads them (in parts). */
+export async function storedHistory(q: Queryable, responderId: string, limit: number): Promise<HistoryEntry[]> {
+  return taken(loadInParts(await historyIndexOf(q, responderId, limit), (ids) => historyEntries(q, ids)).items);
+}
+
+/** A tracker's newest `keep` stored revisions, newest first, read as `_history` reads them (in parts). */
+export async function storedRevisions(q: Queryable, kind: TrackerKind, trackerId: string, keep: number): Promise<RevisionRecord[]> {
+  return taken(loadInParts(await revisionIndexOf(q, kind, trackerId, keep), (ids) => revisionsById(q, kind, ids)).items);
 }
