@@ -5,6 +5,7 @@ import { errors, NoContent } from "../http/schemas.js";
 import { sendJsonArray } from "../streamed-reads/send.js";
 import type { LongReads } from "../streamed-reads/turns.js";
 import type { TrackerKind } from "./kinds.js";
+import { revisionPieces } from "./revision-json.js";
 import { security, tags } from "./routes.js";
 import { HistoryRequest } from "./run-schemas.js";
 import { TrackerParams } from "./schemas.js";
@@ -41,7 +42,7 @@ export async function trackerRunRoutes(app: App, opts: { auth: AuthDeps; runs: T
     async (req, reply) => {
       const userId = userIdOf(req);
       const read = await runs.historyInParts(userId, req.params.tracker_id, req.body?.refresh === true);
-      return sendJsonArray(reply, read, (revision) => [JSON.stringify(revision)], { reads: opts.reads, userId });
+      return sendJsonArray(reply, read, revisionPieces, { reads: opts.reads, userId });
     },
   );
 

@@ -10,7 +10,7 @@ import type { GrantMinter } from "../grants/mint.js";
 import type { GatewayMetrics } from "../metrics.js";
 import { sandboxFailureOf } from "../sandbox/calls.js";
 import { underScriptGrant } from "../sandbox/lost-release.js";
-import { previousContentJson } from "./content.js";
+import { asPreviousContent, classify, previousContentJson, type Classified } from "./content.js";
 import type { TrackerKind } from "./kinds.js";
 import { latestRevision, storeRevisionIfChanged, type RevisionRecord } from "./revisions-store.js";
 import { recordRun, type StageLog, type StageName } from "./runs-store.js";
@@ -145,7 +145,8 @@ export class TrackerRunner<T extends RunnableTracker> {
     const mint = async () =>
       access && (await grants.mint({ userId: tracker.userId, purpose: "script", access, consumer: `${kind.consumer}:${tracker.id}` })).token;
     const wantsPrevious = this.deps.wantsPrevious(tracker);
-    const previous = wantsPrevious ? previousContentJson(await latestRevision(db, kind, tracker.id)) : undefined;
+    const latest = wantsPrevious ? await latestRevision(db, kind, tracker.id) : undefined;
+    const previous = previousContentJson(latest);
     const maxPrevious = PREVIOUS_CONTENT_MAX_BYTES[kind.metric];
     // Only a revision kept before that limit was checked here (or before the extractor was added) can be larger.
     if (previous !== undefined && Buffer.byteLength(previous) > maxPrevious) {
@@ -159,15 +160,19 @@ export class TrackerRunner<T extends RunnableTracker> {
       return { outcome: "failed", stages, failure: { stage: failed?.stage ?? "sandbox", message: failed?.message ?? "the run produced no content" } };
     }
     const content = Buffer.from(res.content);
-    if (wantsPrevious) {
+    // Classified (parsed, when JSON) only when it is new: content that has not
+    // changed since the newest revision costs the gateway's thread nothing.
+    let classified: Classified | undefined;
+    const classifiedContent = () => (classified ??= classify(content));
+    if (wantsPrevious && !latest?.content.equals(content)) {
       // Kept, it would be the next run's previousContent, which the sandbox would refuse on every run from then on.
-      const next = Buffer.byteLength(previousContentJson({ content })!);
+      const next = Buffer.byteLength(asPreviousContent(classifiedContent().json));
       if (next > maxPrevious) return tooLarge(stages, `the extracted content is ${next} bytes as previousContent, more than the ${maxPrevious} the next run could be given: it is not kept`);
     }
     try {
       const bytesPerUser = this.deps.revisionsBytesPerUser;
       const budget = bytesPerUser === undefined ? undefined : { userId: tracker.userId, bytesPerUser };
-      const revision = await storeRevisionIfChanged(db, kind, tracker.id, content, tracker.revisions, budget);
+      const revision = await storeRevisionIfChanged(db, kind, tracker.id, content, tracker.revisions, budget, () => classifiedContent().form);
       return { outcome: "ok", stages, revision };
     } catch (err) {
       if (pgErrorCode(err) !== FOREIGN_KEY_VIOLATION) throw err;

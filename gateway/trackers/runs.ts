@@ -1,6 +1,5 @@
 import { DomainError } from "../../common/errors.js";
 import type { Db } from "../../common/db.js";
-import { contentValue } from "./content.js";
 import { loadInParts, type LongRead } from "../streamed-reads/parts.js";
 import { clearRevisions, revisionIndexOf, revisionsById, type RevisionRecord } from "./revisions-store.js";
 import type { TrackerKind } from "./kinds.js";
@@ -9,13 +8,6 @@ import { clearRuns, recentRunsOfUser, runsOf, type RunLog } from "./runs-store.j
 
 /** Runs per tracker in `_logs_summary`, as many as the reference shows. */
 export const SUMMARY_RUNS = 10;
-
-export interface Revision {
-  id: string;
-  trackerId: string;
-  data: { original: unknown };
-  createdAt: number;
-}
 
 /** Revisions, on-demand runs and run logs of a user's trackers of one kind; knows nothing of HTTP. */
 export class TrackerRunsService<T extends { revisions: number }> {
@@ -46,15 +38,14 @@ export class TrackerRunsService<T extends { revisions: number }> {
 
   /**
    * The tracker's revisions, newest first, loaded a part at a time as the
-   * caller takes them (streamed-reads/parts.ts), each parsed only when it is
-   * taken; with `refresh` after running it now. A failed run is logged and
+   * caller takes them (streamed-reads/parts.ts); with `refresh` after running
+   * it now. A failed run is logged and
    * answered as an error naming the stage.
    */
-  async historyInParts(userId: string, id: string, refresh: boolean): Promise<LongRead<Revision>> {
+  async historyInParts(userId: string, id: string, refresh: boolean): Promise<LongRead<RevisionRecord>> {
     const tracker = await this.historyFor(userId, id, refresh);
     const { db, kind } = this.deps;
-    const read = loadInParts(await revisionIndexOf(db, kind, id, tracker.revisions), (ids) => revisionsById(db, kind, ids));
-    return { bytes: read.bytes, items: mapped(read.items, toRevision) };
+    return loadInParts(await revisionIndexOf(db, kind, id, tracker.revisions), (ids) => revisionsById(db, kind, ids));
   }
 
   async clear(userId: string, id: string): Promise<void> {
@@ -80,12 +71,4 @@ export class TrackerRunsService<T extends { revisions: number }> {
   private owned(userId: string, id: string): Promise<T> {
     return this.deps.owned(userId, id);
   }
-}
-
-function toRevision(r: RevisionRecord): Revision {
-  return { id: r.id, trackerId: r.trackerId, data: { original: contentValue(r.content) }, createdAt: r.createdAt };
-}
-
-async function* mapped<A, B>(items: AsyncIterable<A>, f: (a: A) => B): AsyncGenerator<B> {
-  for await (const a of items) yield f(a);
 }

@@ -1,5 +1,6 @@
 import { invalid } from "../../common/errors.js";
 import type { HistoryEntry } from "../responders/history-store.js";
+import { revisionJson } from "../trackers/revision-json.js";
 import { COLLECTIONS, DOCUMENT_VERSION, type Collection, type ExportParams, type Selection } from "./schemas.js";
 import { Turns, type TurnLimits } from "./turns.js";
 import { listAll, type Shown, type WorkspaceServices } from "./workspace.js";
@@ -42,14 +43,14 @@ function historyItem(h: HistoryEntry) {
   };
 }
 
-/** An item's history in the document, an entry at a time: a responder's recorded requests, a tracker's revisions. */
-async function historyOf(services: WorkspaceServices, collection: Collection, userId: string, id: string): Promise<AsyncIterable<unknown> | Iterable<unknown>> {
+/** An item's history in the document, an entry's JSON text at a time: a responder's recorded requests, a tracker's revisions. */
+async function historyOf(services: WorkspaceServices, collection: Collection, userId: string, id: string): Promise<AsyncIterable<string> | Iterable<string>> {
   switch (collection) {
     case "responders":
-      return mapped((await services.responders.historyInParts(userId, id)).items, historyItem);
+      return mapped((await services.responders.historyInParts(userId, id)).items, (h) => JSON.stringify(historyItem(h)));
     case "apiTrackers":
     case "pageTrackers":
-      return (await services[collection].historyInParts(userId, id)).items;
+      return mapped((await services[collection].historyInParts(userId, id)).items, revisionJson);
     default:
       return [];
   }
@@ -138,7 +139,7 @@ export async function exportWorkspace(services: WorkspaceServices, userId: strin
       // that a history past the bound is refused before the rest is loaded.
       out.add(`${i === 0 ? "" : ","}${text.slice(0, -1)},"history":[`);
       let n = 0;
-      for await (const entry of await historyOf(services, collection, userId, item.id)) out.add(`${n++ === 0 ? "" : ","}${JSON.stringify(entry)}`);
+      for await (const entry of await historyOf(services, collection, userId, item.id)) out.add(`${n++ === 0 ? "" : ","}${entry}`);
       out.add("]}");
     }
     out.add("]");

@@ -5,7 +5,7 @@ import type { LongRead } from "../streamed-reads/parts.js";
 import type { CreateResponder, Responder, UpdateResponder } from "../responders/schemas.js";
 import type { SecretShown } from "../secrets/tagged.js";
 import type { CreateTag, UpdateTag, UserTag } from "../tags/schemas.js";
-import type { Revision } from "../trackers/runs.js";
+import type { RevisionRecord } from "../trackers/revisions-store.js";
 import type { TrackerInput, TrackerView } from "../trackers/service.js";
 import type { CreateUserScript, UpdateUserScript, UserScript } from "../user-scripts/schemas.js";
 import type { Collection } from "./schemas.js";
@@ -20,7 +20,7 @@ export interface TrackerCollection {
   update(userId: string, id: string, change: Partial<TrackerInput<unknown>>, check?: GrantCheck): Promise<TrackerView<unknown>>;
   delete(userId: string, id: string): Promise<void>;
   /** The stored revisions, newest first, as `_history` answers them without a run, loaded as they are taken. */
-  historyInParts(userId: string, id: string): Promise<LongRead<Revision>>;
+  historyInParts(userId: string, id: string): Promise<LongRead<RevisionRecord>>;
 }
 
 export interface WorkspaceServices {

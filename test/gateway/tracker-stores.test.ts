@@ -3,6 +3,8 @@ import type { Db } from "../../common/db.js";
 import { PAGE_TRACKER_KIND } from "../../gateway/page-trackers/kind.js";
 import { API_TRACKER_KIND } from "../../gateway/api-trackers/kind.js";
 import { API_TRACKERS, PAGE_TRACKERS, type TrackerKind } from "../../gateway/trackers/kinds.js";
+import { classify, previousContentJson } from "../../gateway/trackers/content.js";
+import { revisionJson } from "../../gateway/trackers/revision-json.js";
 import { latestRevision, storeRevisionIfChanged } from "../../gateway/trackers/revisions-store.js";
 import { recordRun, runsOf } from "../../gateway/trackers/runs-store.js";
 import { TrackerStore } from "../../gateway/trackers/store.js";
@@ -78,4 +80,31 @@ it("holds an account's revisions of both kinds to its budget: each tracker's new
   budget.bytesPerUser = 1;
   const p2r2 = await store(PAGE_TRACKERS, p2.id, userA);
   expect([await ids(API_TRACKERS, a1.id), await ids(PAGE_TRACKERS, p1.id), await ids(PAGE_TRACKERS, p2.id)]).toEqual([[a1r3], [p1r2], [p2r2]]);
+});
+
+// Migration 012: a revision's form is stored with it, decided only when it is
+// new; revisions from before it have none and are classified when read.
+it("stores each new revision's form, asks for it only when storing, and reads revisions without one the same", async () => {
+  const tracker = await new TrackerStore(PAGE_TRACKERS, PAGE_TRACKER_KIND.columns).insert(db, pageTrackerFields(await insertTestUser(db), { revisions: 30 }), null);
+  let asked = 0;
+  const store = (content: string) =>
+    storeRevisionIfChanged(db, PAGE_TRACKERS, tracker.id, Buffer.from(content), 30, undefined, () => {
+      asked += 1;
+      return classify(Buffer.from(content)).form;
+    });
+  const pretty = '{ "a": 1 }';
+  expect((await store('{"a":1}'))!.form).toBe("json");
+  expect(await store('{"a":1}')).toBeUndefined();
+  expect(asked).toBe(1);
+  expect((await store(pretty))!.form).toBe("loose-json");
+  expect((await store("plain text"))!.form).toBe("text");
+  expect(asked).toBe(3);
+  const before = (await storedRevisions(db, PAGE_TRACKERS, tracker.id, 30)).map(revisionJson);
+  await db.query(`UPDATE ${PAGE_TRACKERS.revisions} SET form = NULL WHERE tracker_id = $1`, [tracker.id]);
+  const without = await storedRevisions(db, PAGE_TRACKERS, tracker.id, 30);
+  expect(without.map((r) => r.form)).toEqual([undefined, undefined, undefined]);
+  expect(without.map(revisionJson)).toEqual(before);
+  expect(before.map((j) => JSON.parse(j).data.original)).toEqual(["plain text", { a: 1 }, { a: 1 }]);
+  // The newest revision as the next run's previousContent, whichever way its form is known.
+  expect(previousContentJson(await latestRevision(db, PAGE_TRACKERS, tracker.id))).toBe('{"original":"plain text"}');
 });
