@@ -36,7 +36,8 @@ interface Row {
   method: string;
   url: string;
   headers: HeaderPair[];
-  body: Buffer;
+  /** Base64. */
+  body: string;
   duration_us: number;
   response: { statusCode: number; headers: HeaderPair[]; body: string } | null;
   created_at: number;
@@ -132,7 +133,9 @@ export async function trackRequests(db: Db, requests: TrackedRequest[], keep: Ma
   });
 }
 
-const ENTRY_COLS = `id::text, responder_id, client_address, method, url, headers, body, duration_us, response,
+// The body as base64 text, as it was written: read as bytea, a body of 1 MiB
+// took the embedded database ~10 times as long.
+const ENTRY_COLS = `id::text, responder_id, client_address, method, url, headers, encode(body, 'base64') AS body, duration_us, response,
   floor(extract(epoch FROM created_at))::float8 AS created_at`;
 
 const toEntry = (r: Row): HistoryEntry => ({
@@ -142,7 +145,7 @@ const toEntry = (r: Row): HistoryEntry => ({
   method: r.method,
   url: r.url,
   headers: r.headers,
-  body: r.body,
+  body: Buffer.from(r.body, "base64"),
   durationUs: r.duration_us,
   ...(r.response ? { response: { ...r.response, body: Buffer.from(r.response.body, "base64") } } : {}),
   createdAt: r.created_at,
