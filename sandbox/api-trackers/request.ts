@@ -1,5 +1,6 @@
 import { DomainError } from "../../common/errors.js";
 import { isUuid } from "../../common/ids.js";
+import { isObjectShaped } from "../../common/json-shape.js";
 import { PREVIOUS_CONTENT_MAX_BYTES } from "../../common/tracker-limits.js";
 import type { HttpRequestSpec, RunApiTrackerRequest } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import { MAX_SCRIPT_BYTES, resolveLimits, type LimitSettings, type ResolvedLimits } from "../executions/request.js";
@@ -57,11 +58,8 @@ export function validateTrackerRun(req: RunApiTrackerRequest, settings: LimitSet
     if (Buffer.byteLength(req.previousContentJson) > MAX_PREVIOUS_CONTENT_BYTES) {
       throw invalid(`previous_content_json must be at most ${MAX_PREVIOUS_CONTENT_BYTES} bytes`);
     }
-    try {
-      JSON.parse(req.previousContentJson);
-    } catch {
-      throw invalid("previous_content_json must be JSON");
-    }
+    // Written into the extractor's context text, which its worker parses.
+    if (!isObjectShaped(req.previousContentJson)) throw invalid("previous_content_json must be a JSON object");
   }
   for (const s of req.acceptStatuses) {
     if (!Number.isInteger(s) || s < 100 || s > 999) throw invalid("accept_statuses must be from 100 to 999");

@@ -206,9 +206,13 @@ export function workerMain(protocol, output) {
         m.kind === "page" ? workerData.page : "",
         typeof m.body64 === "string" ? m.body64 : null,
       );
-    } catch {
-      // The context was checked by the service: only running out of memory
-      // (a RangeError for a string too long to build) lands here.
+    } catch (e) {
+      // The service checked the context: whole, or, for a tracker's previous
+      // content written into it, by its shape only (common/json-shape.ts), so
+      // a syntax error is the caller's. Anything else is running out of
+      // memory (a RangeError for a string too long to build). No user code
+      // has run in the realm yet: its error's name is its own.
+      if (e?.name === "SyntaxError") return finish(failure("script_error", "the execution's context is not JSON"));
       return finish(failure("memory_limit", "the script exceeded its memory limit"));
     } finally {
       exec.inside = false;

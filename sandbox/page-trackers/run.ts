@@ -2,6 +2,7 @@ import pLimit from "p-limit";
 import type { Page } from "playwright-core";
 import { DomainError } from "../../common/errors.js";
 import { isUuid } from "../../common/ids.js";
+import { isObjectShaped } from "../../common/json-shape.js";
 import { PREVIOUS_CONTENT_MAX_BYTES } from "../../common/tracker-limits.js";
 import {
   ErrorKind,
@@ -177,11 +178,8 @@ function validatePageRun(req: RunPageTrackerRequest, settings: LimitSettings): V
   if (previous !== undefined) {
     const max = PREVIOUS_CONTENT_MAX_BYTES.page;
     if (Buffer.byteLength(previous) > max) throw invalid(`previous_content_json must be at most ${max} bytes`);
-    try {
-      JSON.parse(previous);
-    } catch {
-      throw invalid("previous_content_json must be JSON");
-    }
+    // Written into the extractor's context text, which its worker parses.
+    if (!isObjectShaped(previous)) throw invalid("previous_content_json must be a JSON object");
   }
   return {
     userId: req.userId,

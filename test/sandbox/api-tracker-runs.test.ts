@@ -124,6 +124,20 @@ describe("the extractor's context", () => {
     expect(JSON.parse(contentOf(r))).toEqual(["undefined", "undefined", true]);
   });
 
+  // The service checks the previous content's shape only (common/json-shape.ts): it is written into the
+  // context text, which the extractor's worker parses.
+  it("a previous content that is not one object is refused; one shaped as an object but not JSON fails the extractor saying so", async () => {
+    for (const previousContentJson of ['{"original":1},"responses":{', "[1]"]) {
+      const req: RunApiTrackerRequest = { userId: randomUser(), requests: [], acceptStatuses: [], requestTimeoutMs: 5000, previousContentJson, extractor: "1;" };
+      const o = await rpc<RunApiTrackerResponse>((meta, opts, cb) => sandbox.runApiTracker(req, meta, opts, cb));
+      expect(o).toMatchObject({ ok: false, details: "previous_content_json must be a JSON object" });
+    }
+    const r = await runTracker({ previousContentJson: '{"original":1,}', extractor: "(() => ({ body: 1 }))();" });
+    const extractor = r.stages.find((s) => s.stage === TrackerStage.TRACKER_STAGE_EXTRACTOR);
+    expect(extractor?.error).toEqual({ kind: ErrorKind.ERROR_KIND_SCRIPT_ERROR, message: "the execution's context is not JSON" });
+    expect(r.content).toBeUndefined();
+  });
+
   it("the skill's extractor reads a compressed JSON response, decoded before it runs", async () => {
     const r = await runTracker({
       requests: [request(plainUrl("/gzip"))],
