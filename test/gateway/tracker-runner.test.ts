@@ -75,8 +75,9 @@ it("vacuums the revisions once enough of their bytes are written, so the table s
   await runAndSettle(r, tracker, 16, table, base + 2);
   const first = await tableBytes(table);
   await runAndSettle(r, tracker, 48, table, base + 8);
-  // Without the vacuum every revision ever stored stayed: 64 runs' worth against 16.
-  expect(await tableBytes(table)).toBeLessThan(first * 1.3);
+  // Without the vacuum every revision ever stored stayed: 64 runs' worth against 16, four times the
+  // table. (Not much less than twice: a vacuum cannot take rows a run's transaction may still see.)
+  expect(await tableBytes(table)).toBeLessThan(first * 2);
 });
 
 it("vacuums the run log once enough runs are recorded, so the table stops growing", async () => {
@@ -90,7 +91,8 @@ it("vacuums the run log once enough runs are recorded, so the table stops growin
   const first = await tableBytes(table);
   const trackersBase = await vacuums(PAGE_TRACKERS.trackers);
   await runAndSettle(r, tracker, 600, table, base + 8);
-  expect(await tableBytes(table)).toBeLessThan(first * 1.3);
+  // Without the vacuum, 2.5 times the table (800 runs' logs against 200; a scratch run).
+  expect(await tableBytes(table)).toBeLessThan(first * 1.8);
   // The trackers' own rows too: each scheduled tick rewrites one.
   expect(await vacuums(PAGE_TRACKERS.trackers)).toBeGreaterThanOrEqual(trackersBase + 6);
 });
