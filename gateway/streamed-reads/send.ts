@@ -9,7 +9,7 @@ const CHUNK_BYTES = 64 * 1024;
 
 /**
  * Sends a long read as a JSON array, each item's text from `pieces`, written
- * as the reader takes it. The item's place is given back when the response
+ * as the reader takes it. The read's place is given back when the response
  * ends, however it ends. Encoding never holds the event loop for more than a
  * chunk's worth of text: a history of tens of MiB once froze every other
  * request for seconds while it was turned into one string.
@@ -21,7 +21,9 @@ export function sendJsonArray<T>(
   place: { reads: LongReads; userId: string },
 ): FastifyReply {
   const release = place.reads.take(place.userId, read.bytes);
-  reply.raw.once("close", release);
+  // A reader gone while the read was being prepared has closed the response already: its close is not emitted again.
+  if (reply.raw.closed) release();
+  else reply.raw.once("close", release);
   const stream = Readable.from(arrayText(read, pieces), { objectMode: false });
   return reply.type("application/json; charset=utf-8").send(stream);
 }

@@ -39,8 +39,7 @@ export class TrackerRunsService<T extends { revisions: number }> {
   /**
    * The tracker's revisions, newest first, loaded a part at a time as the
    * caller takes them (streamed-reads/parts.ts); with `refresh` after running
-   * it now. A failed run is logged and
-   * answered as an error naming the stage.
+   * it now. A failed run is logged and answered as an error naming the stage.
    */
   async historyInParts(userId: string, id: string, refresh: boolean): Promise<LongRead<RevisionRecord>> {
     const tracker = await this.historyFor(userId, id, refresh);

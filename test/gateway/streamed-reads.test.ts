@@ -1,8 +1,12 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import Fastify from "fastify";
 import { describe, expect, it } from "vitest";
 import { DomainError } from "../../common/errors.js";
 import { byteArrayJson, historyEntryJson } from "../../gateway/responders/history-json.js";
 import type { HistoryEntry } from "../../gateway/responders/history-store.js";
 import { loadInParts, type Weighed } from "../../gateway/streamed-reads/parts.js";
+import { sendJsonArray } from "../../gateway/streamed-reads/send.js";
 import { LongReads } from "../../gateway/streamed-reads/turns.js";
 
 // Long reads (a responder's history, a tracker's revisions) are loaded a part
@@ -115,5 +119,40 @@ describe("places for long reads", () => {
     expect(reads.size).toBe(2);
     reads.take("c", 1000);
     expect(isBusy(() => reads.take("a", 1000))).toBe(true);
+  });
+});
+
+describe("a long read's answer", () => {
+  it("gives its place back when the reader left before the answer began", async () => {
+    const reads = new LongReads({ freeBytes: 1, perAccount: 2, total: 16 });
+    let readerGone!: () => void;
+    const gone = new Promise<void>((resolve) => (readerGone = resolve));
+    let answered!: () => void;
+    const handled = new Promise<void>((resolve) => (answered = resolve));
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    const app = Fastify();
+    app.get("/read", async (_req, reply) => {
+      // The read is still being prepared (its index queried, say) when the reader leaves.
+      reply.raw.once("close", readerGone);
+      arrived();
+      await gone;
+      try {
+        return sendJsonArray(reply, loadInParts([{ id: "1", bytes: 10 }], async (ids) => ids.map((id) => ({ id }))), (x) => [JSON.stringify(x)], { reads, userId: "u" });
+      } finally {
+        answered();
+      }
+    });
+    await app.listen({ port: 0, host: "127.0.0.1" });
+    try {
+      const req = http.get({ host: "127.0.0.1", port: (app.server.address() as AddressInfo).port, path: "/read", agent: false });
+      req.on("error", () => {});
+      await arrival;
+      req.destroy();
+      await handled;
+      expect(reads.size).toBe(0);
+    } finally {
+      await app.close();
+    }
   });
 });
