@@ -13,7 +13,8 @@ const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0
  * such a text cannot end the object around it nor add a member to it: a
  * parser either reads it whole or fails inside it. Whether it parses is then
  * for the one that parses the whole text. A scan, several times cheaper than
- * JSON.parse on a thread that serves everyone (8 MiB: ~15 ms against ~150).
+ * JSON.parse on a thread that serves everyone (7.4 MB: 12–21 ms against 30–59,
+ * and no objects left to collect).
  */
 export function isObjectShaped(text: string): boolean {
   const n = text.length;
