@@ -118,7 +118,7 @@ export async function respondersRoutes(app: App, opts: { auth: AuthDeps; respond
         tags,
         security,
         params: ResponderParams,
-        description: "Written as it is read. An account has at most two reads of over 1 MiB open at once (429 beyond).",
+        description: "Written as it is read. An account has at most two reads of over 1 MiB open at once, and sixteen shorter ones (429 beyond).",
         response: { 200: Type.Array(Type.Ref(ResponderRequest)), ...errors(400, 401, 403, 404, 429) },
       },
     },

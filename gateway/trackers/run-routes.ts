@@ -33,7 +33,7 @@ export async function trackerRunRoutes(app: App, opts: { auth: AuthDeps; runs: T
         summary: `The ${label}'s stored revisions, optionally after running it now`,
         tags,
         security,
-        description: 'The revisions, newest first (as the reference answers them). With {"refresh": true} the tracker runs first; a failed run is 422 (503 when the sandbox is unavailable, 429 when it refuses the run for now: too many page runs of the account wait for the browser). Written as it is read; an account has at most two reads of over 1 MiB open at once (429 beyond).',
+        description: 'The revisions, newest first (as the reference answers them). With {"refresh": true} the tracker runs first; a failed run is 422 (503 when the sandbox is unavailable, 429 when it refuses the run for now: too many page runs of the account wait for the browser). Written as it is read; an account has at most two reads of over 1 MiB open at once, and sixteen shorter ones (429 beyond).',
         params: TrackerParams,
         body: Type.Optional(HistoryRequest),
         response: { 200: Type.Array(Revision), ...errors(400, 401, 403, 404, 422, 429, 503) },

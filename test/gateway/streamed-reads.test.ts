@@ -103,12 +103,11 @@ describe("places for long reads", () => {
     return false;
   };
 
-  it("gives an account two long reads at once and the gateway `total`; small reads take no place", () => {
-    const reads = new LongReads({ freeBytes: 1000, perAccount: 2, total: 3 });
+  it("gives an account two long reads at once and the gateway `total`; short reads take no long read's place", () => {
+    const reads = new LongReads({ freeBytes: 1000, perAccount: 2, total: 3, shortPerAccount: 10 });
     const a1 = reads.take("a", 1000);
     reads.take("a", 5000);
     expect(isBusy(() => reads.take("a", 1000))).toBe(true);
-    // Below the threshold a read is over before it could matter.
     for (let i = 0; i < 10; i++) reads.take("a", 999);
     reads.take("b", 1000);
     expect(isBusy(() => reads.take("c", 1000))).toBe(true);
@@ -120,11 +119,26 @@ describe("places for long reads", () => {
     reads.take("c", 1000);
     expect(isBusy(() => reads.take("a", 1000))).toBe(true);
   });
+
+  it("gives an account `shortPerAccount` short reads at once, whatever its long ones, and frees each once", () => {
+    const reads = new LongReads({ freeBytes: 1000, perAccount: 2, total: 3, shortPerAccount: 3 });
+    const short = [reads.take("a", 0), reads.take("a", 10), reads.take("a", 999)];
+    expect(isBusy(() => reads.take("a", 1))).toBe(true);
+    // Another account's, and the account's long reads, are counted apart.
+    reads.take("b", 1);
+    reads.take("a", 1000);
+    expect([reads.shortSize, reads.size]).toEqual([4, 1]);
+    short[0]!();
+    short[0]!();
+    expect(reads.shortSize).toBe(3);
+    reads.take("a", 5);
+    expect(isBusy(() => reads.take("a", 5))).toBe(true);
+  });
 });
 
 describe("a long read's answer", () => {
   it("gives its place back when the reader left before the answer began", async () => {
-    const reads = new LongReads({ freeBytes: 1, perAccount: 2, total: 16 });
+    const reads = new LongReads({ freeBytes: 1, perAccount: 2, total: 16, shortPerAccount: 16 });
     let readerGone!: () => void;
     const gone = new Promise<void>((resolve) => (readerGone = resolve));
     let answered!: () => void;
