@@ -6,6 +6,9 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 
+// Scans of JSON text that need no parse: what a thread serving everyone can
+// afford on texts of megabytes.
+
 /**
  * Whether `text` is shaped as one JSON object: `{` first and the bracket that
  * brings the nesting back to none last (whitespace around them allowed),
@@ -34,5 +37,22 @@ export function isObjectShaped(text: string): boolean {
   }
   if (depth !== 0) return false;
   for (i++; i < n; i++) if (!isSpace(text.charCodeAt(i))) return false;
+  return true;
+}
+
+/** Whether brackets outside strings nest at most `max` deep (the text need not be valid JSON). */
+export function nestedAtMost(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > max) return false;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+  }
   return true;
 }

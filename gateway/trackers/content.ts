@@ -1,3 +1,5 @@
+import { nestedAtMost } from "../../common/json-shape.js";
+
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -6,23 +8,6 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * thousand levels.
  */
 export const MAX_JSON_DEPTH = 512;
-
-/** Whether brackets outside strings nest at most `max` deep (the text need not be valid JSON). */
-function nestedAtMost(text: string, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return false;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return true;
-}
 
 /**
  * How a revision's content shows as a JSON value: the parsed value when the
