@@ -58,7 +58,7 @@ it("refuses an account's third long read while two are open, serves small ones, 
   expect(refused.status).toBe(429);
   expect(refused.headers.get("retry-after")).toBe("1");
   expect(refused.body).toEqual({ message: expect.stringMatching(/long reads open/) });
-  // A history under 1 MiB takes no place, and another account is not held back.
+  // A history under 1 MiB is a short read: it takes none of the long reads' places.
   const tiny = await call<{ body: number[] }[]>(stack, "GET", `/api/webhooks/responders/${small.id}/_history`, { auth: u.auth });
   expect(tiny.status).toBe(200);
   expect(Buffer.from(tiny.body[0]!.body).toString()).toBe("tiny");
