@@ -43,5 +43,6 @@ it("leaves the table no larger after each purge (an embedded database has no aut
   const early = await tableBytes();
   for (let i = 0; i < 4; i++) await round();
   // Without the vacuum the table keeps every row ever inserted: about three times the first figure here.
-  expect(await tableBytes()).toBeLessThan(early * 1.3);
+  // (Not much less than twice: under a full parallel run on Postgres it once reached 1.49 times.)
+  expect(await tableBytes()).toBeLessThan(early * 2);
 });
