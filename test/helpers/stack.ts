@@ -198,9 +198,9 @@ export class Stack {
     return [proc, m[1]!];
   }
 
-  /** Everything every process of this stack has printed so far. */
+  /** Everything every process of this stack (added gateway replicas too) has printed so far. */
   output(): string {
-    return this.pastOutput + this.broker.output + this.sandbox.output + this.gateway.output;
+    return this.pastOutput + this.broker.output + this.sandbox.output + this.gateway.output + this.extraGateways.map((g) => g.output).join("");
   }
 
   /**
