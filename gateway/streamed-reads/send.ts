@@ -20,10 +20,7 @@ export function sendJsonArray<T>(
   pieces: (item: T) => Iterable<Buffer | string>,
   place: { reads: LongReads; userId: string },
 ): FastifyReply {
-  const release = place.reads.take(place.userId, read.bytes);
-  // A reader gone while the read was being prepared has closed the response already: its close is not emitted again.
-  if (reply.raw.closed) release();
-  else reply.raw.once("close", release);
+  place.reads.holdUntilAnswered(reply, place.userId, read.bytes);
   const stream = Readable.from(arrayText(read, pieces), { objectMode: false });
   return reply.type("application/json; charset=utf-8").send(stream);
 }

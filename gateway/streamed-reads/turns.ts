@@ -1,4 +1,5 @@
-import { DomainError } from "../../common/errors.js";
+import type { FastifyReply } from "fastify";
+import { Places } from "../http/places.js";
 
 export interface LongReadLimits {
   /** A read that weighs less is short: over at once for a reader that reads. */
@@ -24,50 +25,41 @@ export const LONG_READS: LongReadLimits = { freeBytes: 1024 * 1024, perAccount: 
  * before anything of it is loaded.
  */
 export class LongReads {
-  private readonly open = new Map<string, number>();
-  private readonly short = new Map<string, number>();
-  private total = 0;
+  private readonly long: Places;
+  private readonly short: Places;
 
-  constructor(private readonly limits: LongReadLimits = LONG_READS) {}
+  constructor(private readonly limits: LongReadLimits = LONG_READS) {
+    this.long = new Places(
+      { perAccount: limits.perAccount, total: limits.total },
+      {
+        account: "this account already has as many long reads open as it may; retry when one ends",
+        all: "too many long reads are open; retry shortly",
+      },
+    );
+    // Short reads are bounded per account only: each is over at once for a reader that reads.
+    this.short = new Places(
+      { perAccount: limits.shortPerAccount, total: Number.POSITIVE_INFINITY },
+      { account: "this account already has as many reads open as it may; retry when one ends", all: "" },
+    );
+  }
 
   /** Takes a place for a read of `bytes` by `userId`; the returned function gives it back (once, however often called). */
   take(userId: string, bytes: number): () => void {
-    if (bytes < this.limits.freeBytes) {
-      if ((this.short.get(userId) ?? 0) >= this.limits.shortPerAccount) throw new DomainError("busy", "this account already has as many reads open as it may; retry when one ends");
-      return this.counted(this.short, userId);
-    }
-    if ((this.open.get(userId) ?? 0) >= this.limits.perAccount) throw new DomainError("busy", "this account already has as many long reads open as it may; retry when one ends");
-    if (this.total >= this.limits.total) throw new DomainError("busy", "too many long reads are open; retry shortly");
-    this.total += 1;
-    const release = this.counted(this.open, userId);
-    return () => {
-      if (release()) this.total -= 1;
-    };
+    return (bytes < this.limits.freeBytes ? this.short : this.long).take(userId);
   }
 
-  /** Counts one more for `userId` in `counts`; the returned function counts it off once, saying whether it did. */
-  private counted(counts: Map<string, number>, userId: string): () => boolean {
-    counts.set(userId, (counts.get(userId) ?? 0) + 1);
-    let given = false;
-    return () => {
-      if (given) return false;
-      given = true;
-      const left = (counts.get(userId) ?? 1) - 1;
-      if (left === 0) counts.delete(userId);
-      else counts.set(userId, left);
-      return true;
-    };
+  /** Takes a place for a read of `bytes` by `userId` until `reply`'s response ends, however it ends. */
+  holdUntilAnswered(reply: FastifyReply, userId: string, bytes: number): void {
+    (bytes < this.limits.freeBytes ? this.short : this.long).holdUntilAnswered(reply, userId);
   }
 
   /** Open long reads, for tests and metrics. */
   get size(): number {
-    return this.total;
+    return this.long.size;
   }
 
   /** Open short reads, for tests. */
   get shortSize(): number {
-    let n = 0;
-    for (const c of this.short.values()) n += c;
-    return n;
+    return this.short.size;
   }
 }

@@ -1,4 +1,5 @@
 import type { Static } from "@sinclair/typebox";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { requireAuth, requireScopes, userIdOf, type AuthDeps } from "../auth/authenticate.js";
 import type { RouteScope } from "../auth/scopes.js";
 import type { GrantGuard } from "../grants/grant-guard.js";
@@ -8,6 +9,7 @@ import { exported, exportTurns, exportWorkspace } from "./export.js";
 import { carried, documentOf, WorkspaceImporter } from "./import.js";
 import { itemChecks, tagsOf } from "./items.js";
 import { ExportedDocument, ExportParams, IMPORT_MAX_BYTES, ImportParams, ImportResult, PreviewParams, PreviewResult, type Collection } from "./schemas.js";
+import { importPlaces } from "./turns.js";
 import type { WorkspaceServices } from "./workspace.js";
 
 const tags = ["user"];
@@ -35,6 +37,9 @@ export async function userDataRoutes(
   opts: { auth: AuthDeps; services: WorkspaceServices; grants: GrantGuard; limits: Partial<Record<Collection, number>>; exportMaxBytes: number },
 ) {
   const onRequest = requireAuth(opts.auth, "user", "per-body");
+  // Taken once the caller is known and before the document is read: see importPlaces.
+  const imports = importPlaces();
+  const importing = [onRequest, async (req: FastifyRequest, reply: FastifyReply) => imports.holdUntilAnswered(reply, userIdOf(req))];
   // Built on first use: the shared schemas are all added by then.
   let importer: WorkspaceImporter | undefined;
   const importerOf = () => (importer ??= new WorkspaceImporter(opts.services, itemChecks(app.getSchemas()), opts.limits));
@@ -73,7 +78,7 @@ export async function userDataRoutes(
     app.post(
       path,
       {
-        onRequest,
+        onRequest: importing,
         bodyLimit: IMPORT_MAX_BYTES,
         schema: {
           operationId: path.endsWith("_import") ? "importUserData" : "importUserDataGuide",
@@ -82,6 +87,7 @@ export async function userDataRoutes(
             "merge (default) adds, resolving same-named items by `conflict` (rename, overwrite or skip, the default); apply makes each collection " +
             "the document carries match it, deleting what it leaves out only when confirmed (confirmDeletions, or applyDeletions ids) and never a secret. " +
             "Every item is checked as its own create route checks it before anything is written. " +
+            "One account may have one import or preview being read at a time (the gateway a few); another is refused with 429 and Retry-After before its body is read. " +
             "A document with encrypted secret values costs a key derivation: one account may run one at a time, and the gateway a few; " +
             "past that the import is refused with 429 and Retry-After, nothing written.",
           tags,
@@ -101,15 +107,16 @@ export async function userDataRoutes(
   app.post(
     `${BASE}/_import_preview`,
     {
-      onRequest,
+      onRequest: importing,
       bodyLimit: IMPORT_MAX_BYTES,
       schema: {
         operationId: "previewUserDataImport",
         summary: "What an import of a document would do, without doing it",
+        description: "Bounded as an import is: one import or preview per account being read at a time, 429 and Retry-After past it.",
         tags,
         security,
         body: PreviewParams,
-        response: { 200: PreviewResult, ...errors(400, 401, 403) },
+        response: { 200: PreviewResult, ...errors(400, 401, 403, 429) },
       },
     },
     async (req) => {

@@ -1,5 +1,6 @@
 import pLimit from "p-limit";
 import { DomainError } from "../../common/errors.js";
+import { Places } from "../http/places.js";
 
 export interface TurnLimits {
   /** Running at once. */
@@ -33,4 +34,20 @@ export class Turns {
     this.users.add(userId);
     return this.limit(work).finally(() => this.users.delete(userId));
   }
+}
+
+/**
+ * Import documents being read: each is up to 10 MiB of JSON, parsed and
+ * checked on the gateway's thread (about a quarter of a second for 10 MB on
+ * the development machine), so the place is taken before the body is read.
+ * One per account (an import or a preview), a few for the gateway.
+ */
+export function importPlaces(): Places {
+  return new Places(
+    { perAccount: 1, total: 4 },
+    {
+      account: "this account already has an import being read; retry when it is answered",
+      all: "too many imports are being read; retry shortly",
+    },
+  );
 }
