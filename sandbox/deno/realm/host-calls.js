@@ -36,8 +36,22 @@ export function hostCalls() {
   // The body conversion table: bytes as is; string as UTF-8; an array that
   // starts with a number as bytes, and an empty array as an empty body; any
   // other array or object as JSON; number/boolean as text; null/undefined
-  // means no body.
-  function bodyToBinary(body, what) {
+  // means no body. In an array of bytes, a script's result takes each item
+  // as the reference's runtime does (its number, cut to an integer and held
+  // to 0-255; NaN and what has no number 0), so a script written for it
+  // answers the same bytes here; a request's body (op_proxy_request) must
+  // hold bytes, or the call is refused.
+  function byteOf(item) {
+    let n;
+    try {
+      n = +item;
+    } catch {
+      return 0;
+    }
+    // NaN fails both comparisons.
+    return n >= 255 ? 255 : n > 0 ? n | 0 : 0;
+  }
+  function bodyToBinary(body, what, itemsAsBytes) {
     if (body === undefined || body === null) return undefined;
     if (typeof body === "string") return stringToBinary(body);
     if (isView(body)) return bytesToBinary(viewBytes(body));
@@ -47,10 +61,9 @@ export function hostCalls() {
       let out = "";
       for (let i = 0; i < body.length; i++) {
         const b = body[i];
-        if (typeof b !== "number" || !numberIsInteger(b) || b < 0 || b > 255) {
-          throw new TypeErrorCtor(`${what}: a body given as an array of numbers must hold bytes (0-255); item ${i} is not one`);
-        }
-        out += fromCharCode(b);
+        if (typeof b === "number" && numberIsInteger(b) && b >= 0 && b <= 255) out += fromCharCode(b);
+        else if (itemsAsBytes) out += fromCharCode(byteOf(b));
+        else throw new TypeErrorCtor(`${what}: a body given as an array of numbers must hold bytes (0-255); item ${i} is not one`);
       }
       return out;
     }
@@ -68,7 +81,7 @@ export function hostCalls() {
       const method = request.method;
       if (method !== undefined && method !== null && typeof method !== "string") throw new TypeErrorCtor("op_proxy_request: method must be a string");
       const headers = request.headers === undefined || request.headers === null ? "[]" : headerPairs(request.headers, "op_proxy_request");
-      const body = bodyToBinary(request.body, "op_proxy_request");
+      const body = bodyToBinary(request.body, "op_proxy_request", false);
       const timeout = request.timeout;
       if (timeout !== undefined && timeout !== null && (typeof timeout !== "number" || !(timeout > 0))) throw new TypeErrorCtor("op_proxy_request: timeout must be a positive number of milliseconds");
       // Both default as the reference has them: certificates checked, bodies decoded.

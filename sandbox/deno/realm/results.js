@@ -47,7 +47,7 @@ export function results() {
     return field("body", '"' + encoded + '"');
   }
   function bodyField(value, what) {
-    const binary = bodyToBinary(value, what);
+    const binary = bodyToBinary(value, what, true);
     return binary === undefined ? "" : base64Field(binary);
   }
   function responderResult(result) {
