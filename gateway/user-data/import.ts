@@ -232,7 +232,7 @@ class ImportRun {
     for (const secret of existing.get("secrets")?.values() ?? []) this.secretNames.set(secret.id, secret.name);
   }
 
-  /** Tags go by name: the caller's own tag of that name is the document's, its colour overwritten only when asked. */
+  /** Tags go by name: the caller's own tag of that name is the document's, kept as it is. */
   async tags(): Promise<void> {
     const result = this.results.tags;
     const byName = this.existing.get("tags")!;
@@ -251,14 +251,10 @@ class ImportRun {
           this.tagIds.set(String(item.id).toLowerCase(), created.id);
           if (listed) result.imported++;
         } else {
+          // The account's tag is used as it is, whatever the conflict setting or mode: the
+          // document's colour never replaces the account's (as in the reference).
           this.tagIds.set(String(item.id).toLowerCase(), have.id);
-          const overwrite = listed && this.choices.resolution("tags", item) === "overwrite" && typeof item.color === "string";
-          if (overwrite) {
-            await this.services.tags.update(this.userId, have.id, { color: item.color as string });
-            result.updated++;
-          } else if (listed) {
-            result.skipped++;
-          }
+          if (listed) result.skipped++;
         }
       } catch (err) {
         fail(result, "tags", name, err);

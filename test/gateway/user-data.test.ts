@@ -329,6 +329,26 @@ describe("import", () => {
     expect((await items(u, "/api/user/scripts")).length).toBe(4);
   });
 
+  it("uses the account's own tag of a name as it is, whatever the conflict setting or mode: the document's colour is ignored", async () => {
+    const u = await newUser(stack);
+    const have = (await call(stack, "POST", "/api/user/tags", { auth: u.auth, json: { name: "production", color: "#54B399" } })).body;
+    const source = crypto.randomUUID();
+    const doc = (name: string) => ({
+      version: 1,
+      data: {
+        tags: [{ id: source, name: "PRODUCTION ", color: "#000000" }],
+        scripts: [{ name, type: "universal", content: "1", tags: [{ id: source, name: "PRODUCTION ", color: "#000000" }] }],
+      },
+    });
+    for (const [i, params] of [{ conflict: "overwrite" }, { conflict: "rename" }, { conflict: "skip" }, { mode: "apply" }].entries()) {
+      const done = await importInto(u, { ...params, document: doc(`tagged-${i}`) });
+      expect(done.body.results.tags, JSON.stringify(params)).toMatchObject({ imported: 0, updated: 0, skipped: 1 });
+      expect(await items(u, "/api/user/tags")).toEqual([expect.objectContaining({ id: have.id, name: "production", color: "#54B399" })]);
+      const script = (await items(u, "/api/user/scripts")).find((x) => x.name === `tagged-${i}`);
+      expect(script?.tags).toEqual([expect.objectContaining({ id: have.id, color: "#54B399" })]);
+    }
+  });
+
   it("apply mode lists what the document leaves out, and deletes it only when confirmed; never a secret", async () => {
     const { u } = await workspace();
     const extra = await createResponder(stack, u, { name: "extra" });
