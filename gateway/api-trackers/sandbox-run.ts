@@ -23,6 +23,8 @@ export interface ApiRunRequest {
   acceptStatuses?: number[];
   /** The tracker's `config.timeout`: each request's limit when lower than the service's. */
   timeoutMs?: number;
+  /** `_debug`: the answer also carries each request and its response, masked. */
+  debug?: boolean;
 }
 
 /**
@@ -40,6 +42,7 @@ export function runApiTarget(sandbox: ScriptRunnerClient, settings: RunSettings,
     limits: { timeoutMs: settings.scriptTimeoutMs, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0 },
     acceptStatuses: r.acceptStatuses ?? r.target.acceptStatuses ?? [],
     requestTimeoutMs: Math.min(settings.requestTimeoutMs, r.timeoutMs ?? Infinity),
+    debug: r.debug === true,
   };
   // Both scripts and every request at their limits: the longest the sandbox may take.
   return sandboxCalls.runApiTracker(sandbox, request, 2 * settings.scriptTimeoutMs + MAX_REQUESTS * settings.requestTimeoutMs);

@@ -18,6 +18,7 @@ import { OUTBOUND_ERROR_NAMES } from "../executions/proxy.js";
 import { errorKindNamed } from "../../common/script-errors.js";
 import { maskerFor } from "../broker/mask.js";
 import { displayUrl } from "../outbound/display-url.js";
+import { ExchangeRecorder } from "./exchanges.js";
 import {
   MAX_REQUESTS,
   MAX_RESPONSES_BYTES,
@@ -53,6 +54,18 @@ export class TrackerRunService {
     const x = validateTrackerRun(req, this.limits);
     const secretsJson = x.grant ? await this.secrets.openAsJson(x.grant, x.userId) : "{}";
     const mask = maskerFor(secretsJson);
+    const recorder = req.debug ? new ExchangeRecorder(mask) : undefined;
+    const outcome = await this.stages(x, secretsJson, mask, recorder, signal);
+    return { ...outcome, exchanges: recorder?.exchanges ?? [] };
+  }
+
+  private async stages(
+    x: ValidTrackerRun,
+    secretsJson: string,
+    mask: (text: string) => string,
+    recorder: ExchangeRecorder | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Omit<RunApiTrackerResponse, "exchanges">> {
     const stages: StageReport[] = [];
     const timed = async (stage: TrackerStage, fn: () => Promise<Stage>): Promise<Stage> => {
       const started = performance.now();
@@ -99,7 +112,7 @@ export class TrackerRunService {
 
     if (responses === undefined) {
       const sent: Response[] = [];
-      const report = await timed(TrackerStage.TRACKER_STAGE_REQUEST, () => this.send(requests, x, sent));
+      const report = await timed(TrackerStage.TRACKER_STAGE_REQUEST, () => this.send(requests, x, sent, recorder));
       if (report.error) return { stages };
       responses = sent;
     }
@@ -137,19 +150,23 @@ export class TrackerRunService {
   }
 
   /** Sends the requests one after another, as the configurator ordered them. */
-  private async send(requests: TrackerHttpRequest[], x: ValidTrackerRun, out: Response[]): Promise<Stage> {
+  private async send(requests: TrackerHttpRequest[], x: ValidTrackerRun, out: Response[], recorder?: ExchangeRecorder): Promise<Stage> {
     const lines: string[] = [];
     let total = 0;
     const failed = (kind: ErrorKind, message: string): Stage => ({ summary: lines.join("\n"), error: { kind, message }, logs: [], logsTruncated: false });
     for (const r of requests) {
       const where = `${r.method} ${displayUrl(r.url)}`;
+      const exchange = recorder?.sent(r);
       let res: Response;
       try {
         res = await performOutbound({ ...r, timeoutMs: x.requestTimeoutMs }, this.outbound);
       } catch (err) {
-        if (err instanceof OutboundError) return failed(errorKindNamed(OUTBOUND_ERROR_NAMES[err.kind])!, `${where}: ${err.message}`);
-        return failed(ErrorKind.ERROR_KIND_UPSTREAM_FAILURE, `${where}: the request failed`);
+        const [kind, message] =
+          err instanceof OutboundError ? [errorKindNamed(OUTBOUND_ERROR_NAMES[err.kind])!, `${where}: ${err.message}`] : [ErrorKind.ERROR_KIND_UPSTREAM_FAILURE, `${where}: the request failed`];
+        exchange?.failed(message);
+        return failed(kind, message);
       }
+      exchange?.answered(res);
       lines.push(`${where} -> ${res.statusCode}, ${res.body.length} bytes`);
       const accepted = x.acceptStatuses ? x.acceptStatuses.has(res.statusCode) : res.statusCode >= 200 && res.statusCode < 300;
       if (!accepted) {

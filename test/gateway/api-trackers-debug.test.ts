@@ -19,6 +19,7 @@ beforeAll(async () => {
   upstream = await startUpstream((req) => {
     if (req.url.startsWith("/missing")) return { status: 404, body: "no such thing", type: "text/plain" };
     if (req.url.startsWith("/echo")) return { body: JSON.stringify({ method: req.method, body: req.body, auth: req.headers.authorization ?? null }) };
+    if (req.url.startsWith("/large")) return { body: JSON.stringify({ filler: "é".repeat(20_000) }) };
     return { body: JSON.stringify({ items: [1, 2, 3] }) };
   });
   const leaf = await issueCert(await createCa("untrusted test CA"), "localhost");
@@ -148,17 +149,29 @@ describe("_debug", () => {
     expect(body.elapsedMs).toBe(body.durationMs);
     expect(body.target.type).toBe("api");
     expect(body.target.configurator).toMatchObject({ result: { type: "requests", count: 1 }, logs: ["token ********"], durationMs: expect.any(Number) });
-    expect(body.target.requests).toEqual([
-      {
-        index: 0,
-        source: "configurator",
-        method: "GET",
-        url: `http://127.0.0.1:${upstream.port}/echo-debug`,
-        statusCode: 200,
-        responseBodyRawSize: expect.any(Number),
-        durationMs: expect.any(Number),
-      },
-    ]);
+    // Each request as sent (after the configurator) and its response, the secret masked wherever it appears.
+    const echoed = { method: "GET", body: "", auth: "Bearer ********" };
+    const where = `http://127.0.0.1:${upstream.port}/echo-debug`;
+    const rawSize = Buffer.byteLength(JSON.stringify({ ...echoed, auth: `Bearer ${SECRET}` }));
+    const [sent] = body.target.requests;
+    expect(sent).toEqual({
+      index: 0,
+      source: "configurator",
+      method: "GET",
+      url: where,
+      requestHeaders: { authorization: "Bearer ********" },
+      statusCode: 200,
+      responseHeaders: expect.objectContaining({ "content-type": "application/json" }),
+      responseBodyRaw: JSON.stringify(echoed),
+      responseBodyRawSize: rawSize,
+      responseBodyParsed: echoed,
+      durationMs: expect.any(Number),
+      request: { method: "GET", url: where, headers: { authorization: "Bearer ********" } },
+      response: { statusCode: 200, headers: sent.responseHeaders, body: JSON.stringify(echoed) },
+    });
+    expect(body.target.requests).toHaveLength(1);
+    // The pipeline again at the top, where the web-scraping-api document reads it.
+    expect([body.configurator, body.requests, body.extractor]).toEqual([body.target.configurator, body.target.requests, body.target.extractor]);
     expect(body.target.extractor).toMatchObject({ result: { sawAuth: true, method: "GET" } });
     expect(body.stages.map((s: { stage: string; ok: boolean }) => [s.stage, s.ok])).toEqual([
       ["configurator", true],
@@ -193,8 +206,40 @@ describe("_debug", () => {
     const refused = await debug(user, { target: { url: "http://10.1.2.3/x" } });
     expect(refused.status).toBe(200);
     expect(refused.body.target.requests).toEqual([
-      { index: 0, source: "original", method: "GET", url: "http://10.1.2.3/x", error: expect.stringMatching(/refused: private address$/), durationMs: expect.any(Number) },
+      {
+        index: 0,
+        source: "original",
+        method: "GET",
+        url: "http://10.1.2.3/x",
+        requestHeaders: {},
+        error: expect.stringMatching(/refused: private address$/),
+        durationMs: expect.any(Number),
+        request: { method: "GET", url: "http://10.1.2.3/x", headers: {} },
+      },
     ]);
+  });
+
+  it("shows a request's body with the secret masked, and cuts a long response's body to 32 KiB without a character cut in two", async () => {
+    const user = await newUser(stack);
+    await createSecret(stack, user, "TOKEN", SECRET);
+    const configurator = `(() => [context.requests[0], { ...context.requests[0], url: context.requests[0].url.replace("/large", "/echo-body"), method: "POST", body: Deno.core.encode("key=" + context.params.secrets.TOKEN) }])()`;
+    const res = await debug(user, {
+      target: { url: url("/large?q=hidden"), configurator: `(() => ({ requests: ${configurator} }))()`, extractor: "(() => ({ body: 1 }))()" },
+      secrets: "all",
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.text).not.toContain(SECRET);
+    const [large, posted] = res.body.target.requests;
+    // The query is left out of the URL shown, as the run logs leave it out.
+    expect(large.url).toBe(`http://127.0.0.1:${upstream.port}/large`);
+    expect(large.responseBodyRawSize).toBe(Buffer.byteLength(JSON.stringify({ filler: "é".repeat(20_000) })));
+    expect(large.responseBodyTruncated).toBe(true);
+    expect(Buffer.byteLength(large.responseBodyRaw)).toBe(32 * 1024 - 1);
+    expect(large.responseBodyRaw.endsWith("é")).toBe(true);
+    expect(large).not.toHaveProperty("responseBodyParsed");
+    expect(posted).toMatchObject({ method: "POST", requestBody: "key=********", statusCode: 200 });
+    expect(posted).not.toHaveProperty("requestBodyTruncated");
+    expect(posted.responseBodyParsed).toEqual({ method: "POST", body: "key=********", auth: null });
   });
 
   it("needs what creating the tracker would: an API key without secrets:grant may not give the run secrets", async () => {

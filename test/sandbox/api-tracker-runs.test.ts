@@ -77,6 +77,7 @@ async function runTracker(fields: Partial<RunApiTrackerRequest>): Promise<RunApi
     acceptStatuses: [],
     requestTimeoutMs: 5000,
     limits: { timeoutMs: 0, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0 },
+    debug: false,
     ...fields,
   };
   const o = await rpc<RunApiTrackerResponse>((meta, opts, cb) => sandbox.runApiTracker(req, meta, { ...opts, deadline: Date.now() + 60_000 }, cb));
@@ -128,7 +129,7 @@ describe("the extractor's context", () => {
   // context text, which the extractor's worker parses.
   it("a previous content that is not one object is refused; one shaped as an object but not JSON fails the extractor saying so", async () => {
     for (const previousContentJson of ['{"original":1},"responses":{', "[1]"]) {
-      const req: RunApiTrackerRequest = { userId: randomUser(), requests: [], acceptStatuses: [], requestTimeoutMs: 5000, previousContentJson, extractor: "1;" };
+      const req: RunApiTrackerRequest = { userId: randomUser(), requests: [], acceptStatuses: [], requestTimeoutMs: 5000, debug: false, previousContentJson, extractor: "1;" };
       const o = await rpc<RunApiTrackerResponse>((meta, opts, cb) => sandbox.runApiTracker(req, meta, opts, cb));
       expect(o).toMatchObject({ ok: false, details: "previous_content_json must be a JSON object" });
     }

@@ -375,6 +375,37 @@ export interface RunApiTrackerRequest {
   acceptStatuses: number[];
   /** Per HTTP request; zero means the outbound policy's default. */
   requestTimeoutMs: number;
+  /** A debug run (`_debug`): the response also carries each exchange. */
+  debug: boolean;
+}
+
+/**
+ * One request of a debug run and what came back, for the user to read: every
+ * header value and body has the run's secret values masked, and each body is
+ * cut to its first DEBUG_BODY_MAX_BYTES (sandbox/api-trackers/exchanges.ts).
+ */
+export interface TrackerExchange {
+  method: string;
+  /** Scheme, host and path only: a query string or user info may hold a credential. */
+  url: string;
+  requestHeaders?:
+    | Headers
+    | undefined;
+  /** UTF-8 text (invalid sequences replaced); absent when the request had no body. */
+  requestBody?: string | undefined;
+  requestBodySize: number;
+  /** Absent when no answer came (then `error` says why). */
+  statusCode?: number | undefined;
+  responseHeaders?: Headers | undefined;
+  responseBody?: string | undefined;
+  responseBodySize: number;
+  durationMs: number;
+  error?:
+    | string
+    | undefined;
+  /** The body was longer than DEBUG_BODY_MAX_BYTES once masked, and is cut. */
+  requestBodyCut: boolean;
+  responseBodyCut: boolean;
 }
 
 export interface StageReport {
@@ -395,7 +426,11 @@ export interface RunApiTrackerResponse {
   /** The stages that ran, in order; the run stops at the first failure. */
   stages: StageReport[];
   /** The extracted content, present when every stage succeeded. */
-  content?: Buffer | undefined;
+  content?:
+    | Buffer
+    | undefined;
+  /** Debug runs only: each request sent, in order, the failed one included. */
+  exchanges: TrackerExchange[];
 }
 
 export interface RunPageTrackerRequest {
@@ -2151,6 +2186,7 @@ function createBaseRunApiTrackerRequest(): RunApiTrackerRequest {
     limits: undefined,
     acceptStatuses: [],
     requestTimeoutMs: 0,
+    debug: false,
   };
 }
 
@@ -2186,6 +2222,9 @@ export const RunApiTrackerRequest: MessageFns<RunApiTrackerRequest> = {
     }
     if (message.requestTimeoutMs !== 0) {
       writer.uint32(72).uint32(message.requestTimeoutMs);
+    }
+    if (message.debug !== false) {
+      writer.uint32(80).bool(message.debug);
     }
     return writer;
   },
@@ -2285,6 +2324,14 @@ export const RunApiTrackerRequest: MessageFns<RunApiTrackerRequest> = {
             message.requestTimeoutMs = reader.uint32();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.debug = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2326,6 +2373,7 @@ export const RunApiTrackerRequest: MessageFns<RunApiTrackerRequest> = {
         : isSet(object.request_timeout_ms)
         ? globalThis.Number(object.request_timeout_ms)
         : 0,
+      debug: isSet(object.debug) ? globalThis.Boolean(object.debug) : false,
     };
   },
 
@@ -2358,6 +2406,9 @@ export const RunApiTrackerRequest: MessageFns<RunApiTrackerRequest> = {
     if (message.requestTimeoutMs !== 0) {
       obj.requestTimeoutMs = Math.round(message.requestTimeoutMs);
     }
+    if (message.debug !== false) {
+      obj.debug = message.debug;
+    }
     return obj;
   },
 
@@ -2377,6 +2428,326 @@ export const RunApiTrackerRequest: MessageFns<RunApiTrackerRequest> = {
       : undefined;
     message.acceptStatuses = object.acceptStatuses?.map((e) => e) || [];
     message.requestTimeoutMs = object.requestTimeoutMs ?? 0;
+    message.debug = object.debug ?? false;
+    return message;
+  },
+};
+
+function createBaseTrackerExchange(): TrackerExchange {
+  return {
+    method: "",
+    url: "",
+    requestHeaders: undefined,
+    requestBody: undefined,
+    requestBodySize: 0,
+    statusCode: undefined,
+    responseHeaders: undefined,
+    responseBody: undefined,
+    responseBodySize: 0,
+    durationMs: 0,
+    error: undefined,
+    requestBodyCut: false,
+    responseBodyCut: false,
+  };
+}
+
+export const TrackerExchange: MessageFns<TrackerExchange> = {
+  encode(message: TrackerExchange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.method !== "") {
+      writer.uint32(10).string(message.method);
+    }
+    if (message.url !== "") {
+      writer.uint32(18).string(message.url);
+    }
+    if (message.requestHeaders !== undefined) {
+      Headers.encode(message.requestHeaders, writer.uint32(26).fork()).join();
+    }
+    if (message.requestBody !== undefined) {
+      writer.uint32(34).string(message.requestBody);
+    }
+    if (message.requestBodySize !== 0) {
+      writer.uint32(40).uint32(message.requestBodySize);
+    }
+    if (message.statusCode !== undefined) {
+      writer.uint32(48).uint32(message.statusCode);
+    }
+    if (message.responseHeaders !== undefined) {
+      Headers.encode(message.responseHeaders, writer.uint32(58).fork()).join();
+    }
+    if (message.responseBody !== undefined) {
+      writer.uint32(66).string(message.responseBody);
+    }
+    if (message.responseBodySize !== 0) {
+      writer.uint32(72).uint32(message.responseBodySize);
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(80).uint32(message.durationMs);
+    }
+    if (message.error !== undefined) {
+      writer.uint32(90).string(message.error);
+    }
+    if (message.requestBodyCut !== false) {
+      writer.uint32(96).bool(message.requestBodyCut);
+    }
+    if (message.responseBodyCut !== false) {
+      writer.uint32(104).bool(message.responseBodyCut);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TrackerExchange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTrackerExchange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.requestHeaders = Headers.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.requestBody = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.requestBodySize = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.statusCode = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.responseHeaders = Headers.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.responseBody = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.responseBodySize = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.durationMs = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.requestBodyCut = reader.bool();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.responseBodyCut = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TrackerExchange {
+    return {
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      requestHeaders: isSet(object.requestHeaders)
+        ? Headers.fromJSON(object.requestHeaders)
+        : isSet(object.request_headers)
+        ? Headers.fromJSON(object.request_headers)
+        : undefined,
+      requestBody: isSet(object.requestBody)
+        ? globalThis.String(object.requestBody)
+        : isSet(object.request_body)
+        ? globalThis.String(object.request_body)
+        : undefined,
+      requestBodySize: isSet(object.requestBodySize)
+        ? globalThis.Number(object.requestBodySize)
+        : isSet(object.request_body_size)
+        ? globalThis.Number(object.request_body_size)
+        : 0,
+      statusCode: isSet(object.statusCode)
+        ? globalThis.Number(object.statusCode)
+        : isSet(object.status_code)
+        ? globalThis.Number(object.status_code)
+        : undefined,
+      responseHeaders: isSet(object.responseHeaders)
+        ? Headers.fromJSON(object.responseHeaders)
+        : isSet(object.response_headers)
+        ? Headers.fromJSON(object.response_headers)
+        : undefined,
+      responseBody: isSet(object.responseBody)
+        ? globalThis.String(object.responseBody)
+        : isSet(object.response_body)
+        ? globalThis.String(object.response_body)
+        : undefined,
+      responseBodySize: isSet(object.responseBodySize)
+        ? globalThis.Number(object.responseBodySize)
+        : isSet(object.response_body_size)
+        ? globalThis.Number(object.response_body_size)
+        : 0,
+      durationMs: isSet(object.durationMs)
+        ? globalThis.Number(object.durationMs)
+        : isSet(object.duration_ms)
+        ? globalThis.Number(object.duration_ms)
+        : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : undefined,
+      requestBodyCut: isSet(object.requestBodyCut)
+        ? globalThis.Boolean(object.requestBodyCut)
+        : isSet(object.request_body_cut)
+        ? globalThis.Boolean(object.request_body_cut)
+        : false,
+      responseBodyCut: isSet(object.responseBodyCut)
+        ? globalThis.Boolean(object.responseBodyCut)
+        : isSet(object.response_body_cut)
+        ? globalThis.Boolean(object.response_body_cut)
+        : false,
+    };
+  },
+
+  toJSON(message: TrackerExchange): unknown {
+    const obj: any = {};
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.requestHeaders !== undefined) {
+      obj.requestHeaders = Headers.toJSON(message.requestHeaders);
+    }
+    if (message.requestBody !== undefined) {
+      obj.requestBody = message.requestBody;
+    }
+    if (message.requestBodySize !== 0) {
+      obj.requestBodySize = Math.round(message.requestBodySize);
+    }
+    if (message.statusCode !== undefined) {
+      obj.statusCode = Math.round(message.statusCode);
+    }
+    if (message.responseHeaders !== undefined) {
+      obj.responseHeaders = Headers.toJSON(message.responseHeaders);
+    }
+    if (message.responseBody !== undefined) {
+      obj.responseBody = message.responseBody;
+    }
+    if (message.responseBodySize !== 0) {
+      obj.responseBodySize = Math.round(message.responseBodySize);
+    }
+    if (message.durationMs !== 0) {
+      obj.durationMs = Math.round(message.durationMs);
+    }
+    if (message.error !== undefined) {
+      obj.error = message.error;
+    }
+    if (message.requestBodyCut !== false) {
+      obj.requestBodyCut = message.requestBodyCut;
+    }
+    if (message.responseBodyCut !== false) {
+      obj.responseBodyCut = message.responseBodyCut;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TrackerExchange>, I>>(base?: I): TrackerExchange {
+    return TrackerExchange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TrackerExchange>, I>>(object: I): TrackerExchange {
+    const message = createBaseTrackerExchange();
+    message.method = object.method ?? "";
+    message.url = object.url ?? "";
+    message.requestHeaders = (object.requestHeaders !== undefined && object.requestHeaders !== null)
+      ? Headers.fromPartial(object.requestHeaders)
+      : undefined;
+    message.requestBody = object.requestBody ?? undefined;
+    message.requestBodySize = object.requestBodySize ?? 0;
+    message.statusCode = object.statusCode ?? undefined;
+    message.responseHeaders = (object.responseHeaders !== undefined && object.responseHeaders !== null)
+      ? Headers.fromPartial(object.responseHeaders)
+      : undefined;
+    message.responseBody = object.responseBody ?? undefined;
+    message.responseBodySize = object.responseBodySize ?? 0;
+    message.durationMs = object.durationMs ?? 0;
+    message.error = object.error ?? undefined;
+    message.requestBodyCut = object.requestBodyCut ?? false;
+    message.responseBodyCut = object.responseBodyCut ?? false;
     return message;
   },
 };
@@ -2541,7 +2912,7 @@ export const StageReport: MessageFns<StageReport> = {
 };
 
 function createBaseRunApiTrackerResponse(): RunApiTrackerResponse {
-  return { stages: [], content: undefined };
+  return { stages: [], content: undefined, exchanges: [] };
 }
 
 export const RunApiTrackerResponse: MessageFns<RunApiTrackerResponse> = {
@@ -2551,6 +2922,9 @@ export const RunApiTrackerResponse: MessageFns<RunApiTrackerResponse> = {
     }
     if (message.content !== undefined) {
       writer.uint32(18).bytes(message.content);
+    }
+    for (const v of message.exchanges) {
+      TrackerExchange.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2584,6 +2958,14 @@ export const RunApiTrackerResponse: MessageFns<RunApiTrackerResponse> = {
             message.content = Buffer.from(reader.bytes());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.exchanges.push(TrackerExchange.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2600,6 +2982,9 @@ export const RunApiTrackerResponse: MessageFns<RunApiTrackerResponse> = {
     return {
       stages: globalThis.Array.isArray(object?.stages) ? object.stages.map((e: any) => StageReport.fromJSON(e)) : [],
       content: isSet(object.content) ? Buffer.from(bytesFromBase64(object.content)) : undefined,
+      exchanges: globalThis.Array.isArray(object?.exchanges)
+        ? object.exchanges.map((e: any) => TrackerExchange.fromJSON(e))
+        : [],
     };
   },
 
@@ -2611,6 +2996,9 @@ export const RunApiTrackerResponse: MessageFns<RunApiTrackerResponse> = {
     if (message.content !== undefined) {
       obj.content = base64FromBytes(message.content);
     }
+    if (message.exchanges?.length) {
+      obj.exchanges = message.exchanges.map((e) => TrackerExchange.toJSON(e));
+    }
     return obj;
   },
 
@@ -2621,6 +3009,7 @@ export const RunApiTrackerResponse: MessageFns<RunApiTrackerResponse> = {
     const message = createBaseRunApiTrackerResponse();
     message.stages = object.stages?.map((e) => StageReport.fromPartial(e)) || [];
     message.content = object.content ?? undefined;
+    message.exchanges = object.exchanges?.map((e) => TrackerExchange.fromPartial(e)) || [];
     return message;
   },
 };

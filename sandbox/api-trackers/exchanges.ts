@@ -1,0 +1,61 @@
+import type { TrackerExchange } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import { displayUrl } from "../outbound/display-url.js";
+import type { TrackerHttpRequest } from "./request.js";
+
+/** What a debug run shows of each body: enough to read, not a second copy of a run's 2 MiB of responses. */
+export const DEBUG_BODY_MAX_BYTES = 32 * 1024;
+
+type Mask = (text: string) => string;
+
+/**
+ * The exchanges of a debug run, recorded as the requests go out. Everything
+ * a script or an upstream wrote is masked with the run's secret values before
+ * it is kept: the whole body first, then cut, so no value is cut in two and
+ * left readable.
+ */
+export class ExchangeRecorder {
+  readonly exchanges: TrackerExchange[] = [];
+
+  constructor(private readonly mask: Mask) {}
+
+  /** Records `r` as sent; the returned functions complete it with the answer or the failure. */
+  sent(r: TrackerHttpRequest): { answered: (res: { statusCode: number; headers: Record<string, string>; body: Buffer }) => void; failed: (message: string) => void } {
+    const started = performance.now();
+    const exchange: TrackerExchange = {
+      method: r.method,
+      url: displayUrl(r.url),
+      requestHeaders: { items: r.headers.map(([name, value]) => ({ name, value: this.mask(value) })) },
+      requestBodySize: r.body?.length ?? 0,
+      responseHeaders: undefined,
+      responseBodySize: 0,
+      durationMs: 0,
+      requestBodyCut: false,
+      responseBodyCut: false,
+    };
+    if (r.body !== undefined) [exchange.requestBody, exchange.requestBodyCut] = this.text(r.body);
+    this.exchanges.push(exchange);
+    const took = () => Math.round(performance.now() - started);
+    return {
+      answered: (res) => {
+        exchange.durationMs = took();
+        exchange.statusCode = res.statusCode;
+        exchange.responseHeaders = { items: Object.entries(res.headers).map(([name, value]) => ({ name, value: this.mask(value) })) };
+        [exchange.responseBody, exchange.responseBodyCut] = this.text(res.body);
+        exchange.responseBodySize = res.body.length;
+      },
+      failed: (message) => {
+        exchange.durationMs = took();
+        exchange.error = this.mask(message);
+      },
+    };
+  }
+
+  /** The body as masked text, and whether it was cut. */
+  private text(body: Buffer): [string, boolean] {
+    const masked = this.mask(body.toString("utf8"));
+    if (Buffer.byteLength(masked) <= DEBUG_BODY_MAX_BYTES) return [masked, false];
+    // A character cut in two decodes as U+FFFD: left out.
+    const cut = Buffer.from(masked).subarray(0, DEBUG_BODY_MAX_BYTES).toString("utf8");
+    return [cut.endsWith("\uFFFD") ? cut.slice(0, -1) : cut, true];
+  }
+}
