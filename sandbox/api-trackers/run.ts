@@ -39,8 +39,9 @@ type Stage = Omit<StageReport, "stage" | "durationMs">;
 /**
  * One API tracker run inside the sandbox service: the grant's secrets are
  * opened once and serve both scripts, the requests are sent from here under
- * the outbound policy, and only masked reports and the extracted content
- * leave. The run stops at the first stage that fails.
+ * the outbound policy, and only masked reports (for a debug run, masked
+ * exchanges too) and the extracted content leave. The run stops at the
+ * first stage that fails.
  */
 export class TrackerRunService {
   constructor(
