@@ -136,6 +136,7 @@ export async function buildApp(
   await app.register(statusRoutes, { db: deps.db, brokerState: deps.brokerState, sandboxState: deps.sandboxState });
   const secrets = new SecretsService(deps.broker);
   const directory = new ResponderDirectory(deps.db, deps.log);
+  const history = new HistoryWriter(deps.db, { bytesPerUser: deps.webhooks.historyBytesPerUser });
   const responders = new RespondersService({
     db: deps.db,
     urls: deps.webhooks.urls,
@@ -144,11 +145,11 @@ export async function buildApp(
     changed: (handle) => directory.changed(handle),
     tags,
     maxPerUser: deps.respondersPerUser,
+    historyWritten: (userId) => history.written(userId),
   });
   secrets.onDeleted((userId, id) => responders.secretDeleted(userId, id));
   const renders = new RenderCache(deps.webhooks.renderCache, deps.generations);
   secrets.onChanged((userId) => deps.generations.written(userId));
-  const history = new HistoryWriter(deps.db, { bytesPerUser: deps.webhooks.historyBytesPerUser });
   const webhooks = new WebhookServer({
     history,
     directory,

@@ -35,6 +35,8 @@ export interface RespondersDeps {
   tags: TagsService;
   /** Responders one user may have. */
   maxPerUser: number;
+  /** Resolves once the requests this replica served the user so far are in their histories (webhooks/history-writer.ts). */
+  historyWritten: (userId: string) => Promise<void>;
 }
 
 /** Responder CRUD, history and stats; knows nothing of HTTP. */
@@ -50,7 +52,7 @@ export class RespondersService {
     const [handle, records, stats, labels] = await Promise.all([
       this.deps.handleOf(userId),
       respondersOfUser(this.deps.db, userId),
-      query.sort === "lastRequestedAt" ? statsOfUser(this.deps.db, userId) : Promise.resolve([]),
+      query.sort === "lastRequestedAt" ? this.stats(userId) : Promise.resolve([]),
       this.deps.tags.labels(userId),
     ]);
     const lastRequested = new Map(stats.map((s) => [s.responderId, s.lastRequestedAt ?? 0]));
@@ -118,16 +120,20 @@ export class RespondersService {
   /** The responder's history, newest first, loaded a part at a time as the caller takes it (streamed-reads/parts.ts). */
   async historyInParts(userId: string, id: string): Promise<LongRead<HistoryEntry>> {
     const r = await this.owned(userId, id);
+    await this.deps.historyWritten(userId);
     const index = await historyIndexOf(this.deps.db, id, r.settings.requestsToTrack);
     return loadInParts(index, (ids) => historyEntries(this.deps.db, ids));
   }
 
+  /** Requests served before the clear are cleared too: they are written first. */
   async clearHistory(userId: string, id: string): Promise<void> {
     await this.owned(userId, id);
+    await this.deps.historyWritten(userId);
     await clearHistory(this.deps.db, id);
   }
 
-  stats(userId: string): Promise<Stats[]> {
+  async stats(userId: string): Promise<Stats[]> {
+    await this.deps.historyWritten(userId);
     return statsOfUser(this.deps.db, userId);
   }
 

@@ -79,6 +79,8 @@ export class HistoryWriter {
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly bytesPerUser: number;
+  /** Each account's entries not yet settled: what a read of its history waits for. */
+  private readonly unsettled = new Map<string, Set<Promise<void>>>();
   /** Bytes each account had written through this writer since its total was last checked. */
   private readonly sinceCheck = new Map<string, number>();
 
@@ -94,6 +96,36 @@ export class HistoryWriter {
 
   /** Settles once the entry is written (or has been pushed out by newer ones); rejects when it could not be. */
   record(request: TrackedRequest, keep: number): Promise<void> {
+    const entry = this.enqueue(request, keep);
+    let mine = this.unsettled.get(request.userId);
+    if (!mine) this.unsettled.set(request.userId, (mine = new Set()));
+    const held = mine;
+    held.add(entry);
+    const settled = () => {
+      held.delete(entry);
+      if (held.size === 0 && this.unsettled.get(request.userId) === held) this.unsettled.delete(request.userId);
+    };
+    entry.then(settled, settled);
+    return entry;
+  }
+
+  /**
+   * Resolves once every entry the account had recorded here by now is written
+   * or left out (never rejects): a read of its history or counts waits for it,
+   * so a request answered before the read is in what the read sees. A batch
+   * still gathering its few milliseconds goes at once.
+   */
+  async written(userId: string): Promise<void> {
+    const mine = this.unsettled.get(userId);
+    if (!mine) return;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.start();
+    }
+    await Promise.allSettled([...mine]);
+  }
+
+  private enqueue(request: TrackedRequest, keep: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const settle = (err?: unknown) => (err === undefined ? resolve() : reject(err));
       let user = this.pending.get(request.userId);

@@ -101,6 +101,24 @@ describe("HistoryWriter", () => {
     expect(await urlsOf(b)).toEqual(["/b?14.1"]);
   });
 
+  it("lets a read wait for the entries an account recorded by then: written() resolves once they are in the table, not before", async () => {
+    const other = await newUser();
+    const [mine, theirs] = [await responder(5), await responder(5, other)];
+    const writer = new HistoryWriter(db);
+    let done = false;
+    const recorded = writer.record(request(mine, "/mine"), 5).then(() => (done = true));
+    void writer.record(request(theirs, "/theirs"), 5);
+    await writer.written(userId);
+    expect(done).toBe(true);
+    expect(await urlsOf(mine)).toEqual(["/mine"]);
+    await recorded;
+    // With nothing of the account waiting, it resolves at once.
+    await writer.written(userId);
+    await writer.written(crypto.randomUUID());
+    await writer.drain();
+    expect(await urlsOf(theirs)).toEqual(["/theirs"]);
+  });
+
   it("leaves out the entries of a responder deleted before they were written, and writes the rest", async () => {
     const [kept, gone] = [await responder(5), await responder(5)];
     await db.query("DELETE FROM responders WHERE id = $1", [gone]);

@@ -516,6 +516,26 @@ describe("history and stats", () => {
     expect(await stats(u)).toEqual([{ responderId: r.id, requestCount: 0 }]);
   });
 
+  it("shows a request answered before a read in that read, with no wait: history, stats, and a clear that leaves nothing to come", async () => {
+    const u = await newUser(stack);
+    const r = await createResponder(stack, u, { location: { pathType: "=", path: "/now" }, settings: { requestsToTrack: 5 } });
+    const host = webhookHost(u);
+    for (let i = 1; i <= 3; i++) {
+      expect((await hit(stack, host, `/now?${i}`)).status).toBe(200);
+      // Read straight after each answer, as a script following the webhooks guide does.
+      expect((await history(u, r.id)).body.map((e) => e.url)[0]).toBe(`/now?${i}`);
+    }
+    expect((await hit(stack, host, "/now?4")).status).toBe(200);
+    expect(await stats(u)).toEqual([{ responderId: r.id, requestCount: 4, lastRequestedAt: expect.any(Number) }]);
+    // A request answered just before a clear is cleared with the rest, not written after it.
+    expect((await hit(stack, host, "/now?5")).status).toBe(200);
+    expect((await call(stack, "POST", `${BASE}/${r.id}/_clear`, { auth: u.auth })).status).toBe(204);
+    expect((await history(u, r.id)).body).toEqual([]);
+    // A later request is written as usual: nothing earlier came after the clear.
+    expect((await hit(stack, host, "/now?6")).status).toBe(200);
+    expect((await history(u, r.id)).body.map((e) => e.url)).toEqual(["/now?6"]);
+  });
+
   it("records a GET without a body as an empty byte array", async () => {
     const u = await newUser(stack);
     const r = await createResponder(stack, u, { location: { pathType: "=", path: "/g" }, method: "GET", settings: { requestsToTrack: 1 } });
