@@ -18,7 +18,7 @@ const ScriptStage = Type.Object({
 });
 
 const HeaderMap = Type.Record(Type.String(), Type.String(), { description: "Secret values masked; a name sent twice has its values joined with \", \"" });
-const Body = Type.String({ description: "As UTF-8 text, secret values masked, cut to its first 32 KiB" });
+const Body = Type.String({ description: "As UTF-8 text, secret values masked, cut to its first 64 KiB" });
 const Cut = Type.Optional(Type.Literal(true, { description: "Present when the body is cut" }));
 
 const RequestStage = Type.Object({

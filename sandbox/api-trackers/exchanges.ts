@@ -2,8 +2,8 @@ import type { TrackerExchange } from "../../proto/gen/secutils/sandbox/v1/sandbo
 import { displayUrl } from "../outbound/display-url.js";
 import type { TrackerHttpRequest } from "./request.js";
 
-/** What a debug run shows of each body: enough to read, not a second copy of a run's 2 MiB of responses. */
-export const DEBUG_BODY_MAX_BYTES = 32 * 1024;
+/** What a debug run shows of each body, as the reference shows it: enough to read, not a second copy of a run's 2 MiB of responses. */
+export const DEBUG_BODY_MAX_BYTES = 64 * 1024;
 
 type Mask = (text: string) => string;
 

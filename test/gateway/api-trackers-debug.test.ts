@@ -19,7 +19,7 @@ beforeAll(async () => {
   upstream = await startUpstream((req) => {
     if (req.url.startsWith("/missing")) return { status: 404, body: "no such thing", type: "text/plain" };
     if (req.url.startsWith("/echo")) return { body: JSON.stringify({ method: req.method, body: req.body, auth: req.headers.authorization ?? null }) };
-    if (req.url.startsWith("/large")) return { body: JSON.stringify({ filler: "é".repeat(20_000) }) };
+    if (req.url.startsWith("/large")) return { body: JSON.stringify({ filler: "é".repeat(40_000) }) };
     return { body: JSON.stringify({ items: [1, 2, 3] }) };
   });
   const leaf = await issueCert(await createCa("untrusted test CA"), "localhost");
@@ -219,7 +219,7 @@ describe("_debug", () => {
     ]);
   });
 
-  it("shows a request's body with the secret masked, and cuts a long response's body to 32 KiB without a character cut in two", async () => {
+  it("shows a request's body with the secret masked, and cuts a long response's body to 64 KiB without a character cut in two", async () => {
     const user = await newUser(stack);
     await createSecret(stack, user, "TOKEN", SECRET);
     const configurator = `(() => [context.requests[0], { ...context.requests[0], url: context.requests[0].url.replace("/large", "/echo-body"), method: "POST", body: Deno.core.encode("key=" + context.params.secrets.TOKEN) }])()`;
@@ -232,9 +232,9 @@ describe("_debug", () => {
     const [large, posted] = res.body.target.requests;
     // The query is left out of the URL shown, as the run logs leave it out.
     expect(large.url).toBe(`http://127.0.0.1:${upstream.port}/large`);
-    expect(large.responseBodyRawSize).toBe(Buffer.byteLength(JSON.stringify({ filler: "é".repeat(20_000) })));
+    expect(large.responseBodyRawSize).toBe(Buffer.byteLength(JSON.stringify({ filler: "é".repeat(40_000) })));
     expect(large.responseBodyTruncated).toBe(true);
-    expect(Buffer.byteLength(large.responseBodyRaw)).toBe(32 * 1024 - 1);
+    expect(Buffer.byteLength(large.responseBodyRaw)).toBe(64 * 1024 - 1);
     expect(large.responseBodyRaw.endsWith("é")).toBe(true);
     expect(large).not.toHaveProperty("responseBodyParsed");
     expect(posted).toMatchObject({ method: "POST", requestBody: "key=********", statusCode: 200 });
