@@ -51,7 +51,7 @@ export function hostCalls() {
     // NaN fails both comparisons.
     return n >= 255 ? 255 : n > 0 ? n | 0 : 0;
   }
-  function bodyToBinary(body, what, itemsAsBytes) {
+  function bodyToBinary(body, what, coerceItems) {
     if (body === undefined || body === null) return undefined;
     if (typeof body === "string") return stringToBinary(body);
     if (isView(body)) return bytesToBinary(viewBytes(body));
@@ -62,7 +62,7 @@ export function hostCalls() {
       for (let i = 0; i < body.length; i++) {
         const b = body[i];
         if (typeof b === "number" && numberIsInteger(b) && b >= 0 && b <= 255) out += fromCharCode(b);
-        else if (itemsAsBytes) out += fromCharCode(byteOf(b));
+        else if (coerceItems) out += fromCharCode(byteOf(b));
         else throw new TypeErrorCtor(`${what}: a body given as an array of numbers must hold bytes (0-255); item ${i} is not one`);
       }
       return out;
