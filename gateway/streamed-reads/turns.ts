@@ -45,12 +45,16 @@ export class LongReads {
 
   /** Takes a place for a read of `bytes` by `userId`; the returned function gives it back (once, however often called). */
   take(userId: string, bytes: number): () => void {
-    return (bytes < this.limits.freeBytes ? this.short : this.long).take(userId);
+    return this.placesFor(bytes).take(userId);
   }
 
   /** Takes a place for a read of `bytes` by `userId` until `reply`'s response ends, however it ends. */
   holdUntilAnswered(reply: FastifyReply, userId: string, bytes: number): void {
-    (bytes < this.limits.freeBytes ? this.short : this.long).holdUntilAnswered(reply, userId);
+    this.placesFor(bytes).holdUntilAnswered(reply, userId);
+  }
+
+  private placesFor(bytes: number): Places {
+    return bytes < this.limits.freeBytes ? this.short : this.long;
   }
 
   /** Open long reads, for tests and metrics. */
