@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import type { Headers, ScriptRunnerClient, TrackerExchange } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
+import type { ConfiguratorReturn, Headers, ScriptRunnerClient, TrackerExchange } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
 import type { AccessSetting } from "../grants/access.js";
 import type { GrantCheck } from "../grants/grant-guard.js";
 import { DebugCommon, debugRequestSchema, type DebugOutcome, type DebugRuns } from "../trackers/debug.js";
@@ -74,25 +74,27 @@ export function apiTrackerDebug(deps: {
     check?: GrantCheck,
   ): Promise<ApiTrackerDebugResult> => {
     let exchanges: TrackerExchange[] = [];
+    let configured: ConfiguratorReturn | undefined;
     const outcome = await deps.runs.run(deps.service, userId, input, check, async (target, grant) => {
       const answer = await runApiTarget(deps.sandbox, deps.settings, { userId, target, grant, timeoutMs: input.config?.timeout, debug: true });
       exchanges = answer.exchanges;
+      configured = answer.configured;
       return answer;
     });
-    const target = pipeline(outcome, exchanges);
+    const target = pipeline(outcome, exchanges, configured);
     const { type: _type, ...stages } = target;
     return { ...outcome, target, ...stages };
   };
 }
 
-function pipeline(o: DebugOutcome, exchanges: TrackerExchange[]): ApiTrackerDebugResult["target"] {
+function pipeline(o: DebugOutcome, exchanges: TrackerExchange[], configured: ConfiguratorReturn | undefined): ApiTrackerDebugResult["target"] {
   const configurator = o.stages.find((s) => s.stage === "configurator");
   const request = o.stages.find((s) => s.stage === "request");
   const extractor = o.stages.find((s) => s.stage === "extractor");
-  const returned = configurator && /^returned (\d+) (request|response)/.exec(configurator.summary ?? "");
+  const returned = configured && { type: configured.responses ? "responses" : "requests", count: configured.count };
   return {
     type: "api",
-    ...(configurator ? { configurator: scriptStage(configurator, returned ? { type: `${returned[2]}s`, count: Number(returned[1]) } : undefined) } : {}),
+    ...(configurator ? { configurator: scriptStage(configurator, returned) } : {}),
     requests: request ? requestsOf(request, exchanges, returned ? "configurator" : "original") : [],
     ...(extractor ? { extractor: scriptStage(extractor, o.result) } : {}),
   };

@@ -1,6 +1,7 @@
 import {
   ErrorKind,
   TrackerStage,
+  type ConfiguratorReturn,
   type ExecuteResponse,
   type HttpResponseSpec,
   type RunApiTrackerRequest,
@@ -84,6 +85,7 @@ export class TrackerRunService {
 
     let requests = x.requests;
     let responses: Response[] | undefined;
+    let configured: ConfiguratorReturn | undefined;
     if (x.configurator !== undefined) {
       const script = x.configurator;
       let outcome: { requests?: TrackerHttpRequest[]; responses?: Response[] } = {};
@@ -109,18 +111,20 @@ export class TrackerRunService {
       if (report.error) return { stages };
       if (outcome.requests) requests = outcome.requests;
       responses = outcome.responses;
+      if (outcome.responses) configured = { responses: true, count: outcome.responses.length };
+      else if (outcome.requests) configured = { responses: false, count: outcome.requests.length };
     }
 
     if (responses === undefined) {
       const sent: Response[] = [];
       const report = await timed(TrackerStage.TRACKER_STAGE_REQUEST, () => this.send(requests, x, sent, recorder));
-      if (report.error) return { stages };
+      if (report.error) return { stages, configured };
       responses = sent;
     }
 
     if (x.extractor === undefined) {
       // Without an extractor the content is what the (last) response said.
-      return { stages, content: responses.at(-1)?.body ?? Buffer.alloc(0) };
+      return { stages, configured, content: responses.at(-1)?.body ?? Buffer.alloc(0) };
     }
     const script = x.extractor;
     let content: Buffer | undefined;
@@ -136,7 +140,7 @@ export class TrackerRunService {
       content = Buffer.from(res.extractor.body);
       return { ...scriptStage(res), summary: `extracted ${content.length} bytes` };
     });
-    return report.error ? { stages } : { stages, content };
+    return report.error ? { stages, configured } : { stages, configured, content };
   }
 
   private script(

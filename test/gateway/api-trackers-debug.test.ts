@@ -219,6 +219,25 @@ describe("_debug", () => {
     ]);
   });
 
+  it("says what the configurator returned: responses (and no request sent), or nothing (the target's own request sent)", async () => {
+    const user = await newUser(stack);
+    const answered = await debug(user, {
+      target: {
+        url: url("/never-sent"),
+        configurator: `(() => ({ responses: [1, 2].map((n) => ({ status: 200, headers: {}, body: Deno.core.encode("r" + n) })) }))();`,
+      },
+    });
+    expect(answered.status, answered.text).toBe(200);
+    expect(answered.body.target.configurator.result).toEqual({ type: "responses", count: 2 });
+    expect(answered.body.target.requests).toEqual([]);
+    expect(seenAt("/never-sent")).toHaveLength(0);
+
+    const passed = await debug(user, { target: { url: url("/debug-own-request"), configurator: "(() => null)();" } });
+    expect(passed.status, passed.text).toBe(200);
+    expect(passed.body.target.configurator.result).toBeUndefined();
+    expect(passed.body.target.requests).toMatchObject([{ source: "original", statusCode: 200 }]);
+  });
+
   it("shows a request's body with the secret masked, and cuts a long response's body to 64 KiB without a character cut in two", async () => {
     const user = await newUser(stack);
     await createSecret(stack, user, "TOKEN", SECRET);

@@ -431,6 +431,18 @@ export interface RunApiTrackerResponse {
     | undefined;
   /** Debug runs only: each request sent, in order, the failed one included. */
   exchanges: TrackerExchange[];
+  /**
+   * What the configurator returned, when one ran, succeeded and returned
+   * requests or responses (absent when the tracker's own requests went out).
+   */
+  configured?: ConfiguratorReturn | undefined;
+}
+
+export interface ConfiguratorReturn {
+  /** True when it answered with responses, so that no request was sent. */
+  responses: boolean;
+  /** How many requests, or responses, it returned. */
+  count: number;
 }
 
 export interface RunPageTrackerRequest {
@@ -2912,7 +2924,7 @@ export const StageReport: MessageFns<StageReport> = {
 };
 
 function createBaseRunApiTrackerResponse(): RunApiTrackerResponse {
-  return { stages: [], content: undefined, exchanges: [] };
+  return { stages: [], content: undefined, exchanges: [], configured: undefined };
 }
 
 export const RunApiTrackerResponse: MessageFns<RunApiTrackerResponse> = {
@@ -2925,6 +2937,9 @@ export const RunApiTrackerResponse: MessageFns<RunApiTrackerResponse> = {
     }
     for (const v of message.exchanges) {
       TrackerExchange.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.configured !== undefined) {
+      ConfiguratorReturn.encode(message.configured, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -2966,6 +2981,14 @@ export const RunApiTrackerResponse: MessageFns<RunApiTrackerResponse> = {
             message.exchanges.push(TrackerExchange.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.configured = ConfiguratorReturn.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2985,6 +3008,7 @@ export const RunApiTrackerResponse: MessageFns<RunApiTrackerResponse> = {
       exchanges: globalThis.Array.isArray(object?.exchanges)
         ? object.exchanges.map((e: any) => TrackerExchange.fromJSON(e))
         : [],
+      configured: isSet(object.configured) ? ConfiguratorReturn.fromJSON(object.configured) : undefined,
     };
   },
 
@@ -2999,6 +3023,9 @@ export const RunApiTrackerResponse: MessageFns<RunApiTrackerResponse> = {
     if (message.exchanges?.length) {
       obj.exchanges = message.exchanges.map((e) => TrackerExchange.toJSON(e));
     }
+    if (message.configured !== undefined) {
+      obj.configured = ConfiguratorReturn.toJSON(message.configured);
+    }
     return obj;
   },
 
@@ -3010,6 +3037,94 @@ export const RunApiTrackerResponse: MessageFns<RunApiTrackerResponse> = {
     message.stages = object.stages?.map((e) => StageReport.fromPartial(e)) || [];
     message.content = object.content ?? undefined;
     message.exchanges = object.exchanges?.map((e) => TrackerExchange.fromPartial(e)) || [];
+    message.configured = (object.configured !== undefined && object.configured !== null)
+      ? ConfiguratorReturn.fromPartial(object.configured)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseConfiguratorReturn(): ConfiguratorReturn {
+  return { responses: false, count: 0 };
+}
+
+export const ConfiguratorReturn: MessageFns<ConfiguratorReturn> = {
+  encode(message: ConfiguratorReturn, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.responses !== false) {
+      writer.uint32(8).bool(message.responses);
+    }
+    if (message.count !== 0) {
+      writer.uint32(16).uint32(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfiguratorReturn {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfiguratorReturn();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.responses = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfiguratorReturn {
+    return {
+      responses: isSet(object.responses) ? globalThis.Boolean(object.responses) : false,
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+    };
+  },
+
+  toJSON(message: ConfiguratorReturn): unknown {
+    const obj: any = {};
+    if (message.responses !== false) {
+      obj.responses = message.responses;
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfiguratorReturn>, I>>(base?: I): ConfiguratorReturn {
+    return ConfiguratorReturn.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfiguratorReturn>, I>>(object: I): ConfiguratorReturn {
+    const message = createBaseConfiguratorReturn();
+    message.responses = object.responses ?? false;
+    message.count = object.count ?? 0;
     return message;
   },
 };
