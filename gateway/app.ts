@@ -81,6 +81,8 @@ export interface GatewayDeps {
     renderCache: { maxBytes: number; ttlMs: number };
     /** The byte budget of each account's responder history, across its responders. */
     historyBytesPerUser: number;
+    /** A response kept in the history (`trackResponse`) keeps at most this much of its body. */
+    trackedResponseMaxBytes: number;
   };
   trackers: TrackerSettings;
   metrics: GatewayMetrics;
@@ -157,6 +159,7 @@ export async function buildApp(
     renders,
     scripts: new Scripts(deps.sandbox, deps.grants),
     scriptTimeoutMs: deps.webhooks.scriptTimeoutMs,
+    trackedResponseMaxBytes: deps.webhooks.trackedResponseMaxBytes,
   });
 
   const taggedSecrets = new TaggedSecrets(secrets, tags);

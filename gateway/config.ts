@@ -58,6 +58,8 @@ const schema = z.object({
   TRACKERS_PER_USER: positiveInt(100),
   // Across all of an account's responders; the newest entry is kept whatever it weighs.
   RESPONDER_HISTORY_BYTES_PER_USER: positiveInt(DEFAULT_HISTORY_BYTES_PER_USER),
+  // The reference's default: a kept response's body past it is cut (the caller still gets it whole).
+  RESPONDER_TRACKED_RESPONSE_MAX_BYTES: positiveInt(1024 * 1024),
   // Across all of an account's trackers of both kinds; each tracker's newest revision is kept whatever it weighs.
   TRACKER_REVISIONS_BYTES_PER_USER: positiveInt(256 * 1024 * 1024),
   // The largest export document, built in the gateway's memory.
@@ -92,6 +94,7 @@ export interface GatewayConfig {
   tagsPerUser: number;
   respondersPerUser: number;
   historyBytesPerUser: number;
+  trackedResponseMaxBytes: number;
   exportMaxBytes: number;
   /** Prometheus metrics listener; off when unset. */
   metrics?: MetricsListen;
@@ -158,6 +161,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     tagsPerUser: e.TAGS_PER_USER,
     respondersPerUser: e.RESPONDERS_PER_USER,
     historyBytesPerUser: e.RESPONDER_HISTORY_BYTES_PER_USER,
+    trackedResponseMaxBytes: e.RESPONDER_TRACKED_RESPONSE_MAX_BYTES,
     exportMaxBytes: e.USER_DATA_EXPORT_MAX_BYTES,
     metrics: metricsListen(e.METRICS_HOST, e.GATEWAY_METRICS_PORT),
     logLevel: e.LOG_LEVEL,

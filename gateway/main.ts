@@ -55,6 +55,7 @@ async function main() {
       scriptTimeoutMs: config.responderScriptTimeoutMs,
       renderCache: { maxBytes: config.templateCacheMaxBytes, ttlMs: config.templateCacheTtlMs },
       historyBytesPerUser: config.historyBytesPerUser,
+      trackedResponseMaxBytes: config.trackedResponseMaxBytes,
     },
     trackers: config.trackers,
   });

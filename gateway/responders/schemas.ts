@@ -105,6 +105,9 @@ export type Responder = Static<typeof Responder>;
 
 const Bytes = Type.Array(Type.Integer({ minimum: 0, maximum: 255 }), { description: "Bytes" });
 
+/** Headers as the reference keeps them: each value as its bytes. */
+const HeaderBytes = Type.Array(Type.Tuple([Type.String(), Bytes]));
+
 export const ResponderRequest = Type.Object(
   {
     id: Type.String(),
@@ -112,12 +115,12 @@ export const ResponderRequest = Type.Object(
     clientAddress: Type.Optional(Type.String({ description: 'The caller as "ip:port" ("[ip]:port" for IPv6; port 0 when a trusted proxy named the caller)' })),
     method: Type.String(),
     url: Type.String({ description: "Path with query" }),
-    headers: Type.Array(Type.Tuple([Type.String(), Type.String()])),
+    headers: HeaderBytes,
     body: Bytes,
     durationMs: Type.Number(),
-    response: Type.Optional(
-      Type.Object({ statusCode: Type.Integer(), headers: Type.Array(Type.Tuple([Type.String(), Type.String()])), body: Bytes }),
-    ),
+    responseStatusCode: Type.Optional(Type.Integer({ description: "Kept when the script returned trackResponse: true, or the answer was the gateway's own failure" })),
+    responseHeaders: Type.Optional(HeaderBytes),
+    responseBody: Type.Optional(Bytes),
     createdAt: UnixSeconds,
   },
   { $id: "ResponderRequest" },

@@ -82,6 +82,7 @@ export class WebhookServer {
       renders: RenderCache;
       scripts: Scripts;
       scriptTimeoutMs: number;
+      trackedResponseMaxBytes: number;
     },
   ) {}
 
@@ -135,7 +136,7 @@ export class WebhookServer {
           body: req.body,
           durationUs,
           receivedAt,
-          ...(trackResponse ? { response: tracked(response) } : {}),
+          ...(trackResponse ? { response: tracked(response, this.deps.trackedResponseMaxBytes) } : {}),
         },
       },
     };
@@ -240,8 +241,10 @@ const isInformational = (status: number) => status >= 100 && status <= 199;
 const consumerOf = (r: ResponderRecord) => `responder:${r.id}`;
 
 /** A response as the history keeps it. */
-export function tracked(r: WebhookResponse): TrackedResponse {
-  return { statusCode: r.statusCode, headers: r.headers, body: typeof r.body === "string" ? Buffer.from(r.body) : r.body };
+/** A response as the history keeps it: its body cut at `maxBytes` (copied, so that the whole body is not held until written). */
+export function tracked(r: WebhookResponse, maxBytes = Infinity): TrackedResponse {
+  const body = typeof r.body === "string" ? Buffer.from(r.body) : r.body;
+  return { statusCode: r.statusCode, headers: r.headers, body: body.length > maxBytes ? Buffer.from(body.subarray(0, maxBytes)) : body };
 }
 
 function pairsOf(raw: string[]): HeaderPair[] {

@@ -266,7 +266,7 @@ describe("scripted responders", () => {
     expect(res.text).not.toMatch(/\/work|node_modules|sandbox\/|\.ts:|\.js:\d/);
     // A failed execution is tracked with the response it produced.
     const [entry] = await historyOf(stack, user, r.id, 1);
-    expect(entry?.response).toMatchObject({ statusCode: status });
+    expect(entry?.responseStatusCode).toBe(status);
   });
 
   it("skipRequest records nothing; trackResponse records the response", async () => {
@@ -277,14 +277,23 @@ describe("scripted responders", () => {
       settings: { requestsToTrack: 5, script: "(async () => ({ statusCode: 203, body: 'kept', trackResponse: true }))()" },
     });
     const plain = await createResponder(stack, user, { settings: { requestsToTrack: 5, script: "(async () => ({ body: 'plain' }))()" } });
+    // The reference keeps the first 1 MiB of a tracked body (RESPONDER_TRACKED_RESPONSE_MAX_BYTES); the caller gets it whole.
+    const large = await createResponder(stack, user, {
+      settings: { requestsToTrack: 5, script: "(async () => ({ headers: { 'x-kept': 'é' }, body: 'ab'.repeat(768 * 1024), trackResponse: true }))()" },
+    });
     expect((await hitUrl(stack, skip.url)).text).toBe("skipped");
     expect((await hitUrl(stack, track.url)).text).toBe("kept");
     expect((await hitUrl(stack, plain.url)).text).toBe("plain");
+    expect((await hitUrl(stack, large.url)).text).toHaveLength(1536 * 1024);
     const [tracked] = await historyOf(stack, user, track.id, 1);
-    expect(tracked?.response).toEqual({ statusCode: 203, headers: [], body: [...Buffer.from("kept")] });
+    expect(tracked).toMatchObject({ responseStatusCode: 203, responseHeaders: [], responseBody: [...Buffer.from("kept")] });
+    expect(tracked).not.toHaveProperty("response");
     const [untracked] = await historyOf(stack, user, plain.id, 1);
     expect(untracked).toBeDefined();
-    expect(untracked?.response).toBeUndefined();
+    expect(Object.keys(untracked!).filter((k) => k.startsWith("response"))).toEqual([]);
+    const [cut] = await historyOf(stack, user, large.id, 1);
+    expect(cut?.responseBody).toEqual([...Buffer.from("ab".repeat(512 * 1024))]);
+    expect(cut?.responseHeaders).toEqual([["x-kept", [0xe9]]]);
     // The other two were recorded by now (same path, written in order), so an empty history means skipped.
     expect(await historyOf(stack, user, skip.id, 0)).toEqual([]);
   });

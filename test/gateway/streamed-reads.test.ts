@@ -37,18 +37,25 @@ describe("the JSON of a history entry", () => {
       durationUs: 1234,
       createdAt: 1733556000,
     };
-    const full: HistoryEntry = { ...base, clientAddress: "[::1]:5050", response: { statusCode: 201, headers: [["x-a", "1"]], body: Buffer.from([0, 255]) } };
-    for (const e of [base, full]) {
+    const full: HistoryEntry = { ...base, clientAddress: "[::1]:5050", response: { statusCode: 201, headers: [["x-a", "1"], ["x-b", ""]], body: Buffer.from([0, 255]) } };
+    const bare: HistoryEntry = { ...base, headers: [], body: Buffer.alloc(0), response: { statusCode: 204, headers: [], body: Buffer.alloc(0) } };
+    for (const e of [base, full, bare]) {
       const expected = {
         id: e.id,
         responderId: e.responderId,
         ...(e.clientAddress === undefined ? {} : { clientAddress: e.clientAddress }),
         method: e.method,
         url: e.url,
-        headers: e.headers,
+        headers: e.headers.map(([n, v]) => [n, [...Buffer.from(v, "latin1")]]),
         body: [...e.body],
         durationMs: e.durationUs / 1000,
-        ...(e.response ? { response: { statusCode: e.response.statusCode, headers: e.response.headers, body: [...e.response.body] } } : {}),
+        ...(e.response
+          ? {
+              responseStatusCode: e.response.statusCode,
+              responseHeaders: e.response.headers.map(([n, v]) => [n, [...Buffer.from(v, "latin1")]]),
+              responseBody: [...e.response.body],
+            }
+          : {}),
         createdAt: e.createdAt,
       };
       expect(text(historyEntryJson(e))).toBe(JSON.stringify(expected));

@@ -94,6 +94,13 @@ export async function createResponder(stack: StackLike, user: TestUser, r: Respo
   return res.body as { id: string; url: string; name: string; settings: Record<string, unknown> };
 }
 
+/** A header value as the history answers it (the reference's shape): its bytes. */
+export const headerBytes = (value: string): number[] => [...Buffer.from(value, "latin1")];
+
+/** A history entry's `[name, bytes]` headers back as `[name, text]` pairs. */
+export const headerTexts = (headers: unknown): [string, string][] =>
+  (headers as [string, number[]][]).map(([name, bytes]) => [name, Buffer.from(bytes).toString("latin1")]);
+
 /** History is written just after the response leaves; wait until it holds `count` entries. */
 export async function historyOf(stack: StackLike, user: TestUser, id: string, count: number, timeoutMs = 10_000) {
   const until = Date.now() + timeoutMs;

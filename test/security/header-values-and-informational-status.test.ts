@@ -72,7 +72,7 @@ describe("header values above U+00FF", () => {
     expect(answer.header("content-type")).toMatch(/^text\/plain/);
     expect(answer.text).toBe("the script returned an invalid header name or value (control characters and characters above U+00FF are not allowed)");
     const [entry] = await historyOf(stack, user, r.id, 1);
-    expect(entry).toMatchObject({ method: "GET", response: { statusCode: 500 } });
+    expect(entry).toMatchObject({ method: "GET", responseStatusCode: 500 });
   });
 
   it("a secret expanded into a static header is answered 500 without naming the value", async () => {
@@ -87,7 +87,7 @@ describe("header values above U+00FF", () => {
     expect(answer.text).toBe("a header value of this responder is not valid after expanding its secrets");
     expect(answer.headers.flat().join("\n")).not.toContain("planted");
     const [entry] = await historyOf(stack, user, r.id, 1);
-    expect(entry).toMatchObject({ response: { statusCode: 500 } });
+    expect(entry).toMatchObject({ responseStatusCode: 500 });
     expect(JSON.stringify(entry)).not.toContain("planted");
   });
 
@@ -135,7 +135,7 @@ describe("informational (1xx) statuses", () => {
     expect(answer.header("content-type")).toMatch(/^text\/plain/);
     expect(answer.text).toBe("the script returned a status that is informational (100-199), which cannot end a response");
     const [entry] = await historyOf(stack, user, r.id, 1);
-    expect(entry).toMatchObject({ response: { statusCode: 500 } });
+    expect(entry).toMatchObject({ responseStatusCode: 500 });
   });
 
   it("a script's 200 and 999 still go out as they are", async () => {
