@@ -1,7 +1,7 @@
 import { invalid } from "../../common/errors.js";
 import type { HistoryEntry } from "../responders/history-store.js";
 import { revisionJson } from "../trackers/revision-json.js";
-import { COLLECTIONS, DOCUMENT_VERSION, type Collection, type ExportParams, type Selection } from "./schemas.js";
+import { COLLECTIONS, DOCUMENT_VERSION, FOREIGN_COLLECTIONS, type Collection, type ExportParams, type Selection } from "./schemas.js";
 import { Turns, type TurnLimits } from "./turns.js";
 import { listAll, type Shown, type WorkspaceServices } from "./workspace.js";
 
@@ -143,6 +143,12 @@ export async function exportWorkspace(services: WorkspaceServices, userId: strin
       out.add("]}");
     }
     out.add("]");
+  }
+  // The reference's collections this product does not keep: asked for, each is an empty list, so that a reader finds every key it asked for.
+  for (const collection of FOREIGN_COLLECTIONS) {
+    if (!chosen(include[collection])) continue;
+    member(collection);
+    out.add("[]");
   }
   // This product keeps no per-user settings: asked for, they are an empty map.
   if (include.settings === true) {

@@ -114,6 +114,14 @@ describe("export", () => {
     expect(res.text).not.toContain(VALUE_B);
   });
 
+  it("writes the reference's collections this system does not keep, when asked, as empty lists", async () => {
+    const { u } = await workspace();
+    const include = { tags: true, certificateTemplates: true, privateKeys: { type: "all" }, contentSecurityPolicies: false };
+    const doc = (await exportOf(u, include)).body;
+    expect(Object.keys(doc.data).sort()).toEqual(["certificateTemplates", "privateKeys", "tags"]);
+    expect(doc.data).toMatchObject({ certificateTemplates: [], privateKeys: [] });
+  });
+
   it("refuses to carry secret values, whatever the passphrase, and writes nothing else in their place", async () => {
     const { u } = await workspace();
     const res = await call(stack, "POST", "/api/user/data/export", { auth: u.auth, json: { include: { secrets: true }, secretsPassphrase: "correct horse battery staple" } });
