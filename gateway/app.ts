@@ -1,4 +1,5 @@
 import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { LogController, type FastifyBaseLogger } from "fastify";
 import type { Db } from "../common/db.js";
@@ -204,5 +205,8 @@ export async function buildApp(
   await app.register(apiKeysRoutes, { auth, apiKeys });
   await app.register(usersRoutes, { auth, users, apiKeys });
   app.get("/api-docs/openapi.json", { schema: { hide: true } }, () => app.swagger());
+  // The reference serves its interactive API reference at /api-docs. Swagger UI's files come from
+  // the package itself: nothing is loaded from elsewhere, and it reads the document above.
+  await app.register(swaggerUi, { routePrefix: "/api-docs", uiConfig: { url: "/api-docs/openapi.json" } });
   return { app, directory, renders, schedulers, history };
 }

@@ -25,9 +25,9 @@ const BUNDLED = ["broker/main.ts", "sandbox/main.ts", "sandbox/executions/proxy-
  * Left out of the bundles and loaded from node_modules: they read files that
  * sit beside their own code (PGlite its WebAssembly and data, playwright-core
  * its protocol files, grpc-health-check its .proto, sodium-native its
- * prebuilt addon).
+ * prebuilt addon, @fastify/swagger-ui Swagger UI's static files).
  */
-const EXTERNAL = ["@electric-sql/pglite", "playwright-core", "grpc-health-check", "sodium-native"];
+const EXTERNAL = ["@electric-sql/pglite", "playwright-core", "grpc-health-check", "sodium-native", "@fastify/swagger-ui"];
 /** Files read at run time next to the code that reads them. */
 const ASSET = /(\/migrations\/[^/]+\.sql|^sandbox\/deno\/.+\.js)$/;
 

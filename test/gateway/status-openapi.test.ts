@@ -66,6 +66,26 @@ describe("GET /api/status", () => {
 });
 
 describe("OpenAPI document", () => {
+  it("has an interactive reference at /api-docs, as the reference has, served from the package and reading this document", async () => {
+    const bare = await fetch(`${stack.url}/api-docs`);
+    expect([bare.status, bare.headers.get("content-type")]).toEqual([200, expect.stringMatching(/^text\/html/)]);
+    const page = await fetch(`${stack.url}/api-docs/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toContain("swagger-ui-bundle.js");
+    // Every script and style it names is served by the gateway itself (no CDN).
+    const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    expect(assets.length).toBeGreaterThan(0);
+    for (const asset of assets) {
+      expect(asset, asset).not.toMatch(/^(https?:)?\/\//);
+      expect((await fetch(new URL(asset, `${stack.url}/api-docs/`))).status, asset).toBe(200);
+    }
+    const initializer = await (await fetch(`${stack.url}/api-docs/static/swagger-initializer.js`)).text();
+    expect(initializer).toContain("/api-docs/openapi.json");
+  });
+
+
   it("lists every REST route, generated from the schemas that validate requests", async () => {
     const res = await call(stack, "GET", "/api-docs/openapi.json");
     expect(res.status).toBe(200);
