@@ -56,10 +56,12 @@ export const PAGE_TRACKER_KIND: TrackerKindDef<PageTargetInput, PageTarget, Page
     ...(t.userAgent === undefined || t.userAgent === null ? {} : { userAgent: t.userAgent }),
     ...(t.engine === undefined || t.engine === null ? {} : { engine: { type: t.engine.type } }),
   }),
-  // The flag is always shown, false included: a client need not know the default.
+  // The flag is always shown, false included: a client need not know the default. Under both
+  // names, so that a client reads it back under the name it wrote.
   view: (t) => ({
     extractor: t.extractor,
     acceptInvalidCertificates: t.acceptInvalidCertificates,
+    ignoreHttpsErrors: t.acceptInvalidCertificates,
     ...(t.userAgent === undefined ? {} : { userAgent: t.userAgent }),
     ...(t.engine === undefined ? {} : { engine: t.engine }),
   }),

@@ -39,6 +39,7 @@ export type PageEngine = Static<typeof Engine>;
 export const PageTargetView = Type.Object({
   extractor: Type.String(),
   acceptInvalidCertificates: Type.Boolean(),
+  ignoreHttpsErrors: Type.Boolean({ description: "The same flag under the skill document's name" }),
   userAgent: Type.Optional(Type.String()),
   engine: Type.Optional(Type.Object({ type: Type.String() })),
 });

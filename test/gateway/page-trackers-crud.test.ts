@@ -42,7 +42,7 @@ describe("create, list, update, delete", () => {
       name: "Title",
       enabled: true,
       config: { revisions: 3 },
-      target: { extractor: EXTRACTOR, acceptInvalidCertificates: false },
+      target: { extractor: EXTRACTOR, acceptInvalidCertificates: false, ignoreHttpsErrors: false },
       notifications: false,
       secrets: "none",
       createdAt: res.body.updatedAt,
@@ -67,7 +67,18 @@ describe("create, list, update, delete", () => {
     const res = await create(u, body);
     expect(res.status, res.text).toBe(201);
     const { name, enabled, config, target, notifications, secrets } = body;
-    expect(res.body).toEqual({ id: expect.any(String), name, enabled, config, target, notifications, secrets, createdAt: expect.any(Number), updatedAt: expect.any(Number) });
+    // The flag also comes back under the skill document's name.
+    expect(res.body).toEqual({
+      id: expect.any(String),
+      name,
+      enabled,
+      config,
+      target: { ...target, ignoreHttpsErrors: true },
+      notifications,
+      secrets,
+      createdAt: expect.any(Number),
+      updatedAt: expect.any(Number),
+    });
     expect(await list(u)).toEqual([res.body]);
   });
 
@@ -107,7 +118,7 @@ describe("create, list, update, delete", () => {
     // A target without acceptInvalidCertificates: the flag goes back to false, it is not kept from before.
     const retargeted = await update(u, orig.id, { target: { extractor: "return 2;" } });
     expect(retargeted.status).toBe(204);
-    expect(retargeted.body).toEqual({ ...disabled.body, target: { extractor: "return 2;", acceptInvalidCertificates: false }, updatedAt: expect.any(Number) });
+    expect(retargeted.body).toEqual({ ...disabled.body, target: { extractor: "return 2;", acceptInvalidCertificates: false, ignoreHttpsErrors: false }, updatedAt: expect.any(Number) });
 
     // A config without a job unschedules the tracker.
     const reconfigured = await update(u, orig.id, { config: { revisions: 1 } });
@@ -132,7 +143,7 @@ describe("create, list, update, delete", () => {
       name: "Every",
       enabled: true,
       config: { revisions: 30, job: { schedule: "0 0 * * *" } },
-      target: { extractor: "return 3;", acceptInvalidCertificates: true },
+      target: { extractor: "return 3;", acceptInvalidCertificates: true, ignoreHttpsErrors: true },
       notifications: false,
       secrets: "all",
       createdAt: orig.createdAt,
@@ -332,7 +343,7 @@ describe("validation", () => {
     expect(res.body).toMatchObject({
       name: body.name,
       config: body.config,
-      target: { ...body.target, acceptInvalidCertificates: body.target.acceptInvalidCertificates ?? false },
+      target: { ...body.target, acceptInvalidCertificates: body.target.acceptInvalidCertificates ?? false, ignoreHttpsErrors: body.target.acceptInvalidCertificates ?? false },
     });
     expect(await listed(v, res.body.id)).toEqual(res.body);
   });
@@ -479,7 +490,7 @@ describe("OpenAPI", () => {
     }
     const schema = doc.components.schemas.PageTracker;
     expect(Object.keys(schema.properties).sort()).toEqual([...TRACKER_KEYS, "tags", "tagIds"].sort());
-    expect(Object.keys(schema.properties.target.properties).sort()).toEqual(["acceptInvalidCertificates", "engine", "extractor", "userAgent"]);
+    expect(Object.keys(schema.properties.target.properties).sort()).toEqual(["acceptInvalidCertificates", "engine", "extractor", "ignoreHttpsErrors", "userAgent"]);
     const body = doc.paths[BASE].post.requestBody.content["application/json"].schema;
     expect(body.required.sort()).toEqual(["config", "name", "target"]);
     expect(body.properties.target.required).toEqual(["extractor"]);

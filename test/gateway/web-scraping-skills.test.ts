@@ -243,12 +243,12 @@ describe("web-scraping-page.SKILL.md", () => {
       name: "Hacker News - Top Post",
       enabled: true,
       config: { revisions: 5, timeout: 30000, job: { schedule: "0 */15 * * * *" } },
-      target: { extractor: expect.stringContaining(site.url("/hn")), acceptInvalidCertificates: false },
+      target: { extractor: expect.stringContaining(site.url("/hn")), acceptInvalidCertificates: false, ignoreHttpsErrors: false },
       notifications: true,
       secrets: "none",
     });
     // userAgent: null is no user agent.
-    expect(Object.keys(tracker.target).sort()).toEqual(["acceptInvalidCertificates", "extractor"]);
+    expect(Object.keys(tracker.target).sort()).toEqual(["acceptInvalidCertificates", "extractor", "ignoreHttpsErrors"]);
 
     for (const headline of ["older story", "newer story"]) {
       site.headline = headline;
@@ -274,7 +274,7 @@ describe("web-scraping-page.SKILL.md", () => {
       json: { ...doc, target: { ...doc.target, extractor, userAgent: "SkillAgent/1.0", engine: { type: "camoufox" }, ignoreHttpsErrors: true } },
     });
     expect(created.status, created.text).toBe(201);
-    expect(created.body.target).toEqual({ extractor, acceptInvalidCertificates: true, userAgent: "SkillAgent/1.0", engine: { type: "camoufox" } });
+    expect(created.body.target).toEqual({ extractor, acceptInvalidCertificates: true, ignoreHttpsErrors: true, userAgent: "SkillAgent/1.0", engine: { type: "camoufox" } });
     const res = await pages.refresh(stack, user, created.body.id);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body[0]!.data.original).toBe("SkillAgent/1.0");
