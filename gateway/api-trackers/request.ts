@@ -29,5 +29,6 @@ export function requestSpecOf(target: RequestTarget): HttpRequestSpec {
     headers: { items: r.headers.map(([name, value]) => ({ name, value })) },
     body: r.body,
     ...(target.acceptInvalidCertificates ? { acceptInvalidCertificates: true } : {}),
+    ...(target.mediaType === undefined ? {} : { mediaType: target.mediaType }),
   };
 }

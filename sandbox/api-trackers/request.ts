@@ -18,6 +18,7 @@ export interface TrackerHttpRequest {
   body?: Buffer;
   /** This request alone skips TLS certificate verification (the target's or the configurator's choice). */
   acceptInvalidCertificates: boolean;
+  mediaType?: string;
 }
 
 export interface ValidTrackerRun {
@@ -34,12 +35,17 @@ export interface ValidTrackerRun {
 
 /** A request as the proto carries it (from the target or a configurator), as it will be sent. */
 export function toTrackerRequest(r: HttpRequestSpec): TrackerHttpRequest {
+  const headers = (r.headers?.items ?? []).map((h): [string, string] => [h.name, h.value]);
+  if (r.mediaType !== undefined && r.body !== undefined && !headers.some(([name]) => name.toLowerCase() === "content-type")) {
+    headers.push(["content-type", r.mediaType]);
+  }
   return {
     url: r.url,
     method: (r.method ?? "GET").toUpperCase(),
-    headers: (r.headers?.items ?? []).map((h): [string, string] => [h.name, h.value]),
+    headers,
     ...(r.body === undefined ? {} : { body: Buffer.from(r.body) }),
     acceptInvalidCertificates: r.acceptInvalidCertificates === true,
+    ...(r.mediaType === undefined ? {} : { mediaType: r.mediaType }),
   };
 }
 

@@ -90,7 +90,7 @@ export class TrackerRunService {
       const script = x.configurator;
       let outcome: { requests?: TrackerHttpRequest[]; responses?: Response[] } = {};
       const report = await timed(TrackerStage.TRACKER_STAGE_CONFIGURATOR, async () => {
-        const res = await this.script(x, "configurator", script, configuratorContext(requests), secretsJson, signal);
+        const res = await this.script(x, "configurator", script, configuratorContext(requests, x.acceptStatuses), secretsJson, signal);
         if (res.error) return scriptStage(res, res.error);
         const c = res.configurator;
         if (c === undefined) return scriptStage(res, scriptError("the configurator's result could not be read"));
@@ -203,15 +203,23 @@ function toResponse(r: HttpResponseSpec): Response {
 }
 
 // Scripts see headers as an object and bodies as byte arrays, as op_proxy_request gives them.
-function configuratorContext(requests: TrackerHttpRequest[]): string {
+/**
+ * The configurator's context as the reference gives it: each request with its
+ * `mediaType` and `acceptStatuses` when the tracker has them, and `tags`
+ * (always empty, as the extractor's).
+ */
+function configuratorContext(requests: TrackerHttpRequest[], acceptStatuses: Set<number> | undefined): string {
+  const statuses = acceptStatuses && [...acceptStatuses];
   const list = requests.map((r) => ({
     url: r.url,
     method: r.method,
     headers: Object.fromEntries(r.headers),
     ...(r.body === undefined ? {} : { body: [...r.body] }),
+    ...(r.mediaType === undefined ? {} : { mediaType: r.mediaType }),
+    ...(statuses === undefined ? {} : { acceptStatuses: statuses }),
     acceptInvalidCertificates: r.acceptInvalidCertificates,
   }));
-  return JSON.stringify({ requests: list, params: {} });
+  return JSON.stringify({ tags: [], requests: list, params: {} });
 }
 
 /**

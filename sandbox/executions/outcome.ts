@@ -35,6 +35,7 @@ const configurator = z.union([
         headers: headers.optional(),
         body: binary.optional(),
         acceptInvalidCertificates: z.boolean().optional(),
+        mediaType: z.string().optional(),
       }),
     ),
   }),

@@ -86,6 +86,36 @@ describe("results that leave the defaults", () => {
   });
 });
 
+describe("the configurator's context", () => {
+  it("each request has its mediaType and acceptStatuses as the reference gives them, tags is []; a returned request's mediaType is its content type", async () => {
+    const user = await newUser(stack);
+    const id = await createTracker(stack, user, {
+      name: "configurator context",
+      target: {
+        url: url("/configured"),
+        method: "PUT",
+        body: { k: "v" },
+        mediaType: "application/vnd.api+json",
+        acceptStatuses: [200, 201],
+        configurator: `(() => {
+          const r = context.requests[0];
+          const seen = { tags: context.tags, mediaType: r.mediaType, acceptStatuses: r.acceptStatuses, contentType: r.headers["content-type"] };
+          return { requests: [{ url: r.url + "?seen=" + encodeURIComponent(JSON.stringify(seen)), method: "POST", body: Deno.core.encode("x=1"), mediaType: "application/x-www-form-urlencoded" }] };
+        })();`,
+      },
+    });
+    expect((await refresh(stack, user, id)).status).toBe(200);
+    const [sent] = upstream.seen.filter((r) => r.url.startsWith("/configured?"));
+    expect(JSON.parse(decodeURIComponent(sent!.url.split("seen=")[1]!))).toEqual({
+      tags: [],
+      mediaType: "application/vnd.api+json",
+      acceptStatuses: [200, 201],
+      contentType: "application/vnd.api+json",
+    });
+    expect(sent).toMatchObject({ method: "POST", body: "x=1", headers: { "content-type": "application/x-www-form-urlencoded" } });
+  });
+});
+
 describe("the extractor's context", () => {
   it("responses carry status (and statusCode), tags is [], previousContent is at the top and in params", async () => {
     const user = await newUser(stack);

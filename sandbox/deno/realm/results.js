@@ -101,6 +101,10 @@ export function results() {
         if (r.headers !== undefined && r.headers !== null) item += field("headers", headerPairs(r.headers, `requests[${i}].headers`));
         item += bodyField(r.body, `requests[${i}].body`);
         if (r.acceptInvalidCertificates === true) item += field("acceptInvalidCertificates", "true");
+        if (r.mediaType !== undefined && r.mediaType !== null) {
+          if (typeof r.mediaType !== "string") throw new TypeErrorCtor(`requests[${i}].mediaType must be a string`);
+          item += field("mediaType", jsonStringify(r.mediaType));
+        }
         out += (i ? "," : "") + item + "}";
       }
       return field("requests", "[" + out + "]");

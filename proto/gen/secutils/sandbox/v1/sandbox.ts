@@ -270,7 +270,15 @@ export interface HttpRequestSpec {
     | Buffer
     | undefined;
   /** The API tracker's target.acceptInvalidCertificates: this request alone skips TLS verification. */
-  acceptInvalidCertificates?: boolean | undefined;
+  acceptInvalidCertificates?:
+    | boolean
+    | undefined;
+  /**
+   * The request's mediaType, shown to a configurator as the reference shows it. The
+   * gateway has already set a target's content-type header from it; a request a
+   * configurator returns with a body and no content-type gets it as one.
+   */
+  mediaType?: string | undefined;
 }
 
 export interface HttpResponseSpec {
@@ -1086,7 +1094,14 @@ export const ResponderResult: MessageFns<ResponderResult> = {
 };
 
 function createBaseHttpRequestSpec(): HttpRequestSpec {
-  return { url: "", method: undefined, headers: undefined, body: undefined, acceptInvalidCertificates: undefined };
+  return {
+    url: "",
+    method: undefined,
+    headers: undefined,
+    body: undefined,
+    acceptInvalidCertificates: undefined,
+    mediaType: undefined,
+  };
 }
 
 export const HttpRequestSpec: MessageFns<HttpRequestSpec> = {
@@ -1105,6 +1120,9 @@ export const HttpRequestSpec: MessageFns<HttpRequestSpec> = {
     }
     if (message.acceptInvalidCertificates !== undefined) {
       writer.uint32(40).bool(message.acceptInvalidCertificates);
+    }
+    if (message.mediaType !== undefined) {
+      writer.uint32(50).string(message.mediaType);
     }
     return writer;
   },
@@ -1162,6 +1180,14 @@ export const HttpRequestSpec: MessageFns<HttpRequestSpec> = {
             message.acceptInvalidCertificates = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.mediaType = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1185,6 +1211,11 @@ export const HttpRequestSpec: MessageFns<HttpRequestSpec> = {
         : isSet(object.accept_invalid_certificates)
         ? globalThis.Boolean(object.accept_invalid_certificates)
         : undefined,
+      mediaType: isSet(object.mediaType)
+        ? globalThis.String(object.mediaType)
+        : isSet(object.media_type)
+        ? globalThis.String(object.media_type)
+        : undefined,
     };
   },
 
@@ -1205,6 +1236,9 @@ export const HttpRequestSpec: MessageFns<HttpRequestSpec> = {
     if (message.acceptInvalidCertificates !== undefined) {
       obj.acceptInvalidCertificates = message.acceptInvalidCertificates;
     }
+    if (message.mediaType !== undefined) {
+      obj.mediaType = message.mediaType;
+    }
     return obj;
   },
 
@@ -1220,6 +1254,7 @@ export const HttpRequestSpec: MessageFns<HttpRequestSpec> = {
       : undefined;
     message.body = object.body ?? undefined;
     message.acceptInvalidCertificates = object.acceptInvalidCertificates ?? undefined;
+    message.mediaType = object.mediaType ?? undefined;
     return message;
   },
 };
