@@ -33,12 +33,28 @@ const runLog = ($id: string) =>
   Type.Object(
   {
     id: Type.String(),
+    trackerId: Type.String({ format: "uuid" }),
     trigger: Type.Union([Type.Literal("schedule"), Type.Literal("manual")]),
     outcome: Type.Union([Type.Literal("ok"), Type.Literal("failed")]),
     stages: Type.Array(Stage),
     revisionId: Type.Optional(Type.String({ description: "The revision this run stored, when the content changed" })),
     startedAt: UnixSeconds,
+    finishedAt: UnixSeconds,
     durationMs: Type.Integer(),
+    // The reference's execution-log fields, from the same run.
+    status: Type.Union([Type.Literal("success"), Type.Literal("failure")], { description: "outcome, in the reference's words" }),
+    isManual: Type.Boolean({ description: "trigger is manual" }),
+    error: Type.Optional(Type.String({ description: "The failed stage and its message; secret values masked" })),
+    hasChanges: Type.Optional(Type.Boolean({ description: "Successful runs: whether the content differed from the newest revision" })),
+    revisionSize: Type.Optional(Type.Integer({ description: "Successful runs: the extracted content's size in bytes, changed or not" })),
+    phases: Type.Array(
+      Type.Object({
+        phase: Type.String({ description: "The stage's name" }),
+        durationMs: Type.Integer(),
+        status: Type.Union([Type.Literal("success"), Type.Literal("failure")]),
+      }),
+      { description: "stages, in the reference's shape" },
+    ),
   },
   { $id },
 );

@@ -20,6 +20,8 @@ export interface RunResult {
   stages: StageLog[];
   /** The revision this run stored, if the content changed. */
   revision?: RevisionRecord;
+  /** What a successful run extracted, in bytes, changed or not. */
+  contentBytes?: number;
   /** The failed stage, for an immediate answer to a manual refresh. */
   failure?: { stage: StageName; message: string; /** Refused for now (the sandbox's queue is full): retry later. */ busy?: boolean };
 }
@@ -124,6 +126,7 @@ export class TrackerRunner<T extends RunnableTracker> {
         revisionId: result.revision?.id,
         startedAtMs,
         durationMs,
+        contentBytes: result.contentBytes,
       });
     } catch (err) {
       // Deleted while it ran: there is nowhere to log the run.
@@ -173,7 +176,7 @@ export class TrackerRunner<T extends RunnableTracker> {
       const bytesPerUser = this.deps.revisionsBytesPerUser;
       const budget = bytesPerUser === undefined ? undefined : { userId: tracker.userId, bytesPerUser };
       const revision = await storeRevisionIfChanged(db, kind, tracker.id, content, tracker.revisions, budget, () => classifiedContent().form);
-      return { outcome: "ok", stages, revision };
+      return { outcome: "ok", stages, revision, contentBytes: content.length };
     } catch (err) {
       if (pgErrorCode(err) !== FOREIGN_KEY_VIOLATION) throw err;
       return { outcome: "failed", stages, failure: GONE };

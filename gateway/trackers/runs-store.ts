@@ -25,7 +25,11 @@ export interface RunLog {
   stages: StageLog[];
   revisionId?: string;
   startedAt: number;
+  /** Unix seconds, as startedAt. */
+  finishedAt: number;
   durationMs: number;
+  /** What a successful run extracted, in bytes, whether or not it changed. */
+  contentBytes?: number;
 }
 
 interface Row {
@@ -36,25 +40,42 @@ interface Row {
   stages: StageLog[];
   revision_id: string | null;
   started_at: number;
+  finished_at: number;
   duration_ms: number;
+  content_bytes: number | null;
 }
 
 // Ordered by the table's bigint `r.id`: a bare "id" would be this text column ("9" after "10").
 const COLS =
   "id::text AS id, tracker_id, trigger, outcome, stages, revision_id::text AS revision_id, " +
-  "floor(extract(epoch FROM started_at))::float8 AS started_at, duration_ms";
+  "floor(extract(epoch FROM started_at))::float8 AS started_at, " +
+  "floor(extract(epoch FROM started_at) + duration_ms / 1000.0)::float8 AS finished_at, duration_ms, content_bytes";
 
-export async function recordRun(q: Queryable, kind: TrackerKind, run: Omit<RunLog, "id" | "startedAt"> & { startedAtMs: number }): Promise<void> {
+export async function recordRun(
+  q: Queryable,
+  kind: TrackerKind,
+  run: Omit<RunLog, "id" | "startedAt" | "finishedAt"> & { startedAtMs: number },
+): Promise<void> {
   await q.query(
     `WITH added AS (
-       INSERT INTO ${kind.runs} (tracker_id, trigger, outcome, stages, revision_id, started_at, duration_ms)
-       VALUES ($1, $2, $3, $4::jsonb, $5, to_timestamp($6::float8 / 1000), $7)
+       INSERT INTO ${kind.runs} (tracker_id, trigger, outcome, stages, revision_id, started_at, duration_ms, content_bytes)
+       VALUES ($1, $2, $3, $4::jsonb, $5, to_timestamp($6::float8 / 1000), $7, $9)
        RETURNING id
      )
      DELETE FROM ${kind.runs} WHERE tracker_id = $1 AND id IN (
        SELECT id FROM ${kind.runs} WHERE tracker_id = $1 ORDER BY id DESC OFFSET $8
      )`,
-    [run.trackerId, run.trigger, run.outcome, JSON.stringify(run.stages), run.revisionId ?? null, run.startedAtMs, run.durationMs, RUNS_KEPT - 1],
+    [
+      run.trackerId,
+      run.trigger,
+      run.outcome,
+      JSON.stringify(run.stages),
+      run.revisionId ?? null,
+      run.startedAtMs,
+      run.durationMs,
+      RUNS_KEPT - 1,
+      run.contentBytes ?? null,
+    ],
   );
 }
 
@@ -100,6 +121,8 @@ function toRunLog(r: Row): RunLog {
     stages: r.stages,
     ...(r.revision_id === null ? {} : { revisionId: r.revision_id }),
     startedAt: r.started_at,
+    finishedAt: r.finished_at,
     durationMs: r.duration_ms,
+    ...(r.content_bytes === null ? {} : { contentBytes: r.content_bytes }),
   };
 }

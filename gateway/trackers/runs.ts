@@ -4,7 +4,8 @@ import { loadInParts, type LongRead } from "../streamed-reads/parts.js";
 import { clearRevisions, revisionIndexOf, revisionsById, type RevisionRecord } from "./revisions-store.js";
 import type { TrackerKind } from "./kinds.js";
 import type { RunResult } from "./runner.js";
-import { clearRuns, recentRunsOfUser, runsOf, type RunLog } from "./runs-store.js";
+import { clearRuns, recentRunsOfUser, runsOf } from "./runs-store.js";
+import { runLogView, type RunLogView } from "./run-view.js";
 
 /** Runs per tracker in `_logs_summary`, as many as the reference shows. */
 export const SUMMARY_RUNS = 10;
@@ -52,9 +53,9 @@ export class TrackerRunsService<T extends { revisions: number }> {
     await clearRevisions(this.deps.db, this.deps.kind, id);
   }
 
-  async logs(userId: string, id: string): Promise<RunLog[]> {
+  async logs(userId: string, id: string): Promise<RunLogView[]> {
     await this.owned(userId, id);
-    return runsOf(this.deps.db, this.deps.kind, id);
+    return (await runsOf(this.deps.db, this.deps.kind, id)).map(runLogView);
   }
 
   async clearLogs(userId: string, id: string): Promise<void> {
@@ -63,8 +64,9 @@ export class TrackerRunsService<T extends { revisions: number }> {
   }
 
   /** Each of the user's trackers of this kind with its newest runs, keyed by tracker id: their health at a glance. */
-  async logsSummary(userId: string): Promise<Record<string, RunLog[]>> {
-    return Object.fromEntries(await recentRunsOfUser(this.deps.db, this.deps.kind, userId, SUMMARY_RUNS));
+  async logsSummary(userId: string): Promise<Record<string, RunLogView[]>> {
+    const byTracker = await recentRunsOfUser(this.deps.db, this.deps.kind, userId, SUMMARY_RUNS);
+    return Object.fromEntries([...byTracker].map(([id, runs]) => [id, runs.map(runLogView)]));
   }
 
   private owned(userId: string, id: string): Promise<T> {

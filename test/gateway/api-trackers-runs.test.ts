@@ -135,6 +135,17 @@ describe("extractor and revisions", () => {
       ["ok", true],
       ["ok", false],
     ]);
+    // The reference's execution-log fields beside ours: a change or not, and the content's size either way.
+    const size = Buffer.byteLength(JSON.stringify({ value: "first", salted: "first:6" }));
+    expect(logs.map(({ status, isManual, hasChanges, revisionSize, trackerId }) => ({ status, isManual, hasChanges, revisionSize, trackerId }))).toEqual([
+      { status: "success", isManual: true, hasChanges: false, revisionSize: size, trackerId: id },
+      { status: "success", isManual: true, hasChanges: true, revisionSize: size, trackerId: id },
+    ]);
+    for (const l of logs) {
+      expect(l.phases).toEqual(l.stages.map((s) => ({ phase: s.stage, durationMs: s.durationMs, status: "success" })));
+      expect(l.finishedAt).toBeGreaterThanOrEqual(l.startedAt as number);
+      expect(l).not.toHaveProperty("error");
+    }
 
     for (const v of ["second", "third"]) {
       data = v;
@@ -280,6 +291,10 @@ describe("failures are logged with their stage and never with a secret value", (
     });
     expect(res.status).toBe(422);
     expect(log.stages.map((s) => s.stage)).toEqual(["configurator"]);
+    expect(log).toMatchObject({ status: "failure", isManual: true, phases: [{ phase: "configurator", status: "failure" }] });
+    expect(log.error).toMatch(/^the configurator stage failed: .*boom \*{8}/);
+    expect(log).not.toHaveProperty("hasChanges");
+    expect(log).not.toHaveProperty("revisionSize");
     expect(failed.errorKind).toBe("script_error");
     expect(failed.message).toContain("boom ********");
     expect(failed.logs).toEqual(["token is ********"]);

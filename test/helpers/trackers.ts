@@ -9,6 +9,7 @@ export interface RunLog {
   outcome: "ok" | "failed";
   stages: { stage: string; ok: boolean; durationMs: number; summary?: string; errorKind?: string; message?: string; logs?: string[] }[];
   revisionId?: string;
+  [reference: string]: unknown;
 }
 
 export interface Revision {
