@@ -12,7 +12,12 @@ export const ApiTrackerDebugRequest = debugRequestSchema(ApiTargetSchema);
 
 const ScriptStage = Type.Object({
   durationMs: Type.Integer(),
-  result: Type.Optional(Type.Unknown({ description: "Configurator: what it returned ({type, count}); extractor: the extracted content" })),
+  result: Type.Optional(
+    Type.Unknown({
+      description:
+        "Configurator: what it returned, {requests: [...]} or {responses: [...]}, each body as the JSON it holds or as text, secret values masked; extractor: the extracted content",
+    }),
+  ),
   error: Type.Optional(Type.String()),
   logs: Type.Optional(Type.Array(Type.String(), { description: "The script's console output; secret values masked" })),
 });
@@ -91,11 +96,12 @@ function pipeline(o: DebugOutcome, exchanges: TrackerExchange[], configured: Con
   const configurator = o.stages.find((s) => s.stage === "configurator");
   const request = o.stages.find((s) => s.stage === "request");
   const extractor = o.stages.find((s) => s.stage === "extractor");
-  const returned = configured && { type: configured.responses ? "responses" : "requests", count: configured.count };
+  // What it returned, as the reference shows it (masked in the sandbox); absent when the tracker's own requests went out.
+  const returned = configured?.resultJson === undefined ? undefined : (JSON.parse(configured.resultJson) as unknown);
   return {
     type: "api",
     ...(configurator ? { configurator: scriptStage(configurator, returned) } : {}),
-    requests: request ? requestsOf(request, exchanges, returned ? "configurator" : "original") : [],
+    requests: request ? requestsOf(request, exchanges, configured ? "configurator" : "original") : [],
     ...(extractor ? { extractor: scriptStage(extractor, o.result) } : {}),
   };
 }

@@ -50,6 +50,33 @@ export class ExchangeRecorder {
     };
   }
 
+  /**
+   * What the configurator returned, as the reference's debug shows it: its
+   * requests or responses, each body as the JSON it holds, else as text
+   * (masked, and cut as the exchanges' bodies are), as JSON text.
+   */
+  configured(returned: { requests?: TrackerHttpRequest[]; responses?: { statusCode: number; headers: Record<string, string>; body: Buffer }[] }): string {
+    const headers = (pairs: [string, string][]) => Object.fromEntries(pairs.map(([name, value]) => [name, this.mask(value)]));
+    const body = (bytes: Buffer | undefined) => {
+      if (bytes === undefined) return {};
+      const [text, cut] = this.text(bytes);
+      return { body: cut ? text : parsedOr(text) };
+    };
+    if (returned.responses) {
+      return JSON.stringify({ responses: returned.responses.map((r) => ({ status: r.statusCode, headers: headers(Object.entries(r.headers)), ...body(r.body) })) });
+    }
+    return JSON.stringify({
+      requests: (returned.requests ?? []).map((r) => ({
+        url: displayUrl(r.url),
+        method: r.method,
+        headers: headers(r.headers),
+        ...body(r.body),
+        ...(r.mediaType === undefined ? {} : { mediaType: this.mask(r.mediaType) }),
+        ...(r.acceptInvalidCertificates ? { acceptInvalidCertificates: true } : {}),
+      })),
+    });
+  }
+
   /** The body as masked text, and whether it was cut. */
   private text(body: Buffer): [string, boolean] {
     const masked = this.mask(body.toString("utf8"));
@@ -57,5 +84,13 @@ export class ExchangeRecorder {
     // A character cut in two decodes as U+FFFD: left out.
     const cut = Buffer.from(masked).subarray(0, DEBUG_BODY_MAX_BYTES).toString("utf8");
     return [cut.endsWith("\uFFFD") ? cut.slice(0, -1) : cut, true];
+  }
+}
+
+function parsedOr(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
   }
 }

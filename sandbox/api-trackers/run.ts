@@ -111,8 +111,9 @@ export class TrackerRunService {
       if (report.error) return { stages };
       if (outcome.requests) requests = outcome.requests;
       responses = outcome.responses;
-      if (outcome.responses) configured = { responses: true, count: outcome.responses.length };
-      else if (outcome.requests) configured = { responses: false, count: outcome.requests.length };
+      const shown = recorder && (outcome.responses || outcome.requests) ? recorder.configured(outcome) : undefined;
+      if (outcome.responses) configured = { responses: true, count: outcome.responses.length, resultJson: shown };
+      else if (outcome.requests) configured = { responses: false, count: outcome.requests.length, resultJson: shown };
     }
 
     if (responses === undefined) {

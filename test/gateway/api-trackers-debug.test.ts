@@ -148,7 +148,12 @@ describe("_debug", () => {
     expect(body.error).toBeUndefined();
     expect(body.elapsedMs).toBe(body.durationMs);
     expect(body.target.type).toBe("api");
-    expect(body.target.configurator).toMatchObject({ result: { type: "requests", count: 1 }, logs: ["token ********"], durationMs: expect.any(Number) });
+    // What it returned, as the reference's debug shows it, the secret masked.
+    expect(body.target.configurator).toMatchObject({
+      result: { requests: [{ url: url("/echo-debug"), method: "GET", headers: { authorization: "Bearer ********" } }] },
+      logs: ["token ********"],
+      durationMs: expect.any(Number),
+    });
     // Each request as sent (after the configurator) and its response, the secret masked wherever it appears.
     const echoed = { method: "GET", body: "", auth: "Bearer ********" };
     const where = `http://127.0.0.1:${upstream.port}/echo-debug`;
@@ -221,14 +226,26 @@ describe("_debug", () => {
 
   it("says what the configurator returned: responses (and no request sent), or nothing (the target's own request sent)", async () => {
     const user = await newUser(stack);
+    await createSecret(stack, user, "TOKEN", SECRET);
     const answered = await debug(user, {
       target: {
         url: url("/never-sent"),
-        configurator: `(() => ({ responses: [1, 2].map((n) => ({ status: 200, headers: {}, body: Deno.core.encode("r" + n) })) }))();`,
+        configurator: `(() => ({ responses: [
+          { status: 200, headers: { "x-t": context.params.secrets.TOKEN }, body: Deno.core.encode(JSON.stringify({ n: 1, t: context.params.secrets.TOKEN })) },
+          { status: 201, body: Deno.core.encode("plain text") },
+        ] }))();`,
       },
+      secrets: "all",
     });
     expect(answered.status, answered.text).toBe(200);
-    expect(answered.body.target.configurator.result).toEqual({ type: "responses", count: 2 });
+    expect(answered.text).not.toContain(SECRET);
+    // Each body as the JSON it holds, else as text, as the reference shows it.
+    expect(answered.body.target.configurator.result).toEqual({
+      responses: [
+        { status: 200, headers: { "x-t": "********" }, body: { n: 1, t: "********" } },
+        { status: 201, headers: {}, body: "plain text" },
+      ],
+    });
     expect(answered.body.target.requests).toEqual([]);
     expect(seenAt("/never-sent")).toHaveLength(0);
 

@@ -451,6 +451,11 @@ export interface ConfiguratorReturn {
   responses: boolean;
   /** How many requests, or responses, it returned. */
   count: number;
+  /**
+   * Debug runs only: what it returned, as JSON text ({"requests": [...]} or
+   * {"responses": [...]}), secret values masked, bodies cut as the exchanges' are.
+   */
+  resultJson?: string | undefined;
 }
 
 export interface RunPageTrackerRequest {
@@ -3080,7 +3085,7 @@ export const RunApiTrackerResponse: MessageFns<RunApiTrackerResponse> = {
 };
 
 function createBaseConfiguratorReturn(): ConfiguratorReturn {
-  return { responses: false, count: 0 };
+  return { responses: false, count: 0, resultJson: undefined };
 }
 
 export const ConfiguratorReturn: MessageFns<ConfiguratorReturn> = {
@@ -3090,6 +3095,9 @@ export const ConfiguratorReturn: MessageFns<ConfiguratorReturn> = {
     }
     if (message.count !== 0) {
       writer.uint32(16).uint32(message.count);
+    }
+    if (message.resultJson !== undefined) {
+      writer.uint32(26).string(message.resultJson);
     }
     return writer;
   },
@@ -3123,6 +3131,14 @@ export const ConfiguratorReturn: MessageFns<ConfiguratorReturn> = {
             message.count = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.resultJson = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3139,6 +3155,11 @@ export const ConfiguratorReturn: MessageFns<ConfiguratorReturn> = {
     return {
       responses: isSet(object.responses) ? globalThis.Boolean(object.responses) : false,
       count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+      resultJson: isSet(object.resultJson)
+        ? globalThis.String(object.resultJson)
+        : isSet(object.result_json)
+        ? globalThis.String(object.result_json)
+        : undefined,
     };
   },
 
@@ -3150,6 +3171,9 @@ export const ConfiguratorReturn: MessageFns<ConfiguratorReturn> = {
     if (message.count !== 0) {
       obj.count = Math.round(message.count);
     }
+    if (message.resultJson !== undefined) {
+      obj.resultJson = message.resultJson;
+    }
     return obj;
   },
 
@@ -3160,6 +3184,7 @@ export const ConfiguratorReturn: MessageFns<ConfiguratorReturn> = {
     const message = createBaseConfiguratorReturn();
     message.responses = object.responses ?? false;
     message.count = object.count ?? 0;
+    message.resultJson = object.resultJson ?? undefined;
     return message;
   },
 };
