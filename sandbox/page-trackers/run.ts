@@ -18,6 +18,7 @@ import type { ExecutionService } from "../executions/service.js";
 import { displayUrl } from "../outbound/display-url.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
 import { MAX_CALLS_IN_FLIGHT, pageCallForScript } from "./calls.js";
+import { BrowserConsole } from "./console.js";
 import { FairSlots, type SlotsState } from "./fair-slots.js";
 import type { PageLoss } from "./renderer-memory.js";
 import { orAfter } from "./time-box.js";
@@ -119,6 +120,7 @@ export class PageTrackerRunService {
     };
     // The extractor's op_proxy_request calls share one budget, as a responder's do.
     const proxy = this.deps.executions.proxyCalls();
+    const pageConsole = new BrowserConsole(browser.page, x.limits.maxLogBytes);
     try {
       const execution = this.deps.executions.run(
         { userId: x.userId, kind: "page", script: x.extractor, contextJson: contextOf(x.previousContentJson), ...x.limits },
@@ -132,13 +134,14 @@ export class PageTrackerRunService {
       const error = loss
         ? { kind: loss.reason === "memory_limit" ? ErrorKind.ERROR_KIND_MEMORY_LIMIT : ErrorKind.ERROR_KIND_SCRIPT_ERROR, message: loss.message }
         : (res!.error ?? (body === undefined ? { kind: ErrorKind.ERROR_KIND_SCRIPT_ERROR, message: "the extractor returned no content" } : undefined));
+      const { logs, truncated } = pageConsole.joined(res?.logs ?? [], res?.logsTruncated ?? false, mask);
       const stage = {
         stage: TrackerStage.TRACKER_STAGE_EXTRACTOR,
         durationMs: Math.round(performance.now() - started),
         summary: body === undefined ? "" : `extracted ${body.length} bytes from ${displayUrl(browser.page.url())}`,
         error: error && { kind: error.kind, message: mask(error.message) },
-        logs: (res?.logs ?? []).map(mask),
-        logsTruncated: res?.logsTruncated ?? false,
+        logs,
+        logsTruncated: truncated,
       };
       return error ? { stages: [stage] } : { stages: [stage], content: Buffer.from(body!) };
     } finally {

@@ -43,16 +43,13 @@ describe("_debug", () => {
       result: { headline: "debugged headline", secretLength: SECRET.length },
       durationMs: expect.any(Number),
       stages: [{ stage: "extractor", ok: true }],
-      target: {
-        type: "page",
-        extractorSource: source,
-        logs: [
-          { level: "log", message: "token ********" },
-          { level: "warn", message: "careful" },
-        ],
-        durationMs: expect.any(Number),
-      },
+      target: { type: "page", extractorSource: source, durationMs: expect.any(Number) },
     });
+    // The page's own console (Chromium's note of a missing favicon, say) follows, marked [browser].
+    expect(res.body.target.logs.filter((l: { message: string }) => !l.message.startsWith("[browser] "))).toEqual([
+      { level: "log", message: "token ********" },
+      { level: "warn", message: "careful" },
+    ]);
     expect(res.body.error).toBeUndefined();
     expect(res.body.elapsedMs).toBe(res.body.durationMs);
     expect((await call(stack, "GET", PAGE_TRACKERS, { auth: user.auth })).body.total).toBe(0);
@@ -62,6 +59,26 @@ describe("_debug", () => {
     expect(releases).toHaveLength(1);
     expect(releases[0]).toMatchObject({ outcome: "released", purpose: "script", secretIds: [secretId] });
     expect(stack.output()).not.toContain(SECRET);
+  });
+
+  it("shows what the page wrote to its console after the extractor's own output, marked [browser], the secret masked", async () => {
+    const user = await newUser(stack);
+    await createSecret(stack, user, "TOKEN", SECRET);
+    const source = extractor(`
+      console.log("extractor says hi");
+      await page.goto(${JSON.stringify(site.url("/news"))});
+      await page.evaluate((t) => { console.log("browser says hi"); console.error("browser saw " + t); }, context.params.secrets.TOKEN);
+      return 1;`);
+    const res = await debug(user.auth, { target: { extractor: source }, secrets: "all" });
+    expect(res.status, res.text).toBe(200);
+    expect(res.text).not.toContain(SECRET);
+    // Chromium's own note of a missing favicon may come at any point among the page's lines.
+    const logs = res.body.target.logs.filter((l: { message: string }) => !l.message.includes("Failed to load resource"));
+    expect(logs).toEqual([
+      { level: "log", message: "extractor says hi" },
+      { level: "log", message: "[browser] browser says hi" },
+      { level: "error", message: "[browser] browser saw ********" },
+    ]);
   });
 
   it("answers a failing extractor with its error, the secret masked", async () => {
