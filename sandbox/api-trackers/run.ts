@@ -19,6 +19,7 @@ import { OUTBOUND_ERROR_NAMES } from "../executions/proxy.js";
 import { errorKindNamed } from "../../common/script-errors.js";
 import { maskerFor } from "../broker/mask.js";
 import { displayUrl } from "../outbound/display-url.js";
+import { fetchScript, RemoteScriptError, scriptUrlOf } from "../outbound/remote-script.js";
 import { ExchangeRecorder } from "./exchanges.js";
 import {
   MAX_REQUESTS,
@@ -144,14 +145,25 @@ export class TrackerRunService {
     return report.error ? { stages, configured } : { stages, configured, content };
   }
 
-  private script(
+  /** Runs a script; one saved as a URL is fetched first, and one that cannot be fails its stage as an upstream failure. */
+  private async script(
     x: ValidTrackerRun,
     kind: "configurator" | "extractor",
-    script: string,
+    source: string,
     contextJson: string,
     secretsJson: string,
     signal?: AbortSignal,
   ): Promise<ExecuteResponse> {
+    const url = scriptUrlOf(source);
+    let script = source;
+    if (url !== undefined) {
+      try {
+        script = await fetchScript(url, this.outbound, x.requestTimeoutMs, kind);
+      } catch (err) {
+        if (!(err instanceof RemoteScriptError)) throw err;
+        return { error: { kind: ErrorKind.ERROR_KIND_UPSTREAM_FAILURE, message: err.message }, logs: [], logsTruncated: false };
+      }
+    }
     return this.executions.run({ userId: x.userId, kind, script, contextJson, ...x.limits }, secretsJson, signal);
   }
 

@@ -17,6 +17,7 @@ import { MAX_SCRIPT_BYTES, resolveLimits, type LimitSettings, type ResolvedLimit
 import type { ExecutionService } from "../executions/service.js";
 import { displayUrl } from "../outbound/display-url.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
+import { fetchScript, RemoteScriptError, scriptUrlOf } from "../outbound/remote-script.js";
 import { MAX_CALLS_IN_FLIGHT, pageCallForScript } from "./calls.js";
 import { BrowserConsole } from "./console.js";
 import { FairSlots, type SlotsState } from "./fair-slots.js";
@@ -97,6 +98,18 @@ export class PageTrackerRunService {
   private async runExtractor(x: ValidPageRun, secretsJson: string, signal?: AbortSignal): Promise<RunPageTrackerResponse> {
     const mask = maskerFor(secretsJson);
     const started = performance.now();
+    // An extractor saved as a URL is fetched on every run, as the reference does, before any browser is started.
+    const url = scriptUrlOf(x.extractor);
+    let extractor = x.extractor;
+    if (url !== undefined) {
+      try {
+        extractor = await fetchScript(url, this.deps.outbound, x.limits.timeoutMs, "extractor");
+      } catch (err) {
+        if (!(err instanceof RemoteScriptError)) throw err;
+        const error = { kind: ErrorKind.ERROR_KIND_UPSTREAM_FAILURE, message: mask(err.message) };
+        return { stages: [{ stage: TrackerStage.TRACKER_STAGE_EXTRACTOR, durationMs: Math.round(performance.now() - started), summary: "", error, logs: [], logsTruncated: false }] };
+      }
+    }
     let browser: BrowserRun;
     try {
       browser = await this.deps.browsers.newRun({
@@ -123,7 +136,7 @@ export class PageTrackerRunService {
     const pageConsole = new BrowserConsole(browser.page, x.limits.maxLogBytes);
     try {
       const execution = this.deps.executions.run(
-        { userId: x.userId, kind: "page", script: x.extractor, contextJson: contextOf(x.previousContentJson), ...x.limits },
+        { userId: x.userId, kind: "page", script: extractor, contextJson: contextOf(x.previousContentJson), ...x.limits },
         secretsJson,
         signal,
         (json) => (isPageCall(json) ? pageCallForScript(json, run) : proxy.call(json)),

@@ -20,6 +20,10 @@ beforeAll(async () => {
     if (req.url.startsWith("/missing")) return { status: 404, body: "no such thing", type: "text/plain" };
     if (req.url.startsWith("/echo")) return { body: JSON.stringify({ method: req.method, body: req.body, auth: req.headers.authorization ?? null }) };
     if (req.url.startsWith("/large")) return { body: JSON.stringify({ filler: "é".repeat(40_000) }) };
+    if (req.url.startsWith("/scripts/extractor.js")) {
+      return { body: "(() => ({ body: { fromRemote: JSON.parse(Deno.core.decode(new Uint8Array(context.responses[0].body))).items } }))()", type: "text/javascript" };
+    }
+    if (req.url.startsWith("/scripts/configurator.js")) return { body: "(() => ({ requests: [{ url: context.requests[0].url + '?configured=1' }] }))()", type: "text/javascript" };
     return { body: JSON.stringify({ items: [1, 2, 3] }) };
   });
   const leaf = await issueCert(await createCa("untrusted test CA"), "localhost");
@@ -253,6 +257,17 @@ describe("_debug", () => {
     expect(passed.status, passed.text).toBe(200);
     expect(passed.body.target.configurator.result).toBeUndefined();
     expect(passed.body.target.requests).toMatchObject([{ source: "original", statusCode: 200 }]);
+  });
+
+  it("fetches scripts saved as URLs on each run, as the reference does; one that cannot be fetched fails its stage naming it", async () => {
+    const user = await newUser(stack);
+    const res = await debug(user, { target: { url: url("/items"), configurator: url("/scripts/configurator.js"), extractor: url("/scripts/extractor.js") } });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.result).toEqual({ fromRemote: [1, 2, 3] });
+    expect(seenAt("/items?configured=1")).toHaveLength(1);
+    const missing = await debug(user, { target: { url: url("/items"), extractor: url("/missing/extractor.js") } });
+    expect(missing.body.error).toBe(`the extractor stage failed: the extractor script at ${url("/missing/extractor.js")} could not be fetched: it answered 404`);
+    expect(missing.body.target.extractor.error).toMatch(/could not be fetched/);
   });
 
   it("shows a request's body with the secret masked, and cuts a long response's body to 64 KiB without a character cut in two", async () => {

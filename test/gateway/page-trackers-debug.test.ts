@@ -81,6 +81,20 @@ describe("_debug", () => {
     ]);
   });
 
+  it("fetches an extractor saved as a URL on each run, as the reference does; one that cannot be fetched fails the run naming it", async () => {
+    const user = await newUser(stack);
+    site.headline = "remote headline";
+    const res = await debug(user.auth, { target: { extractor: site.url("/scripts/headline.js") } });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.result).toEqual({ remote: "remote headline" });
+    const missing = await debug(user.auth, { target: { extractor: `${site.url("/scripts/none.js")}?token=abc` } });
+    expect(missing.status).toBe(200);
+    expect(missing.body.error).toBe(`the extractor stage failed: the extractor script at ${site.url("/scripts/none.js")} could not be fetched: it answered 404`);
+    // The outbound rules apply to it as to the script's own requests.
+    const refused = await debug(user.auth, { target: { extractor: "http://10.1.2.3/extractor.js" } });
+    expect(refused.body.error).toMatch(/^the extractor stage failed: the extractor script at http:\/\/10\.1\.2\.3\/extractor\.js could not be fetched: .*private address/);
+  });
+
   it("answers a failing extractor with its error, the secret masked", async () => {
     const user = await newUser(stack);
     await createSecret(stack, user, "TOKEN", SECRET);

@@ -179,6 +179,11 @@ export async function startTestSite(): Promise<TestSite> {
             `<table><tr class="athing"><td><span class="titleline"><a href="/item?id=1">${site.headline}</a></span></td></tr>` +
               `<tr class="athing"><td><span class="titleline"><a href="/item?id=2">second story</a></span></td></tr></table>`,
           );
+        case "/scripts/headline.js":
+          // An extractor kept as a URL (the page guide's "external content extractor script").
+          return res
+            .writeHead(200, { "content-type": "text/javascript" })
+            .end(`export async function execute(page) {\n  await page.goto(${JSON.stringify(`http://127.0.0.1:${site.port}/news`)});\n  return { remote: await page.textContent("#headline") };\n}`);
         case "/api/echo":
           return res
             .writeHead(200, { "content-type": "application/json", "x-echo": "yes" })
