@@ -10,7 +10,7 @@ import type { PageTarget, PageTrackerRecord } from "./kind.js";
 export function runPageTarget(
   sandbox: ScriptRunnerClient,
   timeoutMs: number,
-  r: { userId: string; target: PageTarget; grant?: string; previousContentJson?: string; timeoutMs?: number },
+  r: { userId: string; target: PageTarget; grant?: string; previousContentJson?: string; timeoutMs?: number; debug?: boolean },
 ): Promise<RunPageTrackerResponse> {
   // The tracker's config.timeout, when lower than the service's limit.
   const limitMs = Math.min(timeoutMs, r.timeoutMs ?? Infinity);
@@ -25,6 +25,7 @@ export function runPageTarget(
       limits: { timeoutMs: limitMs, memoryMb: 0, maxResultBytes: 0, maxLogBytes: 0 },
       acceptInvalidCertificates: r.target.acceptInvalidCertificates,
       ...(r.target.userAgent === undefined ? {} : { userAgent: r.target.userAgent }),
+      debug: r.debug === true,
     },
     limitMs,
   );

@@ -5,6 +5,7 @@ import type { LimitFunction } from "p-limit";
 import type { FrameLocator, Locator, Page } from "playwright-core";
 import { z } from "zod";
 import type { RunState } from "./run-state.js";
+import type { ScreenshotTrace } from "./screenshots.js";
 
 export interface PageRun {
   page: Page;
@@ -18,6 +19,8 @@ export interface PageRun {
   inFlight: LimitFunction;
   /** Why the run's page is gone (its renderer was killed above the memory cap, or crashed); undefined while it lives. */
   pageLost(): { kind?: "memory_limit"; message: string } | undefined;
+  /** A debug run's visual trace (screenshots.ts); absent otherwise. */
+  trace?: ScreenshotTrace;
 }
 
 export type Target = { kind: "page"; page: Page } | { kind: "locator"; locator: Locator } | { kind: "frame"; frame: FrameLocator };

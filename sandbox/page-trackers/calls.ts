@@ -121,6 +121,7 @@ async function carryOut(
       },
     };
     const result = await handler(target, call.args, context);
+    await run.trace?.afterCall(target, call.method, call.args, result);
     if ("bytes" in result) {
       if (result.bytes.length > MAX_REPLY_BYTES) return reply({ ok: false, message: `${name}: the result is larger than ${MAX_REPLY_BYTES} bytes` });
       return reply({ ok: true, bytes: result.bytes.toString("latin1") });

@@ -20,6 +20,7 @@ import type { OutboundPolicy } from "../outbound/policy.js";
 import { fetchScript, RemoteScriptError, scriptUrlOf } from "../outbound/remote-script.js";
 import { MAX_CALLS_IN_FLIGHT, pageCallForScript } from "./calls.js";
 import { BrowserConsole } from "./console.js";
+import { ScreenshotTrace } from "./screenshots.js";
 import { FairSlots, type SlotsState } from "./fair-slots.js";
 import type { PageLoss } from "./renderer-memory.js";
 import { orAfter } from "./time-box.js";
@@ -51,6 +52,7 @@ interface ValidPageRun {
   acceptInvalidCertificates: boolean;
   userAgent?: string;
   limits: ResolvedLimits;
+  debug: boolean;
 }
 
 /**
@@ -107,7 +109,8 @@ export class PageTrackerRunService {
       } catch (err) {
         if (!(err instanceof RemoteScriptError)) throw err;
         const error = { kind: ErrorKind.ERROR_KIND_UPSTREAM_FAILURE, message: mask(err.message) };
-        return { stages: [{ stage: TrackerStage.TRACKER_STAGE_EXTRACTOR, durationMs: Math.round(performance.now() - started), summary: "", error, logs: [], logsTruncated: false }] };
+        const stage = { stage: TrackerStage.TRACKER_STAGE_EXTRACTOR, durationMs: Math.round(performance.now() - started), summary: "", error, logs: [], logsTruncated: false };
+        return { stages: [stage], screenshots: [] };
       }
     }
     let browser: BrowserRun;
@@ -120,8 +123,10 @@ export class PageTrackerRunService {
     } catch (err) {
       throw new DomainError("unprocessable", err instanceof Error ? err.message : "the browser could not be started");
     }
+    const trace = x.debug ? new ScreenshotTrace() : undefined;
     const run = {
       page: browser.page,
+      trace,
       deadline: Date.now() + x.limits.timeoutMs,
       checkUrl: this.deps.checkUrl,
       refusals: () => browser.refusals(),
@@ -148,6 +153,9 @@ export class PageTrackerRunService {
         ? { kind: loss.reason === "memory_limit" ? ErrorKind.ERROR_KIND_MEMORY_LIMIT : ErrorKind.ERROR_KIND_SCRIPT_ERROR, message: loss.message }
         : (res!.error ?? (body === undefined ? { kind: ErrorKind.ERROR_KIND_SCRIPT_ERROR, message: "the extractor returned no content" } : undefined));
       const { logs, truncated } = pageConsole.joined(res?.logs ?? [], res?.logsTruncated ?? false, mask);
+      // A failed run's pages as they were left, unless the page itself is gone.
+      if (error && !loss) await trace?.onFailure(browser.page.context().pages());
+      const screenshots = (trace?.kept ?? []).map((s) => ({ ...s, label: mask(s.label) }));
       const stage = {
         stage: TrackerStage.TRACKER_STAGE_EXTRACTOR,
         durationMs: Math.round(performance.now() - started),
@@ -156,7 +164,7 @@ export class PageTrackerRunService {
         logs,
         logsTruncated: truncated,
       };
-      return error ? { stages: [stage] } : { stages: [stage], content: Buffer.from(body!) };
+      return error ? { stages: [stage], screenshots } : { stages: [stage], content: Buffer.from(body!), screenshots };
     } finally {
       proxy.end();
       await browser.close();
@@ -205,6 +213,7 @@ function validatePageRun(req: RunPageTrackerRequest, settings: LimitSettings): V
     acceptInvalidCertificates: req.acceptInvalidCertificates,
     ...(req.userAgent === undefined ? {} : { userAgent: checkedUserAgent(req.userAgent) }),
     limits: resolveLimits(req.limits, settings),
+    debug: req.debug,
   };
 }
 

@@ -95,6 +95,33 @@ describe("_debug", () => {
     expect(refused.body.error).toMatch(/^the extractor stage failed: the extractor script at http:\/\/10\.1\.2\.3\/extractor\.js could not be fetched: .*private address/);
   });
 
+  it("has the reference's visual trace: the extractor's screenshots, one after each traced action, and each page when the run failed", async () => {
+    const user = await newUser(stack);
+    await createSecret(stack, user, "TOKEN", SECRET);
+    const news = site.url("/news");
+    const source = extractor(`
+      await page.goto(${JSON.stringify(news)} + "?t=" + context.params.secrets.TOKEN);
+      const own = await page.screenshot({ type: "jpeg" });
+      await page.locator("#headline").screenshot();
+      return own.length > 0;`);
+    const res = await debug(user.auth, { target: { extractor: source }, secrets: "all" });
+    expect(res.status, res.text).toBe(200);
+    expect(res.text).not.toContain(SECRET);
+    expect(res.body.result).toBe(true);
+    const shots = res.body.target.screenshots as { label: string; data: string; mimeType: string }[];
+    expect(shots.map((s) => [s.label, s.mimeType])).toEqual([
+      [`after goto: ${news}?t=********`, "image/png"],
+      ["page.screenshot()", "image/jpeg"],
+      ["locator.screenshot()", "image/png"],
+    ]);
+    const magic = (s: { data: string }) => Buffer.from(s.data, "base64").subarray(0, 3).toString("hex");
+    expect(shots.map(magic)).toEqual(["89504e", "ffd8ff", "89504e"]);
+
+    const failed = await debug(user.auth, { target: { extractor: extractor(`await page.goto(${JSON.stringify(news)}); throw new Error("stop here");`) } });
+    expect(failed.body.error).toMatch(/stop here/);
+    expect(failed.body.target.screenshots.map((s: { label: string }) => s.label)).toEqual([`after goto: ${news}`, `auto: error (${news})`]);
+  });
+
   it("answers a failing extractor with its error, the secret masked", async () => {
     const user = await newUser(stack);
     await createSecret(stack, user, "TOKEN", SECRET);

@@ -478,7 +478,11 @@ export interface RunPageTrackerRequest {
   /** TLS certificate errors of the pages it loads are ignored. */
   acceptInvalidCertificates: boolean;
   /** The browser context's User-Agent; absent means the browser's own. */
-  userAgent?: string | undefined;
+  userAgent?:
+    | string
+    | undefined;
+  /** A debug run (`_debug`): the response also carries the run's visual trace. */
+  debug: boolean;
 }
 
 export interface RunPageTrackerResponse {
@@ -488,7 +492,22 @@ export interface RunPageTrackerResponse {
    * The extractor's return value: its bytes when it returned bytes, else its
    * JSON text. Present when the run succeeded.
    */
-  content?: Buffer | undefined;
+  content?:
+    | Buffer
+    | undefined;
+  /**
+   * Debug runs only: the screenshots the extractor took, one after each page
+   * action that changes what is shown, and one of each page when the run
+   * failed; at most 10 and 5 MiB in all (sandbox/page-trackers/screenshots.ts).
+   */
+  screenshots: DebugScreenshot[];
+}
+
+export interface DebugScreenshot {
+  /** What it shows, e.g. "after goto: https://example.com/" (secret values masked). */
+  label: string;
+  data: Buffer;
+  mimeType: string;
 }
 
 function createBaseExecuteRequest(): ExecuteRequest {
@@ -3198,6 +3217,7 @@ function createBaseRunPageTrackerRequest(): RunPageTrackerRequest {
     limits: undefined,
     acceptInvalidCertificates: false,
     userAgent: undefined,
+    debug: false,
   };
 }
 
@@ -3223,6 +3243,9 @@ export const RunPageTrackerRequest: MessageFns<RunPageTrackerRequest> = {
     }
     if (message.userAgent !== undefined) {
       writer.uint32(58).string(message.userAgent);
+    }
+    if (message.debug !== false) {
+      writer.uint32(64).bool(message.debug);
     }
     return writer;
   },
@@ -3296,6 +3319,14 @@ export const RunPageTrackerRequest: MessageFns<RunPageTrackerRequest> = {
             message.userAgent = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.debug = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3333,6 +3364,7 @@ export const RunPageTrackerRequest: MessageFns<RunPageTrackerRequest> = {
         : isSet(object.user_agent)
         ? globalThis.String(object.user_agent)
         : undefined,
+      debug: isSet(object.debug) ? globalThis.Boolean(object.debug) : false,
     };
   },
 
@@ -3359,6 +3391,9 @@ export const RunPageTrackerRequest: MessageFns<RunPageTrackerRequest> = {
     if (message.userAgent !== undefined) {
       obj.userAgent = message.userAgent;
     }
+    if (message.debug !== false) {
+      obj.debug = message.debug;
+    }
     return obj;
   },
 
@@ -3376,12 +3411,13 @@ export const RunPageTrackerRequest: MessageFns<RunPageTrackerRequest> = {
       : undefined;
     message.acceptInvalidCertificates = object.acceptInvalidCertificates ?? false;
     message.userAgent = object.userAgent ?? undefined;
+    message.debug = object.debug ?? false;
     return message;
   },
 };
 
 function createBaseRunPageTrackerResponse(): RunPageTrackerResponse {
-  return { stages: [], content: undefined };
+  return { stages: [], content: undefined, screenshots: [] };
 }
 
 export const RunPageTrackerResponse: MessageFns<RunPageTrackerResponse> = {
@@ -3391,6 +3427,9 @@ export const RunPageTrackerResponse: MessageFns<RunPageTrackerResponse> = {
     }
     if (message.content !== undefined) {
       writer.uint32(18).bytes(message.content);
+    }
+    for (const v of message.screenshots) {
+      DebugScreenshot.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -3424,6 +3463,14 @@ export const RunPageTrackerResponse: MessageFns<RunPageTrackerResponse> = {
             message.content = Buffer.from(reader.bytes());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.screenshots.push(DebugScreenshot.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3440,6 +3487,9 @@ export const RunPageTrackerResponse: MessageFns<RunPageTrackerResponse> = {
     return {
       stages: globalThis.Array.isArray(object?.stages) ? object.stages.map((e: any) => StageReport.fromJSON(e)) : [],
       content: isSet(object.content) ? Buffer.from(bytesFromBase64(object.content)) : undefined,
+      screenshots: globalThis.Array.isArray(object?.screenshots)
+        ? object.screenshots.map((e: any) => DebugScreenshot.fromJSON(e))
+        : [],
     };
   },
 
@@ -3451,6 +3501,9 @@ export const RunPageTrackerResponse: MessageFns<RunPageTrackerResponse> = {
     if (message.content !== undefined) {
       obj.content = base64FromBytes(message.content);
     }
+    if (message.screenshots?.length) {
+      obj.screenshots = message.screenshots.map((e) => DebugScreenshot.toJSON(e));
+    }
     return obj;
   },
 
@@ -3461,6 +3514,112 @@ export const RunPageTrackerResponse: MessageFns<RunPageTrackerResponse> = {
     const message = createBaseRunPageTrackerResponse();
     message.stages = object.stages?.map((e) => StageReport.fromPartial(e)) || [];
     message.content = object.content ?? undefined;
+    message.screenshots = object.screenshots?.map((e) => DebugScreenshot.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDebugScreenshot(): DebugScreenshot {
+  return { label: "", data: Buffer.alloc(0), mimeType: "" };
+}
+
+export const DebugScreenshot: MessageFns<DebugScreenshot> = {
+  encode(message: DebugScreenshot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.label !== "") {
+      writer.uint32(10).string(message.label);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(18).bytes(message.data);
+    }
+    if (message.mimeType !== "") {
+      writer.uint32(26).string(message.mimeType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DebugScreenshot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDebugScreenshot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.label = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.mimeType = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DebugScreenshot {
+    return {
+      label: isSet(object.label) ? globalThis.String(object.label) : "",
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      mimeType: isSet(object.mimeType)
+        ? globalThis.String(object.mimeType)
+        : isSet(object.mime_type)
+        ? globalThis.String(object.mime_type)
+        : "",
+    };
+  },
+
+  toJSON(message: DebugScreenshot): unknown {
+    const obj: any = {};
+    if (message.label !== "") {
+      obj.label = message.label;
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    if (message.mimeType !== "") {
+      obj.mimeType = message.mimeType;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DebugScreenshot>, I>>(base?: I): DebugScreenshot {
+    return DebugScreenshot.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DebugScreenshot>, I>>(object: I): DebugScreenshot {
+    const message = createBaseDebugScreenshot();
+    message.label = object.label ?? "";
+    message.data = object.data ?? Buffer.alloc(0);
+    message.mimeType = object.mimeType ?? "";
     return message;
   },
 };
