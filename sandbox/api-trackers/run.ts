@@ -215,11 +215,11 @@ function toResponse(r: HttpResponseSpec): Response {
   return { statusCode: r.statusCode, headers, body: Buffer.from(r.body) };
 }
 
-// Scripts see headers as an object and bodies as byte arrays, as op_proxy_request gives them.
 /**
  * The configurator's context as the reference gives it: each request with its
  * `mediaType` and `acceptStatuses` when the tracker has them, and `tags`
- * (always empty, as the extractor's).
+ * (always empty, as the extractor's). Headers are an object and bodies byte
+ * arrays, as op_proxy_request gives them.
  */
 function configuratorContext(requests: TrackerHttpRequest[], acceptStatuses: Set<number> | undefined): string {
   const statuses = acceptStatuses && [...acceptStatuses];
