@@ -97,7 +97,7 @@ function pipeline(o: DebugOutcome, exchanges: TrackerExchange[], configured: Con
   const request = o.stages.find((s) => s.stage === "request");
   const extractor = o.stages.find((s) => s.stage === "extractor");
   // What it returned, as the reference shows it (masked in the sandbox); absent when the tracker's own requests went out.
-  const returned = configured?.resultJson === undefined ? undefined : (JSON.parse(configured.resultJson) as unknown);
+  const returned = configured && (JSON.parse(configured.resultJson) as unknown);
   return {
     type: "api",
     ...(configurator ? { configurator: scriptStage(configurator, returned) } : {}),

@@ -112,9 +112,7 @@ export class TrackerRunService {
       if (report.error) return { stages };
       if (outcome.requests) requests = outcome.requests;
       responses = outcome.responses;
-      const shown = recorder && (outcome.responses || outcome.requests) ? recorder.configured(outcome) : undefined;
-      if (outcome.responses) configured = { responses: true, count: outcome.responses.length, resultJson: shown };
-      else if (outcome.requests) configured = { responses: false, count: outcome.requests.length, resultJson: shown };
+      if (recorder && (outcome.responses || outcome.requests)) configured = { resultJson: recorder.configured(outcome) };
     }
 
     if (responses === undefined) {

@@ -440,22 +440,19 @@ export interface RunApiTrackerResponse {
   /** Debug runs only: each request sent, in order, the failed one included. */
   exchanges: TrackerExchange[];
   /**
-   * What the configurator returned, when one ran, succeeded and returned
-   * requests or responses (absent when the tracker's own requests went out).
+   * Debug runs only: what the configurator returned, when one ran, succeeded
+   * and returned requests or responses (absent when the tracker's own
+   * requests went out).
    */
   configured?: ConfiguratorReturn | undefined;
 }
 
 export interface ConfiguratorReturn {
-  /** True when it answered with responses, so that no request was sent. */
-  responses: boolean;
-  /** How many requests, or responses, it returned. */
-  count: number;
   /**
-   * Debug runs only: what it returned, as JSON text ({"requests": [...]} or
-   * {"responses": [...]}), secret values masked, bodies cut as the exchanges' are.
+   * {"requests": [...]} or {"responses": [...]} as JSON text, secret values
+   * masked, bodies cut as the exchanges' are.
    */
-  resultJson?: string | undefined;
+  resultJson: string;
 }
 
 export interface RunPageTrackerRequest {
@@ -3104,19 +3101,13 @@ export const RunApiTrackerResponse: MessageFns<RunApiTrackerResponse> = {
 };
 
 function createBaseConfiguratorReturn(): ConfiguratorReturn {
-  return { responses: false, count: 0, resultJson: undefined };
+  return { resultJson: "" };
 }
 
 export const ConfiguratorReturn: MessageFns<ConfiguratorReturn> = {
   encode(message: ConfiguratorReturn, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.responses !== false) {
-      writer.uint32(8).bool(message.responses);
-    }
-    if (message.count !== 0) {
-      writer.uint32(16).uint32(message.count);
-    }
-    if (message.resultJson !== undefined) {
-      writer.uint32(26).string(message.resultJson);
+    if (message.resultJson !== "") {
+      writer.uint32(10).string(message.resultJson);
     }
     return writer;
   },
@@ -3135,23 +3126,7 @@ export const ConfiguratorReturn: MessageFns<ConfiguratorReturn> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
           case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.responses = reader.bool();
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.count = reader.uint32();
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
+            if (tag !== 10) {
               break;
             }
 
@@ -3172,25 +3147,17 @@ export const ConfiguratorReturn: MessageFns<ConfiguratorReturn> = {
 
   fromJSON(object: any): ConfiguratorReturn {
     return {
-      responses: isSet(object.responses) ? globalThis.Boolean(object.responses) : false,
-      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
       resultJson: isSet(object.resultJson)
         ? globalThis.String(object.resultJson)
         : isSet(object.result_json)
         ? globalThis.String(object.result_json)
-        : undefined,
+        : "",
     };
   },
 
   toJSON(message: ConfiguratorReturn): unknown {
     const obj: any = {};
-    if (message.responses !== false) {
-      obj.responses = message.responses;
-    }
-    if (message.count !== 0) {
-      obj.count = Math.round(message.count);
-    }
-    if (message.resultJson !== undefined) {
+    if (message.resultJson !== "") {
       obj.resultJson = message.resultJson;
     }
     return obj;
@@ -3201,9 +3168,7 @@ export const ConfiguratorReturn: MessageFns<ConfiguratorReturn> = {
   },
   fromPartial<I extends Exact<DeepPartial<ConfiguratorReturn>, I>>(object: I): ConfiguratorReturn {
     const message = createBaseConfiguratorReturn();
-    message.responses = object.responses ?? false;
-    message.count = object.count ?? 0;
-    message.resultJson = object.resultJson ?? undefined;
+    message.resultJson = object.resultJson ?? "";
     return message;
   },
 };
