@@ -21,6 +21,7 @@ export const PageTrackerDebugResult = Type.Object(
     ...DebugCommon,
     target: Type.Object({
       type: Type.Literal("page"),
+      engine: Type.Object({ type: Type.Literal("chromium") }, { description: "The engine the run used: always Chromium here, whatever the target names" }),
       extractorSource: Type.String(),
       logs: Type.Array(LogEntry, { description: "The extractor's console output, then the page's ([browser])" }),
       screenshots: Type.Array(Screenshot, {
@@ -56,6 +57,7 @@ export function pageTrackerDebug(deps: { runs: DebugRuns; service: PageTrackersS
       ...outcome,
       target: {
         type: "page",
+        engine: { type: "chromium" as const },
         extractorSource: input.target.extractor,
         logs: (stage?.logs ?? []).map((line) => {
           const m = LEVEL.exec(line);

@@ -30,6 +30,18 @@ export function checkResponder(r: Pick<ResponderRecord, "location" | "settings">
   if (r.settings.script !== undefined && r.settings.script.trim() === "") throw invalid("settings.script must not be empty");
 }
 
+/**
+ * The reference's rule for settings being written: notifications are about
+ * new entries in the history, so they need one kept. Checked only when the
+ * settings are sent, so that a responder saved before the rule can still be
+ * renamed.
+ */
+export function checkNotificationsTracked(settings: Pick<ResponderRecord["settings"], "notifications" | "requestsToTrack">): void {
+  if (settings.notifications !== undefined && settings.requestsToTrack === 0) {
+    throw invalid("settings.notifications need request tracking: set settings.requestsToTrack above 0, or notifications to null");
+  }
+}
+
 const PLACEHOLDER_START = "${secrets.";
 
 /** Whether a static value names a secret (`${secrets.KEY}`), to be expanded when served. */

@@ -10,7 +10,7 @@ import { insertWithinLimit, type ItemLimit } from "../users/item-limits.js";
 import { hasPlaceholder } from "./rules.js";
 import { loadInParts, type LongRead } from "../streamed-reads/parts.js";
 import { clearHistory, historyEntries, historyIndexOf, statsOfUser, type HistoryEntry, type Stats } from "./history-store.js";
-import { checkResponder } from "./rules.js";
+import { checkNotificationsTracked, checkResponder } from "./rules.js";
 import type { CreateResponder, Responder, UpdateResponder } from "./schemas.js";
 import {
   deleteResponder,
@@ -70,6 +70,7 @@ export class RespondersService {
     const location = locationOf(input.location);
     const settings = settingsOf(input.settings);
     checkResponder({ location, settings });
+    checkNotificationsTracked(settings);
     const access = await checkedAccess(input.settings.secrets ?? "none", "settings.secrets", this.deps.secretsOf(userId));
     const tagIds = (await this.deps.tags.checked(userId, input.tagIds)) ?? [];
     await check?.({ consumer: "responder", before: NO_ACCESS, after: access, recipientsChanged: true });
@@ -89,6 +90,7 @@ export class RespondersService {
     const location = change.location ? locationOf(change.location) : current.location;
     const settings = change.settings ? settingsOf(change.settings) : current.settings;
     checkResponder({ location, settings });
+    if (change.settings) checkNotificationsTracked(settings);
     // Settings replace the old ones whole, so a missing access setting means "none".
     const access = change.settings ? await checkedAccess(change.settings.secrets ?? "none", "settings.secrets", this.deps.secretsOf(userId)) : current.access;
     const tagIds = (await this.deps.tags.checked(userId, change.tagIds)) ?? current.tagIds;

@@ -43,7 +43,8 @@ describe("_debug", () => {
       result: { headline: "debugged headline", secretLength: SECRET.length },
       durationMs: expect.any(Number),
       stages: [{ stage: "extractor", ok: true }],
-      target: { type: "page", extractorSource: source, durationMs: expect.any(Number) },
+      // The engine the run used, as the reference shows it; here always Chromium.
+      target: { type: "page", engine: { type: "chromium" }, extractorSource: source, durationMs: expect.any(Number) },
     });
     // The page's own console (Chromium's note of a missing favicon, say) follows, marked [browser].
     expect(res.body.target.logs.filter((l: { message: string }) => !l.message.startsWith("[browser] "))).toEqual([

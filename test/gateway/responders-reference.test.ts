@@ -308,19 +308,24 @@ describe("small shapes", () => {
     expect(entry!.clientAddress).toBe(`127.0.0.1:${port}`);
   });
 
-  it("settings.notifications is accepted, stored and returned; null or absent means none", async () => {
+  it("settings.notifications is accepted, stored and returned; null or absent means none; it needs request tracking, as the reference's does", async () => {
     const u = await newUser(stack);
-    const create = await call(stack, "POST", BASE, { auth: u.auth, json: responderBody({ settings: { notifications: { throttleSeconds: 3600 } } }) });
+    const untracked = await call(stack, "POST", BASE, { auth: u.auth, json: responderBody({ settings: { notifications: { throttleSeconds: 3600 } } }) });
+    expect(untracked.status).toBe(400);
+    expect(untracked.body.message).toMatch(/^settings\.notifications need request tracking/);
+    const create = await call(stack, "POST", BASE, { auth: u.auth, json: responderBody({ settings: { requestsToTrack: 1, notifications: { throttleSeconds: 3600 } } }) });
     expect(create.status).toBe(201);
     expect(create.body.settings.notifications).toEqual({ throttleSeconds: 3600 });
     const id = create.body.id as string;
     const listed = async () => (await call(stack, "GET", `${BASE}?q=${id}`, { auth: u.auth })).body.items[0].settings;
     expect((await listed()).notifications).toEqual({ throttleSeconds: 3600 });
 
-    const put = (notifications: unknown) => call(stack, "PUT", `${BASE}/${id}`, { auth: u.auth, json: { settings: { requestsToTrack: 0, statusCode: 200, notifications } } });
+    const put = (notifications: unknown, requestsToTrack = 2) =>
+      call(stack, "PUT", `${BASE}/${id}`, { auth: u.auth, json: { settings: { requestsToTrack, statusCode: 200, notifications } } });
+    expect((await put({ throttleSeconds: 300 }, 0)).status).toBe(400);
     expect((await put({ throttleSeconds: 300 })).status).toBe(204);
     expect((await listed()).notifications).toEqual({ throttleSeconds: 300 });
-    expect((await put(null)).status).toBe(204);
+    expect((await put(null, 0)).status).toBe(204);
     expect((await listed())).not.toHaveProperty("notifications");
     for (const bad of [{ throttleSeconds: 0 }, { throttleSeconds: "60" }, { throttle: 60 }, 60]) expect((await put(bad)).status, JSON.stringify(bad)).toBe(400);
   });
