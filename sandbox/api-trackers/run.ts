@@ -122,10 +122,7 @@ export class TrackerRunService {
       responses = sent;
     }
 
-    if (x.extractor === undefined) {
-      // Without an extractor the content is what the (last) response said.
-      return { stages, configured, content: responses.at(-1)?.body ?? Buffer.alloc(0) };
-    }
+    if (x.extractor === undefined) return { stages, configured, content: responsesContent(responses) };
     const script = x.extractor;
     let content: Buffer | undefined;
     const report = await timed(TrackerStage.TRACKER_STAGE_EXTRACTOR, async () => {
@@ -134,8 +131,8 @@ export class TrackerRunService {
       if (res.extractor === undefined) return scriptStage(res, scriptError("the extractor's result could not be read"));
       if (res.extractor.body === undefined) {
         // null, {} or {body: null}: what the tracker stores without an extractor.
-        content = responses.at(-1)?.body ?? Buffer.alloc(0);
-        return { ...scriptStage(res), summary: `returned no body; the last response's ${content.length} bytes are kept` };
+        content = responsesContent(responses);
+        return { ...scriptStage(res), summary: `returned no body; the responses' ${content.length} bytes are kept` };
       }
       content = Buffer.from(res.extractor.body);
       return { ...scriptStage(res), summary: `extracted ${content.length} bytes` };
@@ -197,6 +194,27 @@ export class TrackerRunService {
     }
     return { summary: lines.join("\n"), logs: [], logsTruncated: false };
   }
+}
+
+/**
+ * The content when no extractor gives one, as the reference keeps it: the
+ * response's body; with several, a JSON array of their bodies, each as the
+ * JSON it holds, else as its text.
+ */
+function responsesContent(responses: Response[]): Buffer {
+  if (responses.length <= 1) return responses[0]?.body ?? Buffer.alloc(0);
+  return Buffer.from(
+    JSON.stringify(
+      responses.map((r) => {
+        const text = r.body.toString("utf8");
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          return text;
+        }
+      }),
+    ),
+  );
 }
 
 function scriptStage(res: ExecuteResponse, error?: ScriptError): Stage {

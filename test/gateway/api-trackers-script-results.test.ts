@@ -75,14 +75,14 @@ describe("results that leave the defaults", () => {
   it.each([
     ["null", "(() => null)();"],
     ["{} without body", "(() => ({}))();"],
-  ])("an extractor returning %s: the last response's body is stored", async (what, extractor) => {
+  ])("an extractor returning %s: the response's body is stored", async (what, extractor) => {
     const user = await newUser(stack);
     const path = `/kept-${what.replace(/\W/g, "-")}`;
     const id = await createTracker(stack, user, { name: `extractor ${what}`, target: { url: url(path), extractor } });
     expect((await refresh(stack, user, id)).status).toBe(200);
     expect((await revisionsOf(stack, user, id)).map((r) => r.data.original)).toEqual([{ status: "up", path, auth: null }]);
     const [log] = await logsOf(stack, user, id);
-    expect(log!.stages.find((s) => s.stage === "extractor")?.summary).toMatch(/^returned no body; the last response's \d+ bytes are kept$/);
+    expect(log!.stages.find((s) => s.stage === "extractor")?.summary).toMatch(/^returned no body; the responses' \d+ bytes are kept$/);
   });
 });
 

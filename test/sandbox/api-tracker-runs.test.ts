@@ -170,10 +170,15 @@ describe("results that leave the defaults", () => {
     ["null", "(() => null)();"],
     ["{}", "(() => ({}))();"],
     ["{ body: null }", "(() => ({ body: null }))();"],
-  ])("an extractor returning %s stores the last response's body", async (_what, extractor) => {
+  ])("an extractor returning %s stores what no extractor would: the responses' bodies, as the reference keeps them", async (_what, extractor) => {
     const r = await runTracker({ requests: [request(plainUrl("/first")), request(plainUrl("/last"))], extractor });
-    expect(JSON.parse(contentOf(r))).toEqual({ status: "ok", path: "/last" });
-    expect(r.stages.find((s) => s.stage === TrackerStage.TRACKER_STAGE_EXTRACTOR)?.summary).toMatch(/^returned no body; the last response's \d+ bytes are kept$/);
+    expect(JSON.parse(contentOf(r))).toEqual([
+      { status: "ok", path: "/first" },
+      { status: "ok", path: "/last" },
+    ]);
+    expect(r.stages.find((s) => s.stage === TrackerStage.TRACKER_STAGE_EXTRACTOR)?.summary).toMatch(/^returned no body; the responses' \d+ bytes are kept$/);
+    const one = await runTracker({ requests: [request(plainUrl("/only"))], extractor });
+    expect(JSON.parse(contentOf(one))).toEqual({ status: "ok", path: "/only" });
   });
 
   it("a configurator may mock the responses with `status`; nothing is sent and the extractor sees them", async () => {
