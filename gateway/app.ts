@@ -46,6 +46,9 @@ import { usersRoutes } from "./users/routes.js";
 import { UsersService } from "./users/service.js";
 import { TaggedSecrets } from "./secrets/tagged.js";
 import { tagsRoutes } from "./tags/routes.js";
+import { userSettingsRoutes } from "./user-settings/routes.js";
+import { UserSettings } from "./user-settings/schemas.js";
+import { UserSettingsService } from "./user-settings/service.js";
 import { EntityTag, UserTag } from "./tags/schemas.js";
 import { TagsService } from "./tags/service.js";
 import { userScriptsRoutes } from "./user-scripts/routes.js";
@@ -127,7 +130,7 @@ export async function buildApp(
     transformObject: finishDocument,
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  for (const schema of [ErrorBody, EntityTag, UserTag, Secret, AuditEvent, ApiKey, ApiKeyWithToken, AccessSettingShown, Responder, ResponderRequest, ResponderStats, UserScript]) {
+  for (const schema of [ErrorBody, EntityTag, UserTag, Secret, AuditEvent, ApiKey, ApiKeyWithToken, AccessSettingShown, Responder, ResponderRequest, ResponderStats, UserScript, UserSettings]) {
     app.addSchema(schema);
   }
 
@@ -135,6 +138,7 @@ export async function buildApp(
   const apiKeys = new ApiKeysService(deps.db, deps.apiKeysPerUser);
   const auth: AuthDeps = { apiKeys, users, operatorToken: deps.operatorToken, kratosUrl: deps.kratosUrl };
   const tags = new TagsService(deps.db, deps.tagsPerUser);
+  const userSettings = new UserSettingsService(deps.db);
 
   await app.register(statusRoutes, { db: deps.db, brokerState: deps.brokerState, sandboxState: deps.sandboxState });
   const secrets = new SecretsService(deps.broker);
@@ -188,10 +192,11 @@ export async function buildApp(
   const userScripts = new UserScriptsService(deps.db, tags, deps.userScriptsPerUser);
   await app.register(userScriptsRoutes, { auth, scripts: userScripts });
   await app.register(tagsRoutes, { auth, tags });
+  await app.register(userSettingsRoutes, { auth, settings: userSettings });
   await app.register(userDataRoutes, {
     auth,
     grants,
-    services: { tags, scripts: userScripts, secrets: taggedSecrets, responders, apiTrackers, pageTrackers },
+    services: { tags, scripts: userScripts, secrets: taggedSecrets, responders, apiTrackers, pageTrackers, settings: userSettings },
     // The secrets' limit is the broker's: an import past it fails item by item there.
     limits: {
       tags: deps.tagsPerUser,

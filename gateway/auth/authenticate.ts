@@ -67,11 +67,16 @@ export async function resolvePrincipal(request: FastifyRequest, deps: AuthDeps):
  * route names the scope an API key needs for it (a session may do
  * everything), so no route an API key can reach is left without one; a route
  * whose body decides which scopes it needs says "per-body" and calls
- * `requireScopes` once the body is read.
+ * `requireScopes` once the body is read. "any-key" admits every key: only for
+ * what reads or writes nothing but the caller's own display preferences.
  */
-export function requireAuth(deps: AuthDeps, need: "user", scope: RouteScope | "per-body"): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+export function requireAuth(
+  deps: AuthDeps,
+  need: "user",
+  scope: RouteScope | "per-body" | "any-key",
+): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 export function requireAuth(deps: AuthDeps, need: "session-user" | "operator"): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
-export function requireAuth(deps: AuthDeps, need: "user" | "session-user" | "operator", scope?: RouteScope | "per-body") {
+export function requireAuth(deps: AuthDeps, need: "user" | "session-user" | "operator", scope?: RouteScope | "per-body" | "any-key") {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const principal = await resolvePrincipal(request, deps);
     if (need === "operator") {
@@ -80,7 +85,7 @@ export function requireAuth(deps: AuthDeps, need: "user" | "session-user" | "ope
       throw new DomainError("forbidden", "the operator token cannot act as a user");
     } else if (need === "session-user" && principal.via !== "session") {
       throw new DomainError("forbidden", "API keys cannot manage API keys: sign in with a session");
-    } else if (scope !== undefined && scope !== "per-body") {
+    } else if (scope !== undefined && scope !== "per-body" && scope !== "any-key") {
       requireScopes(principal, [scope]);
     }
     request.principal = principal;

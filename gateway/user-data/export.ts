@@ -150,10 +150,10 @@ export async function exportWorkspace(services: WorkspaceServices, userId: strin
     member(collection);
     out.add("[]");
   }
-  // This product keeps no per-user settings: asked for, they are an empty map.
+  // Asked for, the user's settings; an empty map when there are none.
   if (include.settings === true) {
     member("settings");
-    out.add("{}");
+    out.add(JSON.stringify((await services.settings.get(userId)) ?? {}));
   }
   out.add("}}");
   return { exportedAt, json: out.text() };

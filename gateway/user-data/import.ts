@@ -75,7 +75,7 @@ export class WorkspaceImporter {
   async preview(userId: string, params: PreviewParams): Promise<PreviewResult> {
     const doc = documentOf(params);
     const summary = Object.fromEntries([...COLLECTIONS, ...FOREIGN_COLLECTIONS].map((c) => [c, { total: doc.data[c]?.length ?? 0, conflicts: [] }])) as unknown as PreviewResult["summary"];
-    summary.settings = { included: isSettings(doc.data.settings), hasExisting: false };
+    summary.settings = { included: isSettings(doc.data.settings), hasExisting: (await this.services.settings.get(userId)) !== null };
     if (doc.version !== DOCUMENT_VERSION) {
       return { valid: false, version: doc.version, summary, warnings: [wrongVersion(doc)] };
     }
@@ -117,7 +117,6 @@ export class WorkspaceImporter {
     const results = Object.fromEntries([...COLLECTIONS, ...FOREIGN_COLLECTIONS, "settings"].map((c) => [c, emptyResult()])) as ImportResult["results"];
     const warnings = foreignWarnings(doc);
     for (const c of FOREIGN_COLLECTIONS) results[c].skipped = doc.data[c]?.length ?? 0;
-    if (isSettings(doc.data.settings) && params.selections?.importSettings !== false) results.settings.skipped = 1;
 
     const collections = carried(doc);
     // Tags and secrets always: items name them by the document's ids, which may be the caller's own.
@@ -137,7 +136,22 @@ export class WorkspaceImporter {
     const run = new ImportRun(this.services, this.checks, userId, doc, choices, check, existing, results, warnings, values);
     await run.tags();
     for (const collection of ["scripts", "secrets", "responders", "apiTrackers", "pageTrackers"] as const) await run.collection(collection);
+    await this.settings(userId, doc, params, results, warnings);
     return toDelete === undefined ? { results, warnings } : { results, warnings, toDelete };
+  }
+
+  /** The document's settings replace the user's, as the reference's import does, unless `importSettings` is false. */
+  private async settings(userId: string, doc: WorkspaceDocument, params: ImportParams, results: ImportResult["results"], warnings: string[]) {
+    const settings = doc.data.settings;
+    if (!isSettings(settings)) return;
+    if (params.selections?.importSettings === false) {
+      results.settings.skipped = 1;
+      return;
+    }
+    // Keys it does not know are left out, never refused: a document may come from another version.
+    const { left } = await this.services.settings.replace(userId, settings!);
+    results.settings.imported = 1;
+    if (left.length > 0) warnings.push(`settings: ${left.join(", ")} left out: not a setting this system knows, or a value it does not take`);
   }
 
   private async existing(userId: string, collections: readonly Collection[]): Promise<Map<Collection, Existing>> {
@@ -192,7 +206,6 @@ function foreignWarnings(doc: WorkspaceDocument): string[] {
     const n = doc.data[c]?.length ?? 0;
     if (n > 0) warnings.push(`${c}: ${n} item(s) skipped: this system keeps no ${c}`);
   }
-  if (isSettings(doc.data.settings)) warnings.push("settings: skipped: this system keeps no user settings");
   for (const c of ["responders", "apiTrackers", "pageTrackers"] as const) {
     const n = (doc.data[c] ?? []).filter((item) => Array.isArray(item.history) && item.history.length > 0).length;
     if (n > 0) warnings.push(`${c}: the history of ${n} item(s) was not imported: history is what this system itself received or fetched`);

@@ -50,6 +50,11 @@ export interface WorkspaceServices {
   };
   apiTrackers: TrackerCollection;
   pageTrackers: TrackerCollection;
+  settings: {
+    get(userId: string): Promise<Record<string, unknown> | null>;
+    /** Replaces the user's settings with the known keys of `settings` whose values are accepted; names the others. */
+    replace(userId: string, settings: Record<string, unknown>): Promise<{ left: string[] }>;
+  };
 }
 
 /** An item as both answers and documents show it: an id, a name, maybe tags; a responder also where it answers. */

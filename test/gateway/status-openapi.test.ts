@@ -119,6 +119,8 @@ describe("OpenAPI document", () => {
         "DELETE /api/user/scripts/{script_id}",
         "GET /api/user/tags",
         "POST /api/user/tags",
+        "GET /api/user/settings",
+        "POST /api/user/settings",
         "POST /api/user/data/export",
         "POST /api/user/data/_export",
         "POST /api/user/data/import",
@@ -212,6 +214,7 @@ describe("OpenAPI document", () => {
       "post /api/user/data/_import",
       "post /api/user/data/_import_preview",
       "post /api/user/data/import",
+      "post /api/user/settings",
       "post /api/web_scraping/api_trackers/{tracker_id}/_history",
       "post /api/web_scraping/page_trackers/{tracker_id}/_history",
     ]);

@@ -97,6 +97,7 @@ async function workspace() {
 describe("export", () => {
   it("writes every collection asked for, secrets by name only", async () => {
     const { u, tag, secretA } = await workspace();
+    expect((await call(stack, "POST", "/api/user/settings", { auth: u.auth, json: { "common.uiTheme": "system" } })).status).toBe(200);
     const res = await exportOf(u);
     expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="export-\d+\.secutils\.json"$/);
     const doc = res.body;
@@ -104,6 +105,7 @@ describe("export", () => {
     expect(Math.abs(doc.exportedAt - Date.now() / 1000)).toBeLessThan(60);
     expect(Object.keys(doc.data).sort()).toEqual(["apiTrackers", "pageTrackers", "responders", "scripts", "secrets", "settings", "tags"]);
     expect(doc.data.tags).toEqual([expect.objectContaining({ id: tag.id, name: "prod", color: "#54B399" })]);
+    expect(doc.data.settings).toEqual({ "common.uiTheme": "system" });
     expect(doc.data.secrets!.map((s) => s.name).sort()).toEqual(["API_TOKEN", "OTHER"]);
     expect(doc.data.secrets!.find((s) => s.id === secretA)).toMatchObject({ tags: [{ id: tag.id, name: "prod" }] });
     expect(doc.data.responders![0]).toMatchObject({ name: "echo", settings: { secrets: { selected: [secretA] } } });
@@ -454,7 +456,7 @@ describe("a document the reference itself exported", () => {
         },
       ],
       certificateTemplates: [{ id: "0190a1b2-0000-7000-8000-000000000007", name: "root-ca", attributes: {} }],
-      settings: { "common.uiTheme": "dark" },
+      settings: { "common.uiTheme": "dark", "common.notASetting": 1 },
     },
   };
 
@@ -464,8 +466,14 @@ describe("a document the reference itself exported", () => {
     const r = res.body.results;
     for (const c of ["tags", "scripts", "secrets", "responders", "apiTrackers", "pageTrackers"]) expect(r[c], c).toMatchObject({ imported: 1, failed: 0, errors: [] });
     expect(r.certificateTemplates).toMatchObject({ skipped: 1 });
-    expect(r.settings).toMatchObject({ skipped: 1 });
-    expect(res.body.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/^certificateTemplates: 1 item/), expect.stringMatching(/^settings: skipped/)]));
+    // The settings replace the account's, as the reference's import does; a key this system does not know is left out and named.
+    expect(r.settings).toMatchObject({ imported: 1 });
+    expect(res.body.warnings).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^certificateTemplates: 1 item/), "settings: common.notASetting left out: not a setting this system knows, or a value it does not take"]),
+    );
+    expect((await call(stack, "GET", "/api/user/settings", { auth: v.auth })).body).toEqual({ "common.uiTheme": "dark" });
+    const again = await importInto(v, { mode: "merge", conflict: "skip", document, selections: { importSettings: false } });
+    expect(again.body.results.settings).toMatchObject({ imported: 0, skipped: 1 });
 
     const [tag] = await items(v, "/api/user/tags");
     expect(tag).toMatchObject({ name: "ops", color: "#F1D86F" });
