@@ -238,6 +238,8 @@ describe("_debug", () => {
           { status: 200, headers: { "x-t": context.params.secrets.TOKEN }, body: Deno.core.encode(JSON.stringify({ n: 1, t: context.params.secrets.TOKEN })) },
           { status: 201, body: Deno.core.encode("plain text") },
         ] }))();`,
+        // The content is the user's own (not masked): here it holds no value, so the whole answer can be checked.
+        extractor: "(() => ({ body: { responses: context.responses.length } }))();",
       },
       secrets: "all",
     });
