@@ -13,7 +13,7 @@ const SLICE = 16 * 1024;
  * 16 s of its only thread.
  */
 export function* historyEntryJson(e: HistoryEntry): Generator<Buffer | string> {
-  yield `{"id":${JSON.stringify(e.id)},"responderId":${JSON.stringify(e.responderId)}`;
+  yield `{"id":${JSON.stringify(e.publicId)},"responderId":${JSON.stringify(e.responderId)}`;
   if (e.clientAddress !== undefined) yield `,"clientAddress":${JSON.stringify(e.clientAddress)}`;
   yield `,"method":${JSON.stringify(e.method)},"url":${JSON.stringify(e.url)},"headers":`;
   yield* headersJson(e.headers);

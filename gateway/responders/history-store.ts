@@ -24,13 +24,17 @@ export interface TrackedRequest {
 }
 
 export interface HistoryEntry extends Omit<TrackedRequest, "response" | "receivedAt" | "userId"> {
+  /** The table's own id: its order, and how a long read finds the entry. */
   id: string;
+  /** The id the API answers (a UUID, as the reference's). */
+  publicId: string;
   createdAt: number;
   response?: TrackedResponse;
 }
 
 interface Row {
   id: string;
+  public_id: string;
   responder_id: string;
   client_address: string | null;
   method: string;
@@ -135,11 +139,12 @@ export async function trackRequests(db: Db, requests: TrackedRequest[], keep: Ma
 
 // The body as base64 text, as it was written: read as bytea, a body of 1 MiB
 // took the embedded database ~10 times as long.
-const ENTRY_COLS = `id::text, responder_id, client_address, method, url, headers, encode(body, 'base64') AS body, duration_us, response,
+const ENTRY_COLS = `id::text, public_id::text, responder_id, client_address, method, url, headers, encode(body, 'base64') AS body, duration_us, response,
   floor(extract(epoch FROM created_at))::float8 AS created_at`;
 
 const toEntry = (r: Row): HistoryEntry => ({
   id: r.id,
+  publicId: r.public_id,
   responderId: r.responder_id,
   ...(r.client_address === null ? {} : { clientAddress: r.client_address }),
   method: r.method,

@@ -110,7 +110,7 @@ const HeaderBytes = Type.Array(Type.Tuple([Type.String(), Bytes]));
 
 export const ResponderRequest = Type.Object(
   {
-    id: Type.String(),
+    id: Type.String({ format: "uuid" }),
     responderId: Type.String({ format: "uuid" }),
     clientAddress: Type.Optional(Type.String({ description: 'The caller as "ip:port" ("[ip]:port" for IPv6; port 0 when a trusted proxy named the caller)' })),
     method: Type.String(),

@@ -24,7 +24,7 @@ const headerObject = (pairs: readonly (readonly [string, string])[]) => Object.f
 /** A history entry in the reference's export shape (bodies as text). */
 function historyItem(h: HistoryEntry) {
   return {
-    id: h.id,
+    id: h.publicId,
     responderId: h.responderId,
     ...(h.clientAddress === undefined ? {} : { clientAddress: h.clientAddress }),
     method: h.method,

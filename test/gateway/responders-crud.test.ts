@@ -487,7 +487,7 @@ describe("history and stats", () => {
       const i = 5 - k;
       expect(Object.keys(entry).sort()).toEqual(["body", "clientAddress", "createdAt", "durationMs", "headers", "id", "method", "responderId", "url"]);
       expect(entry).toEqual({
-        id: expect.any(String),
+        id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
         responderId: r.id,
         clientAddress: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
         method: "POST",

@@ -29,6 +29,7 @@ describe("the JSON of a history entry", () => {
   it("answers the reference's shape, field for field, with and without a response", () => {
     const base: HistoryEntry = {
       id: "42",
+      publicId: "0193a1b2-4c5d-4e6f-8a7b-9c0d1e2f3a4b",
       responderId: "0b9e2a56-7f1c-4a38-9d7e-3c1f1b2a4d5e",
       method: "POST",
       url: "/hook?a=\"b\"",
@@ -40,8 +41,9 @@ describe("the JSON of a history entry", () => {
     const full: HistoryEntry = { ...base, clientAddress: "[::1]:5050", response: { statusCode: 201, headers: [["x-a", "1"], ["x-b", ""]], body: Buffer.from([0, 255]) } };
     const bare: HistoryEntry = { ...base, headers: [], body: Buffer.alloc(0), response: { statusCode: 204, headers: [], body: Buffer.alloc(0) } };
     for (const e of [base, full, bare]) {
+      // The API's id is the entry's UUID, never the table's own.
       const expected = {
-        id: e.id,
+        id: e.publicId,
         responderId: e.responderId,
         ...(e.clientAddress === undefined ? {} : { clientAddress: e.clientAddress }),
         method: e.method,
