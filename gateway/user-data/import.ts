@@ -149,7 +149,7 @@ export class WorkspaceImporter {
       return;
     }
     // Keys it does not know are left out, never refused: a document may come from another version.
-    const { left } = await this.services.settings.replace(userId, settings!);
+    const { left } = await this.services.settings.replace(userId, settings);
     results.settings.imported = 1;
     if (left.length > 0) warnings.push(`settings: ${left.join(", ")} left out: not a setting this system knows, or a value it does not take`);
   }
@@ -196,7 +196,7 @@ function confirmedOf(toDelete: ToDelete, params: ImportParams): ToDelete {
   return out;
 }
 
-function isSettings(settings: unknown): boolean {
+function isSettings(settings: unknown): settings is Record<string, unknown> {
   return typeof settings === "object" && settings !== null && Object.keys(settings).length > 0;
 }
 

@@ -26,6 +26,11 @@ export const KNOWN_SETTINGS: Readonly<Record<string, { accepts: (v: unknown) => 
   "certificates.doNotShowPrivateKeysWarning": { accepts: (v) => typeof v === "boolean", expected: "a boolean" },
 };
 
+/** The rule of a known key; undefined for any other (an own property only, so `constructor` is not one). */
+export function knownSetting(key: string): (typeof KNOWN_SETTINGS)[string] | undefined {
+  return Object.hasOwn(KNOWN_SETTINGS, key) ? KNOWN_SETTINGS[key] : undefined;
+}
+
 export const UserSettings = Type.Record(Type.String(), Type.Unknown(), {
   $id: "UserSettings",
   description: "The caller's display preferences, e.g. {\"common.uiTheme\": \"dark\"}",

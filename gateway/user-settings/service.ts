@@ -1,6 +1,6 @@
 import { invalid } from "../../common/errors.js";
 import type { Db } from "../../common/db.js";
-import { KNOWN_SETTINGS } from "./schemas.js";
+import { KNOWN_SETTINGS, knownSetting } from "./schemas.js";
 import { mergeSettings, replaceSettings, settingsOf } from "./store.js";
 
 /**
@@ -19,7 +19,7 @@ export class UserSettingsService {
     const set: Record<string, unknown> = {};
     const remove: string[] = [];
     for (const [key, value] of Object.entries(setter)) {
-      const known = Object.hasOwn(KNOWN_SETTINGS, key) ? KNOWN_SETTINGS[key] : undefined;
+      const known = knownSetting(key);
       if (!known) throw invalid(`${key} is not a setting; known: ${Object.keys(KNOWN_SETTINGS).join(", ")}`);
       if (value === null) remove.push(key);
       else if (!known.accepts(value)) throw invalid(`${key} must be ${known.expected}`);
@@ -37,8 +37,7 @@ export class UserSettingsService {
     const kept: Record<string, unknown> = {};
     const left: string[] = [];
     for (const [key, value] of Object.entries(settings)) {
-      const known = Object.hasOwn(KNOWN_SETTINGS, key) ? KNOWN_SETTINGS[key] : undefined;
-      if (known?.accepts(value)) kept[key] = value;
+      if (knownSetting(key)?.accepts(value)) kept[key] = value;
       else left.push(key);
     }
     await replaceSettings(this.db, userId, kept);
