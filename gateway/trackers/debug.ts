@@ -8,7 +8,7 @@ import { NO_ACCESS } from "../grants/widening.js";
 import { underScriptGrant } from "../sandbox/lost-release.js";
 import { contentValue } from "./content.js";
 import { sandboxCallError, toStageLog } from "./runner.js";
-import type { StageLog } from "./runs-store.js";
+import { stageFailure, type StageLog } from "./runs-store.js";
 import { TrackerTimeout } from "./schemas.js";
 import type { TrackersService } from "./service.js";
 
@@ -88,7 +88,7 @@ export class DebugRuns {
     const stages = answer.stages.map(toStageLog);
     const failed = stages.find((s) => !s.ok);
     const outcome: DebugOutcome = { durationMs, elapsedMs: durationMs, stages };
-    if (failed) outcome.error = `the ${failed.stage} stage failed: ${failed.message ?? "no message"}`;
+    if (failed) outcome.error = stageFailure(failed);
     else if (answer.content !== undefined) outcome.result = contentValue(Buffer.from(answer.content));
     else outcome.error = "the run produced no content";
     return outcome;

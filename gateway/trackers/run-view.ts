@@ -1,4 +1,4 @@
-import type { RunLog } from "./runs-store.js";
+import { stageFailure, type RunLog } from "./runs-store.js";
 
 /**
  * A run log as the API answers it: this system's fields, and beside them the
@@ -23,7 +23,7 @@ export function runLogView(run: RunLog): RunLogView {
     ...ours,
     status: ok ? "success" : "failure",
     isManual: run.trigger === "manual",
-    ...(failed ? { error: `the ${failed.stage} stage failed: ${failed.message ?? "no message"}` } : {}),
+    ...(failed ? { error: stageFailure(failed) } : {}),
     ...(ok ? { hasChanges: run.revisionId !== undefined } : {}),
     ...(ok && contentBytes !== undefined ? { revisionSize: contentBytes } : {}),
     phases: run.stages.map((s) => ({ phase: s.stage, durationMs: s.durationMs, status: s.ok ? "success" : "failure" })),

@@ -17,6 +17,11 @@ export interface StageLog {
   logs?: string[];
 }
 
+/** How a failed stage is named to the user, in a run log's `error` and a debug run's. */
+export function stageFailure(s: StageLog): string {
+  return `the ${s.stage} stage failed: ${s.message ?? "no message"}`;
+}
+
 export interface RunLog {
   id: string;
   trackerId: string;
