@@ -60,7 +60,7 @@ export class ExchangeRecorder {
     const body = (bytes: Buffer | undefined) => {
       if (bytes === undefined) return {};
       const [text, cut] = this.text(bytes);
-      return { body: cut ? text : parsedOr(text) };
+      return { body: cut ? text : jsonOrText(text) };
     };
     if (returned.responses) {
       return JSON.stringify({ responses: returned.responses.map((r) => ({ status: r.statusCode, headers: headers(Object.entries(r.headers)), ...body(r.body) })) });
@@ -87,7 +87,8 @@ export class ExchangeRecorder {
   }
 }
 
-function parsedOr(text: string): unknown {
+/** The JSON `text` holds, else the text itself: how bodies are shown to a user, as the reference shows them. */
+export function jsonOrText(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {

@@ -19,8 +19,8 @@ import { OUTBOUND_ERROR_NAMES } from "../executions/proxy.js";
 import { errorKindNamed } from "../../common/script-errors.js";
 import { maskerFor } from "../broker/mask.js";
 import { displayUrl } from "../outbound/display-url.js";
-import { fetchScript, RemoteScriptError, scriptUrlOf } from "../outbound/remote-script.js";
-import { ExchangeRecorder } from "./exchanges.js";
+import { resolveScript } from "../outbound/remote-script.js";
+import { ExchangeRecorder, jsonOrText } from "./exchanges.js";
 import {
   MAX_REQUESTS,
   MAX_RESPONSES_BYTES,
@@ -149,17 +149,9 @@ export class TrackerRunService {
     secretsJson: string,
     signal?: AbortSignal,
   ): Promise<ExecuteResponse> {
-    const url = scriptUrlOf(source);
-    let script = source;
-    if (url !== undefined) {
-      try {
-        script = await fetchScript(url, this.outbound, x.requestTimeoutMs, kind);
-      } catch (err) {
-        if (!(err instanceof RemoteScriptError)) throw err;
-        return { error: { kind: ErrorKind.ERROR_KIND_UPSTREAM_FAILURE, message: err.message }, logs: [], logsTruncated: false };
-      }
-    }
-    return this.executions.run({ userId: x.userId, kind, script, contextJson, ...x.limits }, secretsJson, signal);
+    const resolved = await resolveScript(source, this.outbound, x.requestTimeoutMs, kind);
+    if ("failure" in resolved) return { error: { kind: ErrorKind.ERROR_KIND_UPSTREAM_FAILURE, message: resolved.failure }, logs: [], logsTruncated: false };
+    return this.executions.run({ userId: x.userId, kind, script: resolved.script, contextJson, ...x.limits }, secretsJson, signal);
   }
 
   /** Sends the requests one after another, as the configurator ordered them. */
@@ -205,14 +197,7 @@ function responsesContent(responses: Response[]): Buffer {
   if (responses.length <= 1) return responses[0]?.body ?? Buffer.alloc(0);
   return Buffer.from(
     JSON.stringify(
-      responses.map((r) => {
-        const text = r.body.toString("utf8");
-        try {
-          return JSON.parse(text) as unknown;
-        } catch {
-          return text;
-        }
-      }),
+      responses.map((r) => jsonOrText(r.body.toString("utf8"))),
     ),
   );
 }

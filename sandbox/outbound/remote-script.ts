@@ -10,7 +10,7 @@ import { OutboundError } from "./types.js";
  * undefined. A URL is one token: a script that merely starts with one has
  * more after it.
  */
-export function scriptUrlOf(source: string): string | undefined {
+function scriptUrlOf(source: string): string | undefined {
   const s = source.trim();
   if (s === "" || /\s/.test(s)) return undefined;
   let url: URL;
@@ -23,14 +23,29 @@ export function scriptUrlOf(source: string): string | undefined {
 }
 
 /** Why a remote script could not be had; the message names the URL without its query. */
-export class RemoteScriptError extends Error {}
+class RemoteScriptError extends Error {}
+
+/**
+ * The script to run: `source` itself, or, when it is a URL, the script
+ * fetched from there; the reason when that fetch fails.
+ */
+export async function resolveScript(source: string, policy: OutboundPolicy, timeoutMs: number, what: string): Promise<{ script: string } | { failure: string }> {
+  const url = scriptUrlOf(source);
+  if (url === undefined) return { script: source };
+  try {
+    return { script: await fetchScript(url, policy, timeoutMs, what) };
+  } catch (err) {
+    if (err instanceof RemoteScriptError) return { failure: err.message };
+    throw err;
+  }
+}
 
 /**
  * The script at `url`, fetched under the outbound rules a script's own
  * requests follow (no private addresses, the allow-list): a 2xx answer of at
  * most MAX_SCRIPT_BYTES of UTF-8 text.
  */
-export async function fetchScript(url: string, policy: OutboundPolicy, timeoutMs: number, what: string): Promise<string> {
+async function fetchScript(url: string, policy: OutboundPolicy, timeoutMs: number, what: string): Promise<string> {
   const where = `the ${what} script at ${displayUrl(url)}`;
   let res;
   try {

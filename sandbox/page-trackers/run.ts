@@ -17,7 +17,7 @@ import { MAX_SCRIPT_BYTES, resolveLimits, type LimitSettings, type ResolvedLimit
 import type { ExecutionService } from "../executions/service.js";
 import { displayUrl } from "../outbound/display-url.js";
 import type { OutboundPolicy } from "../outbound/policy.js";
-import { fetchScript, RemoteScriptError, scriptUrlOf } from "../outbound/remote-script.js";
+import { resolveScript } from "../outbound/remote-script.js";
 import { MAX_CALLS_IN_FLIGHT, pageCallForScript } from "./calls.js";
 import { BrowserConsole } from "./console.js";
 import { ScreenshotTrace } from "./screenshots.js";
@@ -101,18 +101,13 @@ export class PageTrackerRunService {
     const mask = maskerFor(secretsJson);
     const started = performance.now();
     // An extractor saved as a URL is fetched on every run, as the reference does, before any browser is started.
-    const url = scriptUrlOf(x.extractor);
-    let extractor = x.extractor;
-    if (url !== undefined) {
-      try {
-        extractor = await fetchScript(url, this.deps.outbound, x.limits.timeoutMs, "extractor");
-      } catch (err) {
-        if (!(err instanceof RemoteScriptError)) throw err;
-        const error = { kind: ErrorKind.ERROR_KIND_UPSTREAM_FAILURE, message: mask(err.message) };
-        const stage = { stage: TrackerStage.TRACKER_STAGE_EXTRACTOR, durationMs: Math.round(performance.now() - started), summary: "", error, logs: [], logsTruncated: false };
-        return { stages: [stage], screenshots: [] };
-      }
+    const resolved = await resolveScript(x.extractor, this.deps.outbound, x.limits.timeoutMs, "extractor");
+    if ("failure" in resolved) {
+      const error = { kind: ErrorKind.ERROR_KIND_UPSTREAM_FAILURE, message: mask(resolved.failure) };
+      const stage = { stage: TrackerStage.TRACKER_STAGE_EXTRACTOR, durationMs: Math.round(performance.now() - started), summary: "", error, logs: [], logsTruncated: false };
+      return { stages: [stage], screenshots: [] };
     }
+    const extractor = resolved.script;
     let browser: BrowserRun;
     try {
       browser = await this.deps.browsers.newRun({
