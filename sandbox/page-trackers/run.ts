@@ -118,11 +118,12 @@ export class PageTrackerRunService {
     } catch (err) {
       throw new DomainError("unprocessable", err instanceof Error ? err.message : "the browser could not be started");
     }
-    const trace = x.debug ? new ScreenshotTrace() : undefined;
+    const deadline = Date.now() + x.limits.timeoutMs;
+    const trace = x.debug ? new ScreenshotTrace(deadline) : undefined;
     const run = {
       page: browser.page,
       trace,
-      deadline: Date.now() + x.limits.timeoutMs,
+      deadline,
       checkUrl: this.deps.checkUrl,
       refusals: () => browser.refusals(),
       inFlight: pLimit(MAX_CALLS_IN_FLIGHT),

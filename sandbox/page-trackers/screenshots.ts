@@ -7,8 +7,15 @@ export const MAX_SCREENSHOTS = 10;
 export const MAX_SCREENSHOT_BYTES = 5 * 1024 * 1024;
 /** Page actions after which the trace takes what the viewport shows, as the reference's does. */
 const TRACED = new Set(["goto", "click", "fill", "type", "press", "check", "uncheck", "selectOption"]);
-/** An automatic screenshot must not hold the run: it is skipped when the page takes longer. */
+/**
+ * An automatic screenshot must not hold the run: it is skipped when the page
+ * takes longer, or when the run's own time is up. The failed run's pages
+ * share one such window, however many the script opened.
+ */
 const AUTO_TIMEOUT_MS = 2000;
+
+/** What the trace needs of a page (a stand-in in the unit test). */
+export type ShotPage = Pick<Page, "screenshot" | "url">;
 
 /**
  * A debug run's visual trace, as the reference's debug shows it: the
@@ -22,6 +29,9 @@ export class ScreenshotTrace {
   readonly kept: DebugScreenshot[] = [];
   private bytes = 0;
 
+  /** `deadline`: the run's own, in epoch ms; no screenshot after an action waits past it. */
+  constructor(private readonly deadline: number) {}
+
   /** After a page call succeeded: keep the script's own screenshot, or take one after a traced action. */
   async afterCall(target: Target, method: string, args: unknown[], result: Result): Promise<void> {
     if (method === "screenshot" && "bytes" in result) {
@@ -29,18 +39,21 @@ export class ScreenshotTrace {
       return;
     }
     if (target.kind !== "page" || !TRACED.has(method)) return;
-    await this.take(target.page, `after ${method}: ${typeof args[0] === "string" ? args[0] : ""}`, false);
+    await this.take(target.page, `after ${method}: ${typeof args[0] === "string" ? args[0] : ""}`, false, this.deadline);
   }
 
-  /** When the run failed: each open page, whole. */
-  async onFailure(pages: Page[]): Promise<void> {
-    for (const page of pages) await this.take(page, `auto: error (${page.url()})`, true);
+  /** When the run failed (its time may be up): each open page, whole, all within one window. */
+  async onFailure(pages: ShotPage[]): Promise<void> {
+    const until = Date.now() + AUTO_TIMEOUT_MS;
+    for (const page of pages) await this.take(page, `auto: error (${page.url()})`, true, until);
   }
 
-  private async take(page: Page, label: string, fullPage: boolean): Promise<void> {
-    if (!this.hasRoom(0)) return;
+  private async take(page: ShotPage, label: string, fullPage: boolean, until: number): Promise<void> {
+    const timeout = Math.min(AUTO_TIMEOUT_MS, until - Date.now());
+    // Playwright reads a timeout of 0 as none at all.
+    if (timeout < 1 || !this.hasRoom(0)) return;
     try {
-      this.keep(label, await page.screenshot({ fullPage, timeout: AUTO_TIMEOUT_MS }), "png");
+      this.keep(label, await page.screenshot({ fullPage, timeout }), "png");
     } catch {
       // Never fails the action it follows: a trace is a view, not a step.
     }
