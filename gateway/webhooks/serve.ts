@@ -240,7 +240,6 @@ const isInformational = (status: number) => status >= 100 && status <= 199;
 /** What the broker's audit log names as the consumer of a release. */
 const consumerOf = (r: ResponderRecord) => `responder:${r.id}`;
 
-/** A response as the history keeps it. */
 /** A response as the history keeps it: its body cut at `maxBytes` (copied, so that the whole body is not held until written). */
 export function tracked(r: WebhookResponse, maxBytes = Infinity): TrackedResponse {
   const body = typeof r.body === "string" ? Buffer.from(r.body) : r.body;
