@@ -2,7 +2,8 @@
 // worker.js) driven over its pipes by the supervisor's own DenoProcess, with
 // no pool or service in front: what the runner itself promises about the
 // lines it reads.
-import { afterEach, describe, expect, it } from "vitest";
+import net from "node:net";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { execMessage, failureOutcome } from "../../sandbox/deno/protocol.js";
 import type { DenoProcess } from "../../sandbox/pool/deno-process.js";
 import { startRunner } from "../helpers/deno-runner.js";
@@ -43,6 +44,33 @@ describe("the Deno runner", () => {
 
     deno.toWorker(7, 5000, exec(13, "1", 5000));
     expect((await next((e) => e.type === "workerGone" && e.args[0] === 7)).args[1]).toBe("crashed");
+  });
+
+  it("writes the lines of one callback in one write, before the event loop's next check phase", async () => {
+    const { deno, next, worker } = startRunner();
+    running = deno;
+    await Promise.all([worker(1), worker(2)]);
+    // Every socket write of this process while the spy is on; the runner's stdin is one.
+    const writes: string[] = [];
+    const write = net.Socket.prototype.write;
+    const spy = vi.spyOn(net.Socket.prototype, "write").mockImplementation(function (this: net.Socket, ...args: unknown[]) {
+      writes.push(String(args[0]));
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    });
+    try {
+      // Queued before the lines: a flush left to the check phase would come after it.
+      const atCheck = new Promise<string[]>((resolve) => setImmediate(() => resolve([...writes])));
+      deno.toWorker(1, 5000, exec(31, '(async () => ({ statusCode: 200, body: "a" }))()', 5000));
+      deno.toWorker(2, 5000, exec(32, '(async () => ({ statusCode: 200, body: "b" }))()', 5000));
+      expect(writes).toEqual([]);
+      const written = await atCheck;
+      expect(written).toHaveLength(1);
+      expect(written[0]!.split("\n").filter(Boolean)).toHaveLength(2);
+    } finally {
+      spy.mockRestore();
+    }
+    await next((e) => e.type === "result" && e.args[0] === 31);
+    await next((e) => e.type === "result" && e.args[0] === 32);
   });
 
   it("ends a worker that has not answered by the deadline its line gave, and reports it as time", async () => {
