@@ -1,7 +1,7 @@
 // The Deno runner (sandbox/deno/runner.js, its input thread reader.js and
 // worker.js) driven over its pipes by the supervisor's own DenoProcess, with
 // no pool or service in front: what the runner itself promises about the
-// lines it reads.
+// lines it reads, and how DenoProcess writes them.
 import net from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { execMessage, failureOutcome } from "../../sandbox/deno/protocol.js";
