@@ -23,7 +23,9 @@ self.onmessage = (e) => {
   self.onmessage = null;
   (${readerMain.toString()})((${inputProtocol.toString()})(), e.data, (m) => self.postMessage(m), receiveMessageOnPort);
 };`;
-const PRELUDE_SOURCE = REALM_PRELUDE_SOURCE;
+// Called here, not by the worker: the script a worker compiles is then the
+// very string it was given, not a second copy of it in its heap.
+const PRELUDE_SCRIPT = `(${REALM_PRELUDE_SOURCE})()`;
 const DEADLINE_GRACE_MS = 500;
 const WATCH_INTERVAL_MS = 100;
 
@@ -78,7 +80,7 @@ function spawn(id, heapMb, headroomMb, shareMb) {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: {
-      prelude: PRELUDE_SOURCE,
+      prelude: PRELUDE_SCRIPT,
       page: PAGE_SOURCE,
       realmOptions: REALM_CONTEXT_OPTIONS,
       shareMb,

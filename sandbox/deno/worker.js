@@ -11,7 +11,7 @@ export function workerMain(protocol, output) {
   const vm = require("node:vm");
   const { parentPort, workerData } = require("node:worker_threads");
   // Compiled once per worker; every fresh realm runs it (and builds its Deno.core extras) anew.
-  const prelude = new vm.Script(`(${workerData.prelude})()`, { filename: "secutils:prelude" });
+  const prelude = new vm.Script(workerData.prelude, { filename: "secutils:prelude" });
   const pumpScript = new vm.Script("__secutils_pump()", { filename: "secutils:pump" });
   const v8 = require("node:v8");
   // Dead realms count against the heap limit until a full collection, and

@@ -266,6 +266,11 @@ describe("console", () => {
     expect(r.error).toEqual({ kind: ErrorKind.ERROR_KIND_SCRIPT_ERROR, message: "Error: bad" });
     expect(r.logs).toEqual(["before", "[warn] inside"]);
   });
+
+  it("a script error's message is cut at 2,000 characters and ends in an ellipsis", async () => {
+    const r = await run(`throw new Error("é".repeat(3000))`);
+    expect(r.error).toEqual({ kind: ErrorKind.ERROR_KIND_SCRIPT_ERROR, message: `Error: ${"é".repeat(1993)}\u2026` });
+  });
 });
 
 describe("TextEncoder, TextDecoder and Deno.core behave as in the browser", () => {

@@ -26,7 +26,7 @@ export function results() {
     if (upstream !== undefined) return fail(upstream, error.message);
     if (memoryExceeded) return fail("memory_limit", "the script exceeded its memory limit");
     let message = describeThrown(error);
-    if (message.length > 2000) message = apply(stringSlice, message, [0, 2000]) + "…";
+    if (message.length > 2000) message = apply(stringSlice, message, [0, 2000]) + "\u2026";
     fail("script_error", message);
   }
   function requireObject(value, what) {
