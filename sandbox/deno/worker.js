@@ -61,6 +61,9 @@ export function workerMain(protocol, output) {
     spare = newRealm();
   }
 
+  // The runner's shared copy (UTF-8); decoding wants bytes of its own.
+  const pageSource = () => new TextDecoder().decode(new Uint8Array(workerData.page).slice());
+
   const outputWord = new Int32Array(workerData.output);
   const deadlines = new Float64Array(workerData.deadlines);
   function send(line) {
@@ -203,7 +206,7 @@ export function workerMain(protocol, output) {
         m.context,
         m.secrets,
         JSON.stringify({ result: m.maxResultBytes, log: m.maxLogBytes, buffers: m.bufferBytes }),
-        m.kind === "page" ? workerData.page : "",
+        m.kind === "page" ? pageSource() : "",
         typeof m.body64 === "string" ? m.body64 : null,
       );
     } catch (e) {
