@@ -29,7 +29,9 @@ const PRELUDE_SCRIPT = `(${REALM_PRELUDE_SOURCE})()`;
 // Only page executions need the page builder: its bytes are shared by every
 // worker of the process, and a worker decodes them for a page execution
 // alone. (A string in each worker's data cost every leased worker ~0.07 MiB.)
-const PAGE_BYTES = shareBytes(new TextEncoder().encode(PAGE_SOURCE));
+const PAGE_UTF8 = new TextEncoder().encode(PAGE_SOURCE);
+const PAGE_BYTES = new SharedArrayBuffer(PAGE_UTF8.length);
+new Uint8Array(PAGE_BYTES).set(PAGE_UTF8);
 const DEADLINE_GRACE_MS = 500;
 const WATCH_INTERVAL_MS = 100;
 
@@ -73,12 +75,6 @@ function flush() {
   }
 }
 
-function shareBytes(bytes) {
-  const shared = new Uint8Array(new SharedArrayBuffer(bytes.length));
-  shared.set(bytes);
-  return shared;
-}
-
 function spawn(id, heapMb, headroomMb, shareMb) {
   const slot = freeSlots.pop();
   if (slot === undefined) return write(goneLine(id, "crashed"));
@@ -91,7 +87,7 @@ function spawn(id, heapMb, headroomMb, shareMb) {
     eval: true,
     workerData: {
       prelude: PRELUDE_SCRIPT,
-      page: PAGE_BYTES.buffer,
+      page: PAGE_BYTES,
       realmOptions: REALM_CONTEXT_OPTIONS,
       shareMb,
       input: input.port1,

@@ -1,6 +1,6 @@
 // The floor under the sandbox's memory per leased worker: what an empty
 // worker costs a Deno process started with the pool's flags. Run by the
-// sandbox bench as `deno <flags> deno-worker-floor.js <thread|web> <heapMb> <headroomMb> <count>`;
+// sandbox benches (empty-worker.ts) as `deno <flags> deno-worker-floor.js <thread|web> <heapMb> <headroomMb> <count>`;
 // prints the resident memory added per worker, in bytes.
 import { Worker as ThreadWorker } from "node:worker_threads";
 import { workerResourceLimits } from "../../sandbox/deno/limits.js";

@@ -4,19 +4,17 @@
 // throughput with 16 in flight, resident memory per leased worker, and what a
 // Deno process and a worker cost to start. Reference: Secutils.dev's fresh
 // V8 isolate per execution, 2.29 ms p50 / 2.41 ms p99.
-import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { unary } from "../../common/grpc-client.js";
 import type { DevPaths } from "../../common/dev-material.js";
 import { channelOptionsFor, clientCredentials } from "../../common/tls.js";
 import { ScriptRunnerClient } from "../../proto/gen/secutils/sandbox/v1/sandbox.js";
-import { DENO_FLAGS } from "../../sandbox/pool/deno-process.js";
-import { workerHeap, type WorkerHeap } from "../../sandbox/pool/types.js";
+import { workerHeap } from "../../sandbox/pool/types.js";
 import { probeOptions, ready } from "./calls.js";
 import { cpuMeter as cpuMeterOf, processes } from "./cpu.js";
+import { emptyWorkerMib } from "./empty-worker.js";
 import { freePort, spawnService, type Child } from "./processes.js";
 import type { Report } from "./report.js";
 import { CASES, expectBody, request, TRIVIAL, type ScriptCase } from "./sandbox-cases.js";
@@ -70,8 +68,8 @@ export async function benchSandbox(d: SandboxBenchDeps): Promise<void> {
   );
   // What the goal is measured against: an empty worker of each kind Deno offers.
   const heap = workerHeap(h.config.pool, h.config.pool.defaultMemoryMb);
-  const emptyThread = emptyWorkerMib(h.config.pool.denoPath, "thread", heap);
-  const emptyWeb = emptyWorkerMib(h.config.pool.denoPath, "web", heap);
+  const emptyThread = emptyWorkerMib(h.config.pool.denoPath, "thread", heap, LEASED);
+  const emptyWeb = emptyWorkerMib(h.config.pool.denoPath, "web", heap, LEASED);
   const goalMib = emptyThread + GOAL_RSS_OVER_EMPTY_MIB;
   report.add(
     `sandbox RSS per leased worker (${LEASED} leased), goal ≤ an empty node:worker_threads worker's + ${GOAL_RSS_OVER_EMPTY_MIB} MiB: ${perWorker <= goalMib ? "pass" : "FAIL"}`,
@@ -209,14 +207,6 @@ async function startService(d: SandboxBenchDeps, env: NodeJS.ProcessEnv): Promis
       await child.stop();
     },
   };
-}
-
-const FLOOR_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), "deno-worker-floor.js");
-
-/** Resident memory an empty worker adds to a Deno process started with the pool's flags (MiB). */
-function emptyWorkerMib(denoPath: string, kind: "thread" | "web", heap: WorkerHeap): number {
-  const out = execFileSync(denoPath, [...DENO_FLAGS, FLOOR_SCRIPT, kind, String(heap.heapMb), String(heap.headroomMb), String(LEASED)], { encoding: "utf8", timeout: 120_000 });
-  return Number(out.trim()) / 1024 / 1024;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -9,23 +9,21 @@
 // A/B in one sitting; an empty node:worker_threads worker is the floor.
 //
 //   node --import tsx test/bench/worker-memory.ts [--runner F] [--workers 24] [--runs 3]
-import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { bundledDeno, loadSandboxConfig } from "../../sandbox/config.js";
 import { execMessage } from "../../sandbox/deno/protocol.js";
 import { DENO_RUNNER } from "../../sandbox/files.js";
-import { DENO_FLAGS, DenoProcess } from "../../sandbox/pool/deno-process.js";
+import { DenoProcess } from "../../sandbox/pool/deno-process.js";
 import { workerHeap } from "../../sandbox/pool/types.js";
 import { statusKib } from "./cpu.js";
+import { emptyWorkerMib } from "./empty-worker.js";
 
 const SCRIPT = '(async () => ({ statusCode: 200, body: "ok" }))()';
 const CONTEXT = JSON.stringify({ method: "GET", path: "/", query: {}, headers: {} });
 const TIMEOUT_MS = 5_000;
 const POOL = loadSandboxConfig({ SCRIPT_SECRETS_CACHE_MAX_BYTES: "0" }).pool;
 const HEAP = workerHeap(POOL, POOL.defaultMemoryMb);
-const FLOOR_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), "deno-worker-floor.js");
 
 const { values: args } = parseArgs({
   options: {
@@ -94,14 +92,6 @@ async function perWorker(denoPath: string, runner: string, workers: number): Pro
   }
 }
 
-function floorMib(denoPath: string, workers: number): number {
-  const out = execFileSync(denoPath, [...DENO_FLAGS, FLOOR_SCRIPT, "thread", String(HEAP.heapMb), String(HEAP.headroomMb), String(workers)], {
-    encoding: "utf8",
-    timeout: 120_000,
-  });
-  return Number(out.trim()) / 1024 / 1024;
-}
-
 const denoPath = process.env.DENO_PATH ?? bundledDeno();
 if (!denoPath) throw new Error("no Deno binary for this platform in node_modules; set DENO_PATH");
 const workers = Number(args.workers);
@@ -112,7 +102,7 @@ const floors: number[] = [];
 console.log(`RSS per leased worker, ${workers} leased, heap ${HEAP.heapMb} MiB (headroom ${HEAP.headroomMb}); MiB`);
 for (let run = 1; run <= Number(args.runs); run++) {
   for (const [name, runner] of cases) results.get(name)!.push(await perWorker(denoPath, runner, workers));
-  floors.push(floorMib(denoPath, workers));
+  floors.push(emptyWorkerMib(denoPath, "thread", HEAP, workers));
   console.log(`  run ${run}: ${cases.map(([name]) => `${name} ${results.get(name)!.at(-1)!.toFixed(3)}`).join(", ")}, empty worker ${floors.at(-1)!.toFixed(3)}`);
 }
 const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}`;
