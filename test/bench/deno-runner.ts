@@ -19,21 +19,12 @@
 // and that headroom.
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
-import { bundledDeno, loadSandboxConfig } from "../../sandbox/config.js";
-import { execMessage } from "../../sandbox/deno/protocol.js";
+import { bundledDeno } from "../../sandbox/config.js";
 import { DENO_RUNNER } from "../../sandbox/files.js";
 import { DenoProcess } from "../../sandbox/pool/deno-process.js";
-import { workerHeap } from "../../sandbox/pool/types.js";
 import { statusKib, threadCpuMs } from "./cpu.js";
+import { DEFAULT_HEAP, DEFAULT_POOL, EXEC_TIMEOUT_MS, trivialExec } from "./direct-exec.js";
 import { percentile } from "./stats.js";
-
-const SCRIPT = '(async () => ({ statusCode: 200, body: context.secrets.A ? "ok" : "missing" }))()';
-const CONTEXT = JSON.stringify({ method: "GET", path: "/x", query: {}, headers: { accept: "*/*" } });
-const SECRETS = JSON.stringify({ A: "alpha", B: "beta" });
-const TIMEOUT_MS = 5_000;
-// The service's defaults (no cache of released secrets: it would want a key file).
-const DEFAULT_POOL = loadSandboxConfig({ SCRIPT_SECRETS_CACHE_MAX_BYTES: "0" }).pool;
-const DEFAULT_HEAP = workerHeap(DEFAULT_POOL, DEFAULT_POOL.defaultMemoryMb);
 
 const { values: args } = parseArgs({
   options: {
@@ -85,11 +76,7 @@ function once(denoPath: string, workers: number, total: number): Promise<RunResu
     const send = (worker: number) => {
       const id = ++nextId;
       sentAt.set(id, { worker, at: performance.now() });
-      const json = execMessage({
-        t: "exec", id, kind: "responder", script: SCRIPT, context: CONTEXT, secrets: SECRETS,
-        timeoutMs: TIMEOUT_MS, maxResultBytes: 1 << 20, maxLogBytes: 1 << 16, bufferBytes: 64 << 20,
-      });
-      deno.toWorker(worker, TIMEOUT_MS, json);
+      deno.toWorker(worker, EXEC_TIMEOUT_MS, trivialExec(id));
     };
     const finish = () => {
       const ms = performance.now() - started;

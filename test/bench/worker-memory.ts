@@ -3,27 +3,21 @@
 // and moves by ~0.05 MiB, against ~0.1 for the sandbox bench's figure (which
 // is the one issue 17's goal is read from). Each run starts a runner, leases
 // two workers, then `--workers` more, each running one trivial responder
-// execution (so each holds a dead realm and a spare, as a leased worker does);
-// the process's RSS between the two, per worker. Runs of `--runner` (another
-// checkout's sandbox/deno/runner.js) and of this checkout take turns for an
-// A/B in one sitting; an empty node:worker_threads worker is the floor.
+// execution (direct-exec.ts), so each holds a dead realm and a spare, as a
+// leased worker does; the process's RSS between the two, per worker. Runs of
+// `--runner` (another checkout's sandbox/deno/runner.js) and of this checkout
+// take turns for an A/B in one sitting; an empty node:worker_threads worker
+// is the floor.
 //
 //   node --import tsx test/bench/worker-memory.ts [--runner F] [--workers 24] [--runs 3]
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { bundledDeno, loadSandboxConfig } from "../../sandbox/config.js";
-import { execMessage } from "../../sandbox/deno/protocol.js";
+import { bundledDeno } from "../../sandbox/config.js";
 import { DENO_RUNNER } from "../../sandbox/files.js";
 import { DenoProcess } from "../../sandbox/pool/deno-process.js";
-import { workerHeap } from "../../sandbox/pool/types.js";
 import { statusKib } from "./cpu.js";
+import { DEFAULT_HEAP as HEAP, EXEC_TIMEOUT_MS, trivialExec } from "./direct-exec.js";
 import { emptyWorkerMib } from "./empty-worker.js";
-
-const SCRIPT = '(async () => ({ statusCode: 200, body: "ok" }))()';
-const CONTEXT = JSON.stringify({ method: "GET", path: "/", query: {}, headers: {} });
-const TIMEOUT_MS = 5_000;
-const POOL = loadSandboxConfig({ SCRIPT_SECRETS_CACHE_MAX_BYTES: "0" }).pool;
-const HEAP = workerHeap(POOL, POOL.defaultMemoryMb);
 
 const { values: args } = parseArgs({
   options: {
@@ -61,11 +55,7 @@ async function perWorker(denoPath: string, runner: string, workers: number): Pro
     });
     const outcome = await new Promise<string>((resolve) => {
       onResult = resolve;
-      const json = execMessage({
-        t: "exec", id: ++id, kind: "responder", script: SCRIPT, context: CONTEXT, secrets: "{}",
-        timeoutMs: TIMEOUT_MS, maxResultBytes: 1 << 20, maxLogBytes: 1 << 16, bufferBytes: 64 << 20,
-      });
-      deno.toWorker(w, TIMEOUT_MS, json);
+      deno.toWorker(w, EXEC_TIMEOUT_MS, trivialExec(++id));
     });
     if (!outcome.startsWith("R")) failure ??= `an execution failed: ${outcome.slice(0, 120)}`;
   };
