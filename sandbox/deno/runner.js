@@ -23,7 +23,7 @@ self.onmessage = (e) => {
   self.onmessage = null;
   (${readerMain.toString()})((${inputProtocol.toString()})(), e.data, (m) => self.postMessage(m), receiveMessageOnPort);
 };`;
-// Called here, not by the worker: the script a worker compiles is then the
+// Wrapped in its call here, not in the worker: the script a worker compiles is the
 // very string it was given, not a second copy of it in its heap.
 const PRELUDE_SCRIPT = `(${REALM_PRELUDE_SOURCE})()`;
 // Only page executions need the page builder: its bytes are shared by every
