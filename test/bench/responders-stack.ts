@@ -3,6 +3,7 @@
 // keys, plus the hello-world baseline in a process of its own.
 import fs from "node:fs";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { devServiceEnv, type DevPaths } from "../../common/dev-material.js";
 import { createBenchDb, freePort, spawnService, spawnTs, type Child } from "./processes.js";
 
@@ -134,8 +135,6 @@ function pidOf(c: Child): number {
   if (c.pid === undefined) throw new Error(`${c.name} has no process id`);
   return c.pid;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function statusOf(url: string): Promise<number> {
   try {

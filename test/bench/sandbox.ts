@@ -6,6 +6,7 @@
 // V8 isolate per execution, 2.29 ms p50 / 2.41 ms p99.
 import crypto from "node:crypto";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { unary } from "../../common/grpc-client.js";
 import type { DevPaths } from "../../common/dev-material.js";
@@ -209,7 +210,6 @@ async function startService(d: SandboxBenchDeps, env: NodeJS.ProcessEnv): Promis
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 
 /** Summed RSS of the Deno processes under `pid`, once spare workers have started: the median of a few readings. */

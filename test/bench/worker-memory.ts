@@ -12,6 +12,7 @@
 //   node --import tsx test/bench/worker-memory.ts [--runner F] [--workers 24] [--runs 3]
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { setTimeout as sleep } from "node:timers/promises";
 import { bundledDeno } from "../../sandbox/config.js";
 import { DENO_RUNNER } from "../../sandbox/files.js";
 import { DenoProcess } from "../../sandbox/pool/deno-process.js";
@@ -26,8 +27,6 @@ const { values: args } = parseArgs({
     runs: { type: "string", default: "3" },
   },
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** MiB of resident memory per leased worker, for one start of `runner`. */
 async function perWorker(denoPath: string, runner: string, workers: number): Promise<number> {
